@@ -1,0 +1,46 @@
+# hardtool — two commands set everything up on a fresh machine: `make demo` and `make test`.
+SHELL := /bin/bash
+PY ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+APT_PKGS := gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm
+export PATH := $(abspath $(BIN)):$(PATH)
+export TF_CPP_MIN_LOG_LEVEL := 2
+
+.PHONY: install apt demo test bench lint clean
+
+install: $(STAMP) apt
+
+$(STAMP): pyproject.toml
+	@command -v $(PY) >/dev/null || { echo "error: $(PY) not found; install Python 3.11 or run 'make PY=/path/to/python3.11'"; exit 1; }
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	# torch first and alone: the CPU build, before anything that depends on it
+	$(BIN)/pip install -q torch==2.13.0
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+apt:
+	@missing=""; \
+	command -v arm-none-eabi-gcc >/dev/null || missing="$$missing gcc-arm-none-eabi libnewlib-arm-none-eabi"; \
+	command -v qemu-system-arm >/dev/null || missing="$$missing qemu-system-arm"; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(APT_PKGS); \
+	  else echo "note: missing toolchain; run: sudo apt-get install -y $(APT_PKGS)"; fi; \
+	fi
+
+demo: install
+	$(BIN)/python -m hardtool.demo
+
+test: install
+	$(BIN)/python -m pytest -q -x --durations=15 tests; rc=$$?; if [ $$rc = 5 ]; then echo "no tests collected"; rc=0; fi; exit $$rc
+
+bench: install
+	$(BIN)/python -m hardtool.benchmarks
+
+lint: install
+	$(BIN)/ruff check hardtool tests
+
+clean:
+	rm -rf build .pytest_cache

@@ -1,0 +1,3 @@
+from hardtool.cli import main
+
+main()
