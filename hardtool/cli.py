@@ -72,6 +72,10 @@ def cli(ctx: click.Context, verbose: bool) -> None:
 def main(argv: list[str] | None = None) -> None:
     """Entry point: every failure becomes one line on stderr and a non-zero exit code."""
     verbose = "-v" in (argv or sys.argv[1:]) or "--verbose" in (argv or sys.argv[1:])
+    if not verbose:
+        from hardtool import quiet
+
+        quiet.install()
     try:
         rv = cli.main(args=argv, prog_name="hardtool", standalone_mode=False)
     except HardtoolError as e:

@@ -1,0 +1,1 @@
+"""Data: Cityscapes-layout reader, synthetic street scenes, label tables."""

@@ -1,0 +1,109 @@
+"""`hardtool eval`: mIoU of a checkpoint, an ONNX file or an int8 .tflite on a Cityscapes-layout
+folder — the same loop and the same metric for every stage, so any stage can be re-measured."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import click
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from hardtool.data.cityscapes import SegDataset, find_samples, load_rgb, load_train_ids, normalize
+from hardtool.data.labels import NUM_CLASSES, class_names
+from hardtool.errors import HardtoolError
+from hardtool.metrics import SegScores, confusion, scores
+
+# A predictor maps one RGB uint8 image [H, W, 3] (already at the model's input size) to train ids [H, W].
+Predictor = Callable[[np.ndarray], np.ndarray]
+
+
+def torch_predictor(model: torch.nn.Module, mean, std) -> Predictor:
+    model = model.eval()
+
+    def predict(rgb: np.ndarray) -> np.ndarray:
+        x = torch.from_numpy(normalize(rgb, mean, std))[None]
+        with torch.no_grad():
+            logits = model(x)
+            up = F.interpolate(logits, size=x.shape[-2:], mode="bilinear", align_corners=False)
+        return up.argmax(1)[0].numpy().astype(np.uint8)
+
+    return predict
+
+
+def evaluate_predictor(predict: Predictor, data: Path, size: tuple[int, int], split: str = "val",
+                       limit: int | None = None, progress: bool = True, label: str = "evaluating",
+                       keep_predictions: bool = False) -> tuple[SegScores, np.ndarray, list[np.ndarray]]:
+    """Run ``predict`` over the split; returns scores, the confusion matrix and (optionally) predictions."""
+    from rich.progress import Progress
+
+    samples = find_samples(data, split)[:limit]
+    cm = np.zeros((NUM_CLASSES, NUM_CLASSES), np.int64)
+    preds = []
+    with Progress(transient=True, disable=not progress) as p:
+        task = p.add_task(label, total=len(samples))
+        for s in samples:
+            rgb = load_rgb(s.image, size)
+            gt = load_train_ids(s, size)
+            pred = predict(rgb)
+            cm += confusion(gt, pred)
+            if keep_predictions:
+                preds.append(pred)
+            p.advance(task)
+    return scores(cm), cm, preds
+
+
+def load_predictor(model_path: Path, arch: str | None = None) -> tuple[Predictor, tuple[int, int], dict]:
+    """Predictor for a .pt checkpoint, an .onnx file or an int8 .tflite, with its input size."""
+    model_path = Path(model_path)
+    suffix = model_path.suffix.lower()
+    if suffix in (".onnx", ".tflite"):
+        from hardtool.quantize import runtime
+
+        return runtime.load_predictor(model_path)
+    from hardtool.models.checkpoint import load_checkpoint
+
+    model, info = load_checkpoint(model_path, arch)
+    return torch_predictor(model, info.mean, info.std), tuple(info.input_size), {
+        "kind": "torch", "arch": info.arch, "mean": info.mean, "std": info.std}
+
+
+def print_scores(sc: SegScores, title: str) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    t = Table(title=title)
+    t.add_column("class")
+    t.add_column("IoU", justify="right")
+    for name, v in zip(class_names(), sc.iou, strict=True):
+        t.add_row(name, "—" if np.isnan(v) else f"{100 * v:.2f}")
+    t.add_row("[b]mIoU[/b]", f"[b]{100 * sc.miou:.2f}[/b]")
+    Console().print(t)
+    click.echo(f"mIoU {100 * sc.miou:.2f}  pixel acc {100 * sc.pixel_acc:.2f}  ({sc.pixels} labelled pixels)")
+
+
+@click.command("eval")
+@click.argument("model", type=click.Path(path_type=Path))
+@click.option("--data", type=click.Path(path_type=Path), required=True, help="Cityscapes-layout root.")
+@click.option("--split", default="val", show_default=True)
+@click.option("--n", "limit", type=int, default=None, help="Evaluate only the first N images.")
+@click.option("--arch", default=None, help="Architecture, for a bare state_dict.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def eval_cmd(model: Path, data: Path, split: str, limit: int | None, arch: str | None, as_json: bool) -> None:
+    """mIoU of MODEL (.pt checkpoint, .onnx or int8 .tflite) on DATA."""
+    if limit is not None and limit <= 0:
+        raise HardtoolError("--n must be at least 1")
+    find_samples(data, split)  # fail on the data before loading a model
+    predict, size, meta = load_predictor(model, arch)
+    sc, cm, _ = evaluate_predictor(predict, data, size, split, limit, progress=not as_json)
+    if as_json:
+        click.echo(json.dumps({"model": str(model), "split": split, "input_size": list(size),
+                               **sc.as_dict(class_names()), "confusion": cm.tolist()}, indent=2))
+    else:
+        print_scores(sc, f"{model.name} on {data} ({split})")
+
+
+__all__ = ["eval_cmd", "evaluate_predictor", "load_predictor", "torch_predictor", "SegDataset", "load_rgb"]

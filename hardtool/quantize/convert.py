@@ -1,0 +1,101 @@
+"""ONNX → TensorFlow SavedModel (onnx2tf) → full-int8 TFLite (TFLiteConverter).
+
+onnx2tf is the maintained ONNX→TF converter; it keeps dilated convs native and turns stride-2
+convs into PAD + VALID conv. Two of its habits need care: it fetches sample images from the
+network for its own checks unless a file of them sits in its working directory, and it runs
+`onnxsim` as a subprocess. We run it in a temp dir seeded with our own images and with the
+interpreter's bin folder on PATH, and we hand it our sample loader, so it never goes online."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import logging
+import os
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+
+from hardtool.errors import HardtoolError
+
+SAMPLE_FILE = "calibration_image_sample_data_20x128x128x3_float32.npy"
+
+
+@contextlib.contextmanager
+def _quiet() -> Iterator[None]:
+    """onnx2tf and TensorFlow print a lot; keep our stdout for our own report."""
+    from hardtool.quiet import silence_fds
+
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err), silence_fds((1, 2)):
+        yield
+
+
+def _sample_nhwc(images_nchw: np.ndarray, n: int = 20) -> np.ndarray:
+    x = np.transpose(images_nchw[:n], (0, 2, 3, 1)).astype(np.float32)
+    reps = int(np.ceil(n / len(x)))
+    return np.concatenate([x] * reps)[:n]
+
+
+def onnx_to_saved_model(onnx_path: Path, out_dir: Path, calib_nchw: np.ndarray) -> Path:
+    """Convert with onnx2tf's Python API; returns the SavedModel folder."""
+    import onnx2tf
+    import onnx2tf.onnx2tf as o2t_main
+
+    onnx_path, out_dir = Path(onnx_path).resolve(), Path(out_dir).resolve()  # we chdir below
+    sample = _sample_nhwc(calib_nchw)
+    bin_dir = str(Path(sys.executable).parent)
+    old_cwd, old_path = os.getcwd(), os.environ.get("PATH", "")
+    old_loader = o2t_main.download_test_image_data
+    saved = Path(out_dir) / "saved_model"
+    with tempfile.TemporaryDirectory(prefix="hardtool-onnx2tf-") as tmp:
+        # Present only so that no code path inside onnx2tf ever reaches for the network.
+        np.save(Path(tmp) / SAMPLE_FILE, np.zeros((20, 128, 128, 3), np.float32))
+        try:
+            os.chdir(tmp)
+            os.environ["PATH"] = bin_dir + os.pathsep + old_path
+            o2t_main.download_test_image_data = lambda: sample
+            logging.getLogger("onnx2tf").setLevel(logging.ERROR)
+            with _quiet():
+                onnx2tf.convert(input_onnx_file_path=str(onnx_path), output_folder_path=str(saved),
+                                output_signaturedefs=True, non_verbose=True, verbosity="error",
+                                copy_onnx_input_output_names_to_tflite=True)
+        except SystemExit as e:
+            raise HardtoolError(f"onnx2tf could not convert {onnx_path.name} (exit {e.code}); "
+                                "check that the model uses only supported ops") from None
+        except Exception as e:  # noqa: BLE001
+            raise HardtoolError(f"onnx2tf could not convert {onnx_path.name}: {type(e).__name__}: {str(e)[:200]}") from None
+        finally:
+            os.chdir(old_cwd)
+            os.environ["PATH"] = old_path
+            o2t_main.download_test_image_data = old_loader
+    if not (saved / "saved_model.pb").is_file():
+        raise HardtoolError(f"onnx2tf wrote no SavedModel for {onnx_path.name}")
+    return saved
+
+
+def saved_model_to_int8(saved: Path, calib_nchw: np.ndarray, progress=None) -> bytes:
+    """Full integer quantisation: int8 input, per-channel int8 weights, int32 bias, int8 builtins only."""
+    import tensorflow as tf
+
+    calib = np.transpose(calib_nchw, (0, 2, 3, 1)).astype(np.float32)
+
+    def representative() -> Iterator[list[np.ndarray]]:
+        for x in calib:
+            if progress is not None:
+                progress()
+            yield [x[None]]
+
+    conv = tf.lite.TFLiteConverter.from_saved_model(str(saved))
+    conv.optimizations = [tf.lite.Optimize.DEFAULT]
+    conv.representative_dataset = representative
+    conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    conv.inference_input_type = tf.int8
+    try:
+        with _quiet():
+            return conv.convert()
+    except Exception as e:  # noqa: BLE001
+        raise HardtoolError(f"TFLite int8 conversion failed: {type(e).__name__}: {str(e)[:300]}") from None
