@@ -28,3 +28,15 @@ def synth_data(tmp_path_factory) -> Path:
 def demo_ckpt() -> Path:
     assert DEMO_CKPT.is_file(), "the bundled demo checkpoint is missing"
     return DEMO_CKPT
+
+
+ZOO_TEST_SIZE = (64, 128)
+
+
+@pytest.fixture(scope="session")
+def zoo_model(tmp_path_factory):
+    """zoo_model(arch) → an int8 .tflite of that variant at 64×128 (seeded weights), built once."""
+    from hardtool.quantize import zoo_tflite
+
+    root = tmp_path_factory.mktemp("zoo")
+    return lambda arch: zoo_tflite(arch, ZOO_TEST_SIZE, root)

@@ -77,11 +77,10 @@ def test_tflite_input_passes_through(demo_quant, synth_data, tmp_path):
 
 
 @pytest.mark.parametrize("arch", ["hard_xxs", "hard_xs", "hard_s", "hard_gpu", "hard_edge"])
-def test_every_variant_converts_to_native_int8(arch, tmp_path_factory):
-    from hardtool.quantize import zoo_tflite
+def test_every_variant_converts_to_native_int8(arch, zoo_model):
     from hardtool.quantize.validate import check_int8_graph, check_tail, load_interpreter, op_list
 
-    p = zoo_tflite(arch, (64, 128), tmp_path_factory.mktemp(arch))
+    p = zoo_model(arch)
     hist = check_int8_graph(p)
     check_tail(p)
     assert set(hist) <= NATIVE_INT8, hist

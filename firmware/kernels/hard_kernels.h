@@ -1,0 +1,335 @@
+/*
+ * hard_kernels.h - int8 kernel library of hardtool (C99).
+ *
+ * Every kernel is bit-exact with the TensorFlow Lite reference kernels
+ * (reference_ops / reference_integer_ops, double-rounding fixed point) for the
+ * op it implements.  Conventions:
+ *   - layout NHWC; conv filters OHWI; depthwise filters 1HWC with
+ *     C = input channels * channel multiplier; int32 bias (may be NULL);
+ *   - quantisation parameters are precomputed on the host
+ *     (hardtool/codegen/quant.py): the kernels do integer arithmetic only;
+ *   - offsets follow TFLite: input_offset = -input zero point,
+ *     output_offset = +output zero point;
+ *   - a kernel that needs scratch memory takes a hard_context whose buffer
+ *     is at least *_get_buffer_size() bytes, 4-byte aligned.  Kernels that
+ *     need none return 0 from *_get_buffer_size();
+ *   - no globals, no allocation, no floating point.
+ */
+#ifndef HARD_KERNELS_H
+#define HARD_KERNELS_H
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum
+{
+    HARD_OK = 0,
+    HARD_ARG_ERROR = -1
+} hard_status;
+
+/* Scratch buffer handed to a kernel (may be {NULL, 0} when the size is 0). */
+typedef struct
+{
+    void *buf;
+    int32_t size;
+} hard_context;
+
+/* Tensor dimensions, NHWC.  For conv filters: n = output channels, c = input channels. */
+typedef struct
+{
+    int32_t n;
+    int32_t h;
+    int32_t w;
+    int32_t c;
+} hard_dims;
+
+typedef struct
+{
+    int32_t h;
+    int32_t w;
+} hard_tile;
+
+/* Explicit four-sided padding.  Only top/left move the window; bottom/right are
+ * implied by the output dims and are kept for checking and documentation. */
+typedef struct
+{
+    int32_t top;
+    int32_t bottom;
+    int32_t left;
+    int32_t right;
+} hard_padding;
+
+/* Fused activation as a clamp in the output's quantised domain. */
+typedef struct
+{
+    int32_t min;
+    int32_t max;
+} hard_activation;
+
+typedef struct
+{
+    int32_t multiplier;
+    int32_t shift; /* > 0: left shift, < 0: right shift (TFLite convention) */
+} hard_per_tensor_quant;
+
+typedef struct
+{
+    const int32_t *multiplier; /* one per output channel */
+    const int32_t *shift;
+} hard_per_channel_quant;
+
+/* ---------------------------------------------------------------- CONV_2D */
+typedef struct
+{
+    int32_t input_offset;
+    int32_t output_offset;
+    hard_tile stride;
+    hard_tile dilation;
+    hard_padding padding;
+    hard_activation activation;
+} hard_conv_params;
+
+int32_t hard_convolve_s8_get_buffer_size(const hard_dims *input_dims,
+                                         const hard_dims *filter_dims,
+                                         const hard_dims *output_dims);
+
+hard_status hard_convolve_s8(const hard_context *ctx,
+                             const hard_conv_params *conv_params,
+                             const hard_per_channel_quant *quant_params,
+                             const hard_dims *input_dims,
+                             const int8_t *input,
+                             const hard_dims *filter_dims,
+                             const int8_t *filter,
+                             const int32_t *bias,
+                             const hard_dims *output_dims,
+                             int8_t *output);
+
+/* ------------------------------------------------------ DEPTHWISE_CONV_2D */
+typedef struct
+{
+    int32_t input_offset;
+    int32_t output_offset;
+    int32_t ch_mult;
+    hard_tile stride;
+    hard_tile dilation;
+    hard_padding padding;
+    hard_activation activation;
+} hard_dw_conv_params;
+
+int32_t hard_depthwise_conv_s8_get_buffer_size(const hard_dims *input_dims,
+                                               const hard_dims *filter_dims,
+                                               const hard_dims *output_dims);
+
+/* filter_dims: n = 1, h/w = kernel size, c = output channels. */
+hard_status hard_depthwise_conv_s8(const hard_context *ctx,
+                                   const hard_dw_conv_params *dw_conv_params,
+                                   const hard_per_channel_quant *quant_params,
+                                   const hard_dims *input_dims,
+                                   const int8_t *input,
+                                   const hard_dims *filter_dims,
+                                   const int8_t *filter,
+                                   const int32_t *bias,
+                                   const hard_dims *output_dims,
+                                   int8_t *output);
+
+/* ------------------------------------------ AVERAGE_POOL_2D / MAX_POOL_2D */
+/* Input and output share scale and zero point (as TFLite requires). */
+typedef struct
+{
+    hard_tile stride;
+    hard_padding padding;
+    hard_activation activation;
+} hard_pool_params;
+
+int32_t hard_avgpool_s8_get_buffer_size(const hard_dims *input_dims, const hard_dims *output_dims);
+
+/* filter_dims: h/w = window size.  Divides by the number of in-bounds elements. */
+hard_status hard_avgpool_s8(const hard_context *ctx,
+                            const hard_pool_params *pool_params,
+                            const hard_dims *input_dims,
+                            const int8_t *input,
+                            const hard_dims *filter_dims,
+                            const hard_dims *output_dims,
+                            int8_t *output);
+
+int32_t hard_max_pool_s8_get_buffer_size(const hard_dims *input_dims, const hard_dims *output_dims);
+
+hard_status hard_max_pool_s8(const hard_context *ctx,
+                             const hard_pool_params *pool_params,
+                             const hard_dims *input_dims,
+                             const int8_t *input,
+                             const hard_dims *filter_dims,
+                             const hard_dims *output_dims,
+                             int8_t *output);
+
+/* ------------------------------------------- MEAN over H and W, keep_dims */
+/* As TFLite's quantised mean: 1/(h*w) is folded into the multiplier inside the
+ * kernel (shifted up by floor(log2(h*w)) bits, then one integer division). */
+typedef struct
+{
+    int32_t input_offset;
+    int32_t output_offset;
+    hard_per_tensor_quant quant; /* input scale / output scale */
+} hard_mean_params;
+
+int32_t hard_mean_hw_s8_get_buffer_size(const hard_dims *input_dims);
+
+/* output: n x 1 x 1 x c */
+hard_status hard_mean_hw_s8(const hard_context *ctx,
+                            const hard_mean_params *mean_params,
+                            const hard_dims *input_dims,
+                            const int8_t *input,
+                            int8_t *output);
+
+/* -------------------------------------------------------------- ADD / MUL */
+typedef struct
+{
+    int32_t input1_offset;
+    int32_t input1_multiplier;
+    int32_t input1_shift; /* <= 0 */
+    int32_t input2_offset;
+    int32_t input2_multiplier;
+    int32_t input2_shift; /* <= 0 */
+    int32_t left_shift;   /* 20 for int8 */
+    int32_t output_offset;
+    int32_t output_multiplier;
+    int32_t output_shift; /* <= 0 */
+    hard_activation activation;
+} hard_add_params;
+
+int32_t hard_elementwise_add_s8_get_buffer_size(void);
+
+/* Same shape on both inputs; output may alias an input. */
+hard_status hard_elementwise_add_s8(const hard_add_params *add_params,
+                                    const int8_t *input1,
+                                    const int8_t *input2,
+                                    int8_t *output,
+                                    int32_t block_size);
+
+typedef struct
+{
+    int32_t input1_offset;
+    int32_t input2_offset;
+    int32_t output_offset;
+    hard_per_tensor_quant quant; /* s1 * s2 / s_out */
+    hard_activation activation;
+} hard_mul_params;
+
+int32_t hard_elementwise_mul_s8_get_buffer_size(void);
+
+hard_status hard_elementwise_mul_s8(const hard_mul_params *mul_params,
+                                    const int8_t *input1,
+                                    const int8_t *input2,
+                                    int8_t *output,
+                                    int32_t block_size);
+
+/* ------------------------------------------------ QUANTIZE (int8 -> int8) */
+typedef struct
+{
+    int32_t input_offset;
+    int32_t output_offset;
+    hard_per_tensor_quant quant; /* input scale / output scale */
+} hard_requant_params;
+
+int32_t hard_requantize_s8_get_buffer_size(void);
+
+/* Output may alias the input. */
+hard_status hard_requantize_s8(const hard_requant_params *requant_params,
+                               const int8_t *input,
+                               int8_t *output,
+                               int32_t block_size);
+
+/* ------------------------------------------- CONCATENATION along channels */
+typedef struct
+{
+    const int8_t *data;          /* n*h*w x channels */
+    int32_t channels;
+    hard_requant_params requant; /* identity: multiplier 1<<30, shift 1, equal zero points */
+} hard_concat_input;
+
+int32_t hard_concatenation_c_s8_get_buffer_size(void);
+
+/* rows = n*h*w, shared by every input and the output. */
+hard_status hard_concatenation_c_s8(const hard_concat_input *inputs,
+                                    int32_t num_inputs,
+                                    int32_t rows,
+                                    int8_t *output);
+
+/* -------------------------------------------------------------------- PAD */
+typedef struct
+{
+    hard_padding padding;
+    int32_t pad_value; /* the zero point */
+} hard_pad_params;
+
+int32_t hard_pad_s8_get_buffer_size(void);
+
+hard_status hard_pad_s8(const hard_pad_params *pad_params,
+                        const hard_dims *input_dims,
+                        const int8_t *input,
+                        const hard_dims *output_dims,
+                        int8_t *output);
+
+/* ----------------------------- RESIZE_BILINEAR / RESIZE_NEAREST_NEIGHBOR */
+/* Input and output share scale and zero point (as TFLite requires). */
+typedef struct
+{
+    int32_t align_corners;
+    int32_t half_pixel_centers;
+} hard_resize_params;
+
+int32_t hard_resize_bilinear_s8_get_buffer_size(void);
+
+hard_status hard_resize_bilinear_s8(const hard_resize_params *resize_params,
+                                    const hard_dims *input_dims,
+                                    const int8_t *input,
+                                    const hard_dims *output_dims,
+                                    int8_t *output);
+
+int32_t hard_resize_nearest_s8_get_buffer_size(void);
+
+hard_status hard_resize_nearest_s8(const hard_resize_params *resize_params,
+                                   const hard_dims *input_dims,
+                                   const int8_t *input,
+                                   const hard_dims *output_dims,
+                                   int8_t *output);
+
+/* ------------------------------------------------- ARG_MAX over channels */
+int32_t hard_argmax_c_s8_get_buffer_size(void);
+
+/* labels: n*h*w, the first maximum wins; c <= 256. */
+hard_status hard_argmax_c_s8(const hard_dims *input_dims, const int8_t *input, uint8_t *labels);
+
+/* ------------------ fused RESIZE_BILINEAR -> ARG_MAX, row-streaming epilogue */
+/* Bit-exact with hard_resize_bilinear_s8 followed by hard_argmax_c_s8, without
+ * materialising the resized logits: the scratch holds one vertically
+ * interpolated row of the low-resolution input (input w * c int32). */
+int32_t hard_resize_bilinear_argmax_s8_get_buffer_size(const hard_dims *input_dims);
+
+/* Writes output_dims->h * output_dims->w labels (batch 1). */
+hard_status hard_resize_bilinear_argmax_s8(const hard_context *ctx,
+                                           const hard_resize_params *resize_params,
+                                           const hard_dims *input_dims,
+                                           const int8_t *input,
+                                           const hard_dims *output_dims,
+                                           uint8_t *labels);
+
+/* Writes the label rows [row_begin, row_end) to labels ((row_end - row_begin) * w
+ * bytes), so a caller can stream label rows out with a small buffer. */
+hard_status hard_resize_bilinear_argmax_s8_rows(const hard_context *ctx,
+                                                const hard_resize_params *resize_params,
+                                                const hard_dims *input_dims,
+                                                const int8_t *input,
+                                                const hard_dims *output_dims,
+                                                int32_t row_begin,
+                                                int32_t row_end,
+                                                uint8_t *labels);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* HARD_KERNELS_H */

@@ -1,0 +1,225 @@
+/*
+ * hard_pool.c - AVERAGE_POOL_2D, MAX_POOL_2D and MEAN over H,W (int8).
+ *
+ * Average pooling divides by the number of in-bounds elements of each window
+ * (rounded half away from zero), max pooling takes the maximum of the in-bounds
+ * elements starting from -128; both clamp to the fused activation.  Windows are
+ * summed channel-contiguously into an int32 scratch row.
+ */
+#include <string.h>
+
+#include "hard_kernels.h"
+#include "hard_support.h"
+
+static int hard_pool_args_valid(const hard_pool_params *p,
+                                const hard_dims *input_dims,
+                                const hard_dims *filter_dims,
+                                const hard_dims *output_dims)
+{
+    return hard_dims_valid(input_dims) && hard_dims_valid(output_dims) && filter_dims != 0 &&
+           filter_dims->h > 0 && filter_dims->w > 0 && input_dims->c == output_dims->c &&
+           input_dims->n == output_dims->n && p->stride.h > 0 && p->stride.w > 0 && p->padding.top >= 0 &&
+           p->padding.left >= 0;
+}
+
+int32_t hard_avgpool_s8_get_buffer_size(const hard_dims *input_dims, const hard_dims *output_dims)
+{
+    (void)output_dims;
+    return input_dims->c * (int32_t)sizeof(int32_t);
+}
+
+hard_status hard_avgpool_s8(const hard_context *ctx,
+                            const hard_pool_params *pool_params,
+                            const hard_dims *input_dims,
+                            const int8_t *input,
+                            const hard_dims *filter_dims,
+                            const hard_dims *output_dims,
+                            int8_t *output)
+{
+    if (!hard_pool_args_valid(pool_params, input_dims, filter_dims, output_dims) || ctx == 0 || ctx->buf == 0 ||
+        ctx->size < hard_avgpool_s8_get_buffer_size(input_dims, output_dims))
+    {
+        return HARD_ARG_ERROR;
+    }
+    const int32_t in_h = input_dims->h;
+    const int32_t in_w = input_dims->w;
+    const int32_t ch = input_dims->c;
+    const int32_t out_h = output_dims->h;
+    const int32_t out_w = output_dims->w;
+    const int32_t act_min = pool_params->activation.min;
+    const int32_t act_max = pool_params->activation.max;
+    int32_t *restrict acc = (int32_t *)ctx->buf;
+
+    for (int32_t b = 0; b < input_dims->n; ++b)
+    {
+        const int8_t *in_batch = input + b * in_h * in_w * ch;
+        int8_t *restrict out_ptr = output + b * out_h * out_w * ch;
+        for (int32_t oy = 0; oy < out_h; ++oy)
+        {
+            const int32_t iy0 = oy * pool_params->stride.h - pool_params->padding.top;
+            int32_t ky_lo;
+            int32_t ky_hi;
+            hard_window_range(iy0, filter_dims->h, 1, in_h, &ky_lo, &ky_hi);
+            for (int32_t ox = 0; ox < out_w; ++ox)
+            {
+                const int32_t ix0 = ox * pool_params->stride.w - pool_params->padding.left;
+                int32_t kx_lo;
+                int32_t kx_hi;
+                hard_window_range(ix0, filter_dims->w, 1, in_w, &kx_lo, &kx_hi);
+                const int32_t count = (ky_hi - ky_lo) * (kx_hi - kx_lo);
+                if (count == 0)
+                {
+                    return HARD_ARG_ERROR; /* the reference rejects an all-padding window */
+                }
+                memset(acc, 0, (size_t)ch * sizeof(int32_t));
+                for (int32_t ky = ky_lo; ky < ky_hi; ++ky)
+                {
+                    const int8_t *in_row = in_batch + ((iy0 + ky) * in_w + ix0 + kx_lo) * ch;
+                    for (int32_t kx = kx_lo; kx < kx_hi; ++kx)
+                    {
+                        const int8_t *restrict px = in_row;
+                        for (int32_t c = 0; c < ch; ++c)
+                        {
+                            acc[c] += px[c];
+                        }
+                        in_row += ch;
+                    }
+                }
+                for (int32_t c = 0; c < ch; ++c)
+                {
+                    const int32_t avg = hard_div_round_away(acc[c], count);
+                    out_ptr[c] = (int8_t)hard_clamp_i32(avg, act_min, act_max);
+                }
+                out_ptr += ch;
+            }
+        }
+    }
+    return HARD_OK;
+}
+
+int32_t hard_max_pool_s8_get_buffer_size(const hard_dims *input_dims, const hard_dims *output_dims)
+{
+    (void)input_dims;
+    (void)output_dims;
+    return 0;
+}
+
+hard_status hard_max_pool_s8(const hard_context *ctx,
+                             const hard_pool_params *pool_params,
+                             const hard_dims *input_dims,
+                             const int8_t *input,
+                             const hard_dims *filter_dims,
+                             const hard_dims *output_dims,
+                             int8_t *output)
+{
+    (void)ctx;
+    if (!hard_pool_args_valid(pool_params, input_dims, filter_dims, output_dims))
+    {
+        return HARD_ARG_ERROR;
+    }
+    const int32_t in_h = input_dims->h;
+    const int32_t in_w = input_dims->w;
+    const int32_t ch = input_dims->c;
+    const int32_t out_h = output_dims->h;
+    const int32_t out_w = output_dims->w;
+    const int32_t act_min = hard_max_i32(pool_params->activation.min, HARD_INT8_MIN);
+    const int32_t act_max = hard_min_i32(pool_params->activation.max, HARD_INT8_MAX);
+
+    for (int32_t b = 0; b < input_dims->n; ++b)
+    {
+        const int8_t *in_batch = input + b * in_h * in_w * ch;
+        int8_t *restrict out_ptr = output + b * out_h * out_w * ch;
+        for (int32_t oy = 0; oy < out_h; ++oy)
+        {
+            const int32_t iy0 = oy * pool_params->stride.h - pool_params->padding.top;
+            int32_t ky_lo;
+            int32_t ky_hi;
+            hard_window_range(iy0, filter_dims->h, 1, in_h, &ky_lo, &ky_hi);
+            for (int32_t ox = 0; ox < out_w; ++ox)
+            {
+                const int32_t ix0 = ox * pool_params->stride.w - pool_params->padding.left;
+                int32_t kx_lo;
+                int32_t kx_hi;
+                hard_window_range(ix0, filter_dims->w, 1, in_w, &kx_lo, &kx_hi);
+                /* Running maximum kept in the output row itself. */
+                memset(out_ptr, HARD_INT8_MIN, (size_t)ch);
+                for (int32_t ky = ky_lo; ky < ky_hi && kx_lo < kx_hi; ++ky)
+                {
+                    const int8_t *in_row = in_batch + ((iy0 + ky) * in_w + ix0 + kx_lo) * ch;
+                    for (int32_t kx = kx_lo; kx < kx_hi; ++kx)
+                    {
+                        const int8_t *restrict px = in_row;
+                        for (int32_t c = 0; c < ch; ++c)
+                        {
+                            if (px[c] > out_ptr[c])
+                            {
+                                out_ptr[c] = px[c];
+                            }
+                        }
+                        in_row += ch;
+                    }
+                }
+                for (int32_t c = 0; c < ch; ++c)
+                {
+                    out_ptr[c] = (int8_t)hard_clamp_i32(out_ptr[c], act_min, act_max);
+                }
+                out_ptr += ch;
+            }
+        }
+    }
+    return HARD_OK;
+}
+
+int32_t hard_mean_hw_s8_get_buffer_size(const hard_dims *input_dims)
+{
+    return input_dims->c * (int32_t)sizeof(int32_t);
+}
+
+hard_status hard_mean_hw_s8(const hard_context *ctx,
+                            const hard_mean_params *mean_params,
+                            const hard_dims *input_dims,
+                            const int8_t *input,
+                            int8_t *output)
+{
+    if (!hard_dims_valid(input_dims) || ctx == 0 || ctx->buf == 0 ||
+        ctx->size < hard_mean_hw_s8_get_buffer_size(input_dims))
+    {
+        return HARD_ARG_ERROR;
+    }
+    const int32_t ch = input_dims->c;
+    const int32_t count = input_dims->h * input_dims->w;
+    const int32_t offset_sum = mean_params->input_offset * count;
+    int32_t *restrict acc = (int32_t *)ctx->buf;
+
+    /* Fold 1/count into the multiplier as the reference does: shift it up by
+     * floor(log2(count)) bits (at most 32, and keeping shift >= -31), divide once. */
+    int32_t count_bits = 0;
+    while (((int64_t)count >> (count_bits + 1)) != 0)
+    {
+        ++count_bits;
+    }
+    count_bits = hard_min_i32(count_bits, 32);
+    count_bits = hard_min_i32(count_bits, 31 + mean_params->quant.shift);
+    const int32_t mult = (int32_t)(((int64_t)mean_params->quant.multiplier << count_bits) / count);
+    const int32_t shift = mean_params->quant.shift - count_bits;
+
+    for (int32_t b = 0; b < input_dims->n; ++b)
+    {
+        const int8_t *restrict px = input + b * count * ch;
+        memset(acc, 0, (size_t)ch * sizeof(int32_t));
+        for (int32_t i = 0; i < count; ++i)
+        {
+            for (int32_t c = 0; c < ch; ++c)
+            {
+                acc[c] += px[c];
+            }
+            px += ch;
+        }
+        for (int32_t c = 0; c < ch; ++c)
+        {
+            const int32_t v = hard_requantize(acc[c] + offset_sum, mult, shift) + mean_params->output_offset;
+            output[b * ch + c] = (int8_t)hard_clamp_i32(v, HARD_INT8_MIN, HARD_INT8_MAX);
+        }
+    }
+    return HARD_OK;
+}

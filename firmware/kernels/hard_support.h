@@ -1,0 +1,125 @@
+/*
+ * hard_support.h - fixed-point helpers shared by the kernels (internal).
+ *
+ * The arithmetic is TFLite's double-rounding variant: a saturating rounding
+ * doubling high multiply followed by a rounding (half away from zero) divide by
+ * a power of two.  Keep these bit-exact: every kernel's result depends on them.
+ */
+#ifndef HARD_SUPPORT_H
+#define HARD_SUPPORT_H
+
+#include <stdint.h>
+
+#include "hard_kernels.h"
+
+#define HARD_INT8_MIN (-128)
+#define HARD_INT8_MAX 127
+
+static inline int32_t hard_max_i32(int32_t a, int32_t b)
+{
+    return a > b ? a : b;
+}
+
+static inline int32_t hard_min_i32(int32_t a, int32_t b)
+{
+    return a < b ? a : b;
+}
+
+static inline int32_t hard_clamp_i32(int32_t v, int32_t lo, int32_t hi)
+{
+    return v < lo ? lo : (v > hi ? hi : v);
+}
+
+/* round(a * b / 2^31), halves away from zero; saturates the one overflow case. */
+static inline int32_t hard_sat_rounding_doubling_high_mul(int32_t a, int32_t b)
+{
+    if (a == b && a == INT32_MIN)
+    {
+        return INT32_MAX;
+    }
+    const int64_t ab = (int64_t)a * (int64_t)b;
+    const int64_t nudge = ab >= 0 ? ((int64_t)1 << 30) : (1 - ((int64_t)1 << 30));
+    return (int32_t)((ab + nudge) / ((int64_t)1 << 31));
+}
+
+/* x / 2^exponent rounded to nearest, halves away from zero; 0 <= exponent <= 31. */
+static inline int32_t hard_rounding_divide_by_pot(int32_t x, int32_t exponent)
+{
+    const int32_t mask = (int32_t)(((int64_t)1 << exponent) - 1);
+    const int32_t remainder = x & mask;
+    const int32_t threshold = (mask >> 1) + (x < 0 ? 1 : 0);
+    return (x >> exponent) + (remainder > threshold ? 1 : 0);
+}
+
+/* x * 2^shift without signed-overflow UB (wraps like the reference build). */
+static inline int32_t hard_shl_i32(int32_t x, int32_t shift)
+{
+    return (int32_t)((uint32_t)x << shift);
+}
+
+/* TFLite MultiplyByQuantizedMultiplier (non single-rounding). */
+static inline int32_t hard_requantize(int32_t x, int32_t multiplier, int32_t shift)
+{
+    const int32_t left_shift = shift > 0 ? shift : 0;
+    const int32_t right_shift = shift > 0 ? 0 : -shift;
+    return hard_rounding_divide_by_pot(
+        hard_sat_rounding_doubling_high_mul(hard_shl_i32(x, left_shift), multiplier), right_shift);
+}
+
+/* TFLite MultiplyByQuantizedMultiplierSmallerThanOneExp: shift <= 0. */
+static inline int32_t hard_requantize_le1(int32_t x, int32_t multiplier, int32_t shift)
+{
+    return hard_rounding_divide_by_pot(hard_sat_rounding_doubling_high_mul(x, multiplier), -shift);
+}
+
+/* Integer division rounded half away from zero, as TFLite's pooling and mean do. */
+static inline int32_t hard_div_round_away(int32_t acc, int32_t count)
+{
+    return acc > 0 ? (acc + count / 2) / count : (acc - count / 2) / count;
+}
+
+/* Kernel taps [k_lo, k_hi) whose input index origin + k * dilation lies in [0, in_size). */
+static inline void hard_window_range(int32_t origin, int32_t kernel, int32_t dilation, int32_t in_size,
+                                     int32_t *k_lo, int32_t *k_hi)
+{
+    int32_t lo = origin < 0 ? (dilation - 1 - origin) / dilation : 0;
+    int32_t hi = in_size - origin <= 0 ? 0 : (in_size - origin + dilation - 1) / dilation;
+    hi = hard_min_i32(hi, kernel);
+    lo = hard_min_i32(lo, hi);
+    *k_lo = lo;
+    *k_hi = hi;
+}
+
+static inline int32_t hard_dot_s8(const int8_t *restrict a, const int8_t *restrict b, int32_t n)
+{
+    int32_t acc0 = 0;
+    int32_t acc1 = 0;
+    int32_t i = 0;
+    for (; i + 3 < n; i += 4)
+    {
+        acc0 += a[i] * b[i] + a[i + 1] * b[i + 1];
+        acc1 += a[i + 2] * b[i + 2] + a[i + 3] * b[i + 3];
+    }
+    for (; i < n; ++i)
+    {
+        acc0 += a[i] * b[i];
+    }
+    return acc0 + acc1;
+}
+
+static inline int32_t hard_sum_s8(const int8_t *restrict a, int32_t n)
+{
+    int32_t acc = 0;
+    for (int32_t i = 0; i < n; ++i)
+    {
+        acc += a[i];
+    }
+    return acc;
+}
+
+static inline int hard_dims_valid(const hard_dims *d)
+{
+    return d != 0 && d->n > 0 && d->h > 0 && d->w > 0 && d->c > 0;
+}
+
+#endif /* HARD_SUPPORT_H */

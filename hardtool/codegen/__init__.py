@@ -1,0 +1,1 @@
+"""Code generation: IR + memory plan -> C sources for the int8 kernel library."""

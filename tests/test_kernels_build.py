@@ -1,0 +1,170 @@
+"""The kernel library builds warning-free for host and Cortex-M7, stays integer-only, and the
+Python mirrors of its integer parameters and scratch sizes agree with TFLite / the C side."""
+
+from __future__ import annotations
+
+import math
+import shutil
+import subprocess
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from kernels_util import kernel_lib_fixture  # noqa: F401  (provides the kernel_lib fixture)
+
+from hardtool.codegen import hostlib, quant
+from hardtool.codegen.scratch import scratch_bytes_for
+
+ARM_CC = "arm-none-eabi-gcc"
+
+
+@pytest.mark.skipif(shutil.which(ARM_CC) is None, reason="arm-none-eabi-gcc not installed")
+def test_builds_for_cortex_m7_without_warnings_or_float(tmp_path):
+    objs = hostlib.compile_for_cortex_m7(tmp_path)
+    assert len(objs) == len(hostlib.kernel_sources()) >= 4
+    dump = subprocess.run(
+        ["arm-none-eabi-objdump", "-d", *map(str, objs)], capture_output=True, text=True, check=True
+    )
+    fp_ops = [
+        ln
+        for ln in dump.stdout.splitlines()
+        if "\tv" in ln
+        and any(
+            f"\t{op}" in ln for op in ("vadd", "vsub", "vmul", "vdiv", "vcvt", "vmov", "vldr", "vstr", "vcmp")
+        )
+    ]
+    assert not fp_ops, f"kernels use the FPU: {fp_ops[:5]}"
+    syms = subprocess.run(
+        ["arm-none-eabi-nm", *map(str, objs)], capture_output=True, text=True, check=True
+    ).stdout
+    float_helpers = [
+        s for s in syms.split() if s.startswith(("__aeabi_f", "__aeabi_d", "__aeabi_i2f", "__aeabi_ui2f"))
+    ]
+    assert not float_helpers, float_helpers
+
+
+def test_host_build_is_strict_c99(tmp_path):
+    """-std=c99 -pedantic -Wall -Wextra -Wconversion -Werror, every file on its own."""
+    for src in hostlib.kernel_sources():
+        proc = subprocess.run(
+            [
+                "gcc",
+                "-std=c99",
+                "-pedantic",
+                "-Wall",
+                "-Wextra",
+                "-Wconversion",
+                "-Wshadow",
+                "-Werror",
+                "-O2",
+                "-I",
+                str(hostlib.KERNEL_DIR),
+                "-c",
+                str(src),
+                "-o",
+                str(tmp_path / (src.stem + ".o")),
+            ],
+            capture_output=True,
+            text=True,
+        )
+        assert proc.returncode == 0, f"{src.name}:\n{proc.stderr}"
+
+
+def test_scratch_table_mirrors_c(kernel_lib):
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        n, h, w, c = 1, *(int(v) for v in rng.integers(1, 50, size=3))
+        inp, out = (n, h, w, c), (n, h * 2, w * 2, c)
+        lib = kernel_lib.buffer_size
+        assert scratch_bytes_for("AVERAGE_POOL_2D", channels=c) == lib("hard_avgpool_s8", inp, out)
+        assert scratch_bytes_for("MEAN", channels=c) == lib("hard_mean_hw_s8", inp)
+        assert scratch_bytes_for("HARD_RESIZE_ARGMAX", input_width=w, channels=c) == lib(
+            "hard_resize_bilinear_argmax_s8", inp
+        )
+        assert scratch_bytes_for("CONV_2D") == lib("hard_convolve_s8", inp, (c, 3, 3, c), inp)
+        assert scratch_bytes_for("DEPTHWISE_CONV_2D") == lib("hard_depthwise_conv_s8", inp, (1, 3, 3, c), inp)
+        assert scratch_bytes_for("MAX_POOL_2D") == lib("hard_max_pool_s8", inp, out)
+    for op, fn in [
+        ("ADD", "hard_elementwise_add_s8"),
+        ("MUL", "hard_elementwise_mul_s8"),
+        ("QUANTIZE", "hard_requantize_s8"),
+        ("CONCATENATION", "hard_concatenation_c_s8"),
+        ("PAD", "hard_pad_s8"),
+        ("RESIZE_BILINEAR", "hard_resize_bilinear_s8"),
+        ("RESIZE_NEAREST_NEIGHBOR", "hard_resize_nearest_s8"),
+        ("ARG_MAX", "hard_argmax_c_s8"),
+    ]:
+        assert scratch_bytes_for(op) == kernel_lib.buffer_size(fn) == 0
+    with pytest.raises(ValueError):
+        scratch_bytes_for("SOFTMAX")
+    with pytest.raises(TypeError):
+        scratch_bytes_for("MEAN")
+
+
+@pytest.mark.parametrize(
+    "scale, expected",
+    [
+        (0.0, (0, 0)),
+        (1.0, (1 << 30, 1)),
+        (0.5, (1 << 30, 0)),
+        (0.75, (1610612736, 0)),
+        (300.0, (1258291200, 9)),
+        (1.0 - 2.0**-33, (1 << 30, 1)),  # rounds up to 2^31: halved, shift + 1
+        ((2**30 + 0.5) / 2**31, (2**30 + 1, 0)),  # a tie rounds away from zero (not to even)
+        ((2**30 + 2.5) / 2**31, (2**30 + 3, 0)),
+        (2.0**-32, (1 << 30, -31)),
+        (2.0**-33, (0, 0)),  # shift below -31 flushes to zero
+        (-0.75, (-1610612736, 0)),
+    ],
+)
+def test_quantize_multiplier_edge_cases(scale, expected):
+    assert quant.quantize_multiplier(scale) == expected
+
+
+def test_quantize_multiplier_rejects_non_finite():
+    for bad in (math.nan, math.inf):
+        with pytest.raises(ValueError):
+            quant.quantize_multiplier(bad)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.floats(min_value=1e-9, max_value=1e4, allow_nan=False))
+def test_quantize_multiplier_is_nearest(scale):
+    mult, shift = quant.quantize_multiplier(scale)
+    assert (1 << 30) <= mult < (1 << 31)
+    assert abs(mult * 2.0 ** (shift - 31) - scale) <= 2.0 ** (shift - 32) * (1 + 1e-12)
+
+
+def test_activation_range_int8():
+    assert quant.activation_range("NONE", 0.1, 3) == (-128, 127)
+    assert quant.activation_range("RELU", 0.1, -20) == (-20, 127)
+    assert quant.activation_range("RELU6", 6 / 255, -128) == (-128, 127)
+    assert quant.activation_range("RELU6", 0.1, -100) == (-100, -40)
+    assert quant.activation_range("RELU_N1_TO_1", 0.01, 0) == (-100, 100)
+
+
+def test_same_padding_matches_tflite_convention():
+    assert quant.same_padding(7, 3, 2) == (1, 1, 4)
+    assert quant.same_padding(8, 3, 2) == (0, 1, 4)  # the odd pixel goes after
+    assert quant.same_padding(5, 3, 1, dilation=2) == (2, 2, 5)
+    assert quant.valid_out_size(7, 3, 2, dilation=2) == 2
+
+
+def test_scratch_bytes_for_ir_ops():
+    """The memory planner's entry point reads the dims from the lowered graph's tensors."""
+    from hardtool.codegen.scratch import scratch_bytes
+    from hardtool.graph.ir import Graph, Op, Tensor
+
+    logits = Tensor(0, "logits", (1, 16, 32, 19), "int8")
+    labels = Tensor(1, "labels", (1, 128, 256), "uint8")
+    graph = Graph(tensors=[logits, labels], ops=[], inputs=(0,), outputs=(1,))
+
+    def op(name: str) -> Op:
+        return Op(0, name, (0,), (1,))
+
+    assert scratch_bytes(op("HARD_RESIZE_ARGMAX"), graph) == 32 * 19 * 4
+    assert scratch_bytes(op("AVERAGE_POOL_2D"), graph) == 19 * 4
+    assert scratch_bytes(op("MEAN"), graph) == 19 * 4
+    assert scratch_bytes(op("CONV_2D"), graph) == 0
+    assert scratch_bytes(op("RESHAPE"), graph) == 0
