@@ -4,7 +4,7 @@ PY ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-APT_PKGS := gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm
+APT_PKGS := gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm clang
 export PATH := $(abspath $(BIN)):$(PATH)
 export TF_CPP_MIN_LOG_LEVEL := 2
 
@@ -25,6 +25,7 @@ apt:
 	@missing=""; \
 	command -v arm-none-eabi-gcc >/dev/null || missing="$$missing gcc-arm-none-eabi libnewlib-arm-none-eabi"; \
 	command -v qemu-system-arm >/dev/null || missing="$$missing qemu-system-arm"; \
+	command -v clang >/dev/null || missing="$$missing clang"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(APT_PKGS); \
 	  else echo "note: missing toolchain; run: sudo apt-get install -y $(APT_PKGS)"; fi; \

@@ -1,0 +1,168 @@
+/*
+ * hproto — the bench wire protocol shared by the firmware and the host.
+ *
+ * Raw frame (all integers little-endian):
+ *   offset 0   u8   version      HP_VERSION
+ *   offset 1   u8   type         HP_MSG_*
+ *   offset 2   u16  seq          sender's frame counter (starts at 0 after boot)
+ *   offset 4   u16  len          payload length
+ *   offset 6   u8   payload[len]
+ *   offset 6+len u32 crc32       IEEE CRC-32 (zlib.crc32) of bytes [0, 6+len)
+ * On the wire each raw frame is COBS-encoded and followed by one 0x00 delimiter; the sender
+ * also puts a 0x00 before each frame so a receiver resynchronises after any noise.
+ *
+ * C99, no globals: the parser and the writer keep all their state in explicit structs.
+ */
+#ifndef HPROTO_H
+#define HPROTO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define HP_VERSION 1u
+#define HP_HEADER_SIZE 6u
+#define HP_CRC_SIZE 4u
+#define HP_OVERHEAD (HP_HEADER_SIZE + HP_CRC_SIZE)
+/* bytes on the wire for a raw frame of n bytes: COBS codes, final code, two delimiters */
+#define HP_WIRE_SIZE(n) ((n) + (n) / 254u + 1u + 2u)
+
+/* ---- message types: host -> device 0x01..0x7F, device -> host 0x81..0xFF ---- */
+#define HP_MSG_HELLO_REQ 0x01u  /* empty */
+#define HP_MSG_TILE 0x02u       /* u32 image, u16 row_start, u16 row_count, u8 data[rows*W*C] */
+#define HP_MSG_RUN 0x03u        /* u32 image, u32 input_crc32 */
+#define HP_MSG_RESULT_REQ 0x04u /* u32 image: send the last result again */
+#define HP_MSG_RESET 0x05u      /* empty: reboot the firmware */
+#define HP_MSG_HELLO 0x81u
+#define HP_MSG_ACK 0x82u
+#define HP_MSG_LABELS 0x83u
+#define HP_MSG_PROFILE 0x84u
+#define HP_MSG_RESULT 0x85u
+#define HP_MSG_ERROR 0x86u
+
+/* ---- error codes carried by HP_MSG_ERROR ---- */
+#define HP_E_BAD_FRAME 1u        /* COBS error, short frame or length mismatch */
+#define HP_E_BAD_CRC 2u
+#define HP_E_BAD_VERSION 3u
+#define HP_E_OVERFLOW 4u         /* frame longer than the receive buffer */
+#define HP_E_UNKNOWN_TYPE 5u
+#define HP_E_BAD_PAYLOAD 6u      /* payload size wrong for its type */
+#define HP_E_BAD_TILE 7u         /* rows out of range or data size mismatch */
+#define HP_E_INCOMPLETE_INPUT 8u /* RUN before every row of the image arrived */
+#define HP_E_INPUT_CRC 9u        /* RUN's CRC differs from the received input */
+#define HP_E_MODEL_FAILED 10u    /* hard_model_run returned non-zero (detail = code) */
+#define HP_E_NO_RESULT 11u       /* RESULT_REQ for an image without a stored result */
+
+/* ---- timer units reported in HELLO ---- */
+#define HP_UNIT_CYCLES 0u
+#define HP_UNIT_INSTRUCTIONS 1u
+#define HP_UNIT_NANOSECONDS 2u
+
+/* ---- parser results ---- */
+#define HP_NONE 0          /* byte consumed, no frame yet */
+#define HP_FRAME 1         /* a valid frame is in the parser's frame */
+#define HP_ERR_COBS (-1)   /* malformed COBS block */
+#define HP_ERR_SHORT (-2)  /* shorter than header + CRC */
+#define HP_ERR_LENGTH (-3) /* len field disagrees with the frame size */
+#define HP_ERR_CRC (-4)
+#define HP_ERR_VERSION (-5)
+#define HP_ERR_OVERFLOW (-6) /* did not fit the buffer; skipped up to the delimiter */
+
+/* fixed payload sizes */
+#define HP_TILE_HEADER 8u
+#define HP_RUN_SIZE 8u
+#define HP_RESULT_REQ_SIZE 4u
+#define HP_ACK_SIZE 12u
+#define HP_LABELS_HEADER 12u
+#define HP_PROFILE_HEADER 12u
+#define HP_RESULT_SIZE 40u
+#define HP_ERROR_HEADER 16u
+#define HP_ERROR_TEXT_MAX 64u
+#define HP_HELLO_FIXED 108u
+#define HP_HELLO_STR_MAX 32u
+#define HP_HELLO_MAX (HP_HELLO_FIXED + 2u * (1u + HP_HELLO_STR_MAX))
+
+typedef struct {
+    uint8_t version;
+    uint8_t type;
+    uint16_t seq;
+    uint16_t len;
+    const uint8_t *payload; /* points into the parser's buffer; valid until the next feed */
+} hp_frame_t;
+
+typedef struct {
+    uint8_t *buf;      /* raw frame bytes (header + payload + crc) */
+    size_t cap;        /* capacity of buf: HP_OVERHEAD + largest accepted payload */
+    size_t len;        /* decoded bytes so far */
+    uint8_t code;      /* current COBS block code (0 = no block yet in this frame) */
+    uint8_t remaining; /* data bytes left in the current block */
+    uint8_t overflow;  /* 1 while skipping an oversized frame */
+    uint8_t bad;       /* 1 while skipping a malformed frame */
+} hp_parser_t;
+
+void hp_parser_init(hp_parser_t *p, uint8_t *buf, size_t cap);
+void hp_parser_reset(hp_parser_t *p);
+/* Feed one received byte. Returns HP_NONE, HP_FRAME (then *out is filled) or an HP_ERR_*. */
+int hp_parser_feed(hp_parser_t *p, uint8_t byte, hp_frame_t *out);
+
+/* ---- streaming frame writer: COBS-encodes while the frame is produced ---- */
+typedef void (*hp_put_fn)(void *ctx, const uint8_t *data, size_t n);
+
+typedef struct {
+    hp_put_fn put;
+    void *ctx;
+    uint32_t crc;
+    uint16_t left;     /* payload bytes still expected */
+    uint8_t n;         /* data bytes in the current block */
+    uint8_t block[255];
+} hp_writer_t;
+
+void hp_writer_init(hp_writer_t *w, hp_put_fn put, void *ctx);
+void hp_writer_begin(hp_writer_t *w, uint8_t type, uint16_t seq, uint16_t len);
+void hp_writer_write(hp_writer_t *w, const void *data, size_t n);
+/* Returns 0, or -1 if the payload written differs from len (the frame then fails its CRC). */
+int hp_writer_end(hp_writer_t *w);
+/* A whole frame in one call. */
+int hp_write_frame(hp_writer_t *w, uint8_t type, uint16_t seq, const void *payload, uint16_t len);
+
+/* ---- CRC-32 (IEEE 802.3, reflected, = zlib.crc32): crc = hp_crc32(0, data, n) ---- */
+uint32_t hp_crc32(uint32_t crc, const void *data, size_t n);
+
+/* ---- run-length code for label maps: pairs (count 1..255, value) ----
+ * Returns bytes written, or 0 when dst is too small (n > 0). Worst case: 2 * n bytes. */
+size_t hp_rle_encode(const uint8_t *src, size_t n, uint8_t *dst, size_t cap);
+/* Returns decoded bytes, or -1 on a malformed code or when it exceeds cap. */
+long hp_rle_decode(const uint8_t *src, size_t n, uint8_t *dst, size_t cap);
+
+/* ---- little-endian helpers ---- */
+static inline void hp_put_u16(uint8_t *p, uint16_t v) {
+    p[0] = (uint8_t)v;
+    p[1] = (uint8_t)(v >> 8);
+}
+static inline void hp_put_u32(uint8_t *p, uint32_t v) {
+    p[0] = (uint8_t)v;
+    p[1] = (uint8_t)(v >> 8);
+    p[2] = (uint8_t)(v >> 16);
+    p[3] = (uint8_t)(v >> 24);
+}
+static inline void hp_put_u64(uint8_t *p, uint64_t v) {
+    hp_put_u32(p, (uint32_t)v);
+    hp_put_u32(p + 4, (uint32_t)(v >> 32));
+}
+static inline uint16_t hp_get_u16(const uint8_t *p) {
+    return (uint16_t)(p[0] | ((uint16_t)p[1] << 8));
+}
+static inline uint32_t hp_get_u32(const uint8_t *p) {
+    return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24);
+}
+static inline uint64_t hp_get_u64(const uint8_t *p) {
+    return (uint64_t)hp_get_u32(p) | ((uint64_t)hp_get_u32(p + 4) << 32);
+}
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* HPROTO_H */

@@ -1,0 +1,1 @@
+"""Device side, host half: toolchain discovery, firmware build, flashers, the emulated board."""

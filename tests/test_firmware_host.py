@@ -1,0 +1,137 @@
+"""The bench app built for the PC (ASan + UBSan): full protocol behaviour without an emulator."""
+
+from __future__ import annotations
+
+import random
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from hardtool.bench import protocol as P
+from hardtool.bench.link import Link
+from hardtool.bench.session import BenchSession, run_images
+from hardtool.errors import HardtoolError
+from hardtool.firmware.host import HostBoard, build_host_app
+
+sys.path.insert(0, str(Path(__file__).parent / "fixtures" / "fake_model"))
+import fakemodel  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def host_exe(tmp_path_factory) -> Path:
+    d = tmp_path_factory.mktemp("hostapp")
+    return build_host_app(fakemodel.write_project(d), d / "out", sanitize=True)
+
+
+def _expect(link: Link, types: set[int], limit: float = 3.0) -> list[tuple[P.Frame, object]]:
+    out = []
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        f = link.recv(min(deadline, time.monotonic() + 0.2))
+        if f is None:
+            if out:
+                break
+            continue
+        out.append((f, P.decode_message(f)))
+        if f.type in types:
+            break
+    return out
+
+
+def test_run_images_on_host(host_exe: Path) -> None:
+    imgs = fakemodel.random_images(5)
+    with HostBoard(host_exe) as b:
+        results = list(run_images(b.serial, imgs))
+    assert [r.index for r in results] == list(range(5))
+    for r, img in zip(results, imgs, strict=True):
+        np.testing.assert_array_equal(r.labels, fakemodel.reference_labels(img))
+        assert r.unit == "ns" and len(r.layer_counts) == fakemodel.LAYERS and r.total > 0
+
+
+def test_garbage_never_stalls_the_app(host_exe: Path) -> None:
+    rng = random.Random(7)
+    with HostBoard(host_exe) as b:
+        link = Link(b.serial)
+        s = BenchSession(link, timeout=1.0)
+        s.hello()
+        for _ in range(20):
+            noise = bytes(rng.randrange(256) for _ in range(rng.randrange(1, 3000)))
+            link.ser.write(noise)
+        # an oversized frame, then a valid request
+        link.ser.write(P.encode_frame(P.TILE, 1, bytes(5000)))
+        link.drain(quiet=0.3, limit=5)
+        assert s.hello().model_hash == fakemodel.MODEL_HASH
+        img = fakemodel.random_images(1, seed=3)[0]
+        r = s.infer(0, img)
+        np.testing.assert_array_equal(r.labels, fakemodel.reference_labels(img))
+        assert b.proc.poll() is None  # the sanitizers found nothing
+
+
+def test_device_errors(host_exe: Path) -> None:
+    with HostBoard(host_exe) as b:
+        link = Link(b.serial)
+        _expect(link, {P.HELLO})
+        seq = link.send(P.RUN, P.run_payload(5, 0))
+        errs = [m for _, m in _expect(link, {P.ERROR}) if isinstance(m, P.DeviceError)]
+        assert errs and errs[-1].code == P.E_INCOMPLETE_INPUT and errs[-1].req_seq == seq
+        link.send(P.TILE, P.tile_payload(5, 31, bytes(2 * 192), 192))  # rows 31..32: out of range
+        errs = [m for _, m in _expect(link, {P.ERROR}) if isinstance(m, P.DeviceError)]
+        assert errs[-1].code == P.E_BAD_TILE
+        link.send(0x42)
+        errs = [m for _, m in _expect(link, {P.ERROR}) if isinstance(m, P.DeviceError)]
+        assert errs[-1].code == P.E_UNKNOWN_TYPE
+        link.send(P.RESULT_REQ, P.result_req_payload(5))
+        errs = [m for _, m in _expect(link, {P.ERROR}) if isinstance(m, P.DeviceError)]
+        assert errs[-1].code == P.E_NO_RESULT
+        link.ser.write(b"\x00" + P.cobs_encode(P.raw_frame(P.HELLO_REQ, 9, b"", version=9)) + b"\x00")
+        errs = [m for _, m in _expect(link, {P.ERROR}) if isinstance(m, P.DeviceError)]
+        assert errs[-1].code == P.E_BAD_VERSION
+        link.ser.write(P.encode_frame(P.TILE, 1, bytes(2000)))
+        errs = [m for _, m in _expect(link, {P.ERROR}) if isinstance(m, P.DeviceError)]
+        assert errs[-1].code == P.E_OVERFLOW and errs[-1].detail >= 192
+
+
+def test_wrong_crc_in_run_makes_host_resend(host_exe: Path) -> None:
+    img = fakemodel.random_images(1, seed=5)[0]
+    with HostBoard(host_exe) as b:
+        link = Link(b.serial)
+        s = BenchSession(link)
+        s.hello()
+        data = img.tobytes()
+        for r0 in range(0, 32, 5):
+            link.send(P.TILE, P.tile_payload(0, r0, data[r0 * 192:min(32, r0 + 5) * 192], 192))
+        link.drain(quiet=0.2)
+        link.send(P.RUN, P.run_payload(0, P.crc32(data) ^ 1))
+        errs = [m for _, m in _expect(link, {P.ERROR}) if isinstance(m, P.DeviceError)]
+        assert errs[-1].code == P.E_INPUT_CRC and errs[-1].detail == P.crc32(data)
+        r = s.infer(0, img)  # the session starts over and gets it right
+        np.testing.assert_array_equal(r.labels, fakemodel.reference_labels(img))
+
+
+def test_bad_image_shape_is_one_line(host_exe: Path) -> None:
+    with HostBoard(host_exe) as b:
+        with pytest.raises(HardtoolError, match="expected int8 32x64x3"):
+            list(run_images(b.serial, [np.zeros((32, 64, 3), np.float32)]))
+
+
+def test_silent_line_fails_in_bounded_time() -> None:
+    class Silent:
+        name = "silent"
+
+        def read(self, size: int = 1) -> bytes:
+            time.sleep(0.01)
+            return b""
+
+        def write(self, data: bytes) -> int:
+            return len(data)
+
+        def close(self) -> None:
+            pass
+
+    t = time.monotonic()
+    with pytest.raises(HardtoolError, match="no answer from the bench firmware"):
+        list(run_images(Silent(), [np.zeros((32, 64, 3), np.int8)], timeout=0.1, retries=3))
+    assert time.monotonic() - t < 2

@@ -1,0 +1,278 @@
+"""C protocol (firmware/protocol) against the Python mirror: same CRC, same frames, same messages,
+same verdict on garbage. The C side is built for the host with gcc -Werror and loaded via ctypes;
+the libFuzzer target runs briefly when clang supports -fsanitize=fuzzer."""
+
+from __future__ import annotations
+
+import ctypes
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from hardtool.bench import protocol as P
+
+ROOT = Path(__file__).resolve().parents[1]
+PROTO = ROOT / "firmware" / "protocol"
+SOURCES = [PROTO / "hproto.c", PROTO / "hproto_msg.c"]
+STRICT = ["-std=c99", "-Wall", "-Wextra", "-Werror", "-pedantic"]
+
+
+@pytest.fixture(scope="module")
+def lib(tmp_path_factory) -> ctypes.CDLL:
+    out = tmp_path_factory.mktemp("hproto") / "libhproto.so"
+    subprocess.run(["gcc", *STRICT, "-O2", "-fPIC", "-shared", f"-I{PROTO}", *map(str, SOURCES), "-o", str(out)],
+                   check=True)
+    so = ctypes.CDLL(str(out))
+    so.hp_crc32.restype = ctypes.c_uint32
+    so.hp_crc32.argtypes = [ctypes.c_uint32, ctypes.c_char_p, ctypes.c_size_t]
+    so.hp_parser_feed.argtypes = [ctypes.c_void_p, ctypes.c_uint8, ctypes.POINTER(Frame)]
+    so.hp_rle_encode.restype = ctypes.c_size_t
+    so.hp_rle_encode.argtypes = [ctypes.c_char_p, ctypes.c_size_t, ctypes.c_char_p, ctypes.c_size_t]
+    so.hp_rle_decode.restype = ctypes.c_long
+    so.hp_rle_decode.argtypes = [ctypes.c_char_p, ctypes.c_size_t, ctypes.c_char_p, ctypes.c_size_t]
+    for fn in ("hp_hello_encode", "hp_ack_encode", "hp_result_encode", "hp_error_encode"):
+        getattr(so, fn).restype = ctypes.c_size_t
+    return so
+
+
+class Frame(ctypes.Structure):
+    _fields_ = [("version", ctypes.c_uint8), ("type", ctypes.c_uint8), ("seq", ctypes.c_uint16),
+                ("len", ctypes.c_uint16), ("payload", ctypes.POINTER(ctypes.c_uint8))]
+
+
+class Parser(ctypes.Structure):
+    _fields_ = [("buf", ctypes.c_void_p), ("cap", ctypes.c_size_t), ("len", ctypes.c_size_t),
+                ("code", ctypes.c_uint8), ("remaining", ctypes.c_uint8), ("overflow", ctypes.c_uint8),
+                ("bad", ctypes.c_uint8)]
+
+
+PUT = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.POINTER(ctypes.c_uint8), ctypes.c_size_t)
+
+
+class Writer(ctypes.Structure):
+    _fields_ = [("put", PUT), ("ctx", ctypes.c_void_p), ("crc", ctypes.c_uint32), ("left", ctypes.c_uint16),
+                ("n", ctypes.c_uint8), ("block", ctypes.c_uint8 * 255)]
+
+
+def c_parse(lib, data: bytes, cap: int = 4096) -> tuple[list[tuple[int, int, bytes]], list[int]]:
+    """Feed bytes to the C parser: (frames, error codes)."""
+    buf = (ctypes.c_uint8 * cap)()
+    p = Parser()
+    lib.hp_parser_init(ctypes.byref(p), buf, ctypes.c_size_t(cap))
+    f = Frame()
+    frames, errors = [], []
+    for b in data:
+        rc = lib.hp_parser_feed(ctypes.byref(p), b, ctypes.byref(f))
+        if rc == 1:
+            frames.append((f.type, f.seq, ctypes.string_at(f.payload, f.len)))
+        elif rc < 0:
+            errors.append(rc)
+    return frames, errors
+
+
+def c_write(lib, type_: int, seq: int, payload: bytes) -> bytes:
+    out = bytearray()
+
+    @PUT
+    def put(_ctx, data, n):
+        out.extend(ctypes.string_at(data, n))
+
+    w = Writer()
+    lib.hp_writer_init(ctypes.byref(w), put, None)
+    rc = lib.hp_write_frame(ctypes.byref(w), ctypes.c_uint8(type_), ctypes.c_uint16(seq), payload,
+                            ctypes.c_uint16(len(payload)))
+    assert rc == 0
+    return bytes(out)
+
+
+@given(st.binary(max_size=3000))
+def test_crc_matches_zlib(lib, data: bytes) -> None:
+    assert lib.hp_crc32(0, data, len(data)) == P.crc32(data)
+
+
+@settings(max_examples=200)
+@given(st.integers(0, 255), st.integers(0, 0xFFFF), st.binary(max_size=1500))
+def test_c_writer_is_python_encoder(lib, type_: int, seq: int, payload: bytes) -> None:
+    assert c_write(lib, type_, seq, payload) == P.encode_frame(type_, seq, payload)
+
+
+@settings(max_examples=200)
+@given(st.lists(st.tuples(st.integers(0, 255), st.integers(0, 0xFFFF), st.binary(max_size=600)), max_size=4))
+def test_c_parser_reads_python_frames(lib, frames) -> None:
+    wire = b"".join(P.encode_frame(*f) for f in frames)
+    got, errors = c_parse(lib, wire)
+    assert got == frames and errors == []
+
+
+@settings(max_examples=300)
+@given(st.data())
+def test_c_and_python_parsers_agree_on_garbage(lib, data) -> None:
+    """Differential: random noise mixed with valid frames gives identical frames on both sides."""
+    parts = []
+    for _ in range(data.draw(st.integers(0, 4))):
+        if data.draw(st.booleans()):
+            parts.append(P.encode_frame(data.draw(st.integers(0, 255)), data.draw(st.integers(0, 0xFFFF)),
+                                        data.draw(st.binary(max_size=200))))
+        else:
+            parts.append(data.draw(st.binary(max_size=200)))
+    wire = bytearray(b"".join(parts))
+    for _ in range(data.draw(st.integers(0, 3))):
+        if wire:
+            i = data.draw(st.integers(0, len(wire) - 1))
+            wire[i] = data.draw(st.integers(0, 255))
+    cap = 4096
+    c_frames, _ = c_parse(lib, bytes(wire), cap=cap)
+    py_frames = P.FrameParser(max_frame=cap).feed(bytes(wire))
+    py = [(f.type, f.seq, f.payload) for f in py_frames if f.version == P.VERSION]
+    assert c_frames == py
+
+
+def test_c_parser_overflow_then_resync(lib) -> None:
+    big = P.encode_frame(P.TILE, 1, bytes(500))
+    small = P.encode_frame(P.RUN, 2, P.run_payload(1, 2))
+    frames, errors = c_parse(lib, big + small, cap=100)
+    assert frames == [(P.RUN, 2, P.run_payload(1, 2))]
+    assert errors == [-6]
+
+
+def test_c_parser_error_codes(lib) -> None:
+    good = P.cobs_encode(P.raw_frame(P.RUN, 1, P.run_payload(1, 2)))
+    bad_crc = bytearray(P.raw_frame(P.RUN, 1, P.run_payload(1, 2)))
+    bad_crc[-1] ^= 1
+    v2 = P.raw_frame(P.RUN, 1, P.run_payload(1, 2), version=2)
+    cases = {-2: P.cobs_encode(b"\x01\x02"), -4: P.cobs_encode(bytes(bad_crc)), -5: P.cobs_encode(v2),
+             -1: good[:-1]}
+    for code, body in cases.items():
+        _, errors = c_parse(lib, b"\x00" + body + b"\x00")
+        assert errors == [code], code
+
+
+@given(st.binary(max_size=1000))
+def test_rle_c_equals_python(lib, data: bytes) -> None:
+    out = ctypes.create_string_buffer(2 * len(data) + 2)
+    n = lib.hp_rle_encode(data, len(data), out, len(out))
+    assert out.raw[:n] == P.rle_encode(data)
+    dec = ctypes.create_string_buffer(len(data) + 1)
+    assert lib.hp_rle_decode(out.raw[:n], n, dec, len(dec)) == len(data)
+    assert dec.raw[:len(data)] == data
+
+
+class Hello(ctypes.Structure):
+    _fields_ = [("reason", ctypes.c_uint8), ("timer_unit", ctypes.c_uint8), ("fw_version", ctypes.c_uint16),
+                ("max_payload", ctypes.c_uint16), ("height", ctypes.c_uint16), ("width", ctypes.c_uint16),
+                ("channels", ctypes.c_uint16), ("num_classes", ctypes.c_uint16), ("num_layers", ctypes.c_uint16),
+                ("arena_size", ctypes.c_uint32), ("core_clock_hz", ctypes.c_uint32), ("timer_hz", ctypes.c_uint32),
+                ("stack_size", ctypes.c_uint32), ("input_scale", ctypes.c_float),
+                ("input_zero_point", ctypes.c_int32), ("model_hash", ctypes.c_char_p), ("board", ctypes.c_char_p),
+                ("build_id", ctypes.c_char_p)]
+
+
+class Result(ctypes.Structure):
+    _fields_ = [("image", ctypes.c_uint32), ("run_id", ctypes.c_uint32), ("status", ctypes.c_int32),
+                ("stack_high_water", ctypes.c_uint32), ("total", ctypes.c_uint64), ("num_layers", ctypes.c_uint16),
+                ("rows", ctypes.c_uint16), ("label_frames", ctypes.c_uint16), ("profile_frames", ctypes.c_uint16),
+                ("labels_crc32", ctypes.c_uint32), ("input_crc32", ctypes.c_uint32)]
+
+
+class Error(ctypes.Structure):
+    _fields_ = [("code", ctypes.c_uint16), ("req_seq", ctypes.c_uint16), ("req_type", ctypes.c_uint8),
+                ("image", ctypes.c_uint32), ("detail", ctypes.c_uint32), ("text", ctypes.c_char_p)]
+
+
+class Ack(ctypes.Structure):
+    _fields_ = [("req_seq", ctypes.c_uint16), ("req_type", ctypes.c_uint8), ("status", ctypes.c_uint8),
+                ("image", ctypes.c_uint32), ("row_start", ctypes.c_uint16), ("row_count", ctypes.c_uint16)]
+
+
+def _encode(lib, fn: str, msg: ctypes.Structure) -> bytes:
+    out = ctypes.create_string_buffer(512)
+    n = getattr(lib, fn)(ctypes.byref(msg), out, ctypes.c_size_t(len(out)))
+    assert n > 0
+    return out.raw[:n]
+
+
+def test_device_messages_decode_on_host(lib) -> None:
+    h = Hello(1, 1, 0x0102, 968, 128, 256, 3, 19, 42, 123456, 216_000_000, 216_000_000, 16384, 0.5, -7,
+              b"ab" * 32, b"stm32f746g-disco", b"x" * 40)
+    got = P.decode_message(P.Frame(P.HELLO, 0, _encode(lib, "hp_hello_encode", h)))
+    assert (got.height, got.width, got.num_layers, got.arena_size, got.core_clock_hz) == (128, 256, 42, 123456, 216_000_000)
+    assert (got.input_scale, got.input_zero_point, got.model_hash) == (0.5, -7, "ab" * 32)
+    assert got.board == "stm32f746g-disco" and got.build_id == "x" * 32 and got.unit == "instructions"
+    r = Result(7, 3, 0, 2048, 2**40 + 5, 42, 128, 9, 1, 0xCAFEBABE, 0x01020304)
+    assert P.decode_message(P.Frame(P.RESULT, 0, _encode(lib, "hp_result_encode", r))) == P.Result(
+        7, 3, 0, 2048, 2**40 + 5, 42, 128, 9, 1, 0xCAFEBABE, 0x01020304)
+    e = Error(P.E_INPUT_CRC, 77, P.RUN, 7, 0xABCDEF01, b"input CRC mismatch")
+    assert P.decode_message(P.Frame(P.ERROR, 0, _encode(lib, "hp_error_encode", e))) == P.DeviceError(
+        P.E_INPUT_CRC, 77, P.RUN, 7, 0xABCDEF01, "input CRC mismatch")
+    a = Ack(5, P.TILE, 0, 7, 10, 5)
+    assert P.decode_message(P.Frame(P.ACK, 0, _encode(lib, "hp_ack_encode", a))) == P.Ack(5, P.TILE, 0, 7, 10, 5)
+
+
+def test_host_messages_decode_on_device(lib) -> None:
+    class Tile(ctypes.Structure):
+        _fields_ = [("image", ctypes.c_uint32), ("row_start", ctypes.c_uint16), ("row_count", ctypes.c_uint16),
+                    ("data", ctypes.POINTER(ctypes.c_uint8)), ("data_len", ctypes.c_size_t)]
+
+    class Run(ctypes.Structure):
+        _fields_ = [("image", ctypes.c_uint32), ("input_crc32", ctypes.c_uint32)]
+
+    data = np.arange(2 * 192, dtype=np.uint8).tobytes()
+    frames, _ = c_parse(lib, P.encode_frame(P.TILE, 3, P.tile_payload(11, 6, data, 192))
+                        + P.encode_frame(P.RUN, 4, P.run_payload(11, 0xFEEDF00D)))
+    buf = ctypes.create_string_buffer(frames[0][2])
+    f = Frame(1, P.TILE, 3, len(frames[0][2]), ctypes.cast(buf, ctypes.POINTER(ctypes.c_uint8)))
+    t = Tile()
+    assert lib.hp_tile_decode(ctypes.byref(f), ctypes.byref(t)) == 0
+    assert (t.image, t.row_start, t.row_count, t.data_len) == (11, 6, 2, len(data))
+    assert ctypes.string_at(t.data, t.data_len) == data
+    buf = ctypes.create_string_buffer(frames[1][2])
+    f = Frame(1, P.RUN, 4, 8, ctypes.cast(buf, ctypes.POINTER(ctypes.c_uint8)))
+    r = Run()
+    assert lib.hp_run_decode(ctypes.byref(f), ctypes.byref(r)) == 0
+    assert (r.image, r.input_crc32) == (11, 0xFEEDF00D)
+    f.len = 7
+    assert lib.hp_run_decode(ctypes.byref(f), ctypes.byref(r)) == -1
+
+
+def test_protocol_builds_for_the_mcu_without_warnings() -> None:
+    gcc = shutil.which("arm-none-eabi-gcc")
+    if not gcc:
+        pytest.skip("arm-none-eabi-gcc not installed")
+    for src in SOURCES:
+        r = subprocess.run([gcc, *STRICT, "-O2", "-mcpu=cortex-m7", "-mthumb", "-mfpu=fpv5-sp-d16",
+                            "-mfloat-abi=hard", f"-I{PROTO}", "-c", str(src), "-o", "/dev/null"],
+                           capture_output=True, text=True)
+        assert r.returncode == 0 and r.stderr == "", r.stderr
+
+
+def _clang_fuzzer(tmp: Path) -> Path | None:
+    clang = shutil.which("clang")
+    if not clang:
+        return None
+    exe = tmp / "fuzz_parser"
+    r = subprocess.run([clang, "-g", "-O1", *STRICT[:-1], "-fsanitize=fuzzer,address,undefined",
+                        f"-I{PROTO}", str(PROTO / "fuzz_parser.c"), *map(str, SOURCES), "-o", str(exe)],
+                       capture_output=True, text=True)
+    return exe if r.returncode == 0 else None
+
+
+def test_libfuzzer_parser_short_run(tmp_path: Path) -> None:
+    exe = _clang_fuzzer(tmp_path)
+    if exe is None:
+        pytest.skip("clang with -fsanitize=fuzzer not available (apt-get install -y clang)")
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    seeds = [P.encode_frame(P.TILE, 1, P.tile_payload(1, 0, bytes(192), 192)),
+             P.encode_frame(P.RUN, 2, P.run_payload(1, 5)), P.encode_frame(P.HELLO_REQ, 3),
+             P.encode_frame(P.LABELS, 4, P.labels_payload(1, 1, 0, np.zeros((1, 64), np.uint8)))]
+    for i, s in enumerate(seeds):
+        (corpus / f"seed{i}").write_bytes(s)
+    r = subprocess.run([str(exe), "-max_total_time=8", "-timeout=5", "-rss_limit_mb=1024", str(corpus)],
+                       capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "Done" in r.stderr

@@ -1,0 +1,149 @@
+"""End to end on the emulated board: build the bench app + fake model with arm-none-eabi-gcc, run it
+in QEMU mps2-an500, and check labels, instruction counts, resets and faults on the serial line."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from hardtool.bench import protocol as P
+from hardtool.bench.link import Link
+from hardtool.bench.session import BenchSession, run_images
+from hardtool.errors import HardtoolError
+from hardtool.firmware.qemu import QemuBoard
+
+sys.path.insert(0, str(Path(__file__).parent / "fixtures" / "fake_model"))
+import fakemodel  # noqa: E402
+from faultproxy import FaultProxy  # noqa: E402
+
+pytestmark = pytest.mark.skipif(not (shutil.which("arm-none-eabi-gcc") and shutil.which("qemu-system-arm")),
+                                reason="needs arm-none-eabi-gcc and qemu-system-arm")
+
+
+@pytest.fixture(scope="module")
+def elf(tmp_path_factory) -> Path:
+    from hardtool.firmware.build import build_firmware
+
+    res = build_firmware(fakemodel.write_project(tmp_path_factory.mktemp("qemu_fw")))
+    return res.elf
+
+
+def _check(results, images) -> None:
+    assert [r.index for r in results] == list(range(len(images)))
+    for r in results:
+        np.testing.assert_array_equal(r.labels, fakemodel.reference_labels(images[r.index]))
+
+
+def _run_once(elf: Path, images) -> tuple[P.Hello, list]:
+    with QemuBoard(elf, timeout=60) as board:
+        link = Link(board.serial)
+        session = BenchSession(link)
+        hello = session.hello()
+        return hello, [session.infer(i, img) for i, img in enumerate(images)]
+
+
+def test_hello_infer_and_deterministic_instruction_counts(elf: Path) -> None:
+    images = fakemodel.random_images(4, seed=11)
+    hello, first = _run_once(elf, images)
+    assert (hello.height, hello.width, hello.channels, hello.num_layers) == (32, 64, 3, 3)
+    assert hello.unit == "instructions" and hello.board == "qemu-mps2-an500" and hello.core_clock_hz == 25_000_000
+    assert hello.model_hash == fakemodel.MODEL_HASH and hello.build_id == "fake-test"
+    assert hello.stack_size == 16384 and hello.arena_size > 32 * 64 * 3
+    _check(first, images)
+    for r in first:
+        assert r.unit == "instructions" and r.total > 0 and all(c > 0 for c in r.layer_counts)
+        assert sum(r.layer_counts) <= r.total
+        assert 0 < r.stack_high_water < hello.stack_size
+    _, second = _run_once(elf, images)
+    assert [(r.total, r.layer_counts) for r in first] == [(r.total, r.layer_counts) for r in second]
+
+
+def test_reset_command_mid_image_resumes(elf: Path) -> None:
+    images = fakemodel.random_images(3, seed=12)
+
+    class ResettingLink(Link):
+        """Sends a protocol RESET just before the 3rd tile of image 1."""
+
+        tiles = 0
+
+        def send(self, type_: int, payload: bytes = b"") -> int:
+            if type_ == P.TILE and payload[:4] == (1).to_bytes(4, "little"):
+                self.tiles += 1
+                if self.tiles == 3:
+                    super().send(P.RESET)
+            return super().send(type_, payload)
+
+    with QemuBoard(elf, timeout=60) as board:
+        link = ResettingLink(board.serial)
+        results = list(run_images(link, images))
+    _check(results, images)
+    assert results[1].stats["resets"] == 1
+
+
+def test_fault_injection_proxy_corrupt_drop_delay(elf: Path) -> None:
+    images = fakemodel.random_images(4, seed=13)
+    with QemuBoard(elf, timeout=90, connect=False) as board:
+        proxy = FaultProxy(board.port, corrupt=3e-4, drop=2e-4, insert=1e-4, delay=2e-4, seed=5)
+        try:
+            link = Link(proxy.url)
+            results = list(run_images(link, images, timeout=0.6, retries=10))
+        finally:
+            proxy.close()
+    _check(results, images)
+    assert sum(proxy.counts.values()) > 0
+
+
+def test_hopeless_line_fails_cleanly_in_bounded_time(elf: Path) -> None:
+    images = fakemodel.random_images(2, seed=14)
+    with QemuBoard(elf, timeout=60, connect=False) as board:
+        proxy = FaultProxy(board.port, corrupt=0.05, drop=0.05, seed=6)
+        t = time.monotonic()
+        try:
+            with pytest.raises(HardtoolError) as e:
+                list(run_images(Link(proxy.url), images, timeout=0.3, retries=3))
+        finally:
+            proxy.close()
+    assert time.monotonic() - t < 30
+    assert "\n" not in str(e.value)
+
+
+def test_emulator_relaunched_mid_run(elf: Path) -> None:
+    images = fakemodel.random_images(4, seed=15)
+    boards = [QemuBoard(elf, timeout=60, connect=False).start()]
+    proxy = FaultProxy(boards[0].port)
+    results = []
+    try:
+        for r in run_images(Link(proxy.url), images, timeout=1.0):
+            results.append(r)
+            if r.index == 1:  # the board "crashes": kill QEMU, boot a fresh one behind the proxy
+                boards[0].stop()
+                boards.append(QemuBoard(elf, timeout=60, connect=False).start())
+                proxy.swap_upstream(boards[1].port)
+    finally:
+        proxy.close()
+        for b in boards:
+            b.stop()
+    _check(results, images)
+    assert results[2].stats["resets"] == 1
+
+
+def test_qemu_is_stopped_on_every_exit_path(elf: Path) -> None:
+    with pytest.raises(RuntimeError):
+        with QemuBoard(elf, timeout=30) as board:
+            proc = board.proc
+            raise RuntimeError("boom")
+    assert proc.poll() is not None
+    board = QemuBoard(elf, timeout=1.0).start()
+    time.sleep(1.5)  # the watchdog stops a forgotten emulator
+    assert board.proc.poll() is not None and board.timed_out
+
+
+def test_missing_qemu_is_one_line(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, elf: Path) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.raises(HardtoolError, match="qemu-system-arm not found; install it with: sudo apt-get install -y qemu-system-arm"):
+        QemuBoard(elf).start()
