@@ -1,0 +1,64 @@
+"""`hardtool memplan`: plan the SRAM of an int8 .tflite for a target and say whether it fits.
+
+Exit codes: 0 fits, 3 does not fit (``EXIT_DOES_NOT_FIT``), 2 bad input (one-line error)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from hardtool.errors import HardtoolError
+from hardtool.fsutil import atomic_write_bytes, atomic_write_json
+from hardtool.memplan.targets import DEFAULT_TARGET, TARGETS, get_target
+
+EXIT_DOES_NOT_FIT = 3
+
+
+@click.command("memplan")
+@click.argument("model", type=click.Path(path_type=Path))
+@click.option("--target", default=DEFAULT_TARGET, show_default=True,
+              help=f"MCU whose RAM is the budget: {', '.join(TARGETS)}.")
+@click.option("--budget", type=int, default=None, help="SRAM budget in bytes (overrides the target's).")
+@click.option("--json", "as_json", is_flag=True, help="Print memplan.json to stdout instead of tables.")
+@click.option("--png", type=click.Path(path_type=Path), default=None,
+              help="Where to write the timeline PNG (default: OUT/memplan.png).")
+@click.option("--out", type=click.Path(path_type=Path), default=None,
+              help="Folder for memplan.json and memplan.png (default: next to the model).")
+@click.option("--force", is_flag=True, help="Overwrite an existing memplan.json / memplan.png.")
+@click.option("--no-tflm", is_flag=True, help="Skip measuring TFLite Micro's arena for comparison.")
+@click.pass_context
+def memplan_cmd(ctx: click.Context, model: Path, target: str, budget: int | None, as_json: bool,
+                png: Path | None, out: Path | None, force: bool, no_tflm: bool) -> None:
+    """Plan the SRAM of MODEL.tflite: peak and its parts, TFLite Micro's arena for the same file,
+    the lower bound, a timeline PNG and a verdict (exit 3 when it does not fit)."""
+    from hardtool.memplan import tflm as tflm_mod
+    from hardtool.memplan.plan import plan_file, to_json
+    from hardtool.memplan.report import print_report, suggestions, timeline_png
+
+    tgt = get_target(target)
+    if budget is not None and budget <= 0:
+        raise HardtoolError(f"--budget must be a positive number of bytes, not {budget}")
+    out_dir = Path(out) if out is not None else Path(model).parent
+    json_path, png_path = out_dir / "memplan.json", Path(png) if png is not None else out_dir / "memplan.png"
+    plan = plan_file(model)
+    for p in (json_path, png_path):
+        if p.exists() and not force:
+            raise HardtoolError(f"{p} already exists; pass --force to overwrite it or choose another --out")
+    tflm = None if no_tflm else tflm_mod.measure(model)
+    doc = to_json(plan, tgt, budget, tflm)
+    atomic_write_json(json_path, doc)
+    atomic_write_bytes(png_path, timeline_png(doc, plan))
+    if as_json:
+        click.echo(json.dumps(doc, indent=2))
+    else:
+        print_report(doc, plan)
+        click.echo(f"wrote {json_path} and {png_path}")
+    v = doc["verdict"]
+    if not v["fits"]:
+        if as_json:
+            top = ", ".join(f"{e['name']} {e['bytes']} B" for e in doc["peak"]["live"][:3])
+            click.echo(f"does not fit: {v['over_bytes']} bytes over {doc['budget_bytes']}; biggest at the peak: "
+                       f"{top}; {'; '.join(suggestions(doc, plan))}", err=True)
+        ctx.exit(EXIT_DOES_NOT_FIT)

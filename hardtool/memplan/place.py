@@ -1,0 +1,144 @@
+"""Offsets for blocks with known lifetimes (dynamic storage allocation).
+
+- ``greedy_by_size``: TFLite Micro's GreedyMemoryPlanner — largest first, lowest gap that fits.
+- ``best_fit``: several orderings with smallest-fitting-gap placement.
+- ``exact``: branch and bound over the placement order with first-fit; every packing can be
+  compacted into one that first-fit produces from the blocks sorted by offset, so exhausting the
+  orders is exact. Bounded by a time limit; stops early when it reaches the live-bytes bound.
+The plan keeps whichever arena is smallest."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from hardtool.memplan.lifetimes import Block
+
+ALIGN = 16  # TFLite Micro's buffer alignment; also keeps int32 accesses aligned
+
+
+def align(n: int, a: int = ALIGN) -> int:
+    return (n + a - 1) // a * a
+
+
+@dataclass
+class Placement:
+    offsets: list[int]  # per block, same order as the input list
+    arena: int
+    method: str
+    optimal: bool = False
+
+
+def _overlap(a: Block, b: Block) -> bool:
+    return a.first <= b.last and b.first <= a.last
+
+
+def _fit(b: Block, placed: list[tuple[int, int]], best: bool) -> int:
+    """Lowest (first fit) or tightest (best fit) aligned offset where ``b`` avoids ``placed`` [(off, end)]."""
+    placed = sorted(placed)
+    cand, choice, waste = 0, None, None
+    for off, end in placed:
+        if cand + b.size <= off:
+            if not best:
+                return cand
+            gap = off - cand
+            if waste is None or gap - b.size < waste:
+                choice, waste = cand, gap - b.size
+        cand = max(cand, align(end))
+    return choice if choice is not None else cand
+
+
+def _place_in_order(blocks: Sequence[Block], order: Sequence[int], best: bool) -> tuple[list[int], int]:
+    offsets = [0] * len(blocks)
+    done: list[int] = []
+    arena = 0
+    for i in order:
+        b = blocks[i]
+        conflicts = [(offsets[j], offsets[j] + blocks[j].size) for j in done if _overlap(b, blocks[j])]
+        offsets[i] = _fit(b, conflicts, best)
+        arena = max(arena, offsets[i] + b.size)
+        done.append(i)
+    return offsets, align(arena) if arena else 0
+
+
+def greedy_by_size(blocks: Sequence[Block]) -> Placement:
+    order = sorted(range(len(blocks)), key=lambda i: (-blocks[i].size, blocks[i].first))
+    offs, arena = _place_in_order(blocks, order, best=False)
+    return Placement(offs, arena, "greedy-by-size")
+
+
+ORDERINGS: dict[str, Callable[[Block], tuple]] = {
+    "size": lambda b: (-b.size, b.first),
+    "area": lambda b: (-b.size * (b.last - b.first + 1), -b.size),
+    "duration": lambda b: (-(b.last - b.first), -b.size),
+    "birth": lambda b: (b.first, -b.size),
+}
+
+
+def best_fit(blocks: Sequence[Block]) -> Placement:
+    best: Placement | None = None
+    for name, key in ORDERINGS.items():
+        order = sorted(range(len(blocks)), key=lambda i: key(blocks[i]))
+        for bf in (True, False):
+            offs, arena = _place_in_order(blocks, order, bf)
+            if best is None or arena < best.arena:
+                best = Placement(offs, arena, f"{'best' if bf else 'first'}-fit by {name}")
+    assert best is not None
+    return best
+
+
+def exact(blocks: Sequence[Block], bound: int, upper: Placement, time_limit: float = 1.0) -> Placement:
+    """Branch and bound over placement orders (first fit); returns ``upper`` if it cannot improve it."""
+    n = len(blocks)
+    best = [upper.arena, list(upper.offsets), upper.arena <= align(bound)]
+    if best[2] or n == 0:
+        return Placement(best[1], best[0], upper.method, True)
+    deadline = time.perf_counter() + time_limit
+    offsets = [0] * n
+    used = [False] * n
+    timed_out = False
+    # larger blocks first makes good solutions appear early
+    by_size = sorted(range(n), key=lambda i: (-blocks[i].size, blocks[i].first))
+
+    def rec(k: int, arena: int, placed: list[int]) -> bool:
+        nonlocal timed_out
+        if time.perf_counter() > deadline:
+            timed_out = True
+            return True
+        if k == n:
+            if align(arena) < best[0]:
+                best[0], best[1] = align(arena), list(offsets)
+                return best[0] <= align(bound)
+            return False
+        for i in by_size:
+            if used[i]:
+                continue
+            b = blocks[i]
+            off = _fit(b, [(offsets[j], offsets[j] + blocks[j].size) for j in placed if _overlap(b, blocks[j])],
+                       False)
+            if align(max(arena, off + b.size)) >= best[0]:
+                continue
+            used[i], offsets[i] = True, off
+            placed.append(i)
+            stop = rec(k + 1, max(arena, off + b.size), placed)
+            placed.pop()
+            used[i] = False
+            if stop:
+                return True
+        return False
+
+    rec(0, 0, [])
+    proved = not timed_out or best[0] <= align(bound)
+    return Placement(best[1], best[0], "exact (branch and bound)" if best[0] < upper.arena else upper.method,
+                     proved)
+
+
+def place(blocks: Sequence[Block], bound: int, time_limit: float = 1.0) -> tuple[Placement, Placement]:
+    """(best placement found, TFLM-style greedy-by-size placement) for the same blocks."""
+    greedy = greedy_by_size(blocks)
+    best = best_fit(blocks)
+    if greedy.arena <= best.arena:
+        best = greedy
+    best = exact(blocks, bound, best, time_limit)
+    return best, greedy

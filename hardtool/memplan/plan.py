@@ -1,0 +1,200 @@
+"""The memory plan: pick an execution order and offsets for every activation and scratch buffer
+of the lowered graph, so that the arena is as small as we can make it, and describe it as the
+`memplan.json` contract (docs/contracts.md §2)."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from hardtool.graph import Graph, load_tflite, lower
+from hardtool.memplan.lifetimes import Block, blocks_for_order, live_profile, static_groups, tensor_lifetimes
+from hardtool.memplan.place import Placement, place
+from hardtool.memplan.schedule import Schedule, best_order, file_order
+from hardtool.memplan.scratch import ScratchFn, default_scratch
+from hardtool.memplan.targets import DEFAULT_TARGET, Target, get_target
+
+VERSION = 1
+# Outside the arena. Estimates until the firmware's link map measures them.
+STACK_ESTIMATE = 4096  # main + protocol + the deepest kernel call chain
+STATICS_ESTIMATE = 2048  # UART / protocol buffers, timers, the C runtime's .data/.bss
+
+
+@dataclass
+class PlanOptions:
+    strided_concat: bool = False  # kernels can write into channel slices of a concat output
+    beam: int = 4000
+    schedule_seconds: float = 2.0
+    place_seconds: float = 1.0
+
+
+@dataclass
+class Plan:
+    graph: Graph  # lowered
+    order: list[int]
+    blocks: list[Block]  # offsets set
+    arena: int
+    lower_bound: int
+    profile: list[int]  # live bytes per step
+    scheduler: str
+    schedule_exact: bool
+    placer: str
+    placement_optimal: bool
+    greedy_arena: int  # TFLM's greedy-by-size placer on the same blocks and order
+    scratch_kind: str  # 'exact' | 'estimate'
+    seconds: float
+    first: dict[int, int] = field(default_factory=dict)
+    last: dict[int, int] = field(default_factory=dict)
+
+    @property
+    def peak_step(self) -> int:
+        return max(range(len(self.profile)), key=lambda s: (self.profile[s], -s))
+
+    def live_at(self, step: int) -> list[Block]:
+        return sorted((b for b in self.blocks if b.first <= step <= b.last), key=lambda b: -b.size)
+
+
+def _scratch_sizes(g: Graph, fn: ScratchFn) -> dict[int, int]:
+    return {op.index: int(fn(op, g)) for op in g.ops}
+
+
+def plan_graph(graph: Graph, scratch_fn: ScratchFn | None = None, options: PlanOptions | None = None,
+               scratch_kind: str | None = None) -> Plan:
+    """Plan a graph (lowered here if it is not yet): best of the file's order and the memory-aware
+    order, each placed with the best placer; see the modules for how each step works."""
+    t0 = time.perf_counter()
+    opt = options or PlanOptions()
+    if scratch_fn is None:
+        scratch_fn, kind = default_scratch()
+    else:
+        kind = scratch_kind or "exact"
+    g = lower(graph)
+    gr = static_groups(g, opt.strided_concat)
+    scratch = _scratch_sizes(g, scratch_fn)
+    sched: Schedule = best_order(g, gr, scratch, opt.beam, opt.schedule_seconds)
+    candidates = [("memory-aware" + ("" if sched.exact else " (beam)"), sched.order)]
+    if sched.order != file_order(g):
+        candidates.append(("file order", file_order(g)))
+    best: tuple | None = None
+    bound = sched.peak
+    for name, order in candidates:
+        blocks = blocks_for_order(g, order, gr, scratch)
+        prof = live_profile(blocks, len(order))
+        placement, greedy = place(blocks, max(prof), opt.place_seconds)
+        bound = min(bound, max(prof))
+        key = (placement.arena, max(prof))
+        if best is None or key < best[0]:
+            best = (key, name, order, blocks, prof, placement, greedy)
+    assert best is not None
+    _, name, order, blocks, prof, placement, greedy = best
+    placement: Placement
+    for b, off in zip(blocks, placement.offsets, strict=True):
+        b.offset = off
+    first, last = tensor_lifetimes(g, order)
+    return Plan(g, order, blocks, placement.arena, bound, prof, name,
+                sched.exact, placement.method, placement.optimal, greedy.arena, kind,
+                time.perf_counter() - t0, first, last)
+
+
+def plan_file(path: Path, scratch_fn: ScratchFn | None = None, options: PlanOptions | None = None) -> Plan:
+    return plan_graph(load_tflite(path), scratch_fn, options)
+
+
+def buffers(plan: Plan) -> list[dict]:
+    """One entry per activation tensor and per scratch buffer, as in memplan.json."""
+    g = plan.graph
+    out = []
+    for b in plan.blocks:
+        if b.tensor is None:
+            out.append({"tensor": None, "name": b.name, "kind": "scratch", "op": b.op, "offset": b.offset,
+                        "size": b.size, "first_step": b.first, "last_step": b.last, "alias_of": None})
+            continue
+        for t, a in sorted(b.members.items()):
+            tt = g.tensors[t]
+            kind = "input" if t in g.inputs else "output" if t in g.outputs else "activation"
+            e = {"tensor": t, "name": tt.name, "kind": kind, "offset": b.offset + a.offset, "size": tt.nbytes,
+                 "first_step": plan.first[t], "last_step": plan.last[t],
+                 "alias_of": None if t == b.tensor else b.tensor}
+            if t != b.tensor:
+                e["alias_reason"] = a.reason
+            if a.view is not None:
+                e["view"] = a.view
+            out.append(e)
+    return sorted(out, key=lambda e: (e["first_step"], e["offset"]))
+
+
+def peak_parts(plan: Plan) -> dict:
+    """Peak SRAM = arena + stack + runtime statics; input/output/scratch are parts of the arena."""
+    g = plan.graph
+    s = plan.peak_step
+    live = plan.live_at(s)
+    ins = sum(g.tensors[t].nbytes for t in g.inputs)
+    outs = sum(g.tensors[t].nbytes for t in g.outputs)
+    scratch = max((b.size for b in plan.blocks if b.tensor is None), default=0)
+    return {
+        "total_bytes": plan.arena + STACK_ESTIMATE + STATICS_ESTIMATE,
+        "step": s, "op": plan.order[s], "op_name": g.ops[plan.order[s]].name,
+        "live_bytes_at_peak": plan.profile[s],
+        "parts": {
+            "arena": {"bytes": plan.arena, "kind": "exact"},
+            "input": {"bytes": ins, "kind": "exact", "in_arena": True},
+            "output": {"bytes": outs, "kind": "exact", "in_arena": True},
+            "scratch": {"bytes": scratch, "kind": plan.scratch_kind, "in_arena": True},
+            "stack": {"bytes": STACK_ESTIMATE, "kind": "estimate"},
+            "runtime_statics": {"bytes": STATICS_ESTIMATE, "kind": "estimate"},
+        },
+        "live": [{"name": b.name, "tensor": b.tensor, "op": b.op, "bytes": b.size} for b in live],
+    }
+
+
+def to_json(plan: Plan, target: Target | None = None, budget: int | None = None,
+            tflm: dict | None = None) -> dict:
+    """The memplan.json document (docs/contracts.md §2)."""
+    target = target or get_target(DEFAULT_TARGET)
+    budget = budget if budget is not None else target.budget_bytes
+    peak = peak_parts(plan)
+    over = peak["total_bytes"] - budget
+    g = plan.graph
+    return {
+        "version": VERSION,
+        "model_sha256": g.sha256,
+        "target": target.name,
+        "budget_bytes": budget,
+        "arena_size": plan.arena,
+        "alignment": 16,
+        "order": plan.order,
+        "ops": [{"index": i, "name": g.ops[i].name, "source_ops": list(g.ops[i].source_ops),
+                 "scratch_bytes": next((b.size for b in plan.blocks if b.op == i), 0)} for i in plan.order],
+        "buffers": buffers(plan),
+        "peak": peak,
+        "live_per_step": plan.profile,
+        "lower_bound": plan.lower_bound,
+        "tflm_arena": tflm,
+        "greedy_by_size_arena": plan.greedy_arena,
+        "planner": {"scheduler": plan.scheduler, "schedule_exact": plan.schedule_exact, "placer": plan.placer,
+                    "placement_optimal": plan.placement_optimal, "seconds": round(plan.seconds, 3)},
+        "verdict": {"fits": over <= 0, "over_bytes": max(over, 0), "headroom_bytes": max(-over, 0)},
+    }
+
+
+def check_plan(doc: dict) -> None:
+    """Raise AssertionError if two buffers that are live at the same step overlap in memory
+    (members of one alias group excepted), or anything lies outside the arena."""
+    bufs = doc["buffers"]
+    arena = doc["arena_size"]
+
+    def group(e: dict):
+        return ("t", e["alias_of"] if e["alias_of"] is not None else e["tensor"]) if e["tensor"] is not None \
+            else ("s", e["op"])
+
+    for e in bufs:
+        assert 0 <= e["offset"] and e["offset"] + e["size"] <= arena, f"{e['name']} outside the arena"
+        assert e["first_step"] <= e["last_step"], e
+    for i, a in enumerate(bufs):
+        for b in bufs[i + 1:]:
+            if group(a) == group(b):
+                continue
+            if a["first_step"] <= b["last_step"] and b["first_step"] <= a["last_step"]:
+                assert a["offset"] + a["size"] <= b["offset"] or b["offset"] + b["size"] <= a["offset"], \
+                    f"{a['name']} and {b['name']} are live together and overlap"

@@ -1,0 +1,135 @@
+"""Human output of a plan: rich tables, the verdict with what to change, and the PNG timeline."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.table import Table
+
+from hardtool.memplan.plan import Plan
+from hardtool.memplan.targets import TARGETS
+
+
+def kb(n: int | None) -> str:
+    return "—" if n is None else f"{n / 1024:,.1f} KB"
+
+
+def _ratio(a: int, b: int | None) -> str:
+    return "—" if not b else f"{a / b:.2f}×"
+
+
+def suggestions(doc: dict, plan: Plan) -> list[str]:
+    """What to change when the plan does not fit: driven by the biggest buffers at the peak."""
+    g = plan.graph
+    total = doc["peak"]["total_bytes"]
+    tips = []
+    live = doc["peak"]["live"]
+    if any(e["tensor"] in g.inputs for e in live):
+        tips.append("reduce the input resolution (the input image is live at the peak)")
+    tips.append("use a narrower variant (fewer channels at the peak layer)")
+    bigger = [t.name for t in TARGETS.values() if t.budget_bytes >= total and t.name != doc["target"]]
+    if bigger:
+        tips.append(f"or a target with more contiguous RAM: {', '.join(bigger)}")
+    return tips
+
+
+def print_report(doc: dict, plan: Plan, console: Console | None = None, per_op: bool = True) -> None:
+    con = console or Console()
+    g = plan.graph
+    peak = doc["peak"]
+    t = Table(title=f"Peak SRAM on {doc['target']} (budget {kb(doc['budget_bytes'])})")
+    for c in ("part", "bytes", "", "kind"):
+        t.add_column(c, justify="right" if c in ("bytes", "") else "left")
+    for name, p in peak["parts"].items():
+        label = f"  of which {name}" if p.get("in_arena") else name
+        t.add_row(label, f"{p['bytes']:,}", kb(p["bytes"]), p["kind"])
+    t.add_row("[bold]total[/bold]", f"[bold]{peak['total_bytes']:,}[/bold]", kb(peak["total_bytes"]), "")
+    con.print(t)
+
+    c = Table(title="Arena: this plan vs TFLite Micro vs the lower bound")
+    for col in ("", "bytes", "", "vs this plan"):
+        c.add_column(col, justify="right" if col != "" else "left")
+    tflm = doc.get("tflm_arena") or {}
+    c.add_row("this plan", f"{doc['arena_size']:,}", kb(doc["arena_size"]), "1.00×")
+    c.add_row("lower bound (live bytes, best order)", f"{doc['lower_bound']:,}", kb(doc["lower_bound"]),
+              _ratio(doc["lower_bound"], doc["arena_size"]))
+    c.add_row("greedy-by-size placer, same buffers", f"{doc['greedy_by_size_arena']:,}",
+              kb(doc["greedy_by_size_arena"]), _ratio(doc["greedy_by_size_arena"], doc["arena_size"]))
+    if "arena_bytes" in tflm:
+        c.add_row("TFLite Micro arena (host build, measured)", f"{tflm['arena_bytes']:,}", kb(tflm["arena_bytes"]),
+                  _ratio(tflm["arena_bytes"], doc["arena_size"]))
+        if "head_bytes" in tflm:
+            c.add_row("  of which activations + scratch", f"{tflm['head_bytes']:,}", kb(tflm["head_bytes"]),
+                      _ratio(tflm["head_bytes"], doc["arena_size"]))
+    elif tflm.get("error"):
+        c.add_row("TFLite Micro arena", "—", "", tflm["error"][:60])
+    con.print(c)
+
+    con.print(f"Peak at step {peak['step']} (op #{peak['op']} {peak['op_name']}): "
+              f"{peak['live_bytes_at_peak']:,} bytes live:")
+    lv = Table()
+    for col in ("buffer", "bytes", "shape"):
+        lv.add_column(col, justify="right" if col == "bytes" else "left")
+    for e in peak["live"]:
+        shape = "" if e["tensor"] is None else "×".join(map(str, g.tensors[e["tensor"]].shape))
+        lv.add_row(e["name"], f"{e['bytes']:,}", shape)
+    con.print(lv)
+
+    if per_op:
+        po = Table(title="Live memory per op")
+        for col in ("step", "op", "name", "output", "scratch", "live bytes"):
+            po.add_column(col, justify="right" if col in ("step", "op", "scratch", "live bytes") else "left")
+        for s, (op_i, entry) in enumerate(zip(plan.order, doc["ops"], strict=True)):
+            op = g.ops[op_i]
+            out = "×".join(map(str, g.tensors[op.outputs[0]].shape)) if op.outputs else ""
+            mark = " ◀ peak" if s == peak["step"] else ""
+            po.add_row(str(s), str(op_i), op.name, out, f"{entry['scratch_bytes']:,}",
+                       f"{plan.profile[s]:,}{mark}")
+        con.print(po)
+
+    v = doc["verdict"]
+    if v["fits"]:
+        con.print(f"[green]FITS[/green]: {kb(peak['total_bytes'])} of {kb(doc['budget_bytes'])} "
+                  f"({v['headroom_bytes']:,} bytes free)")
+    else:
+        top = ", ".join(f"{e['name']} {kb(e['bytes'])}" for e in peak["live"][:3])
+        con.print(f"[red]DOES NOT FIT[/red]: {v['over_bytes']:,} bytes over the {kb(doc['budget_bytes'])} budget; "
+                  f"biggest at the peak (op #{peak['op']} {peak['op_name']}): {top}")
+        for tip in suggestions(doc, plan):
+            con.print(f"  - {tip}")
+
+
+def timeline_png(doc: dict, plan: Plan) -> bytes:
+    """PNG bytes: buffers as rectangles (steps × arena offset), the peak step and the budget line."""
+    import io
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import Rectangle
+
+    colors = {"input": "#4c72b0", "activation": "#8c8c8c", "output": "#55a868", "scratch": "#dd8452"}
+    n = len(plan.order)
+    fig, ax = plt.subplots(figsize=(min(4 + n * 0.12, 24), 6))
+    for e in doc["buffers"]:
+        ax.add_patch(Rectangle((e["first_step"], e["offset"] / 1024), e["last_step"] - e["first_step"] + 1,
+                               e["size"] / 1024, facecolor=colors[e["kind"]], edgecolor="black", linewidth=0.3,
+                               alpha=0.5 if e["alias_of"] is not None else 0.85))
+    arena_budget = doc["budget_bytes"] - doc["peak"]["parts"]["stack"]["bytes"] \
+        - doc["peak"]["parts"]["runtime_statics"]["bytes"]
+    ax.axhline(arena_budget / 1024, color="red", linestyle="--", label=f"arena budget {kb(arena_budget)}")
+    s = doc["peak"]["step"]
+    ax.axvspan(s, s + 1, color="red", alpha=0.12, label=f"peak: step {s} ({doc['peak']['op_name']})")
+    for k, c in colors.items():
+        ax.add_patch(Rectangle((0, 0), 0, 0, facecolor=c, label=k))
+    ax.set_xlim(0, n)
+    ax.set_ylim(0, max(doc["arena_size"], arena_budget) / 1024 * 1.08)
+    ax.set_xlabel("step (op in execution order)")
+    ax.set_ylabel("arena offset (KB)")
+    ax.set_title(f"{plan.graph.name}: arena {kb(doc['arena_size'])} on {doc['target']}")
+    ax.legend(loc="upper right", fontsize=8)
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110)
+    plt.close(fig)
+    return buf.getvalue()
