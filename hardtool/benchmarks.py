@@ -37,7 +37,7 @@ def bench_quantize(out_dir: Path, work: Path) -> dict:
     r = quantize(DEMO_CKPT, data, work / "quantize", calib_images=64, force=True, progress=False)
     total = time.perf_counter() - t0
     res = {
-        "model": "hard_edge (bundled demo checkpoint)", "input_size": r["input"]["size"],
+        "model": "hard_edge (bundled demo checkpoint)", "input_size": r["input_quant"]["size"],
         "cores": os.cpu_count(), "steps_s": r["timings_s"], "total_s": round(total, 2),
         "quantize_only_s": round(sum(v for k, v in r["timings_s"].items() if not k.startswith("eval")), 2),
         "goal_quantize_s": 60.0, "eval_images": r["eval"]["images"],

@@ -99,7 +99,7 @@ def _env() -> jinja2.Environment:
 
 
 def generate(model: Path, plan_path: Path, template: str, out: Path, force: bool = False,
-             name: str | None = None, uart_baud: int = 115200, stack_size: int = 16384) -> dict:
+             name: str | None = None, uart_baud: int = 115200, stack_size: int | None = None) -> dict:
     """Render the project; returns a summary (layers, arena, weights bytes, files)."""
     model = Path(model)
     tpl = _template(template)
@@ -108,6 +108,8 @@ def generate(model: Path, plan_path: Path, template: str, out: Path, force: bool
     graph = lower(load_tflite(model))
     plan = load_plan(plan_path, graph.sha256, model)
     layers, info = build_layers(graph, plan)
+    if stack_size is None:  # reserve what memplan budgets for the stack, so the link checks the same total
+        stack_size = int(plan.get("peak", {}).get("parts", {}).get("stack", {}).get("bytes", 8192))
     h, w, c = info["input_shape"][1:4]
     weights = sum(t.nbytes for t in graph.tensors if t.is_constant)
     name = name or model.parent.name or model.stem

@@ -130,7 +130,7 @@ def quantize(input_path: Path, data: Path, out: Path, calib_images: int = 64, in
             "ops": hist,
             "model_bytes": (tmp / "model_int8.tflite").stat().st_size,
             "model_sha256": hashlib.sha256((tmp / "model_int8.tflite").read_bytes()).hexdigest(),
-            "input": {"size": list(size), "scale": float(int8.scale), "zero_point": int(int8.zero_point)},
+            "input_quant": {"size": list(size), "scale": float(int8.scale), "zero_point": int(int8.zero_point)},
             "timings_s": timings,
             "versions": _versions(),
         })
