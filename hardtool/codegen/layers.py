@@ -231,7 +231,7 @@ class LayerWriter:
                   f"memmove({self.ptr(y.index)}, {self.ptr(x.index)}, {x.nbytes});")
 
     def _arg_max(self, op: Op, L: Layer, p: str) -> None:
-        x, y = self._t(op.inputs[0]), self._t(op.outputs[0])
+        x = self._t(op.inputs[0])
         if op.outputs[0] not in self.g.outputs:
             raise HardtoolError(f"op #{op.index} ARG_MAX inside the graph; only a final ARG_MAX (label map) is supported")
         L.call = f"{{ static const hard_dims in = {_dims(x.shape)};\n    st = hard_argmax_c_s8(&in, {self.ptr(x.index)}, {self.labels}); }}"

@@ -16,6 +16,26 @@ from hardtool.memplan.targets import DEFAULT_TARGET, TARGETS, get_target
 EXIT_DOES_NOT_FIT = 3
 
 
+def plan_to_files(model: Path, out_dir: Path, target: str = DEFAULT_TARGET, budget: int | None = None,
+                  png: Path | None = None, force: bool = False, measure_tflm: bool = True):
+    """Plan MODEL and write memplan.json + memplan.png; returns (doc, plan, json path, png path)."""
+    from hardtool.memplan import tflm as tflm_mod
+    from hardtool.memplan.plan import plan_file, to_json
+    from hardtool.memplan.report import timeline_png
+
+    tgt = get_target(target)
+    json_path, png_path = Path(out_dir) / "memplan.json", Path(png) if png is not None else Path(out_dir) / "memplan.png"
+    plan = plan_file(model)
+    for p in (json_path, png_path):
+        if p.exists() and not force:
+            raise HardtoolError(f"{p} already exists; pass --force to overwrite it or choose another --out")
+    tflm = tflm_mod.measure(model) if measure_tflm else None
+    doc = to_json(plan, tgt, budget, tflm)
+    atomic_write_json(json_path, doc)
+    atomic_write_bytes(png_path, timeline_png(doc, plan))
+    return doc, plan, json_path, png_path
+
+
 @click.command("memplan")
 @click.argument("model", type=click.Path(path_type=Path))
 @click.option("--target", default=DEFAULT_TARGET, show_default=True,
@@ -33,23 +53,12 @@ def memplan_cmd(ctx: click.Context, model: Path, target: str, budget: int | None
                 png: Path | None, out: Path | None, force: bool, no_tflm: bool) -> None:
     """Plan the SRAM of MODEL.tflite: peak and its parts, TFLite Micro's arena for the same file,
     the lower bound, a timeline PNG and a verdict (exit 3 when it does not fit)."""
-    from hardtool.memplan import tflm as tflm_mod
-    from hardtool.memplan.plan import plan_file, to_json
-    from hardtool.memplan.report import print_report, suggestions, timeline_png
+    from hardtool.memplan.report import print_report, suggestions
 
-    tgt = get_target(target)
     if budget is not None and budget <= 0:
         raise HardtoolError(f"--budget must be a positive number of bytes, not {budget}")
     out_dir = Path(out) if out is not None else Path(model).parent
-    json_path, png_path = out_dir / "memplan.json", Path(png) if png is not None else out_dir / "memplan.png"
-    plan = plan_file(model)
-    for p in (json_path, png_path):
-        if p.exists() and not force:
-            raise HardtoolError(f"{p} already exists; pass --force to overwrite it or choose another --out")
-    tflm = None if no_tflm else tflm_mod.measure(model)
-    doc = to_json(plan, tgt, budget, tflm)
-    atomic_write_json(json_path, doc)
-    atomic_write_bytes(png_path, timeline_png(doc, plan))
+    doc, plan, json_path, png_path = plan_to_files(model, out_dir, target, budget, png, force, not no_tflm)
     if as_json:
         click.echo(json.dumps(doc, indent=2))
     else:
