@@ -28,6 +28,9 @@ def atomic_dir(target: Path, force: bool = False) -> Iterator[Path]:
     check_clobber(target, force)
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o777 & ~umask)  # mkdtemp makes 0700; the output is an ordinary folder
     try:
         yield tmp
     except BaseException:
