@@ -61,3 +61,27 @@ def test_flash_and_bench_bad_inputs(pipeline, synth_data, tmp_path):
     # asking for the real board with a project generated for the emulator
     assert_one_line_error(run("flash-and-bench", str(out / "qemu"), "--data", str(synth_data), "--board", "disco",
                               "--port", "/dev/null"), "baremetal")
+
+
+def test_ctrl_c_keeps_partial_results(pipeline, synth_data, tmp_path, monkeypatch):
+    """An interrupt after the first image still writes bench.json and masks.png for that image."""
+    from hardtool.bench import session
+    from hardtool.bench.run import flash_and_bench
+
+    out, _ = pipeline
+    real_infer = session.BenchSession.infer
+    calls = []
+
+    def infer_then_interrupt(self, index, image):
+        calls.append(index)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real_infer(self, index, image)
+
+    monkeypatch.setattr(session.BenchSession, "infer", infer_then_interrupt)
+    r = flash_and_bench(out / "qemu", synth_data, n=3, board="qemu", out=tmp_path / "partial", progress=False,
+                        log=lambda *_: None)
+    assert r["interrupted"] is True and r["completed"] == 1 and r["requested"] == 3
+    assert r["agreement"]["bit_exact"] is True
+    saved = json.loads((tmp_path / "partial" / "bench.json").read_text())
+    assert saved["completed"] == 1 and (tmp_path / "partial" / "masks.png").is_file()
