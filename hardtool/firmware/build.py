@@ -86,6 +86,8 @@ def load_manifest(project: Path) -> dict[str, Any]:
     """Read and check ``hardtool_build.json``; errors name the key to fix."""
     path = project / MANIFEST if project.is_dir() else project
     if not path.is_file():
+        if (path.parent / "main_host.c").is_file() and (path.parent / "Makefile").is_file():
+            raise HardtoolError(f"{path.parent} is a host-template project: build it with `make -C {path.parent}`")
         raise HardtoolError(f"{path} not found: `hardtool build` needs a folder made by `hardtool codegen` "
                             f"(with a {MANIFEST})")
     try:
