@@ -107,9 +107,9 @@ def print_report(r: dict) -> None:
     lat = r["latency"]
     label = "instructions (emulated)" if emulated else unit
     if lat.get("n"):
-        t.add_row(f"latency mean / p50 / p99 [{label}]", f"{lat['mean']:,.0f} / {lat['p50']:,.0f} / {lat['p99']:,.0f}")
+        t.add_row("latency mean / p50 / p99", f"{lat['mean']:,.0f} / {lat['p50']:,.0f} / {lat['p99']:,.0f} {label}")
         if "ms" in lat:
-            t.add_row("latency mean / p50 / p99 [ms]", f"{lat['ms']['mean']:.2f} / {lat['ms']['p50']:.2f} / {lat['ms']['p99']:.2f}")
+            t.add_row("latency mean / p50 / p99", f"{lat['ms']['mean']:.2f} / {lat['ms']['p50']:.2f} / {lat['ms']['p99']:.2f} ms")
     s = r["sram"]
     t.add_row("measured peak SRAM", f"{s['measured_peak']:,} B (arena {s['arena']:,} + stack {s['stack_high_water']:,} + statics {s['statics']:,})")
     t.add_row("memplan's prediction", f"{s['memplan_peak']:,} B (difference {s['measured_peak'] - s['memplan_peak']:+,} B)")
