@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from hardtool.codegen.hostlib import HOST_CFLAGS
 from hardtool.errors import HardtoolError
 from hardtool.graph import load_tflite, lower
 
@@ -30,8 +31,7 @@ class HostModel:
         srcs = [self.project / "model.c", *sorted((self.project / "kernels").glob("*.c"))]
         self._tmp = tempfile.TemporaryDirectory(prefix="hardtool-host-")
         lib = Path(self._tmp.name) / "libmodel.so"
-        cmd = [cc, "-std=c99", "-O2", "-Wall", "-Wextra", "-Werror", "-shared", "-fPIC",
-               f"-I{self.project}", f"-I{self.project / 'kernels'}", "-o", str(lib), *map(str, srcs)]
+        cmd = [cc, *HOST_CFLAGS, f"-I{self.project}", f"-I{self.project / 'kernels'}", "-o", str(lib), *map(str, srcs)]
         r = subprocess.run(cmd, capture_output=True, text=True)
         if r.returncode != 0:
             raise HardtoolError(f"host build failed: {r.stderr.strip().splitlines()[0] if r.stderr else r.returncode}")
