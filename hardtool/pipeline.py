@@ -18,7 +18,7 @@ def run_pipeline(ckpt: Path, data: Path, out: Path, n: int = 8, board: str = "au
                  input_size: tuple[int, int] | None = None, force: bool = False, progress: bool = True,
                  log: Callable[[str], None] = print) -> dict:
     """All stages on one checkpoint; returns {stage: key numbers}."""
-    from hardtool.bench.run import flash_and_bench
+    from hardtool.bench.run import flash_and_bench, resolve_board
     from hardtool.codegen.generate import generate
     from hardtool.firmware.build import build_firmware
     from hardtool.memplan.cli import plan_to_files
@@ -45,7 +45,7 @@ def run_pipeline(ckpt: Path, data: Path, out: Path, n: int = 8, board: str = "au
         raise HardtoolError(f"the model needs {peak:,} B of SRAM, {v['over_bytes']:,} B over the budget; "
                             f"see {out / 'memplan.png'}", exit_code=3)
 
-    kind = _board_kind(board, port, log)
+    kind, port = resolve_board(board, port, log)
     template = "qemu" if kind == "qemu" else "baremetal"
     proj = out / template
     cg = generate(out / "model_int8.tflite", out / "memplan.json", template, proj, force=True)
@@ -56,7 +56,7 @@ def run_pipeline(ckpt: Path, data: Path, out: Path, n: int = 8, board: str = "au
     summary["build"] = {"ram_used": b.ram_used, "flash_used": b.flash_used}
     log(f"[4/5] build      RAM {b.ram_used:,} / {b.ram_total:,} B, flash {b.flash_used:,} / {b.flash_total:,} B → {b.elf}")
 
-    r = flash_and_bench(proj, data, n, port, baud, flasher, "qemu" if kind == "qemu" else "disco",
+    r = flash_and_bench(proj, data, n, port, baud, flasher, kind,
                         ckpt=ckpt, progress=progress, log=log)
     lat = r["latency"]
     unit = "instructions (emulated)" if r["board"]["emulated"] else "cycles"
@@ -70,21 +70,6 @@ def run_pipeline(ckpt: Path, data: Path, out: Path, n: int = 8, board: str = "au
         f"→ {proj / 'bench'}")
     summary["bit_exact"] = r["agreement"]["bit_exact"]
     return summary
-
-
-def _board_kind(board: str, port: str | None, log) -> str:
-    if board != "auto":
-        return board
-    if port:
-        return "disco"
-    from hardtool.firmware.flashers import find_board_port
-
-    try:
-        find_board_port()
-        return "disco"
-    except HardtoolError:
-        log("no STM32F746G-DISCO found: using the emulated board (QEMU mps2-an500); latency in emulated instructions")
-        return "qemu"
 
 
 @click.command("run")

@@ -28,22 +28,26 @@ def _project(build_dir: Path) -> dict:
     return json.loads((build_dir / "hardtool_build.json").read_text())
 
 
+def resolve_board(board: str, port: str | None, log: Callable[[str], None]) -> tuple[str, str | None]:
+    """'auto' → 'disco' when a port is given or an ST-LINK is found, else 'qemu' (and say so)."""
+    if board != "auto":
+        return board, port
+    if port:
+        return "disco", port
+    from hardtool.firmware.flashers import find_board_port
+
+    try:
+        return "disco", find_board_port()
+    except HardtoolError:
+        log("no STM32F746G-DISCO found: running on the emulated board (QEMU mps2-an500); "
+            "latency is reported in emulated instructions")
+        return "qemu", None
+
+
 def choose_board(build_dir: Path, board: str, port: str | None, log: Callable[[str], None]) -> tuple[str, Path, str | None]:
     """(board kind, project folder to build, serial port). Falls back to QEMU when no board is found."""
     manifest = _project(build_dir)
-    if board == "auto":
-        if port:
-            board = "disco"
-        else:
-            from hardtool.firmware.flashers import find_board_port
-
-            try:
-                port = find_board_port()
-                board = "disco"
-            except HardtoolError:
-                board = "qemu"
-                log("no STM32F746G-DISCO found: running on the emulated board (QEMU mps2-an500); "
-                    "latency is reported in emulated instructions")
+    board, port = resolve_board(board, port, log)
     if board == "qemu":
         if manifest["board"] == QEMU_BOARD:
             return "qemu", build_dir, None

@@ -99,3 +99,25 @@ def saved_model_to_int8(saved: Path, calib_nchw: np.ndarray, progress=None) -> b
             return conv.convert()
     except Exception as e:  # noqa: BLE001
         raise HardtoolError(f"TFLite int8 conversion failed: {type(e).__name__}: {str(e)[:300]}") from None
+
+
+def onnx_to_int8(onnx_path: Path, work: Path, calib_nchw: np.ndarray, metadata: dict,
+                 progress=None) -> tuple[bytes, int, dict[str, float]]:
+    """The whole ONNX → deployable int8 path: SavedModel, full-int8 conversion, canonicalisation
+    and our metadata. Returns (flatbuffer, ops rewritten by canonicalisation, seconds per step)."""
+    import shutil
+    import time
+
+    from hardtool.quantize.canonical import canonicalize
+    from hardtool.quantize.metadata import add_metadata
+
+    steps: dict[str, float] = {}
+    t0 = time.perf_counter()
+    saved = onnx_to_saved_model(onnx_path, Path(work) / "tf", calib_nchw)
+    t1 = time.perf_counter()
+    flat = saved_model_to_int8(saved, calib_nchw, progress)
+    t2 = time.perf_counter()
+    steps["onnx2tf"], steps["tflite_int8"] = round(t1 - t0, 3), round(t2 - t1, 3)
+    shutil.rmtree(Path(work) / "tf", ignore_errors=True)
+    flat, rewritten = canonicalize(flat)
+    return add_metadata(flat, metadata), rewritten, steps

@@ -50,8 +50,6 @@ def quantize(input_path: Path, data: Path, out: Path, calib_images: int = 64, in
 
     from hardtool.evaluate import evaluate_predictor, torch_predictor
     from hardtool.quantize import convert, export, runtime, validate
-    from hardtool.quantize.canonical import canonicalize
-    from hardtool.quantize.metadata import add_metadata
 
     input_path, data, out = Path(input_path), Path(data), Path(out)
     if not input_path.exists():
@@ -98,12 +96,11 @@ def quantize(input_path: Path, data: Path, out: Path, calib_images: int = 64, in
                                      "mean": list(mean), "std": list(std), "method": "TFLiteConverter representative dataset"}
             if model is not None:
                 report["onnx_check"] = timed("onnx_check", export.compare_with_torch, model, tmp / "model.onnx", calib[:4])
-            saved = timed("onnx2tf", convert.onnx_to_saved_model, tmp / "model.onnx", tmp / "tf", calib)
             task = bar.add_task("calibrating", total=len(calib))
-            flat = timed("tflite_int8", convert.saved_model_to_int8, saved, calib, lambda: bar.advance(task))
-            shutil.rmtree(tmp / "tf", ignore_errors=True)
-            flat, report["canonicalized_ops"] = canonicalize(flat)
-            flat = add_metadata(flat, {"mean": list(mean), "std": list(std), "input_size": list(size), **meta})
+            flat, report["canonicalized_ops"], steps = convert.onnx_to_int8(
+                tmp / "model.onnx", tmp, calib, {"mean": list(mean), "std": list(std), "input_size": list(size), **meta},
+                lambda: bar.advance(task))
+            timings.update(steps)
             (tmp / "model_int8.tflite").write_bytes(flat)
             hist = validate.check_int8_graph(tmp / "model_int8.tflite")
         validate.check_tail(tmp / "model_int8.tflite")
@@ -149,8 +146,6 @@ def zoo_tflite(arch: str, input_size: tuple[int, int], out_dir: Path, seed: int 
     from hardtool.models.checkpoint import DEFAULT_MEAN, DEFAULT_STD
     from hardtool.models.registry import build_model, canonical
     from hardtool.quantize import convert, export
-    from hardtool.quantize.canonical import canonicalize
-    from hardtool.quantize.metadata import add_metadata
 
     arch = canonical(arch)
     out_dir = Path(out_dir)
@@ -174,10 +169,9 @@ def zoo_tflite(arch: str, input_size: tuple[int, int], out_dir: Path, seed: int 
         generate(data, calib_images, seed, ("train",), (max(64, input_size[0]), max(64, input_size[1])))
         calib = calibration_images(data, "train", calib_images, input_size, DEFAULT_MEAN, DEFAULT_STD)
         export.export_onnx(model, input_size, work / "model.onnx")
-        saved = convert.onnx_to_saved_model(work / "model.onnx", work / "tf", calib)
-        flat, _ = canonicalize(convert.saved_model_to_int8(saved, calib))
-        flat = add_metadata(flat, {"mean": list(DEFAULT_MEAN), "std": list(DEFAULT_STD),
-                                   "input_size": list(input_size), "arch": arch, "weights": f"random seed {seed}"})
+        flat, _, _ = convert.onnx_to_int8(work / "model.onnx", work, calib, {
+            "mean": list(DEFAULT_MEAN), "std": list(DEFAULT_STD), "input_size": list(input_size), "arch": arch,
+            "weights": f"random seed {seed}"})
         tmp = path.with_suffix(".tmp")
         tmp.write_bytes(flat)
         tmp.replace(path)
