@@ -242,32 +242,11 @@ class KernelLib:
         """x NHWC int8, w OHWI int8, bias int32[O] or None."""
         x = _nhwc(x)
         w = np.ascontiguousarray(w, dtype=np.int8)
-        o, kh, kw, _ = w.shape
-        out_h = (x.shape[1] + padding[0] + padding[1] - ((kh - 1) * dilation[0] + 1)) // stride[0] + 1
-        out_w = (x.shape[2] + padding[2] + padding[3] - ((kw - 1) * dilation[1] + 1)) // stride[1] + 1
-        out = np.zeros((x.shape[0], out_h, out_w, o), dtype=np.int8)
+        o = w.shape[0]
         params = ConvParams(
             -input_zp, output_zp, Tile(*stride), Tile(*dilation), Padding(*padding), Activation(*act)
         )
-        mult, shift = _i32_array(multipliers), _i32_array(shifts)
-        q = PerChannelQuant(C.cast(mult, C.POINTER(i32)), C.cast(shift, C.POINTER(i32)))
-        b = None if bias is None else np.ascontiguousarray(bias, dtype=np.int32)
-        size = self.buffer_size("hard_convolve_s8", x.shape, w.shape, out.shape)
-        ctx, _buf = self._context(size)
-        self._call(
-            "hard_convolve_s8",
-            C.byref(ctx),
-            C.byref(params),
-            C.byref(q),
-            C.byref(_dims(x.shape)),
-            _ptr(x),
-            C.byref(_dims(w.shape)),
-            _ptr(w),
-            None if b is None else _ptr(b),
-            C.byref(_dims(out.shape)),
-            _ptr(out),
-        )
-        return out
+        return self._conv_like("hard_convolve_s8", params, x, w, bias, o, multipliers, shifts, stride, dilation, padding)
 
     def depthwise_conv2d(
         self,
@@ -288,20 +267,27 @@ class KernelLib:
         """x NHWC int8, w 1HWC int8 (C = in channels * ch_mult)."""
         x = _nhwc(x)
         w = np.ascontiguousarray(w, dtype=np.int8)
-        _, kh, kw, oc = w.shape
-        out_h = (x.shape[1] + padding[0] + padding[1] - ((kh - 1) * dilation[0] + 1)) // stride[0] + 1
-        out_w = (x.shape[2] + padding[2] + padding[3] - ((kw - 1) * dilation[1] + 1)) // stride[1] + 1
-        out = np.zeros((x.shape[0], out_h, out_w, oc), dtype=np.int8)
+        oc = w.shape[3]
         params = DwConvParams(
             -input_zp, output_zp, ch_mult, Tile(*stride), Tile(*dilation), Padding(*padding), Activation(*act)
         )
+        return self._conv_like("hard_depthwise_conv_s8", params, x, w, bias, oc, multipliers, shifts, stride, dilation,
+                               padding)
+
+    def _conv_like(self, fn: str, params, x: np.ndarray, w: np.ndarray, bias: np.ndarray | None, out_c: int,
+                   multipliers: Sequence[int], shifts: Sequence[int], stride, dilation, padding) -> np.ndarray:
+        """The call both convolutions share: output size, per-channel quant, scratch, the kernel call."""
+        kh, kw = w.shape[1], w.shape[2]
+        out_h = (x.shape[1] + padding[0] + padding[1] - ((kh - 1) * dilation[0] + 1)) // stride[0] + 1
+        out_w = (x.shape[2] + padding[2] + padding[3] - ((kw - 1) * dilation[1] + 1)) // stride[1] + 1
+        out = np.zeros((x.shape[0], out_h, out_w, out_c), dtype=np.int8)
         mult, shift = _i32_array(multipliers), _i32_array(shifts)
         q = PerChannelQuant(C.cast(mult, C.POINTER(i32)), C.cast(shift, C.POINTER(i32)))
         b = None if bias is None else np.ascontiguousarray(bias, dtype=np.int32)
-        size = self.buffer_size("hard_depthwise_conv_s8", x.shape, w.shape, out.shape)
+        size = self.buffer_size(fn, x.shape, w.shape, out.shape)
         ctx, _buf = self._context(size)
         self._call(
-            "hard_depthwise_conv_s8",
+            fn,
             C.byref(ctx),
             C.byref(params),
             C.byref(q),
