@@ -37,12 +37,18 @@ def bench_quantize(out_dir: Path, work: Path) -> dict:
     r = quantize(DEMO_CKPT, data, work / "quantize", calib_images=64, force=True, progress=False)
     total = time.perf_counter() - t0
     res = {
-        "model": "hard_edge (bundled demo checkpoint)", "input_size": r["input_quant"]["size"],
-        "cores": os.cpu_count(), "steps_s": r["timings_s"], "total_s": round(total, 2),
+        "model": "hard_edge (bundled demo checkpoint)",
+        "input_size": r["input_quant"]["size"],
+        "cores": os.cpu_count(),
+        "steps_s": r["timings_s"],
+        "total_s": round(total, 2),
         "quantize_only_s": round(sum(v for k, v in r["timings_s"].items() if not k.startswith("eval")), 2),
-        "goal_quantize_s": 60.0, "eval_images": r["eval"]["images"],
-        "float_miou": r["eval"]["float"]["miou"], "int8_miou": r["eval"]["int8"]["miou"],
-        "miou_drop_points": 100 * r["miou_drop"], "model_bytes": r["model_bytes"],
+        "goal_quantize_s": 60.0,
+        "eval_images": r["eval"]["images"],
+        "float_miou": r["eval"]["float"]["miou"],
+        "int8_miou": r["eval"]["int8"]["miou"],
+        "miou_drop_points": 100 * r["miou_drop"],
+        "model_bytes": r["model_bytes"],
     }
     atomic_write_json(out_dir / "quantize.json", res)
     return res

@@ -31,8 +31,10 @@ def main() -> int:
     except HardtoolError as e:
         print(f"error: {e}", file=sys.stderr)
         return e.exit_code
-    print(f"demo finished in {time.perf_counter() - t0:.0f} s: device output {'equals' if s['bit_exact'] else 'DIFFERS FROM'} "
-          f"the host int8 reference on every pixel; reports in {work / 'hard_edge'}")
+    print(
+        f"demo finished in {time.perf_counter() - t0:.0f} s: device output {'equals' if s['bit_exact'] else 'DIFFERS FROM'} "
+        f"the host int8 reference on every pixel; reports in {work / 'hard_edge'}"
+    )
     return 0 if s["bit_exact"] else 4
 
 

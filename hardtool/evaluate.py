@@ -34,9 +34,16 @@ def torch_predictor(model: torch.nn.Module, mean, std) -> Predictor:
     return predict
 
 
-def evaluate_predictor(predict: Predictor, data: Path, size: tuple[int, int], split: str = "val",
-                       limit: int | None = None, progress: bool = True, label: str = "evaluating",
-                       keep_predictions: bool = False) -> tuple[SegScores, np.ndarray, list[np.ndarray]]:
+def evaluate_predictor(
+    predict: Predictor,
+    data: Path,
+    size: tuple[int, int],
+    split: str = "val",
+    limit: int | None = None,
+    progress: bool = True,
+    label: str = "evaluating",
+    keep_predictions: bool = False,
+) -> tuple[SegScores, np.ndarray, list[np.ndarray]]:
     """Run ``predict`` over the split; returns scores, the confusion matrix and (optionally) predictions."""
     from rich.progress import Progress
 
@@ -67,8 +74,11 @@ def load_predictor(model_path: Path, arch: str | None = None) -> tuple[Predictor
     from hardtool.models.checkpoint import load_checkpoint
 
     model, info = load_checkpoint(model_path, arch)
-    return torch_predictor(model, info.mean, info.std), tuple(info.input_size), {
-        "kind": "torch", "arch": info.arch, "mean": info.mean, "std": info.std}
+    return (
+        torch_predictor(model, info.mean, info.std),
+        tuple(info.input_size),
+        {"kind": "torch", "arch": info.arch, "mean": info.mean, "std": info.std},
+    )
 
 
 def print_scores(sc: SegScores, title: str) -> None:
@@ -100,8 +110,18 @@ def eval_cmd(model: Path, data: Path, split: str, limit: int | None, arch: str |
     predict, size, meta = load_predictor(model, arch)
     sc, cm, _ = evaluate_predictor(predict, data, size, split, limit, progress=not as_json)
     if as_json:
-        click.echo(json.dumps({"model": str(model), "split": split, "input_size": list(size),
-                               **sc.as_dict(class_names()), "confusion": cm.tolist()}, indent=2))
+        click.echo(
+            json.dumps(
+                {
+                    "model": str(model),
+                    "split": split,
+                    "input_size": list(size),
+                    **sc.as_dict(class_names()),
+                    "confusion": cm.tolist(),
+                },
+                indent=2,
+            )
+        )
     else:
         print_scores(sc, f"{model.name} on {data} ({split})")
 

@@ -20,7 +20,9 @@ def confusion(gt: np.ndarray, pred: np.ndarray, num_classes: int = NUM_CLASSES) 
     keep = gt != IGNORE
     gt, pred = gt[keep], pred[keep]
     if pred.size and (pred.min() < 0 or pred.max() >= num_classes):
-        raise ValueError(f"predictions must be train ids in [0, {num_classes}); got {pred.min()}..{pred.max()}")
+        raise ValueError(
+            f"predictions must be train ids in [0, {num_classes}); got {pred.min()}..{pred.max()}"
+        )
     return np.bincount(gt * num_classes + pred, minlength=num_classes**2).reshape(num_classes, num_classes)
 
 
@@ -51,5 +53,9 @@ class SegScores:
 
 def scores(cm: np.ndarray) -> SegScores:
     total = int(cm.sum())
-    return SegScores(miou(cm), [float(v) for v in iou_per_class(cm)],
-                     float(np.trace(cm) / total) if total else float("nan"), total)
+    return SegScores(
+        miou(cm),
+        [float(v) for v in iou_per_class(cm)],
+        float(np.trace(cm) / total) if total else float("nan"),
+        total,
+    )

@@ -30,8 +30,19 @@ def _load_split(root: Path, split: str, size, augment: bool, seed: int) -> tuple
     return torch.from_numpy(np.stack(xs)), torch.from_numpy(np.stack(ys))
 
 
-def train(arch: str, data: Path, out: Path, epochs: int, batch: int, lr: float, size: tuple[int, int],
-          seed: int = 0, resume: bool = False, threads: int | None = None, log=print) -> dict:
+def train(
+    arch: str,
+    data: Path,
+    out: Path,
+    epochs: int,
+    batch: int,
+    lr: float,
+    size: tuple[int, int],
+    seed: int = 0,
+    resume: bool = False,
+    threads: int | None = None,
+    log=print,
+) -> dict:
     """Train ``arch`` and write the checkpoint after every epoch (with optimizer state, to resume)."""
     from rich.progress import Progress
 
@@ -52,7 +63,9 @@ def train(arch: str, data: Path, out: Path, epochs: int, batch: int, lr: float, 
         obj = read_checkpoint(out)
         state = obj.get("train_state")
         if state is None or canonical(obj.get("arch", "")) != arch:
-            raise HardtoolError(f"{out} holds no resumable {arch} training state; drop --resume or pick another --out")
+            raise HardtoolError(
+                f"{out} holds no resumable {arch} training state; drop --resume or pick another --out"
+            )
         model.load_state_dict(obj["state_dict"])
         opt.load_state_dict(state["optimizer"])
         sched.load_state_dict(state["scheduler"])
@@ -68,7 +81,7 @@ def train(arch: str, data: Path, out: Path, epochs: int, batch: int, lr: float, 
             perm = torch.randperm(len(x_train), generator=gen)
             t0, losses = time.time(), []
             for i in range(0, len(perm), batch):
-                idx = perm[i:i + batch]
+                idx = perm[i : i + batch]
                 xb, yb = x_train[idx], y_train[idx]
                 flip = torch.rand(len(idx), generator=gen) < 0.5
                 xb = torch.where(flip[:, None, None, None], xb.flip(-1), xb)
@@ -81,10 +94,17 @@ def train(arch: str, data: Path, out: Path, epochs: int, batch: int, lr: float, 
                 opt.step()
                 sched.step()
                 losses.append(loss.item())
-                p.update(task, advance=1, description=f"epoch {epoch + 1}/{epochs} loss {np.mean(losses):.3f}")
+                p.update(
+                    task, advance=1, description=f"epoch {epoch + 1}/{epochs} loss {np.mean(losses):.3f}"
+                )
             history.append({"epoch": epoch + 1, "loss": float(np.mean(losses)), "seconds": time.time() - t0})
-            state = {"epoch": epoch + 1, "history": history, "optimizer": opt.state_dict(),
-                     "scheduler": sched.state_dict(), "torch_rng": torch.get_rng_state()}
+            state = {
+                "epoch": epoch + 1,
+                "history": history,
+                "optimizer": opt.state_dict(),
+                "scheduler": sched.state_dict(),
+                "torch_rng": torch.get_rng_state(),
+            }
             info.meta = {"trained_on": str(data), "epochs": epoch + 1, "batch": batch, "lr": lr, "seed": seed}
             save_checkpoint(out, model, info, extra={"train_state": state})
     model.eval()
@@ -96,7 +116,9 @@ def train(arch: str, data: Path, out: Path, epochs: int, batch: int, lr: float, 
 
 @click.command("train")
 @click.option("--arch", default="hard_edge", show_default=True, help=f"One of {', '.join(VARIANTS)}.")
-@click.option("--data", type=click.Path(path_type=Path), required=True, help="Cityscapes-layout root (train + val).")
+@click.option(
+    "--data", type=click.Path(path_type=Path), required=True, help="Cityscapes-layout root (train + val)."
+)
 @click.option("--out", type=click.Path(path_type=Path), required=True, help="Checkpoint to write (.pt).")
 @click.option("--epochs", type=int, default=30, show_default=True)
 @click.option("--batch", type=int, default=8, show_default=True)
@@ -115,8 +137,19 @@ def train_cmd(arch, data, out, epochs, batch, lr, input_size, seed, threads, res
     if out.exists() and not (resume or force):
         raise HardtoolError(f"{out} exists; pass --resume to continue training or --force to start over")
     size = tuple(input_size) if input_size else VARIANTS[arch].input_size
-    res = train(arch, data, out, epochs, batch, lr, size, seed, resume, threads,
-                log=(lambda *_: None) if as_json else click.echo)
+    res = train(
+        arch,
+        data,
+        out,
+        epochs,
+        batch,
+        lr,
+        size,
+        seed,
+        resume,
+        threads,
+        log=(lambda *_: None) if as_json else click.echo,
+    )
     if as_json:
         click.echo(json.dumps(res, indent=2))
     else:

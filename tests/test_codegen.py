@@ -21,8 +21,11 @@ ARCHS = ["hard_xxs", "hard_xs", "hard_s", "hard_gpu", "hard_edge"]
 def reference(path: Path):
     import tensorflow as tf
 
-    it = tf.lite.Interpreter(model_path=str(path), experimental_preserve_all_tensors=True,
-                             experimental_op_resolver_type=tf.lite.experimental.OpResolverType.BUILTIN_REF)
+    it = tf.lite.Interpreter(
+        model_path=str(path),
+        experimental_preserve_all_tensors=True,
+        experimental_op_resolver_type=tf.lite.experimental.OpResolverType.BUILTIN_REF,
+    )
     it.allocate_tensors()
     return it
 
@@ -41,7 +44,11 @@ def assert_bit_exact(proj: Path, n_inputs: int = 3) -> None:
     inp = it.get_input_details()[0]
     rng = np.random.default_rng(1)
     for k in range(n_inputs):
-        x = rng.integers(-128, 128, hm.input_shape).astype(np.int8) if k else np.full(hm.input_shape, inp["quantization"][1], np.int8)
+        x = (
+            rng.integers(-128, 128, hm.input_shape).astype(np.int8)
+            if k
+            else np.full(hm.input_shape, inp["quantization"][1], np.int8)
+        )
         it.set_tensor(inp["index"], x)
         it.invoke()
         labels, layers = hm.run(x, capture=True)
@@ -49,7 +56,9 @@ def assert_bit_exact(proj: Path, n_inputs: int = 3) -> None:
             t = hm.graph.tensors[hm.graph.ops[op_index].outputs[0]]
             want = it.get_tensor(t.source_index)
             diff = np.abs(want.astype(int) - got.astype(int))
-            assert diff.max() == 0, f"input {k}: layer {hm.graph.ops[op_index].name}#{op_index} differs by up to {diff.max()}"
+            assert diff.max() == 0, (
+                f"input {k}: layer {hm.graph.ops[op_index].name}#{op_index} differs by up to {diff.max()}"
+            )
         ref = it.get_tensor(it.get_output_details()[0]["index"]).reshape(labels.shape)
         assert np.array_equal(ref, labels), f"input {k}: {(ref != labels).sum()} label pixels differ"
 
@@ -121,11 +130,16 @@ def test_bad_inputs(tmp_path, edge_project):
     doc = json.loads(plan.read_text())
     doc["model_sha256"] = "0" * 64
     other.write_text(json.dumps(doc))
-    assert_one_line_error(run("codegen", str(tfl), "--plan", str(other), "-t", "host", "--out", str(tmp_path / "a")),
-                          "belongs to another model")
+    assert_one_line_error(
+        run("codegen", str(tfl), "--plan", str(other), "-t", "host", "--out", str(tmp_path / "a")),
+        "belongs to another model",
+    )
     # a template that does not exist
-    assert_one_line_error(run("codegen", str(tfl), "--plan", str(plan), "-t", "arduino", "--out", str(tmp_path / "b")),
-                          "unknown template", "qemu")
+    assert_one_line_error(
+        run("codegen", str(tfl), "--plan", str(plan), "-t", "arduino", "--out", str(tmp_path / "b")),
+        "unknown template",
+        "qemu",
+    )
     # an op without a kernel: named, with its node
     bad = memplan_models.build("transposed", tmp_path)
     r = run("codegen", str(bad), "--plan", str(plan), "-t", "host", "--out", str(tmp_path / "c"))

@@ -62,26 +62,35 @@ def constant(header: Path, name: str) -> int:
 def reference(data: bytes):
     import tensorflow as tf
 
-    it = tf.lite.Interpreter(model_content=data, experimental_preserve_all_tensors=True,
-                             experimental_op_resolver_type=tf.lite.experimental.OpResolverType.BUILTIN_REF)
+    it = tf.lite.Interpreter(
+        model_content=data,
+        experimental_preserve_all_tensors=True,
+        experimental_op_resolver_type=tf.lite.experimental.OpResolverType.BUILTIN_REF,
+    )
     it.allocate_tensors()
     return it
 
 
 def allocates(data: bytes, sizes: list[int]) -> list[bool]:
     """Which arena sizes TFLM accepts, probed in a child process (too small an arena may crash it)."""
-    code = ("import sys\nfrom tflite_micro.python.tflite_micro import runtime\n"
-            "d = open(sys.argv[1], 'rb').read()\n"
-            "for s in map(int, sys.argv[2:]):\n"
-            "    try:\n        runtime.Interpreter.from_bytes(d, arena_size=s); print(1, flush=True)\n"
-            "    except RuntimeError:\n        print(0, flush=True)\n")
+    code = (
+        "import sys\nfrom tflite_micro.python.tflite_micro import runtime\n"
+        "d = open(sys.argv[1], 'rb').read()\n"
+        "for s in map(int, sys.argv[2:]):\n"
+        "    try:\n        runtime.Interpreter.from_bytes(d, arena_size=s); print(1, flush=True)\n"
+        "    except RuntimeError:\n        print(0, flush=True)\n"
+    )
     import tempfile
 
     with tempfile.NamedTemporaryFile(suffix=".tflite") as f:
         f.write(data)
         f.flush()
-        r = subprocess.run([sys.executable, "-c", code, f.name, *map(str, sizes)], capture_output=True, text=True,
-                           timeout=120)
+        r = subprocess.run(
+            [sys.executable, "-c", code, f.name, *map(str, sizes)],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
     got = [ln == "1" for ln in r.stdout.split()]
     return got + [False] * (len(sizes) - len(got))  # a crash counts as "does not allocate"
 
@@ -124,8 +133,24 @@ def test_model_data_compiles_for_cortex_m7(offline, tmp_path):
         pytest.skip("arm-none-eabi-g++ not installed")
     out, _ = offline
     obj = tmp_path / "model_data.o"
-    r = subprocess.run([gxx, "-c", "-Wall", "-Wextra", "-Werror", "-std=c++17", "-O2", "-mcpu=cortex-m7", "-mthumb",
-                        str(out / "model_data.cc"), "-o", str(obj)], capture_output=True, text=True)
+    r = subprocess.run(
+        [
+            gxx,
+            "-c",
+            "-Wall",
+            "-Wextra",
+            "-Werror",
+            "-std=c++17",
+            "-O2",
+            "-mcpu=cortex-m7",
+            "-mthumb",
+            str(out / "model_data.cc"),
+            "-o",
+            str(obj),
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert r.returncode == 0, r.stderr
     # the object holds the file's bytes, 16-byte aligned, in read-only data (flash)
     nm = subprocess.run([gxx.replace("g++", "nm"), "-S", str(obj)], capture_output=True, text=True).stdout
@@ -133,8 +158,10 @@ def test_model_data_compiles_for_cortex_m7(offline, tmp_path):
     data = (out / "model_int8.tflite").read_bytes()
     assert kind == "R" and int(size, 16) == len(data) and int(addr, 16) % 16 == 0
     raw = tmp_path / "rodata.bin"
-    subprocess.run([gxx.replace("g++", "objcopy"), "-O", "binary", "-j", ".rodata", str(obj), str(raw)], check=True)
-    assert raw.read_bytes()[int(addr, 16):int(addr, 16) + len(data)] == data
+    subprocess.run(
+        [gxx.replace("g++", "objcopy"), "-O", "binary", "-j", ".rodata", str(obj), str(raw)], check=True
+    )
+    assert raw.read_bytes()[int(addr, 16) : int(addr, 16) + len(data)] == data
 
 
 def test_offline_plan_is_in_tflm_format(edge, offline):
@@ -177,7 +204,7 @@ def test_offline_plan_is_valid_under_tflm_lifetimes(edge, offline):
     planned = [t for t in life if offsets[t] >= 0]
     shared = 0
     for i, a in enumerate(planned):
-        for b in planned[i + 1:]:
+        for b in planned[i + 1 :]:
             (fa, la), (fb, lb) = life[a], life[b]
             if fa > lb or fb > la:
                 continue
@@ -187,8 +214,13 @@ def test_offline_plan_is_valid_under_tflm_lifetimes(edge, offline):
             # the one legal overlap: an elementwise op writing over a same-shape input that dies there
             y, x = (a, b) if fa > fb else (b, a)
             op = producer[y]
-            assert op.name == "ADD" and x in op.inputs and life[x][1] == life[y][0] and offsets[x] == offsets[y] \
-                and g.tensors[x].shape == g.tensors[y].shape, f"{g.tensors[a].name} and {g.tensors[b].name} overlap"
+            assert (
+                op.name == "ADD"
+                and x in op.inputs
+                and life[x][1] == life[y][0]
+                and offsets[x] == offsets[y]
+                and g.tensors[x].shape == g.tensors[y].shape
+            ), f"{g.tensors[a].name} and {g.tensors[b].name} overlap"
             shared += 1
     assert shared > 0  # hard_edge's residual ADDs run in place
 
@@ -239,7 +271,9 @@ def test_broken_offline_plan_is_refused(edge):
     g = load_tflite(edge)
     source = edge.read_bytes()
     offsets, _, _ = file_order_offsets(g)
-    broken = add_offline_plan(source, [0 if o >= 0 else -1 for o in offsets])  # everything on top of each other
+    broken = add_offline_plan(
+        source, [0 if o >= 0 else -1 for o in offsets]
+    )  # everything on top of each other
     with pytest.raises(HardtoolError, match="offline plan changes"):
         check_offline_plan(source, broken, 1 << 20, 1 << 20, g)
 
@@ -252,7 +286,9 @@ def test_cli(edge, tmp_path):
     assert summary["template"] == "tflm" and summary["offline_plan"]["checked_inputs"] == 3
     assert read_offline_plan((out / "model_int8.tflite").read_bytes()) is not None
     assert_one_line_error(run("codegen", str(edge), "--runtime", "tflm", "--out", str(out)), "already exists")
-    assert_one_line_error(run("codegen", str(edge), "--offline-plan", "--out", str(tmp_path / "x")), "--runtime tflm")
+    assert_one_line_error(
+        run("codegen", str(edge), "--offline-plan", "--out", str(tmp_path / "x")), "--runtime tflm"
+    )
 
 
 def test_memplan_is_checked_and_compared(edge, tmp_path):

@@ -33,14 +33,27 @@ def test_scene_has_street_classes():
     for i in range(6):
         _, lab = render_scene(np.random.default_rng(i), 128, 256)
         seen |= set(np.unique(lab).tolist())
-    for name in ("road", "sidewalk", "building", "sky", "vegetation", "car", "person", "pole", "traffic sign"):
+    for name in (
+        "road",
+        "sidewalk",
+        "building",
+        "sky",
+        "vegetation",
+        "car",
+        "person",
+        "pole",
+        "traffic sign",
+    ):
         assert label_id(name) in seen, name
 
 
 def test_reader_official_layout(synth_data):
     samples = find_samples(synth_data, "val")
     assert len(samples) == 6
-    assert all(s.image.name.endswith("_leftImg8bit.png") and s.label.name.endswith("_gtFine_labelIds.png") for s in samples)
+    assert all(
+        s.image.name.endswith("_leftImg8bit.png") and s.label.name.endswith("_gtFine_labelIds.png")
+        for s in samples
+    )
     ds = SegDataset(synth_data, "val", (64, 128), (0.5,) * 3, (0.25,) * 3)
     x, y = ds[0]
     assert x.shape == (3, 64, 128) and x.dtype == np.float32
@@ -53,4 +66,6 @@ def test_label_ids_map_through_cityscapesscripts(synth_data):
     raw = np.asarray(Image.open(s.label))
     assert np.array_equal(load_train_ids(s), id_to_train_lut()[raw])
     lut = id_to_train_lut()
-    assert lut[7] == 0 and lut[26] == 13 and lut[0] == IGNORE and lut[1] == IGNORE  # road, car, unlabeled, ego
+    assert (
+        lut[7] == 0 and lut[26] == 13 and lut[0] == IGNORE and lut[1] == IGNORE
+    )  # road, car, unlabeled, ego

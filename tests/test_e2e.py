@@ -10,15 +10,33 @@ import pytest
 
 from tests.test_cli_errors import assert_one_line_error, run
 
-pytestmark = pytest.mark.skipif(shutil.which("qemu-system-arm") is None or shutil.which("arm-none-eabi-gcc") is None,
-                                reason="needs qemu-system-arm and arm-none-eabi-gcc")
+pytestmark = pytest.mark.skipif(
+    shutil.which("qemu-system-arm") is None or shutil.which("arm-none-eabi-gcc") is None,
+    reason="needs qemu-system-arm and arm-none-eabi-gcc",
+)
 
 
 @pytest.fixture(scope="module")
 def pipeline(tmp_path_factory, demo_ckpt, synth_data):
     out = tmp_path_factory.mktemp("run") / "edge"
-    r = run("run", str(demo_ckpt), "--data", str(synth_data), "--out", str(out), "--board", "qemu", "--n", "3",
-            "--input-size", "64", "128", "--calib-images", "8", "--json")
+    r = run(
+        "run",
+        str(demo_ckpt),
+        "--data",
+        str(synth_data),
+        "--out",
+        str(out),
+        "--board",
+        "qemu",
+        "--n",
+        "3",
+        "--input-size",
+        "64",
+        "128",
+        "--calib-images",
+        "8",
+        "--json",
+    )
     assert r.returncode == 0, r.stderr[-2000:]
     return out, json.loads(r.stdout)
 
@@ -35,7 +53,9 @@ def test_run_on_emulated_board_is_bit_exact(pipeline):
     assert bench["latency"]["mean"] > 1e6
     layers = bench["per_layer"]
     assert len(layers) == s["codegen"]["layers"] and all(row["mean"] >= 0 for row in layers)
-    assert abs(sum(row["mean"] for row in layers) - bench["latency"]["mean"]) <= 0.02 * bench["latency"]["mean"]
+    assert (
+        abs(sum(row["mean"] for row in layers) - bench["latency"]["mean"]) <= 0.02 * bench["latency"]["mean"]
+    )
     assert (out / "qemu" / "bench" / "masks.png").stat().st_size > 1000
     # measured SRAM close to memplan's prediction (stack and statics are estimates there)
     sram = bench["sram"]
@@ -46,21 +66,47 @@ def test_run_on_emulated_board_is_bit_exact(pipeline):
 
 def test_flash_and_bench_again_on_the_same_build(pipeline, synth_data, tmp_path):
     out, _ = pipeline
-    r = run("flash-and-bench", str(out / "qemu"), "--data", str(synth_data), "--n", "1", "--board", "qemu",
-            "--out", str(tmp_path / "b"), "--json")
+    r = run(
+        "flash-and-bench",
+        str(out / "qemu"),
+        "--data",
+        str(synth_data),
+        "--n",
+        "1",
+        "--board",
+        "qemu",
+        "--out",
+        str(tmp_path / "b"),
+        "--json",
+    )
     assert r.returncode == 0, r.stderr[-2000:]
     assert json.loads(r.stdout)["agreement"]["bit_exact"] is True
 
 
 def test_flash_and_bench_bad_inputs(pipeline, synth_data, tmp_path):
     out, _ = pipeline
-    assert_one_line_error(run("flash-and-bench", str(tmp_path), "--data", str(synth_data), "--board", "qemu"),
-                          "not a firmware project")
-    assert_one_line_error(run("flash-and-bench", str(out / "qemu"), "--data", str(tmp_path / "none"), "--board", "qemu"),
-                          "does not exist")
+    assert_one_line_error(
+        run("flash-and-bench", str(tmp_path), "--data", str(synth_data), "--board", "qemu"),
+        "not a firmware project",
+    )
+    assert_one_line_error(
+        run("flash-and-bench", str(out / "qemu"), "--data", str(tmp_path / "none"), "--board", "qemu"),
+        "does not exist",
+    )
     # asking for the real board with a project generated for the emulator
-    assert_one_line_error(run("flash-and-bench", str(out / "qemu"), "--data", str(synth_data), "--board", "disco",
-                              "--port", "/dev/null"), "baremetal")
+    assert_one_line_error(
+        run(
+            "flash-and-bench",
+            str(out / "qemu"),
+            "--data",
+            str(synth_data),
+            "--board",
+            "disco",
+            "--port",
+            "/dev/null",
+        ),
+        "baremetal",
+    )
 
 
 def test_ctrl_c_keeps_partial_results(pipeline, synth_data, tmp_path, monkeypatch):
@@ -79,8 +125,15 @@ def test_ctrl_c_keeps_partial_results(pipeline, synth_data, tmp_path, monkeypatc
         return real_infer(self, index, image)
 
     monkeypatch.setattr(session.BenchSession, "infer", infer_then_interrupt)
-    r = flash_and_bench(out / "qemu", synth_data, n=3, board="qemu", out=tmp_path / "partial", progress=False,
-                        log=lambda *_: None)
+    r = flash_and_bench(
+        out / "qemu",
+        synth_data,
+        n=3,
+        board="qemu",
+        out=tmp_path / "partial",
+        progress=False,
+        log=lambda *_: None,
+    )
     assert r["interrupted"] is True and r["completed"] == 1 and r["requested"] == 3
     assert r["agreement"]["bit_exact"] is True
     saved = json.loads((tmp_path / "partial" / "bench.json").read_text())

@@ -15,7 +15,9 @@ from hardtool.errors import HardtoolError
 sys.path.insert(0, str(Path(__file__).parent / "fixtures" / "fake_model"))
 import fakemodel  # noqa: E402
 
-pytestmark = pytest.mark.skipif(not shutil.which("arm-none-eabi-gcc"), reason="arm-none-eabi-gcc not installed")
+pytestmark = pytest.mark.skipif(
+    not shutil.which("arm-none-eabi-gcc"), reason="arm-none-eabi-gcc not installed"
+)
 
 
 @pytest.mark.parametrize("board", ["qemu_mps2_an500", "stm32f746g_disco"])
@@ -63,9 +65,13 @@ def test_cli_overflow_is_one_line_on_stderr(tmp_path: Path) -> None:
     import subprocess
 
     fakemodel.write_project(tmp_path, defines={"HARD_ARENA_SIZE": 400 * 1024})
-    r = subprocess.run([sys.executable, "-m", "hardtool", "build", str(tmp_path)], capture_output=True, text=True)
+    r = subprocess.run(
+        [sys.executable, "-m", "hardtool", "build", str(tmp_path)], capture_output=True, text=True
+    )
     assert r.returncode == 3
-    assert r.stderr.count("\n") == 1 and r.stderr.startswith("error: does not fit the STM32F746NG: RAM overflowed by")
+    assert r.stderr.count("\n") == 1 and r.stderr.startswith(
+        "error: does not fit the STM32F746NG: RAM overflowed by"
+    )
 
 
 def test_compile_error_is_one_line(tmp_path: Path) -> None:
@@ -78,12 +84,15 @@ def test_compile_error_is_one_line(tmp_path: Path) -> None:
     assert "\n" not in str(e.value)
 
 
-@pytest.mark.parametrize("manifest, match", [
-    ({"board": "nucleo", "sources": ["a.c"]}, "'board' must be one of"),
-    ({"board": "qemu_mps2_an500", "sources": []}, "'sources' must be"),
-    ({"board": "qemu_mps2_an500", "sources": ["a.c"], "colour": 1}, "unknown key"),
-    ({"board": "qemu_mps2_an500", "sources": ["missing.c"]}, "source missing.c not found"),
-])
+@pytest.mark.parametrize(
+    "manifest, match",
+    [
+        ({"board": "nucleo", "sources": ["a.c"]}, "'board' must be one of"),
+        ({"board": "qemu_mps2_an500", "sources": []}, "'sources' must be"),
+        ({"board": "qemu_mps2_an500", "sources": ["a.c"], "colour": 1}, "unknown key"),
+        ({"board": "qemu_mps2_an500", "sources": ["missing.c"]}, "source missing.c not found"),
+    ],
+)
 def test_manifest_errors(tmp_path: Path, manifest: dict, match: str) -> None:
     from hardtool.firmware.build import build_firmware
 
@@ -111,7 +120,9 @@ def test_missing_toolchain_says_how_to_install(monkeypatch: pytest.MonkeyPatch, 
         with pytest.raises(HardtoolError, match="apt-get install -y gcc-arm-none-eabi"):
             toolchain.find_toolchain()
         # an explicit location wins
-        real = Path(shutil.which("arm-none-eabi-gcc", path="/usr/bin:/usr/local/bin") or "/usr/bin/arm-none-eabi-gcc")
+        real = Path(
+            shutil.which("arm-none-eabi-gcc", path="/usr/bin:/usr/local/bin") or "/usr/bin/arm-none-eabi-gcc"
+        )
         monkeypatch.setenv("HARDTOOL_ARM_GCC", str(real.parent))
         toolchain.find_toolchain.cache_clear()
         assert toolchain.find_toolchain().bin_dir == real.parent

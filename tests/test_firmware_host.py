@@ -102,7 +102,7 @@ def test_wrong_crc_in_run_makes_host_resend(host_exe: Path) -> None:
         s.hello()
         data = img.tobytes()
         for r0 in range(0, 32, 5):
-            link.send(P.TILE, P.tile_payload(0, r0, data[r0 * 192:min(32, r0 + 5) * 192], 192))
+            link.send(P.TILE, P.tile_payload(0, r0, data[r0 * 192 : min(32, r0 + 5) * 192], 192))
         link.drain(quiet=0.2)
         link.send(P.RUN, P.run_payload(0, P.crc32(data) ^ 1))
         errs = [m for _, m in _expect(link, {P.ERROR}) if isinstance(m, P.DeviceError)]

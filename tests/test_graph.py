@@ -51,7 +51,9 @@ def test_lower_folds_pads_and_fuses_the_tail(models):
     pads = [op for op in g.ops if op.name == "PAD"]
     assert pads, "the toy model should contain PAD + VALID convs"
     low = lower(g)
-    assert [op for op in low.ops if op.name in ("PAD", "RESIZE_BILINEAR") and op.outputs[0] in low.outputs] == []
+    assert [
+        op for op in low.ops if op.name in ("PAD", "RESIZE_BILINEAR") and op.outputs[0] in low.outputs
+    ] == []
     assert not any(op.name == "PAD" for op in low.ops)
     assert len(low.ops) == len(g.ops) - len(pads) - 1
     folded = [op for op in low.ops if op.options.get("folded_pad")]

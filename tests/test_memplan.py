@@ -17,7 +17,7 @@ from hardtool.memplan.plan import PlanOptions, check_plan, plan_graph, to_json
 from hardtool.memplan.schedule import best_order
 
 Q = Quant((0.1,), (0,))
-NO_SCRATCH = (lambda op, g: 0)  # noqa: E731
+NO_SCRATCH = lambda op, g: 0  # noqa: E731
 
 
 class G:
@@ -116,8 +116,12 @@ def test_elementwise_in_place_and_reshape_alias():
     b.op("RELU", [r], [y])
     p, doc = plan(b.graph([x], [y]))
     by = {e["tensor"]: e for e in doc["buffers"]}
-    assert by[r]["alias_of"] == a and by[r]["alias_reason"] == "reshape" and by[r]["offset"] == by[a]["offset"]
-    assert by[y]["alias_of"] == a and by[y]["alias_reason"] == "inplace" and by[y]["offset"] == by[a]["offset"]
+    assert (
+        by[r]["alias_of"] == a and by[r]["alias_reason"] == "reshape" and by[r]["offset"] == by[a]["offset"]
+    )
+    assert (
+        by[y]["alias_of"] == a and by[y]["alias_reason"] == "inplace" and by[y]["offset"] == by[a]["offset"]
+    )
     assert p.arena == 512
 
 
@@ -158,7 +162,13 @@ def test_concat_in_place_only_with_equal_quantisation(same_quant):
 
 def test_channel_concat_in_place_is_opt_in():
     b = G()
-    x, a, c, out, y = b.t((1, 2, 2, 3)), b.t((1, 2, 2, 3)), b.t((1, 2, 2, 5)), b.t((1, 2, 2, 8)), b.t((1, 2, 2, 8))
+    x, a, c, out, y = (
+        b.t((1, 2, 2, 3)),
+        b.t((1, 2, 2, 3)),
+        b.t((1, 2, 2, 5)),
+        b.t((1, 2, 2, 8)),
+        b.t((1, 2, 2, 8)),
+    )
     b.op("CONV_2D", [x], [a])
     b.op("CONV_2D", [x], [c])
     b.op("CONCATENATION", [a, c], [out], axis=3)
@@ -184,6 +194,7 @@ def test_scratch_buffers_are_planned_and_labelled():
 
 
 # ---- random DAGs ----------------------------------------------------------------------------
+
 
 @st.composite
 def dags(draw, max_ops=9):
@@ -249,6 +260,7 @@ def test_random_larger_dags_never_overlap(case):
 
 
 # ---- real models ----------------------------------------------------------------------------
+
 
 @pytest.fixture(scope="session")
 def keras_models(tmp_path_factory):
@@ -321,6 +333,7 @@ def test_every_zoo_variant_plans(arch, tmp_path_factory):
 
 # ---- command line ---------------------------------------------------------------------------
 
+
 def run_cli(args):
     from click.testing import CliRunner
 
@@ -334,8 +347,18 @@ def test_cli_fits_writes_plan_and_png(keras_models, tmp_path):
     assert r.exit_code == 0, r.output
     doc = json.loads((tmp_path / "memplan.json").read_text())
     assert json.loads(r.output) == doc
-    for k in ("version", "model_sha256", "target", "budget_bytes", "arena_size", "order", "buffers", "peak",
-              "lower_bound", "tflm_arena"):
+    for k in (
+        "version",
+        "model_sha256",
+        "target",
+        "budget_bytes",
+        "arena_size",
+        "order",
+        "buffers",
+        "peak",
+        "lower_bound",
+        "tflm_arena",
+    ):
         assert k in doc
     assert doc["tflm_arena"]["arena_bytes"] > doc["arena_size"]
     assert (tmp_path / "memplan.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -349,7 +372,9 @@ def test_cli_fits_writes_plan_and_png(keras_models, tmp_path):
 def test_cli_does_not_fit_exit_code(keras_models, tmp_path):
     r = run_cli([keras_models["toy_hard"], "--out", tmp_path, "--no-tflm", "--budget", "20000"])
     assert r.exit_code == 3
-    assert "DOES NOT FIT" in r.output and "bytes over" in r.output and "reduce the input resolution" in r.output
+    assert (
+        "DOES NOT FIT" in r.output and "bytes over" in r.output and "reduce the input resolution" in r.output
+    )
     assert not json.loads((tmp_path / "memplan.json").read_text())["verdict"]["fits"]
 
 

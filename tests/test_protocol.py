@@ -38,14 +38,16 @@ def test_frame_roundtrip(type_: int, seq: int, payload: bytes) -> None:
     assert frames == [P.Frame(type_, seq, payload)]
 
 
-@given(st.lists(st.tuples(st.integers(0, 255), st.integers(0, 0xFFFF), st.binary(max_size=300)), max_size=6),
-       st.integers(1, 64))
+@given(
+    st.lists(st.tuples(st.integers(0, 255), st.integers(0, 0xFFFF), st.binary(max_size=300)), max_size=6),
+    st.integers(1, 64),
+)
 def test_parser_byte_by_byte_equals_bulk(frames, chunk: int) -> None:
     wire = b"".join(P.encode_frame(*f) for f in frames)
     p = P.FrameParser()
     got = []
     for i in range(0, len(wire), chunk):
-        got += p.feed(wire[i:i + chunk])
+        got += p.feed(wire[i : i + chunk])
     assert [(f.type, f.seq, f.payload) for f in got] == frames
 
 
@@ -107,8 +109,27 @@ def test_rle_rejects_bad_input() -> None:
 
 
 def test_message_roundtrips() -> None:
-    hello = P.Hello(1, 0, 1, 0x100, 968, 32, 64, 3, 19, 3, 10242, 25_000_000, 0, 16384, 0.0078125, -3,
-                    "ab" * 32, "qemu-mps2-an500", "build-1")
+    hello = P.Hello(
+        1,
+        0,
+        1,
+        0x100,
+        968,
+        32,
+        64,
+        3,
+        19,
+        3,
+        10242,
+        25_000_000,
+        0,
+        16384,
+        0.0078125,
+        -3,
+        "ab" * 32,
+        "qemu-mps2-an500",
+        "build-1",
+    )
     assert P.decode_message(P.Frame(P.HELLO, 0, P.hello_payload(hello))) == hello
     ack = P.Ack(7, P.TILE, 0, 9, 10, 5)
     assert P.decode_message(P.Frame(P.ACK, 1, P.ack_payload(ack))) == ack

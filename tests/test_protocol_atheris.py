@@ -44,8 +44,12 @@ def main(argv: list[str]) -> None:
 
 def test_atheris_short_run() -> None:
     pytest.importorskip("atheris")
-    r = subprocess.run([sys.executable, str(Path(__file__)), "-runs=20000", "-max_len=2048"],
-                       capture_output=True, text=True, timeout=120)
+    r = subprocess.run(
+        [sys.executable, str(Path(__file__)), "-runs=20000", "-max_len=2048"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert r.returncode == 0, r.stderr[-2000:]
     assert "Done" in r.stderr
 

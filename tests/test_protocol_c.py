@@ -26,8 +26,10 @@ STRICT = ["-std=c99", "-Wall", "-Wextra", "-Werror", "-pedantic"]
 @pytest.fixture(scope="module")
 def lib(tmp_path_factory) -> ctypes.CDLL:
     out = tmp_path_factory.mktemp("hproto") / "libhproto.so"
-    subprocess.run(["gcc", *STRICT, "-O2", "-fPIC", "-shared", f"-I{PROTO}", *map(str, SOURCES), "-o", str(out)],
-                   check=True)
+    subprocess.run(
+        ["gcc", *STRICT, "-O2", "-fPIC", "-shared", f"-I{PROTO}", *map(str, SOURCES), "-o", str(out)],
+        check=True,
+    )
     so = ctypes.CDLL(str(out))
     so.hp_crc32.restype = ctypes.c_uint32
     so.hp_crc32.argtypes = [ctypes.c_uint32, ctypes.c_char_p, ctypes.c_size_t]
@@ -42,22 +44,39 @@ def lib(tmp_path_factory) -> ctypes.CDLL:
 
 
 class Frame(ctypes.Structure):
-    _fields_ = [("version", ctypes.c_uint8), ("type", ctypes.c_uint8), ("seq", ctypes.c_uint16),
-                ("len", ctypes.c_uint16), ("payload", ctypes.POINTER(ctypes.c_uint8))]
+    _fields_ = [
+        ("version", ctypes.c_uint8),
+        ("type", ctypes.c_uint8),
+        ("seq", ctypes.c_uint16),
+        ("len", ctypes.c_uint16),
+        ("payload", ctypes.POINTER(ctypes.c_uint8)),
+    ]
 
 
 class Parser(ctypes.Structure):
-    _fields_ = [("buf", ctypes.c_void_p), ("cap", ctypes.c_size_t), ("len", ctypes.c_size_t),
-                ("code", ctypes.c_uint8), ("remaining", ctypes.c_uint8), ("overflow", ctypes.c_uint8),
-                ("bad", ctypes.c_uint8)]
+    _fields_ = [
+        ("buf", ctypes.c_void_p),
+        ("cap", ctypes.c_size_t),
+        ("len", ctypes.c_size_t),
+        ("code", ctypes.c_uint8),
+        ("remaining", ctypes.c_uint8),
+        ("overflow", ctypes.c_uint8),
+        ("bad", ctypes.c_uint8),
+    ]
 
 
 PUT = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.POINTER(ctypes.c_uint8), ctypes.c_size_t)
 
 
 class Writer(ctypes.Structure):
-    _fields_ = [("put", PUT), ("ctx", ctypes.c_void_p), ("crc", ctypes.c_uint32), ("left", ctypes.c_uint16),
-                ("n", ctypes.c_uint8), ("block", ctypes.c_uint8 * 255)]
+    _fields_ = [
+        ("put", PUT),
+        ("ctx", ctypes.c_void_p),
+        ("crc", ctypes.c_uint32),
+        ("left", ctypes.c_uint16),
+        ("n", ctypes.c_uint8),
+        ("block", ctypes.c_uint8 * 255),
+    ]
 
 
 def c_parse(lib, data: bytes, cap: int = 4096) -> tuple[list[tuple[int, int, bytes]], list[int]]:
@@ -85,8 +104,9 @@ def c_write(lib, type_: int, seq: int, payload: bytes) -> bytes:
 
     w = Writer()
     lib.hp_writer_init(ctypes.byref(w), put, None)
-    rc = lib.hp_write_frame(ctypes.byref(w), ctypes.c_uint8(type_), ctypes.c_uint16(seq), payload,
-                            ctypes.c_uint16(len(payload)))
+    rc = lib.hp_write_frame(
+        ctypes.byref(w), ctypes.c_uint8(type_), ctypes.c_uint16(seq), payload, ctypes.c_uint16(len(payload))
+    )
     assert rc == 0
     return bytes(out)
 
@@ -117,8 +137,13 @@ def test_c_and_python_parsers_agree_on_garbage(lib, data) -> None:
     parts = []
     for _ in range(data.draw(st.integers(0, 4))):
         if data.draw(st.booleans()):
-            parts.append(P.encode_frame(data.draw(st.integers(0, 255)), data.draw(st.integers(0, 0xFFFF)),
-                                        data.draw(st.binary(max_size=200))))
+            parts.append(
+                P.encode_frame(
+                    data.draw(st.integers(0, 255)),
+                    data.draw(st.integers(0, 0xFFFF)),
+                    data.draw(st.binary(max_size=200)),
+                )
+            )
         else:
             parts.append(data.draw(st.binary(max_size=200)))
     wire = bytearray(b"".join(parts))
@@ -146,8 +171,12 @@ def test_c_parser_error_codes(lib) -> None:
     bad_crc = bytearray(P.raw_frame(P.RUN, 1, P.run_payload(1, 2)))
     bad_crc[-1] ^= 1
     v2 = P.raw_frame(P.RUN, 1, P.run_payload(1, 2), version=2)
-    cases = {-2: P.cobs_encode(b"\x01\x02"), -4: P.cobs_encode(bytes(bad_crc)), -5: P.cobs_encode(v2),
-             -1: good[:-1]}
+    cases = {
+        -2: P.cobs_encode(b"\x01\x02"),
+        -4: P.cobs_encode(bytes(bad_crc)),
+        -5: P.cobs_encode(v2),
+        -1: good[:-1],
+    }
     for code, body in cases.items():
         _, errors = c_parse(lib, b"\x00" + body + b"\x00")
         assert errors == [code], code
@@ -160,34 +189,68 @@ def test_rle_c_equals_python(lib, data: bytes) -> None:
     assert out.raw[:n] == P.rle_encode(data)
     dec = ctypes.create_string_buffer(len(data) + 1)
     assert lib.hp_rle_decode(out.raw[:n], n, dec, len(dec)) == len(data)
-    assert dec.raw[:len(data)] == data
+    assert dec.raw[: len(data)] == data
 
 
 class Hello(ctypes.Structure):
-    _fields_ = [("reason", ctypes.c_uint8), ("timer_unit", ctypes.c_uint8), ("fw_version", ctypes.c_uint16),
-                ("max_payload", ctypes.c_uint16), ("height", ctypes.c_uint16), ("width", ctypes.c_uint16),
-                ("channels", ctypes.c_uint16), ("num_classes", ctypes.c_uint16), ("num_layers", ctypes.c_uint16),
-                ("arena_size", ctypes.c_uint32), ("core_clock_hz", ctypes.c_uint32), ("timer_hz", ctypes.c_uint32),
-                ("stack_size", ctypes.c_uint32), ("input_scale", ctypes.c_float),
-                ("input_zero_point", ctypes.c_int32), ("model_hash", ctypes.c_char_p), ("board", ctypes.c_char_p),
-                ("build_id", ctypes.c_char_p)]
+    _fields_ = [
+        ("reason", ctypes.c_uint8),
+        ("timer_unit", ctypes.c_uint8),
+        ("fw_version", ctypes.c_uint16),
+        ("max_payload", ctypes.c_uint16),
+        ("height", ctypes.c_uint16),
+        ("width", ctypes.c_uint16),
+        ("channels", ctypes.c_uint16),
+        ("num_classes", ctypes.c_uint16),
+        ("num_layers", ctypes.c_uint16),
+        ("arena_size", ctypes.c_uint32),
+        ("core_clock_hz", ctypes.c_uint32),
+        ("timer_hz", ctypes.c_uint32),
+        ("stack_size", ctypes.c_uint32),
+        ("input_scale", ctypes.c_float),
+        ("input_zero_point", ctypes.c_int32),
+        ("model_hash", ctypes.c_char_p),
+        ("board", ctypes.c_char_p),
+        ("build_id", ctypes.c_char_p),
+    ]
 
 
 class Result(ctypes.Structure):
-    _fields_ = [("image", ctypes.c_uint32), ("run_id", ctypes.c_uint32), ("status", ctypes.c_int32),
-                ("stack_high_water", ctypes.c_uint32), ("total", ctypes.c_uint64), ("num_layers", ctypes.c_uint16),
-                ("rows", ctypes.c_uint16), ("label_frames", ctypes.c_uint16), ("profile_frames", ctypes.c_uint16),
-                ("labels_crc32", ctypes.c_uint32), ("input_crc32", ctypes.c_uint32)]
+    _fields_ = [
+        ("image", ctypes.c_uint32),
+        ("run_id", ctypes.c_uint32),
+        ("status", ctypes.c_int32),
+        ("stack_high_water", ctypes.c_uint32),
+        ("total", ctypes.c_uint64),
+        ("num_layers", ctypes.c_uint16),
+        ("rows", ctypes.c_uint16),
+        ("label_frames", ctypes.c_uint16),
+        ("profile_frames", ctypes.c_uint16),
+        ("labels_crc32", ctypes.c_uint32),
+        ("input_crc32", ctypes.c_uint32),
+    ]
 
 
 class Error(ctypes.Structure):
-    _fields_ = [("code", ctypes.c_uint16), ("req_seq", ctypes.c_uint16), ("req_type", ctypes.c_uint8),
-                ("image", ctypes.c_uint32), ("detail", ctypes.c_uint32), ("text", ctypes.c_char_p)]
+    _fields_ = [
+        ("code", ctypes.c_uint16),
+        ("req_seq", ctypes.c_uint16),
+        ("req_type", ctypes.c_uint8),
+        ("image", ctypes.c_uint32),
+        ("detail", ctypes.c_uint32),
+        ("text", ctypes.c_char_p),
+    ]
 
 
 class Ack(ctypes.Structure):
-    _fields_ = [("req_seq", ctypes.c_uint16), ("req_type", ctypes.c_uint8), ("status", ctypes.c_uint8),
-                ("image", ctypes.c_uint32), ("row_start", ctypes.c_uint16), ("row_count", ctypes.c_uint16)]
+    _fields_ = [
+        ("req_seq", ctypes.c_uint16),
+        ("req_type", ctypes.c_uint8),
+        ("status", ctypes.c_uint8),
+        ("image", ctypes.c_uint32),
+        ("row_start", ctypes.c_uint16),
+        ("row_count", ctypes.c_uint16),
+    ]
 
 
 def _encode(lib, fn: str, msg: ctypes.Structure) -> bytes:
@@ -198,33 +261,69 @@ def _encode(lib, fn: str, msg: ctypes.Structure) -> bytes:
 
 
 def test_device_messages_decode_on_host(lib) -> None:
-    h = Hello(1, 1, 0x0102, 968, 128, 256, 3, 19, 42, 123456, 216_000_000, 216_000_000, 16384, 0.5, -7,
-              b"ab" * 32, b"stm32f746g-disco", b"x" * 40)
+    h = Hello(
+        1,
+        1,
+        0x0102,
+        968,
+        128,
+        256,
+        3,
+        19,
+        42,
+        123456,
+        216_000_000,
+        216_000_000,
+        16384,
+        0.5,
+        -7,
+        b"ab" * 32,
+        b"stm32f746g-disco",
+        b"x" * 40,
+    )
     got = P.decode_message(P.Frame(P.HELLO, 0, _encode(lib, "hp_hello_encode", h)))
-    assert (got.height, got.width, got.num_layers, got.arena_size, got.core_clock_hz) == (128, 256, 42, 123456, 216_000_000)
+    assert (got.height, got.width, got.num_layers, got.arena_size, got.core_clock_hz) == (
+        128,
+        256,
+        42,
+        123456,
+        216_000_000,
+    )
     assert (got.input_scale, got.input_zero_point, got.model_hash) == (0.5, -7, "ab" * 32)
     assert got.board == "stm32f746g-disco" and got.build_id == "x" * 32 and got.unit == "instructions"
     r = Result(7, 3, 0, 2048, 2**40 + 5, 42, 128, 9, 1, 0xCAFEBABE, 0x01020304)
     assert P.decode_message(P.Frame(P.RESULT, 0, _encode(lib, "hp_result_encode", r))) == P.Result(
-        7, 3, 0, 2048, 2**40 + 5, 42, 128, 9, 1, 0xCAFEBABE, 0x01020304)
+        7, 3, 0, 2048, 2**40 + 5, 42, 128, 9, 1, 0xCAFEBABE, 0x01020304
+    )
     e = Error(P.E_INPUT_CRC, 77, P.RUN, 7, 0xABCDEF01, b"input CRC mismatch")
     assert P.decode_message(P.Frame(P.ERROR, 0, _encode(lib, "hp_error_encode", e))) == P.DeviceError(
-        P.E_INPUT_CRC, 77, P.RUN, 7, 0xABCDEF01, "input CRC mismatch")
+        P.E_INPUT_CRC, 77, P.RUN, 7, 0xABCDEF01, "input CRC mismatch"
+    )
     a = Ack(5, P.TILE, 0, 7, 10, 5)
-    assert P.decode_message(P.Frame(P.ACK, 0, _encode(lib, "hp_ack_encode", a))) == P.Ack(5, P.TILE, 0, 7, 10, 5)
+    assert P.decode_message(P.Frame(P.ACK, 0, _encode(lib, "hp_ack_encode", a))) == P.Ack(
+        5, P.TILE, 0, 7, 10, 5
+    )
 
 
 def test_host_messages_decode_on_device(lib) -> None:
     class Tile(ctypes.Structure):
-        _fields_ = [("image", ctypes.c_uint32), ("row_start", ctypes.c_uint16), ("row_count", ctypes.c_uint16),
-                    ("data", ctypes.POINTER(ctypes.c_uint8)), ("data_len", ctypes.c_size_t)]
+        _fields_ = [
+            ("image", ctypes.c_uint32),
+            ("row_start", ctypes.c_uint16),
+            ("row_count", ctypes.c_uint16),
+            ("data", ctypes.POINTER(ctypes.c_uint8)),
+            ("data_len", ctypes.c_size_t),
+        ]
 
     class Run(ctypes.Structure):
         _fields_ = [("image", ctypes.c_uint32), ("input_crc32", ctypes.c_uint32)]
 
     data = np.arange(2 * 192, dtype=np.uint8).tobytes()
-    frames, _ = c_parse(lib, P.encode_frame(P.TILE, 3, P.tile_payload(11, 6, data, 192))
-                        + P.encode_frame(P.RUN, 4, P.run_payload(11, 0xFEEDF00D)))
+    frames, _ = c_parse(
+        lib,
+        P.encode_frame(P.TILE, 3, P.tile_payload(11, 6, data, 192))
+        + P.encode_frame(P.RUN, 4, P.run_payload(11, 0xFEEDF00D)),
+    )
     buf = ctypes.create_string_buffer(frames[0][2])
     f = Frame(1, P.TILE, 3, len(frames[0][2]), ctypes.cast(buf, ctypes.POINTER(ctypes.c_uint8)))
     t = Tile()
@@ -245,9 +344,24 @@ def test_protocol_builds_for_the_mcu_without_warnings() -> None:
     if not gcc:
         pytest.skip("arm-none-eabi-gcc not installed")
     for src in SOURCES:
-        r = subprocess.run([gcc, *STRICT, "-O2", "-mcpu=cortex-m7", "-mthumb", "-mfpu=fpv5-sp-d16",
-                            "-mfloat-abi=hard", f"-I{PROTO}", "-c", str(src), "-o", "/dev/null"],
-                           capture_output=True, text=True)
+        r = subprocess.run(
+            [
+                gcc,
+                *STRICT,
+                "-O2",
+                "-mcpu=cortex-m7",
+                "-mthumb",
+                "-mfpu=fpv5-sp-d16",
+                "-mfloat-abi=hard",
+                f"-I{PROTO}",
+                "-c",
+                str(src),
+                "-o",
+                "/dev/null",
+            ],
+            capture_output=True,
+            text=True,
+        )
         assert r.returncode == 0 and r.stderr == "", r.stderr
 
 
@@ -256,9 +370,22 @@ def _clang_fuzzer(tmp: Path) -> Path | None:
     if not clang:
         return None
     exe = tmp / "fuzz_parser"
-    r = subprocess.run([clang, "-g", "-O1", *STRICT[:-1], "-fsanitize=fuzzer,address,undefined",
-                        f"-I{PROTO}", str(PROTO / "fuzz_parser.c"), *map(str, SOURCES), "-o", str(exe)],
-                       capture_output=True, text=True)
+    r = subprocess.run(
+        [
+            clang,
+            "-g",
+            "-O1",
+            *STRICT[:-1],
+            "-fsanitize=fuzzer,address,undefined",
+            f"-I{PROTO}",
+            str(PROTO / "fuzz_parser.c"),
+            *map(str, SOURCES),
+            "-o",
+            str(exe),
+        ],
+        capture_output=True,
+        text=True,
+    )
     return exe if r.returncode == 0 else None
 
 
@@ -268,14 +395,23 @@ def test_libfuzzer_parser_short_run(tmp_path: Path) -> None:
         pytest.skip("clang with -fsanitize=fuzzer not available (apt-get install -y clang)")
     corpus = tmp_path / "corpus"
     corpus.mkdir()
-    seeds = [P.encode_frame(P.TILE, 1, P.tile_payload(1, 0, bytes(192), 192)),
-             P.encode_frame(P.RUN, 2, P.run_payload(1, 5)), P.encode_frame(P.HELLO_REQ, 3),
-             P.encode_frame(P.LABELS, 4, P.labels_payload(1, 1, 0, np.zeros((1, 64), np.uint8)))]
+    seeds = [
+        P.encode_frame(P.TILE, 1, P.tile_payload(1, 0, bytes(192), 192)),
+        P.encode_frame(P.RUN, 2, P.run_payload(1, 5)),
+        P.encode_frame(P.HELLO_REQ, 3),
+        P.encode_frame(P.LABELS, 4, P.labels_payload(1, 1, 0, np.zeros((1, 64), np.uint8))),
+    ]
     for i, s in enumerate(seeds):
         (corpus / f"seed{i}").write_bytes(s)
     # ASan's quarantine, not the parser, is what grows the RSS over ~100k runs: keep it small.
     env = {**os.environ, "ASAN_OPTIONS": "quarantine_size_mb=16:malloc_context_size=4"}
-    r = subprocess.run([str(exe), "-max_total_time=8", "-timeout=5", "-rss_limit_mb=2048", str(corpus)],
-                       capture_output=True, text=True, timeout=60, cwd=tmp_path, env=env)
+    r = subprocess.run(
+        [str(exe), "-max_total_time=8", "-timeout=5", "-rss_limit_mb=2048", str(corpus)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path,
+        env=env,
+    )
     assert r.returncode == 0, r.stderr[-2000:]
     assert "Done" in r.stderr

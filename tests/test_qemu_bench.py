@@ -21,8 +21,10 @@ sys.path.insert(0, str(Path(__file__).parent / "fixtures" / "fake_model"))
 import fakemodel  # noqa: E402
 from faultproxy import FaultProxy  # noqa: E402
 
-pytestmark = pytest.mark.skipif(not (shutil.which("arm-none-eabi-gcc") and shutil.which("qemu-system-arm")),
-                                reason="needs arm-none-eabi-gcc and qemu-system-arm")
+pytestmark = pytest.mark.skipif(
+    not (shutil.which("arm-none-eabi-gcc") and shutil.which("qemu-system-arm")),
+    reason="needs arm-none-eabi-gcc and qemu-system-arm",
+)
 
 
 @pytest.fixture(scope="module")
@@ -51,7 +53,11 @@ def test_hello_infer_and_deterministic_instruction_counts(elf: Path) -> None:
     images = fakemodel.random_images(4, seed=11)
     hello, first = _run_once(elf, images)
     assert (hello.height, hello.width, hello.channels, hello.num_layers) == (32, 64, 3, 3)
-    assert hello.unit == "instructions" and hello.board == "qemu-mps2-an500" and hello.core_clock_hz == 25_000_000
+    assert (
+        hello.unit == "instructions"
+        and hello.board == "qemu-mps2-an500"
+        and hello.core_clock_hz == 25_000_000
+    )
     assert hello.model_hash == fakemodel.MODEL_HASH and hello.build_id == "fake-test"
     assert hello.stack_size == 16384 and hello.arena_size > 32 * 64 * 3
     _check(first, images)
@@ -145,5 +151,8 @@ def test_qemu_is_stopped_on_every_exit_path(elf: Path) -> None:
 
 def test_missing_qemu_is_one_line(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, elf: Path) -> None:
     monkeypatch.setenv("PATH", str(tmp_path))
-    with pytest.raises(HardtoolError, match="qemu-system-arm not found; install it with: sudo apt-get install -y qemu-system-arm"):
+    with pytest.raises(
+        HardtoolError,
+        match="qemu-system-arm not found; install it with: sudo apt-get install -y qemu-system-arm",
+    ):
         QemuBoard(elf).start()

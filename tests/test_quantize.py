@@ -43,8 +43,10 @@ def test_int8_miou_recomputed_independently(demo_quant, synth_data):
     from hardtool.data.labels import id_to_train_lut
 
     out, r = demo_quant
-    it = tf.lite.Interpreter(model_path=str(out / "model_int8.tflite"),
-                             experimental_op_resolver_type=tf.lite.experimental.OpResolverType.BUILTIN_REF)
+    it = tf.lite.Interpreter(
+        model_path=str(out / "model_int8.tflite"),
+        experimental_op_resolver_type=tf.lite.experimental.OpResolverType.BUILTIN_REF,
+    )
     it.allocate_tensors()
     inp, outp = it.get_input_details()[0], it.get_output_details()[0]
     scale, zp = inp["quantization"]
@@ -54,7 +56,9 @@ def test_int8_miou_recomputed_independently(demo_quant, synth_data):
     cm = np.zeros((19, 19), np.int64)
     lut = id_to_train_lut()
     for ip in sorted((synth_data / "leftImg8bit" / "val").glob("*/*.png")):
-        lp = Path(str(ip).replace("leftImg8bit", "gtFine", 1).replace("_leftImg8bit.png", "_gtFine_labelIds.png"))
+        lp = Path(
+            str(ip).replace("leftImg8bit", "gtFine", 1).replace("_leftImg8bit.png", "_gtFine_labelIds.png")
+        )
         rgb = np.asarray(Image.open(ip).convert("RGB").resize((w, h), Image.BILINEAR), np.float32) / 255
         q = np.clip(np.round(((rgb - mean) / std) / scale) + zp, -128, 127).astype(np.int8)[None]
         it.set_tensor(inp["index"], q)
@@ -101,25 +105,52 @@ def test_bad_inputs(tmp_path, synth_data, demo_ckpt):
     # float-only tflite
     m = tf.keras.Sequential([tf.keras.Input((8, 8, 3)), tf.keras.layers.Conv2D(4, 3)])
     (tmp_path / "float.tflite").write_bytes(tf.lite.TFLiteConverter.from_keras_model(m).convert())
-    assert_one_line_error(run("quantize", str(tmp_path / "float.tflite"), "--data", str(synth_data),
-                              "--out", str(tmp_path / "o1")), "not a full-int8", "CONV_2D")
+    assert_one_line_error(
+        run(
+            "quantize",
+            str(tmp_path / "float.tflite"),
+            "--data",
+            str(synth_data),
+            "--out",
+            str(tmp_path / "o1"),
+        ),
+        "not a full-int8",
+        "CONV_2D",
+    )
     # corrupt ONNX
     (tmp_path / "bad.onnx").write_bytes(b"\x08\x07garbage" * 10)
-    assert_one_line_error(run("quantize", str(tmp_path / "bad.onnx"), "--data", str(synth_data),
-                              "--out", str(tmp_path / "o2")), "not a valid ONNX")
+    assert_one_line_error(
+        run("quantize", str(tmp_path / "bad.onnx"), "--data", str(synth_data), "--out", str(tmp_path / "o2")),
+        "not a valid ONNX",
+    )
     # checkpoint naming an architecture that does not exist
     obj = torch.load(demo_ckpt, weights_only=True)
     obj["arch"] = "hard_xxl"
     torch.save(obj, tmp_path / "xxl.pt")
-    assert_one_line_error(run("quantize", str(tmp_path / "xxl.pt"), "--data", str(synth_data),
-                              "--out", str(tmp_path / "o3")), "unknown architecture")
+    assert_one_line_error(
+        run("quantize", str(tmp_path / "xxl.pt"), "--data", str(synth_data), "--out", str(tmp_path / "o3")),
+        "unknown architecture",
+    )
     # data folder with no images
     (tmp_path / "empty" / "leftImg8bit" / "val").mkdir(parents=True)
-    assert_one_line_error(run("quantize", str(demo_ckpt), "--data", str(tmp_path / "empty"),
-                              "--out", str(tmp_path / "o4")), "no images")
+    assert_one_line_error(
+        run("quantize", str(demo_ckpt), "--data", str(tmp_path / "empty"), "--out", str(tmp_path / "o4")),
+        "no images",
+    )
     # calibration count 0
-    assert_one_line_error(run("quantize", str(demo_ckpt), "--data", str(synth_data), "--calib-images", "0",
-                              "--out", str(tmp_path / "o5")), "--calib-images")
+    assert_one_line_error(
+        run(
+            "quantize",
+            str(demo_ckpt),
+            "--data",
+            str(synth_data),
+            "--calib-images",
+            "0",
+            "--out",
+            str(tmp_path / "o5"),
+        ),
+        "--calib-images",
+    )
     for i in range(1, 6):
         assert not (tmp_path / f"o{i}").exists()
     assert not list(tmp_path.glob(".o*"))  # no half-written temp folders left behind
@@ -128,6 +159,8 @@ def test_bad_inputs(tmp_path, synth_data, demo_ckpt):
 def test_refuses_to_overwrite(demo_quant, synth_data):
     out, _ = demo_quant
     before = (out / "model_int8.tflite").read_bytes()
-    assert_one_line_error(run("quantize", str(out / "model_int8.tflite"), "--data", str(synth_data), "--out", str(out)),
-                          "--force")
+    assert_one_line_error(
+        run("quantize", str(out / "model_int8.tflite"), "--data", str(synth_data), "--out", str(out)),
+        "--force",
+    )
     assert (out / "model_int8.tflite").read_bytes() == before

@@ -21,15 +21,26 @@ def test_train_interrupt_and_resume(tmp_path, synth_data, monkeypatch):
 
     monkeypatch.setattr(train_mod, "save_checkpoint", interrupted_save)
     with pytest.raises(KeyboardInterrupt):
-        train_mod.train("hard_edge", synth_data, out, epochs=2, batch=4, lr=5e-3, size=(64, 128), log=lambda *_: None)
+        train_mod.train(
+            "hard_edge", synth_data, out, epochs=2, batch=4, lr=5e-3, size=(64, 128), log=lambda *_: None
+        )
     state = torch.load(out, weights_only=True)["train_state"]
     assert state["epoch"] == 1
     model, info = load_checkpoint(out)  # a mid-run checkpoint is a valid checkpoint
     assert info.arch == "hard_edge" and info.input_size == (64, 128)
 
     monkeypatch.setattr(train_mod, "save_checkpoint", real_save)
-    res = train_mod.train("hard_edge", synth_data, out, epochs=2, batch=4, lr=5e-3, size=(64, 128), resume=True,
-                          log=lambda *_: None)
+    res = train_mod.train(
+        "hard_edge",
+        synth_data,
+        out,
+        epochs=2,
+        batch=4,
+        lr=5e-3,
+        size=(64, 128),
+        resume=True,
+        log=lambda *_: None,
+    )
     assert [h["epoch"] for h in res["history"]] == [1, 2]
     assert res["history"][0] == state["history"][0]
     obj = torch.load(out, weights_only=True)

@@ -32,22 +32,22 @@
 #define APP_IDLE_MS 2000u
 #endif
 
-#define APP_ROW_BYTES ((uint32_t)HARD_INPUT_W * (uint32_t)HARD_INPUT_C)
-#define APP_IN_BYTES ((uint32_t)HARD_INPUT_H * APP_ROW_BYTES)
-#define APP_PIXELS ((uint32_t)HARD_INPUT_H * (uint32_t)HARD_INPUT_W)
-#define APP_TILE_ROWS (APP_ROW_BYTES >= APP_TILE_BYTES ? 1u : APP_TILE_BYTES / APP_ROW_BYTES)
+#define APP_ROW_BYTES   ((uint32_t)HARD_INPUT_W * (uint32_t)HARD_INPUT_C)
+#define APP_IN_BYTES    ((uint32_t)HARD_INPUT_H * APP_ROW_BYTES)
+#define APP_PIXELS      ((uint32_t)HARD_INPUT_H * (uint32_t)HARD_INPUT_W)
+#define APP_TILE_ROWS   (APP_ROW_BYTES >= APP_TILE_BYTES ? 1u : APP_TILE_BYTES / APP_ROW_BYTES)
 #define APP_MAX_PAYLOAD (HP_TILE_HEADER + APP_TILE_ROWS * APP_ROW_BYTES)
-#define APP_RX_CAP (HP_OVERHEAD + APP_MAX_PAYLOAD)
+#define APP_RX_CAP      (HP_OVERHEAD + APP_MAX_PAYLOAD)
 #define APP_ROW_RLE_MAX (2u * (uint32_t)HARD_INPUT_W)
-#define APP_TX_PAYLOAD                                                                              \
-    (HP_LABELS_HEADER + APP_ROW_RLE_MAX > APP_TX_PAYLOAD_MIN ? HP_LABELS_HEADER + APP_ROW_RLE_MAX \
-                                                             : APP_TX_PAYLOAD_MIN)
+#define APP_TX_PAYLOAD                                                                                                 \
+    (HP_LABELS_HEADER + APP_ROW_RLE_MAX > APP_TX_PAYLOAD_MIN ? HP_LABELS_HEADER + APP_ROW_RLE_MAX : APP_TX_PAYLOAD_MIN)
 #define APP_PROFILE_PER_FRAME ((APP_TX_PAYLOAD - HP_PROFILE_HEADER) / 8u)
 
 typedef char app_check_payload[(APP_MAX_PAYLOAD <= 0xFFFFu && APP_TX_PAYLOAD <= 0xFFFFu) ? 1 : -1];
 typedef char app_check_rows[(HARD_INPUT_H <= 0xFFFF && HARD_INPUT_W <= 0xFFFF) ? 1 : -1];
 
-typedef struct {
+typedef struct
+{
     hp_parser_t parser;
     hp_writer_t writer;
     uint16_t tx_seq;
@@ -62,23 +62,25 @@ typedef struct {
     uint64_t layer_counts[HARD_NUM_LAYERS];
     uint64_t layer_start;
     uint8_t rx[APP_RX_CAP];
-    uint8_t tx[HP_HELLO_MAX > HP_ERROR_HEADER + HP_ERROR_TEXT_MAX ? HP_HELLO_MAX
-                                                                  : HP_ERROR_HEADER + HP_ERROR_TEXT_MAX];
+    uint8_t tx[HP_HELLO_MAX > HP_ERROR_HEADER + HP_ERROR_TEXT_MAX ? HP_HELLO_MAX : HP_ERROR_HEADER + HP_ERROR_TEXT_MAX];
     uint8_t rle[APP_ROW_RLE_MAX];
 } app_t;
 
 static app_t app; /* the application's whole state */
 
-static void app_put(void *ctx, const uint8_t *data, size_t n) {
+static void app_put(void *ctx, const uint8_t *data, size_t n)
+{
     (void)ctx;
     bsp_uart_write(data, n);
 }
 
-static inline void app_send(app_t *a, uint8_t type, const uint8_t *payload, size_t len) {
+static inline void app_send(app_t *a, uint8_t type, const uint8_t *payload, size_t len)
+{
     (void)hp_write_frame(&a->writer, type, a->tx_seq++, payload, (uint16_t)len);
 }
 
-static void app_send_hello(app_t *a, uint8_t reason) {
+static void app_send_hello(app_t *a, uint8_t reason)
+{
     hp_hello_t h;
     size_t n;
     memset(&h, 0, sizeof h);
@@ -104,8 +106,9 @@ static void app_send_hello(app_t *a, uint8_t reason) {
     app_send(a, HP_MSG_HELLO, a->tx, n);
 }
 
-static void app_send_error(app_t *a, uint16_t code, uint16_t req_seq, uint8_t req_type, uint32_t image,
-                           uint32_t detail, const char *text) {
+static void app_send_error(
+    app_t *a, uint16_t code, uint16_t req_seq, uint8_t req_type, uint32_t image, uint32_t detail, const char *text)
+{
     hp_error_t e;
     size_t n;
     e.code = code;
@@ -118,8 +121,8 @@ static void app_send_error(app_t *a, uint16_t code, uint16_t req_seq, uint8_t re
     app_send(a, HP_MSG_ERROR, a->tx, n);
 }
 
-static void app_send_ack(app_t *a, const hp_frame_t *f, uint32_t image, uint16_t row_start,
-                         uint16_t row_count) {
+static void app_send_ack(app_t *a, const hp_frame_t *f, uint32_t image, uint16_t row_start, uint16_t row_count)
+{
     hp_ack_t k;
     uint8_t buf[HP_ACK_SIZE];
     k.req_seq = f->seq;
@@ -131,11 +134,14 @@ static void app_send_ack(app_t *a, const hp_frame_t *f, uint32_t image, uint16_t
     app_send(a, HP_MSG_ACK, buf, hp_ack_encode(&k, buf, sizeof buf));
 }
 
-static inline size_t app_rle_size(const uint8_t *row, size_t n) {
+static inline size_t app_rle_size(const uint8_t *row, size_t n)
+{
     size_t i = 0, out = 0;
-    while (i < n) {
+    while (i < n)
+    {
         size_t run = 1;
-        while (i + run < n && run < 255u && row[i + run] == row[i]) {
+        while (i + run < n && run < 255u && row[i + run] == row[i])
+        {
             run++;
         }
         out += 2u;
@@ -145,18 +151,22 @@ static inline size_t app_rle_size(const uint8_t *row, size_t n) {
 }
 
 /* LABELS frames (whole rows, RLE), PROFILE frames, then RESULT. */
-static void app_send_result(app_t *a) {
+static void app_send_result(app_t *a)
+{
     const uint8_t *labels = hard_model_labels();
     uint8_t buf[HP_RESULT_SIZE > HP_LABELS_HEADER ? HP_RESULT_SIZE : HP_LABELS_HEADER];
     uint16_t frames = 0;
     uint32_t row = 0, layer = 0;
 
-    while (row < (uint32_t)HARD_INPUT_H) {
+    while (row < (uint32_t)HARD_INPUT_H)
+    {
         uint32_t count = 0, r;
         size_t size = HP_LABELS_HEADER;
-        while (row + count < (uint32_t)HARD_INPUT_H) {
+        while (row + count < (uint32_t)HARD_INPUT_H)
+        {
             size_t s = app_rle_size(labels + (row + count) * HARD_INPUT_W, HARD_INPUT_W);
-            if (count > 0 && size + s > APP_TX_PAYLOAD) {
+            if (count > 0 && size + s > APP_TX_PAYLOAD)
+            {
                 break;
             }
             size += s;
@@ -165,7 +175,8 @@ static void app_send_result(app_t *a) {
         hp_labels_header(buf, a->result.image, a->result.run_id, (uint16_t)row, (uint16_t)count);
         hp_writer_begin(&a->writer, HP_MSG_LABELS, a->tx_seq++, (uint16_t)size);
         hp_writer_write(&a->writer, buf, HP_LABELS_HEADER);
-        for (r = row; r < row + count; r++) {
+        for (r = row; r < row + count; r++)
+        {
             size_t n = hp_rle_encode(labels + r * HARD_INPUT_W, HARD_INPUT_W, a->rle, sizeof a->rle);
             hp_writer_write(&a->writer, a->rle, n);
         }
@@ -176,15 +187,18 @@ static void app_send_result(app_t *a) {
     a->result.label_frames = frames;
 
     frames = 0;
-    while (layer < (uint32_t)HARD_NUM_LAYERS) {
+    while (layer < (uint32_t)HARD_NUM_LAYERS)
+    {
         uint32_t count = (uint32_t)HARD_NUM_LAYERS - layer, i;
-        if (count > APP_PROFILE_PER_FRAME) {
+        if (count > APP_PROFILE_PER_FRAME)
+        {
             count = APP_PROFILE_PER_FRAME;
         }
         hp_profile_header(buf, a->result.image, a->result.run_id, (uint16_t)layer, (uint16_t)count);
         hp_writer_begin(&a->writer, HP_MSG_PROFILE, a->tx_seq++, (uint16_t)(HP_PROFILE_HEADER + 8u * count));
         hp_writer_write(&a->writer, buf, HP_PROFILE_HEADER);
-        for (i = layer; i < layer + count; i++) {
+        for (i = layer; i < layer + count; i++)
+        {
             uint8_t c[8];
             hp_put_u64(c, a->layer_counts[i]);
             hp_writer_write(&a->writer, c, sizeof c);
@@ -197,41 +211,52 @@ static void app_send_result(app_t *a) {
     app_send(a, HP_MSG_RESULT, buf, hp_result_encode(&a->result, buf, sizeof buf));
 }
 
-static void app_hook(void *ctx, int layer, int end) {
+static void app_hook(void *ctx, int layer, int end)
+{
     app_t *a = (app_t *)ctx;
     uint64_t now = bsp_timer_read();
-    if (layer < 0 || layer >= HARD_NUM_LAYERS) {
+    if (layer < 0 || layer >= HARD_NUM_LAYERS)
+    {
         return;
     }
-    if (end) {
+    if (end)
+    {
         a->layer_counts[layer] += now - a->layer_start;
-    } else {
+    }
+    else
+    {
         a->layer_start = now;
     }
 }
 
-static void app_on_tile(app_t *a, const hp_frame_t *f) {
+static void app_on_tile(app_t *a, const hp_frame_t *f)
+{
     hp_tile_t t;
     uint32_t r;
-    if (hp_tile_decode(f, &t) != 0) {
+    if (hp_tile_decode(f, &t) != 0)
+    {
         app_send_error(a, HP_E_BAD_PAYLOAD, f->seq, f->type, 0, f->len, "tile too short");
         return;
     }
     if (t.row_count == 0 || (uint32_t)t.row_start + t.row_count > (uint32_t)HARD_INPUT_H ||
-        t.data_len != (size_t)t.row_count * APP_ROW_BYTES) {
+        t.data_len != (size_t)t.row_count * APP_ROW_BYTES)
+    {
         app_send_error(a, HP_E_BAD_TILE, f->seq, f->type, t.image, t.row_start, "bad tile rows/size");
         return;
     }
     a->have_result = 0; /* the labels may share memory with the input */
-    if (t.image != a->image || a->rows_received == 0) {
+    if (t.image != a->image || a->rows_received == 0)
+    {
         a->image = t.image;
         a->rows_received = 0;
         memset(a->rows_seen, 0, sizeof a->rows_seen);
     }
     memcpy(hard_model_input() + (size_t)t.row_start * APP_ROW_BYTES, t.data, t.data_len);
-    for (r = t.row_start; r < (uint32_t)t.row_start + t.row_count; r++) {
+    for (r = t.row_start; r < (uint32_t)t.row_start + t.row_count; r++)
+    {
         uint8_t bit = (uint8_t)(1u << (r & 7u));
-        if (!(a->rows_seen[r >> 3] & bit)) {
+        if (!(a->rows_seen[r >> 3] & bit))
+        {
             a->rows_seen[r >> 3] |= bit;
             a->rows_received++;
         }
@@ -239,28 +264,33 @@ static void app_on_tile(app_t *a, const hp_frame_t *f) {
     app_send_ack(a, f, t.image, t.row_start, t.row_count);
 }
 
-static void app_on_run(app_t *a, const hp_frame_t *f) {
+static void app_on_run(app_t *a, const hp_frame_t *f)
+{
     hp_run_t m;
     hard_profile_t prof;
     uint32_t crc;
     uint64_t t0, t1;
     int rc;
-    if (hp_run_decode(f, &m) != 0) {
+    if (hp_run_decode(f, &m) != 0)
+    {
         app_send_error(a, HP_E_BAD_PAYLOAD, f->seq, f->type, 0, f->len, "bad RUN size");
         return;
     }
-    if (a->have_result && a->result.image == m.image && a->result.input_crc32 == m.input_crc32) {
+    if (a->have_result && a->result.image == m.image && a->result.input_crc32 == m.input_crc32)
+    {
         app_send_ack(a, f, m.image, 0, 0); /* a repeated RUN: same answer, no second run */
         app_send_result(a);
         return;
     }
-    if (m.image != a->image || a->rows_received != (uint32_t)HARD_INPUT_H) {
-        app_send_error(a, HP_E_INCOMPLETE_INPUT, f->seq, f->type, m.image,
-                       m.image == a->image ? a->rows_received : 0u, "input rows missing");
+    if (m.image != a->image || a->rows_received != (uint32_t)HARD_INPUT_H)
+    {
+        app_send_error(a, HP_E_INCOMPLETE_INPUT, f->seq, f->type, m.image, m.image == a->image ? a->rows_received : 0u,
+                       "input rows missing");
         return;
     }
     crc = hp_crc32(0, hard_model_input(), APP_IN_BYTES);
-    if (crc != m.input_crc32) {
+    if (crc != m.input_crc32)
+    {
         app_send_error(a, HP_E_INPUT_CRC, f->seq, f->type, m.image, crc, "input CRC mismatch");
         return;
     }
@@ -277,7 +307,8 @@ static void app_on_run(app_t *a, const hp_frame_t *f) {
     t1 = bsp_timer_read();
 
     a->run_id++;
-    if (rc != 0) {
+    if (rc != 0)
+    {
         a->have_result = 0;
         app_send_error(a, HP_E_MODEL_FAILED, f->seq, f->type, m.image, (uint32_t)rc, "model run failed");
         return;
@@ -296,66 +327,81 @@ static void app_on_run(app_t *a, const hp_frame_t *f) {
     app_send_result(a);
 }
 
-static void app_on_frame(app_t *a, const hp_frame_t *f) {
+static void app_on_frame(app_t *a, const hp_frame_t *f)
+{
     uint32_t image;
-    switch (f->type) {
-    case HP_MSG_HELLO_REQ:
-        app_send_hello(a, 1);
-        break;
-    case HP_MSG_TILE:
-        app_on_tile(a, f);
-        break;
-    case HP_MSG_RUN:
-        app_on_run(a, f);
-        break;
-    case HP_MSG_RESULT_REQ:
-        if (hp_result_req_decode(f, &image) != 0) {
-            app_send_error(a, HP_E_BAD_PAYLOAD, f->seq, f->type, 0, f->len, "bad RESULT_REQ size");
-        } else if (!a->have_result || a->result.image != image) {
-            app_send_error(a, HP_E_NO_RESULT, f->seq, f->type, image, 0, "no stored result");
-        } else {
-            app_send_result(a);
-        }
-        break;
-    case HP_MSG_RESET:
-        bsp_reset();
-        break;
-    default:
-        app_send_error(a, HP_E_UNKNOWN_TYPE, f->seq, f->type, 0, f->type, "unknown message type");
-        break;
+    switch (f->type)
+    {
+        case HP_MSG_HELLO_REQ:
+            app_send_hello(a, 1);
+            break;
+        case HP_MSG_TILE:
+            app_on_tile(a, f);
+            break;
+        case HP_MSG_RUN:
+            app_on_run(a, f);
+            break;
+        case HP_MSG_RESULT_REQ:
+            if (hp_result_req_decode(f, &image) != 0)
+            {
+                app_send_error(a, HP_E_BAD_PAYLOAD, f->seq, f->type, 0, f->len, "bad RESULT_REQ size");
+            }
+            else if (!a->have_result || a->result.image != image)
+            {
+                app_send_error(a, HP_E_NO_RESULT, f->seq, f->type, image, 0, "no stored result");
+            }
+            else
+            {
+                app_send_result(a);
+            }
+            break;
+        case HP_MSG_RESET:
+            bsp_reset();
+            break;
+        default:
+            app_send_error(a, HP_E_UNKNOWN_TYPE, f->seq, f->type, 0, f->type, "unknown message type");
+            break;
     }
 }
 
-static void app_on_parse_error(app_t *a, int rc) {
-    static const uint16_t codes[] = {0, HP_E_BAD_FRAME, HP_E_BAD_FRAME, HP_E_BAD_FRAME, HP_E_BAD_CRC,
-                                     HP_E_BAD_VERSION, HP_E_OVERFLOW};
-    static const char *const texts[] = {"", "bad COBS", "short frame", "length mismatch", "bad CRC",
-                                        "unsupported protocol version", "frame too long"};
+static void app_on_parse_error(app_t *a, int rc)
+{
+    static const uint16_t codes[] = {
+        0, HP_E_BAD_FRAME, HP_E_BAD_FRAME, HP_E_BAD_FRAME, HP_E_BAD_CRC, HP_E_BAD_VERSION, HP_E_OVERFLOW};
+    static const char *const texts[] = {
+        "", "bad COBS", "short frame", "length mismatch", "bad CRC", "unsupported protocol version", "frame too long"};
     int i = -rc;
-    if (i > 0 && i < (int)(sizeof codes / sizeof codes[0])) {
+    if (i > 0 && i < (int)(sizeof codes / sizeof codes[0]))
+    {
         app_send_error(a, codes[i], 0xFFFFu, 0, 0, (uint32_t)APP_MAX_PAYLOAD, texts[i]);
     }
 }
 
-int main(void) {
+int main(void)
+{
     app_t *a = &app;
     bsp_init();
     bsp_stack_paint();
     hp_parser_init(&a->parser, a->rx, sizeof a->rx);
     hp_writer_init(&a->writer, app_put, a);
     app_send_hello(a, 0);
-    for (;;) {
+    for (;;)
+    {
         hp_frame_t f;
         int rc;
         int c = bsp_uart_getc(APP_IDLE_MS);
-        if (c < 0) {
+        if (c < 0)
+        {
             hp_parser_reset(&a->parser); /* silence: forget any partial frame */
             continue;
         }
         rc = hp_parser_feed(&a->parser, (uint8_t)c, &f);
-        if (rc == HP_FRAME) {
+        if (rc == HP_FRAME)
+        {
             app_on_frame(a, &f);
-        } else if (rc < 0) {
+        }
+        else if (rc < 0)
+        {
             app_on_parse_error(a, rc);
         }
     }

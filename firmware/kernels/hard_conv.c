@@ -11,8 +11,8 @@
 
 static int hard_conv_geometry_valid(const hard_tile *stride, const hard_tile *dilation, const hard_padding *pad)
 {
-    return stride->h > 0 && stride->w > 0 && dilation->h > 0 && dilation->w > 0 && pad->top >= 0 &&
-           pad->left >= 0 && pad->bottom >= 0 && pad->right >= 0;
+    return stride->h > 0 && stride->w > 0 && dilation->h > 0 && dilation->w > 0 && pad->top >= 0 && pad->left >= 0 &&
+           pad->bottom >= 0 && pad->right >= 0;
 }
 
 int32_t hard_convolve_s8_get_buffer_size(const hard_dims *input_dims,
@@ -224,8 +224,7 @@ hard_status hard_depthwise_conv_s8(const hard_context *ctx,
                 const int32_t ky_end = empty ? ky_lo : ky_hi;
                 /* First valid tap of the window; the loops below only walk valid taps. */
                 const int8_t *in_win =
-                    empty ? in_batch
-                          : in_batch + (iy0 + ky_lo * dil_h) * in_row_stride + (ix0 + kx_lo * dil_w) * in_c;
+                    empty ? in_batch : in_batch + (iy0 + ky_lo * dil_h) * in_row_stride + (ix0 + kx_lo * dil_w) * in_c;
                 const int8_t *f_win = filter + (ky_lo * k_w + kx_lo) * out_c;
 
                 int32_t oc = 0;

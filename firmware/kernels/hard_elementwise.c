@@ -15,11 +15,8 @@ int32_t hard_elementwise_add_s8_get_buffer_size(void)
     return 0;
 }
 
-hard_status hard_elementwise_add_s8(const hard_add_params *add_params,
-                                    const int8_t *input1,
-                                    const int8_t *input2,
-                                    int8_t *output,
-                                    int32_t block_size)
+hard_status hard_elementwise_add_s8(
+    const hard_add_params *add_params, const int8_t *input1, const int8_t *input2, int8_t *output, int32_t block_size)
 {
     if (block_size < 0 || add_params->left_shift < 0 || add_params->left_shift > 23)
     {
@@ -53,11 +50,8 @@ int32_t hard_elementwise_mul_s8_get_buffer_size(void)
     return 0;
 }
 
-hard_status hard_elementwise_mul_s8(const hard_mul_params *mul_params,
-                                    const int8_t *input1,
-                                    const int8_t *input2,
-                                    int8_t *output,
-                                    int32_t block_size)
+hard_status hard_elementwise_mul_s8(
+    const hard_mul_params *mul_params, const int8_t *input1, const int8_t *input2, int8_t *output, int32_t block_size)
 {
     if (block_size < 0)
     {
@@ -104,10 +98,8 @@ int32_t hard_requantize_s8_get_buffer_size(void)
     return 0;
 }
 
-hard_status hard_requantize_s8(const hard_requant_params *requant_params,
-                               const int8_t *input,
-                               int8_t *output,
-                               int32_t block_size)
+hard_status
+hard_requantize_s8(const hard_requant_params *requant_params, const int8_t *input, int8_t *output, int32_t block_size)
 {
     if (block_size < 0)
     {
@@ -130,10 +122,7 @@ int32_t hard_concatenation_c_s8_get_buffer_size(void)
     return 0;
 }
 
-hard_status hard_concatenation_c_s8(const hard_concat_input *inputs,
-                                    int32_t num_inputs,
-                                    int32_t rows,
-                                    int8_t *output)
+hard_status hard_concatenation_c_s8(const hard_concat_input *inputs, int32_t num_inputs, int32_t rows, int8_t *output)
 {
     if (num_inputs <= 0 || rows < 0)
     {

@@ -203,11 +203,8 @@ typedef struct
 int32_t hard_elementwise_add_s8_get_buffer_size(void);
 
 /* Same shape on both inputs; output may alias an input. */
-hard_status hard_elementwise_add_s8(const hard_add_params *add_params,
-                                    const int8_t *input1,
-                                    const int8_t *input2,
-                                    int8_t *output,
-                                    int32_t block_size);
+hard_status hard_elementwise_add_s8(
+    const hard_add_params *add_params, const int8_t *input1, const int8_t *input2, int8_t *output, int32_t block_size);
 
 typedef struct
 {
@@ -220,11 +217,8 @@ typedef struct
 
 int32_t hard_elementwise_mul_s8_get_buffer_size(void);
 
-hard_status hard_elementwise_mul_s8(const hard_mul_params *mul_params,
-                                    const int8_t *input1,
-                                    const int8_t *input2,
-                                    int8_t *output,
-                                    int32_t block_size);
+hard_status hard_elementwise_mul_s8(
+    const hard_mul_params *mul_params, const int8_t *input1, const int8_t *input2, int8_t *output, int32_t block_size);
 
 /* ------------------------------------------------ QUANTIZE (int8 -> int8) */
 typedef struct
@@ -237,15 +231,13 @@ typedef struct
 int32_t hard_requantize_s8_get_buffer_size(void);
 
 /* Output may alias the input. */
-hard_status hard_requantize_s8(const hard_requant_params *requant_params,
-                               const int8_t *input,
-                               int8_t *output,
-                               int32_t block_size);
+hard_status
+hard_requantize_s8(const hard_requant_params *requant_params, const int8_t *input, int8_t *output, int32_t block_size);
 
 /* ------------------------------------------- CONCATENATION along channels */
 typedef struct
 {
-    const int8_t *data;          /* n*h*w x channels */
+    const int8_t *data; /* n*h*w x channels */
     int32_t channels;
     hard_requant_params requant; /* identity: multiplier 1<<30, shift 1, equal zero points */
 } hard_concat_input;
@@ -253,10 +245,7 @@ typedef struct
 int32_t hard_concatenation_c_s8_get_buffer_size(void);
 
 /* rows = n*h*w, shared by every input and the output. */
-hard_status hard_concatenation_c_s8(const hard_concat_input *inputs,
-                                    int32_t num_inputs,
-                                    int32_t rows,
-                                    int8_t *output);
+hard_status hard_concatenation_c_s8(const hard_concat_input *inputs, int32_t num_inputs, int32_t rows, int8_t *output);
 
 /* -------------------------------------------------------------------- PAD */
 typedef struct

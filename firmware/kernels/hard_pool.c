@@ -16,10 +16,9 @@ static int hard_pool_args_valid(const hard_pool_params *p,
                                 const hard_dims *filter_dims,
                                 const hard_dims *output_dims)
 {
-    return hard_dims_valid(input_dims) && hard_dims_valid(output_dims) && filter_dims != 0 &&
-           filter_dims->h > 0 && filter_dims->w > 0 && input_dims->c == output_dims->c &&
-           input_dims->n == output_dims->n && p->stride.h > 0 && p->stride.w > 0 && p->padding.top >= 0 &&
-           p->padding.left >= 0;
+    return hard_dims_valid(input_dims) && hard_dims_valid(output_dims) && filter_dims != 0 && filter_dims->h > 0 &&
+           filter_dims->w > 0 && input_dims->c == output_dims->c && input_dims->n == output_dims->n &&
+           p->stride.h > 0 && p->stride.w > 0 && p->padding.top >= 0 && p->padding.left >= 0;
 }
 
 int32_t hard_avgpool_s8_get_buffer_size(const hard_dims *input_dims, const hard_dims *output_dims)

@@ -20,8 +20,8 @@
 
 typedef struct
 {
-    int32_t lo;  /* first source index */
-    int32_t hi;  /* second source index (may equal lo) */
+    int32_t lo;   /* first source index */
+    int32_t hi;   /* second source index (may equal lo) */
     int32_t w_lo; /* weight of lo, in 1/1024 */
     int32_t w_hi; /* weight of hi, in 1/1024 (may be negative; then hi == lo) */
 } hard_bilinear_tap;
@@ -54,7 +54,8 @@ static inline int32_t hard_round_shift20(int32_t v)
     return v > 0 ? (v + (1 << 19)) >> 20 : -((-v + (1 << 19)) >> 20);
 }
 
-static int hard_resize_args_valid(const hard_resize_params *p, const hard_dims *input_dims, const hard_dims *output_dims)
+static int
+hard_resize_args_valid(const hard_resize_params *p, const hard_dims *input_dims, const hard_dims *output_dims)
 {
     return hard_dims_valid(input_dims) && hard_dims_valid(output_dims) && input_dims->n == output_dims->n &&
            input_dims->c == output_dims->c && !(p->align_corners && p->half_pixel_centers);
@@ -300,9 +301,9 @@ hard_status hard_resize_bilinear_argmax_s8_rows(const hard_context *ctx,
                                                 int32_t row_end,
                                                 uint8_t *labels)
 {
-    if (!hard_resize_args_valid(resize_params, input_dims, output_dims) || input_dims->n != 1 ||
-        input_dims->c > 256 || row_begin < 0 || row_end > output_dims->h || row_begin > row_end || ctx == 0 ||
-        ctx->buf == 0 || ctx->size < hard_resize_bilinear_argmax_s8_get_buffer_size(input_dims))
+    if (!hard_resize_args_valid(resize_params, input_dims, output_dims) || input_dims->n != 1 || input_dims->c > 256 ||
+        row_begin < 0 || row_end > output_dims->h || row_begin > row_end || ctx == 0 || ctx->buf == 0 ||
+        ctx->size < hard_resize_bilinear_argmax_s8_get_buffer_size(input_dims))
     {
         return HARD_ARG_ERROR;
     }
@@ -359,6 +360,6 @@ hard_status hard_resize_bilinear_argmax_s8(const hard_context *ctx,
     {
         return HARD_ARG_ERROR;
     }
-    return hard_resize_bilinear_argmax_s8_rows(ctx, resize_params, input_dims, input, output_dims, 0,
-                                               output_dims->h, labels);
+    return hard_resize_bilinear_argmax_s8_rows(ctx, resize_params, input_dims, input, output_dims, 0, output_dims->h,
+                                               labels);
 }

@@ -62,8 +62,8 @@ static inline int32_t hard_requantize(int32_t x, int32_t multiplier, int32_t shi
 {
     const int32_t left_shift = shift > 0 ? shift : 0;
     const int32_t right_shift = shift > 0 ? 0 : -shift;
-    return hard_rounding_divide_by_pot(
-        hard_sat_rounding_doubling_high_mul(hard_shl_i32(x, left_shift), multiplier), right_shift);
+    return hard_rounding_divide_by_pot(hard_sat_rounding_doubling_high_mul(hard_shl_i32(x, left_shift), multiplier),
+                                       right_shift);
 }
 
 /* TFLite MultiplyByQuantizedMultiplierSmallerThanOneExp: shift <= 0. */
@@ -79,8 +79,8 @@ static inline int32_t hard_div_round_away(int32_t acc, int32_t count)
 }
 
 /* Kernel taps [k_lo, k_hi) whose input index origin + k * dilation lies in [0, in_size). */
-static inline void hard_window_range(int32_t origin, int32_t kernel, int32_t dilation, int32_t in_size,
-                                     int32_t *k_lo, int32_t *k_hi)
+static inline void
+hard_window_range(int32_t origin, int32_t kernel, int32_t dilation, int32_t in_size, int32_t *k_lo, int32_t *k_hi)
 {
     int32_t lo = origin < 0 ? (dilation - 1 - origin) / dilation : 0;
     int32_t hi = in_size - origin <= 0 ? 0 : (in_size - origin + dilation - 1) / dilation;

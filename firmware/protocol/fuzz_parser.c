@@ -12,19 +12,22 @@
 
 #define FUZZ_CAP 300u /* small on purpose: exercises the overflow path */
 
-typedef struct {
+typedef struct
+{
     uint8_t buf[2 * (FUZZ_CAP + 16u)];
     size_t len;
 } sink_t;
 
-static void sink_put(void *ctx, const uint8_t *data, size_t n) {
+static void sink_put(void *ctx, const uint8_t *data, size_t n)
+{
     sink_t *s = (sink_t *)ctx;
     assert(s->len + n <= sizeof s->buf);
     memcpy(s->buf + s->len, data, n);
     s->len += n;
 }
 
-static void check_reencode(const hp_frame_t *f) {
+static void check_reencode(const hp_frame_t *f)
+{
     sink_t sink;
     hp_writer_t w;
     hp_parser_t p;
@@ -36,10 +39,12 @@ static void check_reencode(const hp_frame_t *f) {
     hp_writer_init(&w, sink_put, &sink);
     assert(hp_write_frame(&w, f->type, f->seq, f->payload, f->len) == 0);
     hp_parser_init(&p, buf, sizeof buf);
-    for (i = 0; i < sink.len; i++) {
+    for (i = 0; i < sink.len; i++)
+    {
         int rc = hp_parser_feed(&p, sink.buf[i], &g);
         assert(rc >= 0);
-        if (rc == HP_FRAME) {
+        if (rc == HP_FRAME)
+        {
             assert(g.type == f->type && g.seq == f->seq && g.len == f->len);
             assert(memcmp(g.payload, f->payload, f->len) == 0);
             got++;
@@ -48,7 +53,8 @@ static void check_reencode(const hp_frame_t *f) {
     assert(got == 1);
 }
 
-static void check_decoders(const hp_frame_t *f) {
+static void check_decoders(const hp_frame_t *f)
+{
     hp_tile_t t;
     hp_run_t r;
     hp_ack_t a;
@@ -63,11 +69,13 @@ static void check_decoders(const hp_frame_t *f) {
     (void)hp_rle_decode(f->payload, f->len, out, sizeof out);
 }
 
-static void check_rle(const uint8_t *data, size_t n) {
+static void check_rle(const uint8_t *data, size_t n)
+{
     uint8_t enc[512], dec[256];
     size_t m;
     long k;
-    if (n > sizeof dec) {
+    if (n > sizeof dec)
+    {
         n = sizeof dec;
     }
     m = hp_rle_encode(data, n, enc, sizeof enc);
@@ -77,17 +85,20 @@ static void check_rle(const uint8_t *data, size_t n) {
     assert(memcmp(dec, data, n) == 0);
 }
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
     uint8_t buf[FUZZ_CAP];
     hp_parser_t p;
     hp_frame_t f;
     size_t i;
     hp_parser_init(&p, buf, sizeof buf);
-    for (i = 0; i < size; i++) {
+    for (i = 0; i < size; i++)
+    {
         int rc = hp_parser_feed(&p, data[i], &f);
         assert(rc >= HP_ERR_OVERFLOW && rc <= HP_FRAME);
         assert(p.len <= p.cap);
-        if (rc == HP_FRAME) {
+        if (rc == HP_FRAME)
+        {
             assert(f.len + HP_OVERHEAD <= FUZZ_CAP);
             check_reencode(&f);
             check_decoders(&f);

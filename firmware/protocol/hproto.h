@@ -23,69 +23,70 @@
 extern "C" {
 #endif
 
-#define HP_VERSION 1u
+#define HP_VERSION     1u
 #define HP_HEADER_SIZE 6u
-#define HP_CRC_SIZE 4u
-#define HP_OVERHEAD (HP_HEADER_SIZE + HP_CRC_SIZE)
+#define HP_CRC_SIZE    4u
+#define HP_OVERHEAD    (HP_HEADER_SIZE + HP_CRC_SIZE)
 /* bytes on the wire for a raw frame of n bytes: COBS codes, final code, two delimiters */
 #define HP_WIRE_SIZE(n) ((n) + (n) / 254u + 1u + 2u)
 
 /* ---- message types: host -> device 0x01..0x7F, device -> host 0x81..0xFF ---- */
-#define HP_MSG_HELLO_REQ 0x01u  /* empty */
-#define HP_MSG_TILE 0x02u       /* u32 image, u16 row_start, u16 row_count, u8 data[rows*W*C] */
-#define HP_MSG_RUN 0x03u        /* u32 image, u32 input_crc32 */
+#define HP_MSG_HELLO_REQ  0x01u /* empty */
+#define HP_MSG_TILE       0x02u /* u32 image, u16 row_start, u16 row_count, u8 data[rows*W*C] */
+#define HP_MSG_RUN        0x03u /* u32 image, u32 input_crc32 */
 #define HP_MSG_RESULT_REQ 0x04u /* u32 image: send the last result again */
-#define HP_MSG_RESET 0x05u      /* empty: reboot the firmware */
-#define HP_MSG_HELLO 0x81u
-#define HP_MSG_ACK 0x82u
-#define HP_MSG_LABELS 0x83u
-#define HP_MSG_PROFILE 0x84u
-#define HP_MSG_RESULT 0x85u
-#define HP_MSG_ERROR 0x86u
+#define HP_MSG_RESET      0x05u /* empty: reboot the firmware */
+#define HP_MSG_HELLO      0x81u
+#define HP_MSG_ACK        0x82u
+#define HP_MSG_LABELS     0x83u
+#define HP_MSG_PROFILE    0x84u
+#define HP_MSG_RESULT     0x85u
+#define HP_MSG_ERROR      0x86u
 
 /* ---- error codes carried by HP_MSG_ERROR ---- */
-#define HP_E_BAD_FRAME 1u        /* COBS error, short frame or length mismatch */
-#define HP_E_BAD_CRC 2u
-#define HP_E_BAD_VERSION 3u
-#define HP_E_OVERFLOW 4u         /* frame longer than the receive buffer */
-#define HP_E_UNKNOWN_TYPE 5u
-#define HP_E_BAD_PAYLOAD 6u      /* payload size wrong for its type */
-#define HP_E_BAD_TILE 7u         /* rows out of range or data size mismatch */
-#define HP_E_INCOMPLETE_INPUT 8u /* RUN before every row of the image arrived */
-#define HP_E_INPUT_CRC 9u        /* RUN's CRC differs from the received input */
-#define HP_E_MODEL_FAILED 10u    /* hard_model_run returned non-zero (detail = code) */
-#define HP_E_NO_RESULT 11u       /* RESULT_REQ for an image without a stored result */
+#define HP_E_BAD_FRAME        1u /* COBS error, short frame or length mismatch */
+#define HP_E_BAD_CRC          2u
+#define HP_E_BAD_VERSION      3u
+#define HP_E_OVERFLOW         4u /* frame longer than the receive buffer */
+#define HP_E_UNKNOWN_TYPE     5u
+#define HP_E_BAD_PAYLOAD      6u  /* payload size wrong for its type */
+#define HP_E_BAD_TILE         7u  /* rows out of range or data size mismatch */
+#define HP_E_INCOMPLETE_INPUT 8u  /* RUN before every row of the image arrived */
+#define HP_E_INPUT_CRC        9u  /* RUN's CRC differs from the received input */
+#define HP_E_MODEL_FAILED     10u /* hard_model_run returned non-zero (detail = code) */
+#define HP_E_NO_RESULT        11u /* RESULT_REQ for an image without a stored result */
 
 /* ---- timer units reported in HELLO ---- */
-#define HP_UNIT_CYCLES 0u
+#define HP_UNIT_CYCLES       0u
 #define HP_UNIT_INSTRUCTIONS 1u
-#define HP_UNIT_NANOSECONDS 2u
+#define HP_UNIT_NANOSECONDS  2u
 
 /* ---- parser results ---- */
-#define HP_NONE 0          /* byte consumed, no frame yet */
-#define HP_FRAME 1         /* a valid frame is in the parser's frame */
-#define HP_ERR_COBS (-1)   /* malformed COBS block */
-#define HP_ERR_SHORT (-2)  /* shorter than header + CRC */
-#define HP_ERR_LENGTH (-3) /* len field disagrees with the frame size */
-#define HP_ERR_CRC (-4)
-#define HP_ERR_VERSION (-5)
+#define HP_NONE         0    /* byte consumed, no frame yet */
+#define HP_FRAME        1    /* a valid frame is in the parser's frame */
+#define HP_ERR_COBS     (-1) /* malformed COBS block */
+#define HP_ERR_SHORT    (-2) /* shorter than header + CRC */
+#define HP_ERR_LENGTH   (-3) /* len field disagrees with the frame size */
+#define HP_ERR_CRC      (-4)
+#define HP_ERR_VERSION  (-5)
 #define HP_ERR_OVERFLOW (-6) /* did not fit the buffer; skipped up to the delimiter */
 
 /* fixed payload sizes */
-#define HP_TILE_HEADER 8u
-#define HP_RUN_SIZE 8u
+#define HP_TILE_HEADER     8u
+#define HP_RUN_SIZE        8u
 #define HP_RESULT_REQ_SIZE 4u
-#define HP_ACK_SIZE 12u
-#define HP_LABELS_HEADER 12u
-#define HP_PROFILE_HEADER 12u
-#define HP_RESULT_SIZE 40u
-#define HP_ERROR_HEADER 16u
-#define HP_ERROR_TEXT_MAX 64u
-#define HP_HELLO_FIXED 108u
-#define HP_HELLO_STR_MAX 32u
-#define HP_HELLO_MAX (HP_HELLO_FIXED + 2u * (1u + HP_HELLO_STR_MAX))
+#define HP_ACK_SIZE        12u
+#define HP_LABELS_HEADER   12u
+#define HP_PROFILE_HEADER  12u
+#define HP_RESULT_SIZE     40u
+#define HP_ERROR_HEADER    16u
+#define HP_ERROR_TEXT_MAX  64u
+#define HP_HELLO_FIXED     108u
+#define HP_HELLO_STR_MAX   32u
+#define HP_HELLO_MAX       (HP_HELLO_FIXED + 2u * (1u + HP_HELLO_STR_MAX))
 
-typedef struct {
+typedef struct
+{
     uint8_t version;
     uint8_t type;
     uint16_t seq;
@@ -93,7 +94,8 @@ typedef struct {
     const uint8_t *payload; /* points into the parser's buffer; valid until the next feed */
 } hp_frame_t;
 
-typedef struct {
+typedef struct
+{
     uint8_t *buf;      /* raw frame bytes (header + payload + crc) */
     size_t cap;        /* capacity of buf: HP_OVERHEAD + largest accepted payload */
     size_t len;        /* decoded bytes so far */
@@ -111,12 +113,13 @@ int hp_parser_feed(hp_parser_t *p, uint8_t byte, hp_frame_t *out);
 /* ---- streaming frame writer: COBS-encodes while the frame is produced ---- */
 typedef void (*hp_put_fn)(void *ctx, const uint8_t *data, size_t n);
 
-typedef struct {
+typedef struct
+{
     hp_put_fn put;
     void *ctx;
     uint32_t crc;
-    uint16_t left;     /* payload bytes still expected */
-    uint8_t n;         /* data bytes in the current block */
+    uint16_t left; /* payload bytes still expected */
+    uint8_t n;     /* data bytes in the current block */
     uint8_t block[255];
 } hp_writer_t;
 
@@ -138,27 +141,33 @@ size_t hp_rle_encode(const uint8_t *src, size_t n, uint8_t *dst, size_t cap);
 long hp_rle_decode(const uint8_t *src, size_t n, uint8_t *dst, size_t cap);
 
 /* ---- little-endian helpers ---- */
-static inline void hp_put_u16(uint8_t *p, uint16_t v) {
+static inline void hp_put_u16(uint8_t *p, uint16_t v)
+{
     p[0] = (uint8_t)v;
     p[1] = (uint8_t)(v >> 8);
 }
-static inline void hp_put_u32(uint8_t *p, uint32_t v) {
+static inline void hp_put_u32(uint8_t *p, uint32_t v)
+{
     p[0] = (uint8_t)v;
     p[1] = (uint8_t)(v >> 8);
     p[2] = (uint8_t)(v >> 16);
     p[3] = (uint8_t)(v >> 24);
 }
-static inline void hp_put_u64(uint8_t *p, uint64_t v) {
+static inline void hp_put_u64(uint8_t *p, uint64_t v)
+{
     hp_put_u32(p, (uint32_t)v);
     hp_put_u32(p + 4, (uint32_t)(v >> 32));
 }
-static inline uint16_t hp_get_u16(const uint8_t *p) {
+static inline uint16_t hp_get_u16(const uint8_t *p)
+{
     return (uint16_t)(p[0] | ((uint16_t)p[1] << 8));
 }
-static inline uint32_t hp_get_u32(const uint8_t *p) {
+static inline uint32_t hp_get_u32(const uint8_t *p)
+{
     return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24);
 }
-static inline uint64_t hp_get_u64(const uint8_t *p) {
+static inline uint64_t hp_get_u64(const uint8_t *p)
+{
     return (uint64_t)hp_get_u32(p) | ((uint64_t)hp_get_u32(p + 4) << 32);
 }
 

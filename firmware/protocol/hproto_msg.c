@@ -3,10 +3,13 @@
 
 #include <string.h>
 
-static inline size_t hp_put_str(uint8_t *out, const char *s, size_t max) {
+static inline size_t hp_put_str(uint8_t *out, const char *s, size_t max)
+{
     size_t n = 0;
-    if (s) {
-        while (n < max && s[n]) {
+    if (s)
+    {
+        while (n < max && s[n])
+        {
             n++;
         }
         memcpy(out + 1, s, n);
@@ -15,10 +18,12 @@ static inline size_t hp_put_str(uint8_t *out, const char *s, size_t max) {
     return n + 1u;
 }
 
-size_t hp_hello_encode(const hp_hello_t *m, uint8_t *out, size_t cap) {
+size_t hp_hello_encode(const hp_hello_t *m, uint8_t *out, size_t cap)
+{
     size_t n = HP_HELLO_FIXED, i;
     uint32_t scale_bits;
-    if (cap < HP_HELLO_MAX) {
+    if (cap < HP_HELLO_MAX)
+    {
         return 0;
     }
     memset(out, 0, HP_HELLO_FIXED);
@@ -39,7 +44,8 @@ size_t hp_hello_encode(const hp_hello_t *m, uint8_t *out, size_t cap) {
     memcpy(&scale_bits, &m->input_scale, sizeof scale_bits);
     hp_put_u32(out + 36, scale_bits);
     hp_put_u32(out + 40, (uint32_t)m->input_zero_point);
-    for (i = 0; m->model_hash && i < 64u && m->model_hash[i]; i++) {
+    for (i = 0; m->model_hash && i < 64u && m->model_hash[i]; i++)
+    {
         out[44 + i] = (uint8_t)m->model_hash[i];
     }
     n += hp_put_str(out + n, m->board, HP_HELLO_STR_MAX);
@@ -47,8 +53,10 @@ size_t hp_hello_encode(const hp_hello_t *m, uint8_t *out, size_t cap) {
     return n;
 }
 
-size_t hp_ack_encode(const hp_ack_t *m, uint8_t *out, size_t cap) {
-    if (cap < HP_ACK_SIZE) {
+size_t hp_ack_encode(const hp_ack_t *m, uint8_t *out, size_t cap)
+{
+    if (cap < HP_ACK_SIZE)
+    {
         return 0;
     }
     hp_put_u16(out, m->req_seq);
@@ -60,8 +68,10 @@ size_t hp_ack_encode(const hp_ack_t *m, uint8_t *out, size_t cap) {
     return HP_ACK_SIZE;
 }
 
-size_t hp_result_encode(const hp_result_t *m, uint8_t *out, size_t cap) {
-    if (cap < HP_RESULT_SIZE) {
+size_t hp_result_encode(const hp_result_t *m, uint8_t *out, size_t cap)
+{
+    if (cap < HP_RESULT_SIZE)
+    {
         return 0;
     }
     hp_put_u32(out, m->image);
@@ -78,9 +88,11 @@ size_t hp_result_encode(const hp_result_t *m, uint8_t *out, size_t cap) {
     return HP_RESULT_SIZE;
 }
 
-size_t hp_error_encode(const hp_error_t *m, uint8_t *out, size_t cap) {
+size_t hp_error_encode(const hp_error_t *m, uint8_t *out, size_t cap)
+{
     size_t n = 0;
-    if (cap < HP_ERROR_HEADER + HP_ERROR_TEXT_MAX) {
+    if (cap < HP_ERROR_HEADER + HP_ERROR_TEXT_MAX)
+    {
         return 0;
     }
     memset(out, 0, HP_ERROR_HEADER);
@@ -89,15 +101,18 @@ size_t hp_error_encode(const hp_error_t *m, uint8_t *out, size_t cap) {
     out[4] = m->req_type;
     hp_put_u32(out + 8, m->image);
     hp_put_u32(out + 12, m->detail);
-    while (m->text && n < HP_ERROR_TEXT_MAX && m->text[n]) {
+    while (m->text && n < HP_ERROR_TEXT_MAX && m->text[n])
+    {
         out[HP_ERROR_HEADER + n] = (uint8_t)m->text[n];
         n++;
     }
     return HP_ERROR_HEADER + n;
 }
 
-size_t hp_tile_encode_header(const hp_tile_t *m, uint8_t *out, size_t cap) {
-    if (cap < HP_TILE_HEADER) {
+size_t hp_tile_encode_header(const hp_tile_t *m, uint8_t *out, size_t cap)
+{
+    if (cap < HP_TILE_HEADER)
+    {
         return 0;
     }
     hp_put_u32(out, m->image);
@@ -106,8 +121,10 @@ size_t hp_tile_encode_header(const hp_tile_t *m, uint8_t *out, size_t cap) {
     return HP_TILE_HEADER;
 }
 
-size_t hp_run_encode(const hp_run_t *m, uint8_t *out, size_t cap) {
-    if (cap < HP_RUN_SIZE) {
+size_t hp_run_encode(const hp_run_t *m, uint8_t *out, size_t cap)
+{
+    if (cap < HP_RUN_SIZE)
+    {
         return 0;
     }
     hp_put_u32(out, m->image);
@@ -115,24 +132,28 @@ size_t hp_run_encode(const hp_run_t *m, uint8_t *out, size_t cap) {
     return HP_RUN_SIZE;
 }
 
-void hp_labels_header(uint8_t out[HP_LABELS_HEADER], uint32_t image, uint32_t run_id,
-                      uint16_t row_start, uint16_t row_count) {
+void hp_labels_header(
+    uint8_t out[HP_LABELS_HEADER], uint32_t image, uint32_t run_id, uint16_t row_start, uint16_t row_count)
+{
     hp_put_u32(out, image);
     hp_put_u32(out + 4, run_id);
     hp_put_u16(out + 8, row_start);
     hp_put_u16(out + 10, row_count);
 }
 
-void hp_profile_header(uint8_t out[HP_PROFILE_HEADER], uint32_t image, uint32_t run_id,
-                       uint16_t first_layer, uint16_t count) {
+void hp_profile_header(
+    uint8_t out[HP_PROFILE_HEADER], uint32_t image, uint32_t run_id, uint16_t first_layer, uint16_t count)
+{
     hp_put_u32(out, image);
     hp_put_u32(out + 4, run_id);
     hp_put_u16(out + 8, first_layer);
     hp_put_u16(out + 10, count);
 }
 
-int hp_tile_decode(const hp_frame_t *f, hp_tile_t *m) {
-    if (f->len < HP_TILE_HEADER) {
+int hp_tile_decode(const hp_frame_t *f, hp_tile_t *m)
+{
+    if (f->len < HP_TILE_HEADER)
+    {
         return -1;
     }
     m->image = hp_get_u32(f->payload);
@@ -143,8 +164,10 @@ int hp_tile_decode(const hp_frame_t *f, hp_tile_t *m) {
     return 0;
 }
 
-int hp_run_decode(const hp_frame_t *f, hp_run_t *m) {
-    if (f->len != HP_RUN_SIZE) {
+int hp_run_decode(const hp_frame_t *f, hp_run_t *m)
+{
+    if (f->len != HP_RUN_SIZE)
+    {
         return -1;
     }
     m->image = hp_get_u32(f->payload);
@@ -152,16 +175,20 @@ int hp_run_decode(const hp_frame_t *f, hp_run_t *m) {
     return 0;
 }
 
-int hp_result_req_decode(const hp_frame_t *f, uint32_t *image) {
-    if (f->len != HP_RESULT_REQ_SIZE) {
+int hp_result_req_decode(const hp_frame_t *f, uint32_t *image)
+{
+    if (f->len != HP_RESULT_REQ_SIZE)
+    {
         return -1;
     }
     *image = hp_get_u32(f->payload);
     return 0;
 }
 
-int hp_ack_decode(const hp_frame_t *f, hp_ack_t *m) {
-    if (f->len != HP_ACK_SIZE) {
+int hp_ack_decode(const hp_frame_t *f, hp_ack_t *m)
+{
+    if (f->len != HP_ACK_SIZE)
+    {
         return -1;
     }
     m->req_seq = hp_get_u16(f->payload);
@@ -173,9 +200,11 @@ int hp_ack_decode(const hp_frame_t *f, hp_ack_t *m) {
     return 0;
 }
 
-int hp_result_decode(const hp_frame_t *f, hp_result_t *m) {
+int hp_result_decode(const hp_frame_t *f, hp_result_t *m)
+{
     const uint8_t *p = f->payload;
-    if (f->len != HP_RESULT_SIZE) {
+    if (f->len != HP_RESULT_SIZE)
+    {
         return -1;
     }
     m->image = hp_get_u32(p);

@@ -31,7 +31,8 @@
 extern "C" {
 #endif
 
-typedef struct {
+typedef struct
+{
     uint8_t reason;
     uint8_t timer_unit;
     uint16_t fw_version;
@@ -49,7 +50,8 @@ typedef struct {
     const char *build_id;   /* <= HP_HELLO_STR_MAX chars */
 } hp_hello_t;
 
-typedef struct {
+typedef struct
+{
     uint16_t req_seq;
     uint8_t req_type;
     uint8_t status;
@@ -57,7 +59,8 @@ typedef struct {
     uint16_t row_start, row_count;
 } hp_ack_t;
 
-typedef struct {
+typedef struct
+{
     uint32_t image, run_id;
     int32_t status;
     uint32_t stack_high_water;
@@ -66,7 +69,8 @@ typedef struct {
     uint32_t labels_crc32, input_crc32;
 } hp_result_t;
 
-typedef struct {
+typedef struct
+{
     uint16_t code;
     uint16_t req_seq;
     uint8_t req_type;
@@ -75,14 +79,16 @@ typedef struct {
     const char *text;
 } hp_error_t;
 
-typedef struct {
+typedef struct
+{
     uint32_t image;
     uint16_t row_start, row_count;
     const uint8_t *data;
     size_t data_len;
 } hp_tile_t;
 
-typedef struct {
+typedef struct
+{
     uint32_t image;
     uint32_t input_crc32;
 } hp_run_t;
@@ -95,10 +101,10 @@ size_t hp_error_encode(const hp_error_t *m, uint8_t *out, size_t cap);
 size_t hp_tile_encode_header(const hp_tile_t *m, uint8_t *out, size_t cap);
 size_t hp_run_encode(const hp_run_t *m, uint8_t *out, size_t cap);
 /* Stream headers for LABELS / PROFILE (the body follows through hp_writer_write). */
-void hp_labels_header(uint8_t out[HP_LABELS_HEADER], uint32_t image, uint32_t run_id,
-                      uint16_t row_start, uint16_t row_count);
-void hp_profile_header(uint8_t out[HP_PROFILE_HEADER], uint32_t image, uint32_t run_id,
-                       uint16_t first_layer, uint16_t count);
+void hp_labels_header(
+    uint8_t out[HP_LABELS_HEADER], uint32_t image, uint32_t run_id, uint16_t row_start, uint16_t row_count);
+void hp_profile_header(
+    uint8_t out[HP_PROFILE_HEADER], uint32_t image, uint32_t run_id, uint16_t first_layer, uint16_t count);
 
 /* Decoders return 0, or -1 when the payload size is wrong for the type. */
 int hp_tile_decode(const hp_frame_t *f, hp_tile_t *m);

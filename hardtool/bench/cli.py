@@ -15,16 +15,33 @@ import click
 @click.option("--n", "n", type=int, default=10, show_default=True, help="Images to stream.")
 @click.option("--port", default=None, help="Serial port or pyserial URL (default: the ST-LINK's port).")
 @click.option("--baud", type=int, default=115200, show_default=True)
-@click.option("--flasher", type=click.Choice(["auto", "pyocd", "st-flash", "openocd", "cubeprogrammer", "mass-storage"]),
-              default="auto", show_default=True)
-@click.option("--board", type=click.Choice(["auto", "disco", "qemu"]), default="auto", show_default=True,
-              help="auto: the DISCO board if one is connected, else the emulated board.")
-@click.option("--ckpt", type=click.Path(path_type=Path), default=None,
-              help="Float checkpoint for the float mIoU (default: the one named in quant_report.json).")
+@click.option(
+    "--flasher",
+    type=click.Choice(["auto", "pyocd", "st-flash", "openocd", "cubeprogrammer", "mass-storage"]),
+    default="auto",
+    show_default=True,
+)
+@click.option(
+    "--board",
+    type=click.Choice(["auto", "disco", "qemu"]),
+    default="auto",
+    show_default=True,
+    help="auto: the DISCO board if one is connected, else the emulated board.",
+)
+@click.option(
+    "--ckpt",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Float checkpoint for the float mIoU (default: the one named in quant_report.json).",
+)
 @click.option("--timeout", type=float, default=2.0, show_default=True, help="Seconds to wait for one reply.")
-@click.option("--out", type=click.Path(path_type=Path), default=None, help="Report folder [default: BUILD_DIR/bench].")
+@click.option(
+    "--out", type=click.Path(path_type=Path), default=None, help="Report folder [default: BUILD_DIR/bench]."
+)
 @click.option("--json", "as_json", is_flag=True)
-def flash_and_bench_cmd(build_dir, data, split, n, port, baud, flasher, board, ckpt, timeout, out, as_json) -> None:
+def flash_and_bench_cmd(
+    build_dir, data, split, n, port, baud, flasher, board, ckpt, timeout, out, as_json
+) -> None:
     """Flash BUILD_DIR's firmware (or launch the emulated board), stream N images over the serial
     protocol and report device mIoU, agreement with the host int8 reference, latency per image and
     per layer, and measured SRAM vs memplan. Writes bench.json and masks.png; Ctrl-C keeps partial results."""
@@ -34,8 +51,21 @@ def flash_and_bench_cmd(build_dir, data, split, n, port, baud, flasher, board, c
     def log(msg: str) -> None:
         click.echo(msg, err=as_json)
 
-    r = flash_and_bench(build_dir, data, n, port, baud, flasher, board, out, ckpt, split, timeout,
-                        progress=not as_json, log=log)
+    r = flash_and_bench(
+        build_dir,
+        data,
+        n,
+        port,
+        baud,
+        flasher,
+        board,
+        out,
+        ckpt,
+        split,
+        timeout,
+        progress=not as_json,
+        log=log,
+    )
     if as_json:
         click.echo(json.dumps(r, indent=2))
     else:

@@ -22,11 +22,17 @@ def run_bench(out_dir: Path, work: Path, n: int = 4) -> dict:
     r = flash_and_bench(proj, bench_data(work), n=n, board="qemu", progress=False, log=lambda *_: None)
     macs = sum(row.get("macs", 0) for row in r["per_layer"])
     res = {
-        "model": "hard_edge 128x256 (bundled demo checkpoint)", "board": "qemu mps2-an500 (emulated Cortex-M7)",
-        "unit": r["latency"]["unit"], "images": r["completed"], "bit_exact": r["agreement"]["bit_exact"],
-        "instructions_per_image": r["latency"], "macs_per_image": macs,
+        "model": "hard_edge 128x256 (bundled demo checkpoint)",
+        "board": "qemu mps2-an500 (emulated Cortex-M7)",
+        "unit": r["latency"]["unit"],
+        "images": r["completed"],
+        "bit_exact": r["agreement"]["bit_exact"],
+        "instructions_per_image": r["latency"],
+        "macs_per_image": macs,
         "instructions_per_mac": r["latency"]["mean"] / macs if macs else None,
-        "per_layer": r["per_layer"], "protocol": r["protocol"], "sram": r["sram"],
+        "per_layer": r["per_layer"],
+        "protocol": r["protocol"],
+        "sram": r["sram"],
     }
     atomic_write_json(out_dir / "device.json", res)
     return res

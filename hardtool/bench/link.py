@@ -32,7 +32,9 @@ def open_port(port: str, baud: int = 115200, read_timeout: float = 0.05) -> seri
         elif "Permission" in text or "Errno 13" in text:
             hint = "permission denied (add yourself to the 'dialout' group, then log in again)"
         elif "No such file" in text or "Errno 2" in text or "could not open port" in text:
-            hint = "no such port (is the board plugged in? list ports with `python -m serial.tools.list_ports`)"
+            hint = (
+                "no such port (is the board plugged in? list ports with `python -m serial.tools.list_ports`)"
+            )
         elif "Connection refused" in text or "Errno 111" in text:
             hint = "nothing listens there (is the emulator running?)"
         else:
@@ -66,7 +68,9 @@ class Link:
             if hasattr(self.ser, "flush"):
                 self.ser.flush()
         except (serial.SerialException, OSError) as e:
-            raise HardtoolError(f"serial write to {self.name} failed: {e} (board unplugged or emulator stopped?)") from None
+            raise HardtoolError(
+                f"serial write to {self.name} failed: {e} (board unplugged or emulator stopped?)"
+            ) from None
         self.bytes_out += len(data)
         return seq
 
@@ -81,7 +85,9 @@ class Link:
                 waiting = getattr(self.ser, "in_waiting", 0) or 1
                 data = self.ser.read(min(max(waiting, 1), 65536))
             except (serial.SerialException, OSError) as e:
-                raise HardtoolError(f"serial read from {self.name} failed: {e} (board unplugged or emulator stopped?)") from None
+                raise HardtoolError(
+                    f"serial read from {self.name} failed: {e} (board unplugged or emulator stopped?)"
+                ) from None
             if data:
                 self.bytes_in += len(data)
                 self._pending.extend(self.parser.feed(data))

@@ -27,16 +27,34 @@ MAX_PAYLOAD = 0xFFFF
 HELLO_REQ, TILE, RUN, RESULT_REQ, RESET = 0x01, 0x02, 0x03, 0x04, 0x05
 HELLO, ACK, LABELS, PROFILE, RESULT, ERROR = 0x81, 0x82, 0x83, 0x84, 0x85, 0x86
 TYPE_NAMES = {
-    HELLO_REQ: "HELLO_REQ", TILE: "TILE", RUN: "RUN", RESULT_REQ: "RESULT_REQ", RESET: "RESET",
-    HELLO: "HELLO", ACK: "ACK", LABELS: "LABELS", PROFILE: "PROFILE", RESULT: "RESULT", ERROR: "ERROR",
+    HELLO_REQ: "HELLO_REQ",
+    TILE: "TILE",
+    RUN: "RUN",
+    RESULT_REQ: "RESULT_REQ",
+    RESET: "RESET",
+    HELLO: "HELLO",
+    ACK: "ACK",
+    LABELS: "LABELS",
+    PROFILE: "PROFILE",
+    RESULT: "RESULT",
+    ERROR: "ERROR",
 }
 
 # device error codes (HP_E_*)
 E_BAD_FRAME, E_BAD_CRC, E_BAD_VERSION, E_OVERFLOW, E_UNKNOWN_TYPE, E_BAD_PAYLOAD = 1, 2, 3, 4, 5, 6
 E_BAD_TILE, E_INCOMPLETE_INPUT, E_INPUT_CRC, E_MODEL_FAILED, E_NO_RESULT = 7, 8, 9, 10, 11
 ERROR_NAMES = {
-    1: "BAD_FRAME", 2: "BAD_CRC", 3: "BAD_VERSION", 4: "OVERFLOW", 5: "UNKNOWN_TYPE", 6: "BAD_PAYLOAD",
-    7: "BAD_TILE", 8: "INCOMPLETE_INPUT", 9: "INPUT_CRC", 10: "MODEL_FAILED", 11: "NO_RESULT",
+    1: "BAD_FRAME",
+    2: "BAD_CRC",
+    3: "BAD_VERSION",
+    4: "OVERFLOW",
+    5: "UNKNOWN_TYPE",
+    6: "BAD_PAYLOAD",
+    7: "BAD_TILE",
+    8: "INCOMPLETE_INPUT",
+    9: "INPUT_CRC",
+    10: "MODEL_FAILED",
+    11: "NO_RESULT",
 }
 
 UNIT_NAMES = {0: "cycles", 1: "instructions", 2: "ns"}
@@ -136,8 +154,10 @@ def decode_raw(raw: bytes, accept_any_version: bool = False) -> Frame:
     if crc != crc32(raw[:-CRC_SIZE]):
         raise ProtocolError("CRC mismatch")
     if version != VERSION and not accept_any_version:
-        raise ProtocolError(f"device speaks protocol v{version}, this host speaks v{VERSION}; "
-                            "rebuild the firmware with this hardtool version")
+        raise ProtocolError(
+            f"device speaks protocol v{version}, this host speaks v{VERSION}; "
+            "rebuild the firmware with this hardtool version"
+        )
     return Frame(type_, seq, bytes(raw[HEADER_SIZE:-CRC_SIZE]), version)
 
 
@@ -415,8 +435,13 @@ def result_req_payload(image: int) -> bytes:
 def hello_payload(h: Hello) -> bytes:
     fields = [getattr(h, k) for k in Hello.__dataclass_fields__][:16]
     board, build = h.board.encode()[:HELLO_STR_MAX], h.build_id.encode()[:HELLO_STR_MAX]
-    return (_HELLO.pack(*fields, h.model_hash.encode()[:64]) + bytes([len(board)]) + board
-            + bytes([len(build)]) + build)
+    return (
+        _HELLO.pack(*fields, h.model_hash.encode()[:64])
+        + bytes([len(board)])
+        + board
+        + bytes([len(build)])
+        + build
+    )
 
 
 def ack_payload(a: Ack) -> bytes:

@@ -17,8 +17,15 @@ def latency_stats(values: list[int], unit: str, core_clock_hz: int | None) -> di
     if not values:
         return {"unit": unit, "n": 0}
     a = np.asarray(values, np.float64)
-    out = {"unit": unit, "n": len(values), "mean": float(a.mean()), "p50": float(np.percentile(a, 50)),
-           "p99": float(np.percentile(a, 99)), "min": int(a.min()), "max": int(a.max())}
+    out = {
+        "unit": unit,
+        "n": len(values),
+        "mean": float(a.mean()),
+        "p50": float(np.percentile(a, 50)),
+        "p99": float(np.percentile(a, 99)),
+        "min": int(a.min()),
+        "max": int(a.max()),
+    }
     if unit == "cycles" and core_clock_hz:
         out["ms"] = {k: 1000.0 * out[k] / core_clock_hz for k in ("mean", "p50", "p99")}
         out["core_clock_hz"] = core_clock_hz
@@ -58,11 +65,18 @@ def agreement(device: list[np.ndarray], host: list[np.ndarray]) -> dict:
     same = sum(int((d == h).sum()) for d, h in zip(device, host, strict=True))
     total = sum(d.size for d in device)
     differ = [i for i, (d, h) in enumerate(zip(device, host, strict=True)) if not np.array_equal(d, h)]
-    return {"pixels_equal": same, "pixels": total, "fraction": same / total if total else float("nan"),
-            "bit_exact": not differ and total > 0, "differing_images": differ}
+    return {
+        "pixels_equal": same,
+        "pixels": total,
+        "fraction": same / total if total else float("nan"),
+        "bit_exact": not differ and total > 0,
+        "differing_images": differ,
+    }
 
 
-def masks_png(images: list[np.ndarray], gts: list[np.ndarray], preds: list[np.ndarray], max_rows: int = 4) -> bytes:
+def masks_png(
+    images: list[np.ndarray], gts: list[np.ndarray], preds: list[np.ndarray], max_rows: int = 4
+) -> bytes:
     """image | ground truth | device prediction, one row per image."""
     import matplotlib
 
@@ -73,8 +87,9 @@ def masks_png(images: list[np.ndarray], gts: list[np.ndarray], preds: list[np.nd
     n = min(max_rows, len(preds))
     fig, axes = plt.subplots(n, 3, figsize=(9, 1.6 * n + 0.4), squeeze=False)
     for r in range(n):
-        for c, (img, title) in enumerate(((images[r], "image"), (pal[gts[r]], "ground truth"),
-                                         (pal[preds[r]], "device prediction"))):
+        for c, (img, title) in enumerate(
+            ((images[r], "image"), (pal[gts[r]], "ground truth"), (pal[preds[r]], "device prediction"))
+        ):
             ax = axes[r][c]
             ax.imshow(img, interpolation="nearest")
             ax.set_xticks([])
@@ -95,25 +110,43 @@ def print_report(r: dict) -> None:
     con = Console()
     unit = r["latency"]["unit"]
     emulated = r["board"]["emulated"]
-    t = Table(title=f"flash-and-bench: {r['completed']} of {r['requested']} images on "
-                    f"{'the emulated board (QEMU)' if emulated else r['board']['name']}")
+    t = Table(
+        title=f"flash-and-bench: {r['completed']} of {r['requested']} images on "
+        f"{'the emulated board (QEMU)' if emulated else r['board']['name']}"
+    )
     t.add_column("metric")
     t.add_column("value", justify="right")
     acc = r["miou"]
     for k, label in (("device", "device mIoU"), ("host_int8", "host int8 mIoU"), ("float", "float mIoU")):
         t.add_row(label, f"{100 * acc[k]:.2f} %" if acc.get(k) is not None else "—")
     ag = r["agreement"]
-    t.add_row("pixels equal to host int8", f"{100 * ag['fraction']:.4f} % ({ag['pixels_equal']:,}/{ag['pixels']:,})")
+    t.add_row(
+        "pixels equal to host int8", f"{100 * ag['fraction']:.4f} % ({ag['pixels_equal']:,}/{ag['pixels']:,})"
+    )
     lat = r["latency"]
     label = "instructions (emulated)" if emulated else unit
     if lat.get("n"):
-        t.add_row("latency mean / p50 / p99", f"{lat['mean']:,.0f} / {lat['p50']:,.0f} / {lat['p99']:,.0f} {label}")
+        t.add_row(
+            "latency mean / p50 / p99", f"{lat['mean']:,.0f} / {lat['p50']:,.0f} / {lat['p99']:,.0f} {label}"
+        )
         if "ms" in lat:
-            t.add_row("latency mean / p50 / p99", f"{lat['ms']['mean']:.2f} / {lat['ms']['p50']:.2f} / {lat['ms']['p99']:.2f} ms")
+            t.add_row(
+                "latency mean / p50 / p99",
+                f"{lat['ms']['mean']:.2f} / {lat['ms']['p50']:.2f} / {lat['ms']['p99']:.2f} ms",
+            )
     s = r["sram"]
-    t.add_row("measured peak SRAM", f"{s['measured_peak']:,} B (arena {s['arena']:,} + stack {s['stack_high_water']:,} + statics {s['statics']:,})")
-    t.add_row("memplan's prediction", f"{s['memplan_peak']:,} B (difference {s['measured_peak'] - s['memplan_peak']:+,} B)")
-    t.add_row("protocol", f"{r['protocol']['bytes_per_s']:,.0f} B/s, {r['protocol']['resends']} resends, {r['protocol']['resets']} resets")
+    t.add_row(
+        "measured peak SRAM",
+        f"{s['measured_peak']:,} B (arena {s['arena']:,} + stack {s['stack_high_water']:,} + statics {s['statics']:,})",
+    )
+    t.add_row(
+        "memplan's prediction",
+        f"{s['memplan_peak']:,} B (difference {s['measured_peak'] - s['memplan_peak']:+,} B)",
+    )
+    t.add_row(
+        "protocol",
+        f"{r['protocol']['bytes_per_s']:,.0f} B/s, {r['protocol']['resends']} resends, {r['protocol']['resets']} resets",
+    )
     con.print(t)
     if ag["differing_images"]:
         con.print(f"[red]images that differ from the host int8 reference: {ag['differing_images']}[/red]")
@@ -122,8 +155,13 @@ def print_report(r: dict) -> None:
         for col in ("#", "layer", label, "share", "per MAC"):
             lt.add_column(col, justify="left" if col == "layer" else "right")
         for row in sorted(r["per_layer"], key=lambda x: -x["mean"])[:12]:
-            lt.add_row(str(row["layer"]), row["name"], f"{row['mean']:,.0f}", f"{100 * row['share']:.1f} %",
-                       f"{row['per_mac']:.2f}" if "per_mac" in row else "—")
+            lt.add_row(
+                str(row["layer"]),
+                row["name"],
+                f"{row['mean']:,.0f}",
+                f"{100 * row['share']:.1f} %",
+                f"{row['per_mac']:.2f}" if "per_mac" in row else "—",
+            )
         con.print(lt)
         con.print(f"(top 12 of {len(r['per_layer'])} layers; all in bench.json)")
     if r.get("interrupted"):

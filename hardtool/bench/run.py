@@ -22,9 +22,11 @@ def _project(build_dir: Path) -> dict:
     need = ["hardtool_build.json", "model_int8.tflite", "memplan.json"]
     missing = [n for n in need if not (build_dir / n).is_file()]
     if not build_dir.is_dir() or missing:
-        raise HardtoolError(f"{build_dir} is not a firmware project made by hardtool codegen (missing "
-                            f"{', '.join(missing) if build_dir.is_dir() else 'folder'}); make one with: "
-                            "hardtool codegen MODEL.tflite -t qemu (or -t baremetal for the board)")
+        raise HardtoolError(
+            f"{build_dir} is not a firmware project made by hardtool codegen (missing "
+            f"{', '.join(missing) if build_dir.is_dir() else 'folder'}); make one with: "
+            "hardtool codegen MODEL.tflite -t qemu (or -t baremetal for the board)"
+        )
     return json.loads((build_dir / "hardtool_build.json").read_text())
 
 
@@ -39,12 +41,16 @@ def resolve_board(board: str, port: str | None, log: Callable[[str], None]) -> t
     try:
         return "disco", find_board_port()
     except HardtoolError:
-        log("no STM32F746G-DISCO found: running on the emulated board (QEMU mps2-an500); "
-            "latency is reported in emulated instructions")
+        log(
+            "no STM32F746G-DISCO found: running on the emulated board (QEMU mps2-an500); "
+            "latency is reported in emulated instructions"
+        )
         return "qemu", None
 
 
-def choose_board(build_dir: Path, board: str, port: str | None, log: Callable[[str], None]) -> tuple[str, Path, str | None]:
+def choose_board(
+    build_dir: Path, board: str, port: str | None, log: Callable[[str], None]
+) -> tuple[str, Path, str | None]:
     """(board kind, project folder to build, serial port). Falls back to QEMU when no board is found."""
     manifest = _project(build_dir)
     board, port = resolve_board(board, port, log)
@@ -59,8 +65,10 @@ def choose_board(build_dir: Path, board: str, port: str | None, log: Callable[[s
             log(f"generated the qemu project for the emulated board in {emu}")
         return "qemu", emu, None
     if manifest["board"] != DISCO_BOARD:
-        raise HardtoolError(f"{build_dir} was generated for {manifest['board']}; for the board generate the "
-                            "baremetal template: hardtool codegen MODEL.tflite -t baremetal")
+        raise HardtoolError(
+            f"{build_dir} was generated for {manifest['board']}; for the board generate the "
+            "baremetal template: hardtool codegen MODEL.tflite -t baremetal"
+        )
     if port is None:
         from hardtool.firmware.flashers import find_board_port
 
@@ -87,10 +95,22 @@ def _float_predictor(build_dir: Path, ckpt: Path | None):
     return torch_predictor(model, info.mean, info.std)
 
 
-def flash_and_bench(build_dir: Path, data: Path, n: int = 10, port: str | None = None, baud: int = 115200,
-                    flasher: str = "auto", board: str = "auto", out: Path | None = None, ckpt: Path | None = None,
-                    split: str = "val", timeout: float = 2.0, run_timeout: float = 300.0, progress: bool = True,
-                    log: Callable[[str], None] = print) -> dict:
+def flash_and_bench(
+    build_dir: Path,
+    data: Path,
+    n: int = 10,
+    port: str | None = None,
+    baud: int = 115200,
+    flasher: str = "auto",
+    board: str = "auto",
+    out: Path | None = None,
+    ckpt: Path | None = None,
+    split: str = "val",
+    timeout: float = 2.0,
+    run_timeout: float = 300.0,
+    progress: bool = True,
+    log: Callable[[str], None] = print,
+) -> dict:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     from hardtool.bench.link import Link
@@ -146,10 +166,16 @@ def flash_and_bench(build_dir: Path, data: Path, n: int = 10, port: str | None =
         sess = BenchSession(link, timeout=timeout, run_timeout=run_timeout)
         hello = sess.hello()
         if hello.model_hash != model_sha:
-            raise HardtoolError(f"the board runs another model (hash {hello.model_hash[:12]}…, expected "
-                                f"{model_sha[:12]}…); flash this build or pass the right BUILD_DIR")
-        cols = (TextColumn("[progress.description]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                TimeRemainingColumn())
+            raise HardtoolError(
+                f"the board runs another model (hash {hello.model_hash[:12]}…, expected "
+                f"{model_sha[:12]}…); flash this build or pass the right BUILD_DIR"
+            )
+        cols = (
+            TextColumn("[progress.description]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeRemainingColumn(),
+        )
         with Progress(*cols, transient=True, disable=not progress) as bar:
             task = bar.add_task("images on the device", total=len(xs))
             for i, x in enumerate(xs):
@@ -167,31 +193,74 @@ def flash_and_bench(build_dir: Path, data: Path, n: int = 10, port: str | None =
         raise HardtoolError("no image completed on the device")
     device = [r.labels for r in results]
     unit = results[0].unit if results else (hello.unit if hello else "cycles")
-    acc = R.accuracy(gts[:k], {"device": device, "host_int8": host[:k], **({"float": floats[:k]} if floats else {})})
+    acc = R.accuracy(
+        gts[:k], {"device": device, "host_int8": host[:k], **({"float": floats[:k]} if floats else {})}
+    )
     stack_hw = max((r.stack_high_water for r in results), default=0)
     stack_reserved = int(manifest.get("stack_size", 16384))
     arena = int(plan["arena_size"])
     statics = res_build.ram_used - arena - stack_reserved
     bytes_moved = k * (xs[0].nbytes if xs else 0)
     report = {
-        "board": {"kind": kind, "emulated": kind == "qemu", "name": hello.board if hello else kind,
-                  "port": port, "build_id": hello.build_id if hello else None,
-                  "core_clock_hz": hello.core_clock_hz if hello else None},
-        "model_sha256": model_sha, "data": str(data), "split": split, "requested": len(xs), "completed": k,
+        "board": {
+            "kind": kind,
+            "emulated": kind == "qemu",
+            "name": hello.board if hello else kind,
+            "port": port,
+            "build_id": hello.build_id if hello else None,
+            "core_clock_hz": hello.core_clock_hz if hello else None,
+        },
+        "model_sha256": model_sha,
+        "data": str(data),
+        "split": split,
+        "requested": len(xs),
+        "completed": k,
         "interrupted": interrupted,
         "miou": {"device": acc.get("device"), "host_int8": acc.get("host_int8"), "float": acc.get("float")},
-        "agreement": R.agreement(device, host[:k]) if k else {"fraction": float("nan"), "pixels": 0, "pixels_equal": 0,
-                                                               "bit_exact": False, "differing_images": []},
-        "latency": R.latency_stats([r.total for r in results], unit, hello.core_clock_hz if hello and kind != "qemu" else None),
-        "per_layer": R.per_layer([L.name for L in layers], [r.layer_counts for r in results], [L.macs for L in layers]),
-        "sram": {"arena": arena, "stack_high_water": stack_hw, "stack_reserved": stack_reserved, "statics": statics,
-                 "measured_peak": arena + stack_hw + statics, "memplan_peak": int(plan["peak"]["total_bytes"]),
-                 "ram_used_linker": res_build.ram_used},
-        "build": {"ram_used": res_build.ram_used, "flash_used": res_build.flash_used, "elf": str(res_build.elf)},
-        "protocol": {**stats, "seconds": round(elapsed, 2), "input_bytes": bytes_moved,
-                     "bytes_per_s": bytes_moved / elapsed if elapsed > 0 else 0.0},
-        "images": [{"index": r.index, "file": samples[r.index].image.name, "total": r.total,
-                    "equal_to_host": bool(np.array_equal(r.labels, host[r.index]))} for r in results],
+        "agreement": R.agreement(device, host[:k])
+        if k
+        else {
+            "fraction": float("nan"),
+            "pixels": 0,
+            "pixels_equal": 0,
+            "bit_exact": False,
+            "differing_images": [],
+        },
+        "latency": R.latency_stats(
+            [r.total for r in results], unit, hello.core_clock_hz if hello and kind != "qemu" else None
+        ),
+        "per_layer": R.per_layer(
+            [L.name for L in layers], [r.layer_counts for r in results], [L.macs for L in layers]
+        ),
+        "sram": {
+            "arena": arena,
+            "stack_high_water": stack_hw,
+            "stack_reserved": stack_reserved,
+            "statics": statics,
+            "measured_peak": arena + stack_hw + statics,
+            "memplan_peak": int(plan["peak"]["total_bytes"]),
+            "ram_used_linker": res_build.ram_used,
+        },
+        "build": {
+            "ram_used": res_build.ram_used,
+            "flash_used": res_build.flash_used,
+            "elf": str(res_build.elf),
+        },
+        "protocol": {
+            **stats,
+            "seconds": round(elapsed, 2),
+            "input_bytes": bytes_moved,
+            "bytes_per_s": bytes_moved / elapsed if elapsed > 0 else 0.0,
+        },
+        "images": [
+            {
+                "index": r.index,
+                "file": samples[r.index].image.name,
+                "total": r.total,
+                "equal_to_host": bool(np.array_equal(r.labels, host[r.index])),
+            }
+            for r in results
+        ],
     }
     out.mkdir(parents=True, exist_ok=True)
     R.write_outputs(out, report, rgbs[:k], gts[:k], device)

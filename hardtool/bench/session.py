@@ -64,8 +64,15 @@ class BenchSession:
     reboots tolerated per image.
     """
 
-    def __init__(self, link: Link, *, timeout: float = 2.0, run_timeout: float = 120.0, retries: int = 8,
-                 max_resets: int = 3):
+    def __init__(
+        self,
+        link: Link,
+        *,
+        timeout: float = 2.0,
+        run_timeout: float = 120.0,
+        retries: int = 8,
+        max_resets: int = 3,
+    ):
         self.link = link
         self.timeout = timeout
         self.run_timeout = run_timeout
@@ -83,8 +90,10 @@ class BenchSession:
             if f is None:
                 return None
             if f.version != P.VERSION:
-                raise HardtoolError(f"the device speaks protocol v{f.version}, this hardtool speaks "
-                                    f"v{P.VERSION}: rebuild and flash the firmware with this hardtool")
+                raise HardtoolError(
+                    f"the device speaks protocol v{f.version}, this hardtool speaks "
+                    f"v{P.VERSION}: rebuild and flash the firmware with this hardtool"
+                )
             try:
                 msg = P.decode_message(f)
             except P.ProtocolError as e:
@@ -111,20 +120,30 @@ class BenchSession:
                 msg = got[1]
                 if isinstance(msg, P.Hello):
                     if msg.proto_version != P.VERSION:
-                        raise HardtoolError(f"the device speaks protocol v{msg.proto_version}, this hardtool "
-                                            f"v{P.VERSION}: rebuild and flash the firmware")
+                        raise HardtoolError(
+                            f"the device speaks protocol v{msg.proto_version}, this hardtool "
+                            f"v{P.VERSION}: rebuild and flash the firmware"
+                        )
                     self._check_same_firmware(msg)
                     self.hello_info = msg
                     return msg
             self.stats.resends += 1
-        raise HardtoolError(f"no answer from the bench firmware on {self.link.name} after {self.retries} "
-                            f"tries: is it flashed and running, and is the baud rate right?")
+        raise HardtoolError(
+            f"no answer from the bench firmware on {self.link.name} after {self.retries} "
+            f"tries: is it flashed and running, and is the baud rate right?"
+        )
 
     def _check_same_firmware(self, msg: P.Hello) -> None:
         old = self.hello_info
         if old and (old.model_hash, old.height, old.width, old.channels) != (
-                msg.model_hash, msg.height, msg.width, msg.channels):
-            raise HardtoolError("a different firmware answered after a reset (model hash or input shape changed)")
+            msg.model_hash,
+            msg.height,
+            msg.width,
+            msg.channels,
+        ):
+            raise HardtoolError(
+                "a different firmware answered after a reset (model hash or input shape changed)"
+            )
 
     # ------------------------------------------------------------ one image
 
@@ -135,8 +154,10 @@ class BenchSession:
         if img.ndim == 4 and img.shape[0] == 1:
             img = img[0]
         if img.dtype != np.int8 or img.shape != (h.height, h.width, h.channels):
-            raise HardtoolError(f"image {index}: expected int8 {h.height}x{h.width}x{h.channels} "
-                                f"(quantised model input), got {img.dtype} {'x'.join(map(str, img.shape))}")
+            raise HardtoolError(
+                f"image {index}: expected int8 {h.height}x{h.width}x{h.channels} "
+                f"(quantised model input), got {img.dtype} {'x'.join(map(str, img.shape))}"
+            )
         data = img.tobytes()
         in_crc = P.crc32(data)
         resets = 0
@@ -154,14 +175,18 @@ class BenchSession:
                 self.stats.resets += 1
                 log.info("board reset during image %d; sending it again", index)
                 if resets > self.max_resets:
-                    raise HardtoolError(f"the board reset {resets} times during image {index}: it probably "
-                                        "crashes on this input (stack overflow or hard fault?)") from None
+                    raise HardtoolError(
+                        f"the board reset {resets} times during image {index}: it probably "
+                        "crashes on this input (stack overflow or hard fault?)"
+                    ) from None
                 self._check_same_firmware(r.hello)
                 self.hello_info = r.hello
             except _Retry:
                 pass
-        raise HardtoolError(f"image {index}: no valid result after {self.retries} attempts "
-                            f"({self.link.bad_frames} corrupt frames seen): the serial line is too noisy")
+        raise HardtoolError(
+            f"image {index}: no valid result after {self.retries} attempts "
+            f"({self.link.bad_frames} corrupt frames seen): the serial line is too noisy"
+        )
 
     def _await(self, seq: int | set[int], req_type: int, deadline: float) -> P.Ack | P.DeviceError | None:
         """ACK or ERROR answering one of our frames ``seq`` (or a parse ERROR), else None at deadline."""
@@ -183,7 +208,7 @@ class BenchSession:
         rows_per_tile = max(1, (h.max_payload - P.TILE_HEADER) // row_bytes)
         for r0 in range(0, h.height, rows_per_tile):
             n = min(rows_per_tile, h.height - r0)
-            payload = P.tile_payload(tag, r0, data[r0 * row_bytes:(r0 + n) * row_bytes], row_bytes)
+            payload = P.tile_payload(tag, r0, data[r0 * row_bytes : (r0 + n) * row_bytes], row_bytes)
             seqs: set[int] = set()
             for _ in range(self.retries):
                 seqs.add(self.link.send(P.TILE, payload))
@@ -194,8 +219,10 @@ class BenchSession:
                     raise HardtoolError(f"the device rejected input rows {r0}..{r0 + n - 1}: {reply.text}")
                 self.stats.resends += 1
             else:
-                raise HardtoolError(f"image {tag}: input rows {r0}..{r0 + n - 1} not acknowledged after "
-                                    f"{self.retries} tries (no answer or a noisy line on {self.link.name})")
+                raise HardtoolError(
+                    f"image {tag}: input rows {r0}..{r0 + n - 1} not acknowledged after "
+                    f"{self.retries} tries (no answer or a noisy line on {self.link.name})"
+                )
 
     def _run(self, tag: int, in_crc: int) -> DeviceResult | None:
         seqs: set[int] = set()
@@ -208,9 +235,13 @@ class BenchSession:
                 if reply.code in (P.E_INCOMPLETE_INPUT, P.E_INPUT_CRC):
                     raise _Retry()
                 if reply.code == P.E_MODEL_FAILED:
-                    raise HardtoolError(f"image {tag}: hard_model_run failed on the device (code {reply.detail})")
+                    raise HardtoolError(
+                        f"image {tag}: hard_model_run failed on the device (code {reply.detail})"
+                    )
             self.stats.resends += 1
-        raise HardtoolError(f"image {tag}: RUN not acknowledged after {self.retries} tries on {self.link.name}")
+        raise HardtoolError(
+            f"image {tag}: RUN not acknowledged after {self.retries} tries on {self.link.name}"
+        )
 
     def _collect(self, tag: int) -> DeviceResult | None:
         """Gather LABELS/PROFILE/RESULT; ask again (RESULT_REQ) for anything lost."""
@@ -236,20 +267,25 @@ class BenchSession:
                 elif isinstance(msg, P.DeviceError) and msg.code == P.E_NO_RESULT and msg.image == tag:
                     raise _Retry()
                 elif isinstance(msg, P.DeviceError) and msg.code == P.E_MODEL_FAILED and msg.image == tag:
-                    raise HardtoolError(f"image {tag}: hard_model_run failed on the device (code {msg.detail})")
+                    raise HardtoolError(
+                        f"image {tag}: hard_model_run failed on the device (code {msg.detail})"
+                    )
                 if isinstance(msg, (P.Labels, P.Profile)) and msg.image == tag:
                     # the run is over once its output flows: a lost RESULT costs one timeout
                     deadline = time.monotonic() + self.timeout
             if result is not None:
-                out = self._assemble(h, result, labels.get(result.run_id, {}), profiles.get(result.run_id, {}))
+                out = self._assemble(
+                    h, result, labels.get(result.run_id, {}), profiles.get(result.run_id, {})
+                )
                 if out is not None:
                     return out
             self.stats.result_requests += 1
             self.link.send(P.RESULT_REQ, P.result_req_payload(tag))
         return None
 
-    def _assemble(self, h: P.Hello, r: P.Result, labels: dict[int, P.Labels],
-                  profiles: dict[int, P.Profile]) -> DeviceResult | None:
+    def _assemble(
+        self, h: P.Hello, r: P.Result, labels: dict[int, P.Labels], profiles: dict[int, P.Profile]
+    ) -> DeviceResult | None:
         """The full result if every piece arrived and the label CRC matches, else None."""
         if r.rows != h.height or r.num_layers != h.num_layers:
             return None
@@ -278,9 +314,15 @@ class BenchSession:
         if len(counts) != r.num_layers:
             return None
         lab = np.frombuffer(bytes(out), dtype=np.uint8).reshape(h.height, h.width).copy()
-        return DeviceResult(index=r.image, labels=lab, layer_counts=counts, total=r.total, unit=h.unit,
-                            stack_high_water=r.stack_high_water,
-                            stats={"resends": self.stats.resends, "bad_frames": self.link.bad_frames})
+        return DeviceResult(
+            index=r.image,
+            labels=lab,
+            layer_counts=counts,
+            total=r.total,
+            unit=h.unit,
+            stack_high_water=r.stack_high_water,
+            stats={"resends": self.stats.resends, "bad_frames": self.link.bad_frames},
+        )
 
     def reset_board(self, wait: float = 5.0) -> P.Hello:
         """Ask the firmware to reboot (RESET) and wait for its boot HELLO."""
@@ -295,10 +337,17 @@ class BenchSession:
                 return r.hello
 
 
-def run_images(link: Link | SerialLike | str, images_int8: Iterable[np.ndarray],
-               progress: Callable[[int, DeviceResult], None] | None = None, *, baud: int = 115200,
-               timeout: float = 2.0, run_timeout: float = 120.0, retries: int = 8,
-               max_resets: int = 3) -> Iterator[DeviceResult]:
+def run_images(
+    link: Link | SerialLike | str,
+    images_int8: Iterable[np.ndarray],
+    progress: Callable[[int, DeviceResult], None] | None = None,
+    *,
+    baud: int = 115200,
+    timeout: float = 2.0,
+    run_timeout: float = 120.0,
+    retries: int = 8,
+    max_resets: int = 3,
+) -> Iterator[DeviceResult]:
     """Run each int8 HxWxC image on the device, yielding results in order.
 
     ``link`` is a :class:`Link`, an open serial-like object, or a port name / pyserial URL.
@@ -306,8 +355,9 @@ def run_images(link: Link | SerialLike | str, images_int8: Iterable[np.ndarray],
     own = not isinstance(link, Link)
     lk = Link(link, baud=baud) if own else link
     try:
-        session = BenchSession(lk, timeout=timeout, run_timeout=run_timeout, retries=retries,
-                               max_resets=max_resets)
+        session = BenchSession(
+            lk, timeout=timeout, run_timeout=run_timeout, retries=retries, max_resets=max_resets
+        )
         session.hello()
         for i, img in enumerate(images_int8):
             res = session.infer(i, img)

@@ -12,16 +12,35 @@ from hardtool.errors import HardtoolError
 
 @click.command("codegen")
 @click.argument("model", type=click.Path(path_type=Path))
-@click.option("--plan", "plan", type=click.Path(path_type=Path), default=None,
-              help="memplan.json [default: memplan.json next to MODEL; optional with --runtime tflm].")
-@click.option("--template", "-t", default="qemu", show_default=True,
-              help="host | qemu | baremetal | mbed.")
-@click.option("--out", type=click.Path(path_type=Path), default=None, help="Output folder [default: <model dir>/<template>].")
-@click.option("--runtime", type=click.Choice(["hardtool", "tflm"]), default="hardtool", show_default=True,
-              help="hardtool: our kernels and static plan; tflm: the .tflite as a C array for TFLite Micro.")
-@click.option("--baud", type=int, default=115200, show_default=True, help="UART baud rate of device templates.")
-@click.option("--offline-plan", is_flag=True,
-              help="With --runtime tflm: store hardtool's memory plan in the model as TFLM's offline plan.")
+@click.option(
+    "--plan",
+    "plan",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="memplan.json [default: memplan.json next to MODEL; optional with --runtime tflm].",
+)
+@click.option("--template", "-t", default="qemu", show_default=True, help="host | qemu | baremetal | mbed.")
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Output folder [default: <model dir>/<template>].",
+)
+@click.option(
+    "--runtime",
+    type=click.Choice(["hardtool", "tflm"]),
+    default="hardtool",
+    show_default=True,
+    help="hardtool: our kernels and static plan; tflm: the .tflite as a C array for TFLite Micro.",
+)
+@click.option(
+    "--baud", type=int, default=115200, show_default=True, help="UART baud rate of device templates."
+)
+@click.option(
+    "--offline-plan",
+    is_flag=True,
+    help="With --runtime tflm: store hardtool's memory plan in the model as TFLM's offline plan.",
+)
 @click.option("--force", is_flag=True, help="Replace an existing output folder.")
 @click.option("--json", "as_json", is_flag=True)
 def codegen_cmd(model, plan, template, out, runtime, baud, offline_plan, force, as_json) -> None:
@@ -34,12 +53,18 @@ def codegen_cmd(model, plan, template, out, runtime, baud, offline_plan, force, 
         summary = generate_tflm(model, out, plan, force=force, offline_plan=offline_plan)
     else:
         if offline_plan:
-            raise HardtoolError("--offline-plan is for --runtime tflm (hardtool's runtime always uses its plan)")
+            raise HardtoolError(
+                "--offline-plan is for --runtime tflm (hardtool's runtime always uses its plan)"
+            )
         from hardtool.codegen.generate import generate
 
-        summary = generate(model, plan or model.parent / "memplan.json", template, out, force=force, uart_baud=baud)
+        summary = generate(
+            model, plan or model.parent / "memplan.json", template, out, force=force, uart_baud=baud
+        )
     if as_json:
         click.echo(json.dumps(summary, indent=2))
     else:
-        click.echo(f"wrote {out}: {summary.get('layers', '?')} layers, arena {summary['arena_size']:,} bytes, "
-                   f"weights {summary['weights_bytes']:,} bytes ({summary['template']})")
+        click.echo(
+            f"wrote {out}: {summary.get('layers', '?')} layers, arena {summary['arena_size']:,} bytes, "
+            f"weights {summary['weights_bytes']:,} bytes ({summary['template']})"
+        )

@@ -18,14 +18,16 @@ def c_ident(name: str, prefix: str = "") -> str:
     return prefix + s
 
 
-def c_array(name: str, data: np.ndarray, align: int = 8, per_line: int = 16, storage: str = "static const") -> str:
+def c_array(
+    name: str, data: np.ndarray, align: int = 8, per_line: int = 16, storage: str = "static const"
+) -> str:
     """``storage T name[N] __attribute__((aligned(align))) = {...};`` for an integer array."""
     data = np.asarray(data)
     ctype = C_TYPES[data.dtype.name]
     flat = data.ravel()
     rows = []
     for i in range(0, len(flat), per_line):
-        rows.append("  " + ", ".join(str(int(v)) for v in flat[i:i + per_line]) + ",")
+        rows.append("  " + ", ".join(str(int(v)) for v in flat[i : i + per_line]) + ",")
     body = "\n".join(rows) if rows else "  0"
     n = max(1, len(flat))
     return f"{storage} {ctype} {name}[{n}] __attribute__((aligned({align}))) = {{\n{body}\n}};\n"

@@ -44,8 +44,10 @@ def load_plan(plan_path: Path, graph_sha: str, model: Path) -> dict:
     except json.JSONDecodeError as e:
         raise HardtoolError(f"plan {plan_path} is not valid JSON ({e.msg}); rerun hardtool memplan") from None
     if plan.get("model_sha256") != graph_sha:
-        raise HardtoolError(f"plan {plan_path.name} belongs to another model (sha256 {str(plan.get('model_sha256'))[:12]}…, "
-                            f"model {graph_sha[:12]}…); rerun: hardtool memplan {model}")
+        raise HardtoolError(
+            f"plan {plan_path.name} belongs to another model (sha256 {str(plan.get('model_sha256'))[:12]}…, "
+            f"model {graph_sha[:12]}…); rerun: hardtool memplan {model}"
+        )
     return plan
 
 
@@ -63,11 +65,19 @@ def _layout(plan: dict) -> tuple[dict[int, int], dict[int, tuple[int, int]]]:
 
 def build_layers(graph, plan: dict) -> tuple[list[Layer], dict]:
     offsets, scratch = _layout(plan)
-    missing = [t for op in graph.ops for t in (*op.inputs, *op.outputs)
-               if t >= 0 and not graph.tensors[t].is_constant and t not in offsets
-               and not (op.name in ("HARD_RESIZE_ARGMAX", "ARG_MAX") and t in op.outputs)]
+    missing = [
+        t
+        for op in graph.ops
+        for t in (*op.inputs, *op.outputs)
+        if t >= 0
+        and not graph.tensors[t].is_constant
+        and t not in offsets
+        and not (op.name in ("HARD_RESIZE_ARGMAX", "ARG_MAX") and t in op.outputs)
+    ]
     if missing:
-        raise HardtoolError(f"plan has no buffer for tensor {graph.tensors[missing[0]].name}; rerun hardtool memplan")
+        raise HardtoolError(
+            f"plan has no buffer for tensor {graph.tensors[missing[0]].name}; rerun hardtool memplan"
+        )
 
     def ptr(t: int) -> str:
         return f"A({offsets[t]})"
@@ -82,11 +92,19 @@ def build_layers(graph, plan: dict) -> tuple[list[Layer], dict]:
     inp = graph.tensors[graph.inputs[0]]
     out = graph.tensors[graph.outputs[0]]
     info = {
-        "input_offset": offsets[inp.index], "input_bytes": inp.nbytes, "input_shape": list(inp.shape),
-        "input_scale": float(inp.quant.scale[0]), "input_zero_point": int(inp.quant.zero_point[0]),
-        "labels_offset": offsets.get(out.index), "labels_bytes": int(np.prod(out.shape[1:3])) if len(out.shape) >= 3 else out.nbytes,
-        "num_classes": int(next((op.options.get("num_classes") for op in graph.ops if op.name == "HARD_RESIZE_ARGMAX"),
-                                graph.tensors[graph.ops[order[-1]].inputs[0]].shape[-1])),
+        "input_offset": offsets[inp.index],
+        "input_bytes": inp.nbytes,
+        "input_shape": list(inp.shape),
+        "input_scale": float(inp.quant.scale[0]),
+        "input_zero_point": int(inp.quant.zero_point[0]),
+        "labels_offset": offsets.get(out.index),
+        "labels_bytes": int(np.prod(out.shape[1:3])) if len(out.shape) >= 3 else out.nbytes,
+        "num_classes": int(
+            next(
+                (op.options.get("num_classes") for op in graph.ops if op.name == "HARD_RESIZE_ARGMAX"),
+                graph.tensors[graph.ops[order[-1]].inputs[0]].shape[-1],
+            )
+        ),
     }
     if info["labels_offset"] is None:
         raise HardtoolError("plan has no label-map buffer; rerun hardtool memplan")
@@ -94,12 +112,25 @@ def build_layers(graph, plan: dict) -> tuple[list[Layer], dict]:
 
 
 def _env() -> jinja2.Environment:
-    return jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES)), undefined=jinja2.StrictUndefined,
-                              keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True)
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(TEMPLATES)),
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
 
 
-def generate(model: Path, plan_path: Path, template: str, out: Path, force: bool = False,
-             name: str | None = None, uart_baud: int = 115200, stack_size: int | None = None) -> dict:
+def generate(
+    model: Path,
+    plan_path: Path,
+    template: str,
+    out: Path,
+    force: bool = False,
+    name: str | None = None,
+    uart_baud: int = 115200,
+    stack_size: int | None = None,
+) -> dict:
     """Render the project; returns a summary (layers, arena, weights bytes, files)."""
     model = Path(model)
     tpl = _template(template)
@@ -114,14 +145,29 @@ def generate(model: Path, plan_path: Path, template: str, out: Path, force: bool
     weights = sum(t.nbytes for t in graph.tensors if t.is_constant)
     name = name or model.parent.name or model.stem
     ctx = {
-        "name": name, "version": __version__, "sha256": graph.sha256, "layers": layers,
-        "arena_size": int(plan["arena_size"]), "input_h": h, "input_w": w, "input_c": c,
-        "num_classes": info["num_classes"], "input_offset": info["input_offset"], "input_bytes": info["input_bytes"],
-        "labels_offset": info["labels_offset"], "labels_bytes": info["labels_bytes"],
-        "input_scale": c_float(info["input_scale"]), "input_zero_point": info["input_zero_point"],
-        "layer_names": [c_string(L.name) for L in layers], "macs": sum(L.macs for L in layers),
-        "board": tpl["board"], "template": template, "uart_baud": uart_baud, "stack_size": stack_size,
-        "weights_bytes": weights, "model_file": model.name,
+        "name": name,
+        "version": __version__,
+        "sha256": graph.sha256,
+        "layers": layers,
+        "arena_size": int(plan["arena_size"]),
+        "input_h": h,
+        "input_w": w,
+        "input_c": c,
+        "num_classes": info["num_classes"],
+        "input_offset": info["input_offset"],
+        "input_bytes": info["input_bytes"],
+        "labels_offset": info["labels_offset"],
+        "labels_bytes": info["labels_bytes"],
+        "input_scale": c_float(info["input_scale"]),
+        "input_zero_point": info["input_zero_point"],
+        "layer_names": [c_string(L.name) for L in layers],
+        "macs": sum(L.macs for L in layers),
+        "board": tpl["board"],
+        "template": template,
+        "uart_baud": uart_baud,
+        "stack_size": stack_size,
+        "weights_bytes": weights,
+        "model_file": model.name,
     }
     env = _env()
     with atomic_dir(Path(out), force=force) as tmp:
@@ -146,16 +192,31 @@ def generate(model: Path, plan_path: Path, template: str, out: Path, force: bool
         shutil.copy2(model, tmp / "model_int8.tflite")
         shutil.copy2(plan_path, tmp / "memplan.json")
         if tpl["board"] in DEVICE_BOARDS:
-            sources = ["model.c"] + sorted(str(p.relative_to(tmp)) for p in tmp.rglob("*.c") if p.name != "model.c")
+            sources = ["model.c"] + sorted(
+                str(p.relative_to(tmp)) for p in tmp.rglob("*.c") if p.name != "model.c"
+            )
             manifest = {
-                "version": 1, "name": name, "board": tpl["board"], "sources": sources,
+                "version": 1,
+                "name": name,
+                "board": tpl["board"],
+                "sources": sources,
                 "include_dirs": [".", "kernels", "protocol", "bsp/include", "bsp/common"],
-                "linker_script": f"bsp/{tpl['board']}/link.ld", "uart_baud": uart_baud,
-                "stack_size": stack_size, "build_id": graph.sha256[:12], "app": False,
+                "linker_script": f"bsp/{tpl['board']}/link.ld",
+                "uart_baud": uart_baud,
+                "stack_size": stack_size,
+                "build_id": graph.sha256[:12],
+                "app": False,
             }
             (tmp / "hardtool_build.json").write_text(json.dumps(manifest, indent=2) + "\n")
-        summary = {"template": template, "board": tpl["board"], "layers": len(layers), "arena_size": ctx["arena_size"],
-                   "weights_bytes": weights, "macs": ctx["macs"], "model_sha256": graph.sha256,
-                   "files": sorted(str(p.relative_to(tmp)) for p in tmp.rglob("*") if p.is_file())}
+        summary = {
+            "template": template,
+            "board": tpl["board"],
+            "layers": len(layers),
+            "arena_size": ctx["arena_size"],
+            "weights_bytes": weights,
+            "macs": ctx["macs"],
+            "model_sha256": graph.sha256,
+            "files": sorted(str(p.relative_to(tmp)) for p in tmp.rglob("*") if p.is_file()),
+        }
         (tmp / "codegen.json").write_text(json.dumps(summary, indent=2) + "\n")
     return summary

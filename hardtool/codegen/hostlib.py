@@ -246,7 +246,9 @@ class KernelLib:
         params = ConvParams(
             -input_zp, output_zp, Tile(*stride), Tile(*dilation), Padding(*padding), Activation(*act)
         )
-        return self._conv_like("hard_convolve_s8", params, x, w, bias, o, multipliers, shifts, stride, dilation, padding)
+        return self._conv_like(
+            "hard_convolve_s8", params, x, w, bias, o, multipliers, shifts, stride, dilation, padding
+        )
 
     def depthwise_conv2d(
         self,
@@ -271,11 +273,24 @@ class KernelLib:
         params = DwConvParams(
             -input_zp, output_zp, ch_mult, Tile(*stride), Tile(*dilation), Padding(*padding), Activation(*act)
         )
-        return self._conv_like("hard_depthwise_conv_s8", params, x, w, bias, oc, multipliers, shifts, stride, dilation,
-                               padding)
+        return self._conv_like(
+            "hard_depthwise_conv_s8", params, x, w, bias, oc, multipliers, shifts, stride, dilation, padding
+        )
 
-    def _conv_like(self, fn: str, params, x: np.ndarray, w: np.ndarray, bias: np.ndarray | None, out_c: int,
-                   multipliers: Sequence[int], shifts: Sequence[int], stride, dilation, padding) -> np.ndarray:
+    def _conv_like(
+        self,
+        fn: str,
+        params,
+        x: np.ndarray,
+        w: np.ndarray,
+        bias: np.ndarray | None,
+        out_c: int,
+        multipliers: Sequence[int],
+        shifts: Sequence[int],
+        stride,
+        dilation,
+        padding,
+    ) -> np.ndarray:
         """The call both convolutions share: output size, per-channel quant, scratch, the kernel call."""
         kh, kw = w.shape[1], w.shape[2]
         out_h = (x.shape[1] + padding[0] + padding[1] - ((kh - 1) * dilation[0] + 1)) // stride[0] + 1

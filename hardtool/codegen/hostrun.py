@@ -31,10 +31,20 @@ class HostModel:
         srcs = [self.project / "model.c", *sorted((self.project / "kernels").glob("*.c"))]
         self._tmp = tempfile.TemporaryDirectory(prefix="hardtool-host-")
         lib = Path(self._tmp.name) / "libmodel.so"
-        cmd = [cc, *HOST_CFLAGS, f"-I{self.project}", f"-I{self.project / 'kernels'}", "-o", str(lib), *map(str, srcs)]
+        cmd = [
+            cc,
+            *HOST_CFLAGS,
+            f"-I{self.project}",
+            f"-I{self.project / 'kernels'}",
+            "-o",
+            str(lib),
+            *map(str, srcs),
+        ]
         r = subprocess.run(cmd, capture_output=True, text=True)
         if r.returncode != 0:
-            raise HardtoolError(f"host build failed: {r.stderr.strip().splitlines()[0] if r.stderr else r.returncode}")
+            raise HardtoolError(
+                f"host build failed: {r.stderr.strip().splitlines()[0] if r.stderr else r.returncode}"
+            )
         self.lib = ctypes.CDLL(str(lib))
         self.lib.hard_model_input.restype = ctypes.POINTER(ctypes.c_int8)
         self.lib.hard_model_labels.restype = ctypes.POINTER(ctypes.c_uint8)
@@ -64,7 +74,7 @@ class HostModel:
             if op.outputs[0] not in offsets or op.name in ("HARD_RESIZE_ARGMAX", "ARG_MAX"):
                 return
             off = offsets[op.outputs[0]]
-            raw = bytes(self.arena[off:off + t.nbytes])
+            raw = bytes(self.arena[off : off + t.nbytes])
             captured[op.index] = np.frombuffer(raw, dtype=t.dtype).reshape(t.shape).copy()
 
         cb = HOOK(hook)

@@ -35,15 +35,35 @@ OFFLINE_VERSION = 0
 PROBE_TAIL_BYTES = 1024  # tail bytes for each extra output of the check (a TfLiteTensor and its dims)
 # builtin → tflite::MicroMutableOpResolver method (tensorflow/lite/micro/micro_mutable_op_resolver.h)
 RESOLVER = {
-    "ADD": "AddAdd", "ARG_MAX": "AddArgMax", "AVERAGE_POOL_2D": "AddAveragePool2D",
-    "CONCATENATION": "AddConcatenation", "CONV_2D": "AddConv2D", "DEPTHWISE_CONV_2D": "AddDepthwiseConv2D",
-    "EXPAND_DIMS": "AddExpandDims", "FULLY_CONNECTED": "AddFullyConnected", "HARD_SWISH": "AddHardSwish",
-    "LEAKY_RELU": "AddLeakyRelu", "LOGISTIC": "AddLogistic", "MAX_POOL_2D": "AddMaxPool2D",
-    "MAXIMUM": "AddMaximum", "MEAN": "AddMean", "MINIMUM": "AddMinimum", "MUL": "AddMul", "PAD": "AddPad",
-    "PADV2": "AddPadV2", "QUANTIZE": "AddQuantize", "RELU": "AddRelu", "RELU6": "AddRelu6",
-    "RESHAPE": "AddReshape", "RESIZE_BILINEAR": "AddResizeBilinear",
-    "RESIZE_NEAREST_NEIGHBOR": "AddResizeNearestNeighbor", "SOFTMAX": "AddSoftmax", "SQUEEZE": "AddSqueeze",
-    "SUB": "AddSub", "TANH": "AddTanh", "TRANSPOSE_CONV": "AddTransposeConv",
+    "ADD": "AddAdd",
+    "ARG_MAX": "AddArgMax",
+    "AVERAGE_POOL_2D": "AddAveragePool2D",
+    "CONCATENATION": "AddConcatenation",
+    "CONV_2D": "AddConv2D",
+    "DEPTHWISE_CONV_2D": "AddDepthwiseConv2D",
+    "EXPAND_DIMS": "AddExpandDims",
+    "FULLY_CONNECTED": "AddFullyConnected",
+    "HARD_SWISH": "AddHardSwish",
+    "LEAKY_RELU": "AddLeakyRelu",
+    "LOGISTIC": "AddLogistic",
+    "MAX_POOL_2D": "AddMaxPool2D",
+    "MAXIMUM": "AddMaximum",
+    "MEAN": "AddMean",
+    "MINIMUM": "AddMinimum",
+    "MUL": "AddMul",
+    "PAD": "AddPad",
+    "PADV2": "AddPadV2",
+    "QUANTIZE": "AddQuantize",
+    "RELU": "AddRelu",
+    "RELU6": "AddRelu6",
+    "RESHAPE": "AddReshape",
+    "RESIZE_BILINEAR": "AddResizeBilinear",
+    "RESIZE_NEAREST_NEIGHBOR": "AddResizeNearestNeighbor",
+    "SOFTMAX": "AddSoftmax",
+    "SQUEEZE": "AddSqueeze",
+    "SUB": "AddSub",
+    "TANH": "AddTanh",
+    "TRANSPOSE_CONV": "AddTransposeConv",
 }
 # ops whose CMSIS-NN kernels (what TFLM uses on a Cortex-M7) ask for a scratch buffer that the
 # host's reference kernels do not
@@ -55,8 +75,10 @@ def resolver_ops(graph: Graph) -> list[tuple[str, str]]:
     names = sorted({op.name for op in graph.ops})
     missing = [n for n in names if n not in RESOLVER]
     if missing:
-        raise HardtoolError(f"TFLite Micro has no builtin kernel for {', '.join(missing)}; "
-                            "use --runtime hardtool or re-export the model without it")
+        raise HardtoolError(
+            f"TFLite Micro has no builtin kernel for {', '.join(missing)}; "
+            "use --runtime hardtool or re-export the model without it"
+        )
     return [(n, RESOLVER[n]) for n in names]
 
 
@@ -88,8 +110,12 @@ def peak_live(graph: Graph) -> dict:
     prof = live_profile(blocks, len(graph.ops))
     step = max(range(len(prof)), key=lambda i: (prof[i], -i))
     live = sorted((b for b in blocks if b.first <= step <= b.last), key=lambda b: -b.size)
-    return {"op": step, "op_name": graph.ops[step].name, "bytes": prof[step],
-            "tensors": [{"name": b.name, "bytes": b.size} for b in live]}
+    return {
+        "op": step,
+        "op_name": graph.ops[step].name,
+        "bytes": prof[step],
+        "tensors": [{"name": b.name, "bytes": b.size} for b in live],
+    }
 
 
 def file_order_offsets(graph: Graph) -> tuple[list[int], int, int]:
@@ -143,7 +169,7 @@ def read_offline_plan(tflite: bytes) -> list[int] | None:
         md = m.Metadata(i)
         if md.Name() and md.Name().decode() == OFFLINE_METADATA:
             words = m.Buffers(md.Buffer()).DataAsNumpy().view("<i4")
-            return [int(v) for v in words[3:3 + int(words[2])]]
+            return [int(v) for v in words[3 : 3 + int(words[2])]]
     return None
 
 
@@ -151,8 +177,11 @@ def last_op_inputs(graph: Graph) -> list[int]:
     """Activations read by the file's last op: making them extra graph outputs keeps every
     lifetime as it is (they already live to the end), so a checked plan is the shipped plan."""
     last = graph.ops[-1]
-    return [t for t in dict.fromkeys(last.inputs) if t >= 0 and not graph.tensors[t].is_constant
-            and t not in graph.outputs]
+    return [
+        t
+        for t in dict.fromkeys(last.inputs)
+        if t >= 0 and not graph.tensors[t].is_constant and t not in graph.outputs
+    ]
 
 
 def with_outputs(tflite: bytes, extra: list[int]) -> bytes:
@@ -187,12 +216,14 @@ def check_inputs(graph: Graph, n: int = 3, seed: int = 0) -> list[np.ndarray]:
     inp = graph.tensors[graph.inputs[0]]
     zp = inp.quant.zero_point[0] if inp.quant else 0
     rng = np.random.default_rng(seed)
-    return [np.full(inp.shape, zp, inp.dtype)] + [rng.integers(-128, 128, inp.shape).astype(inp.dtype)
-                                                 for _ in range(n - 1)]
+    return [np.full(inp.shape, zp, inp.dtype)] + [
+        rng.integers(-128, 128, inp.shape).astype(inp.dtype) for _ in range(n - 1)
+    ]
 
 
-def check_offline_plan(plain: bytes, planned: bytes, arena_plain: int, arena_planned: int,
-                       graph: Graph, n_inputs: int = 3) -> int:
+def check_offline_plan(
+    plain: bytes, planned: bytes, arena_plain: int, arena_planned: int, graph: Graph, n_inputs: int = 3
+) -> int:
     """Run both models in TFLM, also exposing the last op's inputs (the logits: a label map alone
     can hide a corrupted intermediate); refuse the plan if any value differs. Returns the number
     of inputs compared. Each extra output costs a tensor struct in the arena's tail; the head,
@@ -205,8 +236,10 @@ def check_offline_plan(plain: bytes, planned: bytes, arena_plain: int, arena_pla
     for k, (ws, gs) in enumerate(zip(want, got, strict=True)):
         for w, g in zip(ws, gs, strict=True):
             if not np.array_equal(w, g):
-                raise HardtoolError(f"the offline plan changes TFLite Micro's results ({int((w != g).sum())} "
-                                    f"values differ on test input {k}); generate without --offline-plan")
+                raise HardtoolError(
+                    f"the offline plan changes TFLite Micro's results ({int((w != g).sum())} "
+                    f"values differ on test input {k}); generate without --offline-plan"
+                )
     return len(xs)
 
 
@@ -220,11 +253,12 @@ def _measured(path: Path) -> dict:
 def c_bytes(data: bytes, per_line: int = 12) -> str:
     """Body of a byte array initialiser, ``per_line`` hex bytes a line."""
     hexes = [f"0x{b:02x}" for b in data]
-    return "\n".join("  " + ", ".join(hexes[i:i + per_line]) + "," for i in range(0, len(hexes), per_line))
+    return "\n".join("  " + ", ".join(hexes[i : i + per_line]) + "," for i in range(0, len(hexes), per_line))
 
 
-def generate_tflm(model: Path, out: Path, plan: Path | None, force: bool = False,
-                  offline_plan: bool = False) -> dict:
+def generate_tflm(
+    model: Path, out: Path, plan: Path | None, force: bool = False, offline_plan: bool = False
+) -> dict:
     """Write model_data.cc/.h, model_tflm.cc/.h, README.md (and the .tflite they hold) into ``out``;
     returns a summary (template, arena_size, weights_bytes, ops, files, measurements)."""
     model, out = Path(model), Path(out)
@@ -253,9 +287,14 @@ def generate_tflm(model: Path, out: Path, plan: Path | None, force: bool = False
             planned_path.write_bytes(data)
             tflm = _measured(planned_path)
             checked = check_offline_plan(source, data, plain["arena_bytes"], tflm["arena_bytes"], graph)
-            offline = {"planned_tensors": sum(o >= 0 for o in offsets), "plan_head_bytes": head,
-                       "live_bytes_lower_bound": bound, "arena_without_plan": plain["arena_bytes"],
-                       "head_without_plan": plain.get("head_bytes"), "checked_inputs": checked}
+            offline = {
+                "planned_tensors": sum(o >= 0 for o in offsets),
+                "plan_head_bytes": head,
+                "live_bytes_lower_bound": bound,
+                "arena_without_plan": plain["arena_bytes"],
+                "head_without_plan": plain.get("head_bytes"),
+                "checked_inputs": checked,
+            }
         else:
             tflm = plain
     arena = align(tflm["arena_bytes"] + margin["kernel_scratch"] + margin["alignment"])
@@ -264,32 +303,60 @@ def generate_tflm(model: Path, out: Path, plan: Path | None, force: bool = False
     target = get_target(DEFAULT_TARGET)
     inp, outp = graph.tensors[graph.inputs[0]], graph.tensors[graph.outputs[0]]
     ctx = {
-        "version": __version__, "model_file": model.name, "sha256": sha, "ops": ops, "data_len": len(data),
-        "arena_size": arena, "tflm": tflm, "margin": margin, "offline": offline, "hardtool_arena": hardtool_arena,
-        "input_shape": list(inp.shape), "input_dtype": inp.dtype,
+        "version": __version__,
+        "model_file": model.name,
+        "sha256": sha,
+        "ops": ops,
+        "data_len": len(data),
+        "arena_size": arena,
+        "tflm": tflm,
+        "margin": margin,
+        "offline": offline,
+        "hardtool_arena": hardtool_arena,
+        "input_shape": list(inp.shape),
+        "input_dtype": inp.dtype,
         "input_scale": c_float(inp.quant.scale[0]) if inp.quant else "1.0f",
         "input_scale_text": f"{inp.quant.scale[0]:.9g}" if inp.quant else "1",
         "input_zero_point": int(inp.quant.zero_point[0]) if inp.quant else 0,
-        "output_shape": list(outp.shape), "output_dtype": outp.dtype,
-        "mean": [c_float(v) for v in meta.get("mean", [])], "std": [c_float(v) for v in meta.get("std", [])],
-        "target": target.name.upper(), "budget_bytes": target.budget_bytes,
-        "arena_fits": arena <= target.budget_bytes, "peak": peak,
+        "output_shape": list(outp.shape),
+        "output_dtype": outp.dtype,
+        "mean": [c_float(v) for v in meta.get("mean", [])],
+        "std": [c_float(v) for v in meta.get("std", [])],
+        "target": target.name.upper(),
+        "budget_bytes": target.budget_bytes,
+        "arena_fits": arena <= target.budget_bytes,
+        "peak": peak,
     }
     env = _env()
     with atomic_dir(out, force=force) as tmp:
         (tmp / "model_int8.tflite").write_bytes(data)
-        (tmp / "model_data.cc").write_text(env.get_template("tflm/model_data.cc.j2").render(**ctx, body=c_bytes(data)))
+        (tmp / "model_data.cc").write_text(
+            env.get_template("tflm/model_data.cc.j2").render(**ctx, body=c_bytes(data))
+        )
         for name in ("model_data.h", "model_tflm.h", "model_tflm.cc", "README.md"):
             (tmp / name).write_text(env.get_template(f"tflm/{name}.j2").render(**ctx))
         summary = {
-            "template": "tflm", "runtime": "tflm", "layers": len(graph.ops), "arena_size": arena,
-            "weights_bytes": len(data), "ops": [n for n, _ in ops], "model_sha256": sha,
+            "template": "tflm",
+            "runtime": "tflm",
+            "layers": len(graph.ops),
+            "arena_size": arena,
+            "weights_bytes": len(data),
+            "ops": [n for n, _ in ops],
+            "model_sha256": sha,
             "source_sha256": graph.sha256,
-            "arena": {"tflm_measured": tflm["arena_bytes"], "head_bytes": tflm.get("head_bytes"),
-                      "tail_bytes": tflm.get("tail_bytes"), "margin": margin,
-                      "tflite_micro_version": tflm.get("tflite_micro_version"), "peak": peak},
-            "offline_plan": offline, "hardtool_arena": hardtool_arena,
-            "target": target.name, "budget_bytes": target.budget_bytes, "arena_fits": ctx["arena_fits"],
+            "arena": {
+                "tflm_measured": tflm["arena_bytes"],
+                "head_bytes": tflm.get("head_bytes"),
+                "tail_bytes": tflm.get("tail_bytes"),
+                "margin": margin,
+                "tflite_micro_version": tflm.get("tflite_micro_version"),
+                "peak": peak,
+            },
+            "offline_plan": offline,
+            "hardtool_arena": hardtool_arena,
+            "target": target.name,
+            "budget_bytes": target.budget_bytes,
+            "arena_fits": ctx["arena_fits"],
         }
         summary["files"] = sorted([p.name for p in tmp.iterdir() if p.is_file()] + ["codegen.json"])
         (tmp / "codegen.json").write_text(json.dumps(summary, indent=2) + "\n")

@@ -26,19 +26,25 @@ def find_samples(root: Path, split: str = "val", need_labels: bool = True) -> li
     """Pairs of image and label files, sorted; one clear error for every way the folder is wrong."""
     root = Path(root)
     if not root.is_dir():
-        raise HardtoolError(f"data folder {root} does not exist; point --data at a Cityscapes root "
-                            f"(or make one: hardtool data synth --out {root})")
+        raise HardtoolError(
+            f"data folder {root} does not exist; point --data at a Cityscapes root "
+            f"(or make one: hardtool data synth --out {root})"
+        )
     img_dir = root / "leftImg8bit" / split
     images = sorted(img_dir.glob(f"*/*{IMG_SUFFIX}"))
     if not images:
-        raise HardtoolError(f"no images in {img_dir}/<city>/*{IMG_SUFFIX}; expected the official Cityscapes "
-                            f"layout (or generate one: hardtool data synth --out {root})")
+        raise HardtoolError(
+            f"no images in {img_dir}/<city>/*{IMG_SUFFIX}; expected the official Cityscapes "
+            f"layout (or generate one: hardtool data synth --out {root})"
+        )
     out = []
     for ip in images:
         lp = root / "gtFine" / split / ip.parent.name / (ip.name[: -len(IMG_SUFFIX)] + GT_SUFFIX)
         if not lp.is_file():
             if need_labels:
-                raise HardtoolError(f"label {lp} missing for image {ip.name}; every image needs its *{GT_SUFFIX}")
+                raise HardtoolError(
+                    f"label {lp} missing for image {ip.name}; every image needs its *{GT_SUFFIX}"
+                )
             lp = None
         out.append(Sample(ip, lp))
     return out
@@ -68,8 +74,10 @@ def load_train_ids(sample: Sample, size: tuple[int, int] | None = None) -> np.nd
     with Image.open(sample.image) as im:
         isize = im.size
     if lab.size != isize:
-        raise HardtoolError(f"label {sample.label.name} is {lab.size[0]}×{lab.size[1]} but its image is "
-                            f"{isize[0]}×{isize[1]}; labels must have the image's size")
+        raise HardtoolError(
+            f"label {sample.label.name} is {lab.size[0]}×{lab.size[1]} but its image is "
+            f"{isize[0]}×{isize[1]}; labels must have the image's size"
+        )
     if size is not None and lab.size != (size[1], size[0]):
         lab = lab.resize((size[1], size[0]), Image.NEAREST)
     return id_to_train_lut()[np.asarray(lab, dtype=np.uint8)]
@@ -85,8 +93,17 @@ def normalize(rgb: np.ndarray, mean, std) -> np.ndarray:
 class SegDataset:
     """Indexable (image CHW float32 normalised, train-id label HW int64) pairs at the model input size."""
 
-    def __init__(self, root: Path, split: str, size: tuple[int, int], mean, std, augment: bool = False,
-                 seed: int = 0, limit: int | None = None):
+    def __init__(
+        self,
+        root: Path,
+        split: str,
+        size: tuple[int, int],
+        mean,
+        std,
+        augment: bool = False,
+        seed: int = 0,
+        limit: int | None = None,
+    ):
         self.samples = find_samples(root, split)[:limit]
         self.size, self.mean, self.std, self.augment = tuple(size), mean, std, augment
         self.rng = np.random.default_rng(seed)

@@ -35,7 +35,9 @@ def synth_cmd(out: Path, n: int, seed: int, splits: str, size: tuple[int, int], 
     for split in split_list:
         d = out / "leftImg8bit" / split
         if d.is_dir() and any(d.iterdir()) and not force:
-            raise HardtoolError(f"{d} already holds images; pass --force to overwrite or choose another --out")
+            raise HardtoolError(
+                f"{d} already holds images; pass --force to overwrite or choose another --out"
+            )
     with Progress(transient=True) as p:
         task = p.add_task("rendering scenes", total=n * len(split_list))
         files = generate(out, n, seed, split_list, tuple(size), progress=lambda: p.advance(task))

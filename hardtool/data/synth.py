@@ -20,8 +20,22 @@ CITIES = {"train": "synthtown", "val": "synthville", "test": "synthburg"}
 
 
 def _ids() -> dict[str, int]:
-    names = ["road", "sidewalk", "building", "pole", "traffic sign", "vegetation", "terrain", "sky",
-             "person", "car", "ego vehicle", "traffic light", "wall", "fence"]
+    names = [
+        "road",
+        "sidewalk",
+        "building",
+        "pole",
+        "traffic sign",
+        "vegetation",
+        "terrain",
+        "sky",
+        "person",
+        "car",
+        "ego vehicle",
+        "traffic light",
+        "wall",
+        "fence",
+    ]
     return {n: label_id(n) for n in names}
 
 
@@ -78,7 +92,10 @@ def render_scene(rng: np.random.Generator, h: int = 256, w: int = 512) -> tuple[
     vx = w * rng.uniform(0.35, 0.65)
 
     # sky: vertical gradient, clouds
-    top, bot = np.array([60, 110, 200]) + rng.uniform(-20, 20, 3), np.array([170, 200, 235]) + rng.uniform(-15, 15, 3)
+    top, bot = (
+        np.array([60, 110, 200]) + rng.uniform(-20, 20, 3),
+        np.array([170, 200, 235]) + rng.uniform(-15, 15, 3),
+    )
     t = (yy / max(1, hor))[..., None].clip(0, 1)
     c.rgb[:] = top * (1 - t) + bot * t + _noise(rng, h, w, 24)[..., None] * 18
     c.lab[:] = ids["sky"]
@@ -89,7 +106,11 @@ def render_scene(rng: np.random.Generator, h: int = 256, w: int = 512) -> tuple[
         bw = rng.uniform(0.08, 0.25) * w
         if rng.random() < 0.85:
             top_y = hor - rng.uniform(0.15, 0.95) * hor
-            base = np.array(rng.choice([[150, 120, 100], [120, 120, 125], [180, 170, 150], [110, 90, 80], [200, 190, 180]]))
+            base = np.array(
+                rng.choice(
+                    [[150, 120, 100], [120, 120, 125], [180, 170, 150], [110, 90, 80], [200, 190, 180]]
+                )
+            )
             m = c.rect_mask(x, top_y, x + bw, hor + 2)
             c.fill(m, base + rng.uniform(-20, 20, 3), ids["building"], texture=8)
             wx, wy = rng.uniform(6, 12), rng.uniform(8, 14)
@@ -118,7 +139,11 @@ def render_scene(rng: np.random.Generator, h: int = 256, w: int = 512) -> tuple[
     c.fill(road_m, np.array([85, 85, 90]) + rng.uniform(-10, 10, 3), ids["road"], texture=9)
     # dashed centre line (still road)
     d = (yy - hor).clip(1, None)
-    lane = road_m & (np.abs(xx - (vx + (rng.uniform(-0.1, 0.1) * (yy - hor)))) < 0.012 * d + 0.5) & (np.log(d) * 6 % 2 < 1)
+    lane = (
+        road_m
+        & (np.abs(xx - (vx + (rng.uniform(-0.1, 0.1) * (yy - hor)))) < 0.012 * d + 0.5)
+        & (np.log(d) * 6 % 2 < 1)
+    )
     c.rgb[lane] = [225, 225, 215]
 
     def depth_scale(y: float) -> float:
@@ -158,7 +183,9 @@ def render_scene(rng: np.random.Generator, h: int = 256, w: int = 512) -> tuple[
             pw = ph * 0.28
             shirt = rng.uniform(30, 220, 3)
             body = c.rect_mask(px - pw / 2, y - ph * 0.8, px + pw / 2, y - ph * 0.4)
-            legs = c.rect_mask(px - pw * 0.4, y - ph * 0.4, px - pw * 0.05, y) | c.rect_mask(px + pw * 0.05, y - ph * 0.4, px + pw * 0.4, y)
+            legs = c.rect_mask(px - pw * 0.4, y - ph * 0.4, px - pw * 0.05, y) | c.rect_mask(
+                px + pw * 0.05, y - ph * 0.4, px + pw * 0.4, y
+            )
             head = c.ellipse_mask((px - pw * 0.3, y - ph, px + pw * 0.3, y - ph * 0.8))
             c.fill(body, shirt, ids["person"], texture=10)
             c.fill(legs, rng.uniform(20, 90, 3), ids["person"], texture=8)
@@ -167,16 +194,37 @@ def render_scene(rng: np.random.Generator, h: int = 256, w: int = 512) -> tuple[
             cx = vx + side * half * 0.8
             cw = 0.5 * road_half * s * rng.uniform(0.8, 1.1)
             ch = cw * rng.uniform(0.5, 0.7)
-            col = rng.choice([[180, 20, 20], [20, 40, 150], [200, 200, 200], [30, 30, 30], [90, 90, 95], [200, 170, 30]])
+            col = rng.choice(
+                [[180, 20, 20], [20, 40, 150], [200, 200, 200], [30, 30, 30], [90, 90, 95], [200, 170, 30]]
+            )
             col = np.asarray(col, float) + rng.uniform(-15, 15, 3)
             body = c.rect_mask(cx - cw / 2, y - ch * 0.65, cx + cw / 2, y - ch * 0.12)
-            cabin = c.poly_mask([(cx - cw * 0.32, y - ch * 0.65), (cx - cw * 0.22, y - ch), (cx + cw * 0.22, y - ch), (cx + cw * 0.32, y - ch * 0.65)])
+            cabin = c.poly_mask(
+                [
+                    (cx - cw * 0.32, y - ch * 0.65),
+                    (cx - cw * 0.22, y - ch),
+                    (cx + cw * 0.22, y - ch),
+                    (cx + cw * 0.32, y - ch * 0.65),
+                ]
+            )
             c.fill(body | cabin, col, ids["car"], texture=6)
-            glass = c.poly_mask([(cx - cw * 0.27, y - ch * 0.68), (cx - cw * 0.19, y - ch * 0.94), (cx + cw * 0.19, y - ch * 0.94), (cx + cw * 0.27, y - ch * 0.68)])
+            glass = c.poly_mask(
+                [
+                    (cx - cw * 0.27, y - ch * 0.68),
+                    (cx - cw * 0.19, y - ch * 0.94),
+                    (cx + cw * 0.19, y - ch * 0.94),
+                    (cx + cw * 0.27, y - ch * 0.68),
+                ]
+            )
             c.rgb[glass] = [50, 60, 75]
             for wxc in (cx - cw * 0.3, cx + cw * 0.3):
                 wr = ch * 0.16
-                c.fill(c.ellipse_mask((wxc - wr, y - ch * 0.12 - wr, wxc + wr, y - ch * 0.12 + wr)), [15, 15, 15], ids["car"], texture=3)
+                c.fill(
+                    c.ellipse_mask((wxc - wr, y - ch * 0.12 - wr, wxc + wr, y - ch * 0.12 + wr)),
+                    [15, 15, 15],
+                    ids["car"],
+                    texture=3,
+                )
 
     # ego-vehicle hood on some frames: ignored in evaluation, exercises the ignore path
     if rng.random() < 0.3:
@@ -192,12 +240,20 @@ def render_scene(rng: np.random.Generator, h: int = 256, w: int = 512) -> tuple[
 def scene_paths(root: Path, split: str, index: int) -> tuple[Path, Path]:
     city = CITIES.get(split, "synth" + split)
     stem = f"{city}_{index // 1000:06d}_{index % 1000:06d}"
-    return (root / "leftImg8bit" / split / city / f"{stem}_leftImg8bit.png",
-            root / "gtFine" / split / city / f"{stem}_gtFine_labelIds.png")
+    return (
+        root / "leftImg8bit" / split / city / f"{stem}_leftImg8bit.png",
+        root / "gtFine" / split / city / f"{stem}_gtFine_labelIds.png",
+    )
 
 
-def generate(out: Path, n: int, seed: int = 0, splits: tuple[str, ...] = ("train", "val"),
-             size: tuple[int, int] = (256, 512), progress=None) -> list[Path]:
+def generate(
+    out: Path,
+    n: int,
+    seed: int = 0,
+    splits: tuple[str, ...] = ("train", "val"),
+    size: tuple[int, int] = (256, 512),
+    progress=None,
+) -> list[Path]:
     """Write ``n`` scenes per split; the same (seed, split, index) always gives the same files."""
     written = []
     for split in splits:

@@ -45,9 +45,23 @@ RAM_ORIGIN, RAM_SIZE = 0x20000000, 320 * 1024
 FLASH_SIZE = 1024 * 1024
 EXIT_DOES_NOT_FIT = 3
 
-_KNOWN_KEYS = {"version", "name", "board", "sources", "include_dirs", "firmware_sources",
-               "firmware_include_dirs", "defines", "cflags", "ldflags", "stack_size", "uart_baud",
-               "build_id", "linker_script", "app"}
+_KNOWN_KEYS = {
+    "version",
+    "name",
+    "board",
+    "sources",
+    "include_dirs",
+    "firmware_sources",
+    "firmware_include_dirs",
+    "defines",
+    "cflags",
+    "ldflags",
+    "stack_size",
+    "uart_baud",
+    "build_id",
+    "linker_script",
+    "app",
+}
 
 
 def firmware_dir() -> Path:
@@ -55,8 +69,10 @@ def firmware_dir() -> Path:
     env = os.environ.get("HARDTOOL_FIRMWARE_DIR")
     root = Path(env) if env else Path(__file__).resolve().parents[2] / "firmware"
     if not (root / "protocol" / "hproto.h").is_file():
-        raise HardtoolError(f"hardtool firmware sources not found in {root}; set HARDTOOL_FIRMWARE_DIR "
-                            "to the firmware/ folder of a hardtool checkout")
+        raise HardtoolError(
+            f"hardtool firmware sources not found in {root}; set HARDTOOL_FIRMWARE_DIR "
+            "to the firmware/ folder of a hardtool checkout"
+        )
     return root
 
 
@@ -87,9 +103,13 @@ def load_manifest(project: Path) -> dict[str, Any]:
     path = project / MANIFEST if project.is_dir() else project
     if not path.is_file():
         if (path.parent / "main_host.c").is_file() and (path.parent / "Makefile").is_file():
-            raise HardtoolError(f"{path.parent} is a host-template project: build it with `make -C {path.parent}`")
-        raise HardtoolError(f"{path} not found: `hardtool build` needs a folder made by `hardtool codegen` "
-                            f"(with a {MANIFEST})")
+            raise HardtoolError(
+                f"{path.parent} is a host-template project: build it with `make -C {path.parent}`"
+            )
+        raise HardtoolError(
+            f"{path} not found: `hardtool build` needs a folder made by `hardtool codegen` "
+            f"(with a {MANIFEST})"
+        )
     try:
         m = json.loads(path.read_text())
     except json.JSONDecodeError as e:
@@ -110,8 +130,10 @@ def _run(cmd: list[str], cwd: Path | None = None) -> subprocess.CompletedProcess
     try:
         return subprocess.run(cmd, capture_output=True, text=True, cwd=cwd, check=False)
     except FileNotFoundError:
-        raise HardtoolError(f"{cmd[0]} not found; install it with: "
-                            "sudo apt-get install -y gcc-arm-none-eabi libnewlib-arm-none-eabi") from None
+        raise HardtoolError(
+            f"{cmd[0]} not found; install it with: "
+            "sudo apt-get install -y gcc-arm-none-eabi libnewlib-arm-none-eabi"
+        ) from None
 
 
 def _first_error(text: str) -> str:
@@ -131,8 +153,9 @@ def _resolve(base: Path, names: list[str], what: str) -> list[Path]:
     return out
 
 
-def _largest_symbols(tc: Toolchain, files: list[Path], ram: bool, top: int = 5,
-                     names: dict[str, str] | None = None) -> list[dict[str, Any]]:
+def _largest_symbols(
+    tc: Toolchain, files: list[Path], ram: bool, top: int = 5, names: dict[str, str] | None = None
+) -> list[dict[str, Any]]:
     """Largest RAM (data/bss) or flash (text/rodata) symbols: names the buffer to shrink."""
     kinds = "bBdD" if ram else "tTrR"
     syms = []
@@ -141,8 +164,9 @@ def _largest_symbols(tc: Toolchain, files: list[Path], ram: bool, top: int = 5,
         for line in out.stdout.splitlines():
             parts = line.split()
             if len(parts) == 4 and parts[2] in kinds:
-                syms.append({"symbol": parts[3], "size": int(parts[1], 16),
-                             "file": (names or {}).get(f.name, f.name)})
+                syms.append(
+                    {"symbol": parts[3], "size": int(parts[1], 16), "file": (names or {}).get(f.name, f.name)}
+                )
     syms.sort(key=lambda s: -s["size"])
     return syms[:top]
 
@@ -172,8 +196,13 @@ def _usage(secs: dict[str, dict[str, int]]) -> tuple[int, int]:
     return ram, flash
 
 
-def build_firmware(project: Path, out: Path | None = None, board: str | None = None,
-                   defines: dict[str, Any] | None = None, jobs: int | None = None) -> BuildResult:
+def build_firmware(
+    project: Path,
+    out: Path | None = None,
+    board: str | None = None,
+    defines: dict[str, Any] | None = None,
+    jobs: int | None = None,
+) -> BuildResult:
     """Compile + link the project at ``project`` (a folder with hardtool_build.json)."""
     project = Path(project).resolve()
     m = load_manifest(project)
@@ -206,8 +235,14 @@ def build_firmware(project: Path, out: Path | None = None, board: str | None = N
         defs["APP_BUILD_ID"] = f'"{bid}"'
     defs.update(m.get("defines", {}))
     defs.update(defines or {})
-    cflags = (CPU_FLAGS + C_FLAGS + [f"-I{i}" for i in includes]
-              + [f"-D{k}={v}" for k, v in defs.items()] + list(m.get("cflags", [])) + list(binfo.get("cflags", [])))
+    cflags = (
+        CPU_FLAGS
+        + C_FLAGS
+        + [f"-I{i}" for i in includes]
+        + [f"-D{k}={v}" for k, v in defs.items()]
+        + list(m.get("cflags", []))
+        + list(binfo.get("cflags", []))
+    )
 
     objdir = out / "obj"
     objdir.mkdir(exist_ok=True)
@@ -223,27 +258,54 @@ def build_firmware(project: Path, out: Path | None = None, board: str | None = N
     (out / "compile.log").write_text(log)
     failed = [r for r in results if r.returncode != 0]
     if failed:
-        raise HardtoolError(f"compile failed: {_first_error(failed[0].stderr)} (full log: {out / 'compile.log'})")
+        raise HardtoolError(
+            f"compile failed: {_first_error(failed[0].stderr)} (full log: {out / 'compile.log'})"
+        )
 
     elf, binf, mapf = out / f"{name}.elf", out / f"{name}.bin", out / f"{name}.map"
     stack = int(m.get("stack_size", 16384))
-    link = _run([tc.gcc, *CPU_FLAGS, "-nostartfiles", "--specs=nano.specs", "--specs=nosys.specs",
-                 "-Wl,--gc-sections", f"-Wl,-T,{script}", f"-Wl,-Map,{mapf}", "-Wl,--print-memory-usage",
-                 f"-Wl,--defsym=__stack_size={stack}", *m.get("ldflags", []),
-                 "-o", str(elf), *map(str, objs), "-lm"])
+    link = _run(
+        [
+            tc.gcc,
+            *CPU_FLAGS,
+            "-nostartfiles",
+            "--specs=nano.specs",
+            "--specs=nosys.specs",
+            "-Wl,--gc-sections",
+            f"-Wl,-T,{script}",
+            f"-Wl,-Map,{mapf}",
+            "-Wl,--print-memory-usage",
+            f"-Wl,--defsym=__stack_size={stack}",
+            *m.get("ldflags", []),
+            "-o",
+            str(elf),
+            *map(str, objs),
+            "-lm",
+        ]
+    )
     (out / "link.log").write_text(link.stdout + link.stderr)
     if link.returncode != 0:
         over = re.findall(r"region [`'\"]?(\w+)['\"]? overflowed by (\d+) bytes", link.stderr)
         if over:
             region, nbytes = over[0][0], int(over[0][1])
             ram = region.upper() == "RAM"
-            top = _largest_symbols(tc, objs, ram=ram, top=1, names={o.name: s.name for o, s in zip(objs, sources, strict=True)})
-            biggest = (f"; largest {'RAM buffer' if ram else 'flash object'}: {top[0]['symbol']} "
-                       f"({top[0]['size']:,} bytes, {top[0]['file']})") if top else ""
+            top = _largest_symbols(
+                tc, objs, ram=ram, top=1, names={o.name: s.name for o, s in zip(objs, sources, strict=True)}
+            )
+            biggest = (
+                (
+                    f"; largest {'RAM buffer' if ram else 'flash object'}: {top[0]['symbol']} "
+                    f"({top[0]['size']:,} bytes, {top[0]['file']})"
+                )
+                if top
+                else ""
+            )
             limit = f"{(RAM_SIZE if ram else FLASH_SIZE) // 1024} KB"
-            raise HardtoolError(f"does not fit the STM32F746NG: {region} overflowed by {nbytes:,} bytes "
-                                f"(limit {limit}, stack {stack:,} bytes included){biggest}",
-                                exit_code=EXIT_DOES_NOT_FIT)
+            raise HardtoolError(
+                f"does not fit the STM32F746NG: {region} overflowed by {nbytes:,} bytes "
+                f"(limit {limit}, stack {stack:,} bytes included){biggest}",
+                exit_code=EXIT_DOES_NOT_FIT,
+            )
         raise HardtoolError(f"link failed: {_first_error(link.stderr)} (full log: {out / 'link.log'})")
     oc = _run([tc.tool("objcopy"), "-O", "binary", str(elf), str(binf)])
     if oc.returncode != 0:
@@ -251,9 +313,18 @@ def build_firmware(project: Path, out: Path | None = None, board: str | None = N
 
     secs = _sections(tc, elf)
     ram, flash = _usage(secs)
-    res = BuildResult(name=name, board=board, elf=elf, bin=binf, map=mapf, ram_used=ram, flash_used=flash,
-                      sections=secs, largest_ram_symbols=_largest_symbols(tc, [elf], ram=True),
-                      toolchain=tc.version())
+    res = BuildResult(
+        name=name,
+        board=board,
+        elf=elf,
+        bin=binf,
+        map=mapf,
+        ram_used=ram,
+        flash_used=flash,
+        sections=secs,
+        largest_ram_symbols=_largest_symbols(tc, [elf], ram=True),
+        toolchain=tc.version(),
+    )
     (out / "build.json").write_text(json.dumps(res.to_json(), indent=2) + "\n")
     return res
 

@@ -10,10 +10,18 @@ import click
 
 @click.command("build")
 @click.argument("project", type=click.Path(exists=True, file_okay=False, path_type=Path))
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Output folder for .elf/.bin/.map (default: PROJECT/build).")
-@click.option("--board", type=click.Choice(["qemu_mps2_an500", "stm32f746g_disco"]), default=None,
-              help="Override the manifest's board.")
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Output folder for .elf/.bin/.map (default: PROJECT/build).",
+)
+@click.option(
+    "--board",
+    type=click.Choice(["qemu_mps2_an500", "stm32f746g_disco"]),
+    default=None,
+    help="Override the manifest's board.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the build report as JSON.")
 def build_cmd(project: Path, out: Path | None, board: str | None, as_json: bool) -> None:
     """Build PROJECT (a folder with hardtool_build.json, written by `hardtool codegen`)."""
@@ -24,7 +32,11 @@ def build_cmd(project: Path, out: Path | None, board: str | None, as_json: bool)
         click.echo(json.dumps(res.to_json(), indent=2))
         return
     click.echo(f"built {res.elf} ({res.board}, {res.toolchain})")
-    click.echo(f"  RAM   {res.ram_used:>9,} / {res.ram_total:,} bytes ({100 * res.ram_used / res.ram_total:.1f}%)")
-    click.echo(f"  flash {res.flash_used:>9,} / {res.flash_total:,} bytes ({100 * res.flash_used / res.flash_total:.1f}%)")
+    click.echo(
+        f"  RAM   {res.ram_used:>9,} / {res.ram_total:,} bytes ({100 * res.ram_used / res.ram_total:.1f}%)"
+    )
+    click.echo(
+        f"  flash {res.flash_used:>9,} / {res.flash_total:,} bytes ({100 * res.flash_used / res.flash_total:.1f}%)"
+    )
     for s in res.largest_ram_symbols[:3]:
         click.echo(f"  RAM   {s['size']:>9,}  {s['symbol']}")

@@ -32,13 +32,17 @@ def _tool_run(cmd: list[str], what: str, timeout: float = 120.0) -> None:
     except FileNotFoundError:
         raise HardtoolError(f"{cmd[0]} not found") from None
     except subprocess.TimeoutExpired:
-        raise HardtoolError(f"{what} did not finish within {timeout:.0f} s (board stuck? press its reset button)") from None
+        raise HardtoolError(
+            f"{what} did not finish within {timeout:.0f} s (board stuck? press its reset button)"
+        ) from None
     if r.returncode != 0:
         lines = [ln for ln in (r.stderr + r.stdout).splitlines() if ln.strip()]
         last = next((ln for ln in reversed(lines) if "rror" in ln), lines[-1] if lines else "no output")
         hint = ""
-        if any(s in (r.stderr + r.stdout) for s in ("No ST-LINK", "Couldn't find any ST-Link", "No debug probe",
-                                                   "open failed", "No STLink")):
+        if any(
+            s in (r.stderr + r.stdout)
+            for s in ("No ST-LINK", "Couldn't find any ST-Link", "No debug probe", "open failed", "No STLink")
+        ):
             hint = " (no board found: plug the STM32F746G-DISCO's ST-LINK USB port in)"
         raise HardtoolError(f"{what} failed: {last.strip()}{hint}")
 
@@ -72,8 +76,11 @@ class PyOCDFlasher(Flasher):
             raise HardtoolError("pyOCD is not installed: pip install pyocd") from None
         try:
             session = ConnectHelper.session_with_chosen_probe(
-                target_override=PYOCD_TARGET, blocking=False, return_first=True,
-                options={"frequency": 4000000})
+                target_override=PYOCD_TARGET,
+                blocking=False,
+                return_first=True,
+                options={"frequency": 4000000},
+            )
         except Exception as e:  # noqa: BLE001 - pyOCD raises many types
             raise HardtoolError(f"pyOCD: {e}") from None
         if session is None:
@@ -85,8 +92,10 @@ class PyOCDFlasher(Flasher):
         except Exception as e:  # noqa: BLE001
             text = str(e)
             if "target" in text.lower() and ("not" in text.lower() or "unknown" in text.lower()):
-                raise HardtoolError(f"pyOCD has no {PYOCD_TARGET} target: install the STM32F7 pack with "
-                                    "`pyocd pack install stm32f746ng` (needs internet) or use --flasher st-flash") from None
+                raise HardtoolError(
+                    f"pyOCD has no {PYOCD_TARGET} target: install the STM32F7 pack with "
+                    "`pyocd pack install stm32f746ng` (needs internet) or use --flasher st-flash"
+                ) from None
             raise HardtoolError(f"pyOCD flashing failed: {text}") from None
 
 
@@ -117,10 +126,12 @@ class CubeProgrammerFlasher(Flasher):
         found = shutil.which(self.EXE)
         if found:
             return found
-        for pattern in ("/opt/st/stm32cubeprogrammer*/bin/" + self.EXE,
-                        "~/STMicroelectronics/STM32Cube/STM32CubeProgrammer/bin/" + self.EXE,
-                        "C:/Program Files/STMicroelectronics/STM32Cube/STM32CubeProgrammer/bin/" + self.EXE + ".exe",
-                        "/Applications/STMicroelectronics/STM32CubeProgrammer.app/Contents/MacOs/bin/" + self.EXE):
+        for pattern in (
+            "/opt/st/stm32cubeprogrammer*/bin/" + self.EXE,
+            "~/STMicroelectronics/STM32Cube/STM32CubeProgrammer/bin/" + self.EXE,
+            "C:/Program Files/STMicroelectronics/STM32Cube/STM32CubeProgrammer/bin/" + self.EXE + ".exe",
+            "/Applications/STMicroelectronics/STM32CubeProgrammer.app/Contents/MacOs/bin/" + self.EXE,
+        ):
             hits = glob.glob(os.path.expanduser(pattern))
             if hits:
                 return hits[0]
@@ -131,8 +142,10 @@ class CubeProgrammerFlasher(Flasher):
 
     def flash(self, bin_path: Path, elf_path: Path | None = None) -> None:
         exe = self._exe() or self.EXE
-        _tool_run([exe, "-c", "port=SWD", "-w", str(bin_path), hex(FLASH_ADDRESS), "-v", "-rst"],
-                  "STM32_Programmer_CLI")
+        _tool_run(
+            [exe, "-c", "port=SWD", "-w", str(bin_path), hex(FLASH_ADDRESS), "-v", "-rst"],
+            "STM32_Programmer_CLI",
+        )
 
 
 def find_mass_storage() -> Path | None:
@@ -148,8 +161,13 @@ def find_mass_storage() -> Path | None:
                     return Path(root)
         return None
     user = os.environ.get("USER", "*")
-    for pattern in (f"/media/{user}/{VOLUME_NAME}", f"/run/media/{user}/{VOLUME_NAME}", f"/media/{VOLUME_NAME}",
-                    f"/Volumes/{VOLUME_NAME}", f"/mnt/{VOLUME_NAME}"):
+    for pattern in (
+        f"/media/{user}/{VOLUME_NAME}",
+        f"/run/media/{user}/{VOLUME_NAME}",
+        f"/media/{VOLUME_NAME}",
+        f"/Volumes/{VOLUME_NAME}",
+        f"/mnt/{VOLUME_NAME}",
+    ):
         for hit in glob.glob(pattern):
             if os.path.isdir(hit):
                 return Path(hit)
@@ -163,7 +181,9 @@ class MassStorageFlasher(Flasher):
     def flash(self, bin_path: Path, elf_path: Path | None = None) -> None:
         drive = find_mass_storage()
         if drive is None:
-            raise HardtoolError(f"ST-LINK USB drive {VOLUME_NAME} not mounted: plug the board in and mount it")
+            raise HardtoolError(
+                f"ST-LINK USB drive {VOLUME_NAME} not mounted: plug the board in and mount it"
+            )
         dst = drive / Path(bin_path).name
         shutil.copyfile(bin_path, dst)
         with open(dst, "rb+") as f:
@@ -173,7 +193,9 @@ class MassStorageFlasher(Flasher):
         while time.monotonic() < deadline:
             fail = drive / "FAIL.TXT"
             if fail.exists():
-                raise HardtoolError(f"ST-LINK drag-and-drop flashing failed: {fail.read_text(errors='replace').strip()}")
+                raise HardtoolError(
+                    f"ST-LINK drag-and-drop flashing failed: {fail.read_text(errors='replace').strip()}"
+                )
             if not dst.exists():
                 return
             time.sleep(0.5)
@@ -196,15 +218,20 @@ def get_flasher(name: str = "auto") -> Flasher:
         for f in _ALL.values():
             if f.available():
                 return f
-        raise HardtoolError("no flashing tool found: pip install pyocd (plus `pyocd pack install stm32f746ng`), "
-                            "or sudo apt-get install -y stlink-tools (st-flash) or openocd, or mount the "
-                            f"{VOLUME_NAME} USB drive")
+        raise HardtoolError(
+            "no flashing tool found: pip install pyocd (plus `pyocd pack install stm32f746ng`), "
+            "or sudo apt-get install -y stlink-tools (st-flash) or openocd, or mount the "
+            f"{VOLUME_NAME} USB drive"
+        )
     f = _ALL[name]
     if not f.available():
-        hints = {"pyocd": "pip install pyocd", "st-flash": "sudo apt-get install -y stlink-tools",
-                 "openocd": "sudo apt-get install -y openocd",
-                 "cubeprogrammer": "install STM32CubeProgrammer from st.com and put STM32_Programmer_CLI on PATH",
-                 "mass-storage": f"plug the board in and mount its {VOLUME_NAME} drive"}
+        hints = {
+            "pyocd": "pip install pyocd",
+            "st-flash": "sudo apt-get install -y stlink-tools",
+            "openocd": "sudo apt-get install -y openocd",
+            "cubeprogrammer": "install STM32CubeProgrammer from st.com and put STM32_Programmer_CLI on PATH",
+            "mass-storage": f"plug the board in and mount its {VOLUME_NAME} drive",
+        }
         raise HardtoolError(f"flasher {name} not available: {hints[name]}")
     return f
 
@@ -225,7 +252,9 @@ def find_board_port() -> str:
     ports = [p for p in list_ports.comports() if p.vid == ST_VID and (p.pid in ST_LINK_PIDS or p.pid is None)]
     if not ports:
         others = ", ".join(p.device for p in list_ports.comports()) or "none"
-        raise HardtoolError(f"no STM32F746G-DISCO found (ST-LINK USB VID 0x0483; serial ports seen: {others}); "
-                            "plug the board's ST-LINK USB port in or pass --port")
+        raise HardtoolError(
+            f"no STM32F746G-DISCO found (ST-LINK USB VID 0x0483; serial ports seen: {others}); "
+            "plug the board's ST-LINK USB port in or pass --port"
+        )
     ports.sort(key=lambda p: p.device)
     return ports[0].device

@@ -32,19 +32,33 @@ def build_host_app(project: Path, out: Path, sanitize: bool = False, cc: str | N
     project = Path(project).resolve()
     m = load_manifest(project)
     fw = firmware_dir()
-    sources = _resolve(project, m["sources"], "source") + _resolve(fw, m.get("firmware_sources", []), "firmware source")
+    sources = _resolve(project, m["sources"], "source") + _resolve(
+        fw, m.get("firmware_sources", []), "firmware source"
+    )
     includes = _resolve(project, m.get("include_dirs", ["."]), "include dir")
     includes += _resolve(fw, m.get("firmware_include_dirs", []), "firmware include dir")
-    sources += [fw / "app" / "main.c", fw / "protocol" / "hproto.c", fw / "protocol" / "hproto_msg.c",
-                fw / "bsp" / "host" / "bsp_host.c"]
+    sources += [
+        fw / "app" / "main.c",
+        fw / "protocol" / "hproto.c",
+        fw / "protocol" / "hproto_msg.c",
+        fw / "bsp" / "host" / "bsp_host.c",
+    ]
     includes += [fw / "protocol", fw / "bsp" / "include"]
     defs = [f"-D{k}={v}" for k, v in m.get("defines", {}).items()]
     san = ["-fsanitize=address,undefined", "-fno-sanitize-recover=all"] if sanitize else []
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     exe = out / (str(m.get("name") or "firmware") + "_host")
-    cmd = [cc or host_cc(), *HOST_FLAGS, *san, *[f"-I{i}" for i in includes], *defs, *map(str, sources),
-           "-o", str(exe)]
+    cmd = [
+        cc or host_cc(),
+        *HOST_FLAGS,
+        *san,
+        *[f"-I{i}" for i in includes],
+        *defs,
+        *map(str, sources),
+        "-o",
+        str(exe),
+    ]
     r = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if r.returncode != 0:
         raise HardtoolError(f"host build failed: {_first_error(r.stderr)}")
@@ -93,7 +107,9 @@ class HostBoard:
         self.serial: PipeSerial | None = None
 
     def __enter__(self) -> HostBoard:
-        self.proc = subprocess.Popen([str(self.exe)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, bufsize=0)
+        self.proc = subprocess.Popen(
+            [str(self.exe)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, bufsize=0
+        )
         self.serial = PipeSerial(self.proc)
         return self
 

@@ -60,8 +60,16 @@ class QemuBoard:
     ``b.port`` yourself; the guest starts when that first connection arrives.
     """
 
-    def __init__(self, elf: Path | str, *, timeout: float = 300.0, connect: bool = True,
-                 serial_timeout: float = 0.05, icount: bool = True, extra_args: tuple[str, ...] = ()):
+    def __init__(
+        self,
+        elf: Path | str,
+        *,
+        timeout: float = 300.0,
+        connect: bool = True,
+        serial_timeout: float = 0.05,
+        icount: bool = True,
+        extra_args: tuple[str, ...] = (),
+    ):
         self.elf = Path(elf)
         self.timeout = timeout
         self.connect = connect
@@ -83,8 +91,14 @@ class QemuBoard:
         cmd = [find_qemu(), "-M", MACHINE, "-display", "none", "-monitor", "none"]
         if self.icount:
             cmd += ["-icount", "shift=0"]
-        cmd += ["-semihosting-config", "enable=on,target=native",
-                "-serial", f"tcp:127.0.0.1:{port},server=on,wait=on", "-kernel", str(self.elf)]
+        cmd += [
+            "-semihosting-config",
+            "enable=on,target=native",
+            "-serial",
+            f"tcp:127.0.0.1:{port},server=on,wait=on",
+            "-kernel",
+            str(self.elf),
+        ]
         return cmd + list(self.extra_args)
 
     def start(self) -> QemuBoard:
@@ -94,15 +108,18 @@ class QemuBoard:
         for _ in range(3):  # a port can be taken between free_port() and QEMU's bind
             self.port = free_port()
             self._log = tempfile.TemporaryFile()
-            self.proc = subprocess.Popen(self.command(self.port), stdin=subprocess.DEVNULL,
-                                         stdout=self._log, stderr=subprocess.STDOUT)
+            self.proc = subprocess.Popen(
+                self.command(self.port), stdin=subprocess.DEVNULL, stdout=self._log, stderr=subprocess.STDOUT
+            )
             _live.add(self)
             if self._wait_listening(5.0):
                 break
             last_err = self._read_log()
             self.stop()
         else:
-            raise HardtoolError(f"QEMU did not start: {last_err.strip().splitlines()[-1] if last_err else 'no output'}")
+            raise HardtoolError(
+                f"QEMU did not start: {last_err.strip().splitlines()[-1] if last_err else 'no output'}"
+            )
         self._watchdog = threading.Timer(self.timeout, self._expire)
         self._watchdog.daemon = True
         self._watchdog.start()
@@ -130,11 +147,14 @@ class QemuBoard:
         deadline = time.monotonic() + 5.0
         while True:
             try:
-                return serial.serial_for_url(url, timeout=self.serial_timeout if timeout is None else timeout,
-                                             write_timeout=5.0)
+                return serial.serial_for_url(
+                    url, timeout=self.serial_timeout if timeout is None else timeout, write_timeout=5.0
+                )
             except (serial.SerialException, OSError) as e:
                 if time.monotonic() > deadline or (self.proc and self.proc.poll() is not None):
-                    raise HardtoolError(f"cannot connect to the emulated board's UART at {url}: {e}") from None
+                    raise HardtoolError(
+                        f"cannot connect to the emulated board's UART at {url}: {e}"
+                    ) from None
                 time.sleep(0.05)
 
     def _expire(self) -> None:

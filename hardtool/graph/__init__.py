@@ -4,5 +4,14 @@ from hardtool.graph.ir import Graph, Op, Quant, Tensor
 from hardtool.graph.lower import lower, same_padding
 from hardtool.graph.reader import load_tflite, load_tflite_bytes, validate_graph
 
-__all__ = ["Graph", "Op", "Quant", "Tensor", "load_tflite", "load_tflite_bytes", "lower", "same_padding",
-           "validate_graph"]
+__all__ = [
+    "Graph",
+    "Op",
+    "Quant",
+    "Tensor",
+    "load_tflite",
+    "load_tflite_bytes",
+    "lower",
+    "same_padding",
+    "validate_graph",
+]

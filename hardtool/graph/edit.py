@@ -25,8 +25,11 @@ def drop_tail(data: bytes, n_ops: int) -> bytes:
         return data is not None and len(data) > 0
 
     new_outputs = [t for t in cut.inputs if t >= 0 and not constant(t)]
-    used = sorted({t for op in sg.operators for t in (*op.inputs, *op.outputs) if t >= 0}
-                  | set(sg.inputs) | set(new_outputs))
+    used = sorted(
+        {t for op in sg.operators for t in (*op.inputs, *op.outputs) if t >= 0}
+        | set(sg.inputs)
+        | set(new_outputs)
+    )
     remap = {old: new for new, old in enumerate(used)}
     remap[-1] = -1
     sg.tensors = [sg.tensors[t] for t in used]

@@ -28,8 +28,10 @@ class Quant:
         """Equal per-tensor parameters, i.e. the int8 bytes mean the same real values."""
         if other is None or self.per_channel or other.per_channel:
             return False
-        return (math.isclose(self.scale[0], other.scale[0], rel_tol=1e-6, abs_tol=0.0)
-                and self.zero_point[0] == other.zero_point[0])
+        return (
+            math.isclose(self.scale[0], other.scale[0], rel_tol=1e-6, abs_tol=0.0)
+            and self.zero_point[0] == other.zero_point[0]
+        )
 
 
 @dataclass
@@ -110,8 +112,11 @@ class Graph:
 
     def copy(self) -> Graph:
         """A copy whose lists, ops and tensors can be changed without touching this graph."""
-        return replace(self, tensors=[replace(t) for t in self.tensors],
-                       ops=[replace(o, options=dict(o.options)) for o in self.ops])
+        return replace(
+            self,
+            tensors=[replace(t) for t in self.tensors],
+            ops=[replace(o, options=dict(o.options)) for o in self.ops],
+        )
 
     def check(self) -> None:
         """Structural invariants: indices in range, list positions match, each tensor written once."""

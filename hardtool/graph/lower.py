@@ -77,8 +77,13 @@ def _fold_pads(g: Graph) -> set[int]:
         users = [g.ops[i] for i in consumers.get(y, [])]
         if pad is None or y in g.outputs or not users:
             continue
-        if not all(u.name in CONVS and u.options.get("tflite_padding") == "VALID" and u.inputs[0] == y
-                   and y not in u.inputs[1:] for u in users):
+        if not all(
+            u.name in CONVS
+            and u.options.get("tflite_padding") == "VALID"
+            and u.inputs[0] == y
+            and y not in u.inputs[1:]
+            for u in users
+        ):
             continue
         for u in users:
             t, b, l_, r = u.options["explicit_padding"]
@@ -119,8 +124,10 @@ def _fuse_resize_argmax(g: Graph) -> set[int]:
         a.options = {
             "align_corners": bool(r.options.get("align_corners", False)),
             "half_pixel_centers": bool(r.options.get("half_pixel_centers", False)),
-            "output_height": int(ys.shape[1]), "output_width": int(ys.shape[2]),
-            "num_classes": int(ys.shape[3]), "source_output_type": source_dtype,
+            "output_height": int(ys.shape[1]),
+            "output_width": int(ys.shape[2]),
+            "num_classes": int(ys.shape[3]),
+            "source_output_type": source_dtype,
         }
         a.source_ops = tuple(sorted((*r.source_ops, *a.source_ops)))
         dead.add(r.index)

@@ -4,17 +4,31 @@ may share memory with their inputs."""
 from __future__ import annotations
 
 # out[i] depends only on in[i]: the output may overwrite an input of the same size
-ELEMENTWISE_UNARY = frozenset({"RELU", "RELU6", "RELU_N1_TO_1", "LOGISTIC", "TANH", "HARD_SWISH",
-                               "LEAKY_RELU", "QUANTIZE"})
+ELEMENTWISE_UNARY = frozenset(
+    {"RELU", "RELU6", "RELU_N1_TO_1", "LOGISTIC", "TANH", "HARD_SWISH", "LEAKY_RELU", "QUANTIZE"}
+)
 # out[i] depends only on a[i], b[i] (when neither input is broadcast)
 ELEMENTWISE_BINARY = frozenset({"ADD", "SUB", "MUL", "MAXIMUM", "MINIMUM"})
 # same bytes, new shape: the output is an alias of the input
 RESHAPES = frozenset({"RESHAPE", "SQUEEZE", "EXPAND_DIMS"})
-OTHERS = frozenset({
-    "CONV_2D", "DEPTHWISE_CONV_2D", "TRANSPOSE_CONV", "FULLY_CONNECTED", "AVERAGE_POOL_2D",
-    "MAX_POOL_2D", "MEAN", "SOFTMAX", "CONCATENATION", "PAD", "PADV2", "RESIZE_BILINEAR",
-    "RESIZE_NEAREST_NEIGHBOR", "ARG_MAX",
-})
+OTHERS = frozenset(
+    {
+        "CONV_2D",
+        "DEPTHWISE_CONV_2D",
+        "TRANSPOSE_CONV",
+        "FULLY_CONNECTED",
+        "AVERAGE_POOL_2D",
+        "MAX_POOL_2D",
+        "MEAN",
+        "SOFTMAX",
+        "CONCATENATION",
+        "PAD",
+        "PADV2",
+        "RESIZE_BILINEAR",
+        "RESIZE_NEAREST_NEIGHBOR",
+        "ARG_MAX",
+    }
+)
 # ops that exist only after lower()
 FUSED = frozenset({"HARD_RESIZE_ARGMAX"})
 

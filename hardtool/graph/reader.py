@@ -15,9 +15,20 @@ from hardtool.errors import HardtoolError
 from hardtool.graph.ir import Graph, Op, Quant, Tensor
 from hardtool.graph.ops import HINTS, SUPPORTED
 
-_DTYPES = {"FLOAT32": "float32", "FLOAT16": "float16", "FLOAT64": "float64", "INT32": "int32",
-           "UINT8": "uint8", "INT64": "int64", "BOOL": "bool", "INT16": "int16", "INT8": "int8",
-           "UINT64": "uint64", "UINT32": "uint32", "UINT16": "uint16"}
+_DTYPES = {
+    "FLOAT32": "float32",
+    "FLOAT16": "float16",
+    "FLOAT64": "float64",
+    "INT32": "int32",
+    "UINT8": "uint8",
+    "INT64": "int64",
+    "BOOL": "bool",
+    "INT16": "int16",
+    "INT8": "int8",
+    "UINT64": "uint64",
+    "UINT32": "uint32",
+    "UINT16": "uint16",
+}
 
 
 def schema():
@@ -41,7 +52,11 @@ def _options(obj: Any, s) -> dict[str, Any]:
     """Builtin options object → plain dict with snake_case keys and enum values as names."""
     if obj is None:
         return {}
-    padding, act, types = _enum_names(s.Padding), _enum_names(s.ActivationFunctionType), _enum_names(s.TensorType)
+    padding, act, types = (
+        _enum_names(s.Padding),
+        _enum_names(s.ActivationFunctionType),
+        _enum_names(s.TensorType),
+    )
     out: dict[str, Any] = {}
     for k, v in vars(obj).items():
         key = _snake(k)
@@ -58,8 +73,10 @@ def _options(obj: Any, s) -> dict[str, Any]:
 
 
 def _corrupt(name: str, why: str) -> HardtoolError:
-    return HardtoolError(f"{name} is not a valid .tflite file (truncated or corrupt: {why}); "
-                         "re-export it with 'hardtool quantize'")
+    return HardtoolError(
+        f"{name} is not a valid .tflite file (truncated or corrupt: {why}); "
+        "re-export it with 'hardtool quantize'"
+    )
 
 
 def load_tflite(path: Path | str, validate: bool = True) -> Graph:
@@ -78,10 +95,21 @@ def load_tflite_bytes(data: bytes, name: str = "model.tflite", validate: bool = 
         graph = _parse(bytes(data), name)
     except HardtoolError:
         raise
-    except (struct.error, IndexError, ValueError, TypeError, OverflowError, MemoryError,
-            UnicodeDecodeError, AttributeError) as e:
-        why = (f"it has {len(data)} bytes but refers to data beyond its end" if isinstance(e, struct.error | IndexError)
-               else f"{type(e).__name__}: {str(e)[:100]}")
+    except (
+        struct.error,
+        IndexError,
+        ValueError,
+        TypeError,
+        OverflowError,
+        MemoryError,
+        UnicodeDecodeError,
+        AttributeError,
+    ) as e:
+        why = (
+            f"it has {len(data)} bytes but refers to data beyond its end"
+            if isinstance(e, struct.error | IndexError)
+            else f"{type(e).__name__}: {str(e)[:100]}"
+        )
         raise _corrupt(name, why) from None
     if validate:
         validate_graph(graph)
@@ -120,19 +148,27 @@ def _parse(data: bytes, name: str) -> Graph:
         # a free batch dimension (-1 in the signature, 1 in the shape) is fine: we run batch 1
         dynamic = [j for j, d in enumerate(sig if sig is not None else ()) if int(d) < 0]
         if any(d < 0 for d in shape) or any(j != 0 or not shape or shape[0] != 1 for j in dynamic):
-            raise HardtoolError(f"{name}: tensor {i} '{tname}' has a dynamic shape; "
-                                "convert the model with a fixed input size")
+            raise HardtoolError(
+                f"{name}: tensor {i} '{tname}' has a dynamic shape; convert the model with a fixed input size"
+            )
         tname_type = types.get(tt.type, str(tt.type))
         if tname_type not in _DTYPES:
-            raise HardtoolError(f"{name}: tensor {i} '{tname}' has type {tname_type}, which cannot be deployed")
+            raise HardtoolError(
+                f"{name}: tensor {i} '{tname}' has type {tname_type}, which cannot be deployed"
+            )
         dtype = _DTYPES[tname_type]
         q = tt.quantization
         quant = None
         if q is not None and q.scale is not None and len(q.scale) > 0:
             zp = q.zeroPoint if q.zeroPoint is not None else [0] * len(q.scale)
-            quant = Quant(tuple(float(x) for x in q.scale), tuple(int(x) for x in zp),
-                          int(q.quantizedDimension) if len(q.scale) > 1 else None)
-        tensors.append(Tensor(i, tname, shape, dtype, quant, _buffer(model, tt.buffer, data, shape, dtype, name, i), i))
+            quant = Quant(
+                tuple(float(x) for x in q.scale),
+                tuple(int(x) for x in zp),
+                int(q.quantizedDimension) if len(q.scale) > 1 else None,
+            )
+        tensors.append(
+            Tensor(i, tname, shape, dtype, quant, _buffer(model, tt.buffer, data, shape, dtype, name, i), i)
+        )
     ops: list[Op] = []
     for i in range(_count(sg.OperatorsLength(), data, "operator", name)):
         ot = s.OperatorT.InitFromObj(sg.Operators(i))
@@ -150,8 +186,15 @@ def _parse(data: bytes, name: str) -> Graph:
         if not 0 <= t < len(tensors):
             raise _corrupt(name, f"graph input/output refers to tensor {t}")
     desc = model.Description()
-    return Graph(tensors, ops, g_in, g_out, hashlib.sha256(data).hexdigest(), Path(name).stem,
-                 desc.decode(errors="replace") if isinstance(desc, bytes) else (desc or ""))
+    return Graph(
+        tensors,
+        ops,
+        g_in,
+        g_out,
+        hashlib.sha256(data).hexdigest(),
+        Path(name).stem,
+        desc.decode(errors="replace") if isinstance(desc, bytes) else (desc or ""),
+    )
 
 
 def _buffer(model, index: int, data: bytes, shape: tuple[int, ...], dtype: str, name: str, ti: int):
@@ -186,8 +229,10 @@ def validate_graph(graph: Graph, supported: frozenset[str] = SUPPORTED) -> None:
             float_ops.append(f"#{op.index} {op.name} (float tensor '{bad[0]}')")
     if float_ops:
         shown = ", ".join(float_ops[:6]) + (f" and {len(float_ops) - 6} more" if len(float_ops) > 6 else "")
-        raise HardtoolError(f"{graph.name} is a float model: float ops {shown}; quantize it to full int8 "
-                            "(int8 input, TFLITE_BUILTINS_INT8) with 'hardtool quantize'")
+        raise HardtoolError(
+            f"{graph.name} is a float model: float ops {shown}; quantize it to full int8 "
+            "(int8 input, TFLITE_BUILTINS_INT8) with 'hardtool quantize'"
+        )
     if not graph.ops:
         raise HardtoolError(f"{graph.name} has no ops")
     for op in graph.ops:

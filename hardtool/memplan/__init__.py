@@ -3,5 +3,14 @@
 from hardtool.memplan.plan import Plan, PlanOptions, check_plan, plan_file, plan_graph, to_json
 from hardtool.memplan.targets import TARGETS, Target, get_target
 
-__all__ = ["Plan", "PlanOptions", "TARGETS", "Target", "check_plan", "get_target", "plan_file", "plan_graph",
-           "to_json"]
+__all__ = [
+    "Plan",
+    "PlanOptions",
+    "TARGETS",
+    "Target",
+    "check_plan",
+    "get_target",
+    "plan_file",
+    "plan_graph",
+    "to_json",
+]

@@ -30,10 +30,16 @@ def measure(path: Path, options: PlanOptions | None = None) -> dict:
     m = tflm.measure(path)
     peak = peak_parts(p)
     row = {
-        "ops": len(g.ops), "ops_lowered": len(p.graph.ops), "arena_bytes": p.arena,
-        "peak_sram_bytes": peak["total_bytes"], "lower_bound_bytes": p.lower_bound,
-        "greedy_by_size_bytes": p.greedy_arena, "planning_s": round(seconds, 3),
-        "scheduler": p.scheduler, "placer": p.placer, "scratch": p.scratch_kind,
+        "ops": len(g.ops),
+        "ops_lowered": len(p.graph.ops),
+        "arena_bytes": p.arena,
+        "peak_sram_bytes": peak["total_bytes"],
+        "lower_bound_bytes": p.lower_bound,
+        "greedy_by_size_bytes": p.greedy_arena,
+        "planning_s": round(seconds, 3),
+        "scheduler": p.scheduler,
+        "placer": p.placer,
+        "scratch": p.scratch_kind,
         "tflm": m,
         "vs_lower_bound": round(p.arena / p.lower_bound, 4) if p.lower_bound else None,
     }
@@ -70,7 +76,8 @@ def run_bench(out_dir: Path, work: Path) -> dict:
         rows[name] = measure(mm.build(kind, work / "models", **kw))
     # what kernels that write into channel slices of a concat output would save (opt-in)
     rows["unet_w16_128x128_strided_concat"] = measure(
-        mm.build("unet", work / "models", input_size=(128, 128), width=16), PlanOptions(strided_concat=True))
+        mm.build("unet", work / "models", input_size=(128, 128), width=16), PlanOptions(strided_concat=True)
+    )
     goals = {}
     edge = rows.get("hard_edge_128x256")
     if edge is not None:
@@ -83,10 +90,14 @@ def run_bench(out_dir: Path, work: Path) -> dict:
         }
     goals["all_within_1.05x_lower_bound"] = all((r["vs_lower_bound"] or 1) <= 1.05 for r in rows.values())
     goals["all_planning_under_5s"] = all(r["planning_s"] < 5 for r in rows.values())
-    res = {"cores": os.cpu_count(), "models": rows, "goals": goals,
-           "notes": "arena = activations + input + output + scratch (scratch: "
-                    f"{next(iter(rows.values()))['scratch'] if rows else '?'}); peak SRAM adds stack and runtime "
-                    "statics estimates; TFLM measured with the tflite-micro host build (64-bit: its persistent "
-                    "tail is larger than on a Cortex-M; 'head' is its activations + scratch)."}
+    res = {
+        "cores": os.cpu_count(),
+        "models": rows,
+        "goals": goals,
+        "notes": "arena = activations + input + output + scratch (scratch: "
+        f"{next(iter(rows.values()))['scratch'] if rows else '?'}); peak SRAM adds stack and runtime "
+        "statics estimates; TFLM measured with the tflite-micro host build (64-bit: its persistent "
+        "tail is larger than on a Cortex-M; 'head' is its activations + scratch).",
+    }
     atomic_write_json(Path(out_dir) / "memplan.json", res)
     return res

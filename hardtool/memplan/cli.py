@@ -16,15 +16,25 @@ from hardtool.memplan.targets import DEFAULT_TARGET, TARGETS, get_target
 EXIT_DOES_NOT_FIT = 3
 
 
-def plan_to_files(model: Path, out_dir: Path, target: str = DEFAULT_TARGET, budget: int | None = None,
-                  png: Path | None = None, force: bool = False, measure_tflm: bool = True):
+def plan_to_files(
+    model: Path,
+    out_dir: Path,
+    target: str = DEFAULT_TARGET,
+    budget: int | None = None,
+    png: Path | None = None,
+    force: bool = False,
+    measure_tflm: bool = True,
+):
     """Plan MODEL and write memplan.json + memplan.png; returns (doc, plan, json path, png path)."""
     from hardtool.memplan import tflm as tflm_mod
     from hardtool.memplan.plan import plan_file, to_json
     from hardtool.memplan.report import timeline_png
 
     tgt = get_target(target)
-    json_path, png_path = Path(out_dir) / "memplan.json", Path(png) if png is not None else Path(out_dir) / "memplan.png"
+    json_path, png_path = (
+        Path(out_dir) / "memplan.json",
+        Path(png) if png is not None else Path(out_dir) / "memplan.png",
+    )
     plan = plan_file(model)
     for p in (json_path, png_path):
         if p.exists() and not force:
@@ -38,19 +48,40 @@ def plan_to_files(model: Path, out_dir: Path, target: str = DEFAULT_TARGET, budg
 
 @click.command("memplan")
 @click.argument("model", type=click.Path(path_type=Path))
-@click.option("--target", default=DEFAULT_TARGET, show_default=True,
-              help=f"MCU whose RAM is the budget: {', '.join(TARGETS)}.")
+@click.option(
+    "--target",
+    default=DEFAULT_TARGET,
+    show_default=True,
+    help=f"MCU whose RAM is the budget: {', '.join(TARGETS)}.",
+)
 @click.option("--budget", type=int, default=None, help="SRAM budget in bytes (overrides the target's).")
 @click.option("--json", "as_json", is_flag=True, help="Print memplan.json to stdout instead of tables.")
-@click.option("--png", type=click.Path(path_type=Path), default=None,
-              help="Where to write the timeline PNG (default: OUT/memplan.png).")
-@click.option("--out", type=click.Path(path_type=Path), default=None,
-              help="Folder for memplan.json and memplan.png (default: next to the model).")
+@click.option(
+    "--png",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Where to write the timeline PNG (default: OUT/memplan.png).",
+)
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Folder for memplan.json and memplan.png (default: next to the model).",
+)
 @click.option("--force", is_flag=True, help="Overwrite an existing memplan.json / memplan.png.")
 @click.option("--no-tflm", is_flag=True, help="Skip measuring TFLite Micro's arena for comparison.")
 @click.pass_context
-def memplan_cmd(ctx: click.Context, model: Path, target: str, budget: int | None, as_json: bool,
-                png: Path | None, out: Path | None, force: bool, no_tflm: bool) -> None:
+def memplan_cmd(
+    ctx: click.Context,
+    model: Path,
+    target: str,
+    budget: int | None,
+    as_json: bool,
+    png: Path | None,
+    out: Path | None,
+    force: bool,
+    no_tflm: bool,
+) -> None:
     """Plan the SRAM of MODEL.tflite: peak and its parts, TFLite Micro's arena for the same file,
     the lower bound, a timeline PNG and a verdict (exit 3 when it does not fit)."""
     from hardtool.memplan.report import print_report, suggestions
@@ -68,6 +99,9 @@ def memplan_cmd(ctx: click.Context, model: Path, target: str, budget: int | None
     if not v["fits"]:
         if as_json:
             top = ", ".join(f"{e['name']} {e['bytes']} B" for e in doc["peak"]["live"][:3])
-            click.echo(f"does not fit: {v['over_bytes']} bytes over {doc['budget_bytes']}; biggest at the peak: "
-                       f"{top}; {'; '.join(suggestions(doc, plan))}", err=True)
+            click.echo(
+                f"does not fit: {v['over_bytes']} bytes over {doc['budget_bytes']}; biggest at the peak: "
+                f"{top}; {'; '.join(suggestions(doc, plan))}",
+                err=True,
+            )
         ctx.exit(EXIT_DOES_NOT_FIT)

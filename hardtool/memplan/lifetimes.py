@@ -49,12 +49,21 @@ def _concat_slices(g: Graph, op) -> list[tuple[int, int, dict | None]] | None:
     out = g.tensors[op.outputs[0]]
     axis = int(op.options.get("axis", 0)) % len(out.shape)
     outer = math.prod(out.shape[:axis])
-    inner = math.prod(out.shape[axis + 1:]) * out.itemsize
+    inner = math.prod(out.shape[axis + 1 :]) * out.itemsize
     res, start = [], 0
     for t in op.inputs:
         x = g.tensors[t]
-        view = None if outer == 1 else {"axis": axis, "start": start, "extent": x.shape[axis],
-                                        "outer": outer, "row_bytes": out.shape[axis] * inner}
+        view = (
+            None
+            if outer == 1
+            else {
+                "axis": axis,
+                "start": start,
+                "extent": x.shape[axis],
+                "outer": outer,
+                "row_bytes": out.shape[axis] * inner,
+            }
+        )
         res.append((t, start * inner, view))
         start += x.shape[axis]
     return res
@@ -78,10 +87,18 @@ def static_groups(g: Graph, strided_concat: bool = False) -> Groups:
 
         def eligible(t: int, op=op, out=out, dup=dup) -> bool:
             x = g.tensors[t]
-            return (t in producers and t not in io and t not in dup and not x.is_constant
-                    and consumers.get(t) == [op.index] and x.quant is not None and x.quant.same_as(out.quant)
-                    and x.dtype == out.dtype and g.ops[producers[t]].name not in RESHAPES | {"CONCATENATION"}
-                    and len(g.ops[producers[t]].outputs) == 1)
+            return (
+                t in producers
+                and t not in io
+                and t not in dup
+                and not x.is_constant
+                and consumers.get(t) == [op.index]
+                and x.quant is not None
+                and x.quant.same_as(out.quant)
+                and x.dtype == out.dtype
+                and g.ops[producers[t]].name not in RESHAPES | {"CONCATENATION"}
+                and len(g.ops[producers[t]].outputs) == 1
+            )
 
         # inputs that qualify are produced in their slice; the concat copies only the others
         for t, off, view in slices:
@@ -145,8 +162,15 @@ def units(g: Graph, gr: Groups) -> tuple[list[Unit], dict[int, int]]:
                 p |= 1 << producers[m]
             for o in consumers.get(m, []):
                 c |= 1 << o
-        u = Unit(root, ms, g.tensors[root].nbytes, p, c,
-                 any(m in g.inputs for m in ms), any(m in g.outputs for m in ms))
+        u = Unit(
+            root,
+            ms,
+            g.tensors[root].nbytes,
+            p,
+            c,
+            any(m in g.inputs for m in ms),
+            any(m in g.outputs for m in ms),
+        )
         for m in ms:
             of[m] = len(res)
         res.append(u)
@@ -216,15 +240,27 @@ def blocks_for_order(g: Graph, order: list[int], gr: Groups, scratch: dict[int, 
             base = alias[x].offset if x in alias else 0
             for m in members.pop(y):
                 inner = alias[m].offset if m in alias else 0
-                alias[m] = Alias(rx, base + inner, "inplace" if m == y else alias[m].reason,
-                                 alias[m].view if m in alias else None)
+                alias[m] = Alias(
+                    rx,
+                    base + inner,
+                    "inplace" if m == y else alias[m].reason,
+                    alias[m].view if m in alias else None,
+                )
                 members[rx].append(m)
             break
     blocks = []
     for r, ms in members.items():
         inside = {m: alias.get(m, Alias(r, 0, "root")) for m in ms}
-        blocks.append(Block(g.tensors[r].name or f"t{r}", g.tensors[r].nbytes, min(first[m] for m in ms),
-                            max(last[m] for m in ms), tensor=r, members=inside))
+        blocks.append(
+            Block(
+                g.tensors[r].name or f"t{r}",
+                g.tensors[r].nbytes,
+                min(first[m] for m in ms),
+                max(last[m] for m in ms),
+                tensor=r,
+                members=inside,
+            )
+        )
     for op_i, size in scratch.items():
         if size > 0:
             blocks.append(Block(f"scratch:{g.ops[op_i].name}#{op_i}", size, step[op_i], step[op_i], op=op_i))

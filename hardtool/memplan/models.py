@@ -75,8 +75,9 @@ def unet(input_size=(64, 64), classes=4, width=8):
 def mobilenet_v2(size=96, alpha=0.35):
     """Keras MobileNetV2 with random weights (weights=None: nothing is downloaded)."""
     tf, keras, L = _keras()
-    m = keras.applications.MobileNetV2(input_shape=(size, size, 3), alpha=alpha, weights=None,
-                                       classes=10, include_top=True)
+    m = keras.applications.MobileNetV2(
+        input_shape=(size, size, 3), alpha=alpha, weights=None, classes=10, include_top=True
+    )
     # Random weights make activations shrink layer after layer until int8 scales underflow; set
     # every batch norm's moving statistics to those of a random batch, as training would.
     bns = [layer for layer in m.layers if isinstance(layer, L.BatchNormalization)]
@@ -114,7 +115,11 @@ def to_tflite(model, int8: bool = True, seed: int = 0) -> bytes:
         conv.representative_dataset = rep
         conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
         conv.inference_input_type = tf.int8
-        if model.output.dtype.startswith("float") if isinstance(model.output.dtype, str) else model.output.dtype.is_floating:
+        if (
+            model.output.dtype.startswith("float")
+            if isinstance(model.output.dtype, str)
+            else model.output.dtype.is_floating
+        ):
             conv.inference_output_type = tf.int8
     with contextlib.redirect_stdout(io.StringIO()):
         return conv.convert()
@@ -124,7 +129,9 @@ def build(kind: str, out_dir: Path, **kw) -> Path:
     """Write (once) and return out_dir/<kind>.tflite for kind in toy_hard, toy_hard_notail, unet,
     mobilenet_v2, toy_float, transposed."""
     out_dir = Path(out_dir)
-    suffix = "_".join(f"{k}{'x'.join(map(str, v)) if isinstance(v, tuple) else v}" for k, v in sorted(kw.items()))
+    suffix = "_".join(
+        f"{k}{'x'.join(map(str, v)) if isinstance(v, tuple) else v}" for k, v in sorted(kw.items())
+    )
     path = out_dir / f"{kind}{'_' + suffix if suffix else ''}.tflite"
     if path.is_file():
         return path

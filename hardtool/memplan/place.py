@@ -115,8 +115,11 @@ def exact(blocks: Sequence[Block], bound: int, upper: Placement, time_limit: flo
             if used[i]:
                 continue
             b = blocks[i]
-            off = _fit(b, [(offsets[j], offsets[j] + blocks[j].size) for j in placed if _overlap(b, blocks[j])],
-                       False)
+            off = _fit(
+                b,
+                [(offsets[j], offsets[j] + blocks[j].size) for j in placed if _overlap(b, blocks[j])],
+                False,
+            )
             if align(max(arena, off + b.size)) >= best[0]:
                 continue
             used[i], offsets[i] = True, off
@@ -130,8 +133,9 @@ def exact(blocks: Sequence[Block], bound: int, upper: Placement, time_limit: flo
 
     rec(0, 0, [])
     proved = not timed_out or best[0] <= align(bound)
-    return Placement(best[1], best[0], "exact (branch and bound)" if best[0] < upper.arena else upper.method,
-                     proved)
+    return Placement(
+        best[1], best[0], "exact (branch and bound)" if best[0] < upper.arena else upper.method, proved
+    )
 
 
 def place(blocks: Sequence[Block], bound: int, time_limit: float = 1.0) -> tuple[Placement, Placement]:

@@ -59,8 +59,12 @@ def _scratch_sizes(g: Graph, fn: ScratchFn) -> dict[int, int]:
     return {op.index: int(fn(op, g)) for op in g.ops}
 
 
-def plan_graph(graph: Graph, scratch_fn: ScratchFn | None = None, options: PlanOptions | None = None,
-               scratch_kind: str | None = None) -> Plan:
+def plan_graph(
+    graph: Graph,
+    scratch_fn: ScratchFn | None = None,
+    options: PlanOptions | None = None,
+    scratch_kind: str | None = None,
+) -> Plan:
     """Plan a graph (lowered here if it is not yet): best of the file's order and the memory-aware
     order, each placed with the best placer; see the modules for how each step works."""
     t0 = time.perf_counter()
@@ -92,9 +96,23 @@ def plan_graph(graph: Graph, scratch_fn: ScratchFn | None = None, options: PlanO
     for b, off in zip(blocks, placement.offsets, strict=True):
         b.offset = off
     first, last = tensor_lifetimes(g, order)
-    return Plan(g, order, blocks, placement.arena, bound, prof, name,
-                sched.exact, placement.method, placement.optimal, greedy.arena, kind,
-                time.perf_counter() - t0, first, last)
+    return Plan(
+        g,
+        order,
+        blocks,
+        placement.arena,
+        bound,
+        prof,
+        name,
+        sched.exact,
+        placement.method,
+        placement.optimal,
+        greedy.arena,
+        kind,
+        time.perf_counter() - t0,
+        first,
+        last,
+    )
 
 
 def plan_file(path: Path, scratch_fn: ScratchFn | None = None, options: PlanOptions | None = None) -> Plan:
@@ -107,15 +125,33 @@ def buffers(plan: Plan) -> list[dict]:
     out = []
     for b in plan.blocks:
         if b.tensor is None:
-            out.append({"tensor": None, "name": b.name, "kind": "scratch", "op": b.op, "offset": b.offset,
-                        "size": b.size, "first_step": b.first, "last_step": b.last, "alias_of": None})
+            out.append(
+                {
+                    "tensor": None,
+                    "name": b.name,
+                    "kind": "scratch",
+                    "op": b.op,
+                    "offset": b.offset,
+                    "size": b.size,
+                    "first_step": b.first,
+                    "last_step": b.last,
+                    "alias_of": None,
+                }
+            )
             continue
         for t, a in sorted(b.members.items()):
             tt = g.tensors[t]
             kind = "input" if t in g.inputs else "output" if t in g.outputs else "activation"
-            e = {"tensor": t, "name": tt.name, "kind": kind, "offset": b.offset + a.offset, "size": tt.nbytes,
-                 "first_step": plan.first[t], "last_step": plan.last[t],
-                 "alias_of": None if t == b.tensor else b.tensor}
+            e = {
+                "tensor": t,
+                "name": tt.name,
+                "kind": kind,
+                "offset": b.offset + a.offset,
+                "size": tt.nbytes,
+                "first_step": plan.first[t],
+                "last_step": plan.last[t],
+                "alias_of": None if t == b.tensor else b.tensor,
+            }
             if t != b.tensor:
                 e["alias_reason"] = a.reason
             if a.view is not None:
@@ -134,7 +170,9 @@ def peak_parts(plan: Plan) -> dict:
     scratch = max((b.size for b in plan.blocks if b.tensor is None), default=0)
     return {
         "total_bytes": plan.arena + STACK_ESTIMATE + STATICS_ESTIMATE,
-        "step": s, "op": plan.order[s], "op_name": g.ops[plan.order[s]].name,
+        "step": s,
+        "op": plan.order[s],
+        "op_name": g.ops[plan.order[s]].name,
         "live_bytes_at_peak": plan.profile[s],
         "parts": {
             "arena": {"bytes": plan.arena, "kind": "exact"},
@@ -148,8 +186,9 @@ def peak_parts(plan: Plan) -> dict:
     }
 
 
-def to_json(plan: Plan, target: Target | None = None, budget: int | None = None,
-            tflm: dict | None = None) -> dict:
+def to_json(
+    plan: Plan, target: Target | None = None, budget: int | None = None, tflm: dict | None = None
+) -> dict:
     """The memplan.json document (docs/contracts.md §2)."""
     target = target or get_target(DEFAULT_TARGET)
     budget = budget if budget is not None else target.budget_bytes
@@ -164,16 +203,28 @@ def to_json(plan: Plan, target: Target | None = None, budget: int | None = None,
         "arena_size": plan.arena,
         "alignment": 16,
         "order": plan.order,
-        "ops": [{"index": i, "name": g.ops[i].name, "source_ops": list(g.ops[i].source_ops),
-                 "scratch_bytes": next((b.size for b in plan.blocks if b.op == i), 0)} for i in plan.order],
+        "ops": [
+            {
+                "index": i,
+                "name": g.ops[i].name,
+                "source_ops": list(g.ops[i].source_ops),
+                "scratch_bytes": next((b.size for b in plan.blocks if b.op == i), 0),
+            }
+            for i in plan.order
+        ],
         "buffers": buffers(plan),
         "peak": peak,
         "live_per_step": plan.profile,
         "lower_bound": plan.lower_bound,
         "tflm_arena": tflm,
         "greedy_by_size_arena": plan.greedy_arena,
-        "planner": {"scheduler": plan.scheduler, "schedule_exact": plan.schedule_exact, "placer": plan.placer,
-                    "placement_optimal": plan.placement_optimal, "seconds": round(plan.seconds, 3)},
+        "planner": {
+            "scheduler": plan.scheduler,
+            "schedule_exact": plan.schedule_exact,
+            "placer": plan.placer,
+            "placement_optimal": plan.placement_optimal,
+            "seconds": round(plan.seconds, 3),
+        },
         "verdict": {"fits": over <= 0, "over_bytes": max(over, 0), "headroom_bytes": max(-over, 0)},
     }
 
@@ -185,16 +236,20 @@ def check_plan(doc: dict) -> None:
     arena = doc["arena_size"]
 
     def group(e: dict):
-        return ("t", e["alias_of"] if e["alias_of"] is not None else e["tensor"]) if e["tensor"] is not None \
+        return (
+            ("t", e["alias_of"] if e["alias_of"] is not None else e["tensor"])
+            if e["tensor"] is not None
             else ("s", e["op"])
+        )
 
     for e in bufs:
         assert 0 <= e["offset"] and e["offset"] + e["size"] <= arena, f"{e['name']} outside the arena"
         assert e["first_step"] <= e["last_step"], e
     for i, a in enumerate(bufs):
-        for b in bufs[i + 1:]:
+        for b in bufs[i + 1 :]:
             if group(a) == group(b):
                 continue
             if a["first_step"] <= b["last_step"] and b["first_step"] <= a["last_step"]:
-                assert a["offset"] + a["size"] <= b["offset"] or b["offset"] + b["size"] <= a["offset"], \
+                assert a["offset"] + a["size"] <= b["offset"] or b["offset"] + b["size"] <= a["offset"], (
                     f"{a['name']} and {b['name']} are live together and overlap"
+                )

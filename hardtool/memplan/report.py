@@ -50,22 +50,40 @@ def print_report(doc: dict, plan: Plan, console: Console | None = None, per_op: 
         c.add_column(col, justify="right" if col != "" else "left")
     tflm = doc.get("tflm_arena") or {}
     c.add_row("this plan", f"{doc['arena_size']:,}", kb(doc["arena_size"]), "1.00×")
-    c.add_row("lower bound (live bytes, best order)", f"{doc['lower_bound']:,}", kb(doc["lower_bound"]),
-              _ratio(doc["lower_bound"], doc["arena_size"]))
-    c.add_row("greedy-by-size placer, same buffers", f"{doc['greedy_by_size_arena']:,}",
-              kb(doc["greedy_by_size_arena"]), _ratio(doc["greedy_by_size_arena"], doc["arena_size"]))
+    c.add_row(
+        "lower bound (live bytes, best order)",
+        f"{doc['lower_bound']:,}",
+        kb(doc["lower_bound"]),
+        _ratio(doc["lower_bound"], doc["arena_size"]),
+    )
+    c.add_row(
+        "greedy-by-size placer, same buffers",
+        f"{doc['greedy_by_size_arena']:,}",
+        kb(doc["greedy_by_size_arena"]),
+        _ratio(doc["greedy_by_size_arena"], doc["arena_size"]),
+    )
     if "arena_bytes" in tflm:
-        c.add_row("TFLite Micro arena (host build, measured)", f"{tflm['arena_bytes']:,}", kb(tflm["arena_bytes"]),
-                  _ratio(tflm["arena_bytes"], doc["arena_size"]))
+        c.add_row(
+            "TFLite Micro arena (host build, measured)",
+            f"{tflm['arena_bytes']:,}",
+            kb(tflm["arena_bytes"]),
+            _ratio(tflm["arena_bytes"], doc["arena_size"]),
+        )
         if "head_bytes" in tflm:
-            c.add_row("  of which activations + scratch", f"{tflm['head_bytes']:,}", kb(tflm["head_bytes"]),
-                      _ratio(tflm["head_bytes"], doc["arena_size"]))
+            c.add_row(
+                "  of which activations + scratch",
+                f"{tflm['head_bytes']:,}",
+                kb(tflm["head_bytes"]),
+                _ratio(tflm["head_bytes"], doc["arena_size"]),
+            )
     elif tflm.get("error"):
         c.add_row("TFLite Micro arena", "—", "", tflm["error"][:60])
     con.print(c)
 
-    con.print(f"Peak at step {peak['step']} (op #{peak['op']} {peak['op_name']}): "
-              f"{peak['live_bytes_at_peak']:,} bytes live:")
+    con.print(
+        f"Peak at step {peak['step']} (op #{peak['op']} {peak['op_name']}): "
+        f"{peak['live_bytes_at_peak']:,} bytes live:"
+    )
     lv = Table()
     for col in ("buffer", "bytes", "shape"):
         lv.add_column(col, justify="right" if col == "bytes" else "left")
@@ -82,18 +100,23 @@ def print_report(doc: dict, plan: Plan, console: Console | None = None, per_op: 
             op = g.ops[op_i]
             out = "×".join(map(str, g.tensors[op.outputs[0]].shape)) if op.outputs else ""
             mark = " ◀ peak" if s == peak["step"] else ""
-            po.add_row(str(s), str(op_i), op.name, out, f"{entry['scratch_bytes']:,}",
-                       f"{plan.profile[s]:,}{mark}")
+            po.add_row(
+                str(s), str(op_i), op.name, out, f"{entry['scratch_bytes']:,}", f"{plan.profile[s]:,}{mark}"
+            )
         con.print(po)
 
     v = doc["verdict"]
     if v["fits"]:
-        con.print(f"[green]FITS[/green]: {kb(peak['total_bytes'])} of {kb(doc['budget_bytes'])} "
-                  f"({v['headroom_bytes']:,} bytes free)")
+        con.print(
+            f"[green]FITS[/green]: {kb(peak['total_bytes'])} of {kb(doc['budget_bytes'])} "
+            f"({v['headroom_bytes']:,} bytes free)"
+        )
     else:
         top = ", ".join(f"{e['name']} {kb(e['bytes'])}" for e in peak["live"][:3])
-        con.print(f"[red]DOES NOT FIT[/red]: {v['over_bytes']:,} bytes over the {kb(doc['budget_bytes'])} budget; "
-                  f"biggest at the peak (op #{peak['op']} {peak['op_name']}): {top}")
+        con.print(
+            f"[red]DOES NOT FIT[/red]: {v['over_bytes']:,} bytes over the {kb(doc['budget_bytes'])} budget; "
+            f"biggest at the peak (op #{peak['op']} {peak['op_name']}): {top}"
+        )
         for tip in suggestions(doc, plan):
             con.print(f"  - {tip}")
 
@@ -112,11 +135,22 @@ def timeline_png(doc: dict, plan: Plan) -> bytes:
     n = len(plan.order)
     fig, ax = plt.subplots(figsize=(min(4 + n * 0.12, 24), 6))
     for e in doc["buffers"]:
-        ax.add_patch(Rectangle((e["first_step"], e["offset"] / 1024), e["last_step"] - e["first_step"] + 1,
-                               e["size"] / 1024, facecolor=colors[e["kind"]], edgecolor="black", linewidth=0.3,
-                               alpha=0.5 if e["alias_of"] is not None else 0.85))
-    arena_budget = doc["budget_bytes"] - doc["peak"]["parts"]["stack"]["bytes"] \
+        ax.add_patch(
+            Rectangle(
+                (e["first_step"], e["offset"] / 1024),
+                e["last_step"] - e["first_step"] + 1,
+                e["size"] / 1024,
+                facecolor=colors[e["kind"]],
+                edgecolor="black",
+                linewidth=0.3,
+                alpha=0.5 if e["alias_of"] is not None else 0.85,
+            )
+        )
+    arena_budget = (
+        doc["budget_bytes"]
+        - doc["peak"]["parts"]["stack"]["bytes"]
         - doc["peak"]["parts"]["runtime_statics"]["bytes"]
+    )
     ax.axhline(arena_budget / 1024, color="red", linestyle="--", label=f"arena budget {kb(arena_budget)}")
     s = doc["peak"]["step"]
     ax.axvspan(s, s + 1, color="red", alpha=0.12, label=f"peak: step {s} ({doc['peak']['op_name']})")

@@ -38,8 +38,9 @@ def _dependencies(g: Graph) -> list[int]:
     return deps
 
 
-def best_order(g: Graph, gr: Groups, scratch: dict[int, int], beam: int = 4000,
-               time_limit: float = 2.0) -> Schedule:
+def best_order(
+    g: Graph, gr: Groups, scratch: dict[int, int], beam: int = 4000, time_limit: float = 2.0
+) -> Schedule:
     """The order with the smallest peak of live bytes (exact unless pruned; see module doc)."""
     t0 = time.perf_counter()
     us, unit_of = units(g, gr)
@@ -85,8 +86,11 @@ def best_order(g: Graph, gr: Groups, scratch: dict[int, int], beam: int = 4000,
                         if not x.is_output and not x.consumers & ~done:
                             step -= us[ip[1]].size
                             break
-                freed = sum(us[u].size for u in {*reads[v], *makes[v]}
-                            if not us[u].is_output and not us[u].consumers & ~done)
+                freed = sum(
+                    us[u].size
+                    for u in {*reads[v], *makes[v]}
+                    if not us[u].is_output and not us[u].consumers & ~done
+                )
                 old = nxt.get(done)
                 pk = max(peak, step)
                 if old is None or pk < old[0]:

@@ -66,7 +66,9 @@ def _search(path: Path, lo: int, hi: int | None, limit: int = 256 << 20) -> None
         hi = max(64 << 10, lo * 2)
         while not probe(hi):
             if hi >= limit:
-                print(json.dumps({"error": f"TFLite Micro cannot allocate this model even with {limit} bytes"}))
+                print(
+                    json.dumps({"error": f"TFLite Micro cannot allocate this model even with {limit} bytes"})
+                )
                 return
             lo, hi = hi, hi * 2
     while hi - lo > TFLM_ALIGN:
@@ -95,8 +97,13 @@ def measure(path: Path, timeout: float = 300.0) -> dict:
     while True:
         args = [sys.executable, "-m", "hardtool.memplan.tflm", str(path), str(lo)] + ([str(hi)] if hi else [])
         try:
-            proc = subprocess.run(args, capture_output=True, text=True, timeout=timeout,
-                                  env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
+            proc = subprocess.run(
+                args,
+                capture_output=True,
+                text=True,
+                timeout=timeout,
+                env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"},
+            )
         except subprocess.TimeoutExpired:
             return {"error": f"TFLite Micro measurement timed out after {timeout:.0f} s"}
         lines = proc.stdout.splitlines()

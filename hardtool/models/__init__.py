@@ -4,5 +4,16 @@ from hardtool.models.checkpoint import CheckpointInfo, load_checkpoint, save_che
 from hardtool.models.hard import HARD, ExportHARD, HardConfig
 from hardtool.models.registry import PAPER, VARIANTS, build_model, canonical, model_stats
 
-__all__ = ["HARD", "ExportHARD", "HardConfig", "VARIANTS", "PAPER", "build_model", "canonical", "model_stats",
-           "CheckpointInfo", "load_checkpoint", "save_checkpoint"]
+__all__ = [
+    "HARD",
+    "ExportHARD",
+    "HardConfig",
+    "VARIANTS",
+    "PAPER",
+    "build_model",
+    "canonical",
+    "model_stats",
+    "CheckpointInfo",
+    "load_checkpoint",
+    "save_checkpoint",
+]

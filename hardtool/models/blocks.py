@@ -11,8 +11,16 @@ from torch import nn
 class ConvBNReLU(nn.Sequential):
     """Conv + BatchNorm (+ ReLU); BN folds into the conv at export."""
 
-    def __init__(self, cin: int, cout: int, k: int = 3, stride: int = 1, dilation: int = 1,
-                 groups: int = 1, relu: bool = True):
+    def __init__(
+        self,
+        cin: int,
+        cout: int,
+        k: int = 3,
+        stride: int = 1,
+        dilation: int = 1,
+        groups: int = 1,
+        relu: bool = True,
+    ):
         pad = dilation * (k - 1) // 2
         layers: list[nn.Module] = [
             nn.Conv2d(cin, cout, k, stride, pad, dilation=dilation, groups=groups, bias=False),
@@ -38,7 +46,9 @@ class ResBlock(nn.Module):
 
     def __init__(self, cin: int, cout: int, stride: int = 1, dilation: int = 1):
         super().__init__()
-        self.body = nn.Sequential(DSConv(cin, cout, stride, dilation), DSConv(cout, cout, 1, dilation, relu=False))
+        self.body = nn.Sequential(
+            DSConv(cin, cout, stride, dilation), DSConv(cout, cout, 1, dilation, relu=False)
+        )
         self.short = None
         if stride != 1 or cin != cout:
             self.short = ConvBNReLU(cin, cout, 1, stride, relu=False)

@@ -41,7 +41,10 @@ def save_checkpoint(path: Path, model: HARD, info: CheckpointInfo, extra: dict |
     from hardtool.fsutil import atomic_write_bytes
 
     obj = {
-        "format": FORMAT, "version": 1, "arch": info.arch, "num_classes": info.num_classes,
+        "format": FORMAT,
+        "version": 1,
+        "arch": info.arch,
+        "num_classes": info.num_classes,
         "input_size": list(info.input_size),
         "normalization": {"mean": list(info.mean), "std": list(info.std)},
         "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
@@ -58,7 +61,9 @@ def read_checkpoint(path: Path) -> dict:
     """Load the raw object, turning every way a file can be unreadable into one clear line."""
     path = Path(path)
     if not path.is_file():
-        raise HardtoolError(f"checkpoint {path} not found; give the path of a .pt file written by 'hardtool train'")
+        raise HardtoolError(
+            f"checkpoint {path} not found; give the path of a .pt file written by 'hardtool train'"
+        )
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # noqa: BLE001 - any unreadable file is the same user error
@@ -74,7 +79,7 @@ def _strip_prefix(sd: dict[str, Any]) -> dict[str, Any]:
     out = {}
     for k, v in sd.items():
         while k.startswith("module."):
-            k = k[len("module."):]
+            k = k[len("module.") :]
         out[k] = v
     return out
 
@@ -83,8 +88,11 @@ def _check_keys(model: HARD, sd: dict[str, Any], arch: str, path: Path) -> None:
     own = model.state_dict()
     missing = [k for k in own if k not in sd]
     unexpected = [k for k in sd if k not in own]
-    shapes = [f"{k} {tuple(sd[k].shape)} vs {tuple(v.shape)}" for k, v in own.items()
-              if k in sd and hasattr(sd[k], "shape") and tuple(sd[k].shape) != tuple(v.shape)]
+    shapes = [
+        f"{k} {tuple(sd[k].shape)} vs {tuple(v.shape)}"
+        for k, v in own.items()
+        if k in sd and hasattr(sd[k], "shape") and tuple(sd[k].shape) != tuple(v.shape)
+    ]
     if not (missing or unexpected or shapes):
         return
     parts = []
@@ -100,23 +108,34 @@ def _check_keys(model: HARD, sd: dict[str, Any], arch: str, path: Path) -> None:
     )
 
 
-def load_checkpoint(path: Path, arch: str | None = None, num_classes: int | None = None) -> tuple[HARD, CheckpointInfo]:
+def load_checkpoint(
+    path: Path, arch: str | None = None, num_classes: int | None = None
+) -> tuple[HARD, CheckpointInfo]:
     """Build the model named in the checkpoint (or by ``arch`` for a bare state_dict) and load it."""
     path = Path(path)
     obj = read_checkpoint(path)
     if obj.get("format") == FORMAT:
         ck_arch = canonical(obj["arch"])
         if arch is not None and canonical(arch) != ck_arch:
-            raise HardtoolError(f"checkpoint {path} is a {ck_arch} model, not {canonical(arch)}; drop --arch or use --arch {ck_arch}")
+            raise HardtoolError(
+                f"checkpoint {path} is a {ck_arch} model, not {canonical(arch)}; drop --arch or use --arch {ck_arch}"
+            )
         norm = obj.get("normalization", {})
-        info = CheckpointInfo(ck_arch, int(obj["num_classes"]), tuple(obj["input_size"]),
-                              tuple(norm.get("mean", DEFAULT_MEAN)), tuple(norm.get("std", DEFAULT_STD)),
-                              dict(obj.get("meta", {})))
+        info = CheckpointInfo(
+            ck_arch,
+            int(obj["num_classes"]),
+            tuple(obj["input_size"]),
+            tuple(norm.get("mean", DEFAULT_MEAN)),
+            tuple(norm.get("std", DEFAULT_STD)),
+            dict(obj.get("meta", {})),
+        )
         sd = obj["state_dict"]
     else:
         sd = _strip_prefix(obj["state_dict"] if isinstance(obj.get("state_dict"), dict) else obj)
         if arch is None:
-            raise HardtoolError(f"{path} is a bare state_dict; say which model it is with --arch ({', '.join(VARIANTS)})")
+            raise HardtoolError(
+                f"{path} is a bare state_dict; say which model it is with --arch ({', '.join(VARIANTS)})"
+            )
         a = canonical(arch)
         cls_w = sd.get("cls.weight")
         ncls = num_classes or (int(cls_w.shape[0]) if hasattr(cls_w, "shape") else 19)

@@ -22,11 +22,16 @@ def models_cmd(as_json: bool) -> None:
         row = {"arch": arch, "params": s.params, "macs": s.macs, "input_size": list(s.input_size)}
         if arch in PAPER:
             p = PAPER[arch]
-            row["paper"] = {"params": int(p["params_m"] * 1e6), "macs": int(p["gmacs"] * 1e9),
-                            "input_size": list(p["input_size"])}
+            row["paper"] = {
+                "params": int(p["params_m"] * 1e6),
+                "macs": int(p["gmacs"] * 1e9),
+                "input_size": list(p["input_size"]),
+            }
         rows.append(row)
     if as_json:
-        click.echo(json.dumps({"mac_convention": "multiply-accumulates (FLOPs/2)", "variants": rows}, indent=2))
+        click.echo(
+            json.dumps({"mac_convention": "multiply-accumulates (FLOPs/2)", "variants": rows}, indent=2)
+        )
         return
     from rich.console import Console
     from rich.table import Table
@@ -36,6 +41,12 @@ def models_cmd(as_json: bool) -> None:
         t.add_column(col, justify="right" if col != "arch" else "left")
     for r in rows:
         p = r.get("paper")
-        t.add_row(r["arch"], "×".join(map(str, r["input_size"])), f"{r['params'] / 1e6:.3f}M", f"{r['macs'] / 1e9:.3f}",
-                  f"{p['params'] / 1e6:.2f}M" if p else "—", f"{p['macs'] / 1e9:.2f}" if p else "—")
+        t.add_row(
+            r["arch"],
+            "×".join(map(str, r["input_size"])),
+            f"{r['params'] / 1e6:.3f}M",
+            f"{r['macs'] / 1e9:.3f}",
+            f"{p['params'] / 1e6:.2f}M" if p else "—",
+            f"{p['macs'] / 1e9:.2f}" if p else "—",
+        )
     Console().print(t)

@@ -32,18 +32,18 @@ class BasicBlock(nn.Module):
 class HardConfig:
     """Widths and depths of one variant."""
 
-    stem: tuple[int, int]          # channels at 1/2 and 1/4
-    n_quarter: int                 # BasicBlocks at 1/4
-    c_hi: int                      # detail branch (1/8)
-    c_mid: int                     # context branch (1/16)
-    c_lo: int                      # context branch (1/32)
+    stem: tuple[int, int]  # channels at 1/2 and 1/4
+    n_quarter: int  # BasicBlocks at 1/4
+    c_hi: int  # detail branch (1/8)
+    c_mid: int  # context branch (1/16)
+    c_lo: int  # context branch (1/32)
     n_hi: int
     n_mid: int
     n_lo: int
-    c_dec: int                     # DAP output / SA width
+    c_dec: int  # DAP output / SA width
     dap_rates: tuple[int, int]
     sa_rates: tuple[int, ...]
-    input_size: tuple[int, int]    # default (H, W)
+    input_size: tuple[int, int]  # default (H, W)
 
 
 class HARD(nn.Module):

@@ -47,7 +47,9 @@ def canonicalize(tflite: bytes) -> tuple[bytes, int]:
                 c.version = 3
                 codes.append(c)
                 dw_index = len(codes) - 1
-            data = np.asarray(model.buffers[w.buffer].data, dtype=np.uint8).view(np.int8).reshape(o, kh, kw, 1)
+            data = (
+                np.asarray(model.buffers[w.buffer].data, dtype=np.uint8).view(np.int8).reshape(o, kh, kw, 1)
+            )
             nb = s.BufferT()
             nb.data = list(np.ascontiguousarray(data.transpose(3, 1, 2, 0)).view(np.uint8).ravel())
             model.buffers.append(nb)

@@ -60,14 +60,23 @@ def onnx_to_saved_model(onnx_path: Path, out_dir: Path, calib_nchw: np.ndarray) 
             o2t_main.download_test_image_data = lambda: sample
             logging.getLogger("onnx2tf").setLevel(logging.ERROR)
             with _quiet():
-                onnx2tf.convert(input_onnx_file_path=str(onnx_path), output_folder_path=str(saved),
-                                output_signaturedefs=True, non_verbose=True, verbosity="error",
-                                copy_onnx_input_output_names_to_tflite=True)
+                onnx2tf.convert(
+                    input_onnx_file_path=str(onnx_path),
+                    output_folder_path=str(saved),
+                    output_signaturedefs=True,
+                    non_verbose=True,
+                    verbosity="error",
+                    copy_onnx_input_output_names_to_tflite=True,
+                )
         except SystemExit as e:
-            raise HardtoolError(f"onnx2tf could not convert {onnx_path.name} (exit {e.code}); "
-                                "check that the model uses only supported ops") from None
+            raise HardtoolError(
+                f"onnx2tf could not convert {onnx_path.name} (exit {e.code}); "
+                "check that the model uses only supported ops"
+            ) from None
         except Exception as e:  # noqa: BLE001
-            raise HardtoolError(f"onnx2tf could not convert {onnx_path.name}: {type(e).__name__}: {str(e)[:200]}") from None
+            raise HardtoolError(
+                f"onnx2tf could not convert {onnx_path.name}: {type(e).__name__}: {str(e)[:200]}"
+            ) from None
         finally:
             os.chdir(old_cwd)
             os.environ["PATH"] = old_path
@@ -101,8 +110,9 @@ def saved_model_to_int8(saved: Path, calib_nchw: np.ndarray, progress=None) -> b
         raise HardtoolError(f"TFLite int8 conversion failed: {type(e).__name__}: {str(e)[:300]}") from None
 
 
-def onnx_to_int8(onnx_path: Path, work: Path, calib_nchw: np.ndarray, metadata: dict,
-                 progress=None) -> tuple[bytes, int, dict[str, float]]:
+def onnx_to_int8(
+    onnx_path: Path, work: Path, calib_nchw: np.ndarray, metadata: dict, progress=None
+) -> tuple[bytes, int, dict[str, float]]:
     """The whole ONNX → deployable int8 path: SavedModel, full-int8 conversion, canonicalisation
     and our metadata. Returns (flatbuffer, ops rewritten by canonicalisation, seconds per step)."""
     import shutil

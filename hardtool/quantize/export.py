@@ -22,8 +22,16 @@ def export_onnx(model: HARD, input_size: tuple[int, int], path: Path) -> None:
     x = torch.zeros(1, 3, *input_size)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        torch.onnx.export(ExportHARD(model.eval()), x, str(path), dynamo=False, opset_version=17,
-                          input_names=["input"], output_names=["labels"], do_constant_folding=True)
+        torch.onnx.export(
+            ExportHARD(model.eval()),
+            x,
+            str(path),
+            dynamo=False,
+            opset_version=17,
+            input_names=["input"],
+            output_names=["labels"],
+            do_constant_folding=True,
+        )
 
 
 def load_onnx(path: Path) -> onnx.ModelProto:
@@ -32,8 +40,10 @@ def load_onnx(path: Path) -> onnx.ModelProto:
         m = onnx.load(str(path))
         onnx.checker.check_model(m)
     except Exception as e:  # noqa: BLE001 - any unreadable file is the same user error
-        raise HardtoolError(f"{path} is not a valid ONNX model ({type(e).__name__}: {str(e)[:120]}); "
-                            "re-export it from the checkpoint") from None
+        raise HardtoolError(
+            f"{path} is not a valid ONNX model ({type(e).__name__}: {str(e)[:120]}); "
+            "re-export it from the checkpoint"
+        ) from None
     return m
 
 
@@ -52,7 +62,9 @@ def logits_name(m: onnx.ModelProto) -> str:
     try:
         return last.input[0]
     except NameError:
-        raise HardtoolError("ONNX graph has no final Resize → ArgMax tail; export with hardtool quantize") from None
+        raise HardtoolError(
+            "ONNX graph has no final Resize → ArgMax tail; export with hardtool quantize"
+        ) from None
 
 
 def compare_with_torch(model: HARD, onnx_path: Path, images: np.ndarray) -> dict:

@@ -41,10 +41,20 @@ def calibration_images(data: Path, split: str, n: int, size: tuple[int, int], me
     return np.stack([normalize(load_rgb(s.image, size), mean, std) for s in samples])
 
 
-def quantize(input_path: Path, data: Path, out: Path, calib_images: int = 64, input_size: tuple[int, int] | None = None,
-             arch: str | None = None, calib_split: str = "train", eval_split: str = "val",
-             eval_images: int | None = None, force: bool = False, progress: bool = True,
-             log: Callable[[str], None] = print) -> dict:
+def quantize(
+    input_path: Path,
+    data: Path,
+    out: Path,
+    calib_images: int = 64,
+    input_size: tuple[int, int] | None = None,
+    arch: str | None = None,
+    calib_split: str = "train",
+    eval_split: str = "val",
+    eval_images: int | None = None,
+    force: bool = False,
+    progress: bool = True,
+    log: Callable[[str], None] = print,
+) -> dict:
     """Run the whole quantisation path and return the report (also written to quant_report.json)."""
     from rich.progress import Progress
 
@@ -86,20 +96,34 @@ def quantize(input_path: Path, data: Path, out: Path, calib_images: int = 64, in
                 m = export.load_onnx(input_path)
                 size = export.onnx_input_size(m)
                 if input_size and tuple(input_size) != size:
-                    raise HardtoolError(f"{input_path.name} has a fixed input of {size[0]}×{size[1]}; drop --input-size")
+                    raise HardtoolError(
+                        f"{input_path.name} has a fixed input of {size[0]}×{size[1]}; drop --input-size"
+                    )
                 from hardtool.models.checkpoint import DEFAULT_MEAN, DEFAULT_STD
 
                 mean, std = DEFAULT_MEAN, DEFAULT_STD
                 shutil.copyfile(input_path, tmp / "model.onnx")
             calib = calibration_images(data, calib_split, calib_images, size, mean, std)
-            report["calibration"] = {"split": calib_split, "images": int(len(calib)), "input_size": list(size),
-                                     "mean": list(mean), "std": list(std), "method": "TFLiteConverter representative dataset"}
+            report["calibration"] = {
+                "split": calib_split,
+                "images": int(len(calib)),
+                "input_size": list(size),
+                "mean": list(mean),
+                "std": list(std),
+                "method": "TFLiteConverter representative dataset",
+            }
             if model is not None:
-                report["onnx_check"] = timed("onnx_check", export.compare_with_torch, model, tmp / "model.onnx", calib[:4])
+                report["onnx_check"] = timed(
+                    "onnx_check", export.compare_with_torch, model, tmp / "model.onnx", calib[:4]
+                )
             task = bar.add_task("calibrating", total=len(calib))
             flat, report["canonicalized_ops"], steps = convert.onnx_to_int8(
-                tmp / "model.onnx", tmp, calib, {"mean": list(mean), "std": list(std), "input_size": list(size), **meta},
-                lambda: bar.advance(task))
+                tmp / "model.onnx",
+                tmp,
+                calib,
+                {"mean": list(mean), "std": list(std), "input_size": list(size), **meta},
+                lambda: bar.advance(task),
+            )
             timings.update(steps)
             (tmp / "model_int8.tflite").write_bytes(flat)
             hist = validate.check_int8_graph(tmp / "model_int8.tflite")
@@ -109,33 +133,72 @@ def quantize(input_path: Path, data: Path, out: Path, calib_images: int = 64, in
         evals = {}
         int8 = runtime.Int8Model(tmp / "model_int8.tflite")
         if model is not None:
-            sc, _, _ = timed("eval_float", evaluate_predictor, torch_predictor(model, int8.mean, int8.std), data, size,
-                             eval_split, eval_images, progress, "float (torch)")
+            sc, _, _ = timed(
+                "eval_float",
+                evaluate_predictor,
+                torch_predictor(model, int8.mean, int8.std),
+                data,
+                size,
+                eval_split,
+                eval_images,
+                progress,
+                "float (torch)",
+            )
             evals["float"] = sc.as_dict(names)
         if kind != "tflite":
             onnx_pred = runtime.OnnxModel(tmp / "model.onnx", int8.mean, int8.std)
-            sc, _, _ = timed("eval_onnx", evaluate_predictor, onnx_pred, data, size, eval_split, eval_images, progress,
-                             "onnx (onnxruntime)")
+            sc, _, _ = timed(
+                "eval_onnx",
+                evaluate_predictor,
+                onnx_pred,
+                data,
+                size,
+                eval_split,
+                eval_images,
+                progress,
+                "onnx (onnxruntime)",
+            )
             evals["onnx"] = sc.as_dict(names)
-        sc, _, _ = timed("eval_int8", evaluate_predictor, int8, data, size, eval_split, eval_images, progress,
-                         "int8 (TFLite reference kernels)")
+        sc, _, _ = timed(
+            "eval_int8",
+            evaluate_predictor,
+            int8,
+            data,
+            size,
+            eval_split,
+            eval_images,
+            progress,
+            "int8 (TFLite reference kernels)",
+        )
         evals["int8"] = sc.as_dict(names)
         ref = evals.get("float") or evals.get("onnx")
-        report.update({
-            "eval": {"split": eval_split, "images": len(find_samples(data, eval_split)[:eval_images]), **evals},
-            "miou_drop": (ref["miou"] - evals["int8"]["miou"]) if ref else None,
-            "ops": hist,
-            "model_bytes": (tmp / "model_int8.tflite").stat().st_size,
-            "model_sha256": hashlib.sha256((tmp / "model_int8.tflite").read_bytes()).hexdigest(),
-            "input_quant": {"size": list(size), "scale": float(int8.scale), "zero_point": int(int8.zero_point)},
-            "timings_s": timings,
-            "versions": _versions(),
-        })
+        report.update(
+            {
+                "eval": {
+                    "split": eval_split,
+                    "images": len(find_samples(data, eval_split)[:eval_images]),
+                    **evals,
+                },
+                "miou_drop": (ref["miou"] - evals["int8"]["miou"]) if ref else None,
+                "ops": hist,
+                "model_bytes": (tmp / "model_int8.tflite").stat().st_size,
+                "model_sha256": hashlib.sha256((tmp / "model_int8.tflite").read_bytes()).hexdigest(),
+                "input_quant": {
+                    "size": list(size),
+                    "scale": float(int8.scale),
+                    "zero_point": int(int8.zero_point),
+                },
+                "timings_s": timings,
+                "versions": _versions(),
+            }
+        )
         atomic_write_json(tmp / "quant_report.json", report)
     return report
 
 
-def zoo_tflite(arch: str, input_size: tuple[int, int], out_dir: Path, seed: int = 0, calib_images: int = 8) -> Path:
+def zoo_tflite(
+    arch: str, input_size: tuple[int, int], out_dir: Path, seed: int = 0, calib_images: int = 8
+) -> Path:
     """An int8 .tflite of a zoo variant with seeded random weights, calibrated on synthetic scenes.
 
     For tests and benchmarks of later stages (memory plans, kernels) where the graph's shape
@@ -169,9 +232,18 @@ def zoo_tflite(arch: str, input_size: tuple[int, int], out_dir: Path, seed: int 
         generate(data, calib_images, seed, ("train",), (max(64, input_size[0]), max(64, input_size[1])))
         calib = calibration_images(data, "train", calib_images, input_size, DEFAULT_MEAN, DEFAULT_STD)
         export.export_onnx(model, input_size, work / "model.onnx")
-        flat, _, _ = convert.onnx_to_int8(work / "model.onnx", work, calib, {
-            "mean": list(DEFAULT_MEAN), "std": list(DEFAULT_STD), "input_size": list(input_size), "arch": arch,
-            "weights": f"random seed {seed}"})
+        flat, _, _ = convert.onnx_to_int8(
+            work / "model.onnx",
+            work,
+            calib,
+            {
+                "mean": list(DEFAULT_MEAN),
+                "std": list(DEFAULT_STD),
+                "input_size": list(input_size),
+                "arch": arch,
+                "weights": f"random seed {seed}",
+            },
+        )
         tmp = path.with_suffix(".tmp")
         tmp.write_bytes(flat)
         tmp.replace(path)

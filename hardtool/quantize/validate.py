@@ -12,9 +12,22 @@ import numpy as np
 from hardtool.errors import HardtoolError
 
 NATIVE_INT8 = {
-    "CONV_2D", "DEPTHWISE_CONV_2D", "AVERAGE_POOL_2D", "MAX_POOL_2D", "MEAN", "ADD", "MUL",
-    "CONCATENATION", "PAD", "RESIZE_BILINEAR", "RESIZE_NEAREST_NEIGHBOR", "QUANTIZE", "ARG_MAX",
-    "RESHAPE", "RELU", "RELU6",
+    "CONV_2D",
+    "DEPTHWISE_CONV_2D",
+    "AVERAGE_POOL_2D",
+    "MAX_POOL_2D",
+    "MEAN",
+    "ADD",
+    "MUL",
+    "CONCATENATION",
+    "PAD",
+    "RESIZE_BILINEAR",
+    "RESIZE_NEAREST_NEIGHBOR",
+    "QUANTIZE",
+    "ARG_MAX",
+    "RESHAPE",
+    "RELU",
+    "RELU6",
 }
 
 
@@ -26,12 +39,18 @@ def load_interpreter(path: Path, reference: bool = True):
     """tf.lite.Interpreter; ``reference`` selects the reference kernels, which equal TFLite Micro."""
     import tensorflow as tf
 
-    kw = {"experimental_op_resolver_type": tf.lite.experimental.OpResolverType.BUILTIN_REF} if reference else {}
+    kw = (
+        {"experimental_op_resolver_type": tf.lite.experimental.OpResolverType.BUILTIN_REF}
+        if reference
+        else {}
+    )
     try:
         it = tf.lite.Interpreter(model_path=str(path), **kw)
         it.allocate_tensors()
     except (ValueError, RuntimeError) as e:
-        raise HardtoolError(f"{path} is not a loadable TFLite model ({str(e).splitlines()[0][:160]})") from None
+        raise HardtoolError(
+            f"{path} is not a loadable TFLite model ({str(e).splitlines()[0][:160]})"
+        ) from None
     return it
 
 
@@ -58,8 +77,10 @@ def check_int8_graph(path: Path) -> dict:
         problems.append(f"input is {np.dtype(inp[0]['dtype']).name}, not int8")
     if problems:
         shown = ", ".join(problems[:8]) + (f" and {len(problems) - 8} more" if len(problems) > 8 else "")
-        raise HardtoolError(f"{Path(path).name} is not a full-int8 graph of native ops: {shown}; "
-                            "re-quantize with 'hardtool quantize' (full integer, TFLITE_BUILTINS_INT8)")
+        raise HardtoolError(
+            f"{Path(path).name} is not a full-int8 graph of native ops: {shown}; "
+            "re-quantize with 'hardtool quantize' (full integer, TFLITE_BUILTINS_INT8)"
+        )
     return dict(hist)
 
 
@@ -68,5 +89,7 @@ def check_tail(path: Path) -> None:
     ops = op_list(load_interpreter(path))
     names = [op["op_name"] for op in ops]
     if names[-2:] != ["RESIZE_BILINEAR", "ARG_MAX"]:
-        raise HardtoolError(f"{Path(path).name} does not end in RESIZE_BILINEAR → ARG_MAX (ends in "
-                            f"{' → '.join(names[-2:])}); export the model with its label-map tail")
+        raise HardtoolError(
+            f"{Path(path).name} does not end in RESIZE_BILINEAR → ARG_MAX (ends in "
+            f"{' → '.join(names[-2:])}); export the model with its label-map tail"
+        )

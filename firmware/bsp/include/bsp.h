@@ -17,9 +17,9 @@ extern "C" {
 #endif
 
 /* timer units (same values as the protocol's HP_UNIT_*) */
-#define BSP_UNIT_CYCLES 0u
+#define BSP_UNIT_CYCLES       0u
 #define BSP_UNIT_INSTRUCTIONS 1u
-#define BSP_UNIT_NANOSECONDS 2u
+#define BSP_UNIT_NANOSECONDS  2u
 
 #define BSP_STACK_PATTERN 0xA5A5A5A5u
 

@@ -9,16 +9,20 @@ void Default_Handler(void);
 void SysTick_Handler(void);
 void HardFault_Handler(void);
 
-void Reset_Handler(void) {
+void Reset_Handler(void)
+{
     cm7_init_sections();
     cm7_fpu_enable();
     (void)main();
-    for (;;) {
+    for (;;)
+    {
     }
 }
 
-void Default_Handler(void) {
-    for (;;) {
+void Default_Handler(void)
+{
+    for (;;)
+    {
     }
 }
 
@@ -34,7 +38,10 @@ __attribute__((section(".isr_vector"), used)) static const vector_t vectors[16 +
     Default_Handler,   /* MemManage */
     Default_Handler,   /* BusFault */
     Default_Handler,   /* UsageFault */
-    0, 0, 0, 0,
+    0,
+    0,
+    0,
+    0,
     Default_Handler, /* SVC */
     Default_Handler, /* DebugMon */
     0,

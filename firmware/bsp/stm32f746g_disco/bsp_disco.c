@@ -7,48 +7,49 @@
 #include "bsp.h"
 #include "bsp_cm7.h"
 
-#define HSE_HZ 25000000u
+#define HSE_HZ    25000000u
 #define SYSCLK_HZ 216000000u
-#define APB2_HZ (SYSCLK_HZ / 2u)
+#define APB2_HZ   (SYSCLK_HZ / 2u)
 
-#define RCC_BASE 0x40023800u
-#define RCC_CR CM7_REG(RCC_BASE + 0x00u)
-#define RCC_PLLCFGR CM7_REG(RCC_BASE + 0x04u)
-#define RCC_CFGR CM7_REG(RCC_BASE + 0x08u)
-#define RCC_AHB1ENR CM7_REG(RCC_BASE + 0x30u)
-#define RCC_APB1ENR CM7_REG(RCC_BASE + 0x40u)
-#define RCC_APB2ENR CM7_REG(RCC_BASE + 0x44u)
-#define RCC_DCKCFGR2 CM7_REG(RCC_BASE + 0x90u)
-#define PWR_CR1 CM7_REG(0x40007000u)
-#define PWR_CSR1 CM7_REG(0x40007004u)
-#define FLASH_ACR CM7_REG(0x40023C00u)
-#define GPIOA_BASE 0x40020000u
-#define GPIOB_BASE 0x40020400u
-#define GPIO_MODER(b) CM7_REG((b) + 0x00u)
+#define RCC_BASE        0x40023800u
+#define RCC_CR          CM7_REG(RCC_BASE + 0x00u)
+#define RCC_PLLCFGR     CM7_REG(RCC_BASE + 0x04u)
+#define RCC_CFGR        CM7_REG(RCC_BASE + 0x08u)
+#define RCC_AHB1ENR     CM7_REG(RCC_BASE + 0x30u)
+#define RCC_APB1ENR     CM7_REG(RCC_BASE + 0x40u)
+#define RCC_APB2ENR     CM7_REG(RCC_BASE + 0x44u)
+#define RCC_DCKCFGR2    CM7_REG(RCC_BASE + 0x90u)
+#define PWR_CR1         CM7_REG(0x40007000u)
+#define PWR_CSR1        CM7_REG(0x40007004u)
+#define FLASH_ACR       CM7_REG(0x40023C00u)
+#define GPIOA_BASE      0x40020000u
+#define GPIOB_BASE      0x40020400u
+#define GPIO_MODER(b)   CM7_REG((b) + 0x00u)
 #define GPIO_OSPEEDR(b) CM7_REG((b) + 0x08u)
-#define GPIO_PUPDR(b) CM7_REG((b) + 0x0Cu)
-#define GPIO_AFRL(b) CM7_REG((b) + 0x20u)
-#define GPIO_AFRH(b) CM7_REG((b) + 0x24u)
-#define USART1_BASE 0x40011000u
-#define USART_CR1 CM7_REG(USART1_BASE + 0x00u)
-#define USART_CR3 CM7_REG(USART1_BASE + 0x08u)
-#define USART_BRR CM7_REG(USART1_BASE + 0x0Cu)
-#define USART_ISR CM7_REG(USART1_BASE + 0x1Cu)
-#define USART_ICR CM7_REG(USART1_BASE + 0x20u)
-#define USART_RDR CM7_REG(USART1_BASE + 0x24u)
-#define USART_TDR CM7_REG(USART1_BASE + 0x28u)
-#define USART_ISR_FE (1u << 1)
-#define USART_ISR_NE (1u << 2)
-#define USART_ISR_ORE (1u << 3)
-#define USART_ISR_RXNE (1u << 5)
-#define USART_ISR_TC (1u << 6)
-#define USART_ISR_TXE (1u << 7)
-#define USART1_IRQn 37u
+#define GPIO_PUPDR(b)   CM7_REG((b) + 0x0Cu)
+#define GPIO_AFRL(b)    CM7_REG((b) + 0x20u)
+#define GPIO_AFRH(b)    CM7_REG((b) + 0x24u)
+#define USART1_BASE     0x40011000u
+#define USART_CR1       CM7_REG(USART1_BASE + 0x00u)
+#define USART_CR3       CM7_REG(USART1_BASE + 0x08u)
+#define USART_BRR       CM7_REG(USART1_BASE + 0x0Cu)
+#define USART_ISR       CM7_REG(USART1_BASE + 0x1Cu)
+#define USART_ICR       CM7_REG(USART1_BASE + 0x20u)
+#define USART_RDR       CM7_REG(USART1_BASE + 0x24u)
+#define USART_TDR       CM7_REG(USART1_BASE + 0x28u)
+#define USART_ISR_FE    (1u << 1)
+#define USART_ISR_NE    (1u << 2)
+#define USART_ISR_ORE   (1u << 3)
+#define USART_ISR_RXNE  (1u << 5)
+#define USART_ISR_TC    (1u << 6)
+#define USART_ISR_TXE   (1u << 7)
+#define USART1_IRQn     37u
 
 #define RX_RING_SIZE 512u /* power of two */
 
 /* Interrupt-shared state: the RX ring and the 64-bit extension of CYCCNT. */
-typedef struct {
+typedef struct
+{
     volatile uint8_t buf[RX_RING_SIZE];
     volatile uint32_t head; /* written by the ISR */
     volatile uint32_t tail; /* written by the reader */
@@ -58,59 +59,74 @@ typedef struct {
 static rx_ring_t rx_ring;
 static uint32_t cyc_last, cyc_high;
 
-void USART1_IRQHandler(void) {
+void USART1_IRQHandler(void)
+{
     uint32_t isr = USART_ISR;
-    if (isr & (USART_ISR_ORE | USART_ISR_FE | USART_ISR_NE)) {
+    if (isr & (USART_ISR_ORE | USART_ISR_FE | USART_ISR_NE))
+    {
         USART_ICR = USART_ISR_ORE | USART_ISR_FE | USART_ISR_NE;
         rx_ring.overruns++;
     }
-    while (USART_ISR & USART_ISR_RXNE) {
+    while (USART_ISR & USART_ISR_RXNE)
+    {
         uint8_t b = (uint8_t)USART_RDR;
         uint32_t next = (rx_ring.head + 1u) & (RX_RING_SIZE - 1u);
-        if (next != rx_ring.tail) {
+        if (next != rx_ring.tail)
+        {
             rx_ring.buf[rx_ring.head] = b;
             rx_ring.head = next;
-        } else {
+        }
+        else
+        {
             rx_ring.overruns++; /* dropped: the frame CRC will reject it and the host resends */
         }
     }
 }
 
-static void clock_init(void) {
+static void clock_init(void)
+{
     RCC_APB1ENR |= (1u << 28); /* PWR */
     (void)RCC_APB1ENR;
     PWR_CR1 |= (3u << 14); /* voltage scale 1 */
 
     RCC_CR |= (1u << 16); /* HSE on (25 MHz crystal) */
-    while (!(RCC_CR & (1u << 17))) {
+    while (!(RCC_CR & (1u << 17)))
+    {
     }
     RCC_CR &= ~(1u << 24); /* PLL off while configuring */
-    while (RCC_CR & (1u << 25)) {
+    while (RCC_CR & (1u << 25))
+    {
     }
-    RCC_PLLCFGR = 25u /* M */ | (432u << 6) /* N */ | (0u << 16) /* P = 2 */ | (1u << 22) /* HSE */ |
-                  (9u << 24) /* Q */;
+    RCC_PLLCFGR =
+        25u /* M */ | (432u << 6) /* N */ | (0u << 16) /* P = 2 */ | (1u << 22) /* HSE */ | (9u << 24) /* Q */;
     RCC_CR |= (1u << 24);
-    while (!(RCC_CR & (1u << 25))) {
+    while (!(RCC_CR & (1u << 25)))
+    {
     }
 
     PWR_CR1 |= (1u << 16); /* over-drive enable: required above 180 MHz */
-    while (!(PWR_CSR1 & (1u << 16))) {
+    while (!(PWR_CSR1 & (1u << 16)))
+    {
     }
     PWR_CR1 |= (1u << 17); /* over-drive switch */
-    while (!(PWR_CSR1 & (1u << 17))) {
+    while (!(PWR_CSR1 & (1u << 17)))
+    {
     }
 
     FLASH_ACR = 7u | (1u << 8) | (1u << 9); /* 7 WS, prefetch, ART */
-    while ((FLASH_ACR & 0xFu) != 7u) {
+    while ((FLASH_ACR & 0xFu) != 7u)
+    {
     }
     RCC_CFGR = (RCC_CFGR & ~((0xFu << 4) | (7u << 10) | (7u << 13))) | (0u << 4) /* AHB /1 */ |
                (5u << 10) /* APB1 /4 */ | (4u << 13) /* APB2 /2 */;
     RCC_CFGR = (RCC_CFGR & ~3u) | 2u; /* SYSCLK = PLL */
-    while (((RCC_CFGR >> 2) & 3u) != 2u) {
+    while (((RCC_CFGR >> 2) & 3u) != 2u)
+    {
     }
 }
 
-static void cache_enable(void) {
+static void cache_enable(void)
+{
     uint32_t ccsidr, sets, ways;
     cm7_dsb();
     cm7_isb();
@@ -125,9 +141,11 @@ static void cache_enable(void) {
     cm7_dsb();
     ccsidr = SCB_CCSIDR;
     sets = (ccsidr >> 13) & 0x7FFFu;
-    do {
+    do
+    {
         ways = (ccsidr >> 3) & 0x3FFu;
-        do {
+        do
+        {
             SCB_DCISW = ((sets & 0x1FFu) << 5) | ((ways & 3u) << 30);
         } while (ways-- != 0u);
     } while (sets-- != 0u);
@@ -137,7 +155,8 @@ static void cache_enable(void) {
     cm7_isb();
 }
 
-static void uart_init(void) {
+static void uart_init(void)
+{
     RCC_AHB1ENR |= (1u << 0) | (1u << 1); /* GPIOA, GPIOB */
     RCC_APB2ENR |= (1u << 4);             /* USART1 */
     (void)RCC_APB2ENR;
@@ -160,8 +179,9 @@ static void uart_init(void) {
     NVIC_ISER(USART1_IRQn / 32u) = 1u << (USART1_IRQn % 32u);
 }
 
-static void cycle_counter_init(void) {
-    DEMCR |= (1u << 24); /* TRCENA */
+static void cycle_counter_init(void)
+{
+    DEMCR |= (1u << 24);   /* TRCENA */
     DWT_LAR = 0xC5ACCE55u; /* unlock (Cortex-M7) */
     DWT_CYCCNT = 0u;
     DWT_CTRL |= 1u;
@@ -169,7 +189,8 @@ static void cycle_counter_init(void) {
     cyc_high = 0u;
 }
 
-void bsp_init(void) {
+void bsp_init(void)
+{
     clock_init();
     cache_enable();
     cycle_counter_init();
@@ -177,60 +198,92 @@ void bsp_init(void) {
     cm7_enable_irq();
 }
 
-const char *bsp_board_name(void) { return "stm32f746g-disco"; }
-uint32_t bsp_core_clock_hz(void) { return SYSCLK_HZ; }
+const char *bsp_board_name(void)
+{
+    return "stm32f746g-disco";
+}
+uint32_t bsp_core_clock_hz(void)
+{
+    return SYSCLK_HZ;
+}
 
-void bsp_uart_write(const uint8_t *data, size_t n) {
-    while (n--) {
-        while (!(USART_ISR & USART_ISR_TXE)) {
+void bsp_uart_write(const uint8_t *data, size_t n)
+{
+    while (n--)
+    {
+        while (!(USART_ISR & USART_ISR_TXE))
+        {
         }
         USART_TDR = *data++;
     }
-    while (!(USART_ISR & USART_ISR_TC)) {
+    while (!(USART_ISR & USART_ISR_TC))
+    {
     }
 }
 
-int bsp_uart_getc(uint32_t timeout_ms) {
+int bsp_uart_getc(uint32_t timeout_ms)
+{
     uint64_t start = bsp_timer_read();
     uint64_t limit = (uint64_t)timeout_ms * (SYSCLK_HZ / 1000u);
-    for (;;) {
+    for (;;)
+    {
         uint32_t tail = rx_ring.tail;
-        if (tail != rx_ring.head) {
+        if (tail != rx_ring.head)
+        {
             int b = rx_ring.buf[tail];
             rx_ring.tail = (tail + 1u) & (RX_RING_SIZE - 1u);
             return b;
         }
-        if (bsp_timer_read() - start >= limit) {
+        if (bsp_timer_read() - start >= limit)
+        {
             return -1;
         }
     }
 }
 
 /* Call at least once per 2^32 cycles (19.9 s) so no wrap is missed. */
-uint64_t bsp_timer_read(void) {
+uint64_t bsp_timer_read(void)
+{
     uint32_t now = DWT_CYCCNT;
-    if (now < cyc_last) {
+    if (now < cyc_last)
+    {
         cyc_high++;
     }
     cyc_last = now;
     return ((uint64_t)cyc_high << 32) | now;
 }
 
-void bsp_timer_restart(void) { (void)bsp_timer_read(); }
-uint32_t bsp_timer_unit(void) { return BSP_UNIT_CYCLES; }
-const char *bsp_timer_unit_name(void) { return "cycles"; }
-uint32_t bsp_timer_hz(void) { return SYSCLK_HZ; }
+void bsp_timer_restart(void)
+{
+    (void)bsp_timer_read();
+}
+uint32_t bsp_timer_unit(void)
+{
+    return BSP_UNIT_CYCLES;
+}
+const char *bsp_timer_unit_name(void)
+{
+    return "cycles";
+}
+uint32_t bsp_timer_hz(void)
+{
+    return SYSCLK_HZ;
+}
 
-void bsp_exit(int code) {
-    if (code != 0) {
+void bsp_exit(int code)
+{
+    if (code != 0)
+    {
         cm7_system_reset();
     }
-    for (;;) {
+    for (;;)
+    {
         __asm volatile("wfi");
     }
 }
 
-void bsp_reset(void) {
+void bsp_reset(void)
+{
     bsp_uart_write((const uint8_t *)"", 0); /* waits for the last byte to leave */
     cm7_system_reset();
 }

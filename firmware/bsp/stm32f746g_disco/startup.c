@@ -4,7 +4,7 @@
 #include "bsp_cm7.h"
 
 #define STM32F7_NUM_IRQ 98u
-#define USART1_IRQn 37u
+#define USART1_IRQn     37u
 
 extern int main(void);
 void Reset_Handler(void);
@@ -13,16 +13,20 @@ void HardFault_Handler(void);
 void SysTick_Handler(void);
 void USART1_IRQHandler(void);
 
-void Reset_Handler(void) {
+void Reset_Handler(void)
+{
     cm7_init_sections();
     cm7_fpu_enable();
     (void)main();
-    for (;;) {
+    for (;;)
+    {
     }
 }
 
-void Default_Handler(void) {
-    for (;;) {
+void Default_Handler(void)
+{
+    for (;;)
+    {
     }
 }
 
@@ -34,14 +38,14 @@ typedef void (*vector_t)(void);
 __attribute__((section(".isr_vector"), used)) static const vector_t vectors[16 + STM32F7_NUM_IRQ] = {
     [0] = (vector_t)(uintptr_t)&_estack,
     [1] = Reset_Handler,
-    [2] = Default_Handler,   /* NMI */
+    [2] = Default_Handler, /* NMI */
     [3] = HardFault_Handler,
-    [4] = Default_Handler,   /* MemManage */
-    [5] = Default_Handler,   /* BusFault */
-    [6] = Default_Handler,   /* UsageFault */
-    [11] = Default_Handler,  /* SVC */
-    [12] = Default_Handler,  /* DebugMon */
-    [14] = Default_Handler,  /* PendSV */
+    [4] = Default_Handler,  /* MemManage */
+    [5] = Default_Handler,  /* BusFault */
+    [6] = Default_Handler,  /* UsageFault */
+    [11] = Default_Handler, /* SVC */
+    [12] = Default_Handler, /* DebugMon */
+    [14] = Default_Handler, /* PendSV */
     [15] = SysTick_Handler,
     [16 + USART1_IRQn] = USART1_IRQHandler,
 };
