@@ -38,7 +38,7 @@ test: install
 	$(BIN)/python -m pytest -q -x --durations=15 tests; rc=$$?; if [ $$rc = 5 ]; then echo "no tests collected"; rc=0; fi; exit $$rc
 
 bench: install
-	$(BIN)/python -m hardtool.benchmarks
+	$(BIN)/python -m bench
 
 lint: install
 	$(BIN)/ruff check hardtool tests

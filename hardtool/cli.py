@@ -12,7 +12,7 @@ import traceback
 import click
 
 from hardtool import __version__
-from hardtool.errors import HardtoolError
+from hardtool.core.errors import EXIT_INTERNAL, EXIT_INTERRUPTED, HardtoolError
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -25,34 +25,23 @@ COMMANDS: dict[str, str] = {
     "quantize": "hardtool.quantize.cli:quantize_cmd",
     "memplan": "hardtool.memplan.cli:memplan_cmd",
     "codegen": "hardtool.codegen.cli:codegen_cmd",
-    "build": "hardtool.firmware.cli:build_cmd",
-    "flash-and-bench": "hardtool.bench.cli:flash_and_bench_cmd",
+    "build": "hardtool.build.cli:build_cmd",
+    "flash-and-bench": "hardtool.flash_and_bench.cli:flash_and_bench_cmd",
     "run": "hardtool.pipeline:run_cmd",
 }
 
 
 class LazyGroup(click.Group):
-    """Resolves subcommands from COMMANDS on demand; a stage not yet present is simply not listed."""
+    """Imports a command's module only when that command runs (or is listed)."""
 
     def list_commands(self, ctx: click.Context) -> list[str]:
-        return [name for name in COMMANDS if self._load(name) is not None]
+        return list(COMMANDS)
 
     def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
-        return self._load(name)
-
-    @staticmethod
-    def _load(name: str) -> click.Command | None:
-        target = COMMANDS.get(name)
-        if target is None:
+        if name not in COMMANDS:
             return None
-        module, attr = target.split(":")
-        try:
-            mod = importlib.import_module(module)
-        except ModuleNotFoundError as e:
-            if e.name and (e.name == module or module.startswith(e.name + ".")):
-                return None
-            raise
-        return getattr(mod, attr, None)
+        module, attr = COMMANDS[name].split(":")
+        return getattr(importlib.import_module(module), attr)
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -73,7 +62,7 @@ def main(argv: list[str] | None = None) -> None:
     """Entry point: every failure becomes one line on stderr and a non-zero exit code."""
     verbose = "-v" in (argv or sys.argv[1:]) or "--verbose" in (argv or sys.argv[1:])
     if not verbose:
-        from hardtool import quiet
+        from hardtool.core import quiet
 
         quiet.install()
     try:
@@ -88,10 +77,10 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(e.exit_code)
     except (click.Abort, KeyboardInterrupt):
         click.echo("aborted", err=True)
-        sys.exit(130)
+        sys.exit(EXIT_INTERRUPTED)
     except Exception as e:  # noqa: BLE001 - last resort: one line unless --verbose
         if verbose:
             traceback.print_exc()
         click.echo(f"internal error: {type(e).__name__}: {e} (rerun with --verbose for details)", err=True)
-        sys.exit(1)
+        sys.exit(EXIT_INTERNAL)
     sys.exit(rv if isinstance(rv, int) else 0)

@@ -7,19 +7,18 @@ import sys
 import time
 from pathlib import Path
 
-from hardtool.errors import HardtoolError
+from hardtool.core.errors import HardtoolError
 
-ROOT = Path(__file__).resolve().parents[1]
-CKPT = ROOT / "hardtool" / "zoo" / "hard_edge_synth.pt"
+CKPT = Path(__file__).resolve().parent / "zoo" / "hard_edge_synth.pt"
 
 
 def main() -> int:
-    from hardtool import quiet
+    from hardtool.core import quiet
     from hardtool.data.synth import generate
     from hardtool.pipeline import run_pipeline
 
     quiet.install()
-    work = ROOT / "build" / "demo"
+    work = Path("build") / "demo"
     data = work / "data"
     t0 = time.perf_counter()
     if not (data / "leftImg8bit" / "val").is_dir():

@@ -1,5 +1,6 @@
 """`hardtool run`: quantize → memplan → codegen → build → flash-and-bench in one command, each
-stage writing into the same output folder and printing its key numbers."""
+stage writing into the same output folder and printing its key numbers. The one module that
+chains stages."""
 
 from __future__ import annotations
 
@@ -10,7 +11,124 @@ from pathlib import Path
 
 import click
 
-from hardtool.errors import HardtoolError
+from hardtool.core.boards import get_board
+from hardtool.core.errors import EXIT_DOES_NOT_FIT, EXIT_NOT_BIT_EXACT, HardtoolError
+from hardtool.core.options import (
+    baud_option,
+    board_option,
+    flasher_option,
+    force_option,
+    input_size_option,
+    json_option,
+    out_option,
+    port_option,
+)
+
+Log = Callable[[str], None]
+
+
+def _quantize(ckpt: Path, data: Path, out: Path, opts: dict, log: Log) -> dict:
+    from hardtool.quantize.pipeline import quantize
+
+    t = time.perf_counter()
+    q = quantize(
+        ckpt,
+        data,
+        out,
+        opts["calib_images"],
+        opts["input_size"],
+        calib_split="train",
+        eval_images=opts["eval_images"],
+        force=opts["force"],
+        progress=opts["progress"],
+        log=log,
+    )
+    ev = q["eval"]
+    log(
+        f"[1/5] quantize   float mIoU {100 * ev['float']['miou']:.2f} %, int8 mIoU {100 * ev['int8']['miou']:.2f} % "
+        f"on {ev['images']} images, {q['model_bytes']:,} B model → {out / 'model_int8.tflite'}"
+    )
+    return {
+        "float_miou": ev["float"]["miou"],
+        "int8_miou": ev["int8"]["miou"],
+        "model_bytes": q["model_bytes"],
+        "seconds": round(time.perf_counter() - t, 1),
+    }
+
+
+def _memplan(out: Path, log: Log) -> dict:
+    from hardtool.memplan.files import plan_to_files
+
+    doc, _, _, _ = plan_to_files(out / "model_int8.tflite", out, force=True)
+    peak, v = doc["peak"]["total_bytes"], doc["verdict"]
+    tflm = (doc.get("tflm_arena") or {}).get("arena_bytes")
+    log(
+        f"[2/5] memplan    arena {doc['arena_size']:,} B, peak SRAM {peak:,} B of {doc['budget_bytes']:,} "
+        f"({'fits' if v['fits'] else 'DOES NOT FIT'})" + (f"; TFLite Micro needs {tflm:,} B" if tflm else "")
+    )
+    if not v["fits"]:
+        raise HardtoolError(
+            f"the model needs {peak:,} B of SRAM, {v['over_bytes']:,} B over the budget; see {out / 'memplan.png'}",
+            exit_code=EXIT_DOES_NOT_FIT,
+        )
+    return {"arena": doc["arena_size"], "peak": peak, "tflm_arena": tflm, "fits": v["fits"]}
+
+
+def _codegen_and_build(out: Path, board: str, log: Log) -> tuple[Path, dict, dict]:
+    from hardtool.build.firmware import build_firmware
+    from hardtool.codegen.generate import generate
+
+    template = "qemu" if get_board(board).emulated else "baremetal"
+    proj = out / template
+    cg = generate(out / "model_int8.tflite", out / "memplan.json", template, proj, force=True)
+    log(
+        f"[3/5] codegen    {cg['layers']} layers, {cg['weights_bytes']:,} B of weights, template {template} → {proj}"
+    )
+    b = build_firmware(proj)
+    log(
+        f"[4/5] build      RAM {b.ram_used:,} / {b.ram_total:,} B, flash {b.flash_used:,} / {b.flash_total:,} B "
+        f"→ {b.elf}"
+    )
+    return (
+        proj,
+        {"template": template, "layers": cg["layers"], "weights_bytes": cg["weights_bytes"]},
+        {"ram_used": b.ram_used, "flash_used": b.flash_used},
+    )
+
+
+def _bench(proj: Path, data: Path, ckpt: Path, board: str, port: str | None, opts: dict, log: Log) -> dict:
+    from hardtool.flash_and_bench.run import flash_and_bench
+
+    r = flash_and_bench(
+        proj,
+        data,
+        opts["n"],
+        port,
+        opts["baud"],
+        opts["flasher"],
+        board,
+        ckpt=ckpt,
+        progress=opts["progress"],
+        log=log,
+    )
+    lat, agree = r["latency"], r["agreement"]
+    unit = "instructions (emulated)" if r["board"]["emulated"] else "cycles"
+    ms = f", {lat['ms']['mean']:.1f} ms" if "ms" in lat else ""
+    log(
+        f"[5/5] bench      {r['completed']} images: device mIoU {100 * r['miou']['device']:.2f} % "
+        f"(host int8 {100 * r['miou']['host_int8']:.2f} %), {100 * (agree['fraction'] or 0):.4f} % pixels equal, "
+        f"{lat.get('mean', 0):,.0f} {unit}/image{ms}, measured SRAM {r['sram']['measured_peak']:,} B "
+        f"→ {proj / 'bench'}"
+    )
+    return {
+        "device_miou": r["miou"]["device"],
+        "host_int8_miou": r["miou"]["host_int8"],
+        "pixel_agreement": agree["fraction"],
+        "latency_mean": lat.get("mean"),
+        "latency_unit": lat["unit"],
+        "measured_peak_sram": r["sram"]["measured_peak"],
+        "bit_exact": agree["bit_exact"],
+    }
 
 
 def run_pipeline(
@@ -27,91 +145,26 @@ def run_pipeline(
     input_size: tuple[int, int] | None = None,
     force: bool = False,
     progress: bool = True,
-    log: Callable[[str], None] = print,
+    log: Log = print,
 ) -> dict:
     """All stages on one checkpoint; returns {stage: key numbers}."""
-    from hardtool.bench.run import flash_and_bench, resolve_board
-    from hardtool.codegen.generate import generate
-    from hardtool.firmware.build import build_firmware
-    from hardtool.memplan.cli import plan_to_files
-    from hardtool.quantize.pipeline import quantize
+    from hardtool.flash_and_bench.run import resolve_board
 
     out = Path(out)
-    summary: dict = {}
-    t = time.perf_counter()
-    q = quantize(
-        ckpt,
-        data,
-        out,
-        calib_images,
-        input_size,
-        calib_split="train",
-        eval_images=eval_images,
-        force=force,
-        progress=progress,
-        log=log,
-    )
-    ev = q["eval"]
-    summary["quantize"] = {
-        "float_miou": ev["float"]["miou"],
-        "int8_miou": ev["int8"]["miou"],
-        "model_bytes": q["model_bytes"],
-        "seconds": round(time.perf_counter() - t, 1),
+    opts = {
+        "n": n,
+        "baud": baud,
+        "flasher": flasher,
+        "calib_images": calib_images,
+        "eval_images": eval_images,
     }
-    log(
-        f"[1/5] quantize   float mIoU {100 * ev['float']['miou']:.2f} %, int8 mIoU {100 * ev['int8']['miou']:.2f} % "
-        f"on {ev['images']} images, {q['model_bytes']:,} B model → {out / 'model_int8.tflite'}"
-    )
-
-    doc, _, _, _ = plan_to_files(out / "model_int8.tflite", out, force=True)
-    peak, v = doc["peak"]["total_bytes"], doc["verdict"]
-    tflm = (doc.get("tflm_arena") or {}).get("arena_bytes")
-    summary["memplan"] = {"arena": doc["arena_size"], "peak": peak, "tflm_arena": tflm, "fits": v["fits"]}
-    log(
-        f"[2/5] memplan    arena {doc['arena_size']:,} B, peak SRAM {peak:,} B of {doc['budget_bytes']:,} "
-        f"({'fits' if v['fits'] else 'DOES NOT FIT'})" + (f"; TFLite Micro needs {tflm:,} B" if tflm else "")
-    )
-    if not v["fits"]:
-        raise HardtoolError(
-            f"the model needs {peak:,} B of SRAM, {v['over_bytes']:,} B over the budget; "
-            f"see {out / 'memplan.png'}",
-            exit_code=3,
-        )
-
-    kind, port = resolve_board(board, port, log)
-    template = "qemu" if kind == "qemu" else "baremetal"
-    proj = out / template
-    cg = generate(out / "model_int8.tflite", out / "memplan.json", template, proj, force=True)
-    summary["codegen"] = {"template": template, "layers": cg["layers"], "weights_bytes": cg["weights_bytes"]}
-    log(
-        f"[3/5] codegen    {cg['layers']} layers, {cg['weights_bytes']:,} B of weights, template {template} → {proj}"
-    )
-
-    b = build_firmware(proj)
-    summary["build"] = {"ram_used": b.ram_used, "flash_used": b.flash_used}
-    log(
-        f"[4/5] build      RAM {b.ram_used:,} / {b.ram_total:,} B, flash {b.flash_used:,} / {b.flash_total:,} B → {b.elf}"
-    )
-
-    r = flash_and_bench(proj, data, n, port, baud, flasher, kind, ckpt=ckpt, progress=progress, log=log)
-    lat = r["latency"]
-    unit = "instructions (emulated)" if r["board"]["emulated"] else "cycles"
-    ms = f", {lat['ms']['mean']:.1f} ms" if "ms" in lat else ""
-    summary["bench"] = {
-        "device_miou": r["miou"]["device"],
-        "host_int8_miou": r["miou"]["host_int8"],
-        "pixel_agreement": r["agreement"]["fraction"],
-        "latency_mean": lat.get("mean"),
-        "latency_unit": lat["unit"],
-        "measured_peak_sram": r["sram"]["measured_peak"],
-    }
-    log(
-        f"[5/5] bench      {r['completed']} images: device mIoU {100 * r['miou']['device']:.2f} % "
-        f"(host int8 {100 * r['miou']['host_int8']:.2f} %), {100 * r['agreement']['fraction']:.4f} % pixels equal, "
-        f"{lat.get('mean', 0):,.0f} {unit}/image{ms}, measured SRAM {r['sram']['measured_peak']:,} B "
-        f"→ {proj / 'bench'}"
-    )
-    summary["bit_exact"] = r["agreement"]["bit_exact"]
+    opts |= {"input_size": input_size, "force": force, "progress": progress}
+    summary: dict = {"quantize": _quantize(ckpt, data, out, opts, log), "memplan": _memplan(out, log)}
+    board, port = resolve_board(board, port, log)
+    proj, summary["codegen"], summary["build"] = _codegen_and_build(out, board, log)
+    bench = _bench(proj, data, ckpt, board, port, opts, log)
+    summary["bit_exact"] = bench.pop("bit_exact")
+    summary["bench"] = bench
     return summary
 
 
@@ -120,21 +173,17 @@ def run_pipeline(
 @click.option(
     "--data", type=click.Path(path_type=Path), required=True, help="Cityscapes-layout root (train + val)."
 )
-@click.option(
-    "--out", type=click.Path(path_type=Path), default=None, help="Output folder [default: build/<ckpt name>]."
-)
+@out_option("build/<ckpt name>")
 @click.option("--n", "n", type=int, default=8, show_default=True, help="Images to run on the device.")
-@click.option("--board", type=click.Choice(["auto", "disco", "qemu"]), default="auto", show_default=True)
-@click.option("--port", default=None)
-@click.option("--baud", type=int, default=115200, show_default=True)
-@click.option("--flasher", default="auto", show_default=True)
+@board_option("the DISCO board if one is connected, else the emulated board")
+@port_option()
+@baud_option()
+@flasher_option()
 @click.option("--calib-images", type=int, default=64, show_default=True)
 @click.option("--eval-images", type=int, default=None, help="Host evaluation on the first N val images only.")
-@click.option(
-    "--input-size", nargs=2, type=int, default=None, help="H W to deploy at (default: the checkpoint's)."
-)
-@click.option("--force", is_flag=True, help="Replace an existing output folder.")
-@click.option("--json", "as_json", is_flag=True)
+@input_size_option("default: the checkpoint's")
+@force_option("an existing output folder")
+@json_option()
 def run_cmd(
     ckpt, data, out, n, board, port, baud, flasher, calib_images, eval_images, input_size, force, as_json
 ) -> None:
@@ -159,4 +208,4 @@ def run_cmd(
     if as_json:
         click.echo(json.dumps(s, indent=2))
     if not s["bit_exact"]:
-        raise SystemExit(4)
+        raise SystemExit(EXIT_NOT_BIT_EXACT)

@@ -12,8 +12,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from hardtool.core.errors import HardtoolError
 from hardtool.data.cityscapes import SegDataset
-from hardtool.errors import HardtoolError
 from hardtool.models.checkpoint import (
     DEFAULT_MEAN,
     DEFAULT_STD,
@@ -28,6 +28,45 @@ def _load_split(root: Path, split: str, size, augment: bool, seed: int) -> tuple
     ds = SegDataset(root, split, size, DEFAULT_MEAN, DEFAULT_STD, augment=False, seed=seed)
     xs, ys = zip(*(ds[i] for i in range(len(ds))), strict=True)
     return torch.from_numpy(np.stack(xs)), torch.from_numpy(np.stack(ys))
+
+
+def _resume(out: Path, arch: str, model, opt, sched, epochs: int, log) -> tuple[int, list]:
+    """(start epoch, history) from a resumable checkpoint at ``out``; model, optimizer, scheduler and RNG restored."""
+    obj = read_checkpoint(out)
+    state = obj.get("train_state")
+    if state is None or canonical(obj.get("arch", "")) != arch:
+        raise HardtoolError(
+            f"{out} holds no resumable {arch} training state; drop --resume or pick another --out"
+        )
+    model.load_state_dict(obj["state_dict"])
+    opt.load_state_dict(state["optimizer"])
+    sched.load_state_dict(state["scheduler"])
+    torch.set_rng_state(state["torch_rng"])
+    log(f"resuming {out} at epoch {state['epoch']}/{epochs}")
+    return state["epoch"], state["history"]
+
+
+def _epoch(model, opt, sched, x_train, y_train, batch: int, gen, on_step) -> float:
+    """One epoch over a random permutation with random horizontal flips; returns the mean loss."""
+    model.train()
+    perm = torch.randperm(len(x_train), generator=gen)
+    losses = []
+    for i in range(0, len(perm), batch):
+        idx = perm[i : i + batch]
+        xb, yb = x_train[idx], y_train[idx]
+        flip = torch.rand(len(idx), generator=gen) < 0.5
+        xb = torch.where(flip[:, None, None, None], xb.flip(-1), xb)
+        yb = torch.where(flip[:, None, None], yb.flip(-1), yb)
+        logits = model(xb)
+        up = F.interpolate(logits, size=xb.shape[-2:], mode="bilinear", align_corners=False)
+        loss = F.cross_entropy(up, yb, ignore_index=255)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        sched.step()
+        losses.append(loss.item())
+        on_step(float(np.mean(losses)))
+    return float(np.mean(losses))
 
 
 def train(
@@ -46,7 +85,7 @@ def train(
     """Train ``arch`` and write the checkpoint after every epoch (with optimizer state, to resume)."""
     from rich.progress import Progress
 
-    from hardtool.evaluate import evaluate_predictor, torch_predictor
+    from hardtool.predict import evaluate_predictor, torch_predictor
 
     arch = canonical(arch)
     if threads:
@@ -60,51 +99,21 @@ def train(
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: (1 - min(s, total - 1) / total) ** 0.9)
     start_epoch, history = 0, []
     if resume and out.exists():
-        obj = read_checkpoint(out)
-        state = obj.get("train_state")
-        if state is None or canonical(obj.get("arch", "")) != arch:
-            raise HardtoolError(
-                f"{out} holds no resumable {arch} training state; drop --resume or pick another --out"
-            )
-        model.load_state_dict(obj["state_dict"])
-        opt.load_state_dict(state["optimizer"])
-        sched.load_state_dict(state["scheduler"])
-        torch.set_rng_state(state["torch_rng"])
-        start_epoch, history = state["epoch"], state["history"]
-        log(f"resuming {out} at epoch {start_epoch}/{epochs}")
+        start_epoch, history = _resume(out, arch, model, opt, sched, epochs, log)
     gen = torch.Generator().manual_seed(seed + start_epoch)
     info = CheckpointInfo(arch, 19, tuple(size), DEFAULT_MEAN, DEFAULT_STD)
     with Progress() as p:
         task = p.add_task(f"training {arch}", total=total, completed=start_epoch * steps_per_epoch)
         for epoch in range(start_epoch, epochs):
-            model.train()
-            perm = torch.randperm(len(x_train), generator=gen)
-            t0, losses = time.time(), []
-            for i in range(0, len(perm), batch):
-                idx = perm[i : i + batch]
-                xb, yb = x_train[idx], y_train[idx]
-                flip = torch.rand(len(idx), generator=gen) < 0.5
-                xb = torch.where(flip[:, None, None, None], xb.flip(-1), xb)
-                yb = torch.where(flip[:, None, None], yb.flip(-1), yb)
-                logits = model(xb)
-                up = F.interpolate(logits, size=xb.shape[-2:], mode="bilinear", align_corners=False)
-                loss = F.cross_entropy(up, yb, ignore_index=255)
-                opt.zero_grad()
-                loss.backward()
-                opt.step()
-                sched.step()
-                losses.append(loss.item())
-                p.update(
-                    task, advance=1, description=f"epoch {epoch + 1}/{epochs} loss {np.mean(losses):.3f}"
-                )
-            history.append({"epoch": epoch + 1, "loss": float(np.mean(losses)), "seconds": time.time() - t0})
-            state = {
-                "epoch": epoch + 1,
-                "history": history,
-                "optimizer": opt.state_dict(),
-                "scheduler": sched.state_dict(),
-                "torch_rng": torch.get_rng_state(),
-            }
+            t0 = time.time()
+
+            def on_step(loss: float, epoch: int = epoch) -> None:
+                p.update(task, advance=1, description=f"epoch {epoch + 1}/{epochs} loss {loss:.3f}")
+
+            loss = _epoch(model, opt, sched, x_train, y_train, batch, gen, on_step)
+            history.append({"epoch": epoch + 1, "loss": loss, "seconds": time.time() - t0})
+            state = {"epoch": epoch + 1, "history": history, "optimizer": opt.state_dict()}
+            state |= {"scheduler": sched.state_dict(), "torch_rng": torch.get_rng_state()}
             info.meta = {"trained_on": str(data), "epochs": epoch + 1, "batch": batch, "lr": lr, "seed": seed}
             save_checkpoint(out, model, info, extra={"train_state": state})
     model.eval()

@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, settings
 
-from hardtool.codegen.hostlib import KernelLib, build_kernel_library
+from hardtool.kernels.host import KernelLib, build_kernel_library
 
 # Conversion takes ~0.1 s, so each example converts its own model and then draws several inputs.
 KERNEL_SETTINGS = settings(

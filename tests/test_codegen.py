@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from hardtool.codegen.generate import generate
-from hardtool.codegen.hostrun import HostModel
+from hardtool.kernels.hostrun import HostModel
 from hardtool.memplan import plan_file, to_json
 from tests.test_cli_errors import assert_one_line_error, run
 
@@ -70,7 +70,7 @@ def test_zoo_variant_bit_exact(arch, zoo_model, tmp_path):
 
 @pytest.mark.parametrize("kind", ["toy_hard", "unet"])
 def test_models_outside_the_zoo_bit_exact(kind, tmp_path_factory):
-    import memplan_models
+    import model_builders as memplan_models
 
     work = tmp_path_factory.mktemp(kind)
     tfl = memplan_models.build(kind, work)
@@ -107,7 +107,7 @@ def edge_project(tmp_path_factory, demo_ckpt):
 def test_device_templates_build_and_fit(template, edge_project, tmp_path):
     if shutil.which("arm-none-eabi-gcc") is None:
         pytest.skip("arm-none-eabi-gcc not installed")
-    from hardtool.firmware.build import build_firmware
+    from hardtool.build.firmware import build_firmware
 
     tfl, plan = edge_project
     out = tmp_path / template
@@ -122,7 +122,7 @@ def test_device_templates_build_and_fit(template, edge_project, tmp_path):
 
 
 def test_bad_inputs(tmp_path, edge_project):
-    import memplan_models
+    import model_builders as memplan_models
 
     tfl, plan = edge_project
     # a plan made for another model

@@ -20,16 +20,17 @@ from hardtool.codegen.tflm import (
     add_offline_plan,
     check_inputs,
     check_offline_plan,
-    file_order_offsets,
     generate_tflm,
     last_op_inputs,
     read_offline_plan,
     tflm_outputs,
-    with_outputs,
 )
-from hardtool.errors import HardtoolError
-from hardtool.graph import load_tflite
-from hardtool.memplan.tflm import measure
+from hardtool.core.errors import HardtoolError
+from hardtool.core.graph import load_tflite
+from hardtool.core.graph.edit import with_outputs
+from hardtool.core.tflm_arena import measure
+from hardtool.memplan.files import plan_to_files
+from hardtool.memplan.tflm_layout import tflm_layout
 from tests.test_cli_errors import assert_one_line_error, run
 
 
@@ -38,16 +39,21 @@ def edge(zoo_model) -> Path:
     return zoo_model("hard_edge")
 
 
+def memplan_json(model: Path, folder: Path) -> Path:
+    """memplan.json for ``model`` (its tflm_layout is what --offline-plan stores)."""
+    return plan_to_files(model, folder, measure_tflm=False, force=True)[2]
+
+
 @pytest.fixture(scope="module")
 def plain(edge, tmp_path_factory) -> tuple[Path, dict]:
     out = tmp_path_factory.mktemp("tflm") / "plain"
-    return out, generate_tflm(edge, out, None)
+    return out, generate_tflm(edge, out, memplan_json(edge, out.parent))
 
 
 @pytest.fixture(scope="module")
 def offline(edge, tmp_path_factory) -> tuple[Path, dict]:
     out = tmp_path_factory.mktemp("tflm") / "offline"
-    return out, generate_tflm(edge, out, None, offline_plan=True)
+    return out, generate_tflm(edge, out, memplan_json(edge, out.parent), offline_plan=True)
 
 
 def array_bytes(cc: Path) -> bytes:
@@ -260,7 +266,8 @@ def test_offline_plan_is_honoured_and_compared(edge, offline, plain):
     assert plain_arena["peak"]["bytes"] == off["live_bytes_lower_bound"] <= plain_arena["head_bytes"]
     # and moving every planned tensor up by 4 KB moves TFLM's head up by exactly 4 KB
     g = load_tflite(edge)
-    offsets, head, _ = file_order_offsets(g)
+    layout = tflm_layout(g)
+    offsets, head = layout["offsets"], layout["head_bytes"]
     shifted = add_offline_plan(edge.read_bytes(), [o + 4096 if o >= 0 else -1 for o in offsets])
     path = offline[0].parent / "shifted.tflite"
     path.write_bytes(shifted)
@@ -270,7 +277,7 @@ def test_offline_plan_is_honoured_and_compared(edge, offline, plain):
 def test_broken_offline_plan_is_refused(edge):
     g = load_tflite(edge)
     source = edge.read_bytes()
-    offsets, _, _ = file_order_offsets(g)
+    offsets = tflm_layout(g)["offsets"]
     broken = add_offline_plan(
         source, [0 if o >= 0 else -1 for o in offsets]
     )  # everything on top of each other
@@ -279,6 +286,12 @@ def test_broken_offline_plan_is_refused(edge):
 
 
 def test_cli(edge, tmp_path):
+    edge = Path(shutil.copy(edge, tmp_path / "model_int8.tflite"))
+    assert_one_line_error(
+        run("codegen", str(edge), "--runtime", "tflm", "--offline-plan", "--out", str(tmp_path / "y")),
+        "needs memplan.json",
+    )
+    memplan_json(edge, tmp_path)
     out = tmp_path / "tflm"
     r = run("codegen", str(edge), "--runtime", "tflm", "--offline-plan", "--out", str(out), "--json")
     assert r.returncode == 0, r.stderr
@@ -309,7 +322,7 @@ def test_memplan_is_checked_and_compared(edge, tmp_path):
 
 def test_op_without_tflm_kernel_is_refused():
     from hardtool.codegen.tflm import resolver_ops
-    from hardtool.graph import Graph, Op, Tensor
+    from hardtool.core.graph import Graph, Op, Tensor
 
     t = [Tensor(0, "x", (1, 4), "int8"), Tensor(1, "y", (1, 4), "int8")]
     g = Graph(t, [Op(0, "RELU_N1_TO_1", (0,), (1,))], (0,), (1,))
@@ -320,7 +333,7 @@ def test_op_without_tflm_kernel_is_refused():
 def test_replanning_a_planned_model(offline, plain, tmp_path):
     planned = tmp_path / "planned.tflite"
     shutil.copy(offline[0] / "model_int8.tflite", planned)
-    summary = generate_tflm(planned, tmp_path / "again", None, offline_plan=True)
+    summary = generate_tflm(planned, tmp_path / "again", memplan_json(planned, tmp_path), offline_plan=True)
     again = (tmp_path / "again" / "model_int8.tflite").read_bytes()
     assert read_offline_plan(again) == read_offline_plan(planned.read_bytes())
     assert summary["offline_plan"]["arena_without_plan"] == plain[1]["arena"]["tflm_measured"]

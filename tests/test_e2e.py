@@ -111,8 +111,8 @@ def test_flash_and_bench_bad_inputs(pipeline, synth_data, tmp_path):
 
 def test_ctrl_c_keeps_partial_results(pipeline, synth_data, tmp_path, monkeypatch):
     """An interrupt after the first image still writes bench.json and masks.png for that image."""
-    from hardtool.bench import session
-    from hardtool.bench.run import flash_and_bench
+    from hardtool.device import session
+    from hardtool.flash_and_bench.run import flash_and_bench
 
     out, _ = pipeline
     real_infer = session.BenchSession.infer

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from hardtool.errors import HardtoolError
+from hardtool.core.boards import DEFAULT_STACK_BYTES
+from hardtool.core.errors import EXIT_DOES_NOT_FIT, HardtoolError
 
 sys.path.insert(0, str(Path(__file__).parent / "fixtures" / "fake_model"))
 import fakemodel  # noqa: E402
@@ -22,12 +23,12 @@ pytestmark = pytest.mark.skipif(
 
 @pytest.mark.parametrize("board", ["qemu_mps2_an500", "stm32f746g_disco"])
 def test_build_both_boards_without_warnings(tmp_path: Path, board: str) -> None:
-    from hardtool.firmware.build import build_firmware
+    from hardtool.build.firmware import build_firmware
 
     res = build_firmware(fakemodel.write_project(tmp_path, board))
     assert res.elf.is_file() and res.bin.is_file() and res.map.is_file()
     assert (tmp_path / "build" / "compile.log").read_text() == ""  # no warnings at all
-    assert 16384 < res.ram_used < 64 * 1024 and 0 < res.flash_used < 32 * 1024
+    assert DEFAULT_STACK_BYTES < res.ram_used < 64 * 1024 and 0 < res.flash_used < 32 * 1024
     assert res.largest_ram_symbols[0]["symbol"] in ("hard_arena", "app", "__stack")
     vectors = res.sections[".isr_vector"]["addr"]
     assert vectors == (0x08000000 if board == "stm32f746g_disco" else 0)
@@ -47,7 +48,7 @@ def test_build_cli_json(tmp_path: Path) -> None:
 
 
 def test_oversized_arena_fails_with_one_line(tmp_path: Path) -> None:
-    from hardtool.firmware.build import EXIT_DOES_NOT_FIT, build_firmware
+    from hardtool.build.firmware import build_firmware
 
     fakemodel.write_project(tmp_path, defines={"HARD_ARENA_SIZE": 400 * 1024})
     with pytest.raises(HardtoolError) as e:
@@ -56,8 +57,9 @@ def test_oversized_arena_fails_with_one_line(tmp_path: Path) -> None:
     assert "\n" not in msg
     assert "RAM overflowed by" in msg and "hard_arena (409,600 bytes, model.c)" in msg
     over = int(msg.split("overflowed by ")[1].split(" bytes")[0].replace(",", ""))
-    # 400 KB arena + 16 KB stack + app state - 320 KB
-    assert 400 * 1024 + 16384 - 320 * 1024 < over < 400 * 1024 + 16384 - 320 * 1024 + 4096
+    # 400 KB arena + the default stack + app state - 320 KB
+    least = 400 * 1024 + DEFAULT_STACK_BYTES - 320 * 1024
+    assert least < over < least + 4096
     assert e.value.exit_code == EXIT_DOES_NOT_FIT
 
 
@@ -75,7 +77,7 @@ def test_cli_overflow_is_one_line_on_stderr(tmp_path: Path) -> None:
 
 
 def test_compile_error_is_one_line(tmp_path: Path) -> None:
-    from hardtool.firmware.build import build_firmware
+    from hardtool.build.firmware import build_firmware
 
     (tmp_path / "bad.c").write_text("int f(void) { int unused; return 0; }\n")
     fakemodel.write_project(tmp_path, sources=[str(fakemodel.HERE / "model.c"), "bad.c"])
@@ -94,7 +96,7 @@ def test_compile_error_is_one_line(tmp_path: Path) -> None:
     ],
 )
 def test_manifest_errors(tmp_path: Path, manifest: dict, match: str) -> None:
-    from hardtool.firmware.build import build_firmware
+    from hardtool.build.firmware import build_firmware
 
     (tmp_path / "hardtool_build.json").write_text(json.dumps(manifest))
     with pytest.raises(HardtoolError, match=match):
@@ -102,14 +104,14 @@ def test_manifest_errors(tmp_path: Path, manifest: dict, match: str) -> None:
 
 
 def test_missing_manifest(tmp_path: Path) -> None:
-    from hardtool.firmware.build import build_firmware
+    from hardtool.build.firmware import build_firmware
 
     with pytest.raises(HardtoolError, match="hardtool_build.json"):
         build_firmware(tmp_path)
 
 
 def test_missing_toolchain_says_how_to_install(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    from hardtool.firmware import toolchain
+    from hardtool.core import toolchain
 
     toolchain.find_toolchain.cache_clear()
     monkeypatch.setenv("PATH", str(tmp_path))
@@ -131,7 +133,7 @@ def test_missing_toolchain_says_how_to_install(monkeypatch: pytest.MonkeyPatch, 
 
 
 def test_flasher_errors_are_one_line(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    from hardtool.firmware import flashers
+    from hardtool.device import flashers
 
     monkeypatch.setenv("PATH", str(tmp_path))
     for name in ("st-flash", "openocd", "cubeprogrammer", "mass-storage"):
@@ -151,7 +153,7 @@ def test_board_port_detection(monkeypatch: pytest.MonkeyPatch) -> None:
     from serial.tools import list_ports
     from serial.tools.list_ports_common import ListPortInfo
 
-    from hardtool.firmware import flashers
+    from hardtool.device import flashers
 
     other = ListPortInfo("/dev/ttyUSB0")
     other.vid, other.pid = 0x10C4, 0xEA60
@@ -165,7 +167,7 @@ def test_board_port_detection(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_busy_or_missing_port_is_one_line() -> None:
-    from hardtool.bench.link import open_port
+    from hardtool.device.link import open_port
 
     with pytest.raises(HardtoolError, match="cannot open serial port /dev/ttyNOPE0: no such port"):
         open_port("/dev/ttyNOPE0")

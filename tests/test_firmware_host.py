@@ -10,11 +10,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from hardtool.bench import protocol as P
-from hardtool.bench.link import Link
-from hardtool.bench.session import BenchSession, run_images
-from hardtool.errors import HardtoolError
-from hardtool.firmware.host import HostBoard, build_host_app
+from hardtool.build.host import build_host_app
+from hardtool.core.errors import HardtoolError
+from hardtool.device import protocol as P
+from hardtool.device.host import HostBoard
+from hardtool.device.link import Link
+from hardtool.device.session import BenchSession, run_images
 
 sys.path.insert(0, str(Path(__file__).parent / "fixtures" / "fake_model"))
 import fakemodel  # noqa: E402

@@ -7,13 +7,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from hardtool.errors import HardtoolError
-from hardtool.graph import load_tflite, load_tflite_bytes, lower, same_padding
+from hardtool.core.errors import HardtoolError
+from hardtool.core.graph import load_tflite, load_tflite_bytes, lower, same_padding
 
 
 @pytest.fixture(scope="session")
 def models(tmp_path_factory):
-    import memplan_models as mm
+    import model_builders as mm
 
     d = tmp_path_factory.mktemp("graph_models")
     return {k: mm.build(k, d) for k in ("toy_hard", "toy_float", "transposed")}

@@ -13,8 +13,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from kernels_util import kernel_lib_fixture  # noqa: F401  (provides the kernel_lib fixture)
 
-from hardtool.codegen import hostlib, quant
-from hardtool.codegen.scratch import scratch_bytes_for
+from hardtool.kernels import build as hostlib
+from hardtool.kernels import quant
+from hardtool.kernels.scratch import scratch_bytes_for
 
 ARM_CC = "arm-none-eabi-gcc"
 
@@ -59,7 +60,7 @@ def test_host_build_is_strict_c99(tmp_path):
                 "-Werror",
                 "-O2",
                 "-I",
-                str(hostlib.KERNEL_DIR),
+                str(hostlib.kernel_dir()),
                 "-c",
                 str(src),
                 "-o",
@@ -153,8 +154,8 @@ def test_same_padding_matches_tflite_convention():
 
 def test_scratch_bytes_for_ir_ops():
     """The memory planner's entry point reads the dims from the lowered graph's tensors."""
-    from hardtool.codegen.scratch import scratch_bytes
-    from hardtool.graph.ir import Graph, Op, Tensor
+    from hardtool.core.graph.ir import Graph, Op, Tensor
+    from hardtool.kernels.scratch import scratch_bytes
 
     logits = Tensor(0, "logits", (1, 16, 32, 19), "int8")
     labels = Tensor(1, "labels", (1, 128, 256), "uint8")

@@ -15,7 +15,7 @@ from kernels_util import (  # noqa: F401  (kernel_lib_fixture provides the kerne
     rand_int8,
 )
 
-from hardtool.codegen import quant
+from hardtool.kernels import quant
 
 shapes = st.tuples(st.just(1), st.integers(1, 6), st.integers(1, 6), st.integers(1, 8))
 ranges = st.sampled_from([0.1, 0.5, 1.0, 3.0, 10.0])

@@ -15,7 +15,7 @@ from kernels_util import (  # noqa: F401  (kernel_lib_fixture provides the kerne
     rand_int8,
 )
 
-from hardtool.codegen import quant
+from hardtool.kernels import quant
 
 
 @st.composite

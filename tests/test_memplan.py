@@ -10,10 +10,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from hardtool.errors import HardtoolError
-from hardtool.graph import Graph, Op, Quant, Tensor
+from hardtool.core.errors import HardtoolError
+from hardtool.core.graph import Graph, Op, Quant, Tensor
+from hardtool.memplan.contract import check_plan
 from hardtool.memplan.lifetimes import blocks_for_order, live_profile, static_groups
-from hardtool.memplan.plan import PlanOptions, check_plan, plan_graph, to_json
+from hardtool.memplan.plan import PlanOptions, plan_graph, to_json
 from hardtool.memplan.schedule import best_order
 
 Q = Quant((0.1,), (0,))
@@ -264,15 +265,15 @@ def test_random_larger_dags_never_overlap(case):
 
 @pytest.fixture(scope="session")
 def keras_models(tmp_path_factory):
-    import memplan_models as mm
+    import model_builders as mm
 
     d = tmp_path_factory.mktemp("memplan_models")
     return {k: mm.build(k, d) for k in ("toy_hard", "toy_hard_notail", "unet")}
 
 
 def test_toy_models_against_tflite_micro(keras_models):
-    from hardtool.graph import load_tflite
-    from hardtool.memplan import tflm
+    from hardtool.core import tflm_arena as tflm
+    from hardtool.core.graph import load_tflite
 
     for name, path in keras_models.items():
         p, doc = plan(load_tflite(path))
@@ -292,7 +293,7 @@ def test_toy_models_against_tflite_micro(keras_models):
 
 
 def test_fused_tail_is_a_uint8_label_map(keras_models):
-    from hardtool.graph import load_tflite
+    from hardtool.core.graph import load_tflite
 
     p, doc = plan(load_tflite(keras_models["toy_hard"]))
     out = [e for e in doc["buffers"] if e["kind"] == "output"]
@@ -311,7 +312,7 @@ def hard_edge(tmp_path_factory):
 
 
 def test_hard_edge_plan(hard_edge):
-    from hardtool.graph import load_tflite
+    from hardtool.core.graph import load_tflite
 
     p, doc = plan(load_tflite(hard_edge))
     assert p.arena <= 1.05 * p.lower_bound
@@ -322,7 +323,7 @@ def test_hard_edge_plan(hard_edge):
 @pytest.mark.slow
 @pytest.mark.parametrize("arch", ["hard_xxs", "hard_xs", "hard_s", "hard_gpu"])
 def test_every_zoo_variant_plans(arch, tmp_path_factory):
-    from hardtool.graph import load_tflite
+    from hardtool.core.graph import load_tflite
 
     if not hasattr(zoo, "zoo_tflite"):
         pytest.skip("zoo_tflite not available")

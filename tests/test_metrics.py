@@ -78,8 +78,8 @@ def test_eval_cli_equals_cityscapesscripts(tmp_path, synth_data, demo_ckpt):
     reported = json.loads(r.output)["miou"]
     # the same predictions, recomputed independently and scored by cityscapesscripts
     from hardtool.data.cityscapes import find_samples, load_rgb
-    from hardtool.evaluate import torch_predictor
     from hardtool.models import load_checkpoint
+    from hardtool.predict import torch_predictor
 
     model, info = load_checkpoint(demo_ckpt)
     predict = torch_predictor(model, info.mean, info.std)

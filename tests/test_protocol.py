@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hardtool.bench import protocol as P
+from hardtool.device import protocol as P
 
 
 @given(st.binary(max_size=1200))

@@ -13,7 +13,7 @@ import pytest
 
 
 def _fuzz_one(data: bytes) -> None:
-    from hardtool.bench import protocol as P
+    from hardtool.device import protocol as P
 
     parser = P.FrameParser(max_frame=1024)
     half = len(data) // 2
@@ -37,7 +37,7 @@ def main(argv: list[str]) -> None:
     import atheris
 
     with atheris.instrument_imports():
-        import hardtool.bench.protocol  # noqa: F401
+        import hardtool.device.protocol  # noqa: F401
     atheris.Setup(argv, _fuzz_one)
     atheris.Fuzz()
 

@@ -15,7 +15,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hardtool.bench import protocol as P
+from hardtool.device import protocol as P
 
 ROOT = Path(__file__).resolve().parents[1]
 PROTO = ROOT / "firmware" / "protocol"

@@ -11,11 +11,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from hardtool.bench import protocol as P
-from hardtool.bench.link import Link
-from hardtool.bench.session import BenchSession, run_images
-from hardtool.errors import HardtoolError
-from hardtool.firmware.qemu import QemuBoard
+from hardtool.core.boards import DEFAULT_STACK_BYTES
+from hardtool.core.errors import HardtoolError
+from hardtool.device import protocol as P
+from hardtool.device.link import Link
+from hardtool.device.qemu import QemuBoard
+from hardtool.device.session import BenchSession, run_images
 
 sys.path.insert(0, str(Path(__file__).parent / "fixtures" / "fake_model"))
 import fakemodel  # noqa: E402
@@ -29,7 +30,7 @@ pytestmark = pytest.mark.skipif(
 
 @pytest.fixture(scope="module")
 def elf(tmp_path_factory) -> Path:
-    from hardtool.firmware.build import build_firmware
+    from hardtool.build.firmware import build_firmware
 
     res = build_firmware(fakemodel.write_project(tmp_path_factory.mktemp("qemu_fw")))
     return res.elf
@@ -59,7 +60,7 @@ def test_hello_infer_and_deterministic_instruction_counts(elf: Path) -> None:
         and hello.core_clock_hz == 25_000_000
     )
     assert hello.model_hash == fakemodel.MODEL_HASH and hello.build_id == "fake-test"
-    assert hello.stack_size == 16384 and hello.arena_size > 32 * 64 * 3
+    assert hello.stack_size == DEFAULT_STACK_BYTES and hello.arena_size > 32 * 64 * 3
     _check(first, images)
     for r in first:
         assert r.unit == "instructions" and r.total > 0 and all(c > 0 for c in r.layer_counts)

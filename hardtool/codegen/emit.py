@@ -42,3 +42,31 @@ def c_float(v: float) -> str:
     if "e" not in r and "." not in r and "inf" not in r and "nan" not in r:
         r += ".0"
     return r + "f"
+
+
+def c_init(value: object) -> str:
+    """A C initialiser: dicts become designated initialisers ``{.field = ...}`` (so a struct's
+    field order never matters), lists and tuples positional arrays, everything else its text."""
+    if isinstance(value, dict):
+        return "{" + ", ".join(f".{k} = {c_init(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, list | tuple):
+        return "{" + ", ".join(c_init(v) for v in value) + "}"
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if isinstance(value, np.integer):
+        return str(int(value))
+    return str(value)
+
+
+def c_struct(ctype: str, name: str, fields: dict, storage: str = "static const") -> str:
+    """``storage ctype name = {.field = value, ...};``"""
+    return f"{storage} {ctype} {name} = {c_init(fields)};"
+
+
+def c_dims(shape: tuple[int, ...] | list[int]) -> dict:
+    """``hard_dims`` fields of a tensor shape (rank < 4: the missing dims are 1, after the batch)."""
+    s = [int(v) for v in shape]
+    while len(s) < 4:
+        s.insert(1, 1)
+    n, h, w, c = s
+    return {"n": n, "h": h, "w": w, "c": c}

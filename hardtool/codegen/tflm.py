@@ -18,17 +18,14 @@ import numpy as np
 
 from hardtool import __version__
 from hardtool.codegen.emit import c_float
-from hardtool.codegen.generate import _env, load_plan
-from hardtool.errors import HardtoolError
-from hardtool.fsutil import atomic_dir, check_clobber
-from hardtool.graph import Graph, load_tflite_bytes, lower
-from hardtool.memplan.lifetimes import blocks_for_order, live_profile, static_groups
-from hardtool.memplan.place import ALIGN, align, place
-from hardtool.memplan.schedule import file_order
-from hardtool.memplan.scratch import cmsis_nn_estimate
-from hardtool.memplan.targets import DEFAULT_TARGET, get_target
-from hardtool.memplan.tflm import measure
-from hardtool.quantize.metadata import read_metadata
+from hardtool.codegen.generate import load_plan, render_env
+from hardtool.core.boards import DEFAULT_TARGET, get_target
+from hardtool.core.errors import HardtoolError
+from hardtool.core.files import atomic_dir, check_clobber
+from hardtool.core.graph import Graph, load_tflite_bytes, lower
+from hardtool.core.graph.edit import read_metadata_entry, with_metadata, with_outputs
+from hardtool.core.graph.metadata import read_metadata
+from hardtool.core.tflm_arena import TFLM_ALIGN, measure
 
 OFFLINE_METADATA = "OfflineMemoryAllocation"
 OFFLINE_VERSION = 0
@@ -82,95 +79,52 @@ def resolver_ops(graph: Graph) -> list[tuple[str, str]]:
     return [(n, RESOLVER[n]) for n in names]
 
 
+def _cmsis_nn_scratch(op, graph: Graph) -> int:
+    """Scratch bytes CMSIS-NN's wrappers (what TFLM uses on a Cortex-M7) ask for, DSP, no MVE."""
+    pad = op.options.get("explicit_padding", (0, 0, 0, 0))
+    if op.name == "CONV_2D":
+        _, kh, kw, cin = graph.tensors[op.inputs[1]].shape
+        # arm_convolve_1x1_s8(_fast): no buffer; arm_convolve_s8: two im2col columns of int16
+        return 0 if kh == kw == 1 else 2 * ((kh * kw * cin + 3) // 4 * 4) * 2
+    if op.name == "DEPTHWISE_CONV_2D":
+        _, kh, kw, cout = graph.tensors[op.inputs[1]].shape
+        cin = graph.tensors[op.inputs[0]].shape[-1]
+        dil = int(op.options.get("dilation_h_factor", 1)) * int(op.options.get("dilation_w_factor", 1))
+        if cin != cout or dil != 1 or (kh == kw == 3 and max(pad) <= 1):
+            return 0  # generic arm_depthwise_conv_s8 / arm_depthwise_conv_3x3_s8: no buffer
+        return cin * kh * kw * 2  # arm_depthwise_conv_s8_opt
+    if op.name == "AVERAGE_POOL_2D":
+        return graph.tensors[op.inputs[0]].shape[-1] * 4  # arm_avgpool_s8: int32 per channel
+    return 0
+
+
 def arena_margin(graph: Graph) -> dict:
     """Bytes added to the host measurement for the Cortex-M7 build: the largest CMSIS-NN scratch
     buffer (an estimate: TFLM places it in the head, at most once per op) and the arena's own
     alignment (TFLM aligns its start to 16 bytes)."""
     g = lower(graph)
-    scratch = max((cmsis_nn_estimate(op, g) for op in g.ops if op.name in CMSIS_SCRATCH_OPS), default=0)
-    return {"kernel_scratch": int(scratch), "kernel_scratch_kind": "estimate", "alignment": ALIGN}
-
-
-def _file_blocks(graph: Graph) -> list:
-    """Blocks with TFLM's lifetimes for the file's op order. In-place sharing is kept only where
-    TFLM's kernels allow it: reshapes (TFLM skips the copy) and elementwise ops over an input that
-    dies there (the kernels read element i before writing it); concatenation slices are not shared
-    because TFLM's concat copies every input. TFLM's own scratch buffers are planned around these."""
-    if graph.lowered:
-        raise ValueError("TFLM runs the file's graph, not the lowered one")
-    gr = static_groups(graph)
-    gr.alias = {t: a for t, a in gr.alias.items() if a.reason == "reshape"}
-    return blocks_for_order(graph, file_order(graph), gr, {})
-
-
-def peak_live(graph: Graph) -> dict:
-    """The step of the file's order with the most live activation bytes, and what is live there:
-    no placement of TFLM's head can be smaller."""
-    blocks = _file_blocks(graph)
-    prof = live_profile(blocks, len(graph.ops))
-    step = max(range(len(prof)), key=lambda i: (prof[i], -i))
-    live = sorted((b for b in blocks if b.first <= step <= b.last), key=lambda b: -b.size)
-    return {
-        "op": step,
-        "op_name": graph.ops[step].name,
-        "bytes": prof[step],
-        "tensors": [{"name": b.name, "bytes": b.size} for b in live],
-    }
-
-
-def file_order_offsets(graph: Graph) -> tuple[list[int], int, int]:
-    """Arena offsets of the file's tensors for TFLM's execution order (each tensor live from its
-    producer to its last reader): (offset per tensor or -1 for constants, head bytes, live-bytes
-    lower bound)."""
-    blocks = _file_blocks(graph)
-    bound = max(live_profile(blocks, len(graph.ops)))
-    placement, _ = place(blocks, bound)
-    offsets = [-1] * len(graph.tensors)
-    for b, off in zip(blocks, placement.offsets, strict=True):
-        for t, a in b.members.items():
-            offsets[t] = off + a.offset
-    return offsets, placement.arena, bound
-
-
-def _schema():
-    from tensorflow.lite.python import schema_py_generated as schema
-
-    return schema
+    scratch = max((_cmsis_nn_scratch(op, g) for op in g.ops if op.name in CMSIS_SCRATCH_OPS), default=0)
+    return {"kernel_scratch": int(scratch), "kernel_scratch_kind": "estimate", "alignment": TFLM_ALIGN}
 
 
 def add_offline_plan(tflite: bytes, offsets: list[int]) -> bytes:
     """``tflite`` with ``offsets`` stored as TFLM's offline plan: int32 [version, number of
     subgraphs, number of tensors, offset of each tensor (-1: TFLM plans it)], replacing any
     earlier plan; the rest of the file is kept as written."""
-    import flatbuffers
-
-    s = _schema()
-    model = s.ModelT.InitFromPackedBuf(bytearray(tflite), 0)
-    if len(model.subgraphs) != 1 or len(model.subgraphs[0].tensors) != len(offsets):
+    n = len(load_tflite_bytes(tflite, validate=False).tensors)
+    if n != len(offsets):
         raise HardtoolError("offline plan does not match the model's tensors")
-    buf = s.BufferT()
-    buf.data = np.array([OFFLINE_VERSION, 1, len(offsets), *offsets], "<i4").view(np.uint8)
-    model.buffers.append(buf)
-    md = s.MetadataT()
-    md.name = OFFLINE_METADATA
-    md.buffer = len(model.buffers) - 1
-    keep = [m for m in (model.metadata or []) if m.name not in (OFFLINE_METADATA, OFFLINE_METADATA.encode())]
-    model.metadata = keep + [md]
-    b = flatbuffers.Builder(len(tflite) + 4 * len(offsets) + 4096)
-    b.Finish(model.Pack(b), file_identifier=b"TFL3")
-    return bytes(b.Output())
+    words = np.array([OFFLINE_VERSION, 1, len(offsets), *offsets], "<i4")
+    return with_metadata(tflite, OFFLINE_METADATA, words.tobytes())
 
 
 def read_offline_plan(tflite: bytes) -> list[int] | None:
     """The offsets of the model's offline plan, or None if it has none."""
-    s = _schema()
-    m = s.Model.GetRootAsModel(bytearray(tflite), 0)
-    for i in range(m.MetadataLength()):
-        md = m.Metadata(i)
-        if md.Name() and md.Name().decode() == OFFLINE_METADATA:
-            words = m.Buffers(md.Buffer()).DataAsNumpy().view("<i4")
-            return [int(v) for v in words[3 : 3 + int(words[2])]]
-    return None
+    raw = read_metadata_entry(tflite, OFFLINE_METADATA)
+    if raw is None:
+        return None
+    words = np.frombuffer(raw, "<i4")
+    return [int(v) for v in words[3 : 3 + int(words[2])]]
 
 
 def last_op_inputs(graph: Graph) -> list[int]:
@@ -182,19 +136,6 @@ def last_op_inputs(graph: Graph) -> list[int]:
         for t in dict.fromkeys(last.inputs)
         if t >= 0 and not graph.tensors[t].is_constant and t not in graph.outputs
     ]
-
-
-def with_outputs(tflite: bytes, extra: list[int]) -> bytes:
-    """``tflite`` with tensors ``extra`` appended to the subgraph's outputs (metadata kept)."""
-    import flatbuffers
-
-    s = _schema()
-    model = s.ModelT.InitFromPackedBuf(bytearray(tflite), 0)
-    sg = model.subgraphs[0]
-    sg.outputs = [int(t) for t in sg.outputs] + [int(t) for t in extra]
-    b = flatbuffers.Builder(len(tflite) + 4096)
-    b.Finish(model.Pack(b), file_identifier=b"TFL3")
-    return bytes(b.Output())
 
 
 def tflm_outputs(data: bytes, arena: int, inputs: list[np.ndarray]) -> list[list[np.ndarray]]:
@@ -256,6 +197,94 @@ def c_bytes(data: bytes, per_line: int = 12) -> str:
     return "\n".join("  " + ", ".join(hexes[i : i + per_line]) + "," for i in range(0, len(hexes), per_line))
 
 
+def _read_plan(model: Path, graph: Graph, plan: Path | None, offline_plan: bool) -> dict | None:
+    """memplan.json (given, or next to the model): hardtool's arena to compare with, and the layout of
+    the file's tensors in TFLM's order (its offline plan). Required with ``offline_plan``."""
+    path = Path(plan) if plan is not None else model.parent / "memplan.json"
+    if plan is None and not path.is_file():
+        if offline_plan:
+            raise HardtoolError(f"--offline-plan needs memplan.json; make it with: hardtool memplan {model}")
+        return None
+    doc = load_plan(path, lower(graph), model)
+    if offline_plan and not isinstance(doc.get("tflm_layout"), dict):
+        raise HardtoolError(
+            f"{path} has no tflm_layout (made by an older hardtool); rerun: hardtool memplan {model}"
+        )
+    return doc
+
+
+def _measure_both(source: bytes, graph: Graph, layout: dict | None) -> tuple[bytes, dict, dict | None]:
+    """(model to ship, its TFLM measurement, offline-plan report): without a layout the model as it
+    is; with one, the model carrying it, checked in TFLM against the same model without it."""
+    with tempfile.TemporaryDirectory() as td:
+        if layout is not None and read_offline_plan(source) is not None:
+            source = add_offline_plan(source, [-1] * len(graph.tensors))  # compare with TFLM planning alone
+        plain_path = Path(td) / "plain.tflite"
+        plain_path.write_bytes(source)
+        plain = _measured(plain_path)
+        if layout is None:
+            return source, plain, None
+        offsets = layout["offsets"]
+        data = add_offline_plan(source, offsets)
+        planned_path = Path(td) / "planned.tflite"
+        planned_path.write_bytes(data)
+        tflm = _measured(planned_path)
+    checked = check_offline_plan(source, data, plain["arena_bytes"], tflm["arena_bytes"], graph)
+    offline = {
+        "planned_tensors": sum(o >= 0 for o in offsets),
+        "plan_head_bytes": layout["head_bytes"],
+        "live_bytes_lower_bound": layout["live_bytes_lower_bound"],
+        "arena_without_plan": plain["arena_bytes"],
+        "head_without_plan": plain.get("head_bytes"),
+        "checked_inputs": checked,
+    }
+    return data, tflm, offline
+
+
+def _tensor_ctx(graph: Graph, source: bytes) -> dict:
+    """Input / output description and preprocessing for the templates."""
+    inp, outp = graph.tensors[graph.inputs[0]], graph.tensors[graph.outputs[0]]
+    meta = read_metadata(source)
+    return {
+        "input_shape": list(inp.shape),
+        "input_dtype": inp.dtype,
+        "input_scale": c_float(inp.quant.scale[0]) if inp.quant else "1.0f",
+        "input_scale_text": f"{inp.quant.scale[0]:.9g}" if inp.quant else "1",
+        "input_zero_point": int(inp.quant.zero_point[0]) if inp.quant else 0,
+        "output_shape": list(outp.shape),
+        "output_dtype": outp.dtype,
+        "mean": [c_float(v) for v in meta.get("mean", [])],
+        "std": [c_float(v) for v in meta.get("std", [])],
+    }
+
+
+def _summary(ctx: dict, graph: Graph) -> dict:
+    tflm = ctx["tflm"]
+    return {
+        "template": "tflm",
+        "runtime": "tflm",
+        "layers": len(graph.ops),
+        "arena_size": ctx["arena_size"],
+        "weights_bytes": ctx["data_len"],
+        "ops": [n for n, _ in ctx["ops"]],
+        "model_sha256": ctx["sha256"],
+        "source_sha256": graph.sha256,
+        "arena": {
+            "tflm_measured": tflm["arena_bytes"],
+            "head_bytes": tflm.get("head_bytes"),
+            "tail_bytes": tflm.get("tail_bytes"),
+            "margin": ctx["margin"],
+            "tflite_micro_version": tflm.get("tflite_micro_version"),
+            "peak": ctx["peak"],
+        },
+        "offline_plan": ctx["offline"],
+        "hardtool_arena": ctx["hardtool_arena"],
+        "target": ctx["target"].lower(),
+        "budget_bytes": ctx["budget_bytes"],
+        "arena_fits": ctx["arena_fits"],
+    }
+
+
 def generate_tflm(
     model: Path, out: Path, plan: Path | None, force: bool = False, offline_plan: bool = False
 ) -> dict:
@@ -268,66 +297,31 @@ def generate_tflm(
     source = model.read_bytes()
     graph = load_tflite_bytes(source, model.name)
     ops = resolver_ops(graph)
-    hardtool_arena = None
-    if plan is not None:
-        hardtool_arena = int(load_plan(Path(plan), graph.sha256, model)["arena_size"])
+    doc = _read_plan(model, graph, plan, offline_plan)
     margin = arena_margin(graph)
-    peak = peak_live(graph)
-    with tempfile.TemporaryDirectory() as td:
-        data, offline = source, None
-        if offline_plan and read_offline_plan(source) is not None:
-            source = add_offline_plan(source, [-1] * len(graph.tensors))  # compare with TFLM planning alone
-        plain_path = Path(td) / "plain.tflite"
-        plain_path.write_bytes(source)
-        plain = _measured(plain_path)
-        if offline_plan:
-            offsets, head, bound = file_order_offsets(graph)
-            data = add_offline_plan(source, offsets)
-            planned_path = Path(td) / "planned.tflite"
-            planned_path.write_bytes(data)
-            tflm = _measured(planned_path)
-            checked = check_offline_plan(source, data, plain["arena_bytes"], tflm["arena_bytes"], graph)
-            offline = {
-                "planned_tensors": sum(o >= 0 for o in offsets),
-                "plan_head_bytes": head,
-                "live_bytes_lower_bound": bound,
-                "arena_without_plan": plain["arena_bytes"],
-                "head_without_plan": plain.get("head_bytes"),
-                "checked_inputs": checked,
-            }
-        else:
-            tflm = plain
-    arena = align(tflm["arena_bytes"] + margin["kernel_scratch"] + margin["alignment"])
-    sha = hashlib.sha256(data).hexdigest()
-    meta = read_metadata(source)
+    data, tflm, offline = _measure_both(source, graph, doc["tflm_layout"] if offline_plan else None)
+    arena = (
+        -(-(tflm["arena_bytes"] + margin["kernel_scratch"] + margin["alignment"]) // TFLM_ALIGN) * TFLM_ALIGN
+    )
     target = get_target(DEFAULT_TARGET)
-    inp, outp = graph.tensors[graph.inputs[0]], graph.tensors[graph.outputs[0]]
     ctx = {
         "version": __version__,
         "model_file": model.name,
-        "sha256": sha,
+        "sha256": hashlib.sha256(data).hexdigest(),
         "ops": ops,
         "data_len": len(data),
         "arena_size": arena,
         "tflm": tflm,
         "margin": margin,
         "offline": offline,
-        "hardtool_arena": hardtool_arena,
-        "input_shape": list(inp.shape),
-        "input_dtype": inp.dtype,
-        "input_scale": c_float(inp.quant.scale[0]) if inp.quant else "1.0f",
-        "input_scale_text": f"{inp.quant.scale[0]:.9g}" if inp.quant else "1",
-        "input_zero_point": int(inp.quant.zero_point[0]) if inp.quant else 0,
-        "output_shape": list(outp.shape),
-        "output_dtype": outp.dtype,
-        "mean": [c_float(v) for v in meta.get("mean", [])],
-        "std": [c_float(v) for v in meta.get("std", [])],
+        "hardtool_arena": int(doc["arena_size"]) if doc else None,
         "target": target.name.upper(),
         "budget_bytes": target.budget_bytes,
         "arena_fits": arena <= target.budget_bytes,
-        "peak": peak,
+        "peak": (doc.get("tflm_layout") or {}).get("peak") if doc else None,
+        **_tensor_ctx(graph, source),
     }
-    env = _env()
+    env = render_env()
     with atomic_dir(out, force=force) as tmp:
         (tmp / "model_int8.tflite").write_bytes(data)
         (tmp / "model_data.cc").write_text(
@@ -335,29 +329,7 @@ def generate_tflm(
         )
         for name in ("model_data.h", "model_tflm.h", "model_tflm.cc", "README.md"):
             (tmp / name).write_text(env.get_template(f"tflm/{name}.j2").render(**ctx))
-        summary = {
-            "template": "tflm",
-            "runtime": "tflm",
-            "layers": len(graph.ops),
-            "arena_size": arena,
-            "weights_bytes": len(data),
-            "ops": [n for n, _ in ops],
-            "model_sha256": sha,
-            "source_sha256": graph.sha256,
-            "arena": {
-                "tflm_measured": tflm["arena_bytes"],
-                "head_bytes": tflm.get("head_bytes"),
-                "tail_bytes": tflm.get("tail_bytes"),
-                "margin": margin,
-                "tflite_micro_version": tflm.get("tflite_micro_version"),
-                "peak": peak,
-            },
-            "offline_plan": offline,
-            "hardtool_arena": hardtool_arena,
-            "target": target.name,
-            "budget_bytes": target.budget_bytes,
-            "arena_fits": ctx["arena_fits"],
-        }
+        summary = _summary(ctx, graph)
         summary["files"] = sorted([p.name for p in tmp.iterdir() if p.is_file()] + ["codegen.json"])
         (tmp / "codegen.json").write_text(json.dumps(summary, indent=2) + "\n")
     return summary

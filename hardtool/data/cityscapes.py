@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+from hardtool.core.errors import HardtoolError
 from hardtool.data.labels import id_to_train_lut
-from hardtool.errors import HardtoolError
 
 IMG_SUFFIX = "_leftImg8bit.png"
 GT_SUFFIX = "_gtFine_labelIds.png"

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from hardtool.errors import HardtoolError
+from hardtool.core.errors import HardtoolError
 
 
 @click.group("data")

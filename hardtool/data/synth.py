@@ -9,6 +9,7 @@ that handles Cityscapes handles these files."""
 from __future__ import annotations
 
 import zlib
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -83,24 +84,38 @@ class _Canvas:
         return m
 
 
-def render_scene(rng: np.random.Generator, h: int = 256, w: int = 512) -> tuple[np.ndarray, np.ndarray]:
-    """One scene: (RGB uint8 [h, w, 3], Cityscapes labelIds uint8 [h, w])."""
-    ids = _ids()
-    c = _Canvas(h, w, rng)
-    yy, xx = np.mgrid[0:h, 0:w]
-    hor = int(h * rng.uniform(0.36, 0.5))
-    vx = w * rng.uniform(0.35, 0.65)
+@dataclass
+class _Scene:
+    """What the later layers of a scene need to know about the earlier ones."""
 
-    # sky: vertical gradient, clouds
+    c: _Canvas
+    ids: dict[str, int]
+    xx: np.ndarray
+    yy: np.ndarray
+    hor: int
+    vx: float
+    road_half: float = 0.0
+    walk: float = 0.0
+
+    def depth_scale(self, y: float) -> float:
+        return max(0.02, (y - self.hor) / (self.c.h - self.hor))
+
+
+def _sky(s: _Scene, rng: np.random.Generator) -> None:
+    """Vertical gradient with cloudy noise."""
+    c, h, w = s.c, s.c.h, s.c.w
     top, bot = (
         np.array([60, 110, 200]) + rng.uniform(-20, 20, 3),
         np.array([170, 200, 235]) + rng.uniform(-15, 15, 3),
     )
-    t = (yy / max(1, hor))[..., None].clip(0, 1)
+    t = (s.yy / max(1, s.hor))[..., None].clip(0, 1)
     c.rgb[:] = top * (1 - t) + bot * t + _noise(rng, h, w, 24)[..., None] * 18
-    c.lab[:] = ids["sky"]
+    c.lab[:] = s.ids["sky"]
 
-    # buildings along the horizon (with windows), some gaps
+
+def _buildings(s: _Scene, rng: np.random.Generator) -> None:
+    """Buildings along the horizon (with windows), some gaps."""
+    c, w, hor, xx, yy = s.c, s.c.w, s.hor, s.xx, s.yy
     x = -rng.uniform(0, 40)
     while x < w:
         bw = rng.uniform(0.08, 0.25) * w
@@ -112,32 +127,37 @@ def render_scene(rng: np.random.Generator, h: int = 256, w: int = 512) -> tuple[
                 )
             )
             m = c.rect_mask(x, top_y, x + bw, hor + 2)
-            c.fill(m, base + rng.uniform(-20, 20, 3), ids["building"], texture=8)
+            c.fill(m, base + rng.uniform(-20, 20, 3), s.ids["building"], texture=8)
             wx, wy = rng.uniform(6, 12), rng.uniform(8, 14)
             win = m & ((xx - x) % (wx * 1.8) < wx) & ((yy - top_y) % (wy * 1.7) < wy) & (yy > top_y + 4)
             c.rgb[win] = c.rgb[win] * 0.45 + np.array([40, 50, 70]) * 0.55
         x += bw + (rng.uniform(5, 40) if rng.random() < 0.3 else 0)
 
-    # vegetation: tree crowns in front of buildings
+
+def _vegetation(s: _Scene, rng: np.random.Generator) -> None:
+    """Tree crowns in front of the buildings."""
+    c, w, hor = s.c, s.c.w, s.hor
     for _ in range(int(rng.integers(1, 6))):
         cx, cy, r = rng.uniform(0, w), hor - rng.uniform(0.05, 0.5) * hor, rng.uniform(0.05, 0.16) * w
         m = c.ellipse_mask((cx - r, cy - r * 0.8, cx + r, cy + r * 0.8 + 6))
-        m &= yy <= hor + 4
-        c.fill(m, np.array([60, 110, 45]) + rng.uniform(-20, 20, 3), ids["vegetation"], texture=30, scale=3)
+        m &= s.yy <= hor + 4
+        c.fill(m, np.array([60, 110, 45]) + rng.uniform(-20, 20, 3), s.ids["vegetation"], texture=30, scale=3)
 
-    # ground: terrain everywhere below the horizon, then sidewalks, then the road
+
+def _ground(s: _Scene, rng: np.random.Generator) -> None:
+    """Terrain everywhere below the horizon, then sidewalks, then the road with a dashed centre line."""
+    c, h, w, hor, vx, xx, yy, ids = s.c, s.c.h, s.c.w, s.hor, s.vx, s.xx, s.yy, s.ids
     ground = yy > hor
     c.fill(ground, np.array([120, 140, 80]) + rng.uniform(-15, 15, 3), ids["terrain"], texture=20, scale=4)
-    road_half = w * rng.uniform(0.32, 0.5)
-    walk = w * rng.uniform(0.12, 0.25)
-    xl, xr = vx - road_half, vx + road_half
-    walk_m = c.poly_mask([(vx - 2, hor), (vx + 2, hor), (xr + walk, h), (xl - walk, h)]) & ground
+    s.road_half = w * rng.uniform(0.32, 0.5)
+    s.walk = w * rng.uniform(0.12, 0.25)
+    xl, xr = vx - s.road_half, vx + s.road_half
+    walk_m = c.poly_mask([(vx - 2, hor), (vx + 2, hor), (xr + s.walk, h), (xl - s.walk, h)]) & ground
     c.fill(walk_m, np.array([175, 165, 160]) + rng.uniform(-15, 15, 3), ids["sidewalk"], texture=10)
     tiles = walk_m & (((xx // 9) + (yy // 5)) % 2 == 0)
     c.rgb[tiles] *= 0.9
     road_m = c.poly_mask([(vx - 1, hor), (vx + 1, hor), (xr, h), (xl, h)]) & ground
     c.fill(road_m, np.array([85, 85, 90]) + rng.uniform(-10, 10, 3), ids["road"], texture=9)
-    # dashed centre line (still road)
     d = (yy - hor).clip(1, None)
     lane = (
         road_m
@@ -146,10 +166,75 @@ def render_scene(rng: np.random.Generator, h: int = 256, w: int = 512) -> tuple[
     )
     c.rgb[lane] = [225, 225, 215]
 
-    def depth_scale(y: float) -> float:
-        return max(0.02, (y - hor) / (h - hor))
 
-    # poles and signs on the sidewalk edges
+def _pole(s: _Scene, rng: np.random.Generator, y: float, side: float) -> None:
+    """A pole on the sidewalk edge, often with a round or square sign."""
+    c, h, w, sc = s.c, s.c.h, s.c.w, s.depth_scale(y)
+    px = s.vx + side * (s.road_half * sc + s.walk * sc * rng.uniform(0.3, 0.9))
+    pw, ph = max(1.5, 5 * sc * w / 512), (0.6 + 0.5 * rng.random()) * h * sc * 1.4
+    c.fill(c.rect_mask(px - pw / 2, y - ph, px + pw / 2, y), [110, 110, 115], s.ids["pole"], texture=6)
+    if rng.random() < 0.7:
+        r = max(2.0, 11 * sc * w / 512)
+        sy = y - ph + r
+        if rng.random() < 0.5:
+            m = c.ellipse_mask((px - r, sy - r, px + r, sy + r))
+            col = [200, 30, 30]
+        else:
+            m = c.rect_mask(px - r, sy - r, px + r, sy + r)
+            col = [30, 70, 190]
+        c.fill(m, col, s.ids["traffic sign"], texture=8)
+        inner = m & ((s.xx - px) ** 2 + (s.yy - sy) ** 2 < (0.55 * r) ** 2)
+        c.rgb[inner] = [235, 235, 235]
+
+
+def _person(s: _Scene, rng: np.random.Generator, y: float, side: float) -> None:
+    c, sc = s.c, s.depth_scale(y)
+    px = s.vx + side * (s.road_half * sc + s.walk * sc * rng.uniform(0.2, 0.8))
+    ph = 0.34 * c.h * sc * 1.3
+    pw = ph * 0.28
+    shirt = rng.uniform(30, 220, 3)
+    body = c.rect_mask(px - pw / 2, y - ph * 0.8, px + pw / 2, y - ph * 0.4)
+    legs = c.rect_mask(px - pw * 0.4, y - ph * 0.4, px - pw * 0.05, y) | c.rect_mask(
+        px + pw * 0.05, y - ph * 0.4, px + pw * 0.4, y
+    )
+    head = c.ellipse_mask((px - pw * 0.3, y - ph, px + pw * 0.3, y - ph * 0.8))
+    c.fill(body, shirt, s.ids["person"], texture=10)
+    c.fill(legs, rng.uniform(20, 90, 3), s.ids["person"], texture=8)
+    c.fill(head, [200, 160, 130], s.ids["person"], texture=6)
+
+
+def _car(s: _Scene, rng: np.random.Generator, y: float, side: float) -> None:
+    c = s.c
+    cx = s.vx + side * s.road_half * s.depth_scale(y) * 0.8
+    cw = 0.5 * s.road_half * s.depth_scale(y) * rng.uniform(0.8, 1.1)
+    ch = cw * rng.uniform(0.5, 0.7)
+    col = rng.choice(
+        [[180, 20, 20], [20, 40, 150], [200, 200, 200], [30, 30, 30], [90, 90, 95], [200, 170, 30]]
+    )
+    col = np.asarray(col, float) + rng.uniform(-15, 15, 3)
+
+    def trapezoid(y0: float, y1: float, x0: float, x1: float) -> np.ndarray:
+        return c.poly_mask(
+            [
+                (cx - cw * x0, y - ch * y0),
+                (cx - cw * x1, y - ch * y1),
+                (cx + cw * x1, y - ch * y1),
+                (cx + cw * x0, y - ch * y0),
+            ]
+        )
+
+    body = c.rect_mask(cx - cw / 2, y - ch * 0.65, cx + cw / 2, y - ch * 0.12)
+    c.fill(body | trapezoid(0.65, 1.0, 0.32, 0.22), col, s.ids["car"], texture=6)
+    c.rgb[trapezoid(0.68, 0.94, 0.27, 0.19)] = [50, 60, 75]  # windows
+    for wxc in (cx - cw * 0.3, cx + cw * 0.3):
+        wr = ch * 0.16
+        wheel = c.ellipse_mask((wxc - wr, y - ch * 0.12 - wr, wxc + wr, y - ch * 0.12 + wr))
+        c.fill(wheel, [15, 15, 15], s.ids["car"], texture=3)
+
+
+def _objects(s: _Scene, rng: np.random.Generator) -> None:
+    """Poles, people and cars, drawn far to near."""
+    h, hor = s.c.h, s.hor
     objs: list[tuple[float, str, float]] = []
     for _ in range(int(rng.integers(1, 5))):
         objs.append((rng.uniform(hor + 0.15 * (h - hor), h * 1.02), "pole", rng.choice([-1, 1])))
@@ -158,79 +243,23 @@ def render_scene(rng: np.random.Generator, h: int = 256, w: int = 512) -> tuple[
     for _ in range(int(rng.integers(1, 5))):
         objs.append((rng.uniform(hor + 0.08 * (h - hor), h * 1.1), "car", rng.uniform(-0.8, 0.8)))
     objs.sort(key=lambda o: o[0])  # far first
+    draw = {"pole": _pole, "person": _person, "car": _car}
     for y, kind, side in objs:
-        s = depth_scale(y)
-        half = road_half * s
-        if kind == "pole":
-            px = vx + side * (half + walk * s * rng.uniform(0.3, 0.9))
-            pw, ph = max(1.5, 5 * s * w / 512), (0.6 + 0.5 * rng.random()) * h * s * 1.4
-            c.fill(c.rect_mask(px - pw / 2, y - ph, px + pw / 2, y), [110, 110, 115], ids["pole"], texture=6)
-            if rng.random() < 0.7:
-                r = max(2.0, 11 * s * w / 512)
-                sy = y - ph + r
-                if rng.random() < 0.5:
-                    m = c.ellipse_mask((px - r, sy - r, px + r, sy + r))
-                    col = [200, 30, 30]
-                else:
-                    m = c.rect_mask(px - r, sy - r, px + r, sy + r)
-                    col = [30, 70, 190]
-                c.fill(m, col, ids["traffic sign"], texture=8)
-                inner = m & ((xx - px) ** 2 + (yy - sy) ** 2 < (0.55 * r) ** 2)
-                c.rgb[inner] = [235, 235, 235]
-        elif kind == "person":
-            px = vx + side * (half + walk * s * rng.uniform(0.2, 0.8))
-            ph = 0.34 * h * s * 1.3
-            pw = ph * 0.28
-            shirt = rng.uniform(30, 220, 3)
-            body = c.rect_mask(px - pw / 2, y - ph * 0.8, px + pw / 2, y - ph * 0.4)
-            legs = c.rect_mask(px - pw * 0.4, y - ph * 0.4, px - pw * 0.05, y) | c.rect_mask(
-                px + pw * 0.05, y - ph * 0.4, px + pw * 0.4, y
-            )
-            head = c.ellipse_mask((px - pw * 0.3, y - ph, px + pw * 0.3, y - ph * 0.8))
-            c.fill(body, shirt, ids["person"], texture=10)
-            c.fill(legs, rng.uniform(20, 90, 3), ids["person"], texture=8)
-            c.fill(head, [200, 160, 130], ids["person"], texture=6)
-        else:  # car
-            cx = vx + side * half * 0.8
-            cw = 0.5 * road_half * s * rng.uniform(0.8, 1.1)
-            ch = cw * rng.uniform(0.5, 0.7)
-            col = rng.choice(
-                [[180, 20, 20], [20, 40, 150], [200, 200, 200], [30, 30, 30], [90, 90, 95], [200, 170, 30]]
-            )
-            col = np.asarray(col, float) + rng.uniform(-15, 15, 3)
-            body = c.rect_mask(cx - cw / 2, y - ch * 0.65, cx + cw / 2, y - ch * 0.12)
-            cabin = c.poly_mask(
-                [
-                    (cx - cw * 0.32, y - ch * 0.65),
-                    (cx - cw * 0.22, y - ch),
-                    (cx + cw * 0.22, y - ch),
-                    (cx + cw * 0.32, y - ch * 0.65),
-                ]
-            )
-            c.fill(body | cabin, col, ids["car"], texture=6)
-            glass = c.poly_mask(
-                [
-                    (cx - cw * 0.27, y - ch * 0.68),
-                    (cx - cw * 0.19, y - ch * 0.94),
-                    (cx + cw * 0.19, y - ch * 0.94),
-                    (cx + cw * 0.27, y - ch * 0.68),
-                ]
-            )
-            c.rgb[glass] = [50, 60, 75]
-            for wxc in (cx - cw * 0.3, cx + cw * 0.3):
-                wr = ch * 0.16
-                c.fill(
-                    c.ellipse_mask((wxc - wr, y - ch * 0.12 - wr, wxc + wr, y - ch * 0.12 + wr)),
-                    [15, 15, 15],
-                    ids["car"],
-                    texture=3,
-                )
+        draw[kind](s, rng, y, side)
 
+
+def render_scene(rng: np.random.Generator, h: int = 256, w: int = 512) -> tuple[np.ndarray, np.ndarray]:
+    """One scene: (RGB uint8 [h, w, 3], Cityscapes labelIds uint8 [h, w])."""
+    c = _Canvas(h, w, rng)
+    yy, xx = np.mgrid[0:h, 0:w]
+    hor = int(h * rng.uniform(0.36, 0.5))
+    s = _Scene(c, _ids(), xx, yy, hor, w * rng.uniform(0.35, 0.65))
+    for layer in (_sky, _buildings, _vegetation, _ground, _objects):
+        layer(s, rng)
     # ego-vehicle hood on some frames: ignored in evaluation, exercises the ignore path
     if rng.random() < 0.3:
         hood = c.ellipse_mask((-0.2 * w, h - 0.08 * h, 1.2 * w, h + 0.12 * h))
-        c.fill(hood, [40, 40, 45], ids["ego vehicle"], texture=4)
-
+        c.fill(hood, [40, 40, 45], s.ids["ego vehicle"], texture=4)
     gain, bias = rng.uniform(0.75, 1.2), rng.uniform(-20, 20)
     rgb = (c.rgb * gain + bias).clip(0, 255).astype(np.uint8)
     img = Image.fromarray(rgb).filter(ImageFilter.GaussianBlur(radius=float(rng.uniform(0.0, 0.8))))

@@ -9,41 +9,8 @@ from pathlib import Path
 
 import click
 
-from hardtool.errors import HardtoolError
-from hardtool.fsutil import atomic_write_bytes, atomic_write_json
-from hardtool.memplan.targets import DEFAULT_TARGET, TARGETS, get_target
-
-EXIT_DOES_NOT_FIT = 3
-
-
-def plan_to_files(
-    model: Path,
-    out_dir: Path,
-    target: str = DEFAULT_TARGET,
-    budget: int | None = None,
-    png: Path | None = None,
-    force: bool = False,
-    measure_tflm: bool = True,
-):
-    """Plan MODEL and write memplan.json + memplan.png; returns (doc, plan, json path, png path)."""
-    from hardtool.memplan import tflm as tflm_mod
-    from hardtool.memplan.plan import plan_file, to_json
-    from hardtool.memplan.report import timeline_png
-
-    tgt = get_target(target)
-    json_path, png_path = (
-        Path(out_dir) / "memplan.json",
-        Path(png) if png is not None else Path(out_dir) / "memplan.png",
-    )
-    plan = plan_file(model)
-    for p in (json_path, png_path):
-        if p.exists() and not force:
-            raise HardtoolError(f"{p} already exists; pass --force to overwrite it or choose another --out")
-    tflm = tflm_mod.measure(model) if measure_tflm else None
-    doc = to_json(plan, tgt, budget, tflm)
-    atomic_write_json(json_path, doc)
-    atomic_write_bytes(png_path, timeline_png(doc, plan))
-    return doc, plan, json_path, png_path
+from hardtool.core.boards import DEFAULT_TARGET, targets
+from hardtool.core.errors import EXIT_DOES_NOT_FIT, HardtoolError
 
 
 @click.command("memplan")
@@ -52,7 +19,7 @@ def plan_to_files(
     "--target",
     default=DEFAULT_TARGET,
     show_default=True,
-    help=f"MCU whose RAM is the budget: {', '.join(TARGETS)}.",
+    help=f"MCU whose RAM is the budget: {', '.join(targets())}.",
 )
 @click.option("--budget", type=int, default=None, help="SRAM budget in bytes (overrides the target's).")
 @click.option("--json", "as_json", is_flag=True, help="Print memplan.json to stdout instead of tables.")
@@ -84,6 +51,7 @@ def memplan_cmd(
 ) -> None:
     """Plan the SRAM of MODEL.tflite: peak and its parts, TFLite Micro's arena for the same file,
     the lower bound, a timeline PNG and a verdict (exit 3 when it does not fit)."""
+    from hardtool.memplan.files import plan_to_files
     from hardtool.memplan.report import print_report, suggestions
 
     if budget is not None and budget <= 0:

@@ -17,8 +17,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from hardtool.graph.ir import Graph
-from hardtool.graph.ops import ELEMENTWISE_BINARY, ELEMENTWISE_UNARY, RESHAPES
+from hardtool.core.graph.ir import Graph
+from hardtool.core.graph.ops import ELEMENTWISE_BINARY, ELEMENTWISE_UNARY, RESHAPES
 
 
 @dataclass

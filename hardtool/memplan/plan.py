@@ -5,20 +5,28 @@ of the lowered graph, so that the arena is as small as we can make it, and descr
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from hardtool.graph import Graph, load_tflite, lower
+from hardtool.core.boards import (
+    DEFAULT_STACK_BYTES,
+    DEFAULT_STATICS_BYTES,
+    DEFAULT_TARGET,
+    Target,
+    get_target,
+)
+from hardtool.core.graph import Graph, Op, load_tflite, lower
+from hardtool.kernels.scratch import scratch_bytes
+from hardtool.memplan.contract import VERSION
 from hardtool.memplan.lifetimes import Block, blocks_for_order, live_profile, static_groups, tensor_lifetimes
 from hardtool.memplan.place import Placement, place
 from hardtool.memplan.schedule import Schedule, best_order, file_order
-from hardtool.memplan.scratch import ScratchFn, default_scratch
-from hardtool.memplan.targets import DEFAULT_TARGET, Target, get_target
 
-VERSION = 1
+ScratchFn = Callable[[Op, Graph], int]  # scratch bytes an op's kernel needs
 # Outside the arena. Estimates until the firmware's link map measures them.
-STACK_ESTIMATE = 4096  # main + protocol + the deepest kernel call chain
-STATICS_ESTIMATE = 2048  # UART / protocol buffers, timers, the C runtime's .data/.bss
+STACK_ESTIMATE = DEFAULT_STACK_BYTES
+STATICS_ESTIMATE = DEFAULT_STATICS_BYTES
 
 
 @dataclass
@@ -70,7 +78,7 @@ def plan_graph(
     t0 = time.perf_counter()
     opt = options or PlanOptions()
     if scratch_fn is None:
-        scratch_fn, kind = default_scratch()
+        scratch_fn, kind = scratch_bytes, "exact"
     else:
         kind = scratch_kind or "exact"
     g = lower(graph)
@@ -187,7 +195,11 @@ def peak_parts(plan: Plan) -> dict:
 
 
 def to_json(
-    plan: Plan, target: Target | None = None, budget: int | None = None, tflm: dict | None = None
+    plan: Plan,
+    target: Target | None = None,
+    budget: int | None = None,
+    tflm: dict | None = None,
+    tflm_layout: dict | None = None,
 ) -> dict:
     """The memplan.json document (docs/contracts.md §2)."""
     target = target or get_target(DEFAULT_TARGET)
@@ -217,6 +229,7 @@ def to_json(
         "live_per_step": plan.profile,
         "lower_bound": plan.lower_bound,
         "tflm_arena": tflm,
+        "tflm_layout": tflm_layout,
         "greedy_by_size_arena": plan.greedy_arena,
         "planner": {
             "scheduler": plan.scheduler,
@@ -227,29 +240,3 @@ def to_json(
         },
         "verdict": {"fits": over <= 0, "over_bytes": max(over, 0), "headroom_bytes": max(-over, 0)},
     }
-
-
-def check_plan(doc: dict) -> None:
-    """Raise AssertionError if two buffers that are live at the same step overlap in memory
-    (members of one alias group excepted), or anything lies outside the arena."""
-    bufs = doc["buffers"]
-    arena = doc["arena_size"]
-
-    def group(e: dict):
-        return (
-            ("t", e["alias_of"] if e["alias_of"] is not None else e["tensor"])
-            if e["tensor"] is not None
-            else ("s", e["op"])
-        )
-
-    for e in bufs:
-        assert 0 <= e["offset"] and e["offset"] + e["size"] <= arena, f"{e['name']} outside the arena"
-        assert e["first_step"] <= e["last_step"], e
-    for i, a in enumerate(bufs):
-        for b in bufs[i + 1 :]:
-            if group(a) == group(b):
-                continue
-            if a["first_step"] <= b["last_step"] and b["first_step"] <= a["last_step"]:
-                assert a["offset"] + a["size"] <= b["offset"] or b["offset"] + b["size"] <= a["offset"], (
-                    f"{a['name']} and {b['name']} are live together and overlap"
-                )

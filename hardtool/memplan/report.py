@@ -5,8 +5,8 @@ from __future__ import annotations
 from rich.console import Console
 from rich.table import Table
 
+from hardtool.core.boards import targets
 from hardtool.memplan.plan import Plan
-from hardtool.memplan.targets import TARGETS
 
 
 def kb(n: int | None) -> str:
@@ -26,15 +26,13 @@ def suggestions(doc: dict, plan: Plan) -> list[str]:
     if any(e["tensor"] in g.inputs for e in live):
         tips.append("reduce the input resolution (the input image is live at the peak)")
     tips.append("use a narrower variant (fewer channels at the peak layer)")
-    bigger = [t.name for t in TARGETS.values() if t.budget_bytes >= total and t.name != doc["target"]]
+    bigger = [t.name for t in targets().values() if t.budget_bytes >= total and t.name != doc["target"]]
     if bigger:
         tips.append(f"or a target with more contiguous RAM: {', '.join(bigger)}")
     return tips
 
 
-def print_report(doc: dict, plan: Plan, console: Console | None = None, per_op: bool = True) -> None:
-    con = console or Console()
-    g = plan.graph
+def _parts_table(doc: dict) -> Table:
     peak = doc["peak"]
     t = Table(title=f"Peak SRAM on {doc['target']} (budget {kb(doc['budget_bytes'])})")
     for c in ("part", "bytes", "", "kind"):
@@ -43,82 +41,85 @@ def print_report(doc: dict, plan: Plan, console: Console | None = None, per_op: 
         label = f"  of which {name}" if p.get("in_arena") else name
         t.add_row(label, f"{p['bytes']:,}", kb(p["bytes"]), p["kind"])
     t.add_row("[bold]total[/bold]", f"[bold]{peak['total_bytes']:,}[/bold]", kb(peak["total_bytes"]), "")
-    con.print(t)
+    return t
 
+
+def _comparison_table(doc: dict) -> Table:
     c = Table(title="Arena: this plan vs TFLite Micro vs the lower bound")
     for col in ("", "bytes", "", "vs this plan"):
         c.add_column(col, justify="right" if col != "" else "left")
     tflm = doc.get("tflm_arena") or {}
-    c.add_row("this plan", f"{doc['arena_size']:,}", kb(doc["arena_size"]), "1.00×")
-    c.add_row(
-        "lower bound (live bytes, best order)",
-        f"{doc['lower_bound']:,}",
-        kb(doc["lower_bound"]),
-        _ratio(doc["lower_bound"], doc["arena_size"]),
-    )
-    c.add_row(
-        "greedy-by-size placer, same buffers",
-        f"{doc['greedy_by_size_arena']:,}",
-        kb(doc["greedy_by_size_arena"]),
-        _ratio(doc["greedy_by_size_arena"], doc["arena_size"]),
-    )
+    rows = [
+        ("this plan", doc["arena_size"]),
+        ("lower bound (live bytes, best order)", doc["lower_bound"]),
+        ("greedy-by-size placer, same buffers", doc["greedy_by_size_arena"]),
+    ]
     if "arena_bytes" in tflm:
-        c.add_row(
-            "TFLite Micro arena (host build, measured)",
-            f"{tflm['arena_bytes']:,}",
-            kb(tflm["arena_bytes"]),
-            _ratio(tflm["arena_bytes"], doc["arena_size"]),
-        )
+        rows.append(("TFLite Micro arena (host build, measured)", tflm["arena_bytes"]))
         if "head_bytes" in tflm:
-            c.add_row(
-                "  of which activations + scratch",
-                f"{tflm['head_bytes']:,}",
-                kb(tflm["head_bytes"]),
-                _ratio(tflm["head_bytes"], doc["arena_size"]),
-            )
-    elif tflm.get("error"):
+            rows.append(("  of which activations + scratch", tflm["head_bytes"]))
+    for label, n in rows:
+        c.add_row(label, f"{n:,}", kb(n), _ratio(n, doc["arena_size"]))
+    if "arena_bytes" not in tflm and tflm.get("error"):
         c.add_row("TFLite Micro arena", "—", "", tflm["error"][:60])
-    con.print(c)
+    return c
 
-    con.print(
-        f"Peak at step {peak['step']} (op #{peak['op']} {peak['op_name']}): "
-        f"{peak['live_bytes_at_peak']:,} bytes live:"
-    )
+
+def _live_table(doc: dict, plan: Plan) -> Table:
     lv = Table()
     for col in ("buffer", "bytes", "shape"):
         lv.add_column(col, justify="right" if col == "bytes" else "left")
-    for e in peak["live"]:
-        shape = "" if e["tensor"] is None else "×".join(map(str, g.tensors[e["tensor"]].shape))
+    for e in doc["peak"]["live"]:
+        shape = "" if e["tensor"] is None else "×".join(map(str, plan.graph.tensors[e["tensor"]].shape))
         lv.add_row(e["name"], f"{e['bytes']:,}", shape)
-    con.print(lv)
+    return lv
 
-    if per_op:
-        po = Table(title="Live memory per op")
-        for col in ("step", "op", "name", "output", "scratch", "live bytes"):
-            po.add_column(col, justify="right" if col in ("step", "op", "scratch", "live bytes") else "left")
-        for s, (op_i, entry) in enumerate(zip(plan.order, doc["ops"], strict=True)):
-            op = g.ops[op_i]
-            out = "×".join(map(str, g.tensors[op.outputs[0]].shape)) if op.outputs else ""
-            mark = " ◀ peak" if s == peak["step"] else ""
-            po.add_row(
-                str(s), str(op_i), op.name, out, f"{entry['scratch_bytes']:,}", f"{plan.profile[s]:,}{mark}"
-            )
-        con.print(po)
 
-    v = doc["verdict"]
+def _per_op_table(doc: dict, plan: Plan) -> Table:
+    g = plan.graph
+    po = Table(title="Live memory per op")
+    for col in ("step", "op", "name", "output", "scratch", "live bytes"):
+        po.add_column(col, justify="right" if col in ("step", "op", "scratch", "live bytes") else "left")
+    for s, (op_i, entry) in enumerate(zip(plan.order, doc["ops"], strict=True)):
+        op = g.ops[op_i]
+        out = "×".join(map(str, g.tensors[op.outputs[0]].shape)) if op.outputs else ""
+        mark = " ◀ peak" if s == doc["peak"]["step"] else ""
+        po.add_row(
+            str(s), str(op_i), op.name, out, f"{entry['scratch_bytes']:,}", f"{plan.profile[s]:,}{mark}"
+        )
+    return po
+
+
+def _verdict(con: Console, doc: dict, plan: Plan) -> None:
+    peak, v = doc["peak"], doc["verdict"]
     if v["fits"]:
         con.print(
             f"[green]FITS[/green]: {kb(peak['total_bytes'])} of {kb(doc['budget_bytes'])} "
             f"({v['headroom_bytes']:,} bytes free)"
         )
-    else:
-        top = ", ".join(f"{e['name']} {kb(e['bytes'])}" for e in peak["live"][:3])
-        con.print(
-            f"[red]DOES NOT FIT[/red]: {v['over_bytes']:,} bytes over the {kb(doc['budget_bytes'])} budget; "
-            f"biggest at the peak (op #{peak['op']} {peak['op_name']}): {top}"
-        )
-        for tip in suggestions(doc, plan):
-            con.print(f"  - {tip}")
+        return
+    top = ", ".join(f"{e['name']} {kb(e['bytes'])}" for e in peak["live"][:3])
+    con.print(
+        f"[red]DOES NOT FIT[/red]: {v['over_bytes']:,} bytes over the {kb(doc['budget_bytes'])} budget; "
+        f"biggest at the peak (op #{peak['op']} {peak['op_name']}): {top}"
+    )
+    for tip in suggestions(doc, plan):
+        con.print(f"  - {tip}")
+
+
+def print_report(doc: dict, plan: Plan, console: Console | None = None, per_op: bool = True) -> None:
+    con = console or Console()
+    peak = doc["peak"]
+    con.print(_parts_table(doc))
+    con.print(_comparison_table(doc))
+    con.print(
+        f"Peak at step {peak['step']} (op #{peak['op']} {peak['op_name']}): "
+        f"{peak['live_bytes_at_peak']:,} bytes live:"
+    )
+    con.print(_live_table(doc, plan))
+    if per_op:
+        con.print(_per_op_table(doc, plan))
+    _verdict(con, doc, plan)
 
 
 def timeline_png(doc: dict, plan: Plan) -> bytes:

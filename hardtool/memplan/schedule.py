@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from hardtool.graph.ir import Graph
+from hardtool.core.graph.ir import Graph
 from hardtool.memplan.lifetimes import Groups, inplace_candidate, units
 
 
@@ -38,70 +38,98 @@ def _dependencies(g: Graph) -> list[int]:
     return deps
 
 
+@dataclass
+class _Problem:
+    """What the search needs per op, with buffers as units (static groups) and sets as bitmasks."""
+
+    units: list
+    deps: list[int]  # per op: bitmask of ops it needs
+    succ: list[list[int]]  # per op: ops that need it
+    makes: list[list[int]]  # per op: units it writes
+    reads: list[list[int]]  # per op: units it reads
+    inplace: list[tuple[list[int], int] | None]  # per op: (input units it may overwrite, its output unit)
+    scratch: dict[int, int]
+
+
+def _problem(g: Graph, gr: Groups, scratch: dict[int, int]) -> _Problem:
+    us, unit_of = units(g, gr)
+    n = len(g.ops)
+    deps = _dependencies(g)
+    inplace = []
+    for op in g.ops:
+        c = inplace_candidate(g, op, gr)
+        inplace.append(([unit_of[x] for x in c], unit_of[op.outputs[0]]) if c else None)
+    return _Problem(
+        units=us,
+        deps=deps,
+        succ=[[v for v in range(n) if deps[v] >> p & 1] for p in range(n)],
+        makes=[sorted({unit_of[t] for t in op.outputs if t in unit_of}) for op in g.ops],
+        reads=[sorted({unit_of[t] for t in op.inputs if t >= 0 and t in unit_of}) for op in g.ops],
+        inplace=inplace,
+        scratch=scratch,
+    )
+
+
+def _step(pb: _Problem, v: int, mask: int, done: int, cur: int) -> tuple[int, int]:
+    """(bytes live while op ``v`` runs, bytes live after it) when ``mask`` ran before it."""
+    us = pb.units
+    new = [u for u in pb.makes[v] if not us[u].is_input and not us[u].producers & mask]
+    add = sum(us[u].size for u in new)
+    step = cur + add + pb.scratch.get(v, 0)
+    ip = pb.inplace[v]
+    if ip is not None and ip[1] in new:
+        for ux in ip[0]:
+            if not us[ux].is_output and not us[ux].consumers & ~done:
+                step -= us[ip[1]].size
+                break
+    freed = sum(
+        us[u].size
+        for u in {*pb.reads[v], *pb.makes[v]}
+        if not us[u].is_output and not us[u].consumers & ~done
+    )
+    return step, cur + add - freed
+
+
+def _expand(pb: _Problem, level: dict) -> dict:
+    """Every set reachable by running one more ready op, keeping the smallest peak per set."""
+    nxt: dict[int, tuple[int, int, int, int, int]] = {}
+    for mask, (peak, cur, _, _, ready) in level.items():
+        r = ready
+        while r:
+            low = r & -r
+            v = low.bit_length() - 1
+            r ^= low
+            done = mask | low
+            step, after = _step(pb, v, mask, done, cur)
+            old = nxt.get(done)
+            pk = max(peak, step)
+            if old is None or pk < old[0]:
+                nr = ready ^ low
+                for s_ in pb.succ[v]:
+                    if not pb.deps[s_] & ~done:
+                        nr |= 1 << s_
+                nxt[done] = (pk, after, mask, v, nr)
+    if not nxt:
+        raise ValueError("graph has a cycle or an op whose input is never produced")
+    return nxt
+
+
 def best_order(
     g: Graph, gr: Groups, scratch: dict[int, int], beam: int = 4000, time_limit: float = 2.0
 ) -> Schedule:
     """The order with the smallest peak of live bytes (exact unless pruned; see module doc)."""
     t0 = time.perf_counter()
-    us, unit_of = units(g, gr)
+    pb = _problem(g, gr, scratch)
     n = len(g.ops)
-    deps = _dependencies(g)
-    full = (1 << n) - 1
-    makes = [sorted({unit_of[t] for t in op.outputs if t in unit_of}) for op in g.ops]
-    reads = [sorted({unit_of[t] for t in op.inputs if t >= 0 and t in unit_of}) for op in g.ops]
-    inplace = []
-    for op in g.ops:
-        c = inplace_candidate(g, op, gr)
-        inplace.append(([unit_of[x] for x in c], unit_of[op.outputs[0]]) if c else None)
-    cur0 = 0
-    for u in us:
-        if u.is_input:
-            cur0 += u.size
-    succ = [[] for _ in range(n)]
-    for v in range(n):
-        for p in range(n):
-            if deps[v] >> p & 1:
-                succ[p].append(v)
-    ready0 = sum(1 << v for v in range(n) if not deps[v])
+    cur0 = sum(u.size for u in pb.units if u.is_input)
+    ready0 = sum(1 << v for v in range(n) if not pb.deps[v])
     # mask -> (peak, cur, prev mask, last op, ready mask)
     level: dict[int, tuple[int, int, int, int, int]] = {0: (cur0, cur0, -1, -1, ready0)}
     history: list[dict[int, tuple[int, int, int, int, int]]] = []
     exact, states = True, 0
     for _ in range(n):
-        nxt: dict[int, tuple[int, int, int, int, int]] = {}
-        for mask, (peak, cur, _, _, ready) in level.items():
-            r = ready
-            while r:
-                low = r & -r
-                v = low.bit_length() - 1
-                r ^= low
-                done = mask | low
-                new = [u for u in makes[v] if not us[u].is_input and not us[u].producers & mask]
-                add = sum(us[u].size for u in new)
-                step = cur + add + scratch.get(v, 0)
-                ip = inplace[v]
-                if ip is not None and ip[1] in new:
-                    for ux in ip[0]:
-                        x = us[ux]
-                        if not x.is_output and not x.consumers & ~done:
-                            step -= us[ip[1]].size
-                            break
-                freed = sum(
-                    us[u].size
-                    for u in {*reads[v], *makes[v]}
-                    if not us[u].is_output and not us[u].consumers & ~done
-                )
-                old = nxt.get(done)
-                pk = max(peak, step)
-                if old is None or pk < old[0]:
-                    nr = ready ^ low
-                    for s_ in succ[v]:
-                        if not deps[s_] & ~done:
-                            nr |= 1 << s_
-                    nxt[done] = (pk, cur + add - freed, mask, v, nr)
+        nxt = _expand(pb, level)
         states += len(nxt)
-        if not nxt:
-            raise ValueError("graph has a cycle or an op whose input is never produced")
         if len(nxt) > beam:
             exact = False
             nxt = dict(sorted(nxt.items(), key=lambda kv: kv[1][:2])[:beam])
@@ -110,11 +138,11 @@ def best_order(
             nxt = dict([min(nxt.items(), key=lambda kv: kv[1][:2])])
         history.append(nxt)
         level = nxt
-    peak = level[full][0]
+    full = (1 << n) - 1
     order, mask = [], full
     for lv in reversed(history):
         _, _, prev, v, _ = lv[mask]
         order.append(v)
         mask = prev
     order.reverse()
-    return Schedule(order, peak, exact, states, time.perf_counter() - t0)
+    return Schedule(order, level[full][0], exact, states, time.perf_counter() - t0)

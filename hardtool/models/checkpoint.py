@@ -15,7 +15,7 @@ from typing import Any
 
 import torch
 
-from hardtool.errors import HardtoolError
+from hardtool.core.errors import HardtoolError
 from hardtool.models.hard import HARD
 from hardtool.models.registry import VARIANTS, build_model, canonical
 
@@ -38,7 +38,7 @@ def save_checkpoint(path: Path, model: HARD, info: CheckpointInfo, extra: dict |
     """Write atomically (temp file + rename) so an interrupted save never corrupts a checkpoint."""
     import io
 
-    from hardtool.fsutil import atomic_write_bytes
+    from hardtool.core.files import atomic_write_bytes
 
     obj = {
         "format": FORMAT,

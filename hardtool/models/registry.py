@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import torch
 
-from hardtool.errors import HardtoolError
+from hardtool.core.errors import HardtoolError
 from hardtool.models.hard import HARD, HardConfig
 
 VARIANTS: dict[str, HardConfig] = {

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from hardtool.errors import HardtoolError
+from hardtool.core.errors import HardtoolError
 
 
 def print_report(r: dict) -> None:

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from hardtool.errors import HardtoolError
+from hardtool.core.errors import HardtoolError
 
 SAMPLE_FILE = "calibration_image_sample_data_20x128x128x3_float32.npy"
 
@@ -27,7 +27,7 @@ SAMPLE_FILE = "calibration_image_sample_data_20x128x128x3_float32.npy"
 @contextlib.contextmanager
 def _quiet() -> Iterator[None]:
     """onnx2tf and TensorFlow print a lot; keep our stdout for our own report."""
-    from hardtool.quiet import silence_fds
+    from hardtool.core.quiet import silence_fds
 
     out, err = io.StringIO(), io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err), silence_fds((1, 2)):
@@ -118,8 +118,8 @@ def onnx_to_int8(
     import shutil
     import time
 
+    from hardtool.core.graph.metadata import add_metadata
     from hardtool.quantize.canonical import canonicalize
-    from hardtool.quantize.metadata import add_metadata
 
     steps: dict[str, float] = {}
     t0 = time.perf_counter()

@@ -10,7 +10,7 @@ import numpy as np
 import onnx
 import torch
 
-from hardtool.errors import HardtoolError
+from hardtool.core.errors import HardtoolError
 from hardtool.models.hard import HARD, ExportHARD
 
 

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import numpy as np
 
+from hardtool.core.errors import HardtoolError
+from hardtool.core.files import atomic_dir, atomic_write_json, check_clobber
 from hardtool.data.cityscapes import find_samples, load_rgb, normalize
 from hardtool.data.labels import class_names
-from hardtool.errors import HardtoolError
-from hardtool.fsutil import atomic_dir, atomic_write_json, check_clobber
 
 
 def _versions() -> dict:
@@ -41,6 +41,112 @@ def calibration_images(data: Path, split: str, n: int, size: tuple[int, int], me
     return np.stack([normalize(load_rgb(s.image, size), mean, std) for s in samples])
 
 
+class _Timer:
+    """Seconds per named step, for the report."""
+
+    def __init__(self) -> None:
+        self.timings: dict[str, float] = {}
+
+    def __call__(self, name: str, fn, *a, **kw):
+        t0 = time.perf_counter()
+        r = fn(*a, **kw)
+        self.timings[name] = round(time.perf_counter() - t0, 3)
+        return r
+
+
+def _source(input_path: Path, kind: str, arch: str | None, input_size, tmp: Path, timed: _Timer) -> dict:
+    """The float model (torch, if a checkpoint) as model.onnx in ``tmp``, its input size and preprocessing."""
+    from hardtool.models.checkpoint import DEFAULT_MEAN, DEFAULT_STD, load_checkpoint
+    from hardtool.quantize import export
+
+    if kind == "checkpoint":
+        model, info = timed("load", load_checkpoint, input_path, arch)
+        size = tuple(input_size or info.input_size)
+        timed("export_onnx", export.export_onnx, model, size, tmp / "model.onnx")
+        meta = {"arch": info.arch, "num_classes": info.num_classes}
+        return {"model": model, "size": size, "mean": info.mean, "std": info.std, "meta": meta}
+    m = export.load_onnx(input_path)
+    size = export.onnx_input_size(m)
+    if input_size and tuple(input_size) != size:
+        raise HardtoolError(f"{input_path.name} has a fixed input of {size[0]}×{size[1]}; drop --input-size")
+    shutil.copyfile(input_path, tmp / "model.onnx")
+    return {"model": None, "size": size, "mean": DEFAULT_MEAN, "std": DEFAULT_STD, "meta": {}}
+
+
+def _convert(
+    src: dict, data: Path, calib_split: str, calib_images: int, tmp: Path, bar, timed: _Timer
+) -> dict:
+    """model.onnx → model_int8.tflite, calibrated; returns the report's calibration / conversion entries."""
+    from hardtool.quantize import convert, export
+
+    size, mean, std = src["size"], src["mean"], src["std"]
+    calib = calibration_images(data, calib_split, calib_images, size, mean, std)
+    report: dict = {
+        "calibration": {
+            "split": calib_split,
+            "images": int(len(calib)),
+            "input_size": list(size),
+            "mean": list(mean),
+            "std": list(std),
+            "method": "TFLiteConverter representative dataset",
+        }
+    }
+    if src["model"] is not None:
+        report["onnx_check"] = timed(
+            "onnx_check", export.compare_with_torch, src["model"], tmp / "model.onnx", calib[:4]
+        )
+    task = bar.add_task("calibrating", total=len(calib))
+    info = {"mean": list(mean), "std": list(std), "input_size": list(size), **src["meta"]}
+    flat, report["canonicalized_ops"], steps = convert.onnx_to_int8(
+        tmp / "model.onnx", tmp, calib, info, lambda: bar.advance(task)
+    )
+    timed.timings.update(steps)
+    (tmp / "model_int8.tflite").write_bytes(flat)
+    return report
+
+
+def _evaluate(
+    model, kind: str, tmp: Path, data: Path, size, split: str, n: int | None, progress: bool, timed
+) -> dict:
+    """mIoU of the float (torch), ONNX (onnxruntime) and int8 (TFLite reference kernels) models."""
+    from hardtool.predict import evaluate_predictor, torch_predictor
+    from hardtool.quantize import runtime
+
+    int8 = runtime.Int8Model(tmp / "model_int8.tflite")
+    predictors = {}
+    if model is not None:
+        predictors["float"] = (torch_predictor(model, int8.mean, int8.std), "float (torch)")
+    if kind != "tflite":
+        predictors["onnx"] = (
+            runtime.OnnxModel(tmp / "model.onnx", int8.mean, int8.std),
+            "onnx (onnxruntime)",
+        )
+    predictors["int8"] = (int8, "int8 (TFLite reference kernels)")
+    evals = {}
+    for name, (pred, label) in predictors.items():
+        sc, _, _ = timed(f"eval_{name}", evaluate_predictor, pred, data, size, split, n, progress, label)
+        evals[name] = sc.as_dict(class_names())
+    return evals
+
+
+def _final_report(tmp: Path, evals: dict, hist: dict, size, split: str, n_images: int, timings: dict) -> dict:
+    from hardtool.quantize.runtime import Int8Model
+
+    int8 = Int8Model(tmp / "model_int8.tflite")
+    ref = evals.get("float") or evals.get("onnx")
+    flat = (tmp / "model_int8.tflite").read_bytes()
+    return {
+        "eval": {"split": split, "images": n_images, **evals},
+        "miou_drop": (ref["miou"] - evals["int8"]["miou"]) if ref else None,
+        "ops": hist,
+        "model_bytes": len(flat),
+        "model_sha256": hashlib.sha256(flat).hexdigest(),
+        "input_quant": {"size": list(size), "scale": float(int8.scale), "zero_point": int(int8.zero_point)},
+        "timings_s": timings,
+        "versions": _versions(),
+    }
+
+
 def quantize(
     input_path: Path,
     data: Path,
@@ -58,140 +164,29 @@ def quantize(
     """Run the whole quantisation path and return the report (also written to quant_report.json)."""
     from rich.progress import Progress
 
-    from hardtool.evaluate import evaluate_predictor, torch_predictor
-    from hardtool.quantize import convert, export, runtime, validate
+    from hardtool.quantize import runtime, validate
 
     input_path, data, out = Path(input_path), Path(data), Path(out)
     if not input_path.exists():
         raise HardtoolError(f"input {input_path} not found")
     check_clobber(out, force)
-    find_samples(data, eval_split)  # fail on the data before any slow step
+    n_eval = len(find_samples(data, eval_split)[:eval_images])  # fail on the data before any slow step
     kind = {".onnx": "onnx", ".tflite": "tflite"}.get(input_path.suffix.lower(), "checkpoint")
-    timings: dict[str, float] = {}
+    timed = _Timer()
     report: dict = {"input": str(input_path), "input_kind": kind, "data": str(data)}
-
-    def timed(name: str, fn, *a, **kw):
-        t0 = time.perf_counter()
-        r = fn(*a, **kw)
-        timings[name] = round(time.perf_counter() - t0, 3)
-        return r
-
     with atomic_dir(out, force=force) as tmp, Progress(transient=True, disable=not progress) as bar:
         model = None
-        meta: dict = {}
         if kind == "tflite":
-            hist = validate.check_int8_graph(input_path)
             shutil.copyfile(input_path, tmp / "model_int8.tflite")
             size = runtime.Int8Model(tmp / "model_int8.tflite").input_size
         else:
-            if kind == "checkpoint":
-                from hardtool.models.checkpoint import load_checkpoint
-
-                model, info = timed("load", load_checkpoint, input_path, arch)
-                size = tuple(input_size or info.input_size)
-                mean, std = info.mean, info.std
-                meta = {"arch": info.arch, "num_classes": info.num_classes}
-                timed("export_onnx", export.export_onnx, model, size, tmp / "model.onnx")
-            else:
-                m = export.load_onnx(input_path)
-                size = export.onnx_input_size(m)
-                if input_size and tuple(input_size) != size:
-                    raise HardtoolError(
-                        f"{input_path.name} has a fixed input of {size[0]}×{size[1]}; drop --input-size"
-                    )
-                from hardtool.models.checkpoint import DEFAULT_MEAN, DEFAULT_STD
-
-                mean, std = DEFAULT_MEAN, DEFAULT_STD
-                shutil.copyfile(input_path, tmp / "model.onnx")
-            calib = calibration_images(data, calib_split, calib_images, size, mean, std)
-            report["calibration"] = {
-                "split": calib_split,
-                "images": int(len(calib)),
-                "input_size": list(size),
-                "mean": list(mean),
-                "std": list(std),
-                "method": "TFLiteConverter representative dataset",
-            }
-            if model is not None:
-                report["onnx_check"] = timed(
-                    "onnx_check", export.compare_with_torch, model, tmp / "model.onnx", calib[:4]
-                )
-            task = bar.add_task("calibrating", total=len(calib))
-            flat, report["canonicalized_ops"], steps = convert.onnx_to_int8(
-                tmp / "model.onnx",
-                tmp,
-                calib,
-                {"mean": list(mean), "std": list(std), "input_size": list(size), **meta},
-                lambda: bar.advance(task),
-            )
-            timings.update(steps)
-            (tmp / "model_int8.tflite").write_bytes(flat)
-            hist = validate.check_int8_graph(tmp / "model_int8.tflite")
+            src = _source(input_path, kind, arch, input_size, tmp, timed)
+            model, size = src["model"], src["size"]
+            report |= _convert(src, data, calib_split, calib_images, tmp, bar, timed)
+        hist = validate.check_int8_graph(tmp / "model_int8.tflite")
         validate.check_tail(tmp / "model_int8.tflite")
-
-        names = class_names()
-        evals = {}
-        int8 = runtime.Int8Model(tmp / "model_int8.tflite")
-        if model is not None:
-            sc, _, _ = timed(
-                "eval_float",
-                evaluate_predictor,
-                torch_predictor(model, int8.mean, int8.std),
-                data,
-                size,
-                eval_split,
-                eval_images,
-                progress,
-                "float (torch)",
-            )
-            evals["float"] = sc.as_dict(names)
-        if kind != "tflite":
-            onnx_pred = runtime.OnnxModel(tmp / "model.onnx", int8.mean, int8.std)
-            sc, _, _ = timed(
-                "eval_onnx",
-                evaluate_predictor,
-                onnx_pred,
-                data,
-                size,
-                eval_split,
-                eval_images,
-                progress,
-                "onnx (onnxruntime)",
-            )
-            evals["onnx"] = sc.as_dict(names)
-        sc, _, _ = timed(
-            "eval_int8",
-            evaluate_predictor,
-            int8,
-            data,
-            size,
-            eval_split,
-            eval_images,
-            progress,
-            "int8 (TFLite reference kernels)",
-        )
-        evals["int8"] = sc.as_dict(names)
-        ref = evals.get("float") or evals.get("onnx")
-        report.update(
-            {
-                "eval": {
-                    "split": eval_split,
-                    "images": len(find_samples(data, eval_split)[:eval_images]),
-                    **evals,
-                },
-                "miou_drop": (ref["miou"] - evals["int8"]["miou"]) if ref else None,
-                "ops": hist,
-                "model_bytes": (tmp / "model_int8.tflite").stat().st_size,
-                "model_sha256": hashlib.sha256((tmp / "model_int8.tflite").read_bytes()).hexdigest(),
-                "input_quant": {
-                    "size": list(size),
-                    "scale": float(int8.scale),
-                    "zero_point": int(int8.zero_point),
-                },
-                "timings_s": timings,
-                "versions": _versions(),
-            }
-        )
+        evals = _evaluate(model, kind, tmp, data, size, eval_split, eval_images, progress, timed)
+        report |= _final_report(tmp, evals, hist, size, eval_split, n_eval, timed.timings)
         atomic_write_json(tmp / "quant_report.json", report)
     return report
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
+from hardtool.core.errors import HardtoolError
 from hardtool.data.cityscapes import normalize
-from hardtool.errors import HardtoolError
 from hardtool.models.checkpoint import DEFAULT_MEAN, DEFAULT_STD
 
 
@@ -16,7 +16,7 @@ class Int8Model:
     """An int8 .tflite on the reference interpreter, with the preprocessing stored in its metadata."""
 
     def __init__(self, path: Path):
-        from hardtool.quantize.metadata import read_metadata
+        from hardtool.core.graph.metadata import read_metadata
         from hardtool.quantize.validate import load_interpreter
 
         self.path = Path(path)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from hardtool.errors import HardtoolError
+from hardtool.core.errors import HardtoolError
 
 NATIVE_INT8 = {
     "CONV_2D",

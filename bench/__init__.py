@@ -1,0 +1,1 @@
+"""Benchmarks (`make bench`): measured speed and memory of every stage, written as JSON here."""

@@ -1,0 +1,42 @@
+"""What every benchmark shares: where results go, the demo checkpoint, its dataset and its int8 model,
+and the test-suite's model builders (Keras models with random weights)."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+from types import ModuleType
+
+import hardtool
+
+ROOT = Path(__file__).resolve().parents[1]
+DEMO_CKPT = Path(hardtool.__file__).resolve().parent / "zoo" / "hard_edge_synth.pt"
+
+
+def bench_data(work: Path) -> Path:
+    """The demo dataset (same seed and size as the README), generated once."""
+    from hardtool.data.synth import generate
+
+    root = work / "synth"
+    if not (root / "leftImg8bit" / "val").is_dir():
+        generate(root, 64, seed=0, splits=("train",))
+        generate(root, 100, seed=0, splits=("val",))
+    return root
+
+
+def demo_model(work: Path) -> Path:
+    """The bundled checkpoint quantized at 128×256 (reuses the quantize benchmark's output)."""
+    from hardtool.quantize.pipeline import quantize
+
+    q = work / "quantize"
+    if not (q / "model_int8.tflite").is_file():
+        quantize(DEMO_CKPT, bench_data(work), q, calib_images=64, force=True, progress=False)
+    return q / "model_int8.tflite"
+
+
+def model_builders() -> ModuleType:
+    """tests/model_builders.py: Keras models (MobileNetV2, U-Net, ...) converted to full int8."""
+    spec = importlib.util.spec_from_file_location("model_builders", ROOT / "tests" / "model_builders.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

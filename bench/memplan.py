@@ -1,0 +1,100 @@
+"""`make bench` stage for memplan: for each zoo variant at an MCU-sized input and for models not
+from our zoo (Keras MobileNetV2 with random weights, a small U-Net, the HARD-like toy), our arena
+and peak SRAM, TFLite Micro's measured arena, the lower bound and the planning time. Each zoo
+model is also measured without its RESIZE_BILINEAR → ARG_MAX tail, where TFLM and our plan hold
+exactly the same tensors."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+from bench.common import model_builders
+from hardtool.core import tflm_arena as tflm
+from hardtool.core.files import atomic_write_json
+from hardtool.core.graph import load_tflite
+from hardtool.core.graph.edit import drop_tail
+from hardtool.memplan.plan import PlanOptions, peak_parts, plan_graph
+
+ZOO = ("hard_xxs", "hard_xs", "hard_s", "hard_gpu", "hard_edge")
+MCU_SIZE = (128, 256)
+PAPER_HARD_EDGE_BYTES = 283_000  # the paper's 283 kB for HARD-Edge int8 at 128×256
+KIB = 1024
+
+
+def measure(path: Path, options: PlanOptions | None = None) -> dict:
+    g = load_tflite(path)
+    t0 = time.perf_counter()
+    p = plan_graph(g, options=options)
+    seconds = time.perf_counter() - t0
+    m = tflm.measure(path)
+    peak = peak_parts(p)
+    row = {
+        "ops": len(g.ops),
+        "ops_lowered": len(p.graph.ops),
+        "arena_bytes": p.arena,
+        "peak_sram_bytes": peak["total_bytes"],
+        "lower_bound_bytes": p.lower_bound,
+        "greedy_by_size_bytes": p.greedy_arena,
+        "planning_s": round(seconds, 3),
+        "scheduler": p.scheduler,
+        "placer": p.placer,
+        "scratch": p.scratch_kind,
+        "tflm": m,
+        "vs_lower_bound": round(p.arena / p.lower_bound, 4) if p.lower_bound else None,
+    }
+    if "arena_bytes" in m:
+        row["vs_tflm_arena"] = round(p.arena / m["arena_bytes"], 4)
+        row["vs_tflm_head"] = round(p.arena / m["head_bytes"], 4) if m.get("head_bytes") else None
+    return row
+
+
+def run_bench(out_dir: Path, work: Path) -> dict:
+    mm = model_builders()
+    work = Path(work) / "memplan"
+    work.mkdir(parents=True, exist_ok=True)
+    rows: dict[str, dict] = {}
+    from hardtool.quantize import zoo_tflite
+
+    for arch in ZOO:
+        path = zoo_tflite(arch, MCU_SIZE, work / "zoo")
+        rows[f"{arch}_{MCU_SIZE[0]}x{MCU_SIZE[1]}"] = measure(path)
+        notail = work / f"{path.stem}_notail.tflite"
+        notail.write_bytes(drop_tail(path.read_bytes(), 2))
+        rows[f"{arch}_{MCU_SIZE[0]}x{MCU_SIZE[1]}_without_tail"] = measure(notail)
+    others = {
+        "keras_mobilenet_v2_a1.0_128x128": ("mobilenet_v2", {"size": 128, "alpha": 1.0}),
+        "keras_mobilenet_v2_a0.35_96x96": ("mobilenet_v2", {"size": 96, "alpha": 0.35}),
+        "unet_w16_128x128": ("unet", {"input_size": (128, 128), "width": 16}),
+        "toy_hard_64x128": ("toy_hard", {}),
+    }
+    for name, (kind, kw) in others.items():
+        rows[name] = measure(mm.build(kind, work / "models", **kw))
+    # what kernels that write into channel slices of a concat output would save (opt-in)
+    rows["unet_w16_128x128_strided_concat"] = measure(
+        mm.build("unet", work / "models", input_size=(128, 128), width=16), PlanOptions(strided_concat=True)
+    )
+    goals = {}
+    edge = rows.get("hard_edge_128x256")
+    if edge is not None:
+        bare = rows["hard_edge_128x256_without_tail"]
+        goals = {
+            "hard_edge_vs_tflm_le_0.5": edge.get("vs_tflm_arena", 9) <= 0.5,
+            "hard_edge_without_tail_vs_tflm_le_0.8": bare.get("vs_tflm_arena", 9) <= 0.8,
+            "hard_edge_fits_283kB": edge["peak_sram_bytes"] <= PAPER_HARD_EDGE_BYTES,
+            "hard_edge_fits_320KiB": edge["peak_sram_bytes"] <= 320 * KIB,
+        }
+    goals["all_within_1.05x_lower_bound"] = all((r["vs_lower_bound"] or 1) <= 1.05 for r in rows.values())
+    goals["all_planning_under_5s"] = all(r["planning_s"] < 5 for r in rows.values())
+    res = {
+        "cores": os.cpu_count(),
+        "models": rows,
+        "goals": goals,
+        "notes": "arena = activations + input + output + scratch (scratch: "
+        f"{next(iter(rows.values()))['scratch'] if rows else '?'}); peak SRAM adds stack and runtime "
+        "statics estimates; TFLM measured with the tflite-micro host build (64-bit: its persistent "
+        "tail is larger than on a Cortex-M; 'head' is its activations + scratch).",
+    }
+    atomic_write_json(Path(out_dir) / "memplan.json", res)
+    return res

@@ -1,0 +1,312 @@
+"""Build a firmware project described by ``hardtool_build.json`` into .elf/.bin/.map.
+
+Manifest (written by codegen; only ``board`` and ``sources`` are required)::
+
+    {
+      "version": 1,
+      "name": "hard_edge",                    # artifact base name (default "firmware")
+      "board": "qemu_mps2_an500",             # a board of the registry (hardtool.core.boards)
+      "sources": ["model.c", "weights.c"],    # relative to the manifest's folder (or absolute)
+      "include_dirs": ["."],
+      "firmware_sources": ["kernels/conv.c"], # relative to hardtool's firmware/ tree
+      "firmware_include_dirs": ["kernels"],
+      "defines": {"HARD_FOO": 1},             # -DNAME=value (value emitted verbatim)
+      "cflags": [], "ldflags": [],
+      "stack_size": 4096,                     # bytes at the bottom of RAM (default: DEFAULT_STACK_BYTES)
+      "uart_baud": 115200,
+      "build_id": "3f2a9c1",                  # reported in HELLO (<= 32 chars)
+      "linker_script": null,                  # default: the board's link.ld
+      "app": true                             # add the bench app + protocol + board support
+    }
+
+The link fails the way the chip would: a model that needs more SRAM or flash than the board's
+chip has stops with one line naming the bytes over and the largest buffer.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from hardtool.core.boards import C_FLAGS, DEFAULT_STACK_BYTES, Board, boards, get_board
+from hardtool.core.errors import EXIT_DOES_NOT_FIT, HardtoolError
+from hardtool.core.resources import firmware_dir
+from hardtool.core.toolchain import Toolchain, find_toolchain, first_error, run_tool
+
+MANIFEST = "hardtool_build.json"
+TARGET_FLAGS = ("-g", "-ffunction-sections", "-fdata-sections")
+_KNOWN_KEYS = {
+    "version",
+    "name",
+    "board",
+    "sources",
+    "include_dirs",
+    "firmware_sources",
+    "firmware_include_dirs",
+    "defines",
+    "cflags",
+    "ldflags",
+    "stack_size",
+    "uart_baud",
+    "build_id",
+    "linker_script",
+    "app",
+}
+
+
+@dataclass
+class BuildResult:
+    name: str
+    board: str
+    elf: Path
+    bin: Path
+    map: Path
+    ram_used: int
+    flash_used: int
+    ram_total: int
+    flash_total: int
+    sections: dict[str, dict[str, int]] = field(default_factory=dict)
+    largest_ram_symbols: list[dict[str, Any]] = field(default_factory=list)
+    toolchain: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        d = asdict(self)
+        for k in ("elf", "bin", "map"):
+            d[k] = str(d[k])
+        return d
+
+
+def load_manifest(project: Path) -> dict[str, Any]:
+    """Read and check ``hardtool_build.json``; errors name the key to fix."""
+    path = project / MANIFEST if project.is_dir() else project
+    if not path.is_file():
+        if (path.parent / "main_host.c").is_file() and (path.parent / "Makefile").is_file():
+            raise HardtoolError(f"{path.parent} is a host-template project: build it with `make -C {path.parent}`")
+        raise HardtoolError(
+            f"{path} not found: `hardtool build` needs a folder made by `hardtool codegen` (with a {MANIFEST})"
+        )
+    try:
+        m = json.loads(path.read_text())
+    except json.JSONDecodeError as e:
+        raise HardtoolError(f"{path}: invalid JSON ({e})") from None
+    if not isinstance(m, dict):
+        raise HardtoolError(f"{path}: expected a JSON object")
+    unknown = set(m) - _KNOWN_KEYS
+    if unknown:
+        raise HardtoolError(f"{path}: unknown key(s) {sorted(unknown)}")
+    if m.get("board") not in boards():
+        raise HardtoolError(f"{path}: 'board' must be one of {', '.join(boards())} (got {m.get('board')!r})")
+    if not isinstance(m.get("sources"), list) or not m["sources"]:
+        raise HardtoolError(f"{path}: 'sources' must be a non-empty list of C files")
+    return m
+
+
+def resolve_paths(base: Path, names: list[str], what: str) -> list[Path]:
+    """Absolute paths of ``names`` (relative to ``base``); a missing one is a one-line error."""
+    out = []
+    for n in names:
+        p = Path(n) if Path(n).is_absolute() else base / n
+        if not p.exists():
+            raise HardtoolError(f"{what} {n} not found (looked in {base})")
+        out.append(p.resolve())
+    return out
+
+
+def project_sources(base: Path, m: dict[str, Any]) -> tuple[list[Path], list[Path]]:
+    """(C sources, include dirs) of the project itself and of hardtool's firmware tree it names."""
+    fw = firmware_dir()
+    sources = resolve_paths(base, m["sources"], "source")
+    sources += resolve_paths(fw, m.get("firmware_sources", []), "firmware source")
+    includes = resolve_paths(base, m.get("include_dirs", ["."]), "include dir")
+    includes += resolve_paths(fw, m.get("firmware_include_dirs", []), "firmware include dir")
+    return sources, includes
+
+
+def retarget(m: dict[str, Any], board: Board) -> dict[str, Any]:
+    """The manifest of a self-contained project, built for another board: the project's own board
+    support files are swapped for ``board``'s, from hardtool's firmware tree (e.g. a project made
+    for the DISCO board, built for the emulated board)."""
+    own = f"bsp/{m['board']}/"
+    if m["board"] == board.name:
+        return m
+    sources = [s for s in m["sources"] if not str(s).startswith(own)]
+    fw = firmware_dir().resolve()
+    for s in board.sources:
+        path = (board.bsp_dir / s).resolve()
+        if str(path.relative_to(fw)) not in sources:  # shared files (bsp/common) the project already has
+            sources.append(str(path))
+    return m | {"board": board.name, "sources": sources, "linker_script": None}
+
+
+def _app_sources(board: Board) -> tuple[list[Path], list[Path]]:
+    """The bench app, the protocol and the board's support code (for manifests with ``app: true``)."""
+    fw, bdir = firmware_dir(), board.bsp_dir
+    sources = [fw / "app" / "main.c", fw / "protocol" / "hproto.c", fw / "protocol" / "hproto_msg.c"]
+    sources += [(bdir / s).resolve() for s in board.sources]
+    includes = [fw / "protocol"] + [(bdir / i).resolve() for i in board.include_dirs]
+    return sources, includes
+
+
+def _defines(m: dict[str, Any], extra: dict[str, Any] | None) -> dict[str, Any]:
+    defs: dict[str, Any] = {"BSP_UART_BAUD": f"{int(m.get('uart_baud', 115200))}u"}
+    if m.get("build_id"):
+        bid = re.sub(r"[^A-Za-z0-9._+-]", "_", str(m["build_id"]))[:32]
+        defs["APP_BUILD_ID"] = f'"{bid}"'
+    return defs | m.get("defines", {}) | (extra or {})
+
+
+def _compile(tc: Toolchain, cflags: list[str], sources: list[Path], out: Path, jobs: int | None) -> list[Path]:
+    objdir = out / "obj"
+    objdir.mkdir(exist_ok=True)
+    objs = [objdir / f"{i:03d}_{s.stem}.o" for i, s in enumerate(sources)]
+
+    def one(pair: tuple[Path, Path]):
+        return run_tool([tc.gcc, *cflags, "-c", str(pair[0]), "-o", str(pair[1])])
+
+    with ThreadPoolExecutor(max_workers=jobs or os.cpu_count() or 2) as ex:
+        results = list(ex.map(one, zip(sources, objs, strict=True)))
+    (out / "compile.log").write_text("".join(r.stderr for r in results))
+    failed = [r for r in results if r.returncode != 0]
+    if failed:
+        raise HardtoolError(f"compile failed: {first_error(failed[0].stderr)} (full log: {out / 'compile.log'})")
+    return objs
+
+
+def _largest_symbols(
+    tc: Toolchain, files: list[Path], ram: bool, top: int = 5, names: dict[str, str] | None = None
+) -> list[dict[str, Any]]:
+    """Largest RAM (data/bss) or flash (text/rodata) symbols: names the buffer to shrink."""
+    kinds = "bBdD" if ram else "tTrR"
+    syms = []
+    for f in files:
+        for line in run_tool([tc.tool("nm"), "-S", "--size-sort", str(f)]).stdout.splitlines():
+            parts = line.split()
+            if len(parts) == 4 and parts[2] in kinds:
+                name = (names or {}).get(f.name, f.name)
+                syms.append({"symbol": parts[3], "size": int(parts[1], 16), "file": name})
+    syms.sort(key=lambda s: -s["size"])
+    return syms[:top]
+
+
+def _overflow_error(tc: Toolchain, board: Board, stderr: str, objs: list[Path], sources: list[Path], stack: int):
+    """The link's 'region overflowed' as one line: bytes over, the limit, the largest buffer."""
+    region, nbytes = re.findall(r"region [`'\"]?(\w+)['\"]? overflowed by (\d+) bytes", stderr)[0]
+    ram = region.upper() == "RAM"
+    names = {o.name: s.name for o, s in zip(objs, sources, strict=True)}
+    top = _largest_symbols(tc, objs, ram=ram, top=1, names=names)
+    biggest = (
+        f"; largest {'RAM buffer' if ram else 'flash object'}: {top[0]['symbol']} "
+        f"({top[0]['size']:,} bytes, {top[0]['file']})"
+        if top
+        else ""
+    )
+    limit = (board.chip.budget_bytes if ram else board.chip.flash_bytes) // 1024
+    return HardtoolError(
+        f"does not fit the {board.chip.name.upper()}: {region} overflowed by {int(nbytes):,} bytes "
+        f"(limit {limit} KB, stack {stack:,} bytes included){biggest}",
+        exit_code=EXIT_DOES_NOT_FIT,
+    )
+
+
+def _link(tc: Toolchain, board: Board, m: dict, objs: list[Path], sources: list[Path], out: Path, name: str):
+    base = out.parent
+    script = Path(m["linker_script"]) if m.get("linker_script") else board.bsp_dir / board.linker_script
+    script = script if script.is_absolute() else base / script
+    elf, mapf = out / f"{name}.elf", out / f"{name}.map"
+    stack = int(m.get("stack_size", DEFAULT_STACK_BYTES))
+    cmd = [tc.gcc, *board.cpu_flags, "-nostartfiles", "--specs=nano.specs", "--specs=nosys.specs"]
+    cmd += ["-Wl,--gc-sections", f"-Wl,-T,{script}", f"-Wl,-Map,{mapf}", "-Wl,--print-memory-usage"]
+    cmd += [f"-Wl,--defsym=__stack_size={stack}", *m.get("ldflags", []), "-o", str(elf), *map(str, objs), "-lm"]
+    link = run_tool(cmd)
+    (out / "link.log").write_text(link.stdout + link.stderr)
+    if link.returncode != 0:
+        if "overflowed by" in link.stderr:
+            raise _overflow_error(tc, board, link.stderr, objs, sources, stack)
+        raise HardtoolError(f"link failed: {first_error(link.stderr)} (full log: {out / 'link.log'})")
+    return elf, mapf
+
+
+def _sections(tc: Toolchain, elf: Path) -> dict[str, dict[str, int]]:
+    secs = {}
+    for line in run_tool([tc.tool("size"), "-A", str(elf)]).stdout.splitlines():
+        parts = line.split()
+        if len(parts) == 3 and parts[0].startswith(".") and parts[1].isdigit():
+            secs[parts[0]] = {"size": int(parts[1]), "addr": int(parts[2])}
+    return secs
+
+
+def _usage(secs: dict[str, dict[str, int]], ram_origin: int) -> tuple[int, int]:
+    """(RAM bytes, flash bytes) from allocated sections: .data counts in both."""
+    ram = flash = 0
+    for name, s in secs.items():
+        if s["size"] == 0 or name.startswith((".debug", ".comment", ".ARM.attributes")):
+            continue
+        if ram_origin <= s["addr"] < ram_origin + 0x10000000:
+            ram += s["size"]
+            flash += s["size"] if name == ".data" else 0
+        else:
+            flash += s["size"]
+    return ram, flash
+
+
+def build_firmware(
+    project: Path,
+    out: Path | None = None,
+    board: str | None = None,
+    defines: dict[str, Any] | None = None,
+    jobs: int | None = None,
+) -> BuildResult:
+    """Compile + link the project at ``project`` (a folder with hardtool_build.json)."""
+    project = Path(project).resolve()
+    m = load_manifest(project)
+    base = project if project.is_dir() else project.parent
+    b = get_board(board or m["board"])
+    if not m.get("app", True):
+        m = retarget(m, b)
+    tc = find_toolchain()
+    name = str(m.get("name") or "firmware")
+    out = Path(out) if out else base / "build"
+    out.mkdir(parents=True, exist_ok=True)
+    sources, includes = project_sources(base, m)
+    if m.get("app", True):
+        app_src, app_inc = _app_sources(b)
+        sources, includes = sources + app_src, includes + app_inc
+    defs = _defines(m, defines)
+    cflags = [*b.cpu_flags, *C_FLAGS, *TARGET_FLAGS, *[f"-I{i}" for i in includes]]
+    cflags += [f"-D{k}={v}" for k, v in defs.items()] + list(m.get("cflags", [])) + list(b.cflags)
+    objs = _compile(tc, cflags, sources, out, jobs)
+    elf, mapf = _link(tc, b, m, objs, sources, out, name)
+    binf = out / f"{name}.bin"
+    oc = run_tool([tc.tool("objcopy"), "-O", "binary", str(elf), str(binf)])
+    if oc.returncode != 0:
+        raise HardtoolError(f"objcopy failed: {first_error(oc.stderr)}")
+    secs = _sections(tc, elf)
+    ram, flash = _usage(secs, b.chip.ram_origin)
+    res = BuildResult(
+        name=name,
+        board=b.name,
+        elf=elf,
+        bin=binf,
+        map=mapf,
+        ram_used=ram,
+        flash_used=flash,
+        ram_total=b.chip.budget_bytes,
+        flash_total=b.chip.flash_bytes,
+        sections=secs,
+        largest_ram_symbols=_largest_symbols(tc, [elf], ram=True),
+        toolchain=tc.version(),
+    )
+    (out / "build.json").write_text(json.dumps(res.to_json(), indent=2) + "\n")
+    return res
+
+
+def write_manifest(folder: Path, manifest: dict[str, Any]) -> Path:
+    """Helper for codegen and tests: write ``hardtool_build.json`` (validated on build)."""
+    path = Path(folder) / MANIFEST
+    path.write_text(json.dumps({"version": 1, **manifest}, indent=2) + "\n")
+    return path

@@ -1,0 +1,112 @@
+"""The one registry of ops → kernels. Each op family's module (``hardtool.codegen.ops.*``)
+registers an emitter per TFLite builtin with ``@emits``; an emitter turns one lowered-graph op
+into constant declarations (flash) and a kernel call. What codegen supports is exactly what is
+registered here.
+
+Every integer parameter is derived from the .tflite's float scales with the same arithmetic as
+TFLite's kernel Prepare functions (``hardtool.kernels.quant``), so the C never touches floats
+and matches the reference kernels bit for bit."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from hardtool.codegen.emit import c_dims, c_init
+from hardtool.core.errors import HardtoolError
+from hardtool.core.graph.ir import Graph, Op, Tensor
+from hardtool.kernels import quant as Q
+
+
+@dataclass
+class Layer:
+    index: int  # position in execution order
+    op: int  # op index in the lowered graph
+    name: str  # for profiles: "CONV_2D#3"
+    decls: list[str] = field(default_factory=list)
+    call: str = ""
+    macs: int = 0
+    kernel: str = ""  # the C function that runs it
+
+
+@dataclass
+class EmitContext:
+    """What an emitter needs besides the op: the graph and where each buffer lives."""
+
+    graph: Graph
+    ptr: Callable[[int], str]  # tensor index -> C pointer expression (int8_t *)
+    scratch: Callable[[int], tuple[str, int] | None]  # op index -> (C pointer expression, size)
+    labels: str  # C expression of the label map
+
+    def t(self, i: int) -> Tensor:
+        return self.graph.tensors[i]
+
+    def ctx(self, op: Op) -> str:
+        """The ``hard_context`` initialiser of the op's scratch buffer."""
+        s = self.scratch(op.index)
+        return c_init({"buf": "NULL", "size": 0} if s is None else {"buf": s[0], "size": s[1]})
+
+
+Emitter = Callable[[EmitContext, Op, Layer, str], None]
+EMITTERS: dict[str, Emitter] = {}
+
+
+def emits(*names: str) -> Callable[[Emitter], Emitter]:
+    """Register ``fn`` as the emitter of the TFLite builtins ``names``."""
+
+    def register(fn: Emitter) -> Emitter:
+        for n in names:
+            EMITTERS[n] = fn
+        return fn
+
+    return register
+
+
+def scale(t: Tensor) -> float:
+    return float(t.quant.scale[0])
+
+
+def zp(t: Tensor) -> int:
+    return int(t.quant.zero_point[0])
+
+
+def dims(shape: tuple[int, ...]) -> str:
+    return c_init(c_dims(shape))
+
+
+def activation(op: Op, out: Tensor) -> dict:
+    """The fused activation as a ``hard_activation`` clamp in the output's quantised domain."""
+    lo, hi = Q.activation_range(str(op.options.get("fused_activation_function", "NONE")), scale(out), zp(out))
+    return {"min": lo, "max": hi}
+
+
+def padding(op: Op) -> dict:
+    t, b, l_, r = op.options["explicit_padding"]
+    return {"top": t, "bottom": b, "left": l_, "right": r}
+
+
+def tile(op: Op, key: str) -> dict:
+    """``hard_tile`` of stride (``key`` = 'stride') or dilation ('dilation')."""
+    if key == "stride":
+        return {"h": op.options.get("stride_h", 1), "w": op.options.get("stride_w", 1)}
+    return {"h": op.options.get("dilation_h_factor", 1), "w": op.options.get("dilation_w_factor", 1)}
+
+
+def unsupported(graph: Graph) -> list[str]:
+    """One line per op codegen has no kernel for: index, name and tensor shapes."""
+    lines = []
+    for op in graph.ops:
+        if op.name not in EMITTERS:
+            ins = ", ".join(str(list(graph.tensors[t].shape)) for t in op.inputs if t >= 0)
+            outs = ", ".join(str(list(graph.tensors[t].shape)) for t in op.outputs)
+            lines.append(f"op #{op.index} {op.name} ({ins} -> {outs})")
+    return lines
+
+
+def emit_layer(ctx: EmitContext, step: int, op: Op) -> Layer:
+    """The C of one op at position ``step`` of the execution order."""
+    if op.name not in EMITTERS:
+        raise HardtoolError(f"op #{op.index} {op.name} has no int8 kernel in hardtool's runtime")
+    layer = Layer(step, op.index, f"{op.name}#{op.index}")
+    EMITTERS[op.name](ctx, op, layer, f"l{step}")
+    return layer

@@ -1,0 +1,161 @@
+"""The one registry of chips and boards. Each chip is one file, ``firmware/targets/<chip>.json``
+(memory regions, core, clock, from the vendor's datasheet); each board we have firmware for is one
+file, ``firmware/bsp/<board>/board.json`` (the chip it carries or emulates, compiler flags, board
+support sources, how it is flashed). Every stage reads board and chip facts from here."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+
+from hardtool.core.errors import HardtoolError
+from hardtool.core.resources import firmware_dir
+
+DEFAULT_TARGET = "stm32f746ng"
+DEFAULT_BOARD = "stm32f746g_disco"
+EMULATED_BOARD = "qemu_mps2_an500"
+# Outside the arena: the bench firmware's stack (main + protocol + the deepest kernel call chain)
+# and its statics (UART / protocol buffers, timers, C runtime .data/.bss), until a link measures them.
+DEFAULT_STACK_BYTES = 4096
+DEFAULT_STATICS_BYTES = 2048
+# the C dialect and warnings every build of our sources uses (host, Cortex-M, tests)
+C_FLAGS = ("-std=c99", "-O2", "-Wall", "-Wextra", "-Werror")
+# the tools that flash a real board, in the order "auto" tries them
+FLASHERS = ("auto", "pyocd", "st-flash", "openocd", "cubeprogrammer", "mass-storage")
+
+
+@dataclass(frozen=True)
+class Region:
+    name: str
+    base: int
+    size: int
+
+
+@dataclass(frozen=True)
+class Target:
+    """A chip: what memplan plans against."""
+
+    name: str
+    core: str
+    mhz: int
+    flash_bytes: int
+    ram: tuple[Region, ...]
+    source: str
+
+    @property
+    def ram_bytes(self) -> int:
+        return sum(r.size for r in self.ram)
+
+    @property
+    def ram_origin(self) -> int:
+        return self.largest_run()[0]
+
+    @property
+    def budget_bytes(self) -> int:
+        """Largest run of address-adjacent RAM regions: the biggest arena the chip can hold."""
+        return self.largest_run()[1]
+
+    def largest_run(self) -> tuple[int, int]:
+        """(base, size) of the longest stretch of address-adjacent RAM regions."""
+        best = (0, 0)
+        start = end = None
+        for r in sorted(self.ram, key=lambda r: r.base):
+            if end != r.base:
+                start = r.base
+            end = r.base + r.size
+            if end - start > best[1]:
+                best = (start, end - start)
+        return best
+
+
+@dataclass(frozen=True)
+class Board:
+    """A board we build firmware for (or the emulated one), with its chip's limits."""
+
+    name: str
+    nickname: str
+    title: str
+    chip: Target
+    emulated: bool
+    cpu_flags: tuple[str, ...]
+    sources: tuple[str, ...]
+    include_dirs: tuple[str, ...]
+    linker_script: str
+    cflags: tuple[str, ...]
+    timer_unit: str
+    flash: dict = field(default_factory=dict)
+    emulator: dict = field(default_factory=dict)
+
+    @property
+    def bsp_dir(self) -> Path:
+        return firmware_dir() / "bsp" / self.name
+
+    @property
+    def flash_address(self) -> int:
+        return int(self.flash.get("address", "0x0"), 0)
+
+
+def _read(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as e:
+        raise HardtoolError(f"board registry file {path} is unreadable ({e}); reinstall hardtool") from None
+
+
+def _target(d: dict) -> Target:
+    regions = tuple(Region(r["name"], int(r["base"], 0), int(r["size"])) for r in d["ram"])
+    return Target(d["name"], d["core"], int(d["mhz"]), int(d["flash_bytes"]), regions, d["source"])
+
+
+@cache
+def targets() -> dict[str, Target]:
+    """Every chip in the registry, by name."""
+    found = (_target(_read(p)) for p in sorted((firmware_dir() / "targets").glob("*.json")))
+    return {t.name: t for t in found}
+
+
+@cache
+def boards() -> dict[str, Board]:
+    """Every board we have firmware for, by name."""
+    out = {}
+    for p in sorted((firmware_dir() / "bsp").glob("*/board.json")):
+        d = _read(p)
+        tuples = {k: tuple(d.get(k, ())) for k in ("cpu_flags", "sources", "include_dirs", "cflags")}
+        out[d["name"]] = Board(
+            name=d["name"],
+            nickname=d["nickname"],
+            title=d["title"],
+            chip=get_target(d["chip"]),
+            emulated=bool(d["emulated"]),
+            linker_script=d["linker_script"],
+            timer_unit=d["timer_unit"],
+            flash=d.get("flash", {}),
+            emulator=d.get("emulator", {}),
+            **tuples,
+        )
+    return out
+
+
+def _key(name: str) -> str:
+    return name.strip().lower().replace("-", "_")
+
+
+def get_target(name: str) -> Target:
+    """A chip by name (case, '-' and '_' do not matter)."""
+    key = _key(name).replace("_", "")
+    for t in targets().values():
+        if t.name == key:
+            return t
+    raise HardtoolError(f"unknown target '{name}'; known targets: {', '.join(targets())}")
+
+
+def get_board(name: str) -> Board:
+    """A board by name or nickname ('disco', 'qemu')."""
+    key = _key(name)
+    for b in boards().values():
+        if key in (b.name, b.nickname):
+            return b
+    known = ", ".join(f"{b.nickname} ({b.name})" for b in boards().values())
+    raise HardtoolError(f"unknown board '{name}'; known boards: {known}")

@@ -1,0 +1,17 @@
+"""Graph IR: the one reader of `.tflite` files, and the lowering both memplan and codegen use."""
+
+from hardtool.core.graph.ir import Graph, Op, Quant, Tensor
+from hardtool.core.graph.lower import lower, same_padding
+from hardtool.core.graph.reader import load_tflite, load_tflite_bytes, validate_graph
+
+__all__ = [
+    "Graph",
+    "Op",
+    "Quant",
+    "Tensor",
+    "load_tflite",
+    "load_tflite_bytes",
+    "lower",
+    "same_padding",
+    "validate_graph",
+]

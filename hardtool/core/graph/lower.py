@@ -1,0 +1,168 @@
+"""`lower(graph)`: the fusions memplan and codegen both rely on, so the memory plan and the generated
+code describe the same buffers (docs/contracts.md §1).
+
+1. Every CONV_2D / DEPTHWISE_CONV_2D / AVERAGE_POOL_2D / MAX_POOL_2D gets its padding resolved to
+   ``options['explicit_padding'] = (top, bottom, left, right)`` and ``options['padding'] = 'EXPLICIT'``
+   (the file's value stays in ``options['tflite_padding']``).
+2. A PAD of H and W with the zero point as value, feeding only VALID convs, is folded into them:
+   the padded tensor is never materialised.
+3. RESIZE_BILINEAR → ARG_MAX(channels) at a graph output becomes one HARD_RESIZE_ARGMAX op with a
+   uint8 [1, H, W] label map: the full-resolution logits are never materialised."""
+
+from __future__ import annotations
+
+from hardtool.core.graph.ir import Graph, Op, Tensor
+
+CONVS = ("CONV_2D", "DEPTHWISE_CONV_2D")
+POOLS = ("AVERAGE_POOL_2D", "MAX_POOL_2D")
+
+
+def same_padding(size: int, kernel: int, stride: int, dilation: int = 1) -> tuple[int, int]:
+    """TFLite's SAME padding (before, after) for one spatial axis."""
+    eff = (kernel - 1) * dilation + 1
+    out = (size + stride - 1) // stride
+    total = max((out - 1) * stride + eff - size, 0)
+    return total // 2, total - total // 2
+
+
+def _kernel_hw(g: Graph, op: Op) -> tuple[int, int]:
+    if op.name in POOLS:
+        return int(op.options["filter_height"]), int(op.options["filter_width"])
+    w = g.tensors[op.inputs[1]].shape  # CONV_2D [O,kh,kw,I], DEPTHWISE_CONV_2D [1,kh,kw,O]
+    return int(w[1]), int(w[2])
+
+
+def _resolve_padding(g: Graph) -> None:
+    for op in g.ops:
+        if op.name not in CONVS + POOLS or "explicit_padding" in op.options:
+            continue
+        o = op.options
+        pad = (0, 0, 0, 0)
+        if o.get("padding") == "SAME":
+            _, h, w, _ = g.tensors[op.inputs[0]].shape
+            kh, kw = _kernel_hw(g, op)
+            t, b = same_padding(h, kh, int(o.get("stride_h", 1)), int(o.get("dilation_h_factor", 1)))
+            l_, r = same_padding(w, kw, int(o.get("stride_w", 1)), int(o.get("dilation_w_factor", 1)))
+            pad = (t, b, l_, r)
+        o["tflite_padding"] = o.get("padding")
+        o["padding"] = "EXPLICIT"
+        o["explicit_padding"] = pad
+
+
+def _pad_amounts(g: Graph, op: Op) -> tuple[int, int, int, int] | None:
+    """(top, bottom, left, right) if this PAD/PADV2 pads only H and W of an int8 tensor with its zero point."""
+    x, y = g.tensors[op.inputs[0]], g.tensors[op.outputs[0]]
+    p = g.tensors[op.inputs[1]].data if len(op.inputs) > 1 and op.inputs[1] >= 0 else None
+    if p is None or p.shape != (4, 2) or x.dtype != "int8" or len(x.shape) != 4:
+        return None
+    if x.quant is None or not x.quant.same_as(y.quant):
+        return None
+    if int(p[0, 0]) or int(p[0, 1]) or int(p[3, 0]) or int(p[3, 1]):
+        return None
+    if op.name == "PADV2":
+        v = g.tensors[op.inputs[2]].data if len(op.inputs) > 2 and op.inputs[2] >= 0 else None
+        if v is None or v.size != 1 or int(v.reshape(-1)[0]) != y.quant.zero_point[0]:
+            return None
+    return int(p[1, 0]), int(p[1, 1]), int(p[2, 0]), int(p[2, 1])
+
+
+def _fold_pads(g: Graph) -> set[int]:
+    consumers = g.consumers()
+    dead: set[int] = set()
+    for op in g.ops:
+        if op.name not in ("PAD", "PADV2"):
+            continue
+        pad = _pad_amounts(g, op)
+        y = op.outputs[0]
+        users = [g.ops[i] for i in consumers.get(y, [])]
+        if pad is None or y in g.outputs or not users:
+            continue
+        if not all(
+            u.name in CONVS
+            and u.options.get("tflite_padding") == "VALID"
+            and u.inputs[0] == y
+            and y not in u.inputs[1:]
+            for u in users
+        ):
+            continue
+        for u in users:
+            t, b, l_, r = u.options["explicit_padding"]
+            u.options["explicit_padding"] = (t + pad[0], b + pad[1], l_ + pad[2], r + pad[3])
+            u.options["folded_pad"] = True
+            u.inputs = (op.inputs[0], *u.inputs[1:])
+            u.source_ops = tuple(sorted((*op.source_ops, *u.source_ops)))
+        dead.add(op.index)
+    return dead
+
+
+def _fuse_resize_argmax(g: Graph) -> set[int]:
+    consumers = g.consumers()
+    producers = g.producers()
+    dead: set[int] = set()
+    for a in g.ops:
+        if a.name != "ARG_MAX" or a.outputs[0] not in g.outputs or consumers.get(a.outputs[0]):
+            continue
+        y = a.inputs[0]
+        r_index = producers.get(y)
+        if r_index is None or g.ops[r_index].name != "RESIZE_BILINEAR":
+            continue
+        r = g.ops[r_index]
+        axis = g.tensors[a.inputs[1]].data if len(a.inputs) > 1 else None
+        ys = g.tensors[y]
+        if axis is None or axis.size != 1 or int(axis.reshape(-1)[0]) % len(ys.shape) != len(ys.shape) - 1:
+            continue
+        x = g.tensors[r.inputs[0]]
+        if consumers.get(y) != [a.index] or y in g.outputs or x.dtype != "int8" or ys.shape[-1] > 256:
+            continue
+        if len(ys.shape) != 4 or ys.shape[0] != 1:
+            continue
+        z = g.tensors[a.outputs[0]]
+        source_dtype = z.dtype
+        z.dtype, z.shape, z.quant = "uint8", tuple(ys.shape[:3]), None
+        a.name = "HARD_RESIZE_ARGMAX"
+        a.inputs = (x.index,)
+        a.options = {
+            "align_corners": bool(r.options.get("align_corners", False)),
+            "half_pixel_centers": bool(r.options.get("half_pixel_centers", False)),
+            "output_height": int(ys.shape[1]),
+            "output_width": int(ys.shape[2]),
+            "num_classes": int(ys.shape[3]),
+            "source_output_type": source_dtype,
+        }
+        a.source_ops = tuple(sorted((*r.source_ops, *a.source_ops)))
+        dead.add(r.index)
+    return dead
+
+
+def _compact(g: Graph, dead_ops: set[int]) -> Graph:
+    ops = [op for op in g.ops if op.index not in dead_ops]
+    used = {t for op in ops for t in (*op.inputs, *op.outputs) if t >= 0} | set(g.inputs) | set(g.outputs)
+    keep = sorted(used)
+    remap = {old: new for new, old in enumerate(keep)}
+    remap[-1] = -1
+    tensors: list[Tensor] = []
+    for new, old in enumerate(keep):
+        t = g.tensors[old]
+        t.index = new
+        tensors.append(t)
+    for i, op in enumerate(ops):
+        op.index = i
+        op.inputs = tuple(remap[t] for t in op.inputs)
+        op.outputs = tuple(remap[t] for t in op.outputs)
+    g.tensors, g.ops = tensors, ops
+    g.inputs = tuple(remap[t] for t in g.inputs)
+    g.outputs = tuple(remap[t] for t in g.outputs)
+    return g
+
+
+def lower(graph: Graph) -> Graph:
+    """A new graph with padding resolved, PADs folded into convs and the resize+argmax tail fused."""
+    if graph.lowered:
+        return graph
+    g = graph.copy()
+    _resolve_padding(g)
+    dead = _fold_pads(g) | _fuse_resize_argmax(g)
+    g = _compact(g, dead)
+    g.lowered = True
+    g.check()
+    return g

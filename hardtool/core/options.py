@@ -1,0 +1,72 @@
+"""Click options shared by several commands, so one option always means one thing."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import click
+
+from hardtool.core.boards import FLASHERS
+
+BOARD_CHOICES = ("auto", "disco", "qemu", "stm32f746g_disco", "qemu_mps2_an500")
+
+Decorator = Callable[[Callable], Callable]
+
+
+def force_option(what: str = "the output") -> Decorator:
+    return click.option("--force", is_flag=True, help=f"Replace {what} if it exists.")
+
+
+def json_option() -> Decorator:
+    return click.option("--json", "as_json", is_flag=True, help="Print the report as JSON on stdout.")
+
+
+def out_option(default_help: str) -> Decorator:
+    return click.option(
+        "--out",
+        type=click.Path(path_type=Path),
+        default=None,
+        help=f"Output folder [default: {default_help}].",
+    )
+
+
+def board_option(auto_help: str) -> Decorator:
+    return click.option(
+        "--board",
+        type=click.Choice(BOARD_CHOICES),
+        default="auto",
+        show_default=True,
+        help=f"disco: the STM32F746G-DISCO; qemu: the emulated board; auto: {auto_help}.",
+    )
+
+
+def flasher_option() -> Decorator:
+    return click.option(
+        "--flasher",
+        type=click.Choice(FLASHERS),
+        default="auto",
+        show_default=True,
+        help="How to flash the board (auto: the first one installed, in this order).",
+    )
+
+
+def port_option() -> Decorator:
+    return click.option(
+        "--port", default=None, help="Serial port or pyserial URL (default: the ST-LINK's port)."
+    )
+
+
+def baud_option() -> Decorator:
+    return click.option("--baud", type=int, default=115200, show_default=True, help="UART baud rate.")
+
+
+def input_size_option(default_help: str) -> Decorator:
+    return click.option(
+        "--input-size",
+        nargs=2,
+        type=int,
+        default=None,
+        metavar="H W",
+        help=f"Input height and width [{default_help}].",
+    )

@@ -1,0 +1,369 @@
+"""Host driver for the bench firmware: send int8 images, get label maps and timer counts back.
+
+Robust by construction: every wait has a deadline and every retry loop a bound; corrupted or
+lost frames are resent (CRC on every frame, CRC of the whole input and of the whole label map
+end to end), and a board that reboots mid-run (an unexpected boot HELLO) is detected and the
+current image is sent again. The outcome is a correct result or a one-line HardtoolError,
+never a hang and never a wrong number.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from hardtool.core.errors import HardtoolError
+from hardtool.device import protocol as P
+from hardtool.device.link import Link, SerialLike
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class DeviceResult:
+    """One image's outcome on the device."""
+
+    index: int
+    labels: np.ndarray  # (H, W) uint8
+    layer_counts: list[int]  # per kernel, in ``unit``
+    total: int  # whole hard_model_run, in ``unit``
+    unit: str  # "cycles" (board), "instructions" (emulator) or "ns" (host build)
+    stack_high_water: int  # bytes
+    stats: dict[str, int] = field(default_factory=dict)  # resends, resets, bad frames
+
+
+@dataclass
+class SessionStats:
+    resends: int = 0
+    resets: int = 0
+    device_errors: int = 0
+    result_requests: int = 0
+
+
+class BoardReset(Exception):
+    """The board sent a boot HELLO in the middle of an exchange (internal: triggers a resume)."""
+
+    def __init__(self, hello: P.Hello):
+        super().__init__("board reset")
+        self.hello = hello
+
+
+class _Retry(Exception):
+    """Start the current image over (input lost on the device)."""
+
+
+class BenchSession:
+    """Talks to one bench firmware over a :class:`Link`.
+
+    ``timeout``: seconds to wait for a reply to one frame; ``run_timeout``: seconds for one
+    inference; ``retries``: resends per frame and restarts per image; ``max_resets``: board
+    reboots tolerated per image.
+    """
+
+    def __init__(
+        self,
+        link: Link,
+        *,
+        timeout: float = 2.0,
+        run_timeout: float = 120.0,
+        retries: int = 8,
+        max_resets: int = 3,
+    ):
+        self.link = link
+        self.timeout = timeout
+        self.run_timeout = run_timeout
+        self.retries = retries
+        self.max_resets = max_resets
+        self.hello_info: P.Hello | None = None
+        self.stats = SessionStats()
+
+    # ------------------------------------------------------------ receiving
+
+    def _next(self, deadline: float) -> tuple[P.Frame, P.Message] | None:
+        """Next decodable frame; raises BoardReset on an unexpected boot HELLO."""
+        while True:
+            f = self.link.recv(deadline)
+            if f is None:
+                return None
+            if f.version != P.VERSION:
+                raise HardtoolError(
+                    f"the device speaks protocol v{f.version}, this hardtool speaks "
+                    f"v{P.VERSION}: rebuild and flash the firmware with this hardtool"
+                )
+            try:
+                msg = P.decode_message(f)
+            except P.ProtocolError as e:
+                log.debug("undecodable %s frame: %s", f.name, e)
+                continue
+            if isinstance(msg, P.Hello) and msg.is_boot and self.hello_info is not None:
+                raise BoardReset(msg)
+            return f, msg
+
+    # ------------------------------------------------------------ HELLO
+
+    def hello(self) -> P.Hello:
+        """Ask the firmware who it is (model hash, input shape, timer unit, ...)."""
+        for _ in range(self.retries):
+            seq_deadline = time.monotonic() + self.timeout
+            self.link.send(P.HELLO_REQ)
+            while True:
+                try:
+                    got = self._next(seq_deadline)
+                except BoardReset as r:
+                    got = (None, r.hello)
+                if got is None:
+                    break
+                msg = got[1]
+                if isinstance(msg, P.Hello):
+                    if msg.proto_version != P.VERSION:
+                        raise HardtoolError(
+                            f"the device speaks protocol v{msg.proto_version}, this hardtool "
+                            f"v{P.VERSION}: rebuild and flash the firmware"
+                        )
+                    self._check_same_firmware(msg)
+                    self.hello_info = msg
+                    return msg
+            self.stats.resends += 1
+        raise HardtoolError(
+            f"no answer from the bench firmware on {self.link.name} after {self.retries} "
+            f"tries: is it flashed and running, and is the baud rate right?"
+        )
+
+    def _check_same_firmware(self, msg: P.Hello) -> None:
+        old = self.hello_info
+        if old and (old.model_hash, old.height, old.width, old.channels) != (
+            msg.model_hash,
+            msg.height,
+            msg.width,
+            msg.channels,
+        ):
+            raise HardtoolError(
+                "a different firmware answered after a reset (model hash or input shape changed)"
+            )
+
+    # ------------------------------------------------------------ one image
+
+    def infer(self, index: int, image: np.ndarray) -> DeviceResult:
+        """Run one int8 HxWxC image on the device; retries and resumes after a reset."""
+        h = self.hello_info or self.hello()
+        img = np.ascontiguousarray(np.asarray(image))
+        if img.ndim == 4 and img.shape[0] == 1:
+            img = img[0]
+        if img.dtype != np.int8 or img.shape != (h.height, h.width, h.channels):
+            raise HardtoolError(
+                f"image {index}: expected int8 {h.height}x{h.width}x{h.channels} "
+                f"(quantised model input), got {img.dtype} {'x'.join(map(str, img.shape))}"
+            )
+        data = img.tobytes()
+        in_crc = P.crc32(data)
+        resets = 0
+        tag = index & 0xFFFFFFFF
+        for _attempt in range(self.retries):
+            try:
+                self._send_tiles(tag, data)
+                res = self._run(tag, in_crc)
+                if res is not None:
+                    res.index = index
+                    res.stats["resets"] = resets
+                    return res
+            except BoardReset as r:
+                resets += 1
+                self.stats.resets += 1
+                log.info("board reset during image %d; sending it again", index)
+                if resets > self.max_resets:
+                    raise HardtoolError(
+                        f"the board reset {resets} times during image {index}: it probably "
+                        "crashes on this input (stack overflow or hard fault?)"
+                    ) from None
+                self._check_same_firmware(r.hello)
+                self.hello_info = r.hello
+            except _Retry:
+                pass
+        raise HardtoolError(
+            f"image {index}: no valid result after {self.retries} attempts "
+            f"({self.link.bad_frames} corrupt frames seen): the serial line is too noisy"
+        )
+
+    def _await(self, seq: int | set[int], req_type: int, deadline: float) -> P.Ack | P.DeviceError | None:
+        """ACK or ERROR answering one of our frames ``seq`` (or a parse ERROR), else None at deadline."""
+        seqs = seq if isinstance(seq, set) else {seq}
+        while True:
+            got = self._next(deadline)
+            if got is None:
+                return None
+            msg = got[1]
+            if isinstance(msg, P.Ack) and msg.req_seq in seqs and msg.req_type == req_type:
+                return msg
+            if isinstance(msg, P.DeviceError) and (msg.req_seq in seqs or msg.req_seq == 0xFFFF):
+                self.stats.device_errors += 1
+                return msg
+
+    def _send_tiles(self, tag: int, data: bytes) -> None:
+        h = self.hello_info
+        row_bytes = h.width * h.channels
+        rows_per_tile = max(1, (h.max_payload - P.TILE_HEADER) // row_bytes)
+        for r0 in range(0, h.height, rows_per_tile):
+            n = min(rows_per_tile, h.height - r0)
+            payload = P.tile_payload(tag, r0, data[r0 * row_bytes : (r0 + n) * row_bytes], row_bytes)
+            seqs: set[int] = set()
+            for _ in range(self.retries):
+                seqs.add(self.link.send(P.TILE, payload))
+                reply = self._await(seqs, P.TILE, time.monotonic() + self.timeout)
+                if isinstance(reply, P.Ack):
+                    break
+                if isinstance(reply, P.DeviceError) and reply.code == P.E_BAD_TILE and reply.req_seq in seqs:
+                    raise HardtoolError(f"the device rejected input rows {r0}..{r0 + n - 1}: {reply.text}")
+                self.stats.resends += 1
+            else:
+                raise HardtoolError(
+                    f"image {tag}: input rows {r0}..{r0 + n - 1} not acknowledged after "
+                    f"{self.retries} tries (no answer or a noisy line on {self.link.name})"
+                )
+
+    def _run(self, tag: int, in_crc: int) -> DeviceResult | None:
+        seqs: set[int] = set()
+        for _ in range(self.retries):
+            seqs.add(self.link.send(P.RUN, P.run_payload(tag, in_crc)))
+            reply = self._await(seqs, P.RUN, time.monotonic() + self.timeout)
+            if isinstance(reply, P.Ack):
+                return self._collect(tag)
+            if isinstance(reply, P.DeviceError) and reply.req_seq in seqs:
+                if reply.code in (P.E_INCOMPLETE_INPUT, P.E_INPUT_CRC):
+                    raise _Retry()
+                if reply.code == P.E_MODEL_FAILED:
+                    raise HardtoolError(
+                        f"image {tag}: hard_model_run failed on the device (code {reply.detail})"
+                    )
+            self.stats.resends += 1
+        raise HardtoolError(
+            f"image {tag}: RUN not acknowledged after {self.retries} tries on {self.link.name}"
+        )
+
+    def _collect(self, tag: int) -> DeviceResult | None:
+        """Gather LABELS/PROFILE/RESULT; ask again (RESULT_REQ) for anything lost."""
+        h = self.hello_info
+        first_deadline = time.monotonic() + self.run_timeout
+        # pieces of one run (same run_id) are identical whichever attempt delivered them
+        labels: dict[int, dict[int, P.Labels]] = {}
+        profiles: dict[int, dict[int, P.Profile]] = {}
+        for attempt in range(self.retries):
+            deadline = first_deadline if attempt == 0 else time.monotonic() + self.timeout
+            result = None
+            while result is None:
+                got = self._next(deadline)
+                if got is None:
+                    break
+                msg = got[1]
+                if isinstance(msg, P.Labels) and msg.image == tag:
+                    labels.setdefault(msg.run_id, {})[msg.row_start] = msg
+                elif isinstance(msg, P.Profile) and msg.image == tag:
+                    profiles.setdefault(msg.run_id, {})[msg.first_layer] = msg
+                elif isinstance(msg, P.Result) and msg.image == tag:
+                    result = msg
+                elif isinstance(msg, P.DeviceError) and msg.code == P.E_NO_RESULT and msg.image == tag:
+                    raise _Retry()
+                elif isinstance(msg, P.DeviceError) and msg.code == P.E_MODEL_FAILED and msg.image == tag:
+                    raise HardtoolError(
+                        f"image {tag}: hard_model_run failed on the device (code {msg.detail})"
+                    )
+                if isinstance(msg, (P.Labels, P.Profile)) and msg.image == tag:
+                    # the run is over once its output flows: a lost RESULT costs one timeout
+                    deadline = time.monotonic() + self.timeout
+            if result is not None:
+                out = self._assemble(
+                    h, result, labels.get(result.run_id, {}), profiles.get(result.run_id, {})
+                )
+                if out is not None:
+                    return out
+            self.stats.result_requests += 1
+            self.link.send(P.RESULT_REQ, P.result_req_payload(tag))
+        return None
+
+    def _assemble(
+        self, h: P.Hello, r: P.Result, labels: dict[int, P.Labels], profiles: dict[int, P.Profile]
+    ) -> DeviceResult | None:
+        """The full result if every piece arrived and the label CRC matches, else None."""
+        if r.rows != h.height or r.num_layers != h.num_layers:
+            return None
+        out = bytearray()
+        row = 0
+        while row < h.height:
+            chunk = labels.get(row)
+            if chunk is None or chunk.row_count == 0:
+                return None
+            try:
+                pixels = P.rle_decode(chunk.rle, limit=chunk.row_count * h.width)
+            except P.ProtocolError:
+                return None
+            if len(pixels) != chunk.row_count * h.width:
+                return None
+            out += pixels
+            row += chunk.row_count
+        if row != h.height or P.crc32(bytes(out)) != r.labels_crc32:
+            return None
+        counts: list[int] = []
+        while len(counts) < r.num_layers:
+            p = profiles.get(len(counts))
+            if p is None or not p.counts:
+                return None
+            counts.extend(p.counts)
+        if len(counts) != r.num_layers:
+            return None
+        lab = np.frombuffer(bytes(out), dtype=np.uint8).reshape(h.height, h.width).copy()
+        return DeviceResult(
+            index=r.image,
+            labels=lab,
+            layer_counts=counts,
+            total=r.total,
+            unit=h.unit,
+            stack_high_water=r.stack_high_water,
+            stats={"resends": self.stats.resends, "bad_frames": self.link.bad_frames},
+        )
+
+    def reset_board(self, wait: float = 5.0) -> P.Hello:
+        """Ask the firmware to reboot (RESET) and wait for its boot HELLO."""
+        self.link.send(P.RESET)
+        deadline = time.monotonic() + wait
+        while True:
+            try:
+                if self._next(deadline) is None:
+                    raise HardtoolError(f"the board did not come back within {wait:.0f} s after RESET")
+            except BoardReset as r:
+                self.hello_info = r.hello
+                return r.hello
+
+
+def run_images(
+    link: Link | SerialLike | str,
+    images_int8: Iterable[np.ndarray],
+    progress: Callable[[int, DeviceResult], None] | None = None,
+    *,
+    baud: int = 115200,
+    timeout: float = 2.0,
+    run_timeout: float = 120.0,
+    retries: int = 8,
+    max_resets: int = 3,
+) -> Iterator[DeviceResult]:
+    """Run each int8 HxWxC image on the device, yielding results in order.
+
+    ``link`` is a :class:`Link`, an open serial-like object, or a port name / pyserial URL.
+    """
+    own = not isinstance(link, Link)
+    lk = Link(link, baud=baud) if own else link
+    try:
+        session = BenchSession(
+            lk, timeout=timeout, run_timeout=run_timeout, retries=retries, max_resets=max_resets
+        )
+        session.hello()
+        for i, img in enumerate(images_int8):
+            res = session.infer(i, img)
+            if progress:
+                progress(i, res)
+            yield res
+    finally:
+        if own:
+            lk.close()

@@ -1,1 +1,0 @@
-"""Device side, host half: toolchain discovery, firmware build, flashers, the emulated board."""

@@ -1,0 +1,67 @@
+"""`hardtool flash-and-bench`: on-device accuracy, bit-exactness and latency."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from hardtool.core.errors import EXIT_NOT_BIT_EXACT
+from hardtool.core.options import baud_option, board_option, flasher_option, json_option, port_option
+
+
+@click.command("flash-and-bench")
+@click.argument("build_dir", type=click.Path(path_type=Path))
+@click.option("--data", type=click.Path(path_type=Path), required=True, help="Cityscapes-layout root.")
+@click.option("--split", default="val", show_default=True)
+@click.option("--n", "n", type=int, default=10, show_default=True, help="Images to stream.")
+@port_option()
+@baud_option()
+@flasher_option()
+@board_option("the DISCO board if one is connected, else the emulated board")
+@click.option(
+    "--ckpt",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Float checkpoint for the float mIoU (default: the one named in quant_report.json).",
+)
+@click.option("--timeout", type=float, default=2.0, show_default=True, help="Seconds to wait for one reply.")
+@click.option(
+    "--out", type=click.Path(path_type=Path), default=None, help="Report folder [default: BUILD_DIR/bench]."
+)
+@json_option()
+def flash_and_bench_cmd(
+    build_dir, data, split, n, port, baud, flasher, board, ckpt, timeout, out, as_json
+) -> None:
+    """Flash BUILD_DIR's firmware (or launch the emulated board), stream N images over the serial
+    protocol and report device mIoU, agreement with the host int8 reference, latency per image and
+    per layer, and measured SRAM vs memplan. Writes bench.json and masks.png; Ctrl-C keeps partial results."""
+    from hardtool.flash_and_bench.report import print_report
+    from hardtool.flash_and_bench.run import flash_and_bench
+
+    def log(msg: str) -> None:
+        click.echo(msg, err=as_json)
+
+    r = flash_and_bench(
+        build_dir,
+        data,
+        n,
+        port,
+        baud,
+        flasher,
+        board,
+        out,
+        ckpt,
+        split,
+        timeout,
+        progress=not as_json,
+        log=log,
+    )
+    if as_json:
+        click.echo(json.dumps(r, indent=2))
+    else:
+        print_report(r)
+        click.echo(f"wrote {(out or build_dir / 'bench')}/bench.json and masks.png")
+    if not r["agreement"].get("bit_exact") and r["completed"]:
+        raise SystemExit(EXIT_NOT_BIT_EXACT)
