@@ -4,11 +4,11 @@ PY ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-APT_PKGS := gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm clang
+APT_PKGS := gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm clang clang-format
 export PATH := $(abspath $(BIN)):$(PATH)
 export TF_CPP_MIN_LOG_LEVEL := 2
 
-.PHONY: install apt demo test bench lint clean
+.PHONY: install apt demo test bench lint format clean
 
 install: $(STAMP) apt
 
@@ -26,6 +26,7 @@ apt:
 	command -v arm-none-eabi-gcc >/dev/null || missing="$$missing gcc-arm-none-eabi libnewlib-arm-none-eabi"; \
 	command -v qemu-system-arm >/dev/null || missing="$$missing qemu-system-arm"; \
 	command -v clang >/dev/null || missing="$$missing clang"; \
+	command -v clang-format >/dev/null || missing="$$missing clang-format"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(APT_PKGS); \
 	  else echo "note: missing toolchain; run: sudo apt-get install -y $(APT_PKGS)"; fi; \
@@ -40,8 +41,16 @@ test: install
 bench: install
 	$(BIN)/python -m bench
 
+C_SOURCES = $(shell find firmware tests -name '*.[ch]')
+
 lint: install
-	$(BIN)/ruff check hardtool tests
+	$(BIN)/ruff check hardtool tests bench
+	$(BIN)/ruff format --check hardtool tests bench
+	clang-format --dry-run --Werror $(C_SOURCES)
+
+format: install
+	$(BIN)/ruff format hardtool tests bench
+	clang-format -i $(C_SOURCES)
 
 clean:
 	rm -rf build .pytest_cache
