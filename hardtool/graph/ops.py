@@ -31,12 +31,13 @@ OTHERS = frozenset(
 )
 # ops that exist only after lower()
 FUSED = frozenset({"HARD_RESIZE_ARGMAX"})
+# SPACE_TO_BATCH_ND -> CONV_2D / DEPTHWISE_CONV_2D -> BATCH_TO_SPACE_ND (how the converter keeps
+# dilation when the batch is dynamic): lower() folds it into one dilated conv
+FOLDED = frozenset({"SPACE_TO_BATCH_ND", "BATCH_TO_SPACE_ND"})
 
-SUPPORTED = ELEMENTWISE_UNARY | ELEMENTWISE_BINARY | RESHAPES | OTHERS | FUSED
+SUPPORTED = ELEMENTWISE_UNARY | ELEMENTWISE_BINARY | RESHAPES | OTHERS | FUSED | FOLDED
 
 HINTS = {
-    "SPACE_TO_BATCH_ND": "dilated convs must keep native dilation (export through ONNX with 'hardtool quantize')",
-    "BATCH_TO_SPACE_ND": "dilated convs must keep native dilation (export through ONNX with 'hardtool quantize')",
     "DEQUANTIZE": "quantize the whole graph to int8, including input and output",
     "TILE": "use a Resizing layer instead of UpSampling2D",
 }
