@@ -5,7 +5,17 @@ from __future__ import annotations
 
 # out[i] depends only on in[i]: the output may overwrite an input of the same size
 ELEMENTWISE_UNARY = frozenset(
-    {"RELU", "RELU6", "RELU_N1_TO_1", "LOGISTIC", "TANH", "HARD_SWISH", "LEAKY_RELU", "QUANTIZE"}
+    {
+        "RELU",
+        "RELU6",
+        "RELU_N1_TO_1",
+        "RELU_0_TO_1",
+        "LOGISTIC",
+        "TANH",
+        "HARD_SWISH",
+        "LEAKY_RELU",
+        "QUANTIZE",
+    }
 )
 # out[i] depends only on a[i], b[i] (when neither input is broadcast)
 ELEMENTWISE_BINARY = frozenset({"ADD", "SUB", "MUL", "MAXIMUM", "MINIMUM"})
@@ -24,6 +34,8 @@ OTHERS = frozenset(
         "CONCATENATION",
         "PAD",
         "PADV2",
+        "STRIDED_SLICE",
+        "SLICE",
         "RESIZE_BILINEAR",
         "RESIZE_NEAREST_NEIGHBOR",
         "ARG_MAX",
