@@ -11,6 +11,7 @@
  *   hard_sxtab16(a, x): a + hard_sxtb16(x), lane by lane (16-bit wrap)
  *   hard_smlad(a, b, acc): acc + a.lo * b.lo + a.hi * b.hi (32-bit wrap)
  *   hard_ror8(x):       rotate right by 8 bits (bytes 1 and 3 into lanes 0 and 2)
+ *   hard_sxtab16_ror8(a, x): hard_sxtab16(a, hard_ror8(x)), one instruction on the core
  */
 #ifndef HARD_ACLE_H
 #define HARD_ACLE_H
@@ -61,6 +62,11 @@ static inline uint32_t hard_sxtab16(uint32_t a, uint32_t x)
     return hard_lanes(hard_lane_lo(a) + hard_lane_lo(b), hard_lane_hi(a) + hard_lane_hi(b));
 }
 
+static inline uint32_t hard_sxtab16_ror8(uint32_t a, uint32_t x)
+{
+    return hard_sxtab16(a, hard_ror8(x));
+}
+
 static inline int32_t hard_smlad(uint32_t a, uint32_t b, int32_t acc)
 {
     const uint32_t lo = (uint32_t)(hard_lane_lo(a) * hard_lane_lo(b));
@@ -82,6 +88,14 @@ static inline uint32_t hard_sxtb16(uint32_t x)
 static inline uint32_t hard_sxtab16(uint32_t a, uint32_t x)
 {
     return (uint32_t)__sxtab16((int32_t)a, (int32_t)x);
+}
+
+/* SXTAB16 with its rotate operand (GCC does not fold a separate rotate into it). */
+static inline uint32_t hard_sxtab16_ror8(uint32_t a, uint32_t x)
+{
+    uint32_t r;
+    __asm__("sxtab16 %0, %1, %2, ror #8" : "=r"(r) : "r"(a), "r"(x));
+    return r;
 }
 
 static inline int32_t hard_smlad(uint32_t a, uint32_t b, int32_t acc)

@@ -63,13 +63,13 @@ static void hard_fc_dot2_dsp(const int8_t *x,
     {
         const uint32_t xw = hard_read_u32(x + d);
         const uint32_t x02 = hard_sxtab16(in_off2, xw);
-        const uint32_t x13 = hard_sxtab16(in_off2, hard_ror8(xw));
+        const uint32_t x13 = hard_sxtab16_ror8(in_off2, xw);
         const uint32_t ww0 = hard_read_u32(w0 + d);
         const uint32_t ww1 = hard_read_u32(w1 + d);
         a0 = hard_smlad(x02, hard_sxtab16(filt_off2, ww0), a0);
-        a0 = hard_smlad(x13, hard_sxtab16(filt_off2, hard_ror8(ww0)), a0);
+        a0 = hard_smlad(x13, hard_sxtab16_ror8(filt_off2, ww0), a0);
         a1 = hard_smlad(x02, hard_sxtab16(filt_off2, ww1), a1);
-        a1 = hard_smlad(x13, hard_sxtab16(filt_off2, hard_ror8(ww1)), a1);
+        a1 = hard_smlad(x13, hard_sxtab16_ror8(filt_off2, ww1), a1);
     }
     for (; d < depth; ++d)
     {
