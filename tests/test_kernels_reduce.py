@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from kernels_util import (  # noqa: F401  (kernel_lib_fixture provides the kernel_lib fixture)
@@ -67,3 +68,15 @@ def test_mean_of_a_hw_reduction_equals_the_hw_kernel(kernel_lib):
         p = quant.mean_params(float(rng.uniform(0.01, 1)), int(rng.integers(-128, 128)), 0.05, -3)
         x = rand_int8(rng, shape)
         assert_bit_exact(kernel_lib.mean(x, [1, 2], p), kernel_lib.mean_hw(x, p), f"{shape}")
+
+
+def test_mean_axes_resolve_like_tflite():
+    """Negative and repeated axes map onto the right-aligned 4-D shape; no axis is refused."""
+    from hardtool.codegen import layout
+
+    assert layout.mean_axes((2, 3, 4), [-1, 0, 2]) == ((1, 2, 3, 4), 2 | 8)
+    assert layout.mean_axes((5, 6), [1]) == ((1, 1, 5, 6), 8)
+    with pytest.raises(ValueError, match="no axis"):
+        layout.mean_axes((2, 3), [])
+    with pytest.raises(ValueError, match="out of range"):
+        layout.mean_axes((2, 3), [2])

@@ -342,7 +342,8 @@ int32_t hard_fully_connected_s8_get_buffer_size(const hard_dims *filter_dims);
 /* input_dims: n = batches, h * w * c = accum depth.  filter_dims: n = units,
  * h * w * c = accum depth (row-major [units][accum depth]).  output_dims:
  * n * h * w = batches, c = units.  bias: int32[units] or NULL.
- * quant_params: one multiplier/shift (per-tensor weights). */
+ * quant_params: one multiplier/shift (per-tensor weights).  The output must not
+ * overlap the input. */
 hard_status hard_fully_connected_s8(const hard_context *ctx,
                                     const hard_fc_params *fc_params,
                                     const hard_per_tensor_quant *quant_params,
@@ -449,7 +450,8 @@ hard_status hard_hard_swish_s8(const hard_hard_swish_params *hard_swish_params,
 
 /* ----------------------------- ADD / SUB / MUL / MAXIMUM / MINIMUM, 4-D broadcast */
 /* Shapes are 4-D (lower ranks right-aligned, padded with 1s); every input dim
- * equals the output's or is 1, as in TFLite's Broadcast*4DSlow kernels. */
+ * equals the output's or is 1, as in TFLite's Broadcast*4DSlow kernels.  The
+ * output may alias an input of the output's shape. */
 int32_t hard_broadcast_add_s8_get_buffer_size(void);
 
 /* ADD, and SUB with input2_multiplier negated (TFLite's sub kernel reuses its
@@ -503,8 +505,9 @@ hard_status hard_minimum_s8(const hard_dims *input1_dims,
 
 int32_t hard_mean_s8_get_buffer_size(void);
 
-/* reduce_axes: HARD_AXIS_* bits of the 4-D input.  The output holds the kept
- * dims in order (keep_dims does not change its bytes). */
+/* reduce_axes: HARD_AXIS_* bits of the 4-D input, at least one.  The output
+ * holds the kept dims in order (keep_dims does not change its bytes) and must
+ * not overlap the input. */
 hard_status hard_mean_s8(const hard_mean_params *mean_params,
                          const hard_dims *input_dims,
                          int32_t reduce_axes,

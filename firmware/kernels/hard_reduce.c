@@ -48,7 +48,7 @@ hard_status hard_mean_s8(const hard_mean_params *mean_params,
                          const int8_t *input,
                          int8_t *output)
 {
-    if (mean_params == 0 || !hard_dims_valid(input_dims) || (reduce_axes & ~15) != 0)
+    if (mean_params == 0 || !hard_dims_valid(input_dims) || reduce_axes <= 0 || reduce_axes > 15)
     {
         return HARD_ARG_ERROR;
     }

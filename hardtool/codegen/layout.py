@@ -40,6 +40,8 @@ def broadcast_4d(shape1: Sequence[int], shape2: Sequence[int]) -> tuple[Shape4, 
 def mean_axes(shape: Sequence[int], axes: Sequence[int]) -> tuple[Shape4, int]:
     """4-D input shape and the HARD_AXIS_* mask of a MEAN over ``axes`` (negative allowed, repeats ignored)."""
     rank = len(shape)
+    if len(axes) == 0:
+        raise ValueError("MEAN over no axis is a copy, not a reduction")
     mask = 0
     for axis in axes:
         a = int(axis) + rank if int(axis) < 0 else int(axis)

@@ -7,6 +7,7 @@ the generated code is bit-exact with the reference interpreter.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from typing import Sequence
@@ -220,8 +221,10 @@ def softmax_params(beta: float, s_in: float) -> SoftmaxParams:
     return SoftmaxParams(mult, shift, -int(radius))
 
 
+@functools.lru_cache(maxsize=1)
 def _libm():
-    """The C math library TFLite's float32 transforms call (expf, tanhf), or None."""
+    """The C math library TFLite's float32 transforms call (expf, tanhf), or None (then numpy's
+    float32 functions stand in; they can differ from libm in the last bit)."""
     import ctypes
     import ctypes.util
 
