@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, settings
 
-from hardtool.kernels.host import KernelLib, build_kernel_library
+from hardtool.kernels.host import EMULATE_DSP, HOST_DEFINES, KernelLib, build_kernel_library
 
 # Conversion takes ~0.1 s, so each example converts its own model and then draws several inputs.
 KERNEL_SETTINGS = settings(
@@ -35,16 +35,28 @@ def kernel_lib_fixture(tmp_path_factory) -> KernelLib:
     return KernelLib(build_kernel_library(tmp_path_factory.mktemp("hard_kernels")))
 
 
+@pytest.fixture(scope="session", name="kernel_lib_dsp")
+def kernel_lib_dsp_fixture(tmp_path_factory) -> KernelLib:
+    """The library with the Cortex-M DSP code paths, their intrinsics emulated in portable C."""
+    out = tmp_path_factory.mktemp("hard_kernels_dsp")
+    return KernelLib(build_kernel_library(out, defines=(*HOST_DEFINES, EMULATE_DSP)))
+
+
 def convert_int8(
     fn: Callable,
     input_shapes: Sequence[Sequence[int]],
-    input_ranges: Sequence[float] | None = None,
+    input_ranges: Sequence[float | tuple[float, float]] | None = None,
     seed: int = 0,
+    io_type: str = "int8",
+    **converter_flags,
 ) -> bytes:
-    """Full-int8 conversion of a tf.function with float inputs (int8 model inputs/outputs)."""
+    """Full-int8 conversion of a tf.function with float inputs (int8 model inputs/outputs, or
+    ``io_type`` 'uint8' / 'float32' ones); ``converter_flags`` are set on the converter."""
     import tensorflow as tf
 
     ranges = list(input_ranges) if input_ranges is not None else [1.0] * len(input_shapes)
+    # a number r calibrates on [-r, r]; a (low, high) pair on that interval (moves the zero point)
+    ranges = [(-float(r), float(r)) if np.isscalar(r) else (float(r[0]), float(r[1])) for r in ranges]
     specs = [tf.TensorSpec(list(s), tf.float32) for s in input_shapes]
     concrete = fn.get_concrete_function(*specs)
     conv = tf.lite.TFLiteConverter.from_concrete_functions([concrete], fn)
@@ -54,13 +66,16 @@ def convert_int8(
     def representative():
         for _ in range(8):
             yield [
-                rng.uniform(-r, r, s).astype(np.float32) for s, r in zip(input_shapes, ranges, strict=True)
+                rng.uniform(lo, hi, s).astype(np.float32)
+                for s, (lo, hi) in zip(input_shapes, ranges, strict=True)
             ]
 
     conv.representative_dataset = representative
     conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-    conv.inference_input_type = tf.int8
-    conv.inference_output_type = tf.int8
+    conv.inference_input_type = getattr(tf, io_type)
+    conv.inference_output_type = getattr(tf, io_type)
+    for name, value in converter_flags.items():
+        setattr(conv, name, value)
     return conv.convert()
 
 
@@ -69,6 +84,7 @@ class Quant:
     scale: float
     zero_point: int
     scales: np.ndarray  # per-channel scales (length 1 when per-tensor)
+    zero_points: np.ndarray
 
 
 class RefModel:
@@ -77,6 +93,7 @@ class RefModel:
     def __init__(self, model: bytes):
         import tensorflow as tf
 
+        self.model = model
         self.interp = tf.lite.Interpreter(
             model_content=model,
             experimental_op_resolver_type=tf.lite.experimental.OpResolverType.BUILTIN_REF,
@@ -100,7 +117,7 @@ class RefModel:
         scales = np.asarray(qp["scales"], dtype=np.float64)
         zps = np.asarray(qp["zero_points"])
         assert scales.size >= 1, f"tensor {tensor} is not quantised"
-        return Quant(float(scales[0]), int(zps[0]), scales)
+        return Quant(float(scales[0]), int(zps[0]), scales, zps)
 
     def dtype(self, tensor: int):
         return self._details[tensor]["dtype"]
@@ -130,3 +147,44 @@ def assert_bit_exact(ours: np.ndarray, ref: np.ndarray, what: str) -> None:
     diff = ours.astype(np.int64) - ref.astype(np.int64)
     bad = np.count_nonzero(diff)
     assert bad == 0, f"{what}: {bad}/{diff.size} elements differ, max |diff| {np.abs(diff).max()}"
+
+
+def patch_options(model: bytes, op_name: str, **values) -> bytes:
+    """The model with fields of every ``op_name`` op's builtin options set (e.g. SOFTMAX beta),
+    for option values the converter never emits from TensorFlow graphs."""
+    import flatbuffers
+
+    from hardtool.core.graph.reader import schema
+
+    s = schema()
+    m = s.ModelT.InitFromPackedBuf(bytearray(model), 0)
+    code = getattr(s.BuiltinOperator, op_name)
+    indices = [
+        i for i, c in enumerate(m.operatorCodes) if max(c.builtinCode, c.deprecatedBuiltinCode) == code
+    ]
+    patched = 0
+    for op in m.subgraphs[0].operators:
+        if op.opcodeIndex in indices:
+            for key, value in values.items():
+                setattr(op.builtinOptions, key, value)
+            patched += 1
+    assert patched, f"no {op_name} op to patch"
+    b = flatbuffers.Builder(len(model) + 1024)
+    b.Finish(m.Pack(b), file_identifier=b"TFL3")
+    return bytes(b.Output())
+
+
+def ref_mbqm(x: int, mult: int, shift: int) -> int:
+    """TFLite's MultiplyByQuantizedMultiplier on Python ints (int32 wrap of the left shift and
+    the one saturating case included): the independent model kernels are checked against."""
+    a = x * (1 << max(shift, 0))
+    a = (a + (1 << 31)) % (1 << 32) - (1 << 31)
+    if a == mult == -(1 << 31):
+        hi = (1 << 31) - 1
+    else:
+        ab = a * mult
+        hi = (ab + (1 << 30)) >> 31 if ab >= 0 else -((-ab + (1 << 30) - 1) >> 31)
+    right = max(-shift, 0)
+    mask = (1 << right) - 1
+    threshold = (mask >> 1) + (1 if hi < 0 else 0)
+    return (hi >> right) + (1 if (hi & mask) > threshold else 0)

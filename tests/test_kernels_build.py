@@ -13,6 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from kernels_util import kernel_lib_fixture  # noqa: F401  (provides the kernel_lib fixture)
 
+from hardtool.core.boards import C_FLAGS, EMULATED_BOARD, get_board
 from hardtool.kernels import build as hostlib
 from hardtool.kernels import quant
 from hardtool.kernels.scratch import scratch_bytes_for
@@ -45,12 +46,15 @@ def test_builds_for_cortex_m7_without_warnings_or_float(tmp_path):
     assert not float_helpers, float_helpers
 
 
-def test_host_build_is_strict_c99(tmp_path):
-    """-std=c99 -pedantic -Wall -Wextra -Wconversion -Werror, every file on its own."""
+@pytest.mark.parametrize("defines", [(), ("HARD_FLOAT_IO", "HARD_EMULATE_DSP")])
+def test_host_build_is_strict_c99(tmp_path, defines):
+    """-std=c99 -pedantic -Wall -Wextra -Wconversion -Werror, every file on its own; also with the
+    float I/O kernels and the emulated DSP paths compiled in."""
     for src in hostlib.kernel_sources():
         proc = subprocess.run(
             [
                 "gcc",
+                *[f"-D{d}" for d in defines],
                 "-std=c99",
                 "-pedantic",
                 "-Wall",
@@ -86,7 +90,35 @@ def test_scratch_table_mirrors_c(kernel_lib):
         assert scratch_bytes_for("CONV_2D") == lib("hard_convolve_s8", inp, (c, 3, 3, c), inp)
         assert scratch_bytes_for("DEPTHWISE_CONV_2D") == lib("hard_depthwise_conv_s8", inp, (1, 3, 3, c), inp)
         assert scratch_bytes_for("MAX_POOL_2D") == lib("hard_max_pool_s8", inp, out)
+    for _ in range(5):
+        units, depth = (int(v) for v in rng.integers(1, 300, size=2))
+        for fn in ("hard_fully_connected_s8", "hard_fully_connected_per_channel_s8"):
+            assert (
+                scratch_bytes_for("FULLY_CONNECTED") == kernel_lib.buffer_size(fn, (units, 1, 1, depth)) == 0
+            )
     for op, fn in [
+        ("SOFTMAX", "hard_softmax_s8"),
+        ("LOGISTIC", "hard_lut_s8"),
+        ("TANH", "hard_lut_s8"),
+        ("RELU", "hard_relu_s8"),
+        ("RELU6", "hard_relu_s8"),
+        ("RELU_N1_TO_1", "hard_relu_s8"),
+        ("RELU_0_TO_1", "hard_relu_s8"),
+        ("LEAKY_RELU", "hard_leaky_relu_s8"),
+        ("HARD_SWISH", "hard_hard_swish_s8"),
+        ("SUB", "hard_broadcast_add_s8"),
+        ("ADD", "hard_broadcast_add_s8"),
+        ("MUL", "hard_broadcast_mul_s8"),
+        ("MAXIMUM", "hard_maximum_s8"),
+        ("MINIMUM", "hard_minimum_s8"),
+        ("STRIDED_SLICE", "hard_strided_slice_s8"),
+        ("SLICE", "hard_strided_slice_s8"),
+        ("PAD", "hard_pad4d_s8"),
+        ("PADV2", "hard_pad4d_s8"),
+        ("QUANTIZE", "hard_requantize_s8_u8"),
+        ("QUANTIZE", "hard_requantize_u8_s8"),
+        ("QUANTIZE", "hard_quantize_f32_s8"),
+        ("DEQUANTIZE", "hard_dequantize_s8_f32"),
         ("ADD", "hard_elementwise_add_s8"),
         ("MUL", "hard_elementwise_mul_s8"),
         ("QUANTIZE", "hard_requantize_s8"),
@@ -97,8 +129,9 @@ def test_scratch_table_mirrors_c(kernel_lib):
         ("ARG_MAX", "hard_argmax_c_s8"),
     ]:
         assert scratch_bytes_for(op) == kernel_lib.buffer_size(fn) == 0
+    assert kernel_lib.buffer_size("hard_mean_s8") == 0  # MEAN's table entry covers hard_mean_hw_s8
     with pytest.raises(ValueError):
-        scratch_bytes_for("SOFTMAX")
+        scratch_bytes_for("LSTM")
     with pytest.raises(TypeError):
         scratch_bytes_for("MEAN")
 
@@ -169,3 +202,32 @@ def test_scratch_bytes_for_ir_ops():
     assert scratch_bytes(op("MEAN"), graph) == 19 * 4
     assert scratch_bytes(op("CONV_2D"), graph) == 0
     assert scratch_bytes(op("RESHAPE"), graph) == 0
+
+
+@pytest.mark.skipif(shutil.which(ARM_CC) is None, reason="arm-none-eabi-gcc not installed")
+def test_cortex_m7_uses_dsp_instructions_and_float_io_only_when_asked(tmp_path):
+    """FULLY_CONNECTED's inner loop is SMLAD on the Cortex-M7; hard_float_io.c is empty unless
+    HARD_FLOAT_IO is defined, and then it is the library's only floating point."""
+    objs = {o.stem: o for o in hostlib.compile_for_cortex_m7(tmp_path / "plain")}
+    fc = subprocess.run(["arm-none-eabi-objdump", "-d", str(objs["hard_fc"])], capture_output=True, text=True)
+    assert "smlad" in fc.stdout and "sxtab16" in fc.stdout
+    syms = subprocess.run(["arm-none-eabi-nm", str(objs["hard_float_io"])], capture_output=True, text=True)
+    assert "hard_quantize_f32_s8" not in syms.stdout
+    obj = tmp_path / "float_io.o"
+    src = hostlib.kernel_dir() / "hard_float_io.c"
+    cmd = [
+        ARM_CC,
+        *get_board(EMULATED_BOARD).cpu_flags,
+        *C_FLAGS,
+        "-DHARD_FLOAT_IO",
+        "-I",
+        str(hostlib.kernel_dir()),
+        "-c",
+        str(src),
+        "-o",
+        str(obj),
+    ]
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    dump = subprocess.run(["arm-none-eabi-objdump", "-d", str(obj)], capture_output=True, text=True).stdout
+    assert "vdiv.f32" in dump and "vmul.f32" in dump

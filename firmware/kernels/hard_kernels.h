@@ -317,6 +317,276 @@ hard_status hard_resize_bilinear_argmax_s8_rows(const hard_context *ctx,
                                                 int32_t row_end,
                                                 uint8_t *labels);
 
+/* =====================================================================
+ * Kernels for generic TFLite models (classification, keyword spotting,
+ * anomaly detection, ...).  Same conventions as above.
+ * ===================================================================== */
+
+/* ------------------------------------------------------- FULLY_CONNECTED */
+/* TFLite's reference FullyConnected / FullyConnectedPerChannel (int8):
+ *   acc = bias[o] + sum_d (filter[o][d] + filter_offset) * (input[b][d] + input_offset)
+ *   out = clamp(MultiplyByQuantizedMultiplier(acc, mult, shift) + output_offset)
+ * The input is read as [batches][accum depth] (keep_num_dims only changes the
+ * output's shape, not its bytes).  With the DSP extension (__ARM_FEATURE_DSP)
+ * the dot products use SMLAD, two output units at a time; the result is the same. */
+typedef struct
+{
+    int32_t input_offset;  /* -input zero point */
+    int32_t filter_offset; /* -filter zero point (0 for TFLite's symmetric int8 weights) */
+    int32_t output_offset;
+    hard_activation activation;
+} hard_fc_params;
+
+int32_t hard_fully_connected_s8_get_buffer_size(const hard_dims *filter_dims);
+
+/* input_dims: n = batches, h * w * c = accum depth.  filter_dims: n = units,
+ * h * w * c = accum depth (row-major [units][accum depth]).  output_dims:
+ * n * h * w = batches, c = units.  bias: int32[units] or NULL.
+ * quant_params: one multiplier/shift (per-tensor weights).  The output must not
+ * overlap the input. */
+hard_status hard_fully_connected_s8(const hard_context *ctx,
+                                    const hard_fc_params *fc_params,
+                                    const hard_per_tensor_quant *quant_params,
+                                    const hard_dims *input_dims,
+                                    const int8_t *input,
+                                    const hard_dims *filter_dims,
+                                    const int8_t *filter,
+                                    const int32_t *bias,
+                                    const hard_dims *output_dims,
+                                    int8_t *output);
+
+int32_t hard_fully_connected_per_channel_s8_get_buffer_size(const hard_dims *filter_dims);
+
+/* As hard_fully_connected_s8 with one multiplier/shift per unit (per-channel weights). */
+hard_status hard_fully_connected_per_channel_s8(const hard_context *ctx,
+                                                const hard_fc_params *fc_params,
+                                                const hard_per_channel_quant *quant_params,
+                                                const hard_dims *input_dims,
+                                                const int8_t *input,
+                                                const hard_dims *filter_dims,
+                                                const int8_t *filter,
+                                                const int32_t *bias,
+                                                const hard_dims *output_dims,
+                                                int8_t *output);
+
+/* ---------------------------------------------------------------- SOFTMAX */
+/* TFLite's reference quantised Softmax (reference_ops::Softmax<int8_t, int8_t>,
+ * gemmlowp fixed point: exp_on_negative_values on Q5.26 differences, Q12.19 sum,
+ * GetReciprocal).  The output has scale 1/256 and zero point -128. */
+typedef struct
+{
+    int32_t input_multiplier; /* PreprocessSoftmaxScaling(beta, input scale, 5) */
+    int32_t input_left_shift;
+    int32_t diff_min; /* -CalculateInputRadius(5, input_left_shift) */
+} hard_softmax_params;
+
+int32_t hard_softmax_s8_get_buffer_size(void);
+
+/* Softmax along the last axis of a rows x depth tensor.  Output may alias the input. */
+hard_status hard_softmax_s8(
+    const hard_softmax_params *softmax_params, int32_t rows, int32_t depth, const int8_t *input, int8_t *output);
+
+/* ---------------------------------------------------- LOGISTIC and TANH */
+/* out[i] = lut[(uint8_t)input[i]].  TFLite's reference LOGISTIC and TANH (int8)
+ * are exactly such a table, filled in float by LUTPopulate; quant.py builds it. */
+int32_t hard_lut_s8_get_buffer_size(void);
+
+/* Output may alias the input. */
+hard_status hard_lut_s8(const int8_t *lut, const int8_t *input, int8_t *output, int32_t block_size);
+
+/* ------------------------- RELU / RELU6 / RELU_N1_TO_1 / RELU_0_TO_1 */
+/* TFLite's quantised ReluX: requantise to the output scale, then clamp. */
+typedef struct
+{
+    int32_t input_offset; /* -input zero point */
+    int32_t output_offset;
+    hard_per_tensor_quant quant; /* input scale / output scale (float32 division) */
+    hard_activation activation;  /* the clamp, in the output's quantised domain */
+} hard_relu_params;
+
+int32_t hard_relu_s8_get_buffer_size(void);
+
+/* Output may alias the input. */
+hard_status hard_relu_s8(const hard_relu_params *relu_params, const int8_t *input, int8_t *output, int32_t block_size);
+
+/* ------------------------------------------------------------ LEAKY_RELU */
+/* TFLite's QuantizeLeakyRelu: x - zp >= 0 is rescaled by s_in / s_out, the
+ * rest by s_in * alpha / s_out (both float32 products, as its Prepare). */
+typedef struct
+{
+    int32_t input_offset; /* -input zero point */
+    int32_t output_offset;
+    hard_per_tensor_quant identity;
+    hard_per_tensor_quant alpha;
+} hard_leaky_relu_params;
+
+int32_t hard_leaky_relu_s8_get_buffer_size(void);
+
+/* Output may alias the input. */
+hard_status hard_leaky_relu_s8(const hard_leaky_relu_params *leaky_relu_params,
+                               const int8_t *input,
+                               int8_t *output,
+                               int32_t block_size);
+
+/* ------------------------------------------------------------ HARD_SWISH */
+/* TFLite's reference quantised HardSwish (16-bit fixed point). */
+typedef struct
+{
+    int32_t input_zero_point;
+    int32_t output_zero_point;
+    int32_t reluish_multiplier; /* int16 fixed point */
+    int32_t reluish_exponent;
+    int32_t output_multiplier; /* int16 fixed point */
+    int32_t output_exponent;   /* <= 0 */
+} hard_hard_swish_params;
+
+int32_t hard_hard_swish_s8_get_buffer_size(void);
+
+/* Output may alias the input. */
+hard_status hard_hard_swish_s8(const hard_hard_swish_params *hard_swish_params,
+                               const int8_t *input,
+                               int8_t *output,
+                               int32_t block_size);
+
+/* ----------------------------- ADD / SUB / MUL / MAXIMUM / MINIMUM, 4-D broadcast */
+/* Shapes are 4-D (lower ranks right-aligned, padded with 1s); every input dim
+ * equals the output's or is 1, as in TFLite's Broadcast*4DSlow kernels.  The
+ * output may alias an input of the output's shape. */
+int32_t hard_broadcast_add_s8_get_buffer_size(void);
+
+/* ADD, and SUB with input2_multiplier negated (TFLite's sub kernel reuses its
+ * add kernels that way). */
+hard_status hard_broadcast_add_s8(const hard_add_params *add_params,
+                                  const hard_dims *input1_dims,
+                                  const int8_t *input1,
+                                  const hard_dims *input2_dims,
+                                  const int8_t *input2,
+                                  const hard_dims *output_dims,
+                                  int8_t *output);
+
+int32_t hard_broadcast_mul_s8_get_buffer_size(void);
+
+hard_status hard_broadcast_mul_s8(const hard_mul_params *mul_params,
+                                  const hard_dims *input1_dims,
+                                  const int8_t *input1,
+                                  const hard_dims *input2_dims,
+                                  const int8_t *input2,
+                                  const hard_dims *output_dims,
+                                  int8_t *output);
+
+/* MAXIMUM / MINIMUM: inputs and output share scale and zero point (TFLite
+ * compares the raw int8 values). */
+int32_t hard_maximum_s8_get_buffer_size(void);
+
+hard_status hard_maximum_s8(const hard_dims *input1_dims,
+                            const int8_t *input1,
+                            const hard_dims *input2_dims,
+                            const int8_t *input2,
+                            const hard_dims *output_dims,
+                            int8_t *output);
+
+int32_t hard_minimum_s8_get_buffer_size(void);
+
+hard_status hard_minimum_s8(const hard_dims *input1_dims,
+                            const int8_t *input1,
+                            const hard_dims *input2_dims,
+                            const int8_t *input2,
+                            const hard_dims *output_dims,
+                            int8_t *output);
+
+/* ------------------------------------------------------ MEAN over any axes */
+/* TFLite 2.19's reference QuantizedMeanOrSum (int8): the int32 sum of the raw
+ * values minus zero point * count, rescaled by input scale / output scale with
+ * 1/count folded into the multiplier (as hard_mean_hw_s8). */
+#define HARD_AXIS_N 1
+#define HARD_AXIS_H 2
+#define HARD_AXIS_W 4
+#define HARD_AXIS_C 8
+
+int32_t hard_mean_s8_get_buffer_size(void);
+
+/* reduce_axes: HARD_AXIS_* bits of the 4-D input, at least one.  The output
+ * holds the kept dims in order (keep_dims does not change its bytes) and must
+ * not overlap the input. */
+hard_status hard_mean_s8(const hard_mean_params *mean_params,
+                         const hard_dims *input_dims,
+                         int32_t reduce_axes,
+                         const int8_t *input,
+                         int8_t *output);
+
+/* --------------------------------------------- STRIDED_SLICE and SLICE */
+/* out[n][h][w][c] = in[begin.n + n * stride.n][...]...: begin/end masks,
+ * negative indices and shrink/new axes are resolved on the host; strides > 0.
+ * Works on any 1-byte type. */
+typedef struct
+{
+    hard_dims begin;
+    hard_dims stride;
+} hard_slice_params;
+
+int32_t hard_strided_slice_s8_get_buffer_size(void);
+
+hard_status hard_strided_slice_s8(const hard_slice_params *slice_params,
+                                  const hard_dims *input_dims,
+                                  const int8_t *input,
+                                  const hard_dims *output_dims,
+                                  int8_t *output);
+
+/* -------------------------------------------- PAD / PADV2 over all four dims */
+typedef struct
+{
+    hard_dims before;  /* elements added before, per dim (>= 0) */
+    hard_dims after;   /* elements added after, per dim (>= 0) */
+    int32_t pad_value; /* PAD: the output zero point; PADV2: its constant */
+} hard_pad4d_params;
+
+int32_t hard_pad4d_s8_get_buffer_size(void);
+
+hard_status hard_pad4d_s8(const hard_pad4d_params *pad_params,
+                          const hard_dims *input_dims,
+                          const int8_t *input,
+                          const hard_dims *output_dims,
+                          int8_t *output);
+
+/* ------------------------------------------ QUANTIZE int8 <-> uint8 */
+/* TFLite's reference Requantize (effective scale s_in / s_out, double). */
+int32_t hard_requantize_s8_u8_get_buffer_size(void);
+
+hard_status hard_requantize_s8_u8(const hard_requant_params *requant_params,
+                                  const int8_t *input,
+                                  uint8_t *output,
+                                  int32_t block_size);
+
+int32_t hard_requantize_u8_s8_get_buffer_size(void);
+
+hard_status hard_requantize_u8_s8(const hard_requant_params *requant_params,
+                                  const uint8_t *input,
+                                  int8_t *output,
+                                  int32_t block_size);
+
+/* --------------------- QUANTIZE float32 -> int8, DEQUANTIZE int8 -> float32 */
+/* The only float code of the library, for models with float inputs/outputs:
+ * hard_float_io.c, compiled to nothing unless HARD_FLOAT_IO is defined.
+ * QUANTIZE: round(x / scale) + zero point in float32, halves away from zero
+ * (TFLite's AffineQuantize).  DEQUANTIZE: scale * (q - zero point) (TFLite's
+ * Dequantize; the float32 product equals its double product rounded to float).
+ * Do not build with -ffast-math. */
+typedef struct
+{
+    float scale;
+    int32_t zero_point;
+} hard_affine_params;
+
+int32_t hard_quantize_f32_s8_get_buffer_size(void);
+
+hard_status
+hard_quantize_f32_s8(const hard_affine_params *affine_params, const float *input, int8_t *output, int32_t block_size);
+
+int32_t hard_dequantize_s8_f32_get_buffer_size(void);
+
+hard_status
+hard_dequantize_s8_f32(const hard_affine_params *affine_params, const int8_t *input, float *output, int32_t block_size);
+
 #ifdef __cplusplus
 }
 #endif

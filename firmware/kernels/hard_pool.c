@@ -10,6 +10,7 @@
 
 #include "hard_kernels.h"
 #include "hard_support.h"
+#include "hard_support_ext.h"
 
 static int hard_pool_args_valid(const hard_pool_params *p,
                                 const hard_dims *input_dims,
@@ -190,17 +191,10 @@ hard_status hard_mean_hw_s8(const hard_context *ctx,
     const int32_t offset_sum = mean_params->input_offset * count;
     int32_t *restrict acc = (int32_t *)ctx->buf;
 
-    /* Fold 1/count into the multiplier as the reference does: shift it up by
-     * floor(log2(count)) bits (at most 32, and keeping shift >= -31), divide once. */
-    int32_t count_bits = 0;
-    while (((int64_t)count >> (count_bits + 1)) != 0)
-    {
-        ++count_bits;
-    }
-    count_bits = hard_min_i32(count_bits, 32);
-    count_bits = hard_min_i32(count_bits, 31 + mean_params->quant.shift);
-    const int32_t mult = (int32_t)(((int64_t)mean_params->quant.multiplier << count_bits) / count);
-    const int32_t shift = mean_params->quant.shift - count_bits;
+    /* Fold 1/count into the multiplier as the reference does. */
+    int32_t mult;
+    int32_t shift;
+    hard_mean_fold_count(mean_params->quant.multiplier, mean_params->quant.shift, count, &mult, &shift);
 
     for (int32_t b = 0; b < input_dims->n; ++b)
     {

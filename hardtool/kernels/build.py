@@ -3,6 +3,7 @@ for tests and for comparing device output) and for the Cortex-M7 (warnings are e
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 from hardtool.core.boards import C_FLAGS, EMULATED_BOARD, get_board
@@ -10,6 +11,10 @@ from hardtool.core.resources import firmware_dir
 from hardtool.core.toolchain import find_toolchain, first_error, run_tool
 
 SHARED_FLAGS = ("-fPIC", "-shared")
+# The host library includes the float32 graph-I/O kernels (hard_float_io.c is empty without it).
+HOST_DEFINES = ("HARD_FLOAT_IO",)
+# Adds the portable emulation of the DSP intrinsics: the Cortex-M DSP code paths, run on the host.
+EMULATE_DSP = "HARD_EMULATE_DSP"
 
 
 def kernel_dir() -> Path:
@@ -21,12 +26,13 @@ def kernel_sources() -> list[Path]:
     return sorted(kernel_dir().glob("*.c"))
 
 
-def build_kernel_library(out_dir: Path, cc: str = "gcc") -> Path:
+def build_kernel_library(out_dir: Path, cc: str = "gcc", defines: Sequence[str] = HOST_DEFINES) -> Path:
     """Compile the kernels into a shared library in out_dir; raises with the compiler's message."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     lib = out_dir / "libhard_kernels.so"
-    cmd = [cc, *C_FLAGS, *SHARED_FLAGS, "-I", str(kernel_dir()), *map(str, kernel_sources()), "-o", str(lib)]
+    flags = [*C_FLAGS, *SHARED_FLAGS, *(f"-D{d}" for d in defines)]
+    cmd = [cc, *flags, "-I", str(kernel_dir()), *map(str, kernel_sources()), "-o", str(lib)]
     proc = run_tool(cmd)
     if proc.returncode != 0:
         raise RuntimeError(f"kernel library build failed:\n{proc.stderr}")

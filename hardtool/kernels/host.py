@@ -12,8 +12,8 @@ from typing import Sequence
 
 import numpy as np
 
-from hardtool.kernels import quant
-from hardtool.kernels.build import build_kernel_library, kernel_dir, kernel_sources  # noqa: F401
+from hardtool.kernels import layout, quant
+from hardtool.kernels.build import EMULATE_DSP, HOST_DEFINES, build_kernel_library, kernel_dir, kernel_sources  # noqa: F401
 
 # ---------------------------------------------------------------- C structs
 i32 = C.c_int32
@@ -114,6 +114,60 @@ class PadParams(C.Structure):
 
 class ResizeParams(C.Structure):
     _fields_ = [("align_corners", i32), ("half_pixel_centers", i32)]
+
+
+class FcParams(C.Structure):
+    _fields_ = [
+        ("input_offset", i32),
+        ("filter_offset", i32),
+        ("output_offset", i32),
+        ("activation", Activation),
+    ]
+
+
+class SoftmaxParams(C.Structure):
+    _fields_ = [("input_multiplier", i32), ("input_left_shift", i32), ("diff_min", i32)]
+
+
+class ReluParams(C.Structure):
+    _fields_ = [
+        ("input_offset", i32),
+        ("output_offset", i32),
+        ("quant", PerTensorQuant),
+        ("activation", Activation),
+    ]
+
+
+class LeakyReluParams(C.Structure):
+    _fields_ = [
+        ("input_offset", i32),
+        ("output_offset", i32),
+        ("identity", PerTensorQuant),
+        ("alpha", PerTensorQuant),
+    ]
+
+
+class HardSwishParams(C.Structure):
+    _fields_ = [
+        ("input_zero_point", i32),
+        ("output_zero_point", i32),
+        ("reluish_multiplier", i32),
+        ("reluish_exponent", i32),
+        ("output_multiplier", i32),
+        ("output_exponent", i32),
+    ]
+
+
+class SliceParams(C.Structure):
+    _fields_ = [("begin", Dims), ("stride", Dims)]
+
+
+class Pad4dParams(C.Structure):
+    _fields_ = [("before", Dims), ("after", Dims), ("pad_value", i32)]
+
+
+class AffineParams(C.Structure):
+    _fields_ = [("scale", C.c_float), ("zero_point", i32)]
 
 
 HARD_OK = 0
@@ -449,4 +503,187 @@ class KernelLib:
                 _ptr(band),
             )
             out[y0:y1] = band[: y1 - y0]
+        return out
+
+    # ------------------------------------------------------------ generic-model kernels
+    def fully_connected(
+        self, x: np.ndarray, w: np.ndarray, bias: np.ndarray | None, p: quant.FcParams, act=(-128, 127)
+    ) -> np.ndarray:
+        """x of any shape flattened to [batches, depth]; w [units, depth] int8 -> int8 [batches, units]."""
+        x = np.ascontiguousarray(x, dtype=np.int8)
+        w = np.ascontiguousarray(w, dtype=np.int8)
+        batches, depth, units = layout.fc_shape(x.shape, w.shape)
+        out = np.zeros((batches, units), dtype=np.int8)
+        params = FcParams(p.input_offset, p.filter_offset, p.output_offset, Activation(*act))
+        mult, shift = _i32_array(p.multipliers), _i32_array(p.shifts)
+        if p.per_channel:
+            fn = "hard_fully_connected_per_channel_s8"
+            q = PerChannelQuant(C.cast(mult, C.POINTER(i32)), C.cast(shift, C.POINTER(i32)))
+        else:
+            fn = "hard_fully_connected_s8"
+            q = PerTensorQuant(p.multipliers[0], p.shifts[0])
+        b = None if bias is None else np.ascontiguousarray(bias, dtype=np.int32)
+        ctx, _buf = self._context(self.buffer_size(fn, (units, 1, 1, depth)))
+        dims = [Dims(batches, 1, 1, depth), Dims(units, 1, 1, depth), Dims(batches, 1, 1, units)]
+        self._call(
+            fn,
+            C.byref(ctx),
+            C.byref(params),
+            C.byref(q),
+            C.byref(dims[0]),
+            _ptr(x),
+            C.byref(dims[1]),
+            _ptr(w),
+            None if b is None else _ptr(b),
+            C.byref(dims[2]),
+            _ptr(out),
+        )
+        return out
+
+    def softmax(self, x: np.ndarray, p: quant.SoftmaxParams) -> np.ndarray:
+        """Softmax along the last axis."""
+        x = np.ascontiguousarray(x, dtype=np.int8)
+        out = np.zeros_like(x)
+        depth = x.shape[-1]
+        params = SoftmaxParams(p.input_multiplier, p.input_left_shift, p.diff_min)
+        self._call("hard_softmax_s8", C.byref(params), i32(x.size // depth), i32(depth), _ptr(x), _ptr(out))
+        return out
+
+    def _unary(self, fn: str, params, x: np.ndarray) -> np.ndarray:
+        x = np.ascontiguousarray(x, dtype=np.int8)
+        out = np.zeros_like(x)
+        self._call(fn, params, _ptr(x), _ptr(out), i32(x.size))
+        return out
+
+    def lut(self, x: np.ndarray, table: np.ndarray) -> np.ndarray:
+        """LOGISTIC / TANH: a 256-entry table indexed by (uint8_t)x."""
+        t = np.ascontiguousarray(table, dtype=np.int8)
+        assert t.shape == (256,)
+        return self._unary("hard_lut_s8", _ptr(t), x)
+
+    def relu(self, x: np.ndarray, p: quant.ReluParams) -> np.ndarray:
+        q = PerTensorQuant(p.multiplier, p.shift)
+        params = ReluParams(p.input_offset, p.output_offset, q, Activation(p.act_min, p.act_max))
+        return self._unary("hard_relu_s8", C.byref(params), x)
+
+    def leaky_relu(self, x: np.ndarray, p: quant.LeakyReluParams) -> np.ndarray:
+        ident = PerTensorQuant(p.identity_multiplier, p.identity_shift)
+        alpha = PerTensorQuant(p.alpha_multiplier, p.alpha_shift)
+        params = LeakyReluParams(p.input_offset, p.output_offset, ident, alpha)
+        return self._unary("hard_leaky_relu_s8", C.byref(params), x)
+
+    def hard_swish(self, x: np.ndarray, p: quant.HardSwishParams) -> np.ndarray:
+        params = HardSwishParams(
+            p.input_zero_point,
+            p.output_zero_point,
+            p.reluish_multiplier,
+            p.reluish_exponent,
+            p.output_multiplier,
+            p.output_exponent,
+        )
+        return self._unary("hard_hard_swish_s8", C.byref(params), x)
+
+    def _binary(self, fn: str, params, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        a = np.ascontiguousarray(a, dtype=np.int8)
+        b = np.ascontiguousarray(b, dtype=np.int8)
+        s1, s2, so = layout.broadcast_4d(a.shape, b.shape)
+        out = np.zeros(np.broadcast_shapes(a.shape, b.shape), dtype=np.int8)
+        args = [C.byref(_dims(s1)), _ptr(a), C.byref(_dims(s2)), _ptr(b), C.byref(_dims(so)), _ptr(out)]
+        self._call(fn, *([] if params is None else [C.byref(params)]), *args)
+        return out
+
+    def broadcast_add(self, a: np.ndarray, b: np.ndarray, p: quant.AddParams, act=(-128, 127)) -> np.ndarray:
+        """ADD, or SUB with ``quant.sub_params``, broadcasting over 4-D shapes."""
+        params = AddParams(
+            p.input1_offset,
+            p.input1_multiplier,
+            p.input1_shift,
+            p.input2_offset,
+            p.input2_multiplier,
+            p.input2_shift,
+            p.left_shift,
+            p.output_offset,
+            p.output_multiplier,
+            p.output_shift,
+            Activation(*act),
+        )
+        return self._binary("hard_broadcast_add_s8", params, a, b)
+
+    def broadcast_mul(
+        self, a: np.ndarray, b: np.ndarray, off1: int, off2: int, p: quant.RescaleParams, act=(-128, 127)
+    ) -> np.ndarray:
+        q = PerTensorQuant(p.multiplier, p.shift)
+        params = MulParams(off1, off2, p.output_offset, q, Activation(*act))
+        return self._binary("hard_broadcast_mul_s8", params, a, b)
+
+    def maximum(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        return self._binary("hard_maximum_s8", None, a, b)
+
+    def minimum(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        return self._binary("hard_minimum_s8", None, a, b)
+
+    def mean(self, x: np.ndarray, axes: Sequence[int], p: quant.RescaleParams) -> np.ndarray:
+        """MEAN over ``axes``; the result keeps the reduced axes as size 1 (keep_dims=True)."""
+        x = np.ascontiguousarray(x, dtype=np.int8)
+        shape4, mask = layout.mean_axes(x.shape, axes)
+        keep = tuple(1 if a in {int(v) % x.ndim for v in axes} else d for a, d in enumerate(x.shape))
+        out = np.zeros(keep, dtype=np.int8)
+        params = _rescale(p)
+        self._call("hard_mean_s8", C.byref(params), C.byref(_dims(shape4)), i32(mask), _ptr(x), _ptr(out))
+        return out
+
+    def strided_slice(self, x: np.ndarray, spec: layout.SliceSpec) -> np.ndarray:
+        """The 4-D window of ``spec`` (shape spec.size); reshape for shrunk axes."""
+        x = np.ascontiguousarray(x, dtype=np.int8)
+        out = np.zeros(spec.size, dtype=np.int8)
+        params = SliceParams(_dims(spec.begin), _dims(spec.stride))
+        self._call(
+            "hard_strided_slice_s8",
+            C.byref(params),
+            C.byref(_dims(spec.input_shape)),
+            _ptr(x),
+            C.byref(_dims(spec.size)),
+            _ptr(out),
+        )
+        return out
+
+    def pad4d(self, x: np.ndarray, paddings: Sequence[Sequence[int]], value: int) -> np.ndarray:
+        """PAD / PADV2 over any axes with a constant value; the result has x's rank."""
+        x = np.ascontiguousarray(x, dtype=np.int8)
+        shape4, before, after = layout.pad_4d(x.shape, paddings)
+        out_shape = tuple(d + int(p[0]) + int(p[1]) for d, p in zip(x.shape, paddings, strict=True))
+        out = np.zeros(out_shape, dtype=np.int8)
+        out4 = tuple(d + b + a for d, b, a in zip(shape4, before, after, strict=True))
+        params = Pad4dParams(_dims(before), _dims(after), value)
+        self._call(
+            "hard_pad4d_s8", C.byref(params), C.byref(_dims(shape4)), _ptr(x), C.byref(_dims(out4)), _ptr(out)
+        )
+        return out
+
+    def requantize_s8_u8(self, x: np.ndarray, p: quant.RescaleParams) -> np.ndarray:
+        x = np.ascontiguousarray(x, dtype=np.int8)
+        out = np.zeros(x.shape, dtype=np.uint8)
+        self._call("hard_requantize_s8_u8", C.byref(_rescale(p)), _ptr(x), _ptr(out), i32(x.size))
+        return out
+
+    def requantize_u8_s8(self, x: np.ndarray, p: quant.RescaleParams) -> np.ndarray:
+        x = np.ascontiguousarray(x, dtype=np.uint8)
+        out = np.zeros(x.shape, dtype=np.int8)
+        self._call("hard_requantize_u8_s8", C.byref(_rescale(p)), _ptr(x), _ptr(out), i32(x.size))
+        return out
+
+    def quantize_f32(self, x: np.ndarray, scale: float, zero_point: int) -> np.ndarray:
+        """QUANTIZE float32 -> int8 (needs the library built with HARD_FLOAT_IO)."""
+        x = np.ascontiguousarray(x, dtype=np.float32)
+        out = np.zeros(x.shape, dtype=np.int8)
+        params = AffineParams(float(np.float32(scale)), zero_point)
+        self._call("hard_quantize_f32_s8", C.byref(params), _ptr(x), _ptr(out), i32(x.size))
+        return out
+
+    def dequantize_f32(self, x: np.ndarray, scale: float, zero_point: int) -> np.ndarray:
+        """DEQUANTIZE int8 -> float32 (needs the library built with HARD_FLOAT_IO)."""
+        x = np.ascontiguousarray(x, dtype=np.int8)
+        out = np.zeros(x.shape, dtype=np.float32)
+        params = AffineParams(float(np.float32(scale)), zero_point)
+        self._call("hard_dequantize_s8_f32", C.byref(params), _ptr(x), _ptr(out), i32(x.size))
         return out

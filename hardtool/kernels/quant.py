@@ -7,6 +7,7 @@ the generated code is bit-exact with the reference interpreter.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from typing import Sequence
@@ -159,3 +160,202 @@ def valid_out_size(in_size: int, kernel: int, stride: int, dilation: int = 1) ->
     """TFLite VALID output size."""
     eff = (kernel - 1) * dilation + 1
     return (in_size - eff + stride) // stride
+
+
+# ---------------------------------------------------------------- generic-model kernels
+# TFLite computes some of the following in float32 (its Prepare functions divide float
+# scales before widening to double); those use numpy float32 here so every bit matches.
+
+
+@dataclass(frozen=True)
+class FcParams:
+    """FULLY_CONNECTED: offsets and one (multiplier, shift) per unit, or a single one per-tensor."""
+
+    input_offset: int
+    filter_offset: int
+    output_offset: int
+    multipliers: tuple[int, ...]
+    shifts: tuple[int, ...]
+    per_channel: bool
+
+
+def fc_params(
+    s_in: float, z_in: int, filter_scales: Sequence[float], s_out: float, z_out: int, filter_zp: int = 0
+) -> FcParams:
+    """FULLY_CONNECTED int8 as TFLite's Prepare.
+
+    Per-tensor weights: GetQuantizedConvolutionMultipler, whose input*filter scale product is
+    float32 (then widened). Per-channel: double(s_in) * double(s_w[c]) / double(s_out).
+    """
+    scales = [float(s) for s in filter_scales]
+    if len(scales) == 1:
+        product = float(_f32(s_in) * _f32(scales[0]))
+        m, s = quantize_multiplier(product / float(_f32(s_out)))
+        return FcParams(-int(z_in), -int(filter_zp), int(z_out), (m,), (s,), False)
+    pairs = [quantize_multiplier(float(_f32(s_in)) * float(_f32(fs)) / float(_f32(s_out))) for fs in scales]
+    return FcParams(
+        -int(z_in), -int(filter_zp), int(z_out), tuple(p[0] for p in pairs), tuple(p[1] for p in pairs), True
+    )
+
+
+@dataclass(frozen=True)
+class SoftmaxParams:
+    """Fields of the C ``hard_softmax_params``."""
+
+    input_multiplier: int
+    input_left_shift: int
+    diff_min: int
+
+
+SOFTMAX_DIFF_INTEGER_BITS = 5  # TFLite's kScaledDiffIntegerBits: differences in Q5.26
+
+
+def softmax_params(beta: float, s_in: float) -> SoftmaxParams:
+    """SOFTMAX int8 (BUILTIN_REF): PreprocessSoftmaxScaling(beta, s_in, 5) and -CalculateInputRadius."""
+    bits = SOFTMAX_DIFF_INTEGER_BITS
+    real = min(float(_f32(beta)) * float(_f32(s_in)) * float(1 << (31 - bits)), (1 << 31) - 1.0)
+    if not real > 1.0:
+        raise ValueError(f"softmax beta * input scale {real / (1 << (31 - bits))!r} is too small for int8")
+    mult, shift = quantize_multiplier(real)
+    radius = math.floor(((1 << bits) - 1) * float(1 << (31 - bits)) / float(1 << shift))
+    return SoftmaxParams(mult, shift, -int(radius))
+
+
+@functools.lru_cache(maxsize=1)
+def _libm():
+    """The C math library TFLite's float32 transforms call (expf, tanhf), or None (then numpy's
+    float32 functions stand in; they can differ from libm in the last bit)."""
+    import ctypes
+    import ctypes.util
+
+    name = ctypes.util.find_library("m")
+    if name is None:
+        return None
+    lib = ctypes.CDLL(name)
+    for fn in ("expf", "tanhf"):
+        getattr(lib, fn).restype = ctypes.c_float
+        getattr(lib, fn).argtypes = [ctypes.c_float]
+    return lib
+
+
+def _lut_transform(kind: str):
+    """The float32 function TFLite's LOGISTIC / TANH Prepare tabulates (libm's expf/tanhf)."""
+    lib = _libm()
+    expf = (lambda v: np.float32(lib.expf(float(v)))) if lib else (lambda v: np.exp(np.float32(v)))
+    tanhf = (lambda v: np.float32(lib.tanhf(float(v)))) if lib else (lambda v: np.tanh(np.float32(v)))
+    one = np.float32(1.0)
+    if kind == "LOGISTIC":
+        return lambda v: one / (one + expf(-v))
+    if kind == "TANH":
+        return tanhf
+    raise ValueError(f"no lookup table for {kind!r}")
+
+
+def lut_s8(kind: str, s_in: float, z_in: int, s_out: float, z_out: int) -> np.ndarray:
+    """LOGISTIC / TANH int8: TFLite's LUTPopulate<int8_t> table, indexed by ``(uint8_t)x``.
+
+    Every step in float32 as the reference: dequantise, transform, multiply by 1/s_out,
+    round half away from zero, add the zero point, clamp.
+    """
+    fn = _lut_transform(kind.upper())
+    inverse_scale = np.float32(1.0) / _f32(s_out)
+    table = np.zeros(256, dtype=np.int8)
+    for val in range(INT8_MIN, INT8_MAX + 1):
+        transformed = fn(_f32(s_in) * np.float32(val - int(z_in)))
+        rescaled = np.float32(_round_half_away(float(np.float32(transformed * inverse_scale))))
+        quantized = int(np.float32(rescaled + np.float32(z_out)))
+        table[val & 0xFF] = min(max(quantized, INT8_MIN), INT8_MAX)
+    return table
+
+
+@dataclass(frozen=True)
+class ReluParams:
+    """Fields of the C ``hard_relu_params``."""
+
+    input_offset: int
+    output_offset: int
+    multiplier: int
+    shift: int
+    act_min: int
+    act_max: int
+
+
+_RELU_BOUNDS = {
+    "RELU": (0.0, math.inf),
+    "RELU6": (0.0, 6.0),
+    "RELU_N1_TO_1": (-1.0, 1.0),
+    "RELU_0_TO_1": (0.0, 1.0),
+}
+
+
+def relu_params(kind: str, s_in: float, z_in: int, s_out: float, z_out: int) -> ReluParams:
+    """Standalone RELU / RELU6 / RELU_N1_TO_1 / RELU_0_TO_1 int8 (TFLite ReluPrepare + QuantizedReluX).
+
+    The multiplier comes from a float32 division; the clamp is zp + roundf(bound / s_out).
+    """
+    lo, hi = _RELU_BOUNDS[kind.upper()]
+    m, s = quantize_multiplier(float(_f32(s_in) / _f32(s_out)))
+
+    def q(bound: float) -> int:
+        return int(z_out) + _round_half_away(float(_f32(bound) / _f32(s_out)))
+
+    act_max = INT8_MAX if math.isinf(hi) else min(INT8_MAX, q(hi))
+    return ReluParams(-int(z_in), int(z_out), m, s, max(INT8_MIN, q(lo)), act_max)
+
+
+@dataclass(frozen=True)
+class LeakyReluParams:
+    """Fields of the C ``hard_leaky_relu_params``."""
+
+    input_offset: int
+    output_offset: int
+    identity_multiplier: int
+    identity_shift: int
+    alpha_multiplier: int
+    alpha_shift: int
+
+
+def leaky_relu_params(alpha: float, s_in: float, z_in: int, s_out: float, z_out: int) -> LeakyReluParams:
+    """LEAKY_RELU int8 (TFLite LeakyReluPrepare): s_in * alpha / s_out and s_in / s_out in float32."""
+    alpha_real = float(_f32(s_in) * _f32(alpha) / _f32(s_out))
+    ma, sa = quantize_multiplier(alpha_real)
+    mi, si = quantize_multiplier(float(_f32(s_in) / _f32(s_out)))
+    return LeakyReluParams(-int(z_in), int(z_out), mi, si, ma, sa)
+
+
+@dataclass(frozen=True)
+class HardSwishParams:
+    """Fields of the C ``hard_hard_swish_params`` (16-bit fixed-point multipliers)."""
+
+    input_zero_point: int
+    output_zero_point: int
+    reluish_multiplier: int
+    reluish_exponent: int
+    output_multiplier: int
+    output_exponent: int
+
+
+def _downscale_to_int16(multiplier: int) -> int:
+    """TFLite DownScaleInt32ToInt16Multiplier."""
+    if multiplier >= (1 << 31) - 1 - (1 << 15):
+        return (1 << 15) - 1
+    return (multiplier + (1 << 15)) >> 16
+
+
+def hard_swish_params(s_in: float, z_in: int, s_out: float, z_out: int) -> HardSwishParams:
+    """HARD_SWISH int8 (TFLite HardSwishPrepare, float32 scales)."""
+    hires_input_scale = np.float32(1.0 / 128.0) * _f32(s_in)
+    reluish_scale = np.float32(3.0) / np.float32(32768.0)
+    om, oe = quantize_multiplier(float(hires_input_scale / _f32(s_out)))
+    if oe > 0:
+        raise ValueError(f"hard swish output scale {s_out!r} is below input scale / 64; TFLite rejects it")
+    rm, re = quantize_multiplier(float(hires_input_scale / reluish_scale))
+    return HardSwishParams(int(z_in), int(z_out), _downscale_to_int16(rm), re, _downscale_to_int16(om), oe)
+
+
+def sub_params(s1: float, z1: int, s2: float, z2: int, s_out: float, z_out: int) -> AddParams:
+    """SUB int8: ADD's parameters with input 2's multiplier negated (as TFLite's sub kernel)."""
+    from dataclasses import replace
+
+    p = add_params(s1, z1, s2, z2, s_out, z_out)
+    return replace(p, input2_multiplier=-p.input2_multiplier)

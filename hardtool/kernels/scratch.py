@@ -27,6 +27,25 @@ _NO_SCRATCH = frozenset(
         "RESIZE_BILINEAR",
         "RESIZE_NEAREST_NEIGHBOR",
         "ARG_MAX",
+        # generic-model kernels (hard_fc.c, hard_softmax.c, hard_activation.c, hard_broadcast.c,
+        # hard_reduce.c's hard_mean_s8, hard_slice.c, hard_quantize.c, hard_float_io.c)
+        "FULLY_CONNECTED",
+        "SOFTMAX",
+        "LOGISTIC",
+        "TANH",
+        "RELU",
+        "RELU6",
+        "RELU_N1_TO_1",
+        "RELU_0_TO_1",
+        "LEAKY_RELU",
+        "HARD_SWISH",
+        "SUB",
+        "MAXIMUM",
+        "MINIMUM",
+        "STRIDED_SLICE",
+        "SLICE",
+        "PADV2",
+        "DEQUANTIZE",
     }
 )
 
@@ -34,7 +53,8 @@ _NO_SCRATCH = frozenset(
 def scratch_bytes_for(op_type: str, **dims: int) -> int:
     """Scratch bytes for one kernel call.
 
-    AVERAGE_POOL_2D and MEAN need ``channels`` (one int32 accumulator per channel);
+    AVERAGE_POOL_2D and MEAN need ``channels`` (one int32 accumulator per channel; MEAN reserves
+    what hard_mean_hw_s8 needs, the general hard_mean_s8 needs none);
     HARD_RESIZE_ARGMAX needs ``input_width`` and ``channels`` (one vertically
     interpolated low-resolution row of int32). Every other supported op needs none.
     """

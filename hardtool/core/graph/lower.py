@@ -7,7 +7,10 @@ code describe the same buffers (docs/contracts.md §1).
 2. A PAD of H and W with the zero point as value, feeding only VALID convs, is folded into them:
    the padded tensor is never materialised.
 3. RESIZE_BILINEAR → ARG_MAX(channels) at a graph output becomes one HARD_RESIZE_ARGMAX op with a
-   uint8 [1, H, W] label map: the full-resolution logits are never materialised."""
+   uint8 [1, H, W] label map: the full-resolution logits are never materialised.
+4. SPACE_TO_BATCH_ND → CONV_2D / DEPTHWISE_CONV_2D → BATCH_TO_SPACE_ND (the converter's form of a
+   dilated conv when the batch is dynamic) becomes one conv with native dilation, bit-exact with
+   TFLite's reference kernels on the three ops; variants it cannot express stay unfused."""
 
 from __future__ import annotations
 
@@ -95,6 +98,78 @@ def _fold_pads(g: Graph) -> set[int]:
     return dead
 
 
+def _const_ints(g: Graph, op: Op, i: int, shape: tuple[int, ...]) -> list[int] | None:
+    t = op.inputs[i] if len(op.inputs) > i else -1
+    data = g.tensors[t].data if t >= 0 else None
+    return None if data is None or data.shape != shape else [int(v) for v in data.reshape(-1)]
+
+
+def _sole_user(g: Graph, consumers: dict[int, list[int]], tensor: int, name: tuple[str, ...]) -> Op | None:
+    """The only op reading ``tensor`` (as its first and only data input) if its type is in ``name``."""
+    users = consumers.get(tensor, [])
+    if len(users) != 1 or tensor in g.outputs:
+        return None
+    op = g.ops[users[0]]
+    if op.name not in name or op.inputs[0] != tensor or tensor in op.inputs[1:]:
+        return None
+    return op
+
+
+def _dilated_padding(g: Graph, s2b: Op, conv: Op, b2s: Op) -> tuple[int, int, int, int] | None:
+    """Explicit (top, bottom, left, right) padding of the dilated conv equal to the pattern, or None.
+
+    The space-to-batch pads with the zero point (real 0, as a conv's padding) and the block-strided
+    sub-images convolved at stride 1 and re-interleaved are a conv dilated by the block on the padded
+    input: out[y] = sum_k in[y + crop_top - pad_top - inner_top * d + k * d]."""
+    block = _const_ints(g, s2b, 1, (2,))
+    pads = _const_ints(g, s2b, 2, (2, 2))
+    crops = _const_ints(g, b2s, 2, (2, 2))
+    o = conv.options
+    if block is None or pads is None or crops is None or _const_ints(g, b2s, 1, (2,)) != block:
+        return None
+    if any(int(o.get(k, 1)) != 1 for k in ("stride_h", "stride_w", "dilation_h_factor", "dilation_w_factor")):
+        return None
+    (dh, dw), (it, _, il, _) = block, o["explicit_padding"]
+    top, left = pads[0] + it * dh - crops[0], pads[2] + il * dw - crops[2]
+    _, h, w, _ = g.tensors[s2b.inputs[0]].shape
+    _, oh, ow, _ = g.tensors[b2s.outputs[0]].shape
+    kh, kw = _kernel_hw(g, conv)
+    bottom, right = oh - 1 + (kh - 1) * dh + 1 - h - top, ow - 1 + (kw - 1) * dw + 1 - w - left
+    return (top, bottom, left, right) if min(top, bottom, left, right) >= 0 else None
+
+
+def _fold_space_to_batch(g: Graph) -> set[int]:
+    consumers = g.consumers()
+    dead: set[int] = set()
+    for s2b in g.ops:
+        if s2b.name != "SPACE_TO_BATCH_ND":
+            continue
+        x, y = g.tensors[s2b.inputs[0]], g.tensors[s2b.outputs[0]]
+        conv = _sole_user(g, consumers, y.index, CONVS)
+        b2s = conv and _sole_user(g, consumers, conv.outputs[0], ("BATCH_TO_SPACE_ND",))
+        if conv is None or b2s is None or x.dtype != "int8" or len(x.shape) != 4:
+            continue
+        z, out = g.tensors[conv.outputs[0]], g.tensors[b2s.outputs[0]]
+        if (
+            x.quant is None
+            or not x.quant.same_as(y.quant)
+            or z.quant is None
+            or not z.quant.same_as(out.quant)
+        ):
+            continue
+        pad = _dilated_padding(g, s2b, conv, b2s)
+        if pad is None or out.shape[0] != x.shape[0]:
+            continue
+        block = _const_ints(g, s2b, 1, (2,))
+        conv.inputs = (x.index, *conv.inputs[1:])
+        conv.outputs = (out.index,)
+        conv.options.update(dilation_h_factor=block[0], dilation_w_factor=block[1], explicit_padding=pad)
+        conv.options["folded_space_to_batch"] = True
+        conv.source_ops = tuple(sorted((*s2b.source_ops, *conv.source_ops, *b2s.source_ops)))
+        dead |= {s2b.index, b2s.index}
+    return dead
+
+
 def _fuse_resize_argmax(g: Graph) -> set[int]:
     consumers = g.consumers()
     producers = g.producers()
@@ -156,11 +231,14 @@ def _compact(g: Graph, dead_ops: set[int]) -> Graph:
 
 
 def lower(graph: Graph) -> Graph:
-    """A new graph with padding resolved, PADs folded into convs and the resize+argmax tail fused."""
+    """A new graph with padding resolved, space-to-batch dilated convs folded, PADs folded into
+    convs and the resize+argmax tail fused."""
     if graph.lowered:
         return graph
     g = graph.copy()
     _resolve_padding(g)
+    dead = _fold_space_to_batch(g)
+    g = _compact(g, dead)
     dead = _fold_pads(g) | _fuse_resize_argmax(g)
     g = _compact(g, dead)
     g.lowered = True

@@ -5,7 +5,17 @@ from __future__ import annotations
 
 # out[i] depends only on in[i]: the output may overwrite an input of the same size
 ELEMENTWISE_UNARY = frozenset(
-    {"RELU", "RELU6", "RELU_N1_TO_1", "LOGISTIC", "TANH", "HARD_SWISH", "LEAKY_RELU", "QUANTIZE"}
+    {
+        "RELU",
+        "RELU6",
+        "RELU_N1_TO_1",
+        "RELU_0_TO_1",
+        "LOGISTIC",
+        "TANH",
+        "HARD_SWISH",
+        "LEAKY_RELU",
+        "QUANTIZE",
+    }
 )
 # out[i] depends only on a[i], b[i] (when neither input is broadcast)
 ELEMENTWISE_BINARY = frozenset({"ADD", "SUB", "MUL", "MAXIMUM", "MINIMUM"})
@@ -24,6 +34,8 @@ OTHERS = frozenset(
         "CONCATENATION",
         "PAD",
         "PADV2",
+        "STRIDED_SLICE",
+        "SLICE",
         "RESIZE_BILINEAR",
         "RESIZE_NEAREST_NEIGHBOR",
         "ARG_MAX",
@@ -31,12 +43,13 @@ OTHERS = frozenset(
 )
 # ops that exist only after lower()
 FUSED = frozenset({"HARD_RESIZE_ARGMAX"})
+# SPACE_TO_BATCH_ND -> CONV_2D / DEPTHWISE_CONV_2D -> BATCH_TO_SPACE_ND (how the converter keeps
+# dilation when the batch is dynamic): lower() folds it into one dilated conv
+FOLDED = frozenset({"SPACE_TO_BATCH_ND", "BATCH_TO_SPACE_ND"})
 
-SUPPORTED = ELEMENTWISE_UNARY | ELEMENTWISE_BINARY | RESHAPES | OTHERS | FUSED
+SUPPORTED = ELEMENTWISE_UNARY | ELEMENTWISE_BINARY | RESHAPES | OTHERS | FUSED | FOLDED
 
 HINTS = {
-    "SPACE_TO_BATCH_ND": "dilated convs must keep native dilation (export through ONNX with 'hardtool quantize')",
-    "BATCH_TO_SPACE_ND": "dilated convs must keep native dilation (export through ONNX with 'hardtool quantize')",
     "DEQUANTIZE": "quantize the whole graph to int8, including input and output",
     "TILE": "use a Resizing layer instead of UpSampling2D",
 }

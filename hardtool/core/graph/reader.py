@@ -149,9 +149,10 @@ def _tensor(model, s, sg, i: int, data: bytes, name: str) -> Tensor:
     tname = (tt.name or b"").decode(errors="replace") if isinstance(tt.name, bytes) else (tt.name or "")
     shape = tuple(int(d) for d in (tt.shape if tt.shape is not None else ()))
     sig = tt.shapeSignature
-    # a free batch dimension (-1 in the signature, 1 in the shape) is fine: we run batch 1
+    # a free batch dimension (-1 in the signature) is fine: we run the stored shape, batch 1 at
+    # the graph input (SPACE_TO_BATCH_ND outputs store their block-multiplied batch)
     dynamic = [j for j, d in enumerate(sig if sig is not None else ()) if int(d) < 0]
-    if any(d < 0 for d in shape) or any(j != 0 or not shape or shape[0] != 1 for j in dynamic):
+    if any(d < 0 for d in shape) or any(j != 0 or not shape or shape[0] < 1 for j in dynamic):
         raise HardtoolError(
             f"{name}: tensor {i} '{tname}' has a dynamic shape; convert the model with a fixed input size"
         )
