@@ -1,7 +1,7 @@
 """`make bench`: every stage's speed and memory numbers, measured, as JSON under bench/.
 
 Each stage that exists contributes one file: quantize.json (this module), memplan.json,
-codegen.json and device.json (from the stages' own bench modules)."""
+codegen.json, device.json and speed.json (from the stages' own bench modules)."""
 
 from __future__ import annotations
 
@@ -59,6 +59,7 @@ STAGES = [
     ("memplan", "hardtool.memplan.bench:run_bench"),
     ("codegen", "hardtool.codegen.bench:run_bench"),
     ("device", "hardtool.bench.device_bench:run_bench"),
+    ("speed", "hardtool.models.speed:run_bench"),
 ]
 
 
