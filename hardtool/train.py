@@ -31,7 +31,8 @@ def _load_split(root: Path, split: str, size, augment: bool, seed: int) -> tuple
 
 
 def _build(arch: str, pretrained: Path | None, log):
-    """The model, its encoder taken from ``pretrained`` when given."""
+    """The model; with ``pretrained`` (a 'hardtool pretrain' or segmentation checkpoint) its encoder
+    starts from those weights while the fusion, decoder and classifier start fresh."""
     model = build_model(arch)
     if pretrained is not None:
         from hardtool.pretrain.model import load_encoder
@@ -54,10 +55,7 @@ def train(
     log=print,
     pretrained: Path | None = None,
 ) -> dict:
-    """Train ``arch`` and write the checkpoint after every epoch (with optimizer state, to resume).
-
-    ``pretrained``: a 'hardtool pretrain' (or segmentation) checkpoint whose encoder weights start
-    the run; the fusion, decoder and classifier start fresh."""
+    """Train ``arch`` and write the checkpoint after every epoch (with optimizer state, to resume)."""
     from rich.progress import Progress
 
     from hardtool.evaluate import evaluate_predictor, torch_predictor

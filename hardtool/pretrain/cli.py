@@ -51,9 +51,12 @@ def _recipe_options(cmd: click.Command) -> click.Command:
 def pretrain_cmd(ctx: click.Context, data, out, device, resume, force, as_json, **recipe) -> None:
     """Pre-train a HARD encoder with a classification head on ImageNet (the paper's Table 1 recipe).
 
-    One process per GPU with torchrun, e.g. two GPUs:
-    torchrun --nproc_per_node=2 -m hardtool pretrain --data DIR --out enc.pt
-    The result is the same for any number of processes with the same --batch and --micro-batch.
+    One process per GPU with torchrun, e.g. on two GPUs:
+
+    \b
+        torchrun --nproc_per_node=2 -m hardtool pretrain --data DIR --out enc.pt
+
+    The same --seed, --batch and --micro-batch give the same run on any number of processes.
     """
     from hardtool.pretrain.engine import pretrain
 

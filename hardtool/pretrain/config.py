@@ -41,7 +41,7 @@ class PretrainConfig:
     randaug_m: float = _f(9.0, "Table 1: RandAugment magnitude, timm's 0-10 scale")
     randaug_mstd: float = _f(0.5, "Table 1: RandAugment magnitude noise (std), timm's mstd")
     randaug_p: float = _f(0.5, "probability of each drawn op (timm: 0.5)")
-    randaug_group: int = _f(8, "images sharing one RandAugment op draw (per image: 1)")
+    randaug_group: int = _f(8, "images sharing one op draw (1: per image; made a divisor of the micro-batch)")
     val_crop_pct: float = _f(0.875, "val: resize short side to crop / pct, centre crop")
     head_width: int = _f(1024, "1x1 conv width before pooling in the classifier head (0: none)")
     dropout: float = _f(0.0, "dropout before the classifier")
