@@ -38,6 +38,8 @@ def test_timer_measures_the_forward():
     m = speed.time_model(_Sleeper(), (64, 64), runs=5, warmup=1)
     assert 29.5 <= m["median_ms"] <= 60 and m["fps"] == round(1000 / m["median_ms"], 2)
     assert m["min_ms"] <= m["median_ms"] <= m["max_ms"] and m["runs"] == 5
+    capped = speed.time_model(_Sleeper(), (64, 64), runs=100, warmup=0, budget_s=0.2)
+    assert 5 <= capped["runs"] <= 8  # stops once 0.2 s of timed runs are spent, never below 5 runs
 
 
 def test_peers_appear_by_registration(monkeypatch, tmp_path):
