@@ -1,9 +1,9 @@
 """Processes (torch.distributed, started by torchrun) and BatchNorm statistics that do not depend
 on how many there are.
 
-Gradients: DistributedDataParallel averages them over ranks; each rank's loss is the mean over
-its share of the global batch, so the result is the global batch mean, as in one process.
-BatchNorm: the batch a BN layer normalises over is the micro-batch, fixed by the config and the
+Gradients: summed over the global batch in float64 and divided once (``GradSum``), the sum over
+ranks done by DistributedDataParallel through a communication hook, so the float32 gradient is
+the same for any split of the batch over ranks and micro-batches. BatchNorm: the batch a BN layer normalises over is the micro-batch, fixed by the config and the
 same on any number of ranks, so forward and backward are the same. Its running statistics are an
 exponential average over micro-batches in order; a rank only sees its own, so each BN keeps its
 running buffers frozen during the step (momentum 0), its batch statistics are gathered from all
@@ -111,3 +111,48 @@ class BNStats:
                     bn.running_mean.mul_(1 - m).add_(row[off : off + c], alpha=m)
                     bn.running_var.mul_(1 - m).add_(row[off + c : off + 2 * c], alpha=m)
                     off += 2 * c
+
+
+class GradSum:
+    """The gradient of the global batch, summed in float64 over micro-batches and ranks and divided
+    by the batch once, so it does not depend on how the batch is split: the per-micro-batch
+    gradients are the same float32 numbers in any split, and their float64 sum does not depend on
+    the order of the terms (float32 values far apart in magnitude aside).
+
+    With DDP the sum across ranks runs in a communication hook on the last micro-batch's backward;
+    the earlier micro-batches run under ``no_sync`` and are collected here."""
+
+    def __init__(self, model: nn.Module, d: Dist, ddp: nn.Module | None, batch: int):
+        self.params = [p for p in model.parameters() if p.requires_grad]
+        self.acc = {p: torch.zeros_like(p, dtype=torch.float64) for p in self.params}
+        self.d, self.batch = d, batch
+        if ddp is not None:
+            ddp.register_comm_hook(None, self._hook)
+
+    def collect(self) -> None:
+        """Add the gradients of one micro-batch backward and clear them."""
+        for p in self.params:
+            if p.grad is not None:
+                self.acc[p] += p.grad.double()
+                p.grad = None
+
+    def finish(self) -> None:
+        """Without DDP: the gradient of the whole batch from the collected sums."""
+        for p in self.params:
+            p.grad = (self.acc[p] / self.batch).to(p.dtype)
+            self.acc[p].zero_()
+
+    def _hook(self, state, bucket):
+        grads = bucket.gradients()
+        params = bucket.parameters()
+        flat = torch.cat([(self.acc[p] + g.double()).flatten() for p, g in zip(params, grads, strict=True)])
+        for p in params:
+            self.acc[p].zero_()
+        fut = dist.all_reduce(flat, async_op=True).get_future()
+
+        def done(f):
+            buf = bucket.buffer()
+            buf.copy_((f.value()[0] / self.batch).to(buf.dtype))
+            return buf
+
+        return fut.then(done)

@@ -111,6 +111,7 @@ class Trainer:
             self.net = torch.nn.parallel.DistributedDataParallel(
                 self.model, device_ids=ids, broadcast_buffers=False
             )
+        self.grads = D.GradSum(self.model, d, self.net if d.on else None, cfg.batch)
         m = cfg.micro(d.world)
         self.plan = Plan(n_train, cfg.batch, m, d.world, d.rank)
         self.group = math.gcd(cfg.randaug_group, m)
@@ -144,10 +145,14 @@ class Trainer:
             last = j == len(micro_batches) - 1
             sync = contextlib.nullcontext() if (last or not d.on) else self.net.no_sync()
             with sync:
-                loss = F.cross_entropy(self.net(x), y, label_smoothing=cfg.label_smoothing)
-                (loss * (p.micro / p.local)).backward()
+                loss = F.cross_entropy(self.net(x), y, label_smoothing=cfg.label_smoothing, reduction="sum")
+                loss.backward()  # summed, not averaged: GradSum divides by the global batch once
+            if not (d.on and last):  # the last one of a DDP step is summed in the comm hook
+                self.grads.collect()
             self.bn.end_micro()
-            total += loss.item() * p.micro
+            total += loss.item()
+        if not d.on:
+            self.grads.finish()
         self.opt.step()
         self.bn.fold(d)
         return D.all_sum(d, [total])[0] / p.batch
