@@ -78,13 +78,26 @@ def _main(args, capsys):
 
 
 def test_cli_bench_json_and_errors(capsys):
-    code, out, _ = _main(
-        ["models", "--bench", "--only", "hard_edge", "--runs", "2", "--warmup", "0", "--json"], capsys
-    )
+    threads = torch.get_num_threads()
+    args = [
+        "models",
+        "--bench",
+        "--only",
+        "hard_edge",
+        "--runs",
+        "2",
+        "--warmup",
+        "0",
+        "--threads",
+        "1",
+        "--json",
+    ]
+    code, out, _ = _main(args, capsys)
     assert code == 0
     res = json.loads(out)
     assert [r["name"] for r in res["models"]] == ["hard_edge"] and res["machine"]["device"] == "cpu"
     assert res["models"][0]["measured"]["fp32"]["fps"] > 0
+    assert res["machine"]["threads"] == 1 and torch.get_num_threads() == threads  # restored
     for args, msg in (
         (["models", "--bench", "--device", "cpu", "--precision", "fp16"], "fp16 timing runs under CUDA"),
         (["models", "--bench", "--only", "nope"], "unknown model 'nope'"),

@@ -35,18 +35,21 @@ from hardtool.models.registry import PAPER, VARIANTS, model_stats
     show_default=True,
     help="--bench: seconds of timed runs per model at most (5 runs at least).",
 )
+@click.option("--threads", type=int, default=None, help="--bench: torch CPU threads (default: torch's).")
 @click.option("--only", multiple=True, help="--bench: just these models (repeatable).")
 @click.option(
     "--plot", type=click.Path(path_type=Path), default=None, help="--bench: FPS-vs-mIoU chart (PNG)."
 )
-def models_cmd(as_json, bench, device, precision, use_compile, runs, warmup, budget, only, plot) -> None:
+def models_cmd(
+    as_json, bench, device, precision, use_compile, runs, warmup, budget, threads, only, plot
+) -> None:
     """List the HARD variants: parameters, MACs at the default input size, paper's numbers.
 
     MACs are multiply-accumulates of convs (torch.utils.flop_counter FLOPs / 2), the convention
     of the paper's FLOPs column. With --bench: measured FPS beside the published FPS and mIoU,
     and FPS relative to HARD-XXS (the ratios, not the absolute FPS, carry across machines)."""
     if bench:
-        _bench(as_json, device, precision, use_compile, (runs, warmup, budget), only, plot)
+        _bench(as_json, device, precision, use_compile, (runs, warmup, budget, threads), only, plot)
         return
     if plot:
         raise HardtoolError("--plot needs --bench")
@@ -94,18 +97,18 @@ def _bench(as_json, device, precision, use_compile, counts, only, plot) -> None:
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     if device == "cuda" and not torch.cuda.is_available():
         raise HardtoolError("--device cuda: no CUDA device is visible to torch; use --device cpu")
-    runs, warmup, budget = counts
+    runs, warmup, budget, threads = counts
     precs = ("fp32", "fp16") if precision == "both" else (precision,)
     if "fp16" in precs and device != "cuda":
         raise HardtoolError("fp16 timing runs under CUDA autocast; use --device cuda or --precision fp32")
-    if runs <= 0 or warmup < 0 or budget <= 0:
-        raise HardtoolError("--runs and --budget must be positive, --warmup not negative")
+    if runs <= 0 or warmup < 0 or budget <= 0 or (threads is not None and threads <= 0):
+        raise HardtoolError("--runs, --budget and --threads must be positive, --warmup not negative")
     known = [e["name"] for e in speed.zoo()]
     unknown = [n for n in only if n not in known]
     if unknown:
         raise HardtoolError(f"unknown model '{unknown[0]}' in --only; known: {', '.join(known)}")
     say = None if as_json else (lambda s: click.echo(f"timing {s} ...", err=True))
-    res = speed.bench(list(only) or None, device, precs, warmup, runs, use_compile, say, budget)
+    res = speed.bench(list(only) or None, device, precs, warmup, runs, use_compile, say, budget, threads)
     if plot:
         res["plot"] = {"file": str(plot), "points": speed.plot(res, plot, precs[0])}
     if as_json:

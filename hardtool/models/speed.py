@@ -85,6 +85,69 @@ class _Upsampled(torch.nn.Module):
         return y
 
 
+class Timer:
+    """Batch-1 inference of one model, one timed run at a time (so several models can take turns
+    and a noisy machine slows them alike). ``precision`` fp16 runs under CUDA autocast."""
+
+    def __init__(
+        self,
+        model: torch.nn.Module,
+        size: tuple[int, int],
+        device: str = "cpu",
+        precision: str = "fp32",
+        compile: bool = False,
+    ):
+        self.dev = torch.device(device)
+        self.net = _Upsampled(model).eval().to(self.dev)
+        if compile:
+            self.net = torch.compile(self.net)
+        self.x = torch.randn(1, 3, *size, device=self.dev)
+        self.fp16 = precision == "fp16"
+        self.times: list[float] = []
+
+    def once(self) -> float:
+        cuda = self.dev.type == "cuda"
+        amp = torch.autocast("cuda", dtype=torch.float16) if self.fp16 else contextlib.nullcontext()
+        with torch.inference_mode(), amp:
+            if cuda:
+                torch.cuda.synchronize(self.dev)
+            t0 = time.perf_counter()
+            self.net(self.x)
+            if cuda:
+                torch.cuda.synchronize(self.dev)
+        return time.perf_counter() - t0
+
+    def done(self, runs: int, budget_s: float | None) -> bool:
+        """``runs`` timed, or at least 5 and ``budget_s`` seconds spent."""
+        n = len(self.times)
+        return n >= runs or (budget_s is not None and n >= 5 and sum(self.times) > budget_s)
+
+    def result(self, warmup: int) -> dict:
+        med = statistics.median(self.times)
+        return {
+            "median_ms": round(1000 * med, 3),
+            "min_ms": round(1000 * min(self.times), 3),
+            "max_ms": round(1000 * max(self.times), 3),
+            "fps": round(1 / med, 2),
+            "runs": len(self.times),
+            "warmup": warmup,
+        }
+
+
+def time_models(timers: list[Timer], warmup: int, runs: int, budget_s: float | None = None) -> list[dict]:
+    """Warm every model up, then time them in turns (one run each per round): the median per model."""
+    for t in timers:
+        for _ in range(warmup):
+            t.once()
+    while True:
+        active = [t for t in timers if not t.done(runs, budget_s)]
+        if not active:
+            break
+        for t in active:
+            t.times.append(t.once())
+    return [t.result(warmup) for t in timers]
+
+
 def time_model(
     model: torch.nn.Module,
     size: tuple[int, int],
@@ -95,37 +158,8 @@ def time_model(
     compile: bool = False,
     budget_s: float | None = None,
 ) -> dict:
-    """Median latency of batch-1 inference; ``precision`` fp16 runs under CUDA autocast. With
-    ``budget_s`` the timed runs stop early (at 5 or more) once that many seconds are spent."""
-    dev = torch.device(device)
-    net = _Upsampled(model).eval().to(dev)
-    if compile:
-        net = torch.compile(net)
-    x = torch.randn(1, 3, *size, device=dev)
-    cuda = dev.type == "cuda"
-    amp = torch.autocast("cuda", dtype=torch.float16) if precision == "fp16" else contextlib.nullcontext()
-    times = []
-    with torch.inference_mode(), amp:
-        for i in range(warmup + runs):
-            if cuda:
-                torch.cuda.synchronize(dev)
-            t0 = time.perf_counter()
-            net(x)
-            if cuda:
-                torch.cuda.synchronize(dev)
-            if i >= warmup:
-                times.append(time.perf_counter() - t0)
-                if budget_s is not None and len(times) >= 5 and sum(times) > budget_s:
-                    break
-    med = statistics.median(times)
-    return {
-        "median_ms": round(1000 * med, 3),
-        "min_ms": round(1000 * min(times), 3),
-        "max_ms": round(1000 * max(times), 3),
-        "fps": round(1 / med, 2),
-        "runs": len(times),
-        "warmup": warmup,
-    }
+    """Median latency of one model (see Timer)."""
+    return time_models([Timer(model, size, device, precision, compile)], warmup, runs, budget_s)[0]
 
 
 def machine(device: str) -> dict:
@@ -151,30 +185,43 @@ def bench(
     compile: bool = False,
     progress=None,
     budget_s: float | None = None,
+    threads: int | None = None,
 ) -> dict:
-    """Time each model (all registered ones unless ``names``) at each precision."""
+    """Time each model (all registered ones unless ``names``) at each precision; ``threads``: torch
+    CPU threads for the run (default: torch's)."""
+    keep = torch.get_num_threads()
+    if threads:
+        torch.set_num_threads(threads)
+    try:
+        return _bench(names, device, precisions, warmup, runs, compile, progress, budget_s)
+    finally:
+        torch.set_num_threads(keep)
+
+
+def _bench(names, device, precisions, warmup, runs, compile, progress, budget_s) -> dict:
     from hardtool.models import registry
 
     entries = [e for e in zoo() if names is None or e["name"] in names]
-    rows = []
+    rows, built = [], []
     for e in entries:
         if e["input_size"] is None:
             rows.append({**e, "skipped": "no input size registered"})
             continue
         torch.manual_seed(0)
         model = registry.build_model(e["name"])
-        row = {**e, "params": sum(p.numel() for p in model.parameters()), "measured": {}}
-        for prec in precisions:
-            if progress:
-                progress(f"{e['name']} {prec} at {e['input_size'][0]}x{e['input_size'][1]}")
-            row["measured"][prec] = time_model(
-                model, tuple(e["input_size"]), device, prec, warmup, runs, compile
-            )
-        rows.append(row)
+        rows.append({**e, "params": sum(p.numel() for p in model.parameters()), "measured": {}})
+        built.append((rows[-1], model))
+    for prec in precisions:
+        if progress:
+            progress(f"{len(built)} models, {prec}, in turns")
+        timers = [Timer(m, tuple(r["input_size"]), device, prec, compile) for r, m in built]
+        for (r, _), res in zip(built, time_models(timers, warmup, runs, budget_s), strict=True):
+            r["measured"][prec] = res
     _ratios(rows, precisions)
     return {
         "machine": machine(device),
-        "timed": "forward + bilinear upsample to the input size, batch 1, inference_mode, median of runs",
+        "timed": "forward + bilinear upsample to the input size, batch 1, inference_mode, "
+        "median of runs taken in turns over the models",
         "compile": compile,
         "paper_source": PAPER_SOURCE,
         "reference": REFERENCE,
@@ -234,22 +281,34 @@ def plot(res: dict, path: Path, precision: str = "fp32") -> int:
     return len(pts)
 
 
+def _order(res: dict) -> dict:
+    fps = {r["name"]: r["measured"]["fp32"]["fps"] for r in res["models"] if "measured" in r}
+    res["order_by_fps"] = sorted(fps, key=fps.get, reverse=True)
+    res["order_matches_paper"] = fps["hard_xxs"] > fps["hard_xs"] > fps["hard_s"]
+    return res
+
+
 def run_bench(out_dir: Path, work: Path) -> dict:
-    """Benchmark entry: the HARD variants on this machine's CPU → bench/speed.json."""
+    """Benchmark entry: the HARD variants on this machine's CPU, with 2 threads and with 1 (one
+    thread is the steadier number on a shared machine) → bench/speed.json."""
     import json
 
     from hardtool.models import registry
 
     t0 = time.perf_counter()
     load0 = os.getloadavg()[0]
-    res = bench(list(registry.VARIANTS), device="cpu", warmup=5, runs=30, budget_s=20.0)
-    res["machine"]["load_average_1min_end"] = round(os.getloadavg()[0], 2)
-    res["machine"]["load_average_1min"] = round(load0, 2)
-    fps = {r["name"]: r["measured"]["fp32"]["fps"] for r in res["models"] if "measured" in r}
-    res["total_s"] = round(time.perf_counter() - t0, 1)
-    res["goal_total_s"] = 180.0
-    res["order_by_fps"] = sorted(fps, key=fps.get, reverse=True)
-    res["order_matches_paper"] = fps["hard_xxs"] > fps["hard_xs"] > fps["hard_s"]
+    runs = {
+        str(n): _order(bench(list(registry.VARIANTS), "cpu", warmup=3, runs=30, budget_s=10.0, threads=n))
+        for n in (2, 1)
+    }
+    res = {
+        "timed": runs["2"]["timed"],
+        "paper_source": PAPER_SOURCE,
+        "load_average_1min": {"start": round(load0, 2), "end": round(os.getloadavg()[0], 2)},
+        "total_s": round(time.perf_counter() - t0, 1),
+        "goal_total_s": 180.0,
+        "by_threads": runs,
+    }
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     tmp = out_dir / ".speed.json.tmp"
