@@ -281,6 +281,14 @@ def plot(res: dict, path: Path, precision: str = "fp32") -> int:
     return len(pts)
 
 
+def _autogroup() -> str | None:
+    """The scheduler group's niceness (Linux autogroups share the CPU per group, not per process)."""
+    try:
+        return Path("/proc/self/autogroup").read_text().strip()
+    except OSError:
+        return None
+
+
 def _order(res: dict) -> dict:
     fps = {r["name"]: r["measured"]["fp32"]["fps"] for r in res["models"] if "measured" in r}
     res["order_by_fps"] = sorted(fps, key=fps.get, reverse=True)
@@ -305,6 +313,8 @@ def run_bench(out_dir: Path, work: Path) -> dict:
         "timed": runs["2"]["timed"],
         "paper_source": PAPER_SOURCE,
         "load_average_1min": {"start": round(load0, 2), "end": round(os.getloadavg()[0], 2)},
+        "niceness": os.nice(0),
+        "autogroup": _autogroup(),
         "total_s": round(time.perf_counter() - t0, 1),
         "goal_total_s": 180.0,
         "by_threads": runs,
