@@ -123,9 +123,9 @@ def _bench_table(res: dict, precs) -> None:
 
     m = res["machine"]
     where = m.get("gpu") or f"{m['cpu']}, {m['threads']} threads"
-    t = Table(title=f"FPS, batch 1, {res['machine']['device']} ({where}); paper: {res['paper_source']}")
+    t = Table(title=f"FPS, batch 1, {res['machine']['device']} ({where}); published: {res['paper_source']}")
     cols = ["model", "input"] + [f"FPS {p}" for p in precs] + [f"×XXS {p}" for p in precs]
-    for col in cols + ["paper FPS", "paper ×XXS", "paper mIoU"]:
+    for col in cols + ["published FPS", "published ×XXS", "published mIoU"]:
         t.add_column(col, justify="left" if col == "model" else "right")
     for r in res["models"]:
         if "measured" not in r:
