@@ -123,10 +123,10 @@ def _bench_table(res: dict, precs) -> None:
 
     m = res["machine"]
     where = m.get("gpu") or f"{m['cpu']}, {m['threads']} threads"
-    t = Table(title=f"FPS, batch 1, {res['machine']['device']} ({where}); published: {res['paper_source']}")
+    t = Table(title=f"FPS, batch 1, {res['machine']['device']} ({where}); pub. = {res['paper_source']}")
     cols = ["model", "input"] + [f"FPS {p}" for p in precs] + [f"×XXS {p}" for p in precs]
-    for col in cols + ["published FPS", "published ×XXS", "published mIoU"]:
-        t.add_column(col, justify="left" if col == "model" else "right")
+    for col in cols + ["pub. FPS", "pub. ×XXS", "pub. mIoU"]:
+        t.add_column(col, justify="left" if col == "model" else "right", no_wrap=col == "model")
     for r in res["models"]:
         if "measured" not in r:
             t.add_row(r["name"], "—", *(["—"] * (2 * len(precs) + 3)))
