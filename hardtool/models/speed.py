@@ -29,8 +29,8 @@ import torch.nn.functional as F
 # Cityscapes mIoU (single scale) and FPS (PyTorch, batch 1) of the HARD variants as the authors
 # publish them in their repository's README (QWER-kr/HARD, "Results and models" → Cityscapes);
 # 73.8 mIoU for HARD-GPU is also the Cityscapes figure of the paper's abstract. The paper's
-# Table 2 itself could not be read here, so its device (TITAN RTX) is taken from the paper's
-# text as described, not from the table.
+# Table 2 itself (TITAN RTX, batch 1) could not be read here, and the README does not name the
+# GPU behind its FPS.
 PAPER_SPEED: dict[str, dict] = {
     "hard_xxs": {"fps": 533.0, "miou": 64.1},
     "hard_xs": {"fps": 532.0, "miou": 69.6},
