@@ -194,6 +194,22 @@ def test_intensity_ops_match_pil():
         assert diff.max() <= 1, (name, diff.max())
 
 
+def test_random_resized_crop_resizes_like_pil():
+    """A crop of the whole image (scale 1, the image's aspect) is PIL's antialiased bilinear resize."""
+    from hardtool.pretrain.augment import random_resized_crop
+
+    rng = np.random.default_rng(0)
+    arr = np.clip(np.cumsum(rng.integers(-20, 21, (96, 128, 3)), axis=1) + 128, 0, 255).astype(np.uint8)
+    x = torch.from_numpy(arr).permute(2, 0, 1).float() / 255
+    y = random_resized_crop(x, 32, (1.0, 1.0), (128 / 96, 128 / 96), seed=0)
+    ref = np.asarray(Image.fromarray(arr).resize((32, 32), Image.BILINEAR), dtype=float)
+    assert np.abs(np.round(y.permute(1, 2, 0).numpy() * 255) - ref).max() <= 1
+    a, b = (random_resized_crop(x, 32, (0.08, 1.0), (3 / 4, 4 / 3), seed=s) for s in (5, 5))
+    assert torch.equal(a, b) and not torch.equal(
+        a, random_resized_crop(x, 32, (0.08, 1.0), (3 / 4, 4 / 3), seed=6)
+    )
+
+
 def test_pretrain_learns(folder, tmp_path):
     """Loss falls and val top-1 ends well above chance (25 %) after a few epochs."""
     cfg = small(

@@ -18,6 +18,7 @@ from functools import partial
 
 import kornia.augmentation as K
 import torch
+import torch.nn.functional as F
 from kornia.augmentation.auto import RandAugment
 from kornia.augmentation.auto.operations import OperationBase
 from kornia.augmentation.auto.operations.policy import PolicySequential
@@ -148,11 +149,16 @@ class TimmRandAugment(RandAugment):
 
 
 def random_resized_crop(img: torch.Tensor, size: int, scale, ratio, seed: int) -> torch.Tensor:
-    """RandomResizedCrop of one [3, H, W] float image, its draw fixed by ``seed``."""
-    rrc = K.RandomResizedCrop((size, size), scale=tuple(scale), ratio=tuple(ratio), align_corners=False)
+    """RandomResizedCrop of one [3, H, W] float image, its draw fixed by ``seed``: kornia draws the
+    box (torchvision's rule), the resize is antialiased as torchvision's and PIL's are (kornia's
+    own resize is not)."""
+    rrc = K.RandomResizedCrop((size, size), scale=tuple(scale), ratio=tuple(ratio))
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        return rrc(img[None])[0]
+        box = rrc.forward_parameters(torch.Size((1, *img.shape)))["src"][0]
+    (x0, y0), (x1, y1) = box[0].long().tolist(), box[2].long().tolist()  # inclusive corners
+    crop = img[None, :, y0 : y1 + 1, x0 : x1 + 1]
+    return F.interpolate(crop, size=(size, size), mode="bilinear", align_corners=False, antialias=True)[0]
 
 
 class BatchAugment:

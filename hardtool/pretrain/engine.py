@@ -109,7 +109,7 @@ class Trainer:
         if d.on:
             ids = [d.device.index] if d.device.type == "cuda" else None
             self.net = torch.nn.parallel.DistributedDataParallel(
-                self.model, device_ids=ids, broadcast_buffers=False
+                self.model, device_ids=ids, forward_sync_buffers=False
             )
         self.grads = D.GradSum(self.model, d, self.net if d.on else None, cfg.batch)
         m = cfg.micro(d.world)
