@@ -21,6 +21,7 @@ COMMANDS: dict[str, str] = {
     "models": "hardtool.models.cli:models_cmd",
     "data": "hardtool.data.cli:data_group",
     "train": "hardtool.train:train_cmd",
+    "pretrain": "hardtool.pretrain.cli:pretrain_cmd",
     "eval": "hardtool.evaluate:eval_cmd",
     "quantize": "hardtool.quantize.cli:quantize_cmd",
     "memplan": "hardtool.memplan.cli:memplan_cmd",

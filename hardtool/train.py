@@ -69,6 +69,17 @@ def _epoch(model, opt, sched, x_train, y_train, batch: int, gen, on_step) -> flo
     return float(np.mean(losses))
 
 
+def _build(arch: str, pretrained: Path | None, log):
+    """The model; with ``pretrained`` (a 'hardtool pretrain' or segmentation checkpoint) its encoder
+    starts from those weights while the fusion, decoder and classifier start fresh."""
+    model = build_model(arch)
+    if pretrained is not None:
+        from hardtool.pretrain.model import load_encoder
+
+        log(f"encoder from {pretrained}: {load_encoder(model, arch, pretrained)} tensors")
+    return model
+
+
 def train(
     arch: str,
     data: Path,
@@ -81,6 +92,7 @@ def train(
     resume: bool = False,
     threads: int | None = None,
     log=print,
+    pretrained: Path | None = None,
 ) -> dict:
     """Train ``arch`` and write the checkpoint after every epoch (with optimizer state, to resume)."""
     from rich.progress import Progress
@@ -92,7 +104,7 @@ def train(
         torch.set_num_threads(threads)
     torch.manual_seed(seed)
     x_train, y_train = _load_split(data, "train", size, True, seed)
-    model = build_model(arch)
+    model = _build(arch, pretrained, log)
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-4)
     steps_per_epoch = math.ceil(len(x_train) / batch)
     total = epochs * steps_per_epoch
@@ -115,6 +127,7 @@ def train(
             state = {"epoch": epoch + 1, "history": history, "optimizer": opt.state_dict()}
             state |= {"scheduler": sched.state_dict(), "torch_rng": torch.get_rng_state()}
             info.meta = {"trained_on": str(data), "epochs": epoch + 1, "batch": batch, "lr": lr, "seed": seed}
+            info.meta.update({"pretrained": str(pretrained)} if pretrained else {})
             save_checkpoint(out, model, info, extra={"train_state": state})
     model.eval()
     sc, _, _ = evaluate_predictor(torch_predictor(model, DEFAULT_MEAN, DEFAULT_STD), data, tuple(size), "val")
@@ -135,10 +148,18 @@ def train(
 @click.option("--input-size", nargs=2, type=int, default=None, help="H W (default: the variant's).")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--threads", type=int, default=None, help="torch CPU threads.")
+@click.option(
+    "--pretrained",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Start the encoder from a 'hardtool pretrain' checkpoint (the rest starts fresh).",
+)
 @click.option("--resume", is_flag=True, help="Continue from the state saved in --out.")
 @click.option("--force", is_flag=True, help="Overwrite an existing --out.")
 @click.option("--json", "as_json", is_flag=True)
-def train_cmd(arch, data, out, epochs, batch, lr, input_size, seed, threads, resume, force, as_json) -> None:
+def train_cmd(
+    arch, data, out, epochs, batch, lr, input_size, seed, threads, pretrained, resume, force, as_json
+) -> None:
     """Train a HARD variant on the CPU; the checkpoint is written after every epoch."""
     arch = canonical(arch)
     if epochs <= 0 or batch <= 0 or lr <= 0:
@@ -158,6 +179,7 @@ def train_cmd(arch, data, out, epochs, batch, lr, input_size, seed, threads, res
         resume,
         threads,
         log=(lambda *_: None) if as_json else click.echo,
+        pretrained=pretrained,
     )
     if as_json:
         click.echo(json.dumps(res, indent=2))

@@ -21,7 +21,7 @@ LAYERS = [
     {"data", "models", "kernels"},
     {"metrics"},
     {"predict"},
-    {"memplan", "quantize"},
+    {"memplan", "quantize", "pretrain"},
     {"codegen", "evaluate", "train"},
     {"build", "device"},
     {"flash_and_bench"},
