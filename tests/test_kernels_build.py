@@ -174,7 +174,7 @@ def test_scratch_bytes_for_ir_ops():
     def op(name: str) -> Op:
         return Op(0, name, (0, 2) if "CONV" in name else (0,), (1,))
 
-    assert scratch_bytes(op("HARD_RESIZE_ARGMAX"), graph) == 32 * 19 * 4
+    assert scratch_bytes(op("HARD_RESIZE_ARGMAX"), graph) == 32 * 19 * 4 + 2 * 32 * 12
     assert scratch_bytes(op("AVERAGE_POOL_2D"), graph) == 19 * 4
     assert scratch_bytes(op("MEAN"), graph) == 19 * 4
     # hard_convolve_s8's ARMv7E-M path: a q15 column pair (20 values -> 80 bytes), two int32

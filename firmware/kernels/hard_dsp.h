@@ -97,6 +97,26 @@ static inline int32_t hard_ssat8(int32_t x)
     return __ssat(x, 8);
 }
 
+/* {lo16(a), lo16(b << 1) as the high half}: PKHBT with LSL #1 (not in GCC 12's ACLE). */
+static inline int32_t hard_pkhbt_lsl1(int32_t a, int32_t b)
+{
+    int32_t r;
+    __asm("pkhbt %0, %1, %2, lsl #1" : "=r"(r) : "r"(a), "r"(b));
+    return r;
+}
+
+static inline int32_t hard_sadd16(int32_t a, int32_t b)
+{
+    return __sadd16(a, b);
+}
+
+/* Lane-wise signed maximum of two int16 pairs (SSUB16 sets the GE flags SEL reads). */
+static inline int32_t hard_max16(int32_t a, int32_t b)
+{
+    (void)__ssub16(a, b);
+    return (int32_t)__sel((uint32_t)a, (uint32_t)b);
+}
+
 /* SMMLAR: (acc * 2^32 + a * b + 2^31) >> 32.  ACLE has no intrinsic and GCC 12 does not
  * match the 64-bit C expression to it (it emits SMLAL plus moves), hence the one-line asm. */
 static inline int32_t hard_smmlar(int32_t a, int32_t b, int32_t acc)
@@ -167,6 +187,22 @@ static inline int32_t hard_smlatt(int32_t a, int32_t b, int32_t acc)
 static inline int32_t hard_ssat8(int32_t x)
 {
     return hard_clamp_i32(x, HARD_INT8_MIN, HARD_INT8_MAX);
+}
+
+static inline int32_t hard_pkhbt_lsl1(int32_t a, int32_t b)
+{
+    return (int32_t)(((uint32_t)a & 0xFFFFu) | (((uint32_t)b << 1) & 0xFFFF0000u));
+}
+
+static inline int32_t hard_sadd16(int32_t a, int32_t b)
+{
+    return hard_pack_lanes(hard_lane_lo(a) + hard_lane_lo(b), hard_lane_hi(a) + hard_lane_hi(b));
+}
+
+static inline int32_t hard_max16(int32_t a, int32_t b)
+{
+    return hard_pack_lanes(hard_max_i32(hard_lane_lo(a), hard_lane_lo(b)),
+                           hard_max_i32(hard_lane_hi(a), hard_lane_hi(b)));
 }
 
 /* Callers keep |acc * 2^32 + a * b| < 2^63 (hard_rq_apply does). */

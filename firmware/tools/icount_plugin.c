@@ -113,11 +113,13 @@ static void icp_on_mark(unsigned int vcpu_index, void *userdata)
     fflush(icp_out);
 }
 
-/* The mark's kind (0..255), or -1 when insn is not a mark. */
+/* The mark's kind (0..255), or -1 when insn is not a mark.  QEMU 7.2 may report more bytes
+ * than the instruction has (the translator peeks at the next halfword): only the first four
+ * are the instruction's. */
 static int icp_mark_kind(const struct qemu_plugin_insn *insn)
 {
     uint16_t hw[2];
-    if (qemu_plugin_insn_size(insn) != 4)
+    if (qemu_plugin_insn_size(insn) < 4)
     {
         return -1;
     }

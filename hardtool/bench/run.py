@@ -151,10 +151,9 @@ def flash_and_bench(
     board_ctx = None
     try:
         if kind == "qemu":
-            from hardtool.firmware.qemu import QemuBoard
+            from hardtool.firmware.qemu import start_counting_board
 
-            board_ctx = QemuBoard(res_build.elf, timeout=max(300.0, 60.0 + 60.0 * len(xs)))
-            board_ctx.start()
+            board_ctx = start_counting_board(res_build.elf, max(300.0, 60.0 + 60.0 * len(xs)), log)
             link = Link(board_ctx.serial)
         else:
             from hardtool.bench.link import open_port
@@ -187,6 +186,11 @@ def flash_and_bench(
     finally:
         if board_ctx is not None:
             board_ctx.stop()
+    counter = "cycle counter (DWT->CYCCNT)" if kind != "qemu" else "systick (40-instruction granularity)"
+    if board_ctx is not None and board_ctx.plugin is not None:
+        from hardtool.firmware.icount import exact_counts
+
+        results, counter = exact_counts(results, board_ctx.marks())
     elapsed = time.monotonic() - t0
     k = len(results)
     if k == 0 and not interrupted:
@@ -226,9 +230,12 @@ def flash_and_bench(
             "bit_exact": False,
             "differing_images": [],
         },
-        "latency": R.latency_stats(
-            [r.total for r in results], unit, hello.core_clock_hz if hello and kind != "qemu" else None
-        ),
+        "latency": {
+            **R.latency_stats(
+                [r.total for r in results], unit, hello.core_clock_hz if hello and kind != "qemu" else None
+            ),
+            "counter": counter,
+        },
         "per_layer": R.per_layer(
             [L.name for L in layers], [r.layer_counts for r in results], [L.macs for L in layers]
         ),

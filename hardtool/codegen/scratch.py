@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from hardtool.graph.ir import Graph, Op
 
 INT32_BYTES = 4
+_XRUN_BYTES = 12  # hard_xrun: four int16 and an int32
 _RQ_ENTRY_BYTES = 16  # hard_rq: multiplier, right shift, rounding constant, bias
 
 # op type -> the dims keyword it needs; ops missing here need no scratch.
@@ -68,7 +69,7 @@ def scratch_bytes_for(op_type: str, **dims: int) -> int:
 
     AVERAGE_POOL_2D and MEAN need ``channels`` (one int32 accumulator per channel);
     HARD_RESIZE_ARGMAX needs ``input_width`` and ``channels`` (one vertically
-    interpolated low-resolution row of int32). CONV_2D and DEPTHWISE_CONV_2D need their
+    interpolated low-resolution row of int32, plus the column-run table of its fast path). CONV_2D and DEPTHWISE_CONV_2D need their
     shapes: use :func:`kernel_scratch_bytes`. Every other supported op needs none.
     """
     op = op_type.upper()
@@ -77,7 +78,9 @@ def scratch_bytes_for(op_type: str, **dims: int) -> int:
     if op in ("AVERAGE_POOL_2D", "MEAN"):
         return _positive(dims, "channels") * INT32_BYTES
     if op == "HARD_RESIZE_ARGMAX":
-        return _positive(dims, "input_width") * _positive(dims, "channels") * INT32_BYTES
+        width = _positive(dims, "input_width")
+        # one interpolated row of int32, and 2 * width column runs of 12 bytes (ARMv7E-M path)
+        return width * _positive(dims, "channels") * INT32_BYTES + 2 * width * _XRUN_BYTES
     if op in _NO_SCRATCH:
         return 0
     raise ValueError(f"no int8 kernel for op {op_type!r}")

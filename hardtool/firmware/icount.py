@@ -9,6 +9,7 @@ QEMU refuses it, callers fall back to SysTick (40-instruction granularity) and s
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import os
 import shutil
@@ -126,3 +127,22 @@ def runs(marks: list[Mark]) -> list[tuple[int, list[int]]]:
                 out.append((total, regions(current, LAYER_BEGIN, LAYER_END)))
                 current = None
     return out
+
+
+def exact_counts(results: list, marks: list[Mark] | None) -> tuple[list, str]:
+    """Per-image results with ``total`` and ``layer_counts`` replaced by the plugin's exact counts.
+
+    ``results`` are the bench session's per-image records (in run order); the second value names
+    the counter: "plugin (exact)" or "systick (40-instruction granularity)" when the marks do not
+    match the runs one for one (or there are none)."""
+    per_run = runs(marks or [])
+    if not results or len(per_run) != len(results):
+        return results, "systick (40-instruction granularity)"
+    for r, (_, layers) in zip(results, per_run, strict=True):
+        if len(layers) != len(r.layer_counts):
+            return results, "systick (40-instruction granularity)"
+    exact = [
+        dataclasses.replace(r, total=total, layer_counts=layers)
+        for r, (total, layers) in zip(results, per_run, strict=True)
+    ]
+    return exact, "plugin (exact)"

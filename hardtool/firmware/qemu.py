@@ -22,7 +22,7 @@ from pathlib import Path
 import serial
 
 from hardtool.errors import HardtoolError
-from hardtool.firmware.icount import Mark, plugin_args, read_marks
+from hardtool.firmware.icount import FALLBACK_NOTE, Mark, plugin_args, read_marks, try_plugin
 
 QEMU = "qemu-system-arm"
 INSTALL_HINT = "sudo apt-get install -y qemu-system-arm"
@@ -244,3 +244,15 @@ class QemuBoard:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def start_counting_board(elf: Path | str, timeout: float, log=print) -> QemuBoard:
+    """A started board with the instruction-count plugin, or without it (saying why in one line)."""
+    plugin, note = try_plugin()
+    if plugin is not None:
+        try:
+            return QemuBoard(elf, timeout=timeout, plugin=plugin).start()
+        except HardtoolError as e:
+            note = FALLBACK_NOTE.format(why=f"QEMU did not load the plugin: {e}")
+    log(note)
+    return QemuBoard(elf, timeout=timeout).start()
