@@ -35,6 +35,14 @@ def kernel_lib_fixture(tmp_path_factory) -> KernelLib:
     return KernelLib(build_kernel_library(tmp_path_factory.mktemp("hard_kernels")))
 
 
+@pytest.fixture(scope="session", name="host_runner")
+def host_runner_fixture():
+    """The kernel runner for this machine: the optimised entry points, DSP instructions emulated."""
+    from hardtool.kernels.runner import HostRunner
+
+    return HostRunner()
+
+
 def convert_int8(
     fn: Callable,
     input_shapes: Sequence[Sequence[int]],

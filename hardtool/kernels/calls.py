@@ -63,7 +63,7 @@ class ConvArgs:
 
 
 def _conv_common(
-    prog: Program, fn: str, params, x: np.ndarray, w_dims, w_data, bias, a: ConvArgs, out_c: int
+    prog: Program, fn: str, params, x: np.ndarray, w_dims, w_data, bias, a: ConvArgs, out_c: int, scratch
 ):
     x = np.ascontiguousarray(x, dtype=np.int8)
     out_shape = (x.shape[0], *a.out_hw(x.shape[1:3], w_dims[1:3]), out_c)
@@ -72,21 +72,29 @@ def _conv_common(
     bb = None if bias is None else prog.array(np.asarray(bias, dtype=np.int32))
     mb = prog.array(np.asarray(a.multipliers, dtype=np.int32))
     sb = prog.array(np.asarray(a.shifts, dtype=np.int32))
-    size = S.kernel_scratch_bytes(fn, x.shape, w_dims, out_shape)
+    size = S.kernel_scratch_bytes(fn, x.shape, w_dims, out_shape) if scratch is None else scratch
     ctx = _ctx(prog, size)
     out = prog.empty(out_shape)
     args = [*ctx, *_words(params), *_ptr(mb), *_ptr(sb), *_dims(x.shape), *_ptr(xb)]
     args += [*_dims(w_dims), *_ptr(wb), *_ptr(bb), *_dims(out_shape), *_ptr(out)]
-    prog.call(fn, args)
+    prog.call(fn, args, out)
     return out
 
 
 def add_conv(
-    prog: Program, fn: str, x: np.ndarray, w: np.ndarray, bias, a: ConvArgs, w_data: np.ndarray | None = None
+    prog: Program,
+    fn: str,
+    x: np.ndarray,
+    w: np.ndarray,
+    bias,
+    a: ConvArgs,
+    w_data: np.ndarray | None = None,
+    scratch: int | None = None,
 ) -> Buf:
     """CONV_2D through ``fn`` (hard_convolve_s8, _1x1_s8, _im2col_s8); w is OHWI int8.
 
-    ``w_data`` replaces the filter bytes the kernel reads (a re-laid-out filter)."""
+    ``w_data`` replaces the filter bytes the kernel reads (a re-laid-out filter); ``scratch``
+    overrides the scratch size (default: the Python mirror of the kernel's)."""
     w = np.ascontiguousarray(w, dtype=np.int8)
     params = H.ConvParams(
         -a.input_zp,
@@ -96,7 +104,9 @@ def add_conv(
         H.Padding(*a.padding),
         H.Activation(*a.act),
     )
-    return _conv_common(prog, fn, params, x, w.shape, w if w_data is None else w_data, bias, a, w.shape[0])
+    return _conv_common(
+        prog, fn, params, x, w.shape, w if w_data is None else w_data, bias, a, w.shape[0], scratch
+    )
 
 
 def add_depthwise(
@@ -108,6 +118,7 @@ def add_depthwise(
     a: ConvArgs,
     ch_mult: int = 1,
     w_data: np.ndarray | None = None,
+    scratch: int | None = None,
 ) -> Buf:
     """DEPTHWISE_CONV_2D through ``fn``; w is 1HWC int8 (C = input channels x ch_mult)."""
     w = np.ascontiguousarray(w, dtype=np.int8)
@@ -120,7 +131,9 @@ def add_depthwise(
         H.Padding(*a.padding),
         H.Activation(*a.act),
     )
-    return _conv_common(prog, fn, params, x, w.shape, w if w_data is None else w_data, bias, a, w.shape[3])
+    return _conv_common(
+        prog, fn, params, x, w.shape, w if w_data is None else w_data, bias, a, w.shape[3], scratch
+    )
 
 
 def add_add(prog: Program, a: np.ndarray, b: np.ndarray, p: quant.AddParams, act=(-128, 127)) -> Buf:
@@ -152,7 +165,7 @@ def _binary(prog: Program, fn: str, params, a: np.ndarray, b: np.ndarray) -> Buf
     b = np.ascontiguousarray(b, dtype=np.int8)
     ab, bb = prog.array(a), prog.array(b)
     out = prog.empty(a.shape)
-    prog.call(fn, [*_words(params), *_ptr(ab), *_ptr(bb), *_ptr(out), a.size])
+    prog.call(fn, [*_words(params), *_ptr(ab), *_ptr(bb), *_ptr(out), a.size], out)
     return out
 
 
@@ -173,7 +186,7 @@ def add_avgpool(
     xb = prog.array(x)
     out = prog.empty(out_shape)
     args = [*ctx, *_words(params), *_dims(x.shape), *_ptr(xb), 1, pool[0], pool[1], 1]
-    prog.call("hard_avgpool_s8", [*args, *_dims(out_shape), *_ptr(out)])
+    prog.call("hard_avgpool_s8", [*args, *_dims(out_shape), *_ptr(out)], out)
     return out
 
 
@@ -186,7 +199,7 @@ def add_resize(
     out = prog.empty(out_shape)
     params = H.ResizeParams(int(align_corners), int(half_pixel))
     args = [*_words(params), *_dims(x.shape), *_ptr(xb), *_dims(out_shape), *_ptr(out)]
-    prog.call("hard_resize_bilinear_s8", args)
+    prog.call("hard_resize_bilinear_s8", args, out)
     return out
 
 
@@ -201,5 +214,5 @@ def add_resize_argmax(
     out = prog.empty(size, np.uint8)
     params = H.ResizeParams(int(align_corners), int(half_pixel))
     args = [*ctx, *_words(params), *_dims(x.shape), *_ptr(xb), *_dims(out_dims), *_ptr(out)]
-    prog.call("hard_resize_bilinear_argmax_s8", args)
+    prog.call("hard_resize_bilinear_argmax_s8", args, out)
     return out

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ctypes as C
 import hashlib
+import os
 import shutil
 import struct
 import subprocess
@@ -50,6 +51,7 @@ class Program:
     arena: bytearray = field(default_factory=bytearray)
     words: list[int] = field(default_factory=list)
     names: list[str] = field(default_factory=list)
+    outputs: list[Buf | None] = field(default_factory=list)  # each call's output buffer
 
     def _reserve(self, nbytes: int, fill: bytes) -> int:
         off = (len(self.arena) + ALIGN - 1) // ALIGN * ALIGN
@@ -68,12 +70,13 @@ class Program:
         buf = Buf(0, tuple(int(s) for s in shape), np.dtype(dtype))
         return Buf(self._reserve(buf.nbytes, bytes([fill])), buf.shape, buf.dtype)
 
-    def call(self, name: str, args: Sequence[int]) -> int:
+    def call(self, name: str, args: Sequence[int], out: Buf | None = None) -> int:
         """Append a call; args are the already-encoded int32 words. Returns the call index."""
         raw = name.encode()
         padded = raw + b"\0" * (-len(raw) % 4)
         self.words += [len(raw), *struct.unpack(f"<{len(padded) // 4}i", padded), *[int(a) for a in args]]
         self.names.append(name)
+        self.outputs.append(out)
         return len(self.names) - 1
 
     def blob(self) -> bytes:
@@ -117,17 +120,45 @@ def _includes() -> list[str]:
     return [f"-I{KERNEL_DIR}", f"-I{TOOLS}", f"-I{FIRMWARE / 'bsp' / 'include'}"]
 
 
+def cache_dir() -> Path:
+    """Where built runners are kept, named by a digest of their sources and flags."""
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "hardtool" / "kernel_runner"
+
+
+def _digest(files: Sequence[Path], *extra: str) -> str:
+    h = hashlib.sha256()
+    for p in sorted(set(files)):
+        h.update(p.name.encode() + b"\0" + p.read_bytes())
+    h.update("\0".join(extra).encode())
+    return h.hexdigest()[:16]
+
+
+def _build(cmd: list[str], target: Path, what: str) -> Path:
+    """Run the compiler into a temporary name, then move it in place (concurrent builds are safe)."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.{os.getpid()}")
+    proc = subprocess.run([*cmd, "-o", str(tmp)], capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise HardtoolError(f"{what} build failed:\n{proc.stderr}")
+    os.replace(tmp, target)
+    return target
+
+
+def _inputs() -> list[Path]:
+    bsp = FIRMWARE / "bsp"
+    return [*_sources(), *KERNEL_DIR.glob("*.h"), *TOOLS.glob("*"), *(bsp / "include").glob("*.h")]
+
+
 class HostRunner:
     """The kernels and the runner compiled for this machine (DSP instructions emulated in C)."""
 
-    def __init__(self, out_dir: Path, cc: str = "gcc", defines: Sequence[str] = ()):
-        out_dir = Path(out_dir)
-        out_dir.mkdir(parents=True, exist_ok=True)
-        self.path = out_dir / "libhard_runner.so"
-        cmd = [cc, *HOST_CFLAGS, *_includes(), *[f"-D{d}" for d in defines], *map(str, _sources())]
-        proc = subprocess.run([*cmd, "-o", str(self.path)], capture_output=True, text=True)
-        if proc.returncode != 0:
-            raise HardtoolError(f"kernel runner build failed:\n{proc.stderr}")
+    def __init__(self, out_dir: Path | None = None, cc: str = "gcc", defines: Sequence[str] = ()):
+        flags = [*HOST_CFLAGS, *_includes(), *[f"-D{d}" for d in defines]]
+        name = f"libhard_runner_{_digest(_inputs(), cc, *flags)}.so"
+        self.path = Path(out_dir or cache_dir()) / name
+        if not self.path.is_file():
+            _build([cc, *flags, *map(str, _sources())], self.path, "kernel runner")
         self.lib = C.CDLL(str(self.path))
         self.lib.hkr_execute.restype = C.c_int32
 
@@ -147,8 +178,10 @@ class HostRunner:
 
 
 # ------------------------------------------------------------------ QEMU
-def build_qemu_runner(out_dir: Path, dsp: bool = True) -> Path:
-    """Firmware that runs programs on QEMU mps2-an500; dsp=False builds the portable paths only."""
+def build_qemu_runner(out_dir: Path | None = None, dsp: bool = True) -> Path:
+    """Firmware that runs programs on QEMU mps2-an500; dsp=False builds the portable paths only.
+
+    Built once per source version (cached by digest in ``out_dir``, default :func:`cache_dir`)."""
     from hardtool.firmware.build import C_FLAGS, CPU_FLAGS
     from hardtool.firmware.toolchain import find_toolchain
 
@@ -161,18 +194,13 @@ def build_qemu_runner(out_dir: Path, dsp: bool = True) -> Path:
         bsp / "qemu_mps2_an500" / "bsp_qemu.c",
         bsp / "common" / "bsp_stack.c",
     ]
-    inputs = sorted({*srcs, *KERNEL_DIR.glob("*.h"), *TOOLS.glob("*"), *(bsp / "include").glob("*.h")})
-    digest = hashlib.sha256(b"".join(p.read_bytes() for p in inputs) + str(dsp).encode()).hexdigest()[:12]
-    elf = Path(out_dir) / f"kernel_runner_{'dsp' if dsp else 'portable'}_{digest}.elf"
-    if elf.is_file():
-        return elf
-    Path(out_dir).mkdir(parents=True, exist_ok=True)
     flags = [*CPU_FLAGS, *C_FLAGS, *_includes(), f"-I{bsp / 'common'}"] + ([] if dsp else ["-DHARD_NO_DSP"])
     link = ["-nostartfiles", "--specs=nano.specs", "--specs=nosys.specs", "-Wl,--gc-sections"]
-    cmd = [tc.gcc, *flags, *map(str, srcs), f"-Wl,-T,{TOOLS / 'runner_qemu.ld'}", *link, "-o", str(elf)]
-    proc = subprocess.run(cmd, capture_output=True, text=True)
-    if proc.returncode != 0:
-        raise HardtoolError(f"kernel runner firmware build failed:\n{proc.stderr}")
+    script = TOOLS / "runner_qemu.ld"
+    digest = _digest([*_inputs(), *srcs], tc.gcc, *flags, *link)
+    elf = Path(out_dir or cache_dir()) / f"kernel_runner_{'dsp' if dsp else 'portable'}_{digest}.elf"
+    if not elf.is_file():
+        _build([tc.gcc, *flags, *map(str, srcs), f"-Wl,-T,{script}", *link], elf, "kernel runner firmware")
     return elf
 
 
