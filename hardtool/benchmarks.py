@@ -1,7 +1,8 @@
 """`make bench`: every stage's speed and memory numbers, measured, as JSON under bench/.
 
 Each stage that exists contributes one file: quantize.json (this module), memplan.json,
-codegen.json and device.json (from the stages' own bench modules)."""
+codegen.json and device.json (from the stages' own bench modules), kernels.json (bench/kernels.py:
+the int8 kernels per layer class and the HARD-Edge frame, portable vs DSP, in exact instructions)."""
 
 from __future__ import annotations
 
@@ -59,6 +60,7 @@ STAGES = [
     ("memplan", "hardtool.memplan.bench:run_bench"),
     ("codegen", "hardtool.codegen.bench:run_bench"),
     ("device", "hardtool.bench.device_bench:run_bench"),
+    ("kernels", "bench.kernels:run_bench"),
 ]
 
 
