@@ -170,8 +170,12 @@ def _add_pool_resize_cases(prog: Program, rng, n: int) -> list:
         outs.append(
             K.add_resize_argmax(prog, x, size, align_corners=align, half_pixel=not align and i % 4 == 0)
         )
-    # HARD-Edge's head: 16 x 32 x 19 logits to 128 x 256 labels
-    outs.append(K.add_resize_argmax(prog, rand_int8(rng, (1, 16, 32, 19)), (128, 256), half_pixel=True))
+    # HARD-Edge's head: 16 x 32 x 19 logits to 128 x 256 labels, whole and in row bands
+    head = rand_int8(rng, (1, 16, 32, 19))
+    outs.append(K.add_resize_argmax(prog, head, (128, 256), half_pixel=True))
+    outs += [
+        K.add_resize_argmax(prog, head, (128, 256), half_pixel=True, rows=(y, y + 9)) for y in (0, 60, 119)
+    ]
     return outs
 
 
@@ -190,6 +194,23 @@ def test_dsp_paths_equal_portable_on_random_shapes(runners: Runners) -> None:
         assert res.status == host.status, f"QEMU {name}: statuses differ from the host's"
         for buf in [b for pair in pairs for b in pair] + singles:
             assert_bit_exact(res.get(buf), host.get(buf), f"QEMU {name} {names[buf.offset]}")
+
+
+def test_fused_epilogue_whole_and_in_row_bands(runners: Runners) -> None:
+    """HARD-Edge's head (16 x 32 x 19 logits to 128 x 256 labels): the row-band entry point gives
+    the same rows as the whole map, on the DSP path as on the portable one."""
+    rng = np.random.default_rng(19)
+    prog = Program()
+    head = rand_int8(rng, (1, 16, 32, 19))
+    whole = K.add_resize_argmax(prog, head, (128, 256), half_pixel=True)
+    bands = {
+        y: K.add_resize_argmax(prog, head, (128, 256), half_pixel=True, rows=(y, y + 9)) for y in (0, 60, 119)
+    }
+    host, dsp = runners.host.run(prog), runners.dsp.run(prog)
+    dsp.check(prog.names)
+    assert_bit_exact(dsp.get(whole), host.get(whole), "whole map")
+    for y, buf in bands.items():
+        assert_bit_exact(dsp.get(buf), host.get(whole)[y : y + 9], f"rows {y}..{y + 9}")
 
 
 def test_fast_requantisation_refuses_what_it_cannot_take(runners: Runners) -> None:

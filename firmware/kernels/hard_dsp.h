@@ -92,6 +92,16 @@ static inline int32_t hard_smlatt(int32_t a, int32_t b, int32_t acc)
     return __smlatt(a, b, acc);
 }
 
+static inline int32_t hard_smlabt(int32_t a, int32_t b, int32_t acc)
+{
+    return __smlabt(a, b, acc);
+}
+
+static inline int32_t hard_smlatb(int32_t a, int32_t b, int32_t acc)
+{
+    return __smlatb(a, b, acc);
+}
+
 static inline int32_t hard_ssat8(int32_t x)
 {
     return __ssat(x, 8);
@@ -182,6 +192,16 @@ static inline int32_t hard_smlabb(int32_t a, int32_t b, int32_t acc)
 static inline int32_t hard_smlatt(int32_t a, int32_t b, int32_t acc)
 {
     return (int32_t)((uint32_t)acc + (uint32_t)(hard_lane_hi(a) * hard_lane_hi(b)));
+}
+
+static inline int32_t hard_smlabt(int32_t a, int32_t b, int32_t acc)
+{
+    return (int32_t)((uint32_t)acc + (uint32_t)(hard_lane_lo(a) * hard_lane_hi(b)));
+}
+
+static inline int32_t hard_smlatb(int32_t a, int32_t b, int32_t acc)
+{
+    return (int32_t)((uint32_t)acc + (uint32_t)(hard_lane_hi(a) * hard_lane_lo(b)));
 }
 
 static inline int32_t hard_ssat8(int32_t x)

@@ -11,6 +11,9 @@
  * maximum); two pixels' keys share a word and SSUB16/SEL keep the lane-wise maximum.
  * Rounding is TFLite's half away from zero: floor((v - [v < 0] + 2^19) / 2^20).
  * Up to 32 classes; runs shorter than eight take the scalar loop.
+ *
+ * hard_resize_bilinear_s8 dispatches to hard_resize_bilinear_fast: four channels per step, the
+ * two horizontal weights packed in one word for SMLAxy, the vertical pass in 32 bits.
  */
 #include "hard_bilinear.h"
 #include "hard_dsp.h"
@@ -179,4 +182,97 @@ hard_status hard_resize_argmax_fast(const hard_context *ctx,
         labels += output_dims->w;
     }
     return HARD_OK;
+}
+
+/* ------------------------------------------------------- RESIZE_BILINEAR */
+
+typedef struct
+{
+    int32_t c0;
+    int32_t c1;
+    int32_t c2;
+    int32_t c3;
+} hard_four;
+
+/* Four channels of the two horizontal taps p0, p1 (int8 words), weights w = {w_lo, w_hi}. */
+HARD_HOT hard_four hard_hpass4(int32_t p0, int32_t p1, int32_t w)
+{
+    const int32_t a02 = hard_sxtb16(p0);
+    const int32_t a13 = hard_sxtb16_ror8(p0);
+    const int32_t b02 = hard_sxtb16(p1);
+    const int32_t b13 = hard_sxtb16_ror8(p1);
+    hard_four r;
+    r.c0 = hard_smlabt(b02, w, hard_smlabb(a02, w, 0));
+    r.c1 = hard_smlabt(b13, w, hard_smlabb(a13, w, 0));
+    r.c2 = hard_smlatt(b02, w, hard_smlatb(a02, w, 0));
+    r.c3 = hard_smlatt(b13, w, hard_smlatb(a13, w, 0));
+    return r;
+}
+
+/* round(v / 2^20), halves away from zero, as the portable kernel. */
+HARD_HOT int8_t hard_round20_s8(int32_t v)
+{
+    return (int8_t)((v + (v >> 31) + (1 << 19)) >> 20);
+}
+
+/* One output pixel: channels in fours, then one at a time. */
+static void hard_bilinear_pixel(const int8_t *p00,
+                                const int8_t *p01,
+                                const int8_t *p10,
+                                const int8_t *p11,
+                                int32_t ch,
+                                const hard_bilinear_tap *tx,
+                                const hard_bilinear_tap *ty,
+                                int8_t *out)
+{
+    const int32_t w = (int32_t)(((uint32_t)tx->w_lo & 0xFFFFu) | ((uint32_t)tx->w_hi << 16));
+    const int32_t wy_lo = ty->w_lo;
+    const int32_t wy_hi = ty->w_hi;
+    int32_t c = 0;
+    for (; c + 4 <= ch; c += 4)
+    {
+        const hard_four t = hard_hpass4(hard_read_s8x4(p00 + c), hard_read_s8x4(p01 + c), w);
+        const hard_four b = hard_hpass4(hard_read_s8x4(p10 + c), hard_read_s8x4(p11 + c), w);
+        out[c] = hard_round20_s8(t.c0 * wy_lo + b.c0 * wy_hi);
+        out[c + 1] = hard_round20_s8(t.c1 * wy_lo + b.c1 * wy_hi);
+        out[c + 2] = hard_round20_s8(t.c2 * wy_lo + b.c2 * wy_hi);
+        out[c + 3] = hard_round20_s8(t.c3 * wy_lo + b.c3 * wy_hi);
+    }
+    for (; c < ch; ++c)
+    {
+        const int32_t top = p00[c] * tx->w_lo + p01[c] * tx->w_hi;
+        const int32_t bottom = p10[c] * tx->w_lo + p11[c] * tx->w_hi;
+        out[c] = hard_round20_s8(top * wy_lo + bottom * wy_hi);
+    }
+}
+
+void hard_resize_bilinear_fast(const hard_resize_params *p,
+                               const hard_dims *input_dims,
+                               const int8_t *input,
+                               const hard_dims *output_dims,
+                               int8_t *output)
+{
+    const int32_t in_h = input_dims->h;
+    const int32_t in_w = input_dims->w;
+    const int32_t ch = input_dims->c;
+    const int32_t half = p->half_pixel_centers;
+    const int32_t scale_y = hard_bilinear_scale_10(in_h, output_dims->h, p->align_corners);
+    const int32_t scale_x = hard_bilinear_scale_10(in_w, output_dims->w, p->align_corners);
+    for (int32_t b = 0; b < input_dims->n; ++b)
+    {
+        const int8_t *in = input + b * in_h * in_w * ch;
+        int8_t *out = output + b * output_dims->h * output_dims->w * ch;
+        for (int32_t y = 0; y < output_dims->h; ++y)
+        {
+            const hard_bilinear_tap ty = hard_bilinear_coord(y, scale_y, half, in_h);
+            const int8_t *row0 = in + ty.lo * in_w * ch;
+            const int8_t *row1 = in + ty.hi * in_w * ch;
+            for (int32_t x = 0; x < output_dims->w; ++x, out += ch)
+            {
+                const hard_bilinear_tap tx = hard_bilinear_coord(x, scale_x, half, in_w);
+                hard_bilinear_pixel(row0 + tx.lo * ch, row0 + tx.hi * ch, row1 + tx.lo * ch, row1 + tx.hi * ch, ch, &tx,
+                                    &ty, out);
+            }
+        }
+    }
 }

@@ -20,4 +20,11 @@ hard_status hard_resize_argmax_fast(const hard_context *ctx,
                                     int32_t row_end,
                                     uint8_t *labels);
 
+/* RESIZE_BILINEAR, arguments already checked by hard_resize_bilinear_s8. */
+void hard_resize_bilinear_fast(const hard_resize_params *p,
+                               const hard_dims *input_dims,
+                               const int8_t *input,
+                               const hard_dims *output_dims,
+                               int8_t *output);
+
 #endif /* HARD_RESIZE_FAST_H */

@@ -220,7 +220,8 @@ static hard_status hkr_resize(hkr_cursor *c)
     return st;
 }
 
-static hard_status hkr_resize_argmax(hkr_cursor *c)
+/* rows: 0 = the whole map (hard_resize_bilinear_argmax_s8), 1 = two more words, a row range (_rows). */
+static hard_status hkr_resize_argmax(hkr_cursor *c, int rows)
 {
     hard_resize_params p;
     const hard_context ctx = hkr_ctx(c);
@@ -229,12 +230,15 @@ static hard_status hkr_resize_argmax(hkr_cursor *c)
     const int8_t *x = (const int8_t *)hkr_ptr(c);
     const hard_dims out = hkr_dims(c);
     uint8_t *y = (uint8_t *)hkr_ptr(c);
+    const int32_t begin = rows ? hkr_word(c) : 0;
+    const int32_t end = rows ? hkr_word(c) : 0;
     if (c->bad)
     {
         return HARD_ARG_ERROR;
     }
     BSP_MARK(BSP_MARK_REGION_BEGIN);
-    const hard_status st = hard_resize_bilinear_argmax_s8(&ctx, &p, &in, x, &out, y);
+    const hard_status st = rows ? hard_resize_bilinear_argmax_s8_rows(&ctx, &p, &in, x, &out, begin, end, y)
+                                : hard_resize_bilinear_argmax_s8(&ctx, &p, &in, x, &out, y);
     BSP_MARK(BSP_MARK_REGION_END);
     return st;
 }
@@ -278,7 +282,11 @@ static hard_status hkr_dispatch(const char *name, hkr_cursor *c)
     }
     if (strcmp(name, "hard_resize_bilinear_argmax_s8") == 0)
     {
-        return hkr_resize_argmax(c);
+        return hkr_resize_argmax(c, 0);
+    }
+    if (strcmp(name, "hard_resize_bilinear_argmax_s8_rows") == 0)
+    {
+        return hkr_resize_argmax(c, 1);
     }
     return HKR_UNKNOWN_FUNCTION;
 }

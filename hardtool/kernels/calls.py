@@ -204,15 +204,24 @@ def add_resize(
 
 
 def add_resize_argmax(
-    prog: Program, x: np.ndarray, size: tuple[int, int], align_corners=False, half_pixel=False
+    prog: Program,
+    x: np.ndarray,
+    size: tuple[int, int],
+    align_corners=False,
+    half_pixel=False,
+    rows: tuple[int, int] | None = None,
 ) -> Buf:
+    """Fused RESIZE_BILINEAR -> ARG_MAX; ``rows=(begin, end)`` calls the row-range entry point."""
     x = np.ascontiguousarray(x, dtype=np.int8)
     out_dims = (1, size[0], size[1], x.shape[3])
     size_b = S.scratch_bytes_for("HARD_RESIZE_ARGMAX", input_width=x.shape[2], channels=x.shape[3])
     ctx = _ctx(prog, size_b)
     xb = prog.array(x)
-    out = prog.empty(size, np.uint8)
+    out = prog.empty(size if rows is None else (rows[1] - rows[0], size[1]), np.uint8)
     params = H.ResizeParams(int(align_corners), int(half_pixel))
     args = [*ctx, *_words(params), *_dims(x.shape), *_ptr(xb), *_dims(out_dims), *_ptr(out)]
-    prog.call("hard_resize_bilinear_argmax_s8", args, out)
+    if rows is None:
+        prog.call("hard_resize_bilinear_argmax_s8", args, out)
+    else:
+        prog.call("hard_resize_bilinear_argmax_s8_rows", [*args, *rows], out)
     return out
