@@ -11,7 +11,6 @@ one-op models run by TFLite's BUILTIN_REF kernels.
 
 from __future__ import annotations
 
-import shutil
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -332,21 +331,3 @@ def test_plugin_counts_are_exact_and_repeatable(runners: Runners) -> None:
     macs = 16 * 32 * 32 * 32
     portable = runners.portable.run(prog).counts[0]
     assert 1.0 * macs < first.counts[0] < 3.0 * macs < portable, (first.counts, portable)
-
-
-def test_marks_parse_into_layers_and_runs() -> None:
-    marks = [icount.Mark(k, c) for k, c in [(3, 100), (1, 110), (2, 150), (1, 151), (2, 152), (4, 170)]]
-    assert icount.runs(marks) == [(69, [39, 0])]
-    assert icount.regions([icount.Mark(5, 10), icount.Mark(6, 11)]) == [0]
-    with pytest.raises(Exception, match="out of order"):
-        icount.regions([icount.Mark(6, 1)])
-
-
-def test_plugin_fallback_note_when_it_cannot_be_built(tmp_path) -> None:
-    plugin, note = None, ""
-    try:
-        icount.build_plugin(tmp_path, cc="no-such-cc")
-    except Exception as e:  # noqa: BLE001 - the one-line reason is the point
-        note = icount.FALLBACK_NOTE.format(why=e)
-    assert plugin is None and "SysTick" in note and "no-such-cc" in note and "\n" not in note
-    assert shutil.which("no-such-cc") is None

@@ -2,8 +2,9 @@
 
 The UART is a TCP server on a free 127.0.0.1 port; QEMU waits for the first connection before
 the guest starts, so the boot HELLO is never lost. ``-icount shift=0`` makes the SysTick-based
-instruction counts deterministic. QEMU is stopped on every exit path: context manager, atexit
-and a wall-clock watchdog.
+instruction counts deterministic; with ``plugin=`` (hardtool.firmware.icount) every executed
+instruction is counted exactly between the firmware's marks. QEMU is stopped on every exit path:
+context manager, atexit and a wall-clock watchdog.
 """
 
 from __future__ import annotations
