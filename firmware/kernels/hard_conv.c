@@ -112,15 +112,17 @@ static int32_t hard_conv_window(const hard_conv_geom *g,
 }
 
 /* One output channel over the whole output plane (the filter stays hot while the input streams). */
-static void hard_conv_channel(const hard_conv_geom *g,
-                              const int8_t *in_batch,
-                              const int8_t *filt,
-                              int32_t bias_val,
-                              int32_t mult,
-                              int32_t shift,
-                              const hard_dims *out_dims,
-                              int8_t *out_ptr)
+HARD_NOINLINE void hard_conv_channel(const hard_conv_geom *geom,
+                                     const int8_t *in_batch,
+                                     const int8_t *filt,
+                                     int32_t bias_val,
+                                     int32_t mult,
+                                     int32_t shift,
+                                     const hard_dims *out_dims,
+                                     int8_t *out_ptr)
 {
+    const hard_conv_geom local = *geom; /* a copy: the int8 stores below cannot alias it */
+    const hard_conv_geom *g = &local;
     /* Full-window pixels: the offset term is input_offset * sum(filter). */
     const int32_t full_bias = bias_val + g->input_offset * hard_sum_s8(filt, g->k_h * g->k_w * g->in_c);
     for (int32_t oy = 0; oy < out_dims->h; ++oy)
@@ -223,16 +225,18 @@ int32_t hard_depthwise_conv_s8_get_buffer_size(const hard_dims *input_dims,
 }
 
 /* Every output channel of one output pixel, walking only the valid taps. */
-static void hard_dw_pixel(const hard_conv_geom *g,
-                          const int8_t *in_batch,
-                          const int8_t *filter,
-                          const int32_t *bias,
-                          const hard_per_channel_quant *quant,
-                          int32_t ch_mult,
-                          int32_t oy,
-                          int32_t ox,
-                          int8_t *out)
+HARD_NOINLINE void hard_dw_pixel(const hard_conv_geom *geom,
+                                 const int8_t *in_batch,
+                                 const int8_t *filter,
+                                 const int32_t *bias,
+                                 const hard_per_channel_quant *quant,
+                                 int32_t ch_mult,
+                                 int32_t oy,
+                                 int32_t ox,
+                                 int8_t *out)
 {
+    const hard_conv_geom local = *geom; /* a copy: the int8 stores below cannot alias it */
+    const hard_conv_geom *g = &local;
     const int32_t iy0 = oy * g->stride_h - g->pad_top;
     const int32_t ix0 = ox * g->stride_w - g->pad_left;
     const int32_t out_c = g->in_c * ch_mult;
@@ -249,22 +253,32 @@ static void hard_dw_pixel(const hard_conv_geom *g,
     const int8_t *in_win =
         empty ? in_batch : in_batch + (iy0 + ky_lo * g->dil_h) * row_stride + (ix0 + kx_lo * g->dil_w) * g->in_c;
     const int8_t *f_win = filter + (ky_lo * g->k_w + kx_lo) * out_c;
+    const int32_t tap_y_in = g->dil_h * row_stride;
+    const int32_t tap_x_in = g->dil_w * g->in_c;
+    const int32_t tap_y_f = g->k_w * out_c;
+    const int32_t f_span = (kx_hi - kx_lo) * out_c;
+    const int32_t input_offset = g->input_offset;
     int32_t oc = 0;
     for (int32_t ic = 0; ic < g->in_c; ++ic)
     {
         for (int32_t m = 0; m < ch_mult; ++m, ++oc)
         {
             int32_t acc = bias != 0 ? bias[oc] : 0;
+            const int8_t *restrict in_tap_row = in_win + ic;
+            const int8_t *restrict f_tap_row = f_win + oc;
             for (int32_t ky = ky_lo; ky < ky_end; ++ky)
             {
-                const int8_t *in_tap = in_win + ic + (ky - ky_lo) * g->dil_h * row_stride;
-                const int8_t *f_tap = f_win + oc + (ky - ky_lo) * g->k_w * out_c;
-                for (int32_t kx = kx_lo; kx < kx_hi; ++kx)
+                const int8_t *in_tap = in_tap_row;
+                const int8_t *f_tap = f_tap_row;
+                const int8_t *f_end = f_tap_row + f_span;
+                while (f_tap != f_end)
                 {
-                    acc += *f_tap * (*in_tap + g->input_offset);
-                    in_tap += g->dil_w * g->in_c;
+                    acc += *f_tap * (*in_tap + input_offset);
+                    in_tap += tap_x_in;
                     f_tap += out_c;
                 }
+                in_tap_row += tap_y_in;
+                f_tap_row += tap_y_f;
             }
             out[oc] = hard_conv_out(g, acc, quant->multiplier[oc], quant->shift[oc]);
         }

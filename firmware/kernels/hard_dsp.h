@@ -24,11 +24,14 @@
 #define HARD_DSP 0
 #endif
 
-/* Hot helpers that must stay inlined (GCC stops inlining a helper called from two places). */
+/* Hot helpers that must stay inlined (GCC stops inlining a helper called from two places), and
+ * loop bodies that must not be (inlined into a large caller they lose their registers). */
 #if defined(__GNUC__)
-#define HARD_HOT static inline __attribute__((always_inline))
+#define HARD_HOT      static inline __attribute__((always_inline))
+#define HARD_NOINLINE static __attribute__((noinline))
 #else
-#define HARD_HOT static inline
+#define HARD_HOT      static inline
+#define HARD_NOINLINE static
 #endif
 
 /* Unaligned little-endian word access (one LDR/STR on Cortex-M7). */

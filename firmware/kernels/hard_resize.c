@@ -31,13 +31,19 @@ int32_t hard_resize_bilinear_s8_get_buffer_size(void)
     return 0;
 }
 
-#if !HARD_DSP
-static void hard_resize_bilinear_portable(const hard_resize_params *resize_params,
-                                          const hard_dims *input_dims,
-                                          const int8_t *input,
-                                          const hard_dims *output_dims,
-                                          int8_t *output)
+hard_status hard_resize_bilinear_s8(const hard_resize_params *resize_params,
+                                    const hard_dims *input_dims,
+                                    const int8_t *input,
+                                    const hard_dims *output_dims,
+                                    int8_t *output)
 {
+    if (!hard_resize_args_valid(resize_params, input_dims, output_dims))
+    {
+        return HARD_ARG_ERROR;
+    }
+#if HARD_DSP
+    hard_resize_bilinear_fast(resize_params, input_dims, input, output_dims, output);
+#else
     const int32_t in_h = input_dims->h;
     const int32_t in_w = input_dims->w;
     const int32_t ch = input_dims->c;
@@ -73,23 +79,6 @@ static void hard_resize_bilinear_portable(const hard_resize_params *resize_param
             }
         }
     }
-}
-#endif
-
-hard_status hard_resize_bilinear_s8(const hard_resize_params *resize_params,
-                                    const hard_dims *input_dims,
-                                    const int8_t *input,
-                                    const hard_dims *output_dims,
-                                    int8_t *output)
-{
-    if (!hard_resize_args_valid(resize_params, input_dims, output_dims))
-    {
-        return HARD_ARG_ERROR;
-    }
-#if HARD_DSP
-    hard_resize_bilinear_fast(resize_params, input_dims, input, output_dims, output);
-#else
-    hard_resize_bilinear_portable(resize_params, input_dims, input, output_dims, output);
 #endif
     return HARD_OK;
 }
