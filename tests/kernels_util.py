@@ -42,6 +42,14 @@ def kernel_lib_dsp_fixture(tmp_path_factory) -> KernelLib:
     return KernelLib(build_kernel_library(out, defines=(*HOST_DEFINES, EMULATE_DSP)))
 
 
+@pytest.fixture(scope="session", name="host_runner")
+def host_runner_fixture():
+    """The kernel runner for this machine: the optimised entry points, DSP instructions emulated."""
+    from hardtool.kernels.runner import HostRunner
+
+    return HostRunner()
+
+
 def convert_int8(
     fn: Callable,
     input_shapes: Sequence[Sequence[int]],

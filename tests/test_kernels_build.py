@@ -16,7 +16,7 @@ from kernels_util import kernel_lib_fixture  # noqa: F401  (provides the kernel_
 from hardtool.core.boards import C_FLAGS, EMULATED_BOARD, get_board
 from hardtool.kernels import build as hostlib
 from hardtool.kernels import quant
-from hardtool.kernels.scratch import scratch_bytes_for
+from hardtool.kernels.scratch import kernel_scratch_bytes, scratch_bytes_for
 
 ARM_CC = "arm-none-eabi-gcc"
 
@@ -87,8 +87,16 @@ def test_scratch_table_mirrors_c(kernel_lib):
         assert scratch_bytes_for("HARD_RESIZE_ARGMAX", input_width=w, channels=c) == lib(
             "hard_resize_bilinear_argmax_s8", inp
         )
-        assert scratch_bytes_for("CONV_2D") == lib("hard_convolve_s8", inp, (c, 3, 3, c), inp)
-        assert scratch_bytes_for("DEPTHWISE_CONV_2D") == lib("hard_depthwise_conv_s8", inp, (1, 3, 3, c), inp)
+        cout = int(rng.integers(1, 70))
+        for fn, filt, c_args in [
+            ("hard_convolve_s8", (cout, 3, 3, c), (inp, (cout, 3, 3, c), inp)),
+            ("hard_convolve_s8", (cout, 1, 1, c), (inp, (cout, 1, 1, c), inp)),
+            ("hard_convolve_1x1_s8", (cout, 1, 1, c), (inp, (cout, 1, 1, c))),
+            ("hard_convolve_im2col_s8", (cout, 3, 2, c), (inp, (cout, 3, 2, c), inp)),
+            ("hard_depthwise_conv_s8", (1, 3, 3, c), (inp, (1, 3, 3, c), inp)),
+            ("hard_depthwise_conv_3x3_s8", (1, 3, 3, c), (inp,)),
+        ]:
+            assert kernel_scratch_bytes(fn, inp, filt) == lib(fn, *c_args), (fn, inp, filt)
         assert scratch_bytes_for("MAX_POOL_2D") == lib("hard_max_pool_s8", inp, out)
     for _ in range(5):
         units, depth = (int(v) for v in rng.integers(1, 300, size=2))
@@ -134,6 +142,8 @@ def test_scratch_table_mirrors_c(kernel_lib):
         scratch_bytes_for("LSTM")
     with pytest.raises(TypeError):
         scratch_bytes_for("MEAN")
+    with pytest.raises(TypeError):
+        scratch_bytes_for("CONV_2D")
 
 
 @pytest.mark.parametrize(
@@ -192,15 +202,18 @@ def test_scratch_bytes_for_ir_ops():
 
     logits = Tensor(0, "logits", (1, 16, 32, 19), "int8")
     labels = Tensor(1, "labels", (1, 128, 256), "uint8")
-    graph = Graph(tensors=[logits, labels], ops=[], inputs=(0,), outputs=(1,))
+    conv_w = Tensor(2, "w", (8, 1, 1, 19), "int8")
+    graph = Graph(tensors=[logits, labels, conv_w], ops=[], inputs=(0,), outputs=(1,))
 
     def op(name: str) -> Op:
-        return Op(0, name, (0,), (1,))
+        return Op(0, name, (0, 2) if "CONV" in name else (0,), (1,))
 
-    assert scratch_bytes(op("HARD_RESIZE_ARGMAX"), graph) == 32 * 19 * 4
+    assert scratch_bytes(op("HARD_RESIZE_ARGMAX"), graph) == 32 * 19 * 4 + 2 * 32 * 12
     assert scratch_bytes(op("AVERAGE_POOL_2D"), graph) == 19 * 4
     assert scratch_bytes(op("MEAN"), graph) == 19 * 4
-    assert scratch_bytes(op("CONV_2D"), graph) == 0
+    # hard_convolve_s8's ARMv7E-M path: a q15 column pair (20 values -> 80 bytes), two int32
+    # accumulators and a 16-byte requantisation entry per output channel
+    assert scratch_bytes(op("CONV_2D"), graph) == 80 + 8 * (8 + 16)
     assert scratch_bytes(op("RESHAPE"), graph) == 0
 
 

@@ -5,17 +5,21 @@ from __future__ import annotations
 import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
-from kernels_util import (  # noqa: F401  (kernel_lib_fixture provides the kernel_lib fixture)
+from kernels_util import (  # noqa: F401  (the *_fixture imports provide kernel_lib and host_runner)
     INPUTS_PER_MODEL,
     KERNEL_SETTINGS,
     RefModel,
     assert_bit_exact,
     convert_int8,
+    host_runner_fixture,
     kernel_lib_fixture,
     rand_int8,
 )
 
+from hardtool.kernels import calls as K
 from hardtool.kernels import quant
+from hardtool.kernels.runner import Program
+from hardtool.kernels.weights import dw3x3_q15
 
 ACTS = ("NONE", "RELU", "RELU6")
 
@@ -97,7 +101,21 @@ def _padding(case: dict, filt_hw: tuple[int, int]) -> tuple[int, int, int, int]:
     return (pt, pb, pl, pr)
 
 
-def _check(kernel_lib, case: dict, depthwise: bool) -> None:
+def _optimised(prog: Program, x, weights, bias, kw: dict, case: dict, depthwise: bool) -> list:
+    """The specialised entry points that take this case (hard_kernels.h), as runner calls."""
+    a = K.ConvArgs(**kw)
+    if depthwise:
+        if case["k"] != (3, 3) or case["cout"] != case["in_shape"][3]:
+            return []
+        q15 = dw3x3_q15(weights)
+        return [K.add_depthwise(prog, "hard_depthwise_conv_3x3_s8", x, weights, bias, a, w_data=q15)]
+    outs = [K.add_conv(prog, "hard_convolve_im2col_s8", x, weights, bias, a)]
+    if case["k"] == (1, 1) and not any(a.padding):
+        outs.append(K.add_conv(prog, "hard_convolve_1x1_s8", x, weights, bias, a))
+    return outs
+
+
+def _check(kernel_lib, host_runner, case: dict, depthwise: bool) -> None:
     name = "DEPTHWISE_CONV_2D" if depthwise else "CONV_2D"
     ref = RefModel(_build(case, depthwise))
     padded = case["mode"] == "EXPLICIT" and any(case["pads"])  # an all-zero tf.pad is dropped
@@ -120,6 +138,7 @@ def _check(kernel_lib, case: dict, depthwise: bool) -> None:
     pads = _padding(case, weights.shape[1:3])
 
     rng = np.random.default_rng(case["seed"] + 1)
+    prog, expected = Program(), []
     for _ in range(INPUTS_PER_MODEL):
         x = rand_int8(rng, case["in_shape"])
         (want,) = ref.run(x)
@@ -138,18 +157,23 @@ def _check(kernel_lib, case: dict, depthwise: bool) -> None:
         else:
             got = kernel_lib.conv2d(x, weights, bias, **kw)
         assert_bit_exact(got, want, f"{name} {case}")
+        expected += [(buf, want) for buf in _optimised(prog, x, weights, bias, kw, case, depthwise)]
+    res = host_runner.run(prog)
+    res.check(prog.names)
+    for (buf, want), fn in zip(expected, prog.names, strict=True):
+        assert_bit_exact(res.get(buf), want, f"{fn} {case}")
 
 
 @KERNEL_SETTINGS
 @given(case=conv_cases(depthwise=False))
-def test_conv2d_matches_tflite(kernel_lib, case):
-    _check(kernel_lib, case, depthwise=False)
+def test_conv2d_matches_tflite(kernel_lib, host_runner, case):
+    _check(kernel_lib, host_runner, case, depthwise=False)
 
 
 @KERNEL_SETTINGS
 @given(case=conv_cases(depthwise=True))
-def test_depthwise_conv2d_matches_tflite(kernel_lib, case):
-    _check(kernel_lib, case, depthwise=True)
+def test_depthwise_conv2d_matches_tflite(kernel_lib, host_runner, case):
+    _check(kernel_lib, host_runner, case, depthwise=True)
 
 
 def test_conv2d_activation_clamp_and_no_bias(kernel_lib):

@@ -163,11 +163,12 @@ def test_fused_resize_argmax_matches_tflite(kernel_lib, case, rows_per_call):
 
 def test_fused_epilogue_at_model_scale(kernel_lib):
     """The demo model's shape: 19 classes at 1/8 of 128x256, half-pixel centers; equals the
-    unfused kernels and never needs more scratch than one low-resolution row."""
+    unfused kernels and needs one low-resolution row of scratch (plus the 2 * width column runs
+    of the ARMv7E-M path), never a full-resolution map."""
     rng = np.random.default_rng(5)
     x = rand_int8(rng, (1, 16, 32, 19))
     fused = kernel_lib.resize_argmax(x, (128, 256), half_pixel_centers=True, rows_per_call=8)
     unfused = kernel_lib.argmax(kernel_lib.resize_bilinear(x, (128, 256), half_pixel_centers=True))[0]
     assert_bit_exact(fused, unfused, "fused vs unfused at 128x256")
     assert len(np.unique(fused)) == 19
-    assert kernel_lib.buffer_size("hard_resize_bilinear_argmax_s8", x.shape) == 32 * 19 * 4
+    assert kernel_lib.buffer_size("hard_resize_bilinear_argmax_s8", x.shape) == 32 * 19 * 4 + 2 * 32 * 12

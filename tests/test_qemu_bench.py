@@ -70,6 +70,34 @@ def test_hello_infer_and_deterministic_instruction_counts(elf: Path) -> None:
     assert [(r.total, r.layer_counts) for r in first] == [(r.total, r.layer_counts) for r in second]
 
 
+def test_plugin_counts_agree_with_systick(elf: Path) -> None:
+    """The instruction-count plugin's per-layer counts (marks in the bench app) match SysTick's
+    40-instruction ticks, which also include the hook's timer reads around each layer."""
+    from hardtool.firmware import icount
+
+    from hardtool.device.qemu import start_counting_board
+
+    plugin, note = icount.try_plugin()
+    if plugin is None:
+        pytest.skip(note)
+    images = fakemodel.random_images(2, seed=16)
+    notes: list[str] = []
+    board = start_counting_board(elf, 60, notes.append)
+    try:
+        session = BenchSession(Link(board.serial))
+        session.hello()
+        systick = [session.infer(i, img) for i, img in enumerate(images)]
+    finally:
+        board.stop()
+    assert not notes
+    exact, counter = icount.exact_counts(systick, board.marks())
+    assert counter == "plugin (exact)"
+    for s, e in zip(systick, exact, strict=True):
+        assert all(0 < c for c in e.layer_counts) and sum(e.layer_counts) < e.total
+        for cs, ce in zip(s.layer_counts, e.layer_counts, strict=True):
+            assert ce <= cs + 40 and cs - ce < 40 + 200, (s.layer_counts, e.layer_counts)
+
+
 def test_reset_command_mid_image_resumes(elf: Path) -> None:
     images = fakemodel.random_images(3, seed=12)
 

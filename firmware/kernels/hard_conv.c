@@ -6,6 +6,8 @@
  *   out = clamp(MultiplyByQuantizedMultiplier(acc, mult[oc], shift[oc]) + output_offset)
  * Out-of-bounds taps (the padding) contribute nothing, i.e. pad with the input zero point.
  */
+#include "hard_dsp.h"
+#include "hard_dw_simd.h"
 #include "hard_kernels.h"
 #include "hard_support.h"
 
@@ -15,15 +17,159 @@ static int hard_conv_geometry_valid(const hard_tile *stride, const hard_tile *di
            pad->bottom >= 0 && pad->right >= 0;
 }
 
+/* Geometry and quantisation shared by the portable loops below. */
+typedef struct
+{
+    int32_t in_h;
+    int32_t in_w;
+    int32_t in_c;
+    int32_t k_h;
+    int32_t k_w;
+    int32_t stride_h;
+    int32_t stride_w;
+    int32_t dil_h;
+    int32_t dil_w;
+    int32_t pad_top;
+    int32_t pad_left;
+    int32_t input_offset;
+    int32_t output_offset;
+    int32_t act_min;
+    int32_t act_max;
+} hard_conv_geom;
+
+static hard_conv_geom hard_conv_geom_make(const hard_dims *in,
+                                          const hard_dims *f,
+                                          const hard_tile *stride,
+                                          const hard_tile *dil,
+                                          const hard_padding *pad,
+                                          int32_t input_offset,
+                                          int32_t output_offset,
+                                          const hard_activation *act)
+{
+    hard_conv_geom g = {in->h,  in->w,    in->c,     f->h,         f->w,          stride->h, stride->w, dil->h,
+                        dil->w, pad->top, pad->left, input_offset, output_offset, act->min,  act->max};
+    return g;
+}
+
+static inline int8_t hard_conv_out(const hard_conv_geom *g, int32_t acc, int32_t mult, int32_t shift)
+{
+    acc = hard_requantize(acc, mult, shift) + g->output_offset;
+    return (int8_t)hard_clamp_i32(acc, g->act_min, g->act_max);
+}
+
 int32_t hard_convolve_s8_get_buffer_size(const hard_dims *input_dims,
                                          const hard_dims *filter_dims,
                                          const hard_dims *output_dims)
 {
-    (void)input_dims;
-    (void)filter_dims;
-    (void)output_dims;
-    return 0;
+    /* The ARMv7E-M paths (hard_conv_gemm.c) take these; the portable path ignores them. */
+    if (filter_dims->h == 1 && filter_dims->w == 1)
+    {
+        return hard_convolve_1x1_s8_get_buffer_size(input_dims, filter_dims);
+    }
+    return hard_convolve_im2col_s8_get_buffer_size(input_dims, filter_dims, output_dims);
 }
+
+/* sum over the valid taps of one output pixel: filter . input, and (when partial) sum(filter). */
+static int32_t hard_conv_window(const hard_conv_geom *g,
+                                const int8_t *in_batch,
+                                const int8_t *filt,
+                                int32_t iy0,
+                                int32_t ix0,
+                                int32_t ky_lo,
+                                int32_t ky_hi,
+                                int32_t *tap_sum,
+                                int32_t *full)
+{
+    int32_t kx_lo;
+    int32_t kx_hi;
+    hard_window_range(ix0, g->k_w, g->dil_w, g->in_w, &kx_lo, &kx_hi);
+    const int32_t kx_n = kx_hi - kx_lo;
+    const int32_t ky_end = kx_n > 0 ? ky_hi : ky_lo;
+    const int32_t row_stride = g->in_w * g->in_c;
+    const int32_t c = g->in_c;
+    *full = ky_lo == 0 && ky_hi == g->k_h && kx_n == g->k_w;
+    int32_t acc = 0;
+    *tap_sum = 0;
+    for (int32_t ky = ky_lo; ky < ky_end; ++ky)
+    {
+        /* First valid tap of this filter row. */
+        const int8_t *in_row = in_batch + (iy0 + ky * g->dil_h) * row_stride + (ix0 + kx_lo * g->dil_w) * c;
+        const int8_t *f_row = filt + ky * g->k_w * c;
+        if (g->dil_w == 1)
+        {
+            /* The valid taps of one filter row are contiguous in memory. */
+            acc += hard_dot_s8(f_row + kx_lo * c, in_row, kx_n * c);
+            *tap_sum += *full ? 0 : hard_sum_s8(f_row + kx_lo * c, kx_n * c);
+            continue;
+        }
+        for (int32_t kx = kx_lo; kx < kx_hi; ++kx)
+        {
+            acc += hard_dot_s8(f_row + kx * c, in_row + (kx - kx_lo) * g->dil_w * c, c);
+            *tap_sum += *full ? 0 : hard_sum_s8(f_row + kx * c, c);
+        }
+    }
+    return acc;
+}
+
+/* One output channel over the whole output plane (the filter stays hot while the input streams). */
+HARD_NOINLINE void hard_conv_channel(const hard_conv_geom *geom,
+                                     const int8_t *in_batch,
+                                     const int8_t *filt,
+                                     int32_t bias_val,
+                                     int32_t mult,
+                                     int32_t shift,
+                                     const hard_dims *out_dims,
+                                     int8_t *out_ptr)
+{
+    const hard_conv_geom local = *geom; /* a copy: the int8 stores below cannot alias it */
+    const hard_conv_geom *g = &local;
+    /* Full-window pixels: the offset term is input_offset * sum(filter). */
+    const int32_t full_bias = bias_val + g->input_offset * hard_sum_s8(filt, g->k_h * g->k_w * g->in_c);
+    for (int32_t oy = 0; oy < out_dims->h; ++oy)
+    {
+        const int32_t iy0 = oy * g->stride_h - g->pad_top;
+        int32_t ky_lo;
+        int32_t ky_hi;
+        hard_window_range(iy0, g->k_h, g->dil_h, g->in_h, &ky_lo, &ky_hi);
+        for (int32_t ox = 0; ox < out_dims->w; ++ox)
+        {
+            int32_t tap_sum;
+            int32_t full;
+            int32_t acc =
+                hard_conv_window(g, in_batch, filt, iy0, ox * g->stride_w - g->pad_left, ky_lo, ky_hi, &tap_sum, &full);
+            acc += full ? full_bias : bias_val + g->input_offset * tap_sum;
+            *out_ptr = hard_conv_out(g, acc, mult, shift);
+            out_ptr += out_dims->c;
+        }
+    }
+}
+
+#if HARD_DSP
+/* The SIMD paths when the caller gave the scratch they need; HARD_OK when one ran. */
+static hard_status hard_convolve_dsp(const hard_context *ctx,
+                                     const hard_conv_params *conv_params,
+                                     const hard_per_channel_quant *quant_params,
+                                     const hard_dims *input_dims,
+                                     const int8_t *input,
+                                     const hard_dims *filter_dims,
+                                     const int8_t *filter,
+                                     const int32_t *bias,
+                                     const hard_dims *output_dims,
+                                     int8_t *output)
+{
+    if (ctx == 0 || ctx->buf == 0)
+    {
+        return HARD_ARG_ERROR;
+    }
+    if (hard_convolve_1x1_s8(ctx, conv_params, quant_params, input_dims, input, filter_dims, filter, bias, output_dims,
+                             output) == HARD_OK)
+    {
+        return HARD_OK;
+    }
+    return hard_convolve_im2col_s8(ctx, conv_params, quant_params, input_dims, input, filter_dims, filter, bias,
+                                   output_dims, output);
+}
+#endif
 
 hard_status hard_convolve_s8(const hard_context *ctx,
                              const hard_conv_params *conv_params,
@@ -36,112 +182,33 @@ hard_status hard_convolve_s8(const hard_context *ctx,
                              const hard_dims *output_dims,
                              int8_t *output)
 {
-    (void)ctx;
     if (!hard_dims_valid(input_dims) || !hard_dims_valid(filter_dims) || !hard_dims_valid(output_dims) ||
         input_dims->c != filter_dims->c || output_dims->c != filter_dims->n || output_dims->n != input_dims->n ||
         !hard_conv_geometry_valid(&conv_params->stride, &conv_params->dilation, &conv_params->padding))
     {
         return HARD_ARG_ERROR;
     }
-
-    const int32_t in_h = input_dims->h;
-    const int32_t in_w = input_dims->w;
-    const int32_t in_c = input_dims->c;
-    const int32_t k_h = filter_dims->h;
-    const int32_t k_w = filter_dims->w;
-    const int32_t out_h = output_dims->h;
-    const int32_t out_w = output_dims->w;
-    const int32_t out_c = output_dims->c;
-    const int32_t stride_h = conv_params->stride.h;
-    const int32_t stride_w = conv_params->stride.w;
-    const int32_t dil_h = conv_params->dilation.h;
-    const int32_t dil_w = conv_params->dilation.w;
-    const int32_t pad_top = conv_params->padding.top;
-    const int32_t pad_left = conv_params->padding.left;
-    const int32_t input_offset = conv_params->input_offset;
-    const int32_t output_offset = conv_params->output_offset;
-    const int32_t act_min = conv_params->activation.min;
-    const int32_t act_max = conv_params->activation.max;
-    const int32_t filter_size = k_h * k_w * in_c;
-    const int32_t in_row_stride = in_w * in_c;
-
+#if HARD_DSP
+    if (hard_convolve_dsp(ctx, conv_params, quant_params, input_dims, input, filter_dims, filter, bias, output_dims,
+                          output) == HARD_OK)
+    {
+        return HARD_OK;
+    }
+#else
+    (void)ctx;
+#endif
+    const hard_conv_geom g = hard_conv_geom_make(input_dims, filter_dims, &conv_params->stride, &conv_params->dilation,
+                                                 &conv_params->padding, conv_params->input_offset,
+                                                 conv_params->output_offset, &conv_params->activation);
+    const int32_t filter_size = g.k_h * g.k_w * g.in_c;
     for (int32_t b = 0; b < input_dims->n; ++b)
     {
-        const int8_t *in_batch = input + b * in_h * in_row_stride;
-        int8_t *out_batch = output + b * out_h * out_w * out_c;
-
-        /* Output channel outermost: one filter stays hot while the input streams. */
-        for (int32_t oc = 0; oc < out_c; ++oc)
+        const int8_t *in_batch = input + b * g.in_h * g.in_w * g.in_c;
+        int8_t *out_batch = output + b * output_dims->h * output_dims->w * output_dims->c;
+        for (int32_t oc = 0; oc < output_dims->c; ++oc)
         {
-            const int8_t *restrict filt = filter + oc * filter_size;
-            const int32_t bias_val = bias != 0 ? bias[oc] : 0;
-            /* Full-window pixels: the offset term is input_offset * sum(filter). */
-            const int32_t full_bias = bias_val + input_offset * hard_sum_s8(filt, filter_size);
-            const int32_t mult = quant_params->multiplier[oc];
-            const int32_t shift = quant_params->shift[oc];
-            int8_t *restrict out_ptr = out_batch + oc;
-
-            for (int32_t oy = 0; oy < out_h; ++oy)
-            {
-                const int32_t iy0 = oy * stride_h - pad_top;
-                int32_t ky_lo;
-                int32_t ky_hi;
-                hard_window_range(iy0, k_h, dil_h, in_h, &ky_lo, &ky_hi);
-                const int full_y = ky_lo == 0 && ky_hi == k_h;
-
-                for (int32_t ox = 0; ox < out_w; ++ox)
-                {
-                    const int32_t ix0 = ox * stride_w - pad_left;
-                    int32_t kx_lo;
-                    int32_t kx_hi;
-                    hard_window_range(ix0, k_w, dil_w, in_w, &kx_lo, &kx_hi);
-                    const int32_t kx_n = kx_hi - kx_lo;
-                    const int32_t ky_end = kx_n > 0 ? ky_hi : ky_lo;
-                    int32_t acc = 0;
-                    int32_t tap_sum = 0;
-
-                    for (int32_t ky = ky_lo; ky < ky_end; ++ky)
-                    {
-                        /* First valid tap of this filter row. */
-                        const int8_t *in_row =
-                            in_batch + (iy0 + ky * dil_h) * in_row_stride + (ix0 + kx_lo * dil_w) * in_c;
-                        const int8_t *f_row = filt + ky * k_w * in_c;
-                        if (dil_w == 1)
-                        {
-                            /* The valid taps of one filter row are contiguous in memory. */
-                            acc += hard_dot_s8(f_row + kx_lo * in_c, in_row, kx_n * in_c);
-                            if (!full_y || kx_n != k_w)
-                            {
-                                tap_sum += hard_sum_s8(f_row + kx_lo * in_c, kx_n * in_c);
-                            }
-                        }
-                        else
-                        {
-                            for (int32_t kx = kx_lo; kx < kx_hi; ++kx)
-                            {
-                                acc += hard_dot_s8(f_row + kx * in_c, in_row + (kx - kx_lo) * dil_w * in_c, in_c);
-                                if (!full_y || kx_n != k_w)
-                                {
-                                    tap_sum += hard_sum_s8(f_row + kx * in_c, in_c);
-                                }
-                            }
-                        }
-                    }
-
-                    if (full_y && kx_n == k_w)
-                    {
-                        acc += full_bias;
-                    }
-                    else
-                    {
-                        acc += bias_val + input_offset * tap_sum;
-                    }
-                    acc = hard_requantize(acc, mult, shift) + output_offset;
-                    acc = hard_clamp_i32(acc, act_min, act_max);
-                    *out_ptr = (int8_t)acc;
-                    out_ptr += out_c;
-                }
-            }
+            hard_conv_channel(&g, in_batch, filter + oc * filter_size, bias != 0 ? bias[oc] : 0,
+                              quant_params->multiplier[oc], quant_params->shift[oc], output_dims, out_batch + oc);
         }
     }
     return HARD_OK;
@@ -151,10 +218,71 @@ int32_t hard_depthwise_conv_s8_get_buffer_size(const hard_dims *input_dims,
                                                const hard_dims *filter_dims,
                                                const hard_dims *output_dims)
 {
-    (void)input_dims;
+    /* A row of input zero points for the ARMv7E-M path (hard_dw_simd.c). */
     (void)filter_dims;
     (void)output_dims;
-    return 0;
+    return hard_depthwise_conv_3x3_s8_get_buffer_size(input_dims);
+}
+
+/* Every output channel of one output pixel, walking only the valid taps. */
+HARD_NOINLINE void hard_dw_pixel(const hard_conv_geom *geom,
+                                 const int8_t *in_batch,
+                                 const int8_t *filter,
+                                 const int32_t *bias,
+                                 const hard_per_channel_quant *quant,
+                                 int32_t ch_mult,
+                                 int32_t oy,
+                                 int32_t ox,
+                                 int8_t *out)
+{
+    const hard_conv_geom local = *geom; /* a copy: the int8 stores below cannot alias it */
+    const hard_conv_geom *g = &local;
+    const int32_t iy0 = oy * g->stride_h - g->pad_top;
+    const int32_t ix0 = ox * g->stride_w - g->pad_left;
+    const int32_t out_c = g->in_c * ch_mult;
+    int32_t ky_lo;
+    int32_t ky_hi;
+    int32_t kx_lo;
+    int32_t kx_hi;
+    hard_window_range(iy0, g->k_h, g->dil_h, g->in_h, &ky_lo, &ky_hi);
+    hard_window_range(ix0, g->k_w, g->dil_w, g->in_w, &kx_lo, &kx_hi);
+    /* A window fully in the padding leaves the bias only. */
+    const int empty = ky_lo == ky_hi || kx_lo == kx_hi;
+    const int32_t ky_end = empty ? ky_lo : ky_hi;
+    const int32_t row_stride = g->in_w * g->in_c;
+    const int8_t *in_win =
+        empty ? in_batch : in_batch + (iy0 + ky_lo * g->dil_h) * row_stride + (ix0 + kx_lo * g->dil_w) * g->in_c;
+    const int8_t *f_win = filter + (ky_lo * g->k_w + kx_lo) * out_c;
+    const int32_t tap_y_in = g->dil_h * row_stride;
+    const int32_t tap_x_in = g->dil_w * g->in_c;
+    const int32_t tap_y_f = g->k_w * out_c;
+    const int32_t f_span = (kx_hi - kx_lo) * out_c;
+    const int32_t input_offset = g->input_offset;
+    int32_t oc = 0;
+    for (int32_t ic = 0; ic < g->in_c; ++ic)
+    {
+        for (int32_t m = 0; m < ch_mult; ++m, ++oc)
+        {
+            int32_t acc = bias != 0 ? bias[oc] : 0;
+            const int8_t *restrict in_tap_row = in_win + ic;
+            const int8_t *restrict f_tap_row = f_win + oc;
+            for (int32_t ky = ky_lo; ky < ky_end; ++ky)
+            {
+                const int8_t *in_tap = in_tap_row;
+                const int8_t *f_tap = f_tap_row;
+                const int8_t *f_end = f_tap_row + f_span;
+                while (f_tap != f_end)
+                {
+                    acc += *f_tap * (*in_tap + input_offset);
+                    in_tap += tap_x_in;
+                    f_tap += out_c;
+                }
+                in_tap_row += tap_y_in;
+                f_tap_row += tap_y_f;
+            }
+            out[oc] = hard_conv_out(g, acc, quant->multiplier[oc], quant->shift[oc]);
+        }
+    }
 }
 
 hard_status hard_depthwise_conv_s8(const hard_context *ctx,
@@ -168,7 +296,6 @@ hard_status hard_depthwise_conv_s8(const hard_context *ctx,
                                    const hard_dims *output_dims,
                                    int8_t *output)
 {
-    (void)ctx;
     const int32_t ch_mult = dw_conv_params->ch_mult;
     if (!hard_dims_valid(input_dims) || !hard_dims_valid(filter_dims) || !hard_dims_valid(output_dims) ||
         ch_mult <= 0 || output_dims->c != input_dims->c * ch_mult || filter_dims->c != output_dims->c ||
@@ -177,83 +304,28 @@ hard_status hard_depthwise_conv_s8(const hard_context *ctx,
     {
         return HARD_ARG_ERROR;
     }
-
-    const int32_t in_h = input_dims->h;
-    const int32_t in_w = input_dims->w;
-    const int32_t in_c = input_dims->c;
-    const int32_t k_h = filter_dims->h;
-    const int32_t k_w = filter_dims->w;
-    const int32_t out_h = output_dims->h;
-    const int32_t out_w = output_dims->w;
-    const int32_t out_c = output_dims->c;
-    const int32_t stride_h = dw_conv_params->stride.h;
-    const int32_t stride_w = dw_conv_params->stride.w;
-    const int32_t dil_h = dw_conv_params->dilation.h;
-    const int32_t dil_w = dw_conv_params->dilation.w;
-    const int32_t pad_top = dw_conv_params->padding.top;
-    const int32_t pad_left = dw_conv_params->padding.left;
-    const int32_t input_offset = dw_conv_params->input_offset;
-    const int32_t output_offset = dw_conv_params->output_offset;
-    const int32_t act_min = dw_conv_params->activation.min;
-    const int32_t act_max = dw_conv_params->activation.max;
-    const int32_t in_row_stride = in_w * in_c;
-    const int32_t tap_y_in = dil_h * in_row_stride;
-    const int32_t tap_x_in = dil_w * in_c;
-    const int32_t tap_y_f = k_w * out_c;
-
+#if HARD_DSP
+    if (hard_dw_simd_1hwc(ctx, dw_conv_params, quant_params, input_dims, input, filter_dims, filter, bias, output_dims,
+                          output) == HARD_OK)
+    {
+        return HARD_OK;
+    }
+#else
+    (void)ctx;
+#endif
+    const hard_conv_geom g = hard_conv_geom_make(
+        input_dims, filter_dims, &dw_conv_params->stride, &dw_conv_params->dilation, &dw_conv_params->padding,
+        dw_conv_params->input_offset, dw_conv_params->output_offset, &dw_conv_params->activation);
     for (int32_t b = 0; b < input_dims->n; ++b)
     {
-        const int8_t *in_batch = input + b * in_h * in_row_stride;
-        int8_t *restrict out_ptr = output + b * out_h * out_w * out_c;
-
-        for (int32_t oy = 0; oy < out_h; ++oy)
+        const int8_t *in_batch = input + b * g.in_h * g.in_w * g.in_c;
+        int8_t *out_ptr = output + b * output_dims->h * output_dims->w * output_dims->c;
+        for (int32_t oy = 0; oy < output_dims->h; ++oy)
         {
-            const int32_t iy0 = oy * stride_h - pad_top;
-            int32_t ky_lo;
-            int32_t ky_hi;
-            hard_window_range(iy0, k_h, dil_h, in_h, &ky_lo, &ky_hi);
-
-            for (int32_t ox = 0; ox < out_w; ++ox)
+            for (int32_t ox = 0; ox < output_dims->w; ++ox)
             {
-                const int32_t ix0 = ox * stride_w - pad_left;
-                int32_t kx_lo;
-                int32_t kx_hi;
-                hard_window_range(ix0, k_w, dil_w, in_w, &kx_lo, &kx_hi);
-                /* A window fully in the padding leaves the bias only. */
-                const int empty = ky_lo == ky_hi || kx_lo == kx_hi;
-                const int32_t ky_end = empty ? ky_lo : ky_hi;
-                /* First valid tap of the window; the loops below only walk valid taps. */
-                const int8_t *in_win =
-                    empty ? in_batch : in_batch + (iy0 + ky_lo * dil_h) * in_row_stride + (ix0 + kx_lo * dil_w) * in_c;
-                const int8_t *f_win = filter + (ky_lo * k_w + kx_lo) * out_c;
-
-                int32_t oc = 0;
-                for (int32_t ic = 0; ic < in_c; ++ic)
-                {
-                    for (int32_t m = 0; m < ch_mult; ++m, ++oc)
-                    {
-                        int32_t acc = bias != 0 ? bias[oc] : 0;
-                        const int8_t *restrict in_tap_row = in_win + ic;
-                        const int8_t *restrict f_tap_row = f_win + oc;
-                        for (int32_t ky = ky_lo; ky < ky_end; ++ky)
-                        {
-                            const int8_t *in_tap = in_tap_row;
-                            const int8_t *f_tap = f_tap_row;
-                            for (int32_t kx = kx_lo; kx < kx_hi; ++kx)
-                            {
-                                acc += *f_tap * (*in_tap + input_offset);
-                                in_tap += tap_x_in;
-                                f_tap += out_c;
-                            }
-                            in_tap_row += tap_y_in;
-                            f_tap_row += tap_y_f;
-                        }
-                        acc = hard_requantize(acc, quant_params->multiplier[oc], quant_params->shift[oc]);
-                        acc = hard_clamp_i32(acc + output_offset, act_min, act_max);
-                        out_ptr[oc] = (int8_t)acc;
-                    }
-                }
-                out_ptr += out_c;
+                hard_dw_pixel(&g, in_batch, filter, bias, quant_params, ch_mult, oy, ox, out_ptr);
+                out_ptr += output_dims->c;
             }
         }
     }

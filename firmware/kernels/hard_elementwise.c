@@ -7,6 +7,8 @@
  */
 #include <string.h>
 
+#include "hard_dsp.h"
+#include "hard_elementwise_fast.h"
 #include "hard_kernels.h"
 #include "hard_support.h"
 
@@ -22,6 +24,13 @@ hard_status hard_elementwise_add_s8(
     {
         return HARD_ARG_ERROR;
     }
+#if HARD_DSP
+    if (hard_add_fast_ok(add_params))
+    {
+        hard_add_fast(add_params, input1, input2, output, block_size);
+        return HARD_OK;
+    }
+#endif
     const int32_t off1 = add_params->input1_offset;
     const int32_t mult1 = add_params->input1_multiplier;
     const int32_t shift1 = add_params->input1_shift;
@@ -57,6 +66,13 @@ hard_status hard_elementwise_mul_s8(
     {
         return HARD_ARG_ERROR;
     }
+#if HARD_DSP
+    if (hard_mul_fast_ok(mul_params))
+    {
+        hard_mul_fast(mul_params, input1, input2, output, block_size);
+        return HARD_OK;
+    }
+#endif
     const int32_t off1 = mul_params->input1_offset;
     const int32_t off2 = mul_params->input2_offset;
     const int32_t out_off = mul_params->output_offset;

@@ -587,6 +587,62 @@ int32_t hard_dequantize_s8_f32_get_buffer_size(void);
 hard_status
 hard_dequantize_s8_f32(const hard_affine_params *affine_params, const int8_t *input, float *output, int32_t block_size);
 
+/* ======================================================================
+ * Specialised kernels (chosen per layer at codegen time; README "Specialised kernels").
+ * On ARMv7E-M they use the DSP instructions; elsewhere the same code runs with exact C
+ * emulations of them.  Each refuses (HARD_ARG_ERROR) a shape it cannot take.
+ * ====================================================================== */
+
+/* ------------------------------------------------ CONV_2D, 1x1 pointwise */
+/* Filter OHWI (o x 1 x 1 x i), padding 0, any stride; scratch: one q15 column pair. */
+int32_t hard_convolve_1x1_s8_get_buffer_size(const hard_dims *input_dims, const hard_dims *filter_dims);
+
+hard_status hard_convolve_1x1_s8(const hard_context *ctx,
+                                 const hard_conv_params *conv_params,
+                                 const hard_per_channel_quant *quant_params,
+                                 const hard_dims *input_dims,
+                                 const int8_t *input,
+                                 const hard_dims *filter_dims,
+                                 const int8_t *filter,
+                                 const int32_t *bias,
+                                 const hard_dims *output_dims,
+                                 int8_t *output);
+
+/* ---------------------------------------------- CONV_2D, k x k via im2col */
+/* Filter OHWI; any kernel size, stride, dilation, padding, channel count (the 3-channel
+ * stem included).  Scratch: a q15 column pair of k = kh*kw*c values plus k bytes. */
+int32_t hard_convolve_im2col_s8_get_buffer_size(const hard_dims *input_dims,
+                                                const hard_dims *filter_dims,
+                                                const hard_dims *output_dims);
+
+hard_status hard_convolve_im2col_s8(const hard_context *ctx,
+                                    const hard_conv_params *conv_params,
+                                    const hard_per_channel_quant *quant_params,
+                                    const hard_dims *input_dims,
+                                    const int8_t *input,
+                                    const hard_dims *filter_dims,
+                                    const int8_t *filter,
+                                    const int32_t *bias,
+                                    const hard_dims *output_dims,
+                                    int8_t *output);
+
+/* ------------------------------------- DEPTHWISE_CONV_2D 3x3, any dilation */
+/* Channel multiplier 1, any stride, dilation and padding.  Filter in the "dw q15" layout
+ * (README "Weight layouts"; hardtool/kernels/layout.py), 4-byte aligned.  Scratch: the
+ * channel count rounded up to 4 bytes (a row of input zero points for padding taps). */
+int32_t hard_depthwise_conv_3x3_s8_get_buffer_size(const hard_dims *input_dims);
+
+hard_status hard_depthwise_conv_3x3_s8(const hard_context *ctx,
+                                       const hard_dw_conv_params *dw_conv_params,
+                                       const hard_per_channel_quant *quant_params,
+                                       const hard_dims *input_dims,
+                                       const int8_t *input,
+                                       const hard_dims *filter_dims,
+                                       const int8_t *filter,
+                                       const int32_t *bias,
+                                       const hard_dims *output_dims,
+                                       int8_t *output);
+
 #ifdef __cplusplus
 }
 #endif

@@ -8,7 +8,9 @@
  */
 #include <string.h>
 
+#include "hard_dsp.h"
 #include "hard_kernels.h"
+#include "hard_pool_fast.h"
 #include "hard_support.h"
 #include "hard_support_ext.h"
 
@@ -41,6 +43,12 @@ hard_status hard_avgpool_s8(const hard_context *ctx,
     {
         return HARD_ARG_ERROR;
     }
+#if HARD_DSP
+    if (filter_dims->h * filter_dims->w <= 255 && hard_act_int8(&pool_params->activation))
+    {
+        return hard_avgpool_fast(pool_params, input_dims, input, filter_dims, output_dims, output);
+    }
+#endif
     const int32_t in_h = input_dims->h;
     const int32_t in_w = input_dims->w;
     const int32_t ch = input_dims->c;

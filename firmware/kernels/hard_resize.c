@@ -13,46 +13,11 @@
  */
 #include <string.h>
 
+#include "hard_bilinear.h"
+#include "hard_dsp.h"
+#include "hard_resize_fast.h"
 #include "hard_kernels.h"
 #include "hard_support.h"
-
-#define HARD_RESIZE_ONE (1 << 10)
-
-typedef struct
-{
-    int32_t lo;   /* first source index */
-    int32_t hi;   /* second source index (may equal lo) */
-    int32_t w_lo; /* weight of lo, in 1/1024 */
-    int32_t w_hi; /* weight of hi, in 1/1024 (may be negative; then hi == lo) */
-} hard_bilinear_tap;
-
-static int32_t hard_bilinear_scale_10(int32_t in_size, int32_t out_size, int32_t align_corners)
-{
-    if (align_corners && out_size > 1)
-    {
-        return (HARD_RESIZE_ONE * (in_size - 1) + (out_size - 1) / 2) / (out_size - 1);
-    }
-    return (HARD_RESIZE_ONE * in_size + out_size / 2) / out_size;
-}
-
-static inline hard_bilinear_tap hard_bilinear_coord(int32_t v, int32_t scale_10, int32_t half_pixel, int32_t in_size)
-{
-    hard_bilinear_tap t;
-    const int32_t scaled = half_pixel ? v * scale_10 + scale_10 / 2 - (1 << 9) : v * scale_10;
-    t.lo = hard_max_i32(scaled / HARD_RESIZE_ONE, 0);
-    t.hi = hard_min_i32((scaled + HARD_RESIZE_ONE - 1) / HARD_RESIZE_ONE, in_size - 1);
-    t.w_hi = scaled - HARD_RESIZE_ONE * t.lo;
-    t.w_lo = HARD_RESIZE_ONE - t.w_hi;
-    /* The reference never reads past the edge for valid sizes; stay in bounds regardless. */
-    t.lo = hard_min_i32(t.lo, in_size - 1);
-    return t;
-}
-
-/* Divide a 20-bit fixed-point value by 2^20, rounding half away from zero. */
-static inline int32_t hard_round_shift20(int32_t v)
-{
-    return v > 0 ? (v + (1 << 19)) >> 20 : -((-v + (1 << 19)) >> 20);
-}
 
 static int
 hard_resize_args_valid(const hard_resize_params *p, const hard_dims *input_dims, const hard_dims *output_dims)
@@ -76,6 +41,9 @@ hard_status hard_resize_bilinear_s8(const hard_resize_params *resize_params,
     {
         return HARD_ARG_ERROR;
     }
+#if HARD_DSP
+    hard_resize_bilinear_fast(resize_params, input_dims, input, output_dims, output);
+#else
     const int32_t in_h = input_dims->h;
     const int32_t in_w = input_dims->w;
     const int32_t ch = input_dims->c;
@@ -111,6 +79,7 @@ hard_status hard_resize_bilinear_s8(const hard_resize_params *resize_params,
             }
         }
     }
+#endif
     return HARD_OK;
 }
 
@@ -289,7 +258,8 @@ hard_status hard_argmax_c_s8(const hard_dims *input_dims, const int8_t *input, u
 
 int32_t hard_resize_bilinear_argmax_s8_get_buffer_size(const hard_dims *input_dims)
 {
-    return input_dims->w * input_dims->c * (int32_t)sizeof(int32_t);
+    /* One interpolated row; plus, for the ARMv7E-M path, the table of column runs. */
+    return hard_resize_argmax_fast_scratch(input_dims->w, input_dims->c);
 }
 
 hard_status hard_resize_bilinear_argmax_s8_rows(const hard_context *ctx,
@@ -303,10 +273,17 @@ hard_status hard_resize_bilinear_argmax_s8_rows(const hard_context *ctx,
 {
     if (!hard_resize_args_valid(resize_params, input_dims, output_dims) || input_dims->n != 1 || input_dims->c > 256 ||
         row_begin < 0 || row_end > output_dims->h || row_begin > row_end || ctx == 0 || ctx->buf == 0 ||
-        ctx->size < hard_resize_bilinear_argmax_s8_get_buffer_size(input_dims))
+        ctx->size < input_dims->w * input_dims->c * (int32_t)sizeof(int32_t))
     {
         return HARD_ARG_ERROR;
     }
+#if HARD_DSP
+    if (hard_resize_argmax_fast(ctx, resize_params, input_dims, input, output_dims, row_begin, row_end, labels) ==
+        HARD_OK)
+    {
+        return HARD_OK;
+    }
+#endif
     const int32_t in_h = input_dims->h;
     const int32_t in_w = input_dims->w;
     const int32_t ch = input_dims->c;

@@ -2,8 +2,9 @@
 
 The UART is a TCP server on a free 127.0.0.1 port; QEMU waits for the first connection before
 the guest starts, so the boot HELLO is never lost. ``-icount shift=0`` makes the SysTick-based
-instruction counts deterministic. QEMU is stopped on every exit path: context manager, atexit
-and a wall-clock watchdog.
+instruction counts deterministic; with ``plugin=`` (hardtool.device.icount) every executed
+instruction is counted exactly between the firmware's marks. QEMU is stopped on every exit path:
+context manager, atexit and a wall-clock watchdog.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from pathlib import Path
 import serial
 
 from hardtool.core.errors import HardtoolError
+from hardtool.device.icount import FALLBACK_NOTE, Mark, plugin_args, read_marks, try_plugin
 
 QEMU = "qemu-system-arm"
 INSTALL_HINT = "sudo apt-get install -y qemu-system-arm"
@@ -53,11 +55,28 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def run_semihosted(elf: Path, cwd: Path, timeout: float, extra_args: list[str] | tuple[str, ...] = ()) -> int:
+    """Run a firmware that talks only through semihosting (files in ``cwd``) to its exit code."""
+    cmd = [find_qemu(), "-M", MACHINE, "-display", "none", "-monitor", "none", "-serial", "null"]
+    cmd += ["-semihosting-config", "enable=on,target=native", "-kernel", str(Path(elf).resolve())]
+    cmd += list(extra_args)
+    try:
+        proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        raise HardtoolError(f"{Path(elf).name} did not finish on QEMU within {timeout:.0f} s") from None
+    if proc.returncode != 0 and proc.stderr.strip():
+        last = proc.stderr.strip().splitlines()[-1]
+        raise HardtoolError(f"QEMU failed running {Path(elf).name}: {last}")
+    return proc.returncode
+
+
 class QemuBoard:
     """One emulated board running ``elf``; ``with QemuBoard(elf) as b: b.serial ...``.
 
     ``connect=False`` leaves the UART unconnected (e.g. to put a proxy in between): connect to
     ``b.port`` yourself; the guest starts when that first connection arrives.
+    ``plugin`` (hardtool.device.icount.build_plugin()) counts instructions exactly; read the
+    firmware's marks with :meth:`marks` (per run and layer: ``icount.runs(board.marks())``).
     """
 
     def __init__(
@@ -69,6 +88,7 @@ class QemuBoard:
         serial_timeout: float = 0.05,
         icount: bool = True,
         extra_args: tuple[str, ...] = (),
+        plugin: Path | None = None,
     ):
         self.elf = Path(elf)
         self.timeout = timeout
@@ -76,6 +96,10 @@ class QemuBoard:
         self.serial_timeout = serial_timeout
         self.icount = icount
         self.extra_args = tuple(extra_args)
+        self.plugin = Path(plugin) if plugin is not None else None
+        self._marks_dir = (
+            tempfile.TemporaryDirectory(prefix="hardtool-marks-") if plugin is not None else None
+        )
         self.port = 0
         self.proc: subprocess.Popen | None = None
         self.serial: serial.SerialBase | None = None
@@ -99,7 +123,19 @@ class QemuBoard:
             "-kernel",
             str(self.elf),
         ]
+        if self.plugin is not None:
+            cmd += plugin_args(self.plugin, self.marks_log)
         return cmd + list(self.extra_args)
+
+    @property
+    def marks_log(self) -> Path:
+        if self._marks_dir is None:
+            raise HardtoolError("this board runs without the instruction-count plugin")
+        return Path(self._marks_dir.name) / "marks.txt"
+
+    def marks(self) -> list[Mark]:
+        """The instruction-count marks logged so far."""
+        return read_marks(self.marks_log)[0] if self.marks_log.is_file() else []
 
     def start(self) -> QemuBoard:
         if not self.elf.is_file():
@@ -209,3 +245,15 @@ class QemuBoard:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def start_counting_board(elf: Path | str, timeout: float, log=print) -> QemuBoard:
+    """A started board with the instruction-count plugin, or without it (saying why in one line)."""
+    plugin, note = try_plugin()
+    if plugin is not None:
+        try:
+            return QemuBoard(elf, timeout=timeout, plugin=plugin).start()
+        except HardtoolError as e:
+            note = FALLBACK_NOTE.format(why=f"QEMU did not load the plugin: {e}")
+    log(note)
+    return QemuBoard(elf, timeout=timeout).start()

@@ -36,7 +36,9 @@ def flash_and_bench_cmd(
 ) -> None:
     """Flash BUILD_DIR's firmware (or launch the emulated board), stream N images over the serial
     protocol and report device mIoU, agreement with the host int8 reference, latency per image and
-    per layer, and measured SRAM vs memplan. Writes bench.json and masks.png; Ctrl-C keeps partial results."""
+    per layer (core cycles on the board; on the emulated board exact instruction counts from a QEMU
+    plugin, or SysTick's when it cannot load), and measured SRAM vs memplan. Writes bench.json and
+    masks.png; Ctrl-C keeps partial results."""
     from hardtool.flash_and_bench.report import print_report
     from hardtool.flash_and_bench.run import flash_and_bench
 

@@ -105,6 +105,7 @@ class DeviceRun:
     """What came back from the device (possibly partial, after Ctrl-C)."""
 
     results: list = field(default_factory=list)
+    counter: str = "cycle counter (DWT->CYCCNT)"  # what the latencies count
     hello: object = None
     stats: dict = field(default_factory=dict)
     interrupted: bool = False
@@ -116,10 +117,9 @@ def _open_link(board: str, build, port: str | None, baud: int, flasher: str, n: 
     from hardtool.device.link import Link, open_port
 
     if get_board(board).emulated:
-        from hardtool.device.qemu import QemuBoard
+        from hardtool.device.qemu import start_counting_board
 
-        emu = QemuBoard(build.elf, timeout=max(300.0, 60.0 + 60.0 * n))
-        emu.start()
+        emu = start_counting_board(build.elf, max(300.0, 60.0 + 60.0 * n), log)
         return Link(emu.serial), emu
     from hardtool.device.flashers import find_board_port, flash
 
@@ -156,6 +156,12 @@ def run_on_device(board: str, build, xs: list[np.ndarray], model_sha: str, opts:
         if emu is not None:
             emu.stop()
     run.seconds = time.monotonic() - t0
+    if emu is not None:
+        from hardtool.device.icount import exact_counts
+
+        run.counter = "systick (40-instruction granularity)"
+        if emu.plugin is not None:
+            run.results, run.counter = exact_counts(run.results, emu.marks())
     return run
 
 
@@ -208,7 +214,8 @@ def assemble_report(board: str, port, project: dict, build, inp: Inputs, run: De
             [r.total for r in results],
             results[0].unit if results else (hello.unit if hello else "cycles"),
             hello.core_clock_hz if hello and not emulated else None,
-        ),
+        )
+        | {"counter": run.counter},
         "per_layer": R.per_layer(
             [L["name"] for L in layers], [r.layer_counts for r in results], [L["macs"] for L in layers]
         ),

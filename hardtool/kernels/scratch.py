@@ -1,23 +1,25 @@
 """Scratch bytes each int8 kernel needs, mirroring the C ``*_get_buffer_size()`` functions.
 
 The memory planner reserves these buffers in the arena; keep this table in step with
-firmware/kernels/ (tests/test_kernels_scratch.py checks both agree).
+firmware/kernels/ (tests/test_kernels_build.py and tests/test_kernels_dsp.py check both agree).
+CONV_2D and DEPTHWISE_CONV_2D get the scratch of their ARMv7E-M paths (q15 im2col columns, a
+row of zero points); the portable paths ignore it.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Sequence
 
 if TYPE_CHECKING:
     from hardtool.core.graph.ir import Graph, Op
 
 INT32_BYTES = 4
+_XRUN_BYTES = 12  # hard_xrun: four int16 and an int32
+_RQ_ENTRY_BYTES = 16  # hard_rq: multiplier, right shift, rounding constant, bias
 
 # op type -> the dims keyword it needs; ops missing here need no scratch.
 _NO_SCRATCH = frozenset(
     {
-        "CONV_2D",
-        "DEPTHWISE_CONV_2D",
         "MAX_POOL_2D",
         "ADD",
         "MUL",
@@ -50,19 +52,55 @@ _NO_SCRATCH = frozenset(
 )
 
 
+def _col_pair_bytes(k: int) -> int:
+    """hard_col_pair_bytes(): two pixels' k values as q15, padded to groups of four."""
+    return (k + 3) // 4 * 4 * INT32_BYTES
+
+
+def _round4(n: int) -> int:
+    return (n + 3) // 4 * 4
+
+
+def kernel_scratch_bytes(
+    kernel: str, input_shape: Sequence[int], filter_shape: Sequence[int], output_shape: Sequence[int] = ()
+) -> int:
+    """Scratch bytes of one convolution kernel call: mirrors its C ``*_get_buffer_size()``.
+
+    Shapes are NHWC input, OHWI (conv) or 1HWC (depthwise) filter; the output shape is unused.
+    """
+    cin = int(input_shape[-1])
+    cout, kh, kw, fc = (int(v) for v in filter_shape)
+    k = kh * kw * fc
+    # GEMM kernels: q15 column pair + 2 accumulators and a 16-byte requantisation entry per channel
+    out_stage = 2 * cout * INT32_BYTES + cout * _RQ_ENTRY_BYTES
+    if kernel == "hard_convolve_1x1_s8" or (kernel == "hard_convolve_s8" and kh == kw == 1):
+        return _col_pair_bytes(cin) + out_stage
+    if kernel in ("hard_convolve_s8", "hard_convolve_im2col_s8"):
+        return _col_pair_bytes(k) + out_stage + _round4(k)
+    if kernel in ("hard_depthwise_conv_s8", "hard_depthwise_conv_3x3_s8"):
+        # a row of zero points, one accumulator and one requantisation entry per channel
+        return _round4(cin) + cin * (INT32_BYTES + _RQ_ENTRY_BYTES)
+    raise ValueError(f"no scratch rule for kernel {kernel!r}")
+
+
 def scratch_bytes_for(op_type: str, **dims: int) -> int:
     """Scratch bytes for one kernel call.
 
     AVERAGE_POOL_2D and MEAN need ``channels`` (one int32 accumulator per channel; MEAN reserves
     what hard_mean_hw_s8 needs, the general hard_mean_s8 needs none);
     HARD_RESIZE_ARGMAX needs ``input_width`` and ``channels`` (one vertically
-    interpolated low-resolution row of int32). Every other supported op needs none.
+    interpolated low-resolution row of int32, plus the column-run table of its fast path). CONV_2D and DEPTHWISE_CONV_2D need their
+    shapes: use :func:`kernel_scratch_bytes`. Every other supported op needs none.
     """
     op = op_type.upper()
+    if op in ("CONV_2D", "DEPTHWISE_CONV_2D"):
+        raise TypeError(f"{op} scratch depends on its shapes: use kernel_scratch_bytes()")
     if op in ("AVERAGE_POOL_2D", "MEAN"):
         return _positive(dims, "channels") * INT32_BYTES
     if op == "HARD_RESIZE_ARGMAX":
-        return _positive(dims, "input_width") * _positive(dims, "channels") * INT32_BYTES
+        width = _positive(dims, "input_width")
+        # one interpolated row of int32, and 2 * width column runs of 12 bytes (ARMv7E-M path)
+        return width * _positive(dims, "channels") * INT32_BYTES + 2 * width * _XRUN_BYTES
     if op in _NO_SCRATCH:
         return 0
     raise ValueError(f"no int8 kernel for op {op_type!r}")
@@ -84,7 +122,10 @@ def scratch_bytes(op: Op, graph: Graph) -> int:
     where an unsupported op is reported.
     """
     name = op.name.upper()
+    shape = graph.tensors[op.inputs[0]].shape
+    if name in ("CONV_2D", "DEPTHWISE_CONV_2D"):
+        kernel = "hard_convolve_s8" if name == "CONV_2D" else "hard_depthwise_conv_s8"
+        return kernel_scratch_bytes(kernel, shape, graph.tensors[op.inputs[1]].shape)
     if name not in _NO_SCRATCH and name not in ("AVERAGE_POOL_2D", "MEAN", "HARD_RESIZE_ARGMAX"):
         return 0
-    shape = graph.tensors[op.inputs[0]].shape
     return scratch_bytes_for(name, input_width=int(shape[-2]), channels=int(shape[-1]))

@@ -1,0 +1,227 @@
+"""`make bench` → bench/kernels.json: the int8 kernels on the emulated Cortex-M7, in exact instructions.
+
+Per layer class of issue 9's table: instructions per MAC (per element for ADD, per call for the
+fused resize→argmax tail) of CMSIS-NN (its published figure, /work/shared/facts.md: CMSIS-NN
+99f736a6, gcc 12.2 -O2, the same emulator and counting method), of our portable path and of our
+DSP paths, each call counted exactly by the TCG plugin (firmware/tools/icount_plugin.c) and all
+outputs checked equal. Then the whole HARD-Edge frame (codegen → build → flash-and-bench on QEMU,
+portable build with -DHARD_NO_DSP and DSP build) with the kernel code each firmware links.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+
+from hardtool.core.files import atomic_write_json
+from hardtool.device.kernel_runner import QemuRunner, build_qemu_runner
+from hardtool.kernels import calls as K
+from hardtool.kernels import quant
+from hardtool.kernels.runner import Program
+from hardtool.kernels.weights import dw3x3_q15
+
+# CMSIS-NN on the same emulator (facts.md, "CMSIS-NN on the emulated Cortex-M7").
+CMSIS_NN = {
+    "conv3x3_16x16_32x64": 2.35,
+    "stem3x3_s2_3x16_128x256": 4.88,
+    "conv1x1_32x32": 2.66,
+    "dw3x3": 8.12,
+    "dw3x3_d2": 32.8,
+    "dw3x3_d4": 30.7,
+    "add_16x32x32": 1_310_000 / (16 * 32 * 32),
+    "resize_argmax_128x256x19": None,  # CMSIS-NN has no such kernel (plain C: 15.5 M)
+}
+GOALS = {
+    "conv3x3_16x16_32x64": 2.0,
+    "stem3x3_s2_3x16_128x256": 3.5,
+    "conv1x1_32x32": 2.2,
+    "dw3x3": 6.0,
+    "dw3x3_d2": 8.0,
+    "dw3x3_d4": 8.0,
+    "add_16x32x32": 40.0,
+    "resize_argmax_128x256x19": 6_000_000,
+}
+FRAME_GOAL = 55_000_000
+FRAME_CMSIS_NN = 94_400_000
+
+
+def _rand(rng: np.random.Generator, shape) -> np.ndarray:
+    return rng.integers(-128, 128, size=shape, dtype=np.int16).astype(np.int8)
+
+
+def _conv_args(rng, cout: int, stride=1, dil=1, pad=0) -> K.ConvArgs:
+    mult = rng.integers(1 << 30, (1 << 31) - 1, cout)
+    return K.ConvArgs(-3, 5, mult, rng.integers(-10, -7, cout), (stride, stride), (dil, dil), (pad,) * 4)
+
+
+def _conv_class(prog, rng, key, cin, cout, k, hw, stride, pad, per):
+    """(key, unit divisor, {path: output}) for one CONV_2D class; calls go into prog."""
+    x, w = _rand(rng, (1, *hw, cin)), _rand(rng, (cout, k, k, cin))
+    b = rng.integers(-3000, 3000, cout).astype(np.int32)
+    a = _conv_args(rng, cout, stride, 1, pad)
+    special = "hard_convolve_1x1_s8" if k == 1 else "hard_convolve_im2col_s8"
+    outs = {
+        "portable": K.add_conv(prog, "hard_convolve_s8", x, w, b, a, scratch=0),
+        "dsp_dispatch": K.add_conv(prog, "hard_convolve_s8", x, w, b, a),
+        "dsp_specialised": K.add_conv(prog, special, x, w, b, a),
+    }
+    out_hw = a.out_hw(hw, (k, k))
+    return key, out_hw[0] * out_hw[1] * cout * k * k * cin if per == "mac" else 1, outs
+
+
+def _dw_class(prog, rng, key, c, hw, dil):
+    x, w = _rand(rng, (1, *hw, c)), _rand(rng, (1, 3, 3, c))
+    b = rng.integers(-3000, 3000, c).astype(np.int32)
+    a = _conv_args(rng, c, 1, dil, dil)
+    outs = {
+        "portable": K.add_depthwise(prog, "hard_depthwise_conv_s8", x, w, b, a, scratch=0),
+        "dsp_dispatch": K.add_depthwise(prog, "hard_depthwise_conv_s8", x, w, b, a),
+        "dsp_specialised": K.add_depthwise(
+            prog, "hard_depthwise_conv_3x3_s8", x, w, b, a, w_data=dw3x3_q15(w)
+        ),
+    }
+    return key, hw[0] * hw[1] * c * 9, outs
+
+
+def _cases(prog: Program) -> list:
+    """Every class's calls (the portable path is measured on the portable build)."""
+    rng = np.random.default_rng(9)
+    cases = [
+        _conv_class(prog, rng, "conv3x3_16x16_32x64", 16, 16, 3, (32, 64), 1, 1, "mac"),
+        _conv_class(prog, rng, "stem3x3_s2_3x16_128x256", 3, 16, 3, (128, 256), 2, 1, "mac"),
+        _conv_class(prog, rng, "conv1x1_32x32", 32, 32, 1, (16, 32), 1, 0, "mac"),
+        _dw_class(prog, rng, "dw3x3", 32, (16, 32), 1),
+        _dw_class(prog, rng, "dw3x3_d2", 32, (16, 32), 2),
+        _dw_class(prog, rng, "dw3x3_d4", 32, (16, 32), 4),
+    ]
+    a, b = _rand(rng, (1, 16, 32, 32)), _rand(rng, (1, 16, 32, 32))
+    p = quant.add_params(0.05, 3, 0.08, -7, 0.1, 2)
+    add = K.add_add(prog, a, b, p)
+    cases.append(("add_16x32x32", a.size, {"portable": add, "dsp_dispatch": add}))
+    tail = K.add_resize_argmax(prog, _rand(rng, (1, 16, 32, 19)), (128, 256), half_pixel=True)
+    cases.append(("resize_argmax_128x256x19", 1, {"portable": tail, "dsp_dispatch": tail}))
+    return cases
+
+
+def _class_rows(work: Path) -> list[dict]:
+    from hardtool.device.icount import build_plugin
+
+    plugin = build_plugin()
+    prog = Program()
+    cases = _cases(prog)
+    runs = {
+        "portable": QemuRunner(build_qemu_runner(work / "runner", dsp=False), plugin).run(prog),
+        "dsp": QemuRunner(build_qemu_runner(work / "runner", dsp=True), plugin).run(prog),
+    }
+    for r in runs.values():
+        r.check(prog.names)
+    index = {b.offset: i for i, b in enumerate(prog.outputs)}
+    rows = []
+    for key, per, outs in cases:
+        ref = runs["portable"].get(outs["portable"])
+        row = {"class": key, "cmsis_nn": CMSIS_NN[key], "goal": GOALS[key]}
+        for path, buf in outs.items():
+            run = runs["portable" if path == "portable" else "dsp"]
+            row[path] = run.counts[index[buf.offset]] / per
+            row.setdefault("bit_exact", True)
+            row["bit_exact"] &= bool(np.array_equal(run.get(buf), ref))
+        best = min(v for k, v in row.items() if k.startswith("dsp"))
+        row["dsp_best"], row["meets_goal"] = best, best <= GOALS[key]
+        row["unit"] = "instructions" if per == 1 else "instructions/MAC"
+        if key == "add_16x32x32":
+            row["unit"] = "instructions/element"
+        rows.append(row)
+    return rows
+
+
+def _by_op(per_layer: list[dict]) -> dict:
+    """Instructions and MACs per op type over the frame's layers."""
+    out: dict[str, dict] = {}
+    for row in per_layer:
+        op = row["name"].split("#")[0]
+        agg = out.setdefault(op, {"layers": 0, "instructions": 0.0, "macs": 0})
+        agg["layers"] += 1
+        agg["instructions"] += row["mean"]
+        agg["macs"] += row.get("macs", 0)
+    for agg in out.values():
+        agg["per_mac"] = agg["instructions"] / agg["macs"] if agg["macs"] else None
+    return out
+
+
+def _frame(work: Path) -> dict:
+    """HARD-Edge 128×256 through codegen, build and flash-and-bench on QEMU: portable and DSP builds."""
+    from bench.common import bench_data, demo_model
+    from hardtool.codegen.generate import generate
+    from hardtool.flash_and_bench.run import flash_and_bench
+    from hardtool.memplan.files import plan_to_files
+
+    model = demo_model(work)
+    doc, _, _, _ = plan_to_files(model, model.parent, force=True, measure_tflm=False)
+    out: dict = {
+        "model": "hard_edge 128x256 (bundled demo checkpoint)",
+        "memplan_peak": doc["peak"]["total_bytes"],
+    }
+    for variant in ("portable", "dsp"):
+        proj = work / "kernels_frame" / variant
+        generate(model, model.parent / "memplan.json", "qemu", proj, force=True)
+        if variant == "portable":
+            manifest = proj / "hardtool_build.json"
+            m = json.loads(manifest.read_text())
+            m["defines"] = {**m.get("defines", {}), "HARD_NO_DSP": 1}
+            manifest.write_text(json.dumps(m, indent=2) + "\n")
+        r = flash_and_bench(proj, bench_data(work), n=1, board="qemu", progress=False, log=lambda *_: None)
+        out[variant] = {
+            "instructions": r["latency"]["mean"],
+            "counter": r["latency"]["counter"],
+            "bit_exact_with_host": r["agreement"]["bit_exact"],
+            "flash_bytes": r["build"]["flash_used"],
+            "kernel_code_bytes": linked_kernel_bytes(Path(r["build"]["elf"]).with_suffix(".map")),
+            "ram_bytes": r["build"]["ram_used"],
+            "by_op": _by_op(r["per_layer"]),
+        }
+    out["cmsis_nn"] = FRAME_CMSIS_NN
+    out["goal"] = FRAME_GOAL
+    out["meets_goal"] = out["dsp"]["instructions"] <= FRAME_GOAL
+    out["frames_per_s_at_216mhz_if_1_ipc"] = 216e6 / out["dsp"]["instructions"]
+    out["kernel_code_growth_bytes"] = out["dsp"]["kernel_code_bytes"] - out["portable"]["kernel_code_bytes"]
+    out["kernel_code_growth_goal"] = 24 * 1024
+    return out
+
+
+_MAP_SECTION = re.compile(r"^ (\.text|\.rodata)\S*")
+_MAP_PLACED = re.compile(r"^\s+0x([0-9a-f]+)\s+0x([0-9a-f]+)\s+(\S+\.o)$")
+
+
+def linked_kernel_bytes(map_file: Path) -> int:
+    """Code and read-only data the linker kept from the kernel objects (obj/NNN_hard_*.o)."""
+    text = Path(map_file).read_text()
+    text = text[text.index("Linker script and memory map") :]
+    total, in_code = 0, False
+    for line in text.splitlines():
+        head = _MAP_SECTION.match(line)
+        if head:
+            in_code = True
+            line = line[head.end() :]
+        elif not line.startswith("  "):
+            in_code = False
+        placed = _MAP_PLACED.match(line) if in_code else None
+        if placed and re.search(r"/\d+_hard_[^/]*\.o$", placed.group(3)) and int(placed.group(1), 16):
+            total += int(placed.group(2), 16)
+            in_code = False
+    return total
+
+
+def run_bench(out_dir: Path, work: Path) -> dict:
+    rows = _class_rows(work)
+    res = {
+        "board": "qemu mps2-an500 (emulated Cortex-M7)",
+        "unit": "instructions, exact (TCG plugin firmware/tools/icount_plugin.c)",
+        "cmsis_nn": "published figures on the same emulator: /work/shared/facts.md (CMSIS-NN 99f736a6)",
+        "classes": rows,
+        "frame": _frame(work),
+    }
+    atomic_write_json(out_dir / "kernels.json", res)
+    return res

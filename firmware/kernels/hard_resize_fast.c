@@ -1,0 +1,278 @@
+/*
+ * hard_resize_fast.c - the fused RESIZE_BILINEAR -> ARG_MAX epilogue, eight output pixels at a
+ * time (hard_resize_bilinear_argmax_s8_rows dispatches here on ARMv7E-M).
+ *
+ * Output columns sharing their two source columns (lo, hi) form a run; inside a run the
+ * horizontal weight grows by the scale at each pixel, so a class's value at the next pixel
+ * is the previous one plus (vrow[hi] - vrow[lo]) * scale: the bilinear weights are not
+ * recomputed per class.  Each rounded value becomes a 16-bit key
+ *     round(v) * 32 + (31 - class)
+ * whose maximum is the largest value with ties to the lowest class (ARG_MAX's first
+ * maximum); two pixels' keys share a word and SSUB16/SEL keep the lane-wise maximum.
+ * Rounding is TFLite's half away from zero: floor((v - [v < 0] + 2^19) / 2^20).
+ * Up to 32 classes; runs shorter than eight take the scalar loop.
+ *
+ * hard_resize_bilinear_s8 dispatches to hard_resize_bilinear_fast: four channels per step, the
+ * two horizontal weights packed in one word for SMLAxy, the vertical pass in 32 bits.
+ */
+#include "hard_bilinear.h"
+#include "hard_dsp.h"
+#include "hard_resize_fast.h"
+
+typedef struct
+{
+    int16_t x0;    /* first output column of the run */
+    int16_t count; /* columns in the run */
+    int16_t lo;    /* source columns */
+    int16_t hi;
+    int32_t w_hi0; /* weight of hi at x0, in 1/1024 */
+} hard_xrun;
+
+#define HARD_KEY_HALF   0x00100010 /* 2^19 >> 15 in both lanes */
+#define HARD_KEY_CLASS  0x001F001Fu
+#define HARD_KEY_LOWEST ((int32_t)0x80008000u)
+
+int32_t hard_resize_argmax_fast_scratch(int32_t in_w, int32_t channels)
+{
+    return in_w * channels * (int32_t)sizeof(int32_t) + 2 * in_w * (int32_t)sizeof(hard_xrun);
+}
+
+static int32_t hard_xruns(int32_t out_w, int32_t in_w, int32_t scale_x, int32_t half, hard_xrun *runs, int32_t max_runs)
+{
+    int32_t n = 0;
+    for (int32_t x = 0; x < out_w; ++x)
+    {
+        const hard_bilinear_tap t = hard_bilinear_coord(x, scale_x, half, in_w);
+        if (n > 0 && runs[n - 1].lo == t.lo && runs[n - 1].hi == t.hi)
+        {
+            runs[n - 1].count++;
+            continue;
+        }
+        if (n == max_runs)
+        {
+            return -1;
+        }
+        runs[n].x0 = (int16_t)x;
+        runs[n].count = 1;
+        runs[n].lo = (int16_t)t.lo;
+        runs[n].hi = (int16_t)t.hi;
+        runs[n].w_hi0 = t.w_hi;
+        ++n;
+    }
+    return n;
+}
+
+/* Keys of two pixels' values for class key k2 (31 - class in both lanes). */
+HARD_HOT int32_t hard_key_pair(int32_t va, int32_t vb, int32_t k2)
+{
+    const int32_t ta = va + (va >> 31);
+    const int32_t tb = vb + (vb >> 31);
+    const int32_t p = hard_sadd16(hard_pkhbt_lsl1(ta >> 15, tb), HARD_KEY_HALF);
+    return (int32_t)(((uint32_t)p & ~HARD_KEY_CLASS) | (uint32_t)k2);
+}
+
+static inline void hard_store_labels(int32_t best, uint8_t *labels)
+{
+    labels[0] = (uint8_t)(31u - ((uint32_t)best & 31u));
+    labels[1] = (uint8_t)(31u - (((uint32_t)best >> 16) & 31u));
+}
+
+/* Eight consecutive pixels of one run: weights w0, w0 + step, ... */
+static void
+hard_argmax_chunk8(const int32_t *lo, const int32_t *hi, int32_t channels, int32_t w0, int32_t step, uint8_t *labels)
+{
+    int32_t b0 = HARD_KEY_LOWEST;
+    int32_t b1 = HARD_KEY_LOWEST;
+    int32_t b2 = HARD_KEY_LOWEST;
+    int32_t b3 = HARD_KEY_LOWEST;
+    int32_t k2 = hard_dup_lanes(31);
+    for (int32_t c = 0; c < channels; ++c)
+    {
+        const int32_t l = lo[c];
+        const int32_t d = hi[c] - l;
+        const int32_t ds = d * step;
+        const int32_t v = l * 1024 + d * w0;
+        b0 = hard_max16(b0, hard_key_pair(v, v + ds, k2));
+        b1 = hard_max16(b1, hard_key_pair(v + 2 * ds, v + 3 * ds, k2));
+        b2 = hard_max16(b2, hard_key_pair(v + 4 * ds, v + 5 * ds, k2));
+        b3 = hard_max16(b3, hard_key_pair(v + 6 * ds, v + 7 * ds, k2));
+        k2 -= 0x00010001;
+    }
+    hard_store_labels(b0, labels);
+    hard_store_labels(b1, labels + 2);
+    hard_store_labels(b2, labels + 4);
+    hard_store_labels(b3, labels + 6);
+}
+
+/* One pixel (as the portable kernel): the first class with the largest rounded value. */
+static uint8_t hard_argmax_pixel(const int32_t *lo, const int32_t *hi, int32_t channels, int32_t w_hi)
+{
+    int32_t best = 0;
+    int32_t best_val = hard_round_shift20(lo[0] * 1024 + (hi[0] - lo[0]) * w_hi);
+    for (int32_t c = 1; c < channels; ++c)
+    {
+        const int32_t val = hard_round_shift20(lo[c] * 1024 + (hi[c] - lo[c]) * w_hi);
+        if (val > best_val)
+        {
+            best_val = val;
+            best = c;
+        }
+    }
+    return (uint8_t)best;
+}
+
+static void hard_argmax_row(
+    const int32_t *vrow, int32_t channels, const hard_xrun *runs, int32_t n_runs, int32_t step, uint8_t *labels)
+{
+    for (int32_t r = 0; r < n_runs; ++r)
+    {
+        const hard_xrun run = runs[r];
+        const int32_t *lo = vrow + run.lo * channels;
+        const int32_t *hi = vrow + run.hi * channels;
+        int32_t x = 0;
+        for (; x + 8 <= run.count; x += 8)
+        {
+            hard_argmax_chunk8(lo, hi, channels, run.w_hi0 + x * step, step, labels + run.x0 + x);
+        }
+        for (; x < run.count; ++x)
+        {
+            labels[run.x0 + x] = hard_argmax_pixel(lo, hi, channels, run.w_hi0 + x * step);
+        }
+    }
+}
+
+hard_status hard_resize_argmax_fast(const hard_context *ctx,
+                                    const hard_resize_params *p,
+                                    const hard_dims *input_dims,
+                                    const int8_t *input,
+                                    const hard_dims *output_dims,
+                                    int32_t row_begin,
+                                    int32_t row_end,
+                                    uint8_t *labels)
+{
+    const int32_t in_h = input_dims->h;
+    const int32_t in_w = input_dims->w;
+    const int32_t ch = input_dims->c;
+    if (ch > 32 || ctx->size < hard_resize_argmax_fast_scratch(in_w, ch) || ((uintptr_t)ctx->buf & 3u) != 0 ||
+        output_dims->w > 0x7FFF || in_w > 0x7FFF)
+    {
+        return HARD_ARG_ERROR;
+    }
+    const int32_t half = p->half_pixel_centers;
+    const int32_t scale_y = hard_bilinear_scale_10(in_h, output_dims->h, p->align_corners);
+    const int32_t scale_x = hard_bilinear_scale_10(in_w, output_dims->w, p->align_corners);
+    int32_t *vrow = (int32_t *)ctx->buf;
+    hard_xrun *runs = (hard_xrun *)(void *)(vrow + in_w * ch);
+    const int32_t n_runs = hard_xruns(output_dims->w, in_w, scale_x, half, runs, 2 * in_w);
+    if (n_runs < 0)
+    {
+        return HARD_ARG_ERROR;
+    }
+    for (int32_t y = row_begin; y < row_end; ++y)
+    {
+        /* Vertical pass once per output row: in_w * ch values in 10-bit fixed point. */
+        const hard_bilinear_tap ty = hard_bilinear_coord(y, scale_y, half, in_h);
+        const int8_t *row0 = input + ty.lo * in_w * ch;
+        const int8_t *row1 = input + ty.hi * in_w * ch;
+        for (int32_t i = 0; i < in_w * ch; ++i)
+        {
+            vrow[i] = row0[i] * ty.w_lo + row1[i] * ty.w_hi;
+        }
+        hard_argmax_row(vrow, ch, runs, n_runs, scale_x, labels);
+        labels += output_dims->w;
+    }
+    return HARD_OK;
+}
+
+/* ------------------------------------------------------- RESIZE_BILINEAR */
+
+typedef struct
+{
+    int32_t c0;
+    int32_t c1;
+    int32_t c2;
+    int32_t c3;
+} hard_four;
+
+/* Four channels of the two horizontal taps p0, p1 (int8 words), weights w = {w_lo, w_hi}. */
+HARD_HOT hard_four hard_hpass4(int32_t p0, int32_t p1, int32_t w)
+{
+    const int32_t a02 = hard_sxtb16(p0);
+    const int32_t a13 = hard_sxtb16_ror8(p0);
+    const int32_t b02 = hard_sxtb16(p1);
+    const int32_t b13 = hard_sxtb16_ror8(p1);
+    hard_four r;
+    r.c0 = hard_smlabt(b02, w, hard_smlabb(a02, w, 0));
+    r.c1 = hard_smlabt(b13, w, hard_smlabb(a13, w, 0));
+    r.c2 = hard_smlatt(b02, w, hard_smlatb(a02, w, 0));
+    r.c3 = hard_smlatt(b13, w, hard_smlatb(a13, w, 0));
+    return r;
+}
+
+/* round(v / 2^20), halves away from zero, as the portable kernel. */
+HARD_HOT int8_t hard_round20_s8(int32_t v)
+{
+    return (int8_t)((v + (v >> 31) + (1 << 19)) >> 20);
+}
+
+/* One output pixel: channels in fours, then one at a time. */
+static void hard_bilinear_pixel(const int8_t *p00,
+                                const int8_t *p01,
+                                const int8_t *p10,
+                                const int8_t *p11,
+                                int32_t ch,
+                                const hard_bilinear_tap *tx,
+                                const hard_bilinear_tap *ty,
+                                int8_t *out)
+{
+    const int32_t w = (int32_t)(((uint32_t)tx->w_lo & 0xFFFFu) | ((uint32_t)tx->w_hi << 16));
+    const int32_t wy_lo = ty->w_lo;
+    const int32_t wy_hi = ty->w_hi;
+    int32_t c = 0;
+    for (; c + 4 <= ch; c += 4)
+    {
+        const hard_four t = hard_hpass4(hard_read_s8x4(p00 + c), hard_read_s8x4(p01 + c), w);
+        const hard_four b = hard_hpass4(hard_read_s8x4(p10 + c), hard_read_s8x4(p11 + c), w);
+        out[c] = hard_round20_s8(t.c0 * wy_lo + b.c0 * wy_hi);
+        out[c + 1] = hard_round20_s8(t.c1 * wy_lo + b.c1 * wy_hi);
+        out[c + 2] = hard_round20_s8(t.c2 * wy_lo + b.c2 * wy_hi);
+        out[c + 3] = hard_round20_s8(t.c3 * wy_lo + b.c3 * wy_hi);
+    }
+    for (; c < ch; ++c)
+    {
+        const int32_t top = p00[c] * tx->w_lo + p01[c] * tx->w_hi;
+        const int32_t bottom = p10[c] * tx->w_lo + p11[c] * tx->w_hi;
+        out[c] = hard_round20_s8(top * wy_lo + bottom * wy_hi);
+    }
+}
+
+void hard_resize_bilinear_fast(const hard_resize_params *p,
+                               const hard_dims *input_dims,
+                               const int8_t *input,
+                               const hard_dims *output_dims,
+                               int8_t *output)
+{
+    const int32_t in_h = input_dims->h;
+    const int32_t in_w = input_dims->w;
+    const int32_t ch = input_dims->c;
+    const int32_t half = p->half_pixel_centers;
+    const int32_t scale_y = hard_bilinear_scale_10(in_h, output_dims->h, p->align_corners);
+    const int32_t scale_x = hard_bilinear_scale_10(in_w, output_dims->w, p->align_corners);
+    for (int32_t b = 0; b < input_dims->n; ++b)
+    {
+        const int8_t *in = input + b * in_h * in_w * ch;
+        int8_t *out = output + b * output_dims->h * output_dims->w * ch;
+        for (int32_t y = 0; y < output_dims->h; ++y)
+        {
+            const hard_bilinear_tap ty = hard_bilinear_coord(y, scale_y, half, in_h);
+            const int8_t *row0 = in + ty.lo * in_w * ch;
+            const int8_t *row1 = in + ty.hi * in_w * ch;
+            for (int32_t x = 0; x < output_dims->w; ++x, out += ch)
+            {
+                const hard_bilinear_tap tx = hard_bilinear_coord(x, scale_x, half, in_w);
+                hard_bilinear_pixel(row0 + tx.lo * ch, row0 + tx.hi * ch, row1 + tx.lo * ch, row1 + tx.hi * ch, ch, &tx,
+                                    &ty, out);
+            }
+        }
+    }
+}

@@ -1,0 +1,30 @@
+"""Filter layouts the specialised C kernels read from flash (README "Weight layouts").
+
+Each function takes the filter as TFLite stores it (int8 numpy array) and returns the array
+codegen writes to flash instead, as little-endian values of the returned dtype. numpy only.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+# SXTB16 order inside a group of four: the int16 pairs {v0, v2} and {v1, v3}.
+_SXTB16_ORDER = [0, 2, 1, 3]
+
+
+def dw3x3_q15(filter_1hwc: np.ndarray) -> np.ndarray:
+    """DEPTHWISE_CONV_2D 3x3 filter (1, 3, 3, C) int8 -> int16 for hard_depthwise_conv_3x3_s8.
+
+    Per group of four channels (the last one zero-padded), per tap in row-major order, the
+    words {w[c], w[c+2]} and {w[c+1], w[c+3]}: 36 int16 (72 bytes) per group, so the kernel
+    multiplies with SMLABB/SMLATT without widening the filter. Emit it 4-byte aligned.
+    """
+    w = np.asarray(filter_1hwc)
+    if w.dtype != np.int8 or w.ndim != 4 or w.shape[:3] != (1, 3, 3):
+        raise ValueError(f"expected a (1, 3, 3, C) int8 depthwise filter, got {w.dtype} {w.shape}")
+    c = w.shape[3]
+    groups = (c + 3) // 4
+    padded = np.zeros((9, groups * 4), dtype=np.int16)
+    padded[:, :c] = w.reshape(9, c)
+    per_group = padded.reshape(9, groups, 4)[:, :, _SXTB16_ORDER]
+    return np.ascontiguousarray(per_group.transpose(1, 0, 2).reshape(-1))
