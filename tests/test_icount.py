@@ -6,7 +6,8 @@ import shutil
 from dataclasses import dataclass
 
 import pytest
-from hardtool.firmware import icount
+
+from hardtool.device import icount
 
 
 @dataclass

@@ -16,9 +16,9 @@ from dataclasses import dataclass
 
 import numpy as np
 import pytest
-from hardtool.firmware import icount
 from kernels_util import RefModel, assert_bit_exact, convert_int8, rand_int8
 
+from hardtool.device import icount
 from hardtool.device.kernel_runner import QemuRunner, build_qemu_runner, qemu_available
 from hardtool.kernels import calls as K
 from hardtool.kernels import quant

@@ -73,8 +73,7 @@ def test_hello_infer_and_deterministic_instruction_counts(elf: Path) -> None:
 def test_plugin_counts_agree_with_systick(elf: Path) -> None:
     """The instruction-count plugin's per-layer counts (marks in the bench app) match SysTick's
     40-instruction ticks, which also include the hook's timer reads around each layer."""
-    from hardtool.firmware import icount
-
+    from hardtool.device import icount
     from hardtool.device.qemu import start_counting_board
 
     plugin, note = icount.try_plugin()

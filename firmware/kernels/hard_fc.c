@@ -6,14 +6,21 @@
  *   acc = bias[o] + sum_d (filter[o][d] + filter_offset) * (input[b][d] + input_offset)
  *   out = clamp(MultiplyByQuantizedMultiplier(acc, mult, shift) + output_offset)
  *
- * DSP path (HARD_HAVE_DSP, see hard_acle.h): two units share each load of four
+ * DSP path (HARD_FC_SIMD, with hard_dsp.h's primitives): two units share each load of four
  * input bytes; SXTAB16 adds the offsets in 16-bit lanes, SMLAD accumulates two
  * products at a time.  Every product and sum is the same integer as in the
  * portable loop (int32 wrap-around included), so the outputs are identical.
  */
 #include "hard_kernels.h"
 #include "hard_support.h"
-#include "hard_acle.h"
+#include "hard_dsp.h"
+
+/* The two-unit SIMD loop: on ARMv7E-M, and on the host with HARD_EMULATE_DSP (tests run it there). */
+#if HARD_DSP || defined(HARD_EMULATE_DSP)
+#define HARD_FC_SIMD 1
+#else
+#define HARD_FC_SIMD 0
+#endif
 
 static int hard_fc_dims_valid(const hard_dims *input_dims, const hard_dims *filter_dims, const hard_dims *output_dims)
 {
@@ -38,10 +45,10 @@ hard_fc_dot(const int8_t *restrict x, const int8_t *restrict w, int32_t depth, i
     return acc;
 }
 
-#if HARD_HAVE_DSP
-static inline uint32_t hard_fc_pair(int32_t v)
+#if HARD_FC_SIMD
+static inline int32_t hard_fc_pair(int32_t v)
 {
-    return ((uint32_t)v & 0xFFFFu) | ((uint32_t)v << 16);
+    return (int32_t)(((uint32_t)v & 0xFFFFu) | ((uint32_t)v << 16));
 }
 
 /* Two units (rows w0, w1) against one input row, four bytes per step. */
@@ -54,18 +61,18 @@ static void hard_fc_dot2_dsp(const int8_t *x,
                              int32_t *acc0,
                              int32_t *acc1)
 {
-    const uint32_t in_off2 = hard_fc_pair(in_off);
-    const uint32_t filt_off2 = hard_fc_pair(filt_off);
+    const int32_t in_off2 = hard_fc_pair(in_off);
+    const int32_t filt_off2 = hard_fc_pair(filt_off);
     int32_t a0 = 0;
     int32_t a1 = 0;
     int32_t d = 0;
     for (; d + 3 < depth; d += 4)
     {
-        const uint32_t xw = hard_read_u32(x + d);
-        const uint32_t x02 = hard_sxtab16(in_off2, xw);
-        const uint32_t x13 = hard_sxtab16_ror8(in_off2, xw);
-        const uint32_t ww0 = hard_read_u32(w0 + d);
-        const uint32_t ww1 = hard_read_u32(w1 + d);
+        const int32_t xw = hard_read_s8x4(x + d);
+        const int32_t x02 = hard_sxtab16(in_off2, xw);
+        const int32_t x13 = hard_sxtab16_ror8(in_off2, xw);
+        const int32_t ww0 = hard_read_s8x4(w0 + d);
+        const int32_t ww1 = hard_read_s8x4(w1 + d);
         a0 = hard_smlad(x02, hard_sxtab16(filt_off2, ww0), a0);
         a0 = hard_smlad(x13, hard_sxtab16_ror8(filt_off2, ww0), a0);
         a1 = hard_smlad(x02, hard_sxtab16(filt_off2, ww1), a1);
@@ -116,7 +123,7 @@ static void hard_fc_run(const hard_fc_params *p,
         const int8_t *x = input + b * depth;
         int8_t *y = output + b * units;
         int32_t o = 0;
-#if HARD_HAVE_DSP
+#if HARD_FC_SIMD
         for (; o + 1 < units; o += 2)
         {
             int32_t acc0;
