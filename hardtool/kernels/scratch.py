@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from hardtool.kernels.support import mean_is_hw
+
 if TYPE_CHECKING:
     from hardtool.core.graph.ir import Graph, Op
 
@@ -53,8 +55,9 @@ _NO_SCRATCH = frozenset(
 def scratch_bytes_for(op_type: str, **dims: int) -> int:
     """Scratch bytes for one kernel call.
 
-    AVERAGE_POOL_2D and MEAN need ``channels`` (one int32 accumulator per channel; MEAN reserves
-    what hard_mean_hw_s8 needs, the general hard_mean_s8 needs none);
+    AVERAGE_POOL_2D and MEAN need ``channels`` (one int32 accumulator per channel; MEAN is what
+    hard_mean_hw_s8 needs, used for a MEAN over H and W: ``scratch_bytes`` gives 0 for the
+    general hard_mean_s8);
     HARD_RESIZE_ARGMAX needs ``input_width`` and ``channels`` (one vertically
     interpolated low-resolution row of int32). Every other supported op needs none.
     """
@@ -86,5 +89,11 @@ def scratch_bytes(op: Op, graph: Graph) -> int:
     name = op.name.upper()
     if name not in _NO_SCRATCH and name not in ("AVERAGE_POOL_2D", "MEAN", "HARD_RESIZE_ARGMAX"):
         return 0
+    if name == "MEAN":  # hard_mean_hw_s8 over H and W; the general hard_mean_s8 needs none
+        try:
+            if not mean_is_hw(graph, op):
+                return 0
+        except ValueError:  # a MEAN the kernels refuse: codegen reports it
+            return 0
     shape = graph.tensors[op.inputs[0]].shape
     return scratch_bytes_for(name, input_width=int(shape[-2]), channels=int(shape[-1]))
