@@ -5,6 +5,7 @@ the plan, the kernel library, and the template's board files), written atomicall
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -36,6 +37,32 @@ def load_template(name: str) -> dict:
     if not path.is_file():
         raise HardtoolError(f"unknown template '{name}'; choose one of {', '.join(templates())}")
     return json.loads(path.read_text())
+
+
+PROTOCOLS = ("hardtool", "mlperf-tiny")
+MLPERF_INPUTS = {"raw": 0, "uint8": 1, "float32": 2}
+
+
+def app_files(copy: list[str], protocol: str) -> list[str]:
+    """The template's firmware subtrees for the serial protocol: hardtool's bench app (app/ +
+    protocol/) or the MLPerf Tiny DUT firmware (mlperf/)."""
+    if protocol == "hardtool":
+        return copy
+    return [("mlperf" if rel == "app" else rel) for rel in copy if rel != "protocol"]
+
+
+def protocol_defines(protocol: str, mlperf_input: str, io: ModelIO, name: str) -> dict:
+    """Build switches of the MLPerf Tiny firmware: how `db` bytes become the input, the model name."""
+    if protocol == "hardtool":
+        return {}
+    if mlperf_input not in MLPERF_INPUTS:
+        raise HardtoolError(f"--mlperf-input {mlperf_input}: choose one of {', '.join(MLPERF_INPUTS)}")
+    if mlperf_input != "raw" and (len(io.inputs) != 1 or io.inputs[0].dtype != "int8"):
+        raise HardtoolError(
+            f"--mlperf-input {mlperf_input} needs one int8 model input; use --mlperf-input raw"
+        )
+    model = re.sub(r"[^A-Za-z0-9._-]", "_", name)[:32]
+    return {"MLPERF_INPUT": MLPERF_INPUTS[mlperf_input], "MLPERF_MODEL_NAME": f'"{model}"'}
 
 
 def load_plan(plan_path: Path, graph: Graph, model: Path) -> dict:
@@ -172,7 +199,7 @@ def _context(model: Path, graph: Graph, plan: dict, layers: list[Layer], io: Mod
         "input_row_bytes": io.input_row_bytes,
         "labels": _labels(io),
         "float_io": io.float_io,
-        "defines": {"HARD_FLOAT_IO": 1} if io.float_io else {},
+        "defines": ({"HARD_FLOAT_IO": 1} if io.float_io else {}) | settings.get("protocol_defines", {}),
         "layer_names": [c_string(L.name) for L in layers],
         "macs": sum(L.macs for L in layers),
         "weights_bytes": sum(t.nbytes for t in graph.tensors if t.is_constant),
@@ -190,7 +217,7 @@ def _render(tmp: Path, template: str, tpl: dict, ctx: dict) -> None:
         dst = tmp / rel.removesuffix(".j2")
         dst.parent.mkdir(parents=True, exist_ok=True)
         dst.write_text(env.get_template(f"{template}/{rel}").render(**ctx))
-    for rel in tpl.get("copy", []):  # firmware/ subtrees: kernels, protocol, app, bsp/...
+    for rel in app_files(tpl.get("copy", []), ctx["protocol"]):  # firmware/ subtrees: kernels, app, bsp/...
         src, dst = firmware_dir() / rel, tmp / rel
         dst.parent.mkdir(parents=True, exist_ok=True)
         if src.is_dir():
@@ -207,7 +234,9 @@ def _manifest(tmp: Path, ctx: dict) -> dict:
         "board": ctx["board"],
         "sources": ["model.c"]
         + sorted(str(p.relative_to(tmp)) for p in tmp.rglob("*.c") if p.name != "model.c"),
-        "include_dirs": [".", "kernels", "protocol", "bsp/include", "bsp/common"],
+        "include_dirs": [
+            d for d in (".", "kernels", "protocol", "bsp/include", "bsp/common") if (tmp / d).is_dir()
+        ],
         "linker_script": f"bsp/{ctx['board']}/link.ld",
         "uart_baud": ctx["uart_baud"],
         "stack_size": ctx["stack_size"],
@@ -230,6 +259,7 @@ def _summary(tmp: Path, ctx: dict) -> dict:
         "weights_bytes": ctx["weights_bytes"],
         "macs": ctx["macs"],
         "model_sha256": ctx["sha256"],
+        "protocol": ctx["protocol"],
         "defines": ctx["defines"],
         "inputs": [_io_summary(t) for t in ctx["inputs"]],
         "outputs": [_io_summary(t) for t in ctx["outputs"]],
@@ -252,10 +282,19 @@ def generate(
     name: str | None = None,
     uart_baud: int = 115200,
     stack_size: int | None = None,
+    protocol: str = "hardtool",
+    mlperf_input: str = "raw",
 ) -> dict:
-    """Render the project; returns the summary written to codegen.json."""
+    """Render the project; returns the summary written to codegen.json. ``protocol``: the device
+    firmware's serial protocol, hardtool's bench protocol or the MLPerf Tiny runner's."""
     model = Path(model)
     tpl = load_template(template)
+    if protocol not in PROTOCOLS:
+        raise HardtoolError(f"unknown protocol '{protocol}'; choose one of {', '.join(PROTOCOLS)}")
+    if protocol != "hardtool" and tpl["board"] not in boards():
+        raise HardtoolError(
+            f"--protocol {protocol} is for the device templates (qemu, baremetal), not {template}"
+        )
     if not model.is_file():
         raise HardtoolError(f"model {model} not found")
     graph = load_graph(model)
@@ -264,7 +303,8 @@ def generate(
     if stack_size is None:  # reserve what memplan budgets for the stack, so the link checks the same total
         stack_size = int(plan["peak"].get("parts", {}).get("stack", {}).get("bytes", DEFAULT_STACK_BYTES))
     settings = {"name": name or model.parent.name or model.stem, "board": tpl["board"], "template": template}
-    settings |= {"uart_baud": uart_baud, "stack_size": stack_size}
+    settings |= {"uart_baud": uart_baud, "stack_size": stack_size, "protocol": protocol}
+    settings["protocol_defines"] = protocol_defines(protocol, mlperf_input, info, settings["name"])
     ctx = _context(model, graph, plan, layers, info, settings)
     with atomic_dir(Path(out), force=force) as tmp:
         _render(tmp, template, tpl, ctx)
