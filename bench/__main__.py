@@ -9,7 +9,7 @@ import time
 
 from bench.common import ROOT
 
-STAGES = ("quantize", "memplan", "codegen", "device")
+STAGES = ("quantize", "memplan", "codegen", "device", "models")
 
 
 def main(argv: list[str] | None = None) -> int:
