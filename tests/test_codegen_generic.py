@@ -190,3 +190,26 @@ def test_memplan_plans_and_warns_about_ops_codegen_refuses(tmp_path):
     assert r.returncode == 0 and (tmp_path / "memplan.json").is_file(), r.stderr
     lines = r.stderr.strip().splitlines()
     assert lines[0].startswith("warning: 1 op(s)") and "STRIDED_SLICE" in lines[1], r.stderr
+
+
+def test_mean_reserves_scratch_only_for_the_hw_kernel():
+    """MEAN over H and W with keep_dims runs hard_mean_hw_s8 (4 x C scratch); any other MEAN runs
+    hard_mean_s8, which needs none."""
+    from hardtool.core.graph.ir import Graph, Op, Quant, Tensor
+    from hardtool.kernels.scratch import scratch_bytes
+    from hardtool.kernels.support import mean_is_hw
+
+    q = Quant((0.1,), (0,))
+    x = Tensor(0, "x", (1, 4, 6, 8), "int8", q)
+    hw, c = (
+        Tensor(1, "hw", (2,), "int32", None, np.array([1, 2], np.int32)),
+        Tensor(2, "c", (1,), "int32", None, np.array([3], np.int32)),
+    )
+    y1, y2 = Tensor(3, "y1", (1, 1, 1, 8), "int8", q), Tensor(4, "y2", (1, 4, 6), "int8", q)
+    ops = [
+        Op(0, "MEAN", (0, 1), (3,), {"keep_dims": True}),
+        Op(1, "MEAN", (0, 2), (4,), {"keep_dims": False}),
+    ]
+    g = Graph([x, hw, c, y1, y2], ops, (0,), (3, 4))
+    assert mean_is_hw(g, ops[0]) and not mean_is_hw(g, ops[1])
+    assert scratch_bytes(ops[0], g) == 4 * 8 and scratch_bytes(ops[1], g) == 0
