@@ -31,11 +31,11 @@ def keras_dir(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("keras")
 
 
-def planned(kind: str, work: Path, keras: Path) -> tuple[Path, dict]:
+def planned(kind: str, work: Path, keras: Path, tflm: bool = True) -> tuple[Path, dict]:
     """The model as work/model_int8.tflite, planned (with TFLite Micro's arena measured)."""
     tfl = work / "model_int8.tflite"
     shutil.copy(model_builders.build(kind, keras), tfl)
-    doc, _, _, _ = plan_to_files(tfl, work, measure_tflm=True)
+    doc, _, _, _ = plan_to_files(tfl, work, measure_tflm=tflm)
     return tfl, doc
 
 
@@ -131,7 +131,7 @@ def test_mlperf_tiny_protocol_on_the_emulated_board(tmp_path, keras_dir):
     from hardtool.build.firmware import build_firmware
     from hardtool.device.qemu import QemuBoard
 
-    tfl, _ = planned("mlperf_kws", tmp_path, keras_dir)
+    tfl, _ = planned("mlperf_kws", tmp_path, keras_dir, tflm=False)
     proj = tmp_path / "dut"
     summary = generate(tfl, tmp_path / "memplan.json", "qemu", proj, name="kws01", protocol="mlperf-tiny")
     assert summary["protocol"] == "mlperf-tiny" and not (proj / "app").exists() and (proj / "mlperf").is_dir()
@@ -168,9 +168,11 @@ def test_mlperf_input_conversions_on_the_host(mode, tmp_path, keras_dir):
     """`db` bytes as uint8 pixels (the IC / VWW references subtract 128) or float32 values (the AD
     reference quantises them): the DUT firmware built for the PC, driven over a pipe."""
     from hardtool.core.boards import C_FLAGS
+    from hardtool.core.errors import HardtoolError
     from hardtool.core.resources import firmware_dir
+    from hardtool.flash_and_bench.run import read_project
 
-    tfl, _ = planned("mlperf_ad", tmp_path, keras_dir)
+    tfl, _ = planned("mlperf_ad", tmp_path, keras_dir, tflm=False)
     proj = tmp_path / "dut"
     summary = generate(
         tfl, tmp_path / "memplan.json", "qemu", proj, protocol="mlperf-tiny", mlperf_input=mode
@@ -201,6 +203,11 @@ def test_mlperf_input_conversions_on_the_host(mode, tmp_path, keras_dir):
     lines = [ln.strip() for ln in stdout.decode().splitlines() if ln.strip()]
     assert "m-load-done" in lines
     want = reference(tfl, [x])[0][0]
+    if mode == "uint8":  # the MLPerf Tiny firmware is for device templates, and flash-and-bench refuses it
+        with pytest.raises(HardtoolError, match="device templates"):
+            generate(tfl, tmp_path / "memplan.json", "host", tmp_path / "h", protocol="mlperf-tiny")
+        with pytest.raises(HardtoolError, match="mlperf-tiny protocol"):
+            read_project(proj)
     assert np.array_equal(
         requantize(results(lines), summary["outputs"][0]), want.reshape(-1).astype(np.int64)
     )
