@@ -213,3 +213,10 @@ def test_mean_reserves_scratch_only_for_the_hw_kernel():
     g = Graph([x, hw, c, y1, y2], ops, (0,), (3, 4))
     assert mean_is_hw(g, ops[0]) and not mean_is_hw(g, ops[1])
     assert scratch_bytes(ops[0], g) == 4 * 8 and scratch_bytes(ops[1], g) == 0
+
+
+def test_the_registry_and_the_kernel_support_table_name_the_same_ops():
+    from hardtool.codegen.registry import EMITTERS
+    from hardtool.kernels.support import KERNEL_OPS
+
+    assert set(EMITTERS) == KERNEL_OPS

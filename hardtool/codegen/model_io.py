@@ -19,6 +19,7 @@ TYPE_ENUM = {
 }
 LABEL_OPS = ("ARG_MAX", "HARD_RESIZE_ARGMAX")
 MAX_ROW_BYTES = 1024  # rows of a non-image input: the largest divisor of its size up to this
+MAX_IMAGE_ROW_BYTES = 16384  # an NHWC input with longer rows is cut like any other input
 
 
 @dataclass(frozen=True)
@@ -85,8 +86,9 @@ def input_rows(inputs: list[TensorInfo]) -> tuple[int, int]:
     """(rows, bytes per row) of the inputs as one byte stream: an image's rows for a single NHWC
     input, else the largest divisor of the size up to MAX_ROW_BYTES."""
     if len(inputs) == 1 and len(inputs[0].shape) == 4:
-        n, h, w, c = inputs[0].shape
-        return n * h, inputs[0].nbytes // (n * h)
+        n, h, _, _ = inputs[0].shape
+        if inputs[0].nbytes // (n * h) <= MAX_IMAGE_ROW_BYTES:
+            return n * h, inputs[0].nbytes // (n * h)
     total = sum(t.nbytes for t in inputs)
     row = max(d for d in range(1, min(total, MAX_ROW_BYTES) + 1) if total % d == 0)
     return total // row, row

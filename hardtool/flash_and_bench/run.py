@@ -215,6 +215,8 @@ def _miou(inp: Inputs, device: list, labels: dict | None, k: int) -> tuple[dict,
     if labels["num_classes"] != R.NUM_CLASSES:
         return none, f"the model has {labels['num_classes']} classes, the data's labels {R.NUM_CLASSES}"
     shape = inp.gts[0].shape if inp.gts else None
+    if shape != (labels["h"], labels["w"]):
+        return none, f"the label map is {labels['h']}x{labels['w']}, the ground truth {shape}"
     preds = {
         "device": [d[0].reshape(shape) for d in device],
         "host_int8": [h[0].reshape(shape) for h in inp.host[:k]],
@@ -277,8 +279,14 @@ def check_data(data: Path, split: str, codegen: dict, n: int) -> None:
 
     if S.is_sample_folder(data):
         S.read_samples(data, codegen["inputs"], n)
-    else:
-        find_samples(data, split)
+        return
+    dims = [t["dims"] for t in codegen["inputs"]]
+    if len(dims) != 1 or len(dims[0]) != 4 or dims[0][3] != 3:
+        raise HardtoolError(
+            f"{data} holds Cityscapes images, but the model's inputs are {dims}, not one NHWC RGB image; "
+            "give --data a folder of input files (raw input bytes or .npy, one per sample)"
+        )
+    find_samples(data, split)
 
 
 def write_report(out: Path, report: dict, inp: Inputs, run: DeviceRun) -> None:
