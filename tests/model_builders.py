@@ -1,7 +1,9 @@
 """Small int8 .tflite models built in code for memplan tests and benchmarks, none from our zoo:
 a three-branch toy that mimics HARD (PAD + VALID convs, branches at 1/8, 1/16, 1/32, resize +
-concat fusion, head at 1/8, bilinear resize to the input size, argmax), a small U-Net, and a
-Keras MobileNetV2 with random weights (no downloads)."""
+concat fusion, head at 1/8, bilinear resize to the input size, argmax), a small U-Net, a Keras
+MobileNetV2 with random weights (no downloads), and the four MLPerf Tiny reference architectures
+(MobileNetV1 0.25 at 96x96 for visual wake words, DS-CNN for keyword spotting, ResNet-8 for
+CIFAR-10, the fully connected autoencoder for anomaly detection) with random weights."""
 
 from __future__ import annotations
 
@@ -88,6 +90,81 @@ def mobilenet_v2(size=96, alpha=0.35):
     return keras.Model(inp, m(inp, training=False))
 
 
+def _settle_batch_norms(model, shape, seed: int = 0) -> None:
+    """Random weights make activations shrink layer after layer until int8 scales underflow; give
+    every batch norm the moving statistics of a random batch, as training would."""
+    _, _, L = _keras()
+    for layer in model.layers:
+        if isinstance(layer, L.BatchNormalization):
+            layer.momentum = 0.0
+    model(np.random.default_rng(seed).uniform(-1, 1, (8, *shape)).astype(np.float32), training=True)
+
+
+def mlperf_vww(size: int = 96, alpha: float = 0.25):
+    """Visual wake words: Keras MobileNetV1 at width 0.25, 96x96 RGB, two classes."""
+    _, keras, _ = _keras()
+    m = keras.applications.MobileNet(
+        input_shape=(size, size, 3), alpha=alpha, weights=None, classes=2, include_top=True
+    )
+    _settle_batch_norms(m, (size, size, 3))
+    inp = keras.Input((size, size, 3), batch_size=1)
+    return keras.Model(inp, m(inp, training=False))
+
+
+def _bn_relu(L, x):
+    return L.Activation("relu")(L.BatchNormalization()(x))
+
+
+def mlperf_kws(filters: int = 64, blocks: int = 4, classes: int = 12):
+    """Keyword spotting DS-CNN: 49x10 MFCC input, a 10x4 stride-2 conv, four depthwise-separable
+    blocks, average pooling over the whole map, a dense softmax (the MLPerf Tiny KWS model)."""
+    _, keras, L = _keras()
+    inp = keras.Input((49, 10, 1), batch_size=1)
+    x = _bn_relu(L, L.Conv2D(filters, (10, 4), strides=(2, 2), padding="same", use_bias=False)(inp))
+    for _ in range(blocks):
+        x = _bn_relu(L, L.DepthwiseConv2D(3, padding="same", use_bias=False)(x))
+        x = _bn_relu(L, L.Conv2D(filters, 1, use_bias=False)(x))
+    x = L.Flatten()(L.AveragePooling2D(pool_size=(25, 5))(x))
+    model = keras.Model(inp, L.Dense(classes, activation="softmax")(x))
+    _settle_batch_norms(model, (49, 10, 1))
+    return model
+
+
+def _res_block(L, x, filters: int, stride: int):
+    y = _bn_relu(L, L.Conv2D(filters, 3, strides=stride, padding="same")(x))
+    y = L.BatchNormalization()(L.Conv2D(filters, 3, padding="same")(y))
+    if stride != 1 or x.shape[-1] != filters:
+        x = L.Conv2D(filters, 1, strides=stride)(x)
+    return L.Activation("relu")(L.Add()([x, y]))
+
+
+def mlperf_ic(classes: int = 10):
+    """CIFAR-10 ResNet-8: a 3x3 stem, three residual stacks (16, 32, 64 filters; stride 2 with a
+    1x1 shortcut from the second on), 8x8 average pooling, a dense softmax (the MLPerf Tiny IC model)."""
+    _, keras, L = _keras()
+    inp = keras.Input((32, 32, 3), batch_size=1)
+    x = _bn_relu(L, L.Conv2D(16, 3, padding="same")(inp))
+    for filters, stride in ((16, 1), (32, 2), (64, 2)):
+        x = _res_block(L, x, filters, stride)
+    x = L.Flatten()(L.AveragePooling2D(pool_size=8)(x))
+    model = keras.Model(inp, L.Dense(classes, activation="softmax")(x))
+    _settle_batch_norms(model, (32, 32, 3))
+    return model
+
+
+def mlperf_ad(inputs: int = 640, width: int = 128, bottleneck: int = 8):
+    """Anomaly detection autoencoder: 640 inputs, four dense 128 layers, an 8-wide bottleneck, four
+    dense 128 layers, a dense 640 reconstruction (the MLPerf Tiny AD model, batch norms folded)."""
+    _, keras, L = _keras()
+    inp = keras.Input((inputs,), batch_size=1)
+    x = inp
+    for units in (width,) * 4 + (bottleneck,) + (width,) * 4:
+        x = _bn_relu(L, L.Dense(units)(x))
+    model = keras.Model(inp, L.Dense(inputs)(x))
+    _settle_batch_norms(model, (inputs,))
+    return model
+
+
 def transposed():
     """A conv followed by a TRANSPOSE, an op the toolchain does not deploy."""
     tf, keras, L = _keras()
@@ -125,9 +202,12 @@ def to_tflite(model, int8: bool = True, seed: int = 0) -> bytes:
         return conv.convert()
 
 
+MLPERF = {"mlperf_vww": mlperf_vww, "mlperf_kws": mlperf_kws, "mlperf_ic": mlperf_ic, "mlperf_ad": mlperf_ad}
+
+
 def build(kind: str, out_dir: Path, **kw) -> Path:
     """Write (once) and return out_dir/<kind>.tflite for kind in toy_hard, toy_hard_notail, unet,
-    mobilenet_v2, toy_float, transposed."""
+    mobilenet_v2, toy_float, transposed, mlperf_vww, mlperf_kws, mlperf_ic, mlperf_ad."""
     out_dir = Path(out_dir)
     suffix = "_".join(
         f"{k}{'x'.join(map(str, v)) if isinstance(v, tuple) else v}" for k, v in sorted(kw.items())
@@ -151,6 +231,8 @@ def build(kind: str, out_dir: Path, **kw) -> Path:
         data = to_tflite(mobilenet_v2(**kw))
     elif kind == "transposed":
         data = to_tflite(transposed())
+    elif kind in MLPERF:
+        data = to_tflite(MLPERF[kind](**kw))
     else:
         raise ValueError(kind)
     tmp = path.with_suffix(".tmp")

@@ -114,7 +114,9 @@ def test_wrong_crc_in_run_makes_host_resend(host_exe: Path) -> None:
 
 def test_bad_image_shape_is_one_line(host_exe: Path) -> None:
     with HostBoard(host_exe) as b:
-        with pytest.raises(HardtoolError, match="expected int8 32x64x3"):
+        with pytest.raises(
+            HardtoolError, match="float32 32x64x3 is 24,576 bytes; the model's input is 6,144"
+        ):
             list(run_images(b.serial, [np.zeros((32, 64, 3), np.float32)]))
 
 

@@ -210,7 +210,11 @@ def test_scratch_bytes_for_ir_ops():
 
     assert scratch_bytes(op("HARD_RESIZE_ARGMAX"), graph) == 32 * 19 * 4 + 2 * 32 * 12
     assert scratch_bytes(op("AVERAGE_POOL_2D"), graph) == 19 * 4
-    assert scratch_bytes(op("MEAN"), graph) == 19 * 4
+    # MEAN over H and W, keeping dims: hard_mean_hw_s8's 4 x C (other MEANs: hard_mean_s8, none)
+    axes = Tensor(2, "axes", (2,), "int32", data=np.array([1, 2], np.int32))
+    pooled = Tensor(3, "pooled", (1, 1, 1, 19), "int8")
+    graph_mean = Graph(tensors=[logits, labels, axes, pooled], ops=[], inputs=(0,), outputs=(3,))
+    assert scratch_bytes(Op(0, "MEAN", (0, 2), (3,)), graph_mean) == 19 * 4
     # hard_convolve_s8's ARMv7E-M path: a q15 column pair (20 values -> 80 bytes), two int32
     # accumulators and a 16-byte requantisation entry per output channel
     assert scratch_bytes(op("CONV_2D"), graph) == 80 + 8 * (8 + 16)

@@ -110,22 +110,25 @@ def test_rle_rejects_bad_input() -> None:
 
 def test_message_roundtrips() -> None:
     hello = P.Hello(
-        1,
+        P.VERSION,
         0,
         1,
-        0x100,
+        P.OUTPUT_TENSORS,
+        0x200,
         968,
         32,
-        64,
+        192,
+        0,
+        0,
+        0,
         3,
-        19,
+        2,
         3,
         10242,
         25_000_000,
         0,
         16384,
-        0.0078125,
-        -3,
+        640,
         "ab" * 32,
         "qemu-mps2-an500",
         "build-1",
@@ -143,12 +146,14 @@ def test_message_roundtrips() -> None:
     assert P.rle_decode(lab.rle) == rows.tobytes()
     prof = P.decode_message(P.Frame(P.PROFILE, 5, P.profile_payload(9, 2, 0, [1, 2**40, 3])))
     assert prof.counts == (1, 2**40, 3)
+    piece = P.decode_message(P.Frame(P.TENSOR, 7, P.tensor_payload(9, 2, 1, 512, b"\x01\x02")))
+    assert piece == P.TensorPiece(9, 2, 1, 512, b"\x01\x02")
     tile = P.decode_message(P.Frame(P.TILE, 6, P.tile_payload(9, 4, bytes(384), 192)))
     assert (tile.image, tile.row_start, tile.row_count, len(tile.data)) == (9, 4, 2, 384)
 
 
 def test_version_mismatch_is_reported() -> None:
-    raw = P.raw_frame(P.HELLO, 0, b"", version=2)
-    with pytest.raises(P.ProtocolError, match="protocol v2"):
+    raw = P.raw_frame(P.HELLO, 0, b"", version=9)
+    with pytest.raises(P.ProtocolError, match="protocol v9"):
         P.decode_raw(raw)
-    assert P.decode_raw(raw, accept_any_version=True).version == 2
+    assert P.decode_raw(raw, accept_any_version=True).version == 9

@@ -170,7 +170,7 @@ def test_c_parser_error_codes(lib) -> None:
     good = P.cobs_encode(P.raw_frame(P.RUN, 1, P.run_payload(1, 2)))
     bad_crc = bytearray(P.raw_frame(P.RUN, 1, P.run_payload(1, 2)))
     bad_crc[-1] ^= 1
-    v2 = P.raw_frame(P.RUN, 1, P.run_payload(1, 2), version=2)
+    v2 = P.raw_frame(P.RUN, 1, P.run_payload(1, 2), version=P.VERSION + 1)
     cases = {
         -2: P.cobs_encode(b"\x01\x02"),
         -4: P.cobs_encode(bytes(bad_crc)),
@@ -196,19 +196,22 @@ class Hello(ctypes.Structure):
     _fields_ = [
         ("reason", ctypes.c_uint8),
         ("timer_unit", ctypes.c_uint8),
+        ("output_kind", ctypes.c_uint8),
         ("fw_version", ctypes.c_uint16),
         ("max_payload", ctypes.c_uint16),
-        ("height", ctypes.c_uint16),
-        ("width", ctypes.c_uint16),
-        ("channels", ctypes.c_uint16),
+        ("in_rows", ctypes.c_uint16),
+        ("in_row_bytes", ctypes.c_uint16),
+        ("labels_h", ctypes.c_uint16),
+        ("labels_w", ctypes.c_uint16),
         ("num_classes", ctypes.c_uint16),
         ("num_layers", ctypes.c_uint16),
+        ("num_inputs", ctypes.c_uint16),
+        ("num_outputs", ctypes.c_uint16),
         ("arena_size", ctypes.c_uint32),
         ("core_clock_hz", ctypes.c_uint32),
         ("timer_hz", ctypes.c_uint32),
         ("stack_size", ctypes.c_uint32),
-        ("input_scale", ctypes.c_float),
-        ("input_zero_point", ctypes.c_int32),
+        ("output_bytes", ctypes.c_uint32),
         ("model_hash", ctypes.c_char_p),
         ("board", ctypes.c_char_p),
         ("build_id", ctypes.c_char_p),
@@ -224,9 +227,9 @@ class Result(ctypes.Structure):
         ("total", ctypes.c_uint64),
         ("num_layers", ctypes.c_uint16),
         ("rows", ctypes.c_uint16),
-        ("label_frames", ctypes.c_uint16),
+        ("output_frames", ctypes.c_uint16),
         ("profile_frames", ctypes.c_uint16),
-        ("labels_crc32", ctypes.c_uint32),
+        ("output_crc32", ctypes.c_uint32),
         ("input_crc32", ctypes.c_uint32),
     ]
 
@@ -264,32 +267,42 @@ def test_device_messages_decode_on_host(lib) -> None:
     h = Hello(
         1,
         1,
+        P.OUTPUT_LABELS,
         0x0102,
         968,
         128,
+        768,
+        128,
         256,
-        3,
         19,
         42,
+        1,
+        1,
         123456,
         216_000_000,
         216_000_000,
         16384,
-        0.5,
-        -7,
+        32768,
         b"ab" * 32,
         b"stm32f746g-disco",
         b"x" * 40,
     )
     got = P.decode_message(P.Frame(P.HELLO, 0, _encode(lib, "hp_hello_encode", h)))
-    assert (got.height, got.width, got.num_layers, got.arena_size, got.core_clock_hz) == (
+    assert (got.in_rows, got.in_row_bytes, got.num_layers, got.arena_size, got.core_clock_hz) == (
         128,
-        256,
+        768,
         42,
         123456,
         216_000_000,
     )
-    assert (got.input_scale, got.input_zero_point, got.model_hash) == (0.5, -7, "ab" * 32)
+    assert (got.labels_h, got.labels_w, got.num_classes, got.num_inputs, got.num_outputs) == (
+        128,
+        256,
+        19,
+        1,
+        1,
+    )
+    assert (got.output_bytes, got.model_hash, got.labels) == (32768, "ab" * 32, True)
     assert got.board == "stm32f746g-disco" and got.build_id == "x" * 32 and got.unit == "instructions"
     r = Result(7, 3, 0, 2048, 2**40 + 5, 42, 128, 9, 1, 0xCAFEBABE, 0x01020304)
     assert P.decode_message(P.Frame(P.RESULT, 0, _encode(lib, "hp_result_encode", r))) == P.Result(

@@ -53,7 +53,8 @@ def _run_once(elf: Path, images) -> tuple[P.Hello, list]:
 def test_hello_infer_and_deterministic_instruction_counts(elf: Path) -> None:
     images = fakemodel.random_images(4, seed=11)
     hello, first = _run_once(elf, images)
-    assert (hello.height, hello.width, hello.channels, hello.num_layers) == (32, 64, 3, 3)
+    assert (hello.in_rows, hello.in_row_bytes, hello.num_layers, hello.labels) == (32, 64 * 3, 3, True)
+    assert (hello.labels_h, hello.labels_w, hello.num_classes, hello.output_bytes) == (32, 64, 19, 32 * 64)
     assert (
         hello.unit == "instructions"
         and hello.board == "qemu-mps2-an500"

@@ -4,9 +4,11 @@
  *
  *   boot            -> HELLO(reason=boot)
  *   HELLO_REQ       -> HELLO(reason=reply)
- *   TILE rows       -> copied straight into hard_model_input(); ACK, or ERROR (host resends)
- *   RUN image crc   -> ACK, run, then LABELS* PROFILE* RESULT   (or ERROR)
- *   RESULT_REQ      -> LABELS* PROFILE* RESULT of the last run again (or ERROR NO_RESULT)
+ *   TILE rows       -> copied straight into the input buffers (the inputs as one byte stream
+ *                      of HARD_INPUT_ROWS rows); ACK, or ERROR (host resends)
+ *   RUN image crc   -> ACK, run, then LABELS* (label map) or TENSOR* (every output tensor's
+ *                      bytes), PROFILE*, RESULT   (or ERROR)
+ *   RESULT_REQ      -> the same frames of the last run again (or ERROR NO_RESULT)
  *   RESET           -> reboot (HELLO(reason=boot) follows)
  * Garbage never stalls the loop: the parser resynchronises on the next 0x00 delimiter, and a
  * partial frame is dropped after APP_IDLE_MS of silence.
@@ -19,7 +21,7 @@
 #include "hproto_msg.h"
 #include "model.h"
 
-#define APP_FW_VERSION 0x0100u
+#define APP_FW_VERSION 0x0200u
 #ifndef APP_BUILD_ID
 #define APP_BUILD_ID "dev"
 #endif
@@ -33,19 +35,30 @@
 #define APP_IDLE_MS 2000u
 #endif
 
-#define APP_ROW_BYTES   ((uint32_t)HARD_INPUT_W * (uint32_t)HARD_INPUT_C)
-#define APP_IN_BYTES    ((uint32_t)HARD_INPUT_H * APP_ROW_BYTES)
-#define APP_PIXELS      ((uint32_t)HARD_INPUT_H * (uint32_t)HARD_INPUT_W)
+#define APP_ROW_BYTES   ((uint32_t)HARD_INPUT_ROW_BYTES)
+#define APP_IN_ROWS     ((uint32_t)HARD_INPUT_ROWS)
 #define APP_TILE_ROWS   (APP_ROW_BYTES >= APP_TILE_BYTES ? 1u : APP_TILE_BYTES / APP_ROW_BYTES)
 #define APP_MAX_PAYLOAD (HP_TILE_HEADER + APP_TILE_ROWS * APP_ROW_BYTES)
 #define APP_RX_CAP      (HP_OVERHEAD + APP_MAX_PAYLOAD)
-#define APP_ROW_RLE_MAX (2u * (uint32_t)HARD_INPUT_W)
+#ifdef HARD_NUM_CLASSES /* the graph ends in ARG_MAX: the output is a label map, sent as RLE rows */
+#define APP_OUTPUT_KIND HP_OUTPUT_LABELS
+#define APP_LABELS_H    ((uint32_t)HARD_LABELS_H)
+#define APP_LABELS_W    ((uint32_t)HARD_LABELS_W)
+#define APP_NUM_CLASSES HARD_NUM_CLASSES
+#else /* every output tensor's raw bytes */
+#define APP_OUTPUT_KIND HP_OUTPUT_TENSORS
+#define APP_LABELS_H    0u
+#define APP_LABELS_W    1u
+#define APP_NUM_CLASSES 0
+#endif
+#define APP_ROW_RLE_MAX (2u * APP_LABELS_W)
 #define APP_TX_PAYLOAD                                                                                                 \
     (HP_LABELS_HEADER + APP_ROW_RLE_MAX > APP_TX_PAYLOAD_MIN ? HP_LABELS_HEADER + APP_ROW_RLE_MAX : APP_TX_PAYLOAD_MIN)
 #define APP_PROFILE_PER_FRAME ((APP_TX_PAYLOAD - HP_PROFILE_HEADER) / 8u)
 
 typedef char app_check_payload[(APP_MAX_PAYLOAD <= 0xFFFFu && APP_TX_PAYLOAD <= 0xFFFFu) ? 1 : -1];
-typedef char app_check_rows[(HARD_INPUT_H <= 0xFFFF && HARD_INPUT_W <= 0xFFFF) ? 1 : -1];
+typedef char app_check_rows[(APP_IN_ROWS <= 0xFFFFu && APP_LABELS_H <= 0xFFFFu && APP_LABELS_W <= 0xFFFFu) ? 1 : -1];
+typedef char app_check_bytes[(APP_IN_ROWS * APP_ROW_BYTES == (uint32_t)HARD_INPUT_BYTES) ? 1 : -1];
 
 typedef struct
 {
@@ -55,8 +68,8 @@ typedef struct
     /* input being received */
     uint32_t image;
     uint32_t rows_received;
-    uint8_t rows_seen[(HARD_INPUT_H + 7) / 8];
-    /* last result (labels stay in place until the next TILE) */
+    uint8_t rows_seen[(HARD_INPUT_ROWS + 7) / 8];
+    /* last result (the outputs stay in place until the next TILE) */
     int have_result;
     uint32_t run_id;
     hp_result_t result;
@@ -89,17 +102,20 @@ static void app_send_hello(app_t *a, uint8_t reason)
     h.timer_unit = (uint8_t)bsp_timer_unit();
     h.fw_version = APP_FW_VERSION;
     h.max_payload = (uint16_t)APP_MAX_PAYLOAD;
-    h.height = HARD_INPUT_H;
-    h.width = HARD_INPUT_W;
-    h.channels = HARD_INPUT_C;
-    h.num_classes = HARD_NUM_CLASSES;
+    h.output_kind = (uint8_t)APP_OUTPUT_KIND;
+    h.in_rows = (uint16_t)APP_IN_ROWS;
+    h.in_row_bytes = (uint16_t)APP_ROW_BYTES;
+    h.labels_h = (uint16_t)APP_LABELS_H;
+    h.labels_w = (uint16_t)(APP_OUTPUT_KIND == HP_OUTPUT_LABELS ? APP_LABELS_W : 0u);
+    h.num_classes = (uint16_t)APP_NUM_CLASSES;
     h.num_layers = HARD_NUM_LAYERS;
+    h.num_inputs = HARD_NUM_INPUTS;
+    h.num_outputs = HARD_NUM_OUTPUTS;
     h.arena_size = (uint32_t)HARD_ARENA_SIZE;
     h.core_clock_hz = bsp_core_clock_hz();
     h.timer_hz = bsp_timer_hz();
     h.stack_size = bsp_stack_size();
-    h.input_scale = hard_input_scale;
-    h.input_zero_point = hard_input_zero_point;
+    h.output_bytes = (uint32_t)HARD_OUTPUT_BYTES;
     h.model_hash = hard_model_hash;
     h.board = bsp_board_name();
     h.build_id = APP_BUILD_ID;
@@ -135,6 +151,40 @@ static void app_send_ack(app_t *a, const hp_frame_t *f, uint32_t image, uint16_t
     app_send(a, HP_MSG_ACK, buf, hp_ack_encode(&k, buf, sizeof buf));
 }
 
+/* The inputs as one byte stream: write n bytes at offset, across input tensors. */
+static void app_input_write(uint32_t offset, const uint8_t *data, size_t n)
+{
+    uint32_t base = 0;
+    int i;
+    for (i = 0; i < HARD_NUM_INPUTS && n > 0; i++)
+    {
+        uint32_t size = hard_inputs[i].bytes;
+        if (offset < base + size)
+        {
+            size_t k = (size_t)(base + size - offset) < n ? (size_t)(base + size - offset) : n;
+            memcpy((uint8_t *)hard_model_input(i) + (offset - base), data, k);
+            data += k;
+            offset += (uint32_t)k;
+            n -= k;
+        }
+        base += size;
+    }
+}
+
+/* CRC-32 of every input (outputs = 0) or output (1) tensor's bytes, in order. */
+static uint32_t app_tensors_crc(int outputs)
+{
+    uint32_t crc = 0;
+    int i, n = outputs ? HARD_NUM_OUTPUTS : HARD_NUM_INPUTS;
+    for (i = 0; i < n; i++)
+    {
+        const hard_tensor_info *t = outputs ? &hard_outputs[i] : &hard_inputs[i];
+        crc = hp_crc32(crc, outputs ? hard_model_output(i) : hard_model_input(i), t->bytes);
+    }
+    return crc;
+}
+
+#ifdef HARD_NUM_CLASSES
 static inline size_t app_rle_size(const uint8_t *row, size_t n)
 {
     size_t i = 0, out = 0;
@@ -151,21 +201,21 @@ static inline size_t app_rle_size(const uint8_t *row, size_t n)
     return out;
 }
 
-/* LABELS frames (whole rows, RLE), PROFILE frames, then RESULT. */
-static void app_send_result(app_t *a)
+/* LABELS frames: whole label rows, run-length coded. Returns the frame count. */
+static uint16_t app_send_outputs(app_t *a)
 {
     const uint8_t *labels = hard_model_labels();
-    uint8_t buf[HP_RESULT_SIZE > HP_LABELS_HEADER ? HP_RESULT_SIZE : HP_LABELS_HEADER];
+    uint8_t buf[HP_LABELS_HEADER];
     uint16_t frames = 0;
-    uint32_t row = 0, layer = 0;
+    uint32_t row = 0;
 
-    while (row < (uint32_t)HARD_INPUT_H)
+    while (row < APP_LABELS_H)
     {
         uint32_t count = 0, r;
         size_t size = HP_LABELS_HEADER;
-        while (row + count < (uint32_t)HARD_INPUT_H)
+        while (row + count < APP_LABELS_H)
         {
-            size_t s = app_rle_size(labels + (row + count) * HARD_INPUT_W, HARD_INPUT_W);
+            size_t s = app_rle_size(labels + (row + count) * APP_LABELS_W, APP_LABELS_W);
             if (count > 0 && size + s > APP_TX_PAYLOAD)
             {
                 break;
@@ -178,16 +228,51 @@ static void app_send_result(app_t *a)
         hp_writer_write(&a->writer, buf, HP_LABELS_HEADER);
         for (r = row; r < row + count; r++)
         {
-            size_t n = hp_rle_encode(labels + r * HARD_INPUT_W, HARD_INPUT_W, a->rle, sizeof a->rle);
+            size_t n = hp_rle_encode(labels + r * APP_LABELS_W, APP_LABELS_W, a->rle, sizeof a->rle);
             hp_writer_write(&a->writer, a->rle, n);
         }
         (void)hp_writer_end(&a->writer);
         row += count;
         frames++;
     }
-    a->result.label_frames = frames;
+    return frames;
+}
+#else
+/* TENSOR frames: every output tensor's raw bytes in pieces. Returns the frame count. */
+static uint16_t app_send_outputs(app_t *a)
+{
+    uint8_t buf[HP_TENSOR_HEADER];
+    uint16_t frames = 0;
+    int i;
+    for (i = 0; i < HARD_NUM_OUTPUTS; i++)
+    {
+        const uint8_t *data = (const uint8_t *)hard_model_output(i);
+        uint32_t offset = 0, size = hard_outputs[i].bytes;
+        do
+        {
+            uint32_t n =
+                size - offset < APP_TX_PAYLOAD - HP_TENSOR_HEADER ? size - offset : APP_TX_PAYLOAD - HP_TENSOR_HEADER;
+            hp_tensor_header(buf, a->result.image, a->result.run_id, (uint16_t)i, offset);
+            hp_writer_begin(&a->writer, HP_MSG_TENSOR, a->tx_seq++, (uint16_t)(HP_TENSOR_HEADER + n));
+            hp_writer_write(&a->writer, buf, HP_TENSOR_HEADER);
+            hp_writer_write(&a->writer, data + offset, n);
+            (void)hp_writer_end(&a->writer);
+            offset += n;
+            frames++;
+        } while (offset < size);
+    }
+    return frames;
+}
+#endif
 
-    frames = 0;
+/* The outputs (LABELS or TENSOR frames), PROFILE frames, then RESULT. */
+static void app_send_result(app_t *a)
+{
+    uint8_t buf[HP_RESULT_SIZE > HP_PROFILE_HEADER ? HP_RESULT_SIZE : HP_PROFILE_HEADER];
+    uint16_t frames = 0;
+    uint32_t layer = 0;
+
+    a->result.output_frames = app_send_outputs(a);
     while (layer < (uint32_t)HARD_NUM_LAYERS)
     {
         uint32_t count = (uint32_t)HARD_NUM_LAYERS - layer, i;
@@ -242,20 +327,20 @@ static void app_on_tile(app_t *a, const hp_frame_t *f)
         app_send_error(a, HP_E_BAD_PAYLOAD, f->seq, f->type, 0, f->len, "tile too short");
         return;
     }
-    if (t.row_count == 0 || (uint32_t)t.row_start + t.row_count > (uint32_t)HARD_INPUT_H ||
+    if (t.row_count == 0 || (uint32_t)t.row_start + t.row_count > APP_IN_ROWS ||
         t.data_len != (size_t)t.row_count * APP_ROW_BYTES)
     {
         app_send_error(a, HP_E_BAD_TILE, f->seq, f->type, t.image, t.row_start, "bad tile rows/size");
         return;
     }
-    a->have_result = 0; /* the labels may share memory with the input */
+    a->have_result = 0; /* the outputs may share memory with the input */
     if (t.image != a->image || a->rows_received == 0)
     {
         a->image = t.image;
         a->rows_received = 0;
         memset(a->rows_seen, 0, sizeof a->rows_seen);
     }
-    memcpy(hard_model_input() + (size_t)t.row_start * APP_ROW_BYTES, t.data, t.data_len);
+    app_input_write((uint32_t)t.row_start * APP_ROW_BYTES, t.data, t.data_len);
     for (r = t.row_start; r < (uint32_t)t.row_start + t.row_count; r++)
     {
         uint8_t bit = (uint8_t)(1u << (r & 7u));
@@ -286,13 +371,13 @@ static void app_on_run(app_t *a, const hp_frame_t *f)
         app_send_result(a);
         return;
     }
-    if (m.image != a->image || a->rows_received != (uint32_t)HARD_INPUT_H)
+    if (m.image != a->image || a->rows_received != APP_IN_ROWS)
     {
         app_send_error(a, HP_E_INCOMPLETE_INPUT, f->seq, f->type, m.image, m.image == a->image ? a->rows_received : 0u,
                        "input rows missing");
         return;
     }
-    crc = hp_crc32(0, hard_model_input(), APP_IN_BYTES);
+    crc = app_tensors_crc(0);
     if (crc != m.input_crc32)
     {
         app_send_error(a, HP_E_INPUT_CRC, f->seq, f->type, m.image, crc, "input CRC mismatch");
@@ -308,7 +393,7 @@ static void app_on_run(app_t *a, const hp_frame_t *f)
     bsp_timer_restart();
     t0 = bsp_timer_read();
     BSP_MARK(BSP_MARK_RUN_BEGIN);
-    rc = hard_model_run(hard_model_input(), hard_model_labels(), &prof);
+    rc = hard_model_run(&prof);
     BSP_MARK(BSP_MARK_RUN_END);
     t1 = bsp_timer_read();
 
@@ -326,8 +411,8 @@ static void app_on_run(app_t *a, const hp_frame_t *f)
     a->result.stack_high_water = bsp_stack_high_water();
     a->result.total = t1 - t0;
     a->result.num_layers = HARD_NUM_LAYERS;
-    a->result.rows = HARD_INPUT_H;
-    a->result.labels_crc32 = hp_crc32(0, hard_model_labels(), APP_PIXELS);
+    a->result.rows = (uint16_t)APP_LABELS_H;
+    a->result.output_crc32 = app_tensors_crc(1);
     a->result.input_crc32 = m.input_crc32;
     a->have_result = 1;
     app_send_result(a);

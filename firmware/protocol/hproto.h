@@ -23,7 +23,7 @@
 extern "C" {
 #endif
 
-#define HP_VERSION     1u
+#define HP_VERSION     2u
 #define HP_HEADER_SIZE 6u
 #define HP_CRC_SIZE    4u
 #define HP_OVERHEAD    (HP_HEADER_SIZE + HP_CRC_SIZE)
@@ -32,7 +32,7 @@ extern "C" {
 
 /* ---- message types: host -> device 0x01..0x7F, device -> host 0x81..0xFF ---- */
 #define HP_MSG_HELLO_REQ  0x01u /* empty */
-#define HP_MSG_TILE       0x02u /* u32 image, u16 row_start, u16 row_count, u8 data[rows*W*C] */
+#define HP_MSG_TILE       0x02u /* u32 image, u16 row_start, u16 row_count, u8 data[rows * row bytes] */
 #define HP_MSG_RUN        0x03u /* u32 image, u32 input_crc32 */
 #define HP_MSG_RESULT_REQ 0x04u /* u32 image: send the last result again */
 #define HP_MSG_RESET      0x05u /* empty: reboot the firmware */
@@ -42,6 +42,7 @@ extern "C" {
 #define HP_MSG_PROFILE    0x84u
 #define HP_MSG_RESULT     0x85u
 #define HP_MSG_ERROR      0x86u
+#define HP_MSG_TENSOR     0x87u
 
 /* ---- error codes carried by HP_MSG_ERROR ---- */
 #define HP_E_BAD_FRAME        1u /* COBS error, short frame or length mismatch */
@@ -55,6 +56,10 @@ extern "C" {
 #define HP_E_INPUT_CRC        9u  /* RUN's CRC differs from the received input */
 #define HP_E_MODEL_FAILED     10u /* hard_model_run returned non-zero (detail = code) */
 #define HP_E_NO_RESULT        11u /* RESULT_REQ for an image without a stored result */
+
+/* ---- output kinds reported in HELLO ---- */
+#define HP_OUTPUT_LABELS  0u /* a uint8 label map, as LABELS frames (run-length coded rows) */
+#define HP_OUTPUT_TENSORS 1u /* every output tensor's raw bytes, as TENSOR frames */
 
 /* ---- timer units reported in HELLO ---- */
 #define HP_UNIT_CYCLES       0u
@@ -78,6 +83,7 @@ extern "C" {
 #define HP_ACK_SIZE        12u
 #define HP_LABELS_HEADER   12u
 #define HP_PROFILE_HEADER  12u
+#define HP_TENSOR_HEADER   16u
 #define HP_RESULT_SIZE     40u
 #define HP_ERROR_HEADER    16u
 #define HP_ERROR_TEXT_MAX  64u

@@ -21,7 +21,6 @@ static inline size_t hp_put_str(uint8_t *out, const char *s, size_t max)
 size_t hp_hello_encode(const hp_hello_t *m, uint8_t *out, size_t cap)
 {
     size_t n = HP_HELLO_FIXED, i;
-    uint32_t scale_bits;
     if (cap < HP_HELLO_MAX)
     {
         return 0;
@@ -30,20 +29,22 @@ size_t hp_hello_encode(const hp_hello_t *m, uint8_t *out, size_t cap)
     out[0] = (uint8_t)HP_VERSION;
     out[1] = m->reason;
     out[2] = m->timer_unit;
+    out[3] = m->output_kind;
     hp_put_u16(out + 4, m->fw_version);
     hp_put_u16(out + 6, m->max_payload);
-    hp_put_u16(out + 8, m->height);
-    hp_put_u16(out + 10, m->width);
-    hp_put_u16(out + 12, m->channels);
-    hp_put_u16(out + 14, m->num_classes);
-    hp_put_u16(out + 16, m->num_layers);
-    hp_put_u32(out + 20, m->arena_size);
-    hp_put_u32(out + 24, m->core_clock_hz);
-    hp_put_u32(out + 28, m->timer_hz);
-    hp_put_u32(out + 32, m->stack_size);
-    memcpy(&scale_bits, &m->input_scale, sizeof scale_bits);
-    hp_put_u32(out + 36, scale_bits);
-    hp_put_u32(out + 40, (uint32_t)m->input_zero_point);
+    hp_put_u16(out + 8, m->in_rows);
+    hp_put_u16(out + 10, m->in_row_bytes);
+    hp_put_u16(out + 12, m->labels_h);
+    hp_put_u16(out + 14, m->labels_w);
+    hp_put_u16(out + 16, m->num_classes);
+    hp_put_u16(out + 18, m->num_layers);
+    hp_put_u16(out + 20, m->num_inputs);
+    hp_put_u16(out + 22, m->num_outputs);
+    hp_put_u32(out + 24, m->arena_size);
+    hp_put_u32(out + 28, m->core_clock_hz);
+    hp_put_u32(out + 32, m->timer_hz);
+    hp_put_u32(out + 36, m->stack_size);
+    hp_put_u32(out + 40, m->output_bytes);
     for (i = 0; m->model_hash && i < 64u && m->model_hash[i]; i++)
     {
         out[44 + i] = (uint8_t)m->model_hash[i];
@@ -81,9 +82,9 @@ size_t hp_result_encode(const hp_result_t *m, uint8_t *out, size_t cap)
     hp_put_u64(out + 16, m->total);
     hp_put_u16(out + 24, m->num_layers);
     hp_put_u16(out + 26, m->rows);
-    hp_put_u16(out + 28, m->label_frames);
+    hp_put_u16(out + 28, m->output_frames);
     hp_put_u16(out + 30, m->profile_frames);
-    hp_put_u32(out + 32, m->labels_crc32);
+    hp_put_u32(out + 32, m->output_crc32);
     hp_put_u32(out + 36, m->input_crc32);
     return HP_RESULT_SIZE;
 }
@@ -139,6 +140,15 @@ void hp_labels_header(
     hp_put_u32(out + 4, run_id);
     hp_put_u16(out + 8, row_start);
     hp_put_u16(out + 10, row_count);
+}
+
+void hp_tensor_header(uint8_t out[HP_TENSOR_HEADER], uint32_t image, uint32_t run_id, uint16_t tensor, uint32_t offset)
+{
+    hp_put_u32(out, image);
+    hp_put_u32(out + 4, run_id);
+    hp_put_u16(out + 8, tensor);
+    hp_put_u16(out + 10, 0u);
+    hp_put_u32(out + 12, offset);
 }
 
 void hp_profile_header(
@@ -214,9 +224,9 @@ int hp_result_decode(const hp_frame_t *f, hp_result_t *m)
     m->total = hp_get_u64(p + 16);
     m->num_layers = hp_get_u16(p + 24);
     m->rows = hp_get_u16(p + 26);
-    m->label_frames = hp_get_u16(p + 28);
+    m->output_frames = hp_get_u16(p + 28);
     m->profile_frames = hp_get_u16(p + 30);
-    m->labels_crc32 = hp_get_u32(p + 32);
+    m->output_crc32 = hp_get_u32(p + 32);
     m->input_crc32 = hp_get_u32(p + 36);
     return 0;
 }

@@ -41,9 +41,27 @@ from hardtool.core.errors import HardtoolError
     is_flag=True,
     help="With --runtime tflm: store hardtool's memory plan in the model as TFLM's offline plan.",
 )
+@click.option(
+    "--protocol",
+    type=click.Choice(["hardtool", "mlperf-tiny"]),
+    default="hardtool",
+    show_default=True,
+    help="Serial protocol of device firmware: hardtool's bench (flash-and-bench) or the MLPerf Tiny "
+    "runner's (name, profile, db, infer, results).",
+)
+@click.option(
+    "--mlperf-input",
+    type=click.Choice(["raw", "uint8", "float32"]),
+    default="raw",
+    show_default=True,
+    help="With --protocol mlperf-tiny, what `db` loads: the input's raw bytes, uint8 pixels (minus "
+    "128, as the IC/VWW references) or float32 values (quantised, as the AD reference).",
+)
 @click.option("--force", is_flag=True, help="Replace an existing output folder.")
 @click.option("--json", "as_json", is_flag=True)
-def codegen_cmd(model, plan, template, out, runtime, baud, offline_plan, force, as_json) -> None:
+def codegen_cmd(
+    model, plan, template, out, runtime, baud, offline_plan, protocol, mlperf_input, force, as_json
+) -> None:
     """Generate C for MODEL: weights as const arrays, one static arena laid out by the plan,
     our int8 kernels, and the TEMPLATE's board files (with a README in the output)."""
     out = out or model.parent / (template if runtime == "hardtool" else f"{template}_tflm")
@@ -59,7 +77,14 @@ def codegen_cmd(model, plan, template, out, runtime, baud, offline_plan, force, 
         from hardtool.codegen.generate import generate
 
         summary = generate(
-            model, plan or model.parent / "memplan.json", template, out, force=force, uart_baud=baud
+            model,
+            plan or model.parent / "memplan.json",
+            template,
+            out,
+            force=force,
+            uart_baud=baud,
+            protocol=protocol,
+            mlperf_input=mlperf_input,
         )
     if as_json:
         click.echo(json.dumps(summary, indent=2))

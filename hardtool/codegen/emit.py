@@ -6,7 +6,15 @@ import re
 
 import numpy as np
 
-C_TYPES = {"int8": "int8_t", "uint8": "uint8_t", "int16": "int16_t", "int32": "int32_t", "uint32": "uint32_t"}
+C_TYPES = {
+    "int8": "int8_t",
+    "uint8": "uint8_t",
+    "int16": "int16_t",
+    "int32": "int32_t",
+    "uint32": "uint32_t",
+    "int64": "int64_t",
+    "float32": "float",
+}
 
 
 def c_ident(name: str, prefix: str = "") -> str:
@@ -23,6 +31,8 @@ def c_array(
 ) -> str:
     """``storage T name[N] __attribute__((aligned(align))) = {...};`` for an integer array."""
     data = np.asarray(data)
+    if data.dtype.kind not in "iub":
+        raise TypeError(f"c_array takes integer arrays, not {data.dtype}")
     ctype = C_TYPES[data.dtype.name]
     flat = data.ravel()
     rows = []

@@ -5,24 +5,27 @@ the plan, the kernel library, and the template's board files), written atomicall
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
 import jinja2
-import numpy as np
 
 from hardtool import __version__
 from hardtool.codegen import ops  # noqa: F401 - registers every op family's emitter
 from hardtool.codegen.emit import c_float, c_string
+from hardtool.codegen.model_io import ModelIO, model_io
 from hardtool.codegen.registry import EmitContext, Layer, emit_layer, unsupported
 from hardtool.core.boards import DEFAULT_STACK_BYTES, boards
 from hardtool.core.errors import HardtoolError
 from hardtool.core.files import atomic_dir
-from hardtool.core.graph import Graph, load_tflite, lower
+from hardtool.core.graph import Graph, check_float_ops, load_tflite, lower, unsupported_op_error
+from hardtool.core.graph.ir import describe_op
 from hardtool.core.resources import firmware_dir, templates_dir
 from hardtool.memplan.contract import check_plan
 
-COPY_IGNORE = shutil.ignore_patterns("*.o", "fuzz_*", "__pycache__", "build")
+COPY_PATTERNS = ("*.o", "fuzz_*", "__pycache__", "build")
+COPY_IGNORE = shutil.ignore_patterns(*COPY_PATTERNS)
 
 
 def templates() -> list[str]:
@@ -34,6 +37,32 @@ def load_template(name: str) -> dict:
     if not path.is_file():
         raise HardtoolError(f"unknown template '{name}'; choose one of {', '.join(templates())}")
     return json.loads(path.read_text())
+
+
+PROTOCOLS = ("hardtool", "mlperf-tiny")
+MLPERF_INPUTS = {"raw": 0, "uint8": 1, "float32": 2}
+
+
+def app_files(copy: list[str], protocol: str) -> list[str]:
+    """The template's firmware subtrees for the serial protocol: hardtool's bench app (app/ +
+    protocol/) or the MLPerf Tiny DUT firmware (mlperf/)."""
+    if protocol == "hardtool":
+        return copy
+    return [("mlperf" if rel == "app" else rel) for rel in copy if rel != "protocol"]
+
+
+def protocol_defines(protocol: str, mlperf_input: str, io: ModelIO, name: str) -> dict:
+    """Build switches of the MLPerf Tiny firmware: how `db` bytes become the input, the model name."""
+    if protocol == "hardtool":
+        return {}
+    if mlperf_input not in MLPERF_INPUTS:
+        raise HardtoolError(f"--mlperf-input {mlperf_input}: choose one of {', '.join(MLPERF_INPUTS)}")
+    if mlperf_input != "raw" and (len(io.inputs) != 1 or io.inputs[0].dtype != "int8"):
+        raise HardtoolError(
+            f"--mlperf-input {mlperf_input} needs one int8 model input; use --mlperf-input raw"
+        )
+    model = re.sub(r"[^A-Za-z0-9._-]", "_", name)[:32]
+    return {"MLPERF_INPUT": MLPERF_INPUTS[mlperf_input], "MLPERF_MODEL_NAME": f'"{model}"'}
 
 
 def load_plan(plan_path: Path, graph: Graph, model: Path) -> dict:
@@ -68,18 +97,30 @@ def _layout(plan: dict) -> tuple[dict[int, int], dict[int, tuple[int, int]]]:
 
 
 def check_supported(graph: Graph) -> None:
-    """Every op the runtime has no kernel for, one line each, in one error."""
+    """Every op the runtime cannot generate, one line each (index, name, shapes, why), in one error."""
     missing = unsupported(graph)
     if missing:
-        raise HardtoolError(
-            f"{graph.name}: {len(missing)} op(s) have no int8 kernel in hardtool's runtime: "
-            + "; ".join(missing)
-            + " (use --runtime tflm, or re-export the model without them)"
+        raise unsupported_op_error(
+            graph,
+            missing,
+            "that hardtool's int8 kernels cannot run (use --runtime tflm, or re-export the model without them)",
         )
 
 
-def build_layers(graph: Graph, plan: dict) -> tuple[list[Layer], dict]:
-    """The C of every layer in the plan's order, and where the input and label map live."""
+def load_graph(model: Path) -> Graph:
+    """The lowered graph, refused with every op the kernels cannot run listed at once."""
+    graph = load_tflite(model, validate=False)
+    check_float_ops(graph)
+    if not graph.ops:
+        raise HardtoolError(f"{graph.name} has no ops")
+    graph = lower(graph)
+    check_supported(graph)
+    return graph
+
+
+def build_layers(graph: Graph, plan: dict) -> tuple[list[Layer], ModelIO]:
+    """The C of every layer in the plan's order (ops that need no code, such as aliased reshapes,
+    left out), and the model's inputs and outputs."""
     check_supported(graph)
     offsets, scratch = _layout(plan)
 
@@ -87,22 +128,20 @@ def build_layers(graph: Graph, plan: dict) -> tuple[list[Layer], dict]:
         s = scratch.get(op)
         return None if s is None else (f"hard_arena + {s[0]}", s[1])
 
-    ctx = EmitContext(graph, lambda t: f"A({offsets[t]})", scr, "labels")
-    layers = [emit_layer(ctx, step, graph.ops[int(i)]) for step, i in enumerate(plan["order"])]
-    inp, out = graph.tensors[graph.inputs[0]], graph.tensors[graph.outputs[0]]
-    fused = [op.options["num_classes"] for op in graph.ops if op.name == "HARD_RESIZE_ARGMAX"]
-    last = graph.ops[int(plan["order"][-1])]
-    info = {
-        "input_offset": offsets[inp.index],
-        "input_bytes": inp.nbytes,
-        "input_shape": list(inp.shape),
-        "input_scale": float(inp.quant.scale[0]),
-        "input_zero_point": int(inp.quant.zero_point[0]),
-        "labels_offset": offsets[out.index],
-        "labels_bytes": int(np.prod(out.shape[1:3])) if len(out.shape) >= 3 else out.nbytes,
-        "num_classes": int(fused[0] if fused else graph.tensors[last.inputs[0]].shape[-1]),
-    }
-    return layers, info
+    ctx = EmitContext(graph, lambda t: f"A({offsets[t]})", scr)
+    layers, errors = [], []
+    for i in plan["order"]:
+        op = graph.ops[int(i)]
+        try:
+            layer = emit_layer(ctx, len(layers), op)
+        except (HardtoolError, ValueError) as e:
+            errors.append(f"{describe_op(graph, op)}: {e}")
+            continue
+        if layer.kernel:
+            layers.append(layer)
+    if errors:
+        raise unsupported_op_error(graph, errors, "that codegen cannot generate")
+    return layers, model_io(graph, offsets)
 
 
 def render_env() -> jinja2.Environment:
@@ -115,25 +154,52 @@ def render_env() -> jinja2.Environment:
     )
 
 
-def _context(model: Path, graph: Graph, plan: dict, layers: list[Layer], info: dict, settings: dict) -> dict:
+def _tensor_table(ts) -> list[dict]:
+    return [
+        {
+            "name": t.name,
+            "name_c": c_string(t.name),
+            "type": t.type_enum,
+            "rank": len(t.shape),
+            "dims": list(t.shape),
+            "bytes": t.nbytes,
+            "scale": t.scale,
+            "scale_c": c_float(t.scale),
+            "zero_point": t.zero_point,
+            "offset": t.offset,
+            "dtype": t.dtype,
+        }
+        for t in ts
+    ]
+
+
+def _labels(io: ModelIO) -> dict | None:
+    """Label map rows and columns: [1, H, W] → H x W; [1, N] → 1 x N; [1] → 1 x 1."""
+    if io.labels is None:
+        return None
+    shape = io.labels.shape[1:] or (1,)
+    w = shape[-1]
+    return {"h": io.labels.nbytes // w, "w": w, "num_classes": io.num_classes, "offset": io.labels.offset}
+
+
+def _context(model: Path, graph: Graph, plan: dict, layers: list[Layer], io: ModelIO, settings: dict) -> dict:
     """Everything the Jinja2 templates see."""
-    h, w, c = info["input_shape"][1:4]
     return {
         **settings,
         "version": __version__,
         "sha256": graph.sha256,
         "layers": layers,
         "arena_size": int(plan["arena_size"]),
-        "input_h": h,
-        "input_w": w,
-        "input_c": c,
-        "num_classes": info["num_classes"],
-        "input_offset": info["input_offset"],
-        "input_bytes": info["input_bytes"],
-        "labels_offset": info["labels_offset"],
-        "labels_bytes": info["labels_bytes"],
-        "input_scale": c_float(info["input_scale"]),
-        "input_zero_point": info["input_zero_point"],
+        "inputs": _tensor_table(io.inputs),
+        "outputs": _tensor_table(io.outputs),
+        "max_rank": max(4, *(len(t.shape) for t in io.inputs + io.outputs)),
+        "input_bytes": io.input_bytes,
+        "output_bytes": io.output_bytes,
+        "input_rows": io.input_rows,
+        "input_row_bytes": io.input_row_bytes,
+        "labels": _labels(io),
+        "float_io": io.float_io,
+        "defines": ({"HARD_FLOAT_IO": 1} if io.float_io else {}) | settings.get("protocol_defines", {}),
         "layer_names": [c_string(L.name) for L in layers],
         "macs": sum(L.macs for L in layers),
         "weights_bytes": sum(t.nbytes for t in graph.tensors if t.is_constant),
@@ -143,17 +209,19 @@ def _context(model: Path, graph: Graph, plan: dict, layers: list[Layer], info: d
 
 def _render(tmp: Path, template: str, tpl: dict, ctx: dict) -> None:
     env = render_env()
+    # the float kernels only where the model has float32 inputs or outputs (built with HARD_FLOAT_IO)
+    ignore = COPY_IGNORE if ctx["float_io"] else shutil.ignore_patterns(*COPY_PATTERNS, "hard_float_io.c")
     for src in ("common/model.h.j2", "common/model.c.j2", "common/README.md.j2"):
         (tmp / Path(src).name[:-3]).write_text(env.get_template(src).render(**ctx))
     for rel in tpl.get("render", []):
         dst = tmp / rel.removesuffix(".j2")
         dst.parent.mkdir(parents=True, exist_ok=True)
         dst.write_text(env.get_template(f"{template}/{rel}").render(**ctx))
-    for rel in tpl.get("copy", []):  # firmware/ subtrees: kernels, protocol, app, bsp/...
+    for rel in app_files(tpl.get("copy", []), ctx["protocol"]):  # firmware/ subtrees: kernels, app, bsp/...
         src, dst = firmware_dir() / rel, tmp / rel
         dst.parent.mkdir(parents=True, exist_ok=True)
         if src.is_dir():
-            shutil.copytree(src, dst, ignore=COPY_IGNORE)
+            shutil.copytree(src, dst, ignore=ignore)
         else:
             shutil.copy2(src, dst)
 
@@ -166,13 +234,19 @@ def _manifest(tmp: Path, ctx: dict) -> dict:
         "board": ctx["board"],
         "sources": ["model.c"]
         + sorted(str(p.relative_to(tmp)) for p in tmp.rglob("*.c") if p.name != "model.c"),
-        "include_dirs": [".", "kernels", "protocol", "bsp/include", "bsp/common"],
+        "include_dirs": [
+            d for d in (".", "kernels", "protocol", "bsp/include", "bsp/common") if (tmp / d).is_dir()
+        ],
         "linker_script": f"bsp/{ctx['board']}/link.ld",
         "uart_baud": ctx["uart_baud"],
         "stack_size": ctx["stack_size"],
         "build_id": ctx["sha256"][:12],
         "app": False,
-    }
+    } | ({"defines": ctx["defines"]} if ctx["defines"] else {})
+
+
+def _io_summary(t: dict) -> dict:
+    return {k: t[k] for k in ("name", "dtype", "dims", "bytes", "scale", "zero_point", "offset")}
 
 
 def _summary(tmp: Path, ctx: dict) -> dict:
@@ -185,6 +259,13 @@ def _summary(tmp: Path, ctx: dict) -> dict:
         "weights_bytes": ctx["weights_bytes"],
         "macs": ctx["macs"],
         "model_sha256": ctx["sha256"],
+        "protocol": ctx["protocol"],
+        "defines": ctx["defines"],
+        "inputs": [_io_summary(t) for t in ctx["inputs"]],
+        "outputs": [_io_summary(t) for t in ctx["outputs"]],
+        "labels": ctx["labels"],
+        "input_rows": ctx["input_rows"],
+        "input_row_bytes": ctx["input_row_bytes"],
         "layer_table": [
             {"name": L.name, "op": L.op, "kernel": L.kernel, "macs": L.macs} for L in ctx["layers"]
         ],
@@ -201,19 +282,29 @@ def generate(
     name: str | None = None,
     uart_baud: int = 115200,
     stack_size: int | None = None,
+    protocol: str = "hardtool",
+    mlperf_input: str = "raw",
 ) -> dict:
-    """Render the project; returns the summary written to codegen.json."""
+    """Render the project; returns the summary written to codegen.json. ``protocol``: the device
+    firmware's serial protocol, hardtool's bench protocol or the MLPerf Tiny runner's."""
     model = Path(model)
     tpl = load_template(template)
+    if protocol not in PROTOCOLS:
+        raise HardtoolError(f"unknown protocol '{protocol}'; choose one of {', '.join(PROTOCOLS)}")
+    if protocol != "hardtool" and tpl["board"] not in boards():
+        raise HardtoolError(
+            f"--protocol {protocol} is for the device templates (qemu, baremetal), not {template}"
+        )
     if not model.is_file():
         raise HardtoolError(f"model {model} not found")
-    graph = lower(load_tflite(model))
+    graph = load_graph(model)
     plan = load_plan(plan_path, graph, model)
     layers, info = build_layers(graph, plan)
     if stack_size is None:  # reserve what memplan budgets for the stack, so the link checks the same total
         stack_size = int(plan["peak"].get("parts", {}).get("stack", {}).get("bytes", DEFAULT_STACK_BYTES))
     settings = {"name": name or model.parent.name or model.stem, "board": tpl["board"], "template": template}
-    settings |= {"uart_baud": uart_baud, "stack_size": stack_size}
+    settings |= {"uart_baud": uart_baud, "stack_size": stack_size, "protocol": protocol}
+    settings["protocol_defines"] = protocol_defines(protocol, mlperf_input, info, settings["name"])
     ctx = _context(model, graph, plan, layers, info, settings)
     with atomic_dir(Path(out), force=force) as tmp:
         _render(tmp, template, tpl, ctx)

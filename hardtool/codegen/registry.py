@@ -12,10 +12,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from hardtool.codegen.emit import c_dims, c_init
+import numpy as np
+
+from hardtool.codegen.emit import C_TYPES, c_array, c_dims, c_init
 from hardtool.core.errors import HardtoolError
-from hardtool.core.graph.ir import Graph, Op, Tensor
+from hardtool.core.graph.ir import Graph, Op, Tensor, describe_op
 from hardtool.kernels import quant as Q
+from hardtool.kernels import support
 
 
 @dataclass
@@ -26,7 +29,7 @@ class Layer:
     decls: list[str] = field(default_factory=list)
     call: str = ""
     macs: int = 0
-    kernel: str = ""  # the C function that runs it
+    kernel: str = ""  # the C function that runs it; "" for an op that needs no code (an alias)
 
 
 @dataclass
@@ -36,10 +39,24 @@ class EmitContext:
     graph: Graph
     ptr: Callable[[int], str]  # tensor index -> C pointer expression (int8_t *)
     scratch: Callable[[int], tuple[str, int] | None]  # op index -> (C pointer expression, size)
-    labels: str  # C expression of the label map
 
     def t(self, i: int) -> Tensor:
         return self.graph.tensors[i]
+
+    def typed(self, i: int, ctype: str | None = None) -> str:
+        """The tensor's arena pointer as ``ctype *`` (default: its own element type)."""
+        ctype = ctype or C_TYPES[self.t(i).dtype]
+        return self.ptr(i) if ctype == "int8_t" else f"(({ctype} *)(void *){self.ptr(i)})"
+
+    def operand(self, layer: Layer, p: str, i: int) -> str:
+        """Pointer to an input: its arena buffer, or (a constant) an array declared in flash."""
+        t = self.t(i)
+        if not t.is_constant:
+            return self.ptr(i)
+        name = f"{p}_k{i}"
+        if not any(f" {name}[" in d for d in layer.decls):
+            layer.decls.append(c_array(name, np.ascontiguousarray(t.data)))
+        return name
 
     def ctx(self, op: Op) -> str:
         """The ``hard_context`` initialiser of the op's scratch buffer."""
@@ -80,6 +97,16 @@ def activation(op: Op, out: Tensor) -> dict:
     return {"min": lo, "max": hi}
 
 
+def requant_fields(x: Tensor, y: Tensor) -> dict:
+    """``hard_requant_params`` that map x's quantisation onto y's (identity when equal)."""
+    rp = Q.requantize_params(scale(x), zp(x), scale(y), zp(y))
+    return {
+        "input_offset": rp.input_offset,
+        "output_offset": rp.output_offset,
+        "quant": {"multiplier": rp.multiplier, "shift": rp.shift},
+    }
+
+
 def padding(op: Op) -> dict:
     t, b, l_, r = op.options["explicit_padding"]
     return {"top": t, "bottom": b, "left": l_, "right": r}
@@ -93,13 +120,13 @@ def tile(op: Op, key: str) -> dict:
 
 
 def unsupported(graph: Graph) -> list[str]:
-    """One line per op codegen has no kernel for: index, name and tensor shapes."""
+    """One line per op codegen cannot generate: index, name, tensor shapes and why (no kernel,
+    or a dtype / shape / constant operand the kernels do not take)."""
     lines = []
     for op in graph.ops:
-        if op.name not in EMITTERS:
-            ins = ", ".join(str(list(graph.tensors[t].shape)) for t in op.inputs if t >= 0)
-            outs = ", ".join(str(list(graph.tensors[t].shape)) for t in op.outputs)
-            lines.append(f"op #{op.index} {op.name} ({ins} -> {outs})")
+        why = "no int8 kernel" if op.name not in EMITTERS else support.refusal(graph, op)
+        if why is not None:
+            lines.append(f"{describe_op(graph, op)}: {why}")
     return lines
 
 

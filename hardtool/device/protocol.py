@@ -17,7 +17,7 @@ import numpy as np
 
 from hardtool.core.errors import HardtoolError
 
-VERSION = 1
+VERSION = 2
 HEADER_SIZE = 6
 CRC_SIZE = 4
 OVERHEAD = HEADER_SIZE + CRC_SIZE
@@ -25,7 +25,7 @@ MAX_PAYLOAD = 0xFFFF
 
 # message types (host -> device 0x01..0x7F, device -> host 0x81..0xFF)
 HELLO_REQ, TILE, RUN, RESULT_REQ, RESET = 0x01, 0x02, 0x03, 0x04, 0x05
-HELLO, ACK, LABELS, PROFILE, RESULT, ERROR = 0x81, 0x82, 0x83, 0x84, 0x85, 0x86
+HELLO, ACK, LABELS, PROFILE, RESULT, ERROR, TENSOR = 0x81, 0x82, 0x83, 0x84, 0x85, 0x86, 0x87
 TYPE_NAMES = {
     HELLO_REQ: "HELLO_REQ",
     TILE: "TILE",
@@ -38,7 +38,10 @@ TYPE_NAMES = {
     PROFILE: "PROFILE",
     RESULT: "RESULT",
     ERROR: "ERROR",
+    TENSOR: "TENSOR",
 }
+# what a run sends back (HELLO's output_kind)
+OUTPUT_LABELS, OUTPUT_TENSORS = 0, 1
 
 # device error codes (HP_E_*)
 E_BAD_FRAME, E_BAD_CRC, E_BAD_VERSION, E_OVERFLOW, E_UNKNOWN_TYPE, E_BAD_PAYLOAD = 1, 2, 3, 4, 5, 6
@@ -60,7 +63,7 @@ ERROR_NAMES = {
 UNIT_NAMES = {0: "cycles", 1: "instructions", 2: "ns"}
 
 TILE_HEADER, RUN_SIZE, RESULT_REQ_SIZE, ACK_SIZE = 8, 8, 4, 12
-LABELS_HEADER, PROFILE_HEADER, RESULT_SIZE, ERROR_HEADER = 12, 12, 40, 16
+LABELS_HEADER, PROFILE_HEADER, RESULT_SIZE, ERROR_HEADER, TENSOR_HEADER = 12, 12, 40, 16, 16
 HELLO_FIXED, HELLO_STR_MAX, ERROR_TEXT_MAX = 108, 32, 64
 
 
@@ -245,22 +248,33 @@ class Hello:
     proto_version: int
     reason: int  # 0 boot, 1 reply to HELLO_REQ
     timer_unit: int
+    output_kind: int  # OUTPUT_LABELS or OUTPUT_TENSORS
     fw_version: int
     max_payload: int
-    height: int
-    width: int
-    channels: int
+    in_rows: int  # the input (every input tensor's bytes in order) as in_rows rows ...
+    in_row_bytes: int  # ... of in_row_bytes
+    labels_h: int
+    labels_w: int
     num_classes: int
     num_layers: int
+    num_inputs: int
+    num_outputs: int
     arena_size: int
     core_clock_hz: int
     timer_hz: int
     stack_size: int
-    input_scale: float
-    input_zero_point: int
+    output_bytes: int
     model_hash: str
     board: str
     build_id: str
+
+    @property
+    def input_bytes(self) -> int:
+        return self.in_rows * self.in_row_bytes
+
+    @property
+    def labels(self) -> bool:
+        return self.output_kind == OUTPUT_LABELS
 
     @property
     def unit(self) -> str:
@@ -291,6 +305,15 @@ class Labels:
 
 
 @dataclass(frozen=True)
+class TensorPiece:
+    image: int
+    run_id: int
+    tensor: int
+    offset: int
+    data: bytes = field(repr=False)
+
+
+@dataclass(frozen=True)
 class Profile:
     image: int
     run_id: int
@@ -306,10 +329,10 @@ class Result:
     stack_high_water: int
     total: int
     num_layers: int
-    rows: int
-    label_frames: int
+    rows: int  # label rows (0 for tensors)
+    output_frames: int
     profile_frames: int
-    labels_crc32: int
+    output_crc32: int  # of the label map, or of every output tensor's bytes in order
     input_crc32: int
 
 
@@ -341,9 +364,10 @@ class Run:
     input_crc32: int
 
 
-Message = Union[Hello, Ack, Labels, Profile, Result, DeviceError, Tile, Run, None]
+Message = Union[Hello, Ack, Labels, TensorPiece, Profile, Result, DeviceError, Tile, Run, None]
 
-_HELLO = struct.Struct("<BBBxHHHHHHHxxIIIIfi64s")
+_HELLO = struct.Struct("<BBBBHHHHHHHHHHIIIII64s")
+_TENSOR = struct.Struct("<IIHxxI")
 _ACK = struct.Struct("<HBBIHH")
 _LABELS = struct.Struct("<IIHH")
 _RESULT = struct.Struct("<IIiIQHHHHII")
@@ -351,6 +375,8 @@ _ERROR = struct.Struct("<HHBxxxII")
 _TILE = struct.Struct("<IHH")
 _RUN = struct.Struct("<II")
 assert _HELLO.size == HELLO_FIXED and _RESULT.size == RESULT_SIZE and _ERROR.size == ERROR_HEADER
+assert _TENSOR.size == TENSOR_HEADER
+_HELLO_INTS = len(Hello.__dataclass_fields__) - 3  # the fields before model_hash, board, build_id
 
 
 def _text(b: bytes) -> str:
@@ -375,13 +401,16 @@ def decode_message(frame: Frame) -> Message:
             build = p[i + 1 : i + 1 + m]
             if len(build) != m or i + 1 + m != len(p):
                 raise ProtocolError("HELLO strings truncated")
-            return Hello(*f[:16], _text(f[16].rstrip(b"\x00")), _text(board), _text(build))
+            return Hello(*f[:-1], _text(f[-1].rstrip(b"\x00")), _text(board), _text(build))
         if t == ACK:
             _need(p, ACK_SIZE, exact=True)
             return Ack(*_ACK.unpack(p))
         if t == LABELS:
             _need(p, LABELS_HEADER)
             return Labels(*_LABELS.unpack_from(p), p[LABELS_HEADER:])
+        if t == TENSOR:
+            _need(p, TENSOR_HEADER)
+            return TensorPiece(*_TENSOR.unpack_from(p), p[TENSOR_HEADER:])
         if t == PROFILE:
             _need(p, PROFILE_HEADER)
             image, run_id, first, count = _LABELS.unpack_from(p)
@@ -433,7 +462,7 @@ def result_req_payload(image: int) -> bytes:
 
 
 def hello_payload(h: Hello) -> bytes:
-    fields = [getattr(h, k) for k in Hello.__dataclass_fields__][:16]
+    fields = [getattr(h, k) for k in Hello.__dataclass_fields__][:_HELLO_INTS]
     board, build = h.board.encode()[:HELLO_STR_MAX], h.build_id.encode()[:HELLO_STR_MAX]
     return (
         _HELLO.pack(*fields, h.model_hash.encode()[:64])
@@ -451,6 +480,10 @@ def ack_payload(a: Ack) -> bytes:
 def labels_payload(image: int, run_id: int, row_start: int, rows: np.ndarray) -> bytes:
     rows = np.asarray(rows, dtype=np.uint8)
     return _LABELS.pack(image, run_id, row_start, rows.shape[0]) + b"".join(rle_encode(r) for r in rows)
+
+
+def tensor_payload(image: int, run_id: int, tensor: int, offset: int, data: bytes) -> bytes:
+    return _TENSOR.pack(image, run_id, tensor, offset) + bytes(data)
 
 
 def profile_payload(image: int, run_id: int, first_layer: int, counts: list[int]) -> bytes:

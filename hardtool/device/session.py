@@ -1,4 +1,5 @@
-"""Host driver for the bench firmware: send int8 images, get label maps and timer counts back.
+"""Host driver for the bench firmware: send inputs (int8 images, or any model's input bytes), get
+label maps or output tensors and timer counts back.
 
 Robust by construction: every wait has a deadline and every retry loop a bound; corrupted or
 lost frames are resent (CRC on every frame, CRC of the whole input and of the whole label map
@@ -28,7 +29,8 @@ class DeviceResult:
     """One image's outcome on the device."""
 
     index: int
-    labels: np.ndarray  # (H, W) uint8
+    labels: np.ndarray | None  # (H, W) uint8 for a model ending in ARG_MAX, else None
+    outputs: list[bytes]  # every output tensor's raw bytes (the label map's for a label model)
     layer_counts: list[int]  # per kernel, in ``unit``
     total: int  # whole hard_model_run, in ``unit``
     unit: str  # "cycles" (board), "instructions" (emulator) or "ns" (host build)
@@ -135,11 +137,10 @@ class BenchSession:
 
     def _check_same_firmware(self, msg: P.Hello) -> None:
         old = self.hello_info
-        if old and (old.model_hash, old.height, old.width, old.channels) != (
+        if old and (old.model_hash, old.in_rows, old.in_row_bytes) != (
             msg.model_hash,
-            msg.height,
-            msg.width,
-            msg.channels,
+            msg.in_rows,
+            msg.in_row_bytes,
         ):
             raise HardtoolError(
                 "a different firmware answered after a reset (model hash or input shape changed)"
@@ -147,18 +148,16 @@ class BenchSession:
 
     # ------------------------------------------------------------ one image
 
-    def infer(self, index: int, image: np.ndarray) -> DeviceResult:
-        """Run one int8 HxWxC image on the device; retries and resumes after a reset."""
+    def infer(self, index: int, sample: np.ndarray | bytes | list[np.ndarray]) -> DeviceResult:
+        """Run one input on the device: the model's input bytes (an int8 HxWxC image, or every
+        input tensor in order); retries and resumes after a reset."""
         h = self.hello_info or self.hello()
-        img = np.ascontiguousarray(np.asarray(image))
-        if img.ndim == 4 and img.shape[0] == 1:
-            img = img[0]
-        if img.dtype != np.int8 or img.shape != (h.height, h.width, h.channels):
+        data = _input_bytes(sample)
+        if len(data) != h.input_bytes:
             raise HardtoolError(
-                f"image {index}: expected int8 {h.height}x{h.width}x{h.channels} "
-                f"(quantised model input), got {img.dtype} {'x'.join(map(str, img.shape))}"
+                f"input {index}: {_describe(sample)} is {len(data):,} bytes; the model's input is "
+                f"{h.input_bytes:,} bytes ({h.in_rows} rows of {h.in_row_bytes})"
             )
-        data = img.tobytes()
         in_crc = P.crc32(data)
         resets = 0
         tag = index & 0xFFFFFFFF
@@ -204,10 +203,10 @@ class BenchSession:
 
     def _send_tiles(self, tag: int, data: bytes) -> None:
         h = self.hello_info
-        row_bytes = h.width * h.channels
+        row_bytes = h.in_row_bytes
         rows_per_tile = max(1, (h.max_payload - P.TILE_HEADER) // row_bytes)
-        for r0 in range(0, h.height, rows_per_tile):
-            n = min(rows_per_tile, h.height - r0)
+        for r0 in range(0, h.in_rows, rows_per_tile):
+            n = min(rows_per_tile, h.in_rows - r0)
             payload = P.tile_payload(tag, r0, data[r0 * row_bytes : (r0 + n) * row_bytes], row_bytes)
             seqs: set[int] = set()
             for _ in range(self.retries):
@@ -248,7 +247,7 @@ class BenchSession:
         h = self.hello_info
         first_deadline = time.monotonic() + self.run_timeout
         # pieces of one run (same run_id) are identical whichever attempt delivered them
-        labels: dict[int, dict[int, P.Labels]] = {}
+        outputs: dict[int, dict[tuple[int, int], P.Labels | P.TensorPiece]] = {}
         profiles: dict[int, dict[int, P.Profile]] = {}
         for attempt in range(self.retries):
             deadline = first_deadline if attempt == 0 else time.monotonic() + self.timeout
@@ -259,7 +258,9 @@ class BenchSession:
                     break
                 msg = got[1]
                 if isinstance(msg, P.Labels) and msg.image == tag:
-                    labels.setdefault(msg.run_id, {})[msg.row_start] = msg
+                    outputs.setdefault(msg.run_id, {})[(0, msg.row_start)] = msg
+                elif isinstance(msg, P.TensorPiece) and msg.image == tag:
+                    outputs.setdefault(msg.run_id, {})[(msg.tensor, msg.offset)] = msg
                 elif isinstance(msg, P.Profile) and msg.image == tag:
                     profiles.setdefault(msg.run_id, {})[msg.first_layer] = msg
                 elif isinstance(msg, P.Result) and msg.image == tag:
@@ -270,12 +271,12 @@ class BenchSession:
                     raise HardtoolError(
                         f"image {tag}: hard_model_run failed on the device (code {msg.detail})"
                     )
-                if isinstance(msg, (P.Labels, P.Profile)) and msg.image == tag:
+                if isinstance(msg, (P.Labels, P.TensorPiece, P.Profile)) and msg.image == tag:
                     # the run is over once its output flows: a lost RESULT costs one timeout
                     deadline = time.monotonic() + self.timeout
             if result is not None:
                 out = self._assemble(
-                    h, result, labels.get(result.run_id, {}), profiles.get(result.run_id, {})
+                    h, result, outputs.get(result.run_id, {}), profiles.get(result.run_id, {})
                 )
                 if out is not None:
                     return out
@@ -284,26 +285,13 @@ class BenchSession:
         return None
 
     def _assemble(
-        self, h: P.Hello, r: P.Result, labels: dict[int, P.Labels], profiles: dict[int, P.Profile]
+        self, h: P.Hello, r: P.Result, pieces: dict[tuple[int, int], object], profiles: dict[int, P.Profile]
     ) -> DeviceResult | None:
-        """The full result if every piece arrived and the label CRC matches, else None."""
-        if r.rows != h.height or r.num_layers != h.num_layers:
+        """The full result if every piece arrived and the output CRC matches, else None."""
+        if r.num_layers != h.num_layers:
             return None
-        out = bytearray()
-        row = 0
-        while row < h.height:
-            chunk = labels.get(row)
-            if chunk is None or chunk.row_count == 0:
-                return None
-            try:
-                pixels = P.rle_decode(chunk.rle, limit=chunk.row_count * h.width)
-            except P.ProtocolError:
-                return None
-            if len(pixels) != chunk.row_count * h.width:
-                return None
-            out += pixels
-            row += chunk.row_count
-        if row != h.height or P.crc32(bytes(out)) != r.labels_crc32:
+        outs = _label_rows(h, r, pieces) if h.labels else _tensor_bytes(h, pieces)
+        if outs is None or P.crc32(b"".join(outs)) != r.output_crc32:
             return None
         counts: list[int] = []
         while len(counts) < r.num_layers:
@@ -313,10 +301,11 @@ class BenchSession:
             counts.extend(p.counts)
         if len(counts) != r.num_layers:
             return None
-        lab = np.frombuffer(bytes(out), dtype=np.uint8).reshape(h.height, h.width).copy()
+        lab = np.frombuffer(outs[0], np.uint8).reshape(h.labels_h, h.labels_w).copy() if h.labels else None
         return DeviceResult(
             index=r.image,
             labels=lab,
+            outputs=outs,
             layer_counts=counts,
             total=r.total,
             unit=h.unit,
@@ -337,6 +326,51 @@ class BenchSession:
                 return r.hello
 
 
+def _input_bytes(sample: np.ndarray | bytes | list[np.ndarray]) -> bytes:
+    if isinstance(sample, bytes | bytearray):
+        return bytes(sample)
+    if isinstance(sample, list | tuple):
+        return b"".join(np.ascontiguousarray(x).tobytes() for x in sample)
+    return np.ascontiguousarray(sample).tobytes()
+
+
+def _describe(sample) -> str:
+    if isinstance(sample, np.ndarray):
+        return f"{sample.dtype} {'x'.join(map(str, sample.shape))}"
+    return type(sample).__name__
+
+
+def _label_rows(h: P.Hello, r: P.Result, pieces: dict) -> list[bytes] | None:
+    """The label map from its run-length coded LABELS rows, or None if a row is missing."""
+    if r.rows != h.labels_h:
+        return None
+    out, row = bytearray(), 0
+    while row < h.labels_h:
+        chunk = pieces.get((0, row))
+        if not isinstance(chunk, P.Labels) or chunk.row_count == 0:
+            return None
+        try:
+            pixels = P.rle_decode(chunk.rle, limit=chunk.row_count * h.labels_w)
+        except P.ProtocolError:
+            return None
+        if len(pixels) != chunk.row_count * h.labels_w:
+            return None
+        out += pixels
+        row += chunk.row_count
+    return [bytes(out)] if row == h.labels_h else None
+
+
+def _tensor_bytes(h: P.Hello, pieces: dict) -> list[bytes] | None:
+    """Every output tensor's bytes from its TENSOR pieces, or None if a piece is missing."""
+    outs = []
+    for t in range(h.num_outputs):
+        data = bytearray()
+        while (t, len(data)) in pieces and pieces[(t, len(data))].data:
+            data += pieces[(t, len(data))].data
+        outs.append(bytes(data))
+    return outs if sum(map(len, outs)) == h.output_bytes else None
+
+
 def run_images(
     link: Link | SerialLike | str,
     images_int8: Iterable[np.ndarray],
@@ -348,7 +382,8 @@ def run_images(
     retries: int = 8,
     max_resets: int = 3,
 ) -> Iterator[DeviceResult]:
-    """Run each int8 HxWxC image on the device, yielding results in order.
+    """Run each input (an int8 HxWxC image, or the model's input bytes) on the device, yielding
+    results in order.
 
     ``link`` is a :class:`Link`, an open serial-like object, or a port name / pyserial URL.
     """

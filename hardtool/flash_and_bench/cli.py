@@ -13,9 +13,15 @@ from hardtool.core.options import baud_option, board_option, flasher_option, jso
 
 @click.command("flash-and-bench")
 @click.argument("build_dir", type=click.Path(path_type=Path))
-@click.option("--data", type=click.Path(path_type=Path), required=True, help="Cityscapes-layout root.")
+@click.option(
+    "--data",
+    type=click.Path(path_type=Path),
+    required=True,
+    help="Cityscapes-layout root, or a folder of input files (raw input bytes or .npy, one sample "
+    "per file; optional labels.csv with file,class for top-1 accuracy).",
+)
 @click.option("--split", default="val", show_default=True)
-@click.option("--n", "n", type=int, default=10, show_default=True, help="Images to stream.")
+@click.option("--n", "n", type=int, default=10, show_default=True, help="Inputs to stream.")
 @port_option()
 @baud_option()
 @flasher_option()
@@ -34,11 +40,13 @@ from hardtool.core.options import baud_option, board_option, flasher_option, jso
 def flash_and_bench_cmd(
     build_dir, data, split, n, port, baud, flasher, board, ckpt, timeout, out, as_json
 ) -> None:
-    """Flash BUILD_DIR's firmware (or launch the emulated board), stream N images over the serial
-    protocol and report device mIoU, agreement with the host int8 reference, latency per image and
-    per layer (core cycles on the board; on the emulated board exact instruction counts from a QEMU
-    plugin, or SysTick's when it cannot load), and measured SRAM vs memplan. Writes bench.json and
-    masks.png; Ctrl-C keeps partial results."""
+    """Flash BUILD_DIR's firmware (or launch the emulated board), stream N inputs over the serial
+    protocol and report every output's agreement with the host int8 reference (TFLite's reference
+    kernels on the same bytes), device mIoU (label maps on Cityscapes data with its 19 classes) or
+    top-1 accuracy (labels.csv), latency per input and per layer (core cycles on the board; on the
+    emulated board exact instruction counts from a QEMU plugin, or SysTick's when it cannot load),
+    and measured SRAM vs memplan. Writes bench.json (and masks.png for label maps); Ctrl-C or a
+    failure after inputs ran keeps partial results."""
     from hardtool.flash_and_bench.report import print_report
     from hardtool.flash_and_bench.run import flash_and_bench
 
@@ -64,6 +72,7 @@ def flash_and_bench_cmd(
         click.echo(json.dumps(r, indent=2))
     else:
         print_report(r)
-        click.echo(f"wrote {(out or build_dir / 'bench')}/bench.json and masks.png")
+        masks = " and masks.png" if r.get("masks_png") else ""
+        click.echo(f"wrote {out or build_dir / 'bench'}/bench.json{masks}")
     if not r["agreement"].get("bit_exact") and r["completed"]:
         raise SystemExit(EXIT_NOT_BIT_EXACT)

@@ -61,19 +61,6 @@ def accuracy(gts: list[np.ndarray], preds: dict[str, list[np.ndarray]]) -> dict:
     return out
 
 
-def agreement(device: list[np.ndarray], host: list[np.ndarray]) -> dict:
-    same = sum(int((d == h).sum()) for d, h in zip(device, host, strict=True))
-    total = sum(d.size for d in device)
-    differ = [i for i, (d, h) in enumerate(zip(device, host, strict=True)) if not np.array_equal(d, h)]
-    return {
-        "pixels_equal": same,
-        "pixels": total,
-        "fraction": same / total if total else float("nan"),
-        "bit_exact": not differ and total > 0,
-        "differing_images": differ,
-    }
-
-
 def masks_png(
     images: list[np.ndarray], gts: list[np.ndarray], preds: list[np.ndarray], max_rows: int = 4
 ) -> bytes:
@@ -115,14 +102,35 @@ def _latency_rows(lat: dict, label: str) -> list[tuple[str, str]]:
     return rows
 
 
+def _accuracy_rows(r: dict) -> list[tuple[str, str]]:
+    acc, rows = r["miou"], []
+    if any(acc.get(k) is not None for k in ("device", "host_int8", "float")) or acc.get("note"):
+        rows += [
+            (name, f"{100 * acc[k]:.2f} %" if acc.get(k) is not None else "—")
+            for k, name in (
+                ("device", "device mIoU"),
+                ("host_int8", "host int8 mIoU"),
+                ("float", "float mIoU"),
+            )
+        ]
+    if acc.get("note"):
+        rows.append(("no mIoU", acc["note"]))
+    for key, name in (("accuracy", "device top-1"), ("host_accuracy", "host int8 top-1")):
+        if r.get(key):
+            rows.append((name, f"{100 * r[key]['top1']:.2f} % ({r[key]['correct']}/{r[key]['n']})"))
+    return rows
+
+
 def _summary_rows(r: dict, label: str) -> list[tuple[str, str]]:
-    acc, ag, s, proto = r["miou"], r["agreement"], r["sram"], r["protocol"]
-    rows = [
-        (name, f"{100 * acc[k]:.2f} %" if acc.get(k) is not None else "—")
-        for k, name in (("device", "device mIoU"), ("host_int8", "host int8 mIoU"), ("float", "float mIoU"))
-    ]
+    ag, s, proto = r["agreement"], r["sram"], r["protocol"]
+    rows = _accuracy_rows(r)
     equal = f"{100 * ag['fraction']:.4f} %" if ag.get("fraction") is not None else "—"
-    rows.append(("pixels equal to host int8", f"{equal} ({ag['pixels_equal']:,}/{ag['pixels']:,})"))
+    rows.append(("outputs equal to host int8", f"{equal} ({ag['values_equal']:,}/{ag['values']:,} values)"))
+    tensors = ag.get("per_tensor", [])
+    for t in tensors if len(tensors) > 1 else []:
+        rows.append(
+            (f"  output {t['index']} ({t['name'][:24]})", "bit-exact" if t["bit_exact"] else "differs")
+        )
     rows += _latency_rows(r["latency"], label)
     parts = f"arena {s['arena']:,} + stack {s['stack_high_water']:,} + statics {s['statics']:,}"
     rows.append(("measured peak SRAM", f"{s['measured_peak']:,} B ({parts})"))
@@ -159,7 +167,7 @@ def print_report(r: dict) -> None:
     emulated = r["board"]["emulated"]
     label = "instructions (emulated)" if emulated else r["latency"]["unit"]
     where = "the emulated board (QEMU)" if emulated else r["board"]["name"]
-    t = Table(title=f"flash-and-bench: {r['completed']} of {r['requested']} images on {where}")
+    t = Table(title=f"flash-and-bench: {r['completed']} of {r['requested']} inputs on {where}")
     t.add_column("metric")
     t.add_column("value", justify="right")
     for row in _summary_rows(r, label):
@@ -167,8 +175,10 @@ def print_report(r: dict) -> None:
     con.print(t)
     if r["agreement"]["differing_images"]:
         con.print(
-            f"[red]images that differ from the host int8 reference: {r['agreement']['differing_images']}[/red]"
+            f"[red]inputs whose outputs differ from the host int8 reference: {r['agreement']['differing_images']}[/red]"
         )
+    if r.get("error"):
+        con.print(f"[red]stopped early: {r['error']}[/red]")
     if r["per_layer"]:
         con.print(_layer_table(r["per_layer"], label))
         con.print(f"(top 12 of {len(r['per_layer'])} layers; all in bench.json)")

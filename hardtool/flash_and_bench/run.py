@@ -16,6 +16,7 @@ import numpy as np
 from hardtool.core.boards import EMULATED_BOARD, get_board
 from hardtool.core.errors import HardtoolError
 from hardtool.flash_and_bench import report as R
+from hardtool.flash_and_bench import samples as S
 
 PROJECT_FILES = ("hardtool_build.json", "codegen.json", "model_int8.tflite", "memplan.json")
 
@@ -30,9 +31,13 @@ def read_project(build_dir: Path) -> dict:
             f"{', '.join(missing) if build_dir.is_dir() else 'folder'}); make one with: "
             "hardtool codegen MODEL.tflite -t qemu (or -t baremetal for the board)"
         )
-    return {name.split(".")[0]: json.loads((build_dir / name).read_text()) for name in PROJECT_FILES[:2]} | {
-        "memplan": json.loads((build_dir / "memplan.json").read_text())
-    }
+    project = {name.split(".")[0]: json.loads((build_dir / name).read_text()) for name in PROJECT_FILES[:2]}
+    if project["codegen"].get("protocol", "hardtool") != "hardtool":
+        raise HardtoolError(
+            f"{build_dir} speaks the {project['codegen']['protocol']} protocol: run it with that benchmark's "
+            "runner, or generate it without --protocol for flash-and-bench"
+        )
+    return project | {"memplan": json.loads((build_dir / "memplan.json").read_text())}
 
 
 def resolve_board(board: str, port: str | None, log: Callable[[str], None]) -> tuple[str, str | None]:
@@ -75,29 +80,50 @@ def _float_predictor(build_dir: Path, ckpt: Path | None):
 
 @dataclass
 class Inputs:
-    """The images, their ground truth, the int8 inputs and the host references' outputs."""
+    """The samples, the int8 inputs, the host int8 reference's outputs and what the accuracy
+    needs: Cityscapes images and ground truth, or labels.csv classes."""
 
+    kind: str  # "cityscapes" or "files"
     names: list[str]
-    rgbs: list[np.ndarray]
-    gts: list[np.ndarray]
-    xs: list[np.ndarray]
-    host: list[np.ndarray]
-    floats: list[np.ndarray] | None
+    xs: list[list[np.ndarray]]  # per sample, one array per model input
+    host: list[list[np.ndarray]]  # per sample, every output of TFLite's reference kernels
+    rgbs: list[np.ndarray] = field(default_factory=list)
+    gts: list[np.ndarray] = field(default_factory=list)
+    floats: list[np.ndarray] | None = None
+    classes: list[int | None] | None = None
+
+    @property
+    def input_bytes(self) -> int:
+        return sum(x.nbytes for x in self.xs[0]) if self.xs else 0
 
 
-def prepare_inputs(build_dir: Path, data: Path, split: str, n: int, ckpt: Path | None) -> Inputs:
+def _cityscapes_inputs(
+    build_dir: Path, data: Path, split: str, n: int, ckpt: Path | None, labels: bool
+) -> Inputs:
     from hardtool.data.cityscapes import find_samples, load_rgb, load_train_ids
     from hardtool.quantize.runtime import Int8Model
 
     samples = find_samples(data, split)[:n]
     ref = Int8Model(Path(build_dir) / "model_int8.tflite")
-    float_pred = _float_predictor(Path(build_dir), ckpt)
+    float_pred = _float_predictor(Path(build_dir), ckpt) if labels else None
     rgbs = [load_rgb(s.image, ref.input_size) for s in samples]
     gts = [load_train_ids(s, ref.input_size) for s in samples]
-    xs = [ref.quantize_input(rgb)[0] for rgb in rgbs]
-    host = [ref.run_int8(x[None]) for x in xs]
+    xs = [[ref.quantize_input(rgb)] for rgb in rgbs]
+    host = S.reference_outputs(ref.path, xs)
     floats = [float_pred(r) for r in rgbs] if float_pred else None
-    return Inputs([s.image.name for s in samples], rgbs, gts, xs, host, floats)
+    return Inputs("cityscapes", [s.image.name for s in samples], xs, host, rgbs, gts, floats)
+
+
+def prepare_inputs(
+    build_dir: Path, data: Path, split: str, n: int, ckpt: Path | None, codegen: dict
+) -> Inputs:
+    """Cityscapes images (a root with leftImg8bit/) or a folder of input files, with the host
+    int8 reference's outputs for the same bytes."""
+    if S.is_sample_folder(data):
+        folder = S.read_samples(data, codegen["inputs"], n)
+        host = S.reference_outputs(Path(build_dir) / "model_int8.tflite", folder.inputs)
+        return Inputs("files", folder.names, folder.inputs, host, classes=folder.classes)
+    return _cityscapes_inputs(build_dir, data, split, n, ckpt, codegen.get("labels") is not None)
 
 
 @dataclass
@@ -109,6 +135,7 @@ class DeviceRun:
     hello: object = None
     stats: dict = field(default_factory=dict)
     interrupted: bool = False
+    error: str | None = None  # what stopped the run early (results so far are kept)
     seconds: float = 0.0
 
 
@@ -128,7 +155,7 @@ def _open_link(board: str, build, port: str | None, baud: int, flasher: str, n: 
     return Link(open_port(port or find_board_port(), baud)), None
 
 
-def run_on_device(board: str, build, xs: list[np.ndarray], model_sha: str, opts: dict, log, progress: bool):
+def run_on_device(board: str, build, xs: list, model_sha: str, opts: dict, log, progress: bool) -> DeviceRun:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     from hardtool.device.session import BenchSession
@@ -145,13 +172,17 @@ def run_on_device(board: str, build, xs: list[np.ndarray], model_sha: str, opts:
             )
         cols = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
         with Progress(*cols, transient=True, disable=not progress) as bar:
-            task = bar.add_task("images on the device", total=len(xs))
+            task = bar.add_task("inputs on the device", total=len(xs))
             for i, x in enumerate(xs):
                 run.results.append(sess.infer(i, x))
                 bar.advance(task)
         run.stats = vars(sess.stats).copy()
     except KeyboardInterrupt:
         run.interrupted = True
+    except HardtoolError as e:
+        if not run.results:
+            raise
+        run.error = str(e)  # keep what was measured; flash_and_bench reports it, then fails
     finally:
         if emu is not None:
             emu.stop()
@@ -181,39 +212,57 @@ def _sram(project: dict, build, results: list) -> dict:
     }
 
 
-def _agreement(device: list[np.ndarray], host: list[np.ndarray]) -> dict:
-    if device:
-        return R.agreement(device, host)
-    return {"fraction": None, "pixels": 0, "pixels_equal": 0, "bit_exact": False, "differing_images": []}
+def _miou(inp: Inputs, device: list, labels: dict | None, k: int) -> tuple[dict, str | None]:
+    """mIoU of device, host int8 and float on Cityscapes ground truth, when the model's label map
+    has the data's classes; else why there is none."""
+    none = {"device": None, "host_int8": None, "float": None}
+    if inp.kind != "cityscapes" or labels is None:
+        return none, None if inp.kind == "files" else "the model does not end in ARG_MAX (no label map)"
+    if labels["num_classes"] != R.NUM_CLASSES:
+        return none, f"the model has {labels['num_classes']} classes, the data's labels {R.NUM_CLASSES}"
+    shape = inp.gts[0].shape if inp.gts else None
+    if shape != (labels["h"], labels["w"]):
+        return none, f"the label map is {labels['h']}x{labels['w']}, the ground truth {shape}"
+    preds = {
+        "device": [d[0].reshape(shape) for d in device],
+        "host_int8": [h[0].reshape(shape) for h in inp.host[:k]],
+    } | ({"float": inp.floats[:k]} if inp.floats else {})
+    return none | R.accuracy(inp.gts[:k], preds), None
+
+
+def _board_info(board: str, port, hello) -> dict:
+    return {
+        "kind": get_board(board).nickname,
+        "emulated": get_board(board).emulated,
+        "name": hello.board if hello else board,
+        "port": port,
+        "build_id": hello.build_id if hello else None,
+        "core_clock_hz": hello.core_clock_hz if hello else None,
+    }
 
 
 def assemble_report(board: str, port, project: dict, build, inp: Inputs, run: DeviceRun, meta: dict) -> dict:
     k, hello, results = len(run.results), run.hello, run.results
-    device = [r.labels for r in results]
-    emulated = get_board(board).emulated
-    preds = {"device": device, "host_int8": inp.host[:k]} | ({"float": inp.floats[:k]} if inp.floats else {})
-    acc = R.accuracy(inp.gts[:k], preds)
-    layers = project["codegen"]["layer_table"]
-    moved = k * (inp.xs[0].nbytes if inp.xs else 0)
+    cg = project["codegen"]
+    device = [S.device_arrays(r.outputs, cg["outputs"]) for r in results]
+    miou, why = _miou(inp, device, cg.get("labels"), k)
+    layers = cg["layer_table"]
+    moved = k * inp.input_bytes
+    agreement = S.compare_outputs(device, inp.host[:k], cg["outputs"])
+    unit = results[0].unit if results else (hello.unit if hello else "cycles")
     return {
-        "board": {
-            "kind": get_board(board).nickname,
-            "emulated": emulated,
-            "name": hello.board if hello else board,
-            "port": port,
-            "build_id": hello.build_id if hello else None,
-            "core_clock_hz": hello.core_clock_hz if hello else None,
-        },
+        "board": _board_info(board, port, hello),
         **meta,
         "requested": len(inp.xs),
         "completed": k,
         "interrupted": run.interrupted,
-        "miou": {"device": acc.get("device"), "host_int8": acc.get("host_int8"), "float": acc.get("float")},
-        "agreement": _agreement(device, inp.host[:k]),
+        "error": run.error,
+        "miou": miou | ({"note": why} if why else {}),
+        "accuracy": S.top1(device, inp.classes, cg.get("labels") is not None),
+        "host_accuracy": S.top1(inp.host, inp.classes, cg.get("labels") is not None),
+        "agreement": agreement,
         "latency": R.latency_stats(
-            [r.total for r in results],
-            results[0].unit if results else (hello.unit if hello else "cycles"),
-            hello.core_clock_hz if hello and not emulated else None,
+            [r.total for r in results], unit, hello.core_clock_hz if hello and unit == "cycles" else None
         )
         | {"counter": run.counter},
         "per_layer": R.per_layer(
@@ -225,10 +274,37 @@ def assemble_report(board: str, port, project: dict, build, inp: Inputs, run: De
         | {"bytes_per_s": moved / run.seconds if run.seconds > 0 else 0.0},
         "images": [
             {"index": r.index, "file": inp.names[r.index], "total": r.total}
-            | {"equal_to_host": bool(np.array_equal(r.labels, inp.host[r.index]))}
+            | {"equal_to_host": r.index not in agreement["differing_images"]}
             for r in results
         ],
     }
+
+
+def check_data(data: Path, split: str, codegen: dict, n: int) -> None:
+    """Data errors before any slow step: a Cityscapes root, or a folder of input files that fit."""
+    from hardtool.data.cityscapes import find_samples
+
+    if S.is_sample_folder(data):
+        S.read_samples(data, codegen["inputs"], n)
+        return
+    dims = [t["dims"] for t in codegen["inputs"]]
+    if len(dims) != 1 or len(dims[0]) != 4 or dims[0][3] != 3:
+        raise HardtoolError(
+            f"{data} holds Cityscapes images, but the model's inputs are {dims}, not one NHWC RGB image; "
+            "give --data a folder of input files (raw input bytes or .npy, one per sample)"
+        )
+    find_samples(data, split)
+
+
+def write_report(out: Path, report: dict, inp: Inputs, run: DeviceRun) -> None:
+    """bench.json, and masks.png for a label map on Cityscapes images."""
+    k = len(run.results)
+    masks = inp.kind == "cityscapes" and all(r.labels is not None for r in run.results)
+    if masks and inp.gts and max(int(r.labels.max()) for r in run.results) >= R.NUM_CLASSES:
+        masks = False  # more classes than the palette: no picture
+    out.mkdir(parents=True, exist_ok=True)
+    report["masks_png"] = bool(masks and k)
+    R.write_outputs(out, report, inp.rgbs[:k], inp.gts[:k], [r.labels for r in run.results] if masks else [])
 
 
 def flash_and_bench(
@@ -247,15 +323,16 @@ def flash_and_bench(
     progress: bool = True,
     log: Callable[[str], None] = print,
 ) -> dict:
-    """Run N images of DATA on the device (or the emulated board); writes bench.json and masks.png."""
+    """Run N inputs of DATA on the device (or the emulated board); writes bench.json (and
+    masks.png for label maps on Cityscapes images). A failure after inputs ran still writes
+    bench.json with what was measured, then raises."""
     from hardtool.build.firmware import build_firmware
-    from hardtool.data.cityscapes import find_samples
 
     build_dir = Path(build_dir)
     if n <= 0:
         raise HardtoolError("--n must be at least 1")
-    find_samples(data, split)  # data errors before any slow step
     project = read_project(build_dir)
+    check_data(data, split, project["codegen"], n)
     board, port = resolve_board(board, port, log)
     own = project["hardtool_build"]["board"]
     if not get_board(board).emulated and own != board:
@@ -267,16 +344,18 @@ def flash_and_bench(
     build = build_firmware(
         build_dir, out=build_dir / ("build" if own == board else f"build_{board}"), board=board
     )
-    inp = prepare_inputs(build_dir, data, split, n, ckpt)
+    inp = prepare_inputs(build_dir, data, split, n, ckpt, project["codegen"])
     model_sha = hashlib.sha256((build_dir / "model_int8.tflite").read_bytes()).hexdigest()
     opts = {"port": port, "baud": baud, "flasher": flasher, "timeout": timeout, "run_timeout": run_timeout}
     run = run_on_device(board, build, inp.xs, model_sha, opts, log, progress)
     if not run.results and not run.interrupted:
-        raise HardtoolError("no image completed on the device")
+        raise HardtoolError("no input completed on the device")
     meta = {"model_sha256": model_sha, "data": str(data), "split": split}
     report = assemble_report(board, port, project, build, inp, run, meta)
     out = Path(out) if out else build_dir / "bench"
-    out.mkdir(parents=True, exist_ok=True)
-    k = len(run.results)
-    R.write_outputs(out, report, inp.rgbs[:k], inp.gts[:k], [r.labels for r in run.results])
+    write_report(out, report, inp, run)
+    if run.error:
+        raise HardtoolError(
+            f"{run.error} (after {len(run.results)} of {len(inp.xs)} inputs; what was measured is in {out / 'bench.json'})"
+        )
     return report

@@ -1,6 +1,7 @@
-"""Run a generated `host` project in-process (gcc → shared library → ctypes), optionally
-capturing every layer's output from the arena. Tests use it to compare the generated C with
-TFLite's reference kernels layer by layer; users can use it to debug a mismatch."""
+"""Run a generated `host` project in-process (gcc → shared library → ctypes): every input and
+output tensor through the generated API, optionally capturing every layer's output from the
+arena. Tests use it to compare the generated C with TFLite's reference kernels layer by layer;
+users can use it to debug a mismatch."""
 
 from __future__ import annotations
 
@@ -25,62 +26,71 @@ class _Profile(ctypes.Structure):
 
 
 class HostModel:
-    """A generated model compiled for this machine."""
+    """A generated model compiled for this machine; ``run`` takes and returns every input and
+    output tensor (codegen.json describes them)."""
 
     def __init__(self, project: Path, cc: str = "gcc"):
         self.project = Path(project)
+        summary = json.loads((self.project / "codegen.json").read_text())
         srcs = [self.project / "model.c", *sorted((self.project / "kernels").glob("*.c"))]
         self._tmp = tempfile.TemporaryDirectory(prefix="hardtool-host-")
         lib = Path(self._tmp.name) / "libmodel.so"
-        cmd = [
-            cc,
-            *C_FLAGS,
-            *SHARED_FLAGS,
-            f"-I{self.project}",
-            f"-I{self.project / 'kernels'}",
-            "-o",
-            str(lib),
-            *map(str, srcs),
-        ]
+        defines = [f"-D{k}={v}" for k, v in summary.get("defines", {}).items()]
+        includes = [f"-I{self.project}", f"-I{self.project / 'kernels'}"]
+        cmd = [cc, *C_FLAGS, *SHARED_FLAGS, *defines, *includes, "-o", str(lib), *map(str, srcs), "-lm"]
         r = run_tool(cmd)
         if r.returncode != 0:
             raise HardtoolError(f"host build failed: {first_error(r.stderr)}")
         self.lib = ctypes.CDLL(str(lib))
-        self.lib.hard_model_input.restype = ctypes.POINTER(ctypes.c_int8)
-        self.lib.hard_model_labels.restype = ctypes.POINTER(ctypes.c_uint8)
-        self.lib.hard_model_run.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p]
+        for fn in ("hard_model_input", "hard_model_output"):
+            getattr(self.lib, fn).restype = ctypes.c_void_p
+            getattr(self.lib, fn).argtypes = [ctypes.c_int]
+        self.lib.hard_model_run.argtypes = [ctypes.c_void_p]
         self.plan = json.loads((self.project / "memplan.json").read_text())
-        self.graph = lower(load_tflite(self.project / "model_int8.tflite"))
+        self.graph = lower(load_tflite(self.project / "model_int8.tflite", validate=False))
         self.arena = (ctypes.c_uint8 * int(self.plan["arena_size"])).in_dll(self.lib, "hard_arena")
-        shape = self.graph.tensors[self.graph.inputs[0]].shape
-        self.input_shape = tuple(shape)
-        out = self.graph.tensors[self.graph.outputs[0]].shape
-        self.label_shape = tuple(out[1:3])
+        self.inputs, self.outputs = summary["inputs"], summary["outputs"]
+        self.layer_ops = [int(L["op"]) for L in summary["layer_table"]]
+        self.input_shape = tuple(self.inputs[0]["dims"])
 
-    def run(self, x: np.ndarray, capture: bool = False) -> tuple[np.ndarray, dict[int, np.ndarray]]:
-        """Labels [H, W] for int8 input x; with ``capture``, {op index: output tensor} too."""
-        x = np.ascontiguousarray(x, dtype=np.int8).reshape(self.input_shape)
-        n = x.size
-        ctypes.memmove(self.lib.hard_model_input(), x.ctypes.data, n)
-        captured: dict[int, np.ndarray] = {}
+    def _write_inputs(self, xs: list[np.ndarray]) -> None:
+        if len(xs) != len(self.inputs):
+            raise HardtoolError(f"the model has {len(self.inputs)} inputs, got {len(xs)}")
+        for i, (x, info) in enumerate(zip(xs, self.inputs, strict=True)):
+            a = np.ascontiguousarray(x, dtype=info["dtype"])
+            if a.nbytes != info["bytes"]:
+                raise HardtoolError(f"input {i}: {a.nbytes} bytes, the model takes {info['bytes']}")
+            ctypes.memmove(self.lib.hard_model_input(i), a.ctypes.data, a.nbytes)
+
+    def _capture_hook(self, captured: dict[int, np.ndarray]):
         offsets = {b["tensor"]: b["offset"] for b in self.plan["buffers"] if b.get("tensor") is not None}
-        order = [int(i) for i in self.plan["order"]]
 
         def hook(_ctx, layer, end):
-            if not (capture and end):
-                return
-            op = self.graph.ops[order[layer]]
+            op = self.graph.ops[self.layer_ops[layer]]
             t = self.graph.tensors[op.outputs[0]]
-            if op.outputs[0] not in offsets or op.name in ("HARD_RESIZE_ARGMAX", "ARG_MAX"):
+            if not end or op.outputs[0] not in offsets or op.name in ("HARD_RESIZE_ARGMAX", "ARG_MAX"):
                 return
             off = offsets[op.outputs[0]]
             raw = bytes(self.arena[off : off + t.nbytes])
             captured[op.index] = np.frombuffer(raw, dtype=t.dtype).reshape(t.shape).copy()
 
-        cb = HOOK(hook)
-        prof = _Profile(cb, None)
-        labels = np.zeros(self.label_shape, np.uint8)
-        rc = self.lib.hard_model_run(self.lib.hard_model_input(), labels.ctypes.data, ctypes.byref(prof))
+        return HOOK(hook)
+
+    def run(
+        self, xs: np.ndarray | list[np.ndarray], capture: bool = False
+    ) -> tuple[list[np.ndarray], dict[int, np.ndarray]]:
+        """Every output (arrays of the output's dtype and shape; a label map is uint8) for the
+        inputs ``xs`` (one array per input, or the one input); with ``capture``, {op index: its
+        output tensor} after every layer too."""
+        self._write_inputs(list(xs) if isinstance(xs, list | tuple) else [xs])
+        captured: dict[int, np.ndarray] = {}
+        cb = self._capture_hook(captured) if capture else None
+        prof = _Profile(cb, None) if cb else None
+        rc = self.lib.hard_model_run(ctypes.byref(prof) if prof else None)
         if rc != 0:
             raise HardtoolError(f"generated model failed at layer {-rc - 1}")
-        return labels, captured
+        outs = []
+        for i, info in enumerate(self.outputs):
+            raw = ctypes.string_at(self.lib.hard_model_output(i), info["bytes"])
+            outs.append(np.frombuffer(raw, dtype=info["dtype"]).reshape(info["dims"]).copy())
+        return outs, captured

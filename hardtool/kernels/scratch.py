@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Sequence
 
+from hardtool.kernels.support import mean_is_hw
+
 if TYPE_CHECKING:
     from hardtool.core.graph.ir import Graph, Op
 
@@ -86,8 +88,9 @@ def kernel_scratch_bytes(
 def scratch_bytes_for(op_type: str, **dims: int) -> int:
     """Scratch bytes for one kernel call.
 
-    AVERAGE_POOL_2D and MEAN need ``channels`` (one int32 accumulator per channel; MEAN reserves
-    what hard_mean_hw_s8 needs, the general hard_mean_s8 needs none);
+    AVERAGE_POOL_2D and MEAN need ``channels`` (one int32 accumulator per channel; MEAN is what
+    hard_mean_hw_s8 needs, used for a MEAN over H and W: ``scratch_bytes`` gives 0 for the
+    general hard_mean_s8);
     HARD_RESIZE_ARGMAX needs ``input_width`` and ``channels`` (one vertically
     interpolated low-resolution row of int32, plus the column-run table of its fast path). CONV_2D and DEPTHWISE_CONV_2D need their
     shapes: use :func:`kernel_scratch_bytes`. Every other supported op needs none.
@@ -128,4 +131,10 @@ def scratch_bytes(op: Op, graph: Graph) -> int:
         return kernel_scratch_bytes(kernel, shape, graph.tensors[op.inputs[1]].shape)
     if name not in _NO_SCRATCH and name not in ("AVERAGE_POOL_2D", "MEAN", "HARD_RESIZE_ARGMAX"):
         return 0
+    if name == "MEAN":  # hard_mean_hw_s8 over H and W; the general hard_mean_s8 needs none
+        try:
+            if not mean_is_hw(graph, op):
+                return 0
+        except ValueError:  # a MEAN the kernels refuse: codegen reports it
+            return 0
     return scratch_bytes_for(name, input_width=int(shape[-2]), channels=int(shape[-1]))

@@ -13,6 +13,21 @@ from hardtool.core.boards import DEFAULT_TARGET, targets
 from hardtool.core.errors import EXIT_DOES_NOT_FIT, HardtoolError
 
 
+def warn_unsupported(graph) -> None:
+    """The ops hardtool's kernels cannot run (codegen will refuse them), one line each, on stderr."""
+    from hardtool.kernels.support import unsupported
+
+    lines = unsupported(graph)
+    if lines:
+        click.echo(
+            f"warning: {len(lines)} op(s) planned here have no int8 kernel for these shapes or types; "
+            "hardtool codegen will refuse them (--runtime tflm runs them):",
+            err=True,
+        )
+        for line in lines:
+            click.echo(f"  {line}", err=True)
+
+
 @click.command("memplan")
 @click.argument("model", type=click.Path(path_type=Path))
 @click.option(
@@ -58,6 +73,7 @@ def memplan_cmd(
         raise HardtoolError(f"--budget must be a positive number of bytes, not {budget}")
     out_dir = Path(out) if out is not None else Path(model).parent
     doc, plan, json_path, png_path = plan_to_files(model, out_dir, target, budget, png, force, not no_tflm)
+    warn_unsupported(plan.graph)
     if as_json:
         click.echo(json.dumps(doc, indent=2))
     else:

@@ -1,3 +1,15 @@
 """Emitters of every op family; importing this package fills ``hardtool.codegen.registry.EMITTERS``."""
 
-from hardtool.codegen.ops import conv, elementwise, pool, resize, shape  # noqa: F401
+from hardtool.codegen.ops import (  # noqa: F401
+    activation,
+    broadcast,
+    conv,
+    elementwise,
+    fc,
+    io,
+    pool,
+    reduce,
+    resize,
+    shape,
+    slice,
+)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from hardtool.codegen.emit import c_struct
 from hardtool.codegen.registry import EmitContext, Layer, dims, emits
-from hardtool.core.errors import HardtoolError
 from hardtool.core.graph.ir import Op
 
 
@@ -40,15 +39,11 @@ def resize_nearest_neighbor(e: EmitContext, op: Op, layer: Layer, p: str) -> Non
 
 @emits("ARG_MAX")
 def arg_max(e: EmitContext, op: Op, layer: Layer, p: str) -> None:
-    x = e.t(op.inputs[0])
-    if op.outputs[0] not in e.graph.outputs:
-        raise HardtoolError(
-            f"op #{op.index} ARG_MAX inside the graph; only a final ARG_MAX (label map) is supported"
-        )
+    x = e.t(op.inputs[0])  # a final ARG_MAX (kernels.support checks it): a uint8 label map
     layer.kernel = "hard_argmax_c_s8"
     layer.call = (
         f"{{ static const hard_dims in = {dims(x.shape)};\n"
-        f"    st = hard_argmax_c_s8(&in, {e.ptr(x.index)}, {e.labels}); }}"
+        f"    st = hard_argmax_c_s8(&in, {e.ptr(x.index)}, {e.typed(op.outputs[0], 'uint8_t')}); }}"
     )
 
 
@@ -62,5 +57,5 @@ def hard_resize_argmax(e: EmitContext, op: Op, layer: Layer, p: str) -> None:
     layer.call = (
         f"{{ static const hard_dims in = {dims(x.shape)}, out = {out};\n"
         f"    const hard_context ctx = {e.ctx(op)};\n"
-        f"    st = hard_resize_bilinear_argmax_s8(&ctx, &{p}_p, &in, {e.ptr(x.index)}, &out, {e.labels}); }}"
+        f"    st = hard_resize_bilinear_argmax_s8(&ctx, &{p}_p, &in, {e.ptr(x.index)}, &out, {e.typed(op.outputs[0], 'uint8_t')}); }}"
     )

@@ -1,29 +1,23 @@
-"""CONCATENATION (channels), PAD (H and W) and RESHAPE (a copy only when the plan did not alias it)."""
+"""CONCATENATION (any axis), PAD / PADV2 and RESHAPE / SQUEEZE / EXPAND_DIMS (no code when the
+plan aliases the output to the input, as it always does for a contiguous input)."""
 
 from __future__ import annotations
 
-import numpy as np
-
-from hardtool.codegen.emit import c_init, c_struct
-from hardtool.codegen.ops.elementwise import requant_fields
-from hardtool.codegen.registry import EmitContext, Layer, dims, emits, zp
-from hardtool.core.errors import HardtoolError
+from hardtool.codegen.emit import c_dims, c_init, c_struct
+from hardtool.codegen.registry import EmitContext, Layer, dims, emits, requant_fields
 from hardtool.core.graph.ir import Op
+from hardtool.kernels import support
 
 
 @emits("CONCATENATION")
 def concatenation(e: EmitContext, op: Op, layer: Layer, p: str) -> None:
+    """Rows = everything outside the axis, so the channel kernel concatenates along any axis."""
     y = e.t(op.outputs[0])
-    axis = int(op.options.get("axis", -1)) % len(y.shape)
-    if axis != len(y.shape) - 1:
-        raise HardtoolError(
-            f"op #{op.index} CONCATENATION along axis {axis}; only the channel axis is supported"
-        )
-    entries = []
-    for i in op.inputs:
-        x = e.t(i)
-        entries.append(c_init({"data": e.ptr(i), "channels": x.shape[-1], "requant": requant_fields(x, y)}))
-    rows = int(np.prod(y.shape[:-1]))
+    rows, widths = support.concat_layout(e.graph, op)
+    entries = [
+        c_init({"data": e.operand(layer, p, i), "channels": n, "requant": requant_fields(e.t(i), y)})
+        for i, n in zip(op.inputs, widths, strict=True)
+    ]
     layer.kernel = "hard_concatenation_c_s8"
     layer.call = (
         f"{{ const hard_concat_input in[{len(entries)}] = {{\n      "
@@ -32,26 +26,31 @@ def concatenation(e: EmitContext, op: Op, layer: Layer, p: str) -> None:
     )
 
 
-@emits("PAD")
+@emits("PAD", "PADV2")
 def pad(e: EmitContext, op: Op, layer: Layer, p: str) -> None:
     x, y = e.t(op.inputs[0]), e.t(op.outputs[0])
-    pads = np.asarray(e.t(op.inputs[1]).data).reshape(-1, 2)
-    if len(x.shape) != 4 or pads[0].any() or pads[3].any():
-        raise HardtoolError(f"op #{op.index} PAD pads batch or channels; only H and W padding is supported")
-    amounts = {"top": pads[1, 0], "bottom": pads[1, 1], "left": pads[2, 0], "right": pads[2, 1]}
-    layer.decls.append(c_struct("hard_pad_params", f"{p}_p", {"padding": amounts, "pad_value": zp(y)}))
-    layer.kernel = "hard_pad_s8"
+    shape4, before, after, value = support.pad_spec(e.graph, op)
+    if len(x.shape) == 4 and before[0] == after[0] == before[3] == after[3] == 0:
+        amounts = {"top": before[1], "bottom": after[1], "left": before[2], "right": after[2]}
+        layer.decls.append(c_struct("hard_pad_params", f"{p}_p", {"padding": amounts, "pad_value": value}))
+        layer.kernel = "hard_pad_s8"
+        in_dims, out_dims = dims(x.shape), dims(y.shape)
+    else:
+        fields = {"before": c_dims(before), "after": c_dims(after), "pad_value": value}
+        layer.decls.append(c_struct("hard_pad4d_params", f"{p}_p", fields))
+        layer.kernel = "hard_pad4d_s8"
+        in_dims = dims(shape4)
+        out_dims = dims(tuple(d + b + a for d, b, a in zip(shape4, before, after, strict=True)))
     layer.call = (
-        f"{{ static const hard_dims in = {dims(x.shape)}, out = {dims(y.shape)};\n"
-        f"    st = hard_pad_s8(&{p}_p, &in, {e.ptr(x.index)}, &out, {e.ptr(y.index)}); }}"
+        f"{{ static const hard_dims in = {in_dims}, out = {out_dims};\n"
+        f"    st = {layer.kernel}(&{p}_p, &in, {e.ptr(x.index)}, &out, {e.ptr(y.index)}); }}"
     )
 
 
-@emits("RESHAPE")
+@emits("RESHAPE", "SQUEEZE", "EXPAND_DIMS")
 def reshape(e: EmitContext, op: Op, layer: Layer, p: str) -> None:
     x, y = e.t(op.inputs[0]), e.t(op.outputs[0])
+    if e.ptr(x.index) == e.ptr(y.index):
+        return  # the plan aliases the output to the input: same bytes, no code
     layer.kernel = "memmove"
-    layer.call = (
-        f"if ((const void *){e.ptr(x.index)} != (const void *){e.ptr(y.index)}) "
-        f"memmove({e.ptr(y.index)}, {e.ptr(x.index)}, {x.nbytes});"
-    )
+    layer.call = f"memmove({e.ptr(y.index)}, {e.ptr(x.index)}, {x.nbytes});"

@@ -132,3 +132,10 @@ class Graph:
                 written.add(t)
         for t in (*self.inputs, *self.outputs):
             assert 0 <= t < len(self.tensors)
+
+
+def describe_op(graph: Graph, op: Op) -> str:
+    """``op #3 TRANSPOSE ([1, 16, 16, 8], [4] -> [1, 16, 8, 16])``: one op, for error lines."""
+    ins = ", ".join(str(list(graph.tensors[t].shape)) for t in op.inputs if t >= 0)
+    outs = ", ".join(str(list(graph.tensors[t].shape)) for t in op.outputs)
+    return f"op #{op.index} {op.name} ({ins} -> {outs})"

@@ -39,6 +39,8 @@ OTHERS = frozenset(
         "RESIZE_BILINEAR",
         "RESIZE_NEAREST_NEIGHBOR",
         "ARG_MAX",
+        # float32 graph outputs: int8 -> float32 at the edge (QUANTIZE takes float32 inputs)
+        "DEQUANTIZE",
     }
 )
 # ops that exist only after lower()
@@ -50,6 +52,5 @@ FOLDED = frozenset({"SPACE_TO_BATCH_ND", "BATCH_TO_SPACE_ND"})
 SUPPORTED = ELEMENTWISE_UNARY | ELEMENTWISE_BINARY | RESHAPES | OTHERS | FUSED | FOLDED
 
 HINTS = {
-    "DEQUANTIZE": "quantize the whole graph to int8, including input and output",
     "TILE": "use a Resizing layer instead of UpSampling2D",
 }
