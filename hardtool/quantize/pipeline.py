@@ -197,9 +197,16 @@ def quantize(
 
 
 def zoo_tflite(
-    arch: str, input_size: tuple[int, int], out_dir: Path, seed: int = 0, calib_images: int = 8
+    arch: str,
+    input_size: tuple[int, int],
+    out_dir: Path,
+    seed: int = 0,
+    calib_images: int = 8,
+    dtype: str = "int8",
 ) -> Path:
-    """An int8 .tflite of a zoo variant with seeded random weights, calibrated on synthetic scenes.
+    """A .tflite of a zoo model (HARD variant or peer) with seeded random weights: full int8
+    calibrated on synthetic scenes, or ``dtype="float32"`` for the float reference of the same
+    graph.
 
     For tests and benchmarks of later stages (memory plans, kernels) where the graph's shape
     matters, not its accuracy. Cached: an existing file is returned as is."""
@@ -210,9 +217,11 @@ def zoo_tflite(
     from hardtool.models.registry import build_model, canonical
     from hardtool.quantize import convert, export
 
+    if dtype not in ("int8", "float32"):
+        raise HardtoolError(f"dtype must be int8 or float32, not {dtype}")
     arch = canonical(arch)
     out_dir = Path(out_dir)
-    path = out_dir / f"{arch}_{input_size[0]}x{input_size[1]}_int8.tflite"
+    path = out_dir / f"{arch}_{input_size[0]}x{input_size[1]}_{dtype}.tflite"
     if path.is_file():
         return path
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -232,7 +241,7 @@ def zoo_tflite(
         generate(data, calib_images, seed, ("train",), (max(64, input_size[0]), max(64, input_size[1])))
         calib = calibration_images(data, "train", calib_images, input_size, DEFAULT_MEAN, DEFAULT_STD)
         export.export_onnx(model, input_size, work / "model.onnx")
-        flat, _, _ = convert.onnx_to_int8(
+        flat, _, _ = convert.onnx_to_tflite(
             work / "model.onnx",
             work,
             calib,
@@ -243,6 +252,7 @@ def zoo_tflite(
                 "arch": arch,
                 "weights": f"random seed {seed}",
             },
+            int8=dtype == "int8",
         )
         tmp = path.with_suffix(".tmp")
         tmp.write_bytes(flat)
