@@ -196,6 +196,18 @@ def quantize(
     return report
 
 
+def _random_bn_stats(model):
+    """BN statistics that are not the identity, so the folded weights look like a trained net's."""
+    import torch
+
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, torch.nn.BatchNorm2d):
+                m.running_mean.uniform_(-0.2, 0.2)
+                m.running_var.uniform_(0.5, 2.0)
+    return model
+
+
 def zoo_tflite(
     arch: str,
     input_size: tuple[int, int],
@@ -226,13 +238,7 @@ def zoo_tflite(
         return path
     out_dir.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(seed)
-    model = build_model(arch).eval()
-    # BN statistics that are not the identity, so the folded weights look like a trained net's
-    with torch.no_grad():
-        for m in model.modules():
-            if isinstance(m, torch.nn.BatchNorm2d):
-                m.running_mean.uniform_(-0.2, 0.2)
-                m.running_var.uniform_(0.5, 2.0)
+    model = _random_bn_stats(build_model(arch).eval())
     work = out_dir / f".{path.stem}-work"
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir()
