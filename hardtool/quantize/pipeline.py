@@ -191,10 +191,29 @@ def quantize(
     return report
 
 
+def _random_bn_stats(model):
+    """BN statistics that are not the identity, so the folded weights look like a trained net's."""
+    import torch
+
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, torch.nn.BatchNorm2d):
+                m.running_mean.uniform_(-0.2, 0.2)
+                m.running_var.uniform_(0.5, 2.0)
+    return model
+
+
 def zoo_tflite(
-    arch: str, input_size: tuple[int, int], out_dir: Path, seed: int = 0, calib_images: int = 8
+    arch: str,
+    input_size: tuple[int, int],
+    out_dir: Path,
+    seed: int = 0,
+    calib_images: int = 8,
+    dtype: str = "int8",
 ) -> Path:
-    """An int8 .tflite of a zoo variant with seeded random weights, calibrated on synthetic scenes.
+    """A .tflite of a zoo model (HARD variant or peer) with seeded random weights: full int8
+    calibrated on synthetic scenes, or ``dtype="float32"`` for the float reference of the same
+    graph.
 
     For tests and benchmarks of later stages (memory plans, kernels) where the graph's shape
     matters, not its accuracy. Cached: an existing file is returned as is."""
@@ -205,20 +224,16 @@ def zoo_tflite(
     from hardtool.models.registry import build_model, canonical
     from hardtool.quantize import convert, export
 
+    if dtype not in ("int8", "float32"):
+        raise HardtoolError(f"dtype must be int8 or float32, not {dtype}")
     arch = canonical(arch)
     out_dir = Path(out_dir)
-    path = out_dir / f"{arch}_{input_size[0]}x{input_size[1]}_int8.tflite"
+    path = out_dir / f"{arch}_{input_size[0]}x{input_size[1]}_{dtype}.tflite"
     if path.is_file():
         return path
     out_dir.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(seed)
-    model = build_model(arch).eval()
-    # BN statistics that are not the identity, so the folded weights look like a trained net's
-    with torch.no_grad():
-        for m in model.modules():
-            if isinstance(m, torch.nn.BatchNorm2d):
-                m.running_mean.uniform_(-0.2, 0.2)
-                m.running_var.uniform_(0.5, 2.0)
+    model = _random_bn_stats(build_model(arch).eval())
     work = out_dir / f".{path.stem}-work"
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir()
@@ -227,7 +242,7 @@ def zoo_tflite(
         generate(data, calib_images, seed, ("train",), (max(64, input_size[0]), max(64, input_size[1])))
         calib = calibration_images(data, "train", calib_images, input_size, DEFAULT_MEAN, DEFAULT_STD)
         export.export_onnx(model, input_size, work / "model.onnx")
-        flat, _, _ = convert.onnx_to_int8(
+        flat, _, _ = convert.onnx_to_tflite(
             work / "model.onnx",
             work,
             calib,
@@ -238,6 +253,7 @@ def zoo_tflite(
                 "arch": arch,
                 "weights": f"random seed {seed}",
             },
+            int8=dtype == "int8",
         )
         tmp = path.with_suffix(".tmp")
         tmp.write_bytes(flat)
