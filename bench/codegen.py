@@ -37,6 +37,8 @@ def run_bench(out_dir: Path, work: Path) -> dict:
             "weights_bytes": cg["weights_bytes"],
             "layers": cg["layers"],
             "ram_minus_memplan_peak": b.ram_used - doc["peak"]["total_bytes"],
+            "statics_bytes": b.statics_bytes,
+            "memplan_statics_estimate": doc["peak"]["parts"]["runtime_statics"]["bytes"],
             "codegen_s": round(t1 - t0, 3),
             "build_s": round(t2 - t1, 3),
         }

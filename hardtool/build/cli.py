@@ -33,5 +33,9 @@ def build_cmd(project: Path, out: Path | None, board: str, as_json: bool) -> Non
     click.echo(
         f"  flash {res.flash_used:>9,} / {res.flash_total:,} bytes ({100 * res.flash_used / res.flash_total:.1f}%)"
     )
+    click.echo(
+        f"  SRAM  arena {res.arena_bytes:,} + stack {res.stack_bytes:,} + statics {res.statics_bytes:,} bytes "
+        "(measured on the linked image)"
+    )
     for s in res.largest_ram_symbols[:3]:
         click.echo(f"  RAM   {s['size']:>9,}  {s['symbol']}")

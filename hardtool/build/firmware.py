@@ -73,6 +73,10 @@ class BuildResult:
     sections: dict[str, dict[str, int]] = field(default_factory=dict)
     largest_ram_symbols: list[dict[str, Any]] = field(default_factory=list)
     toolchain: str = ""
+    # peak SRAM = arena + stack + statics, measured on the linked image (docs/contracts.md §6)
+    arena_bytes: int = 0  # the model's arena (symbol hard_arena)
+    stack_bytes: int = 0  # the reserved stack (section .stack)
+    statics_bytes: int = 0  # everything else in RAM: .data + .bss - arena
 
     def to_json(self) -> dict[str, Any]:
         d = asdict(self)
@@ -86,7 +90,9 @@ def load_manifest(project: Path) -> dict[str, Any]:
     path = project / MANIFEST if project.is_dir() else project
     if not path.is_file():
         if (path.parent / "main_host.c").is_file() and (path.parent / "Makefile").is_file():
-            raise HardtoolError(f"{path.parent} is a host-template project: build it with `make -C {path.parent}`")
+            raise HardtoolError(
+                f"{path.parent} is a host-template project: build it with `make -C {path.parent}`"
+            )
         raise HardtoolError(
             f"{path} not found: `hardtool build` needs a folder made by `hardtool codegen` (with a {MANIFEST})"
         )
@@ -160,7 +166,9 @@ def _defines(m: dict[str, Any], extra: dict[str, Any] | None) -> dict[str, Any]:
     return defs | m.get("defines", {}) | (extra or {})
 
 
-def _compile(tc: Toolchain, cflags: list[str], sources: list[Path], out: Path, jobs: int | None) -> list[Path]:
+def _compile(
+    tc: Toolchain, cflags: list[str], sources: list[Path], out: Path, jobs: int | None
+) -> list[Path]:
     objdir = out / "obj"
     objdir.mkdir(exist_ok=True)
     objs = [objdir / f"{i:03d}_{s.stem}.o" for i, s in enumerate(sources)]
@@ -173,7 +181,9 @@ def _compile(tc: Toolchain, cflags: list[str], sources: list[Path], out: Path, j
     (out / "compile.log").write_text("".join(r.stderr for r in results))
     failed = [r for r in results if r.returncode != 0]
     if failed:
-        raise HardtoolError(f"compile failed: {first_error(failed[0].stderr)} (full log: {out / 'compile.log'})")
+        raise HardtoolError(
+            f"compile failed: {first_error(failed[0].stderr)} (full log: {out / 'compile.log'})"
+        )
     return objs
 
 
@@ -193,7 +203,9 @@ def _largest_symbols(
     return syms[:top]
 
 
-def _overflow_error(tc: Toolchain, board: Board, stderr: str, objs: list[Path], sources: list[Path], stack: int):
+def _overflow_error(
+    tc: Toolchain, board: Board, stderr: str, objs: list[Path], sources: list[Path], stack: int
+):
     """The link's 'region overflowed' as one line: bytes over, the limit, the largest buffer."""
     region, nbytes = re.findall(r"region [`'\"]?(\w+)['\"]? overflowed by (\d+) bytes", stderr)[0]
     ram = region.upper() == "RAM"
@@ -221,7 +233,14 @@ def _link(tc: Toolchain, board: Board, m: dict, objs: list[Path], sources: list[
     stack = int(m.get("stack_size", DEFAULT_STACK_BYTES))
     cmd = [tc.gcc, *board.cpu_flags, "-nostartfiles", "--specs=nano.specs", "--specs=nosys.specs"]
     cmd += ["-Wl,--gc-sections", f"-Wl,-T,{script}", f"-Wl,-Map,{mapf}", "-Wl,--print-memory-usage"]
-    cmd += [f"-Wl,--defsym=__stack_size={stack}", *m.get("ldflags", []), "-o", str(elf), *map(str, objs), "-lm"]
+    cmd += [
+        f"-Wl,--defsym=__stack_size={stack}",
+        *m.get("ldflags", []),
+        "-o",
+        str(elf),
+        *map(str, objs),
+        "-lm",
+    ]
     link = run_tool(cmd)
     (out / "link.log").write_text(link.stdout + link.stderr)
     if link.returncode != 0:
@@ -238,6 +257,25 @@ def _sections(tc: Toolchain, elf: Path) -> dict[str, dict[str, int]]:
         if len(parts) == 3 and parts[0].startswith(".") and parts[1].isdigit():
             secs[parts[0]] = {"size": int(parts[1]), "addr": int(parts[2])}
     return secs
+
+
+def _symbol_size(tc: Toolchain, elf: Path, name: str) -> int:
+    for line in run_tool([tc.tool("nm"), "-S", str(elf)]).stdout.splitlines():
+        parts = line.split()
+        if len(parts) == 4 and parts[3] == name:
+            return int(parts[1], 16)
+    return 0
+
+
+def sram_parts(tc: Toolchain, elf: Path, secs: dict[str, dict[str, int]]) -> dict[str, int]:
+    """The linked image's SRAM as memplan counts it: arena, reserved stack, and runtime statics."""
+    arena = _symbol_size(tc, elf, "hard_arena")
+    size = {k: secs.get(k, {}).get("size", 0) for k in (".data", ".bss", ".stack")}
+    return {
+        "arena_bytes": arena,
+        "stack_bytes": size[".stack"],
+        "statics_bytes": size[".data"] + size[".bss"] - arena,
+    }
 
 
 def _usage(secs: dict[str, dict[str, int]], ram_origin: int) -> tuple[int, int]:
@@ -300,6 +338,7 @@ def build_firmware(
         sections=secs,
         largest_ram_symbols=_largest_symbols(tc, [elf], ram=True),
         toolchain=tc.version(),
+        **sram_parts(tc, elf, secs),
     )
     (out / "build.json").write_text(json.dumps(res.to_json(), indent=2) + "\n")
     return res

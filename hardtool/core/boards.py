@@ -16,10 +16,10 @@ from hardtool.core.resources import firmware_dir
 DEFAULT_TARGET = "stm32f746ng"
 DEFAULT_BOARD = "stm32f746g_disco"
 EMULATED_BOARD = "qemu_mps2_an500"
-# Outside the arena: the bench firmware's stack (main + protocol + the deepest kernel call chain)
-# and its statics (UART / protocol buffers, timers, C runtime .data/.bss), until a link measures them.
+# Outside the arena: the bench firmware's stack (main + protocol + the deepest kernel call chain).
+# Its statics (UART / protocol buffers, timers, C runtime .data/.bss) are measured per board: see
+# Board.runtime_statics and statics_estimate().
 DEFAULT_STACK_BYTES = 4096
-DEFAULT_STATICS_BYTES = 2048
 # the C dialect and warnings every build of our sources uses (host, Cortex-M, tests)
 C_FLAGS = ("-std=c99", "-O2", "-Wall", "-Wextra", "-Werror")
 # the tools that flash a real board, in the order "auto" tries them
@@ -87,6 +87,8 @@ class Board:
     timer_unit: str
     flash: dict = field(default_factory=dict)
     emulator: dict = field(default_factory=dict)
+    # {"bytes": .data + .bss - arena of the bench firmware linked for "reference" (input, layers)}
+    runtime_statics: dict = field(default_factory=dict)
 
     @property
     def bsp_dir(self) -> Path:
@@ -133,6 +135,7 @@ def boards() -> dict[str, Board]:
             timer_unit=d["timer_unit"],
             flash=d.get("flash", {}),
             emulator=d.get("emulator", {}),
+            runtime_statics=d.get("runtime_statics", {}),
             **tuples,
         )
     return out
@@ -159,3 +162,19 @@ def get_board(name: str) -> Board:
             return b
     known = ", ".join(f"{b.nickname} ({b.name})" for b in boards().values())
     raise HardtoolError(f"unknown board '{name}'; known boards: {known}")
+
+
+def statics_estimate(target: str) -> tuple[int, str]:
+    """(bytes, source) of the runtime statics to budget for a chip before a link measures them:
+    the largest figure measured for a board carrying that chip (any board when none does)."""
+    chip = get_target(target).name
+    measured = [b for b in boards().values() if b.runtime_statics.get("bytes")]
+    own = [b for b in measured if b.chip.name == chip] or measured
+    if not own:
+        raise HardtoolError("no board in the registry records its runtime statics; reinstall hardtool")
+    b = max(own, key=lambda b: int(b.runtime_statics["bytes"]))
+    ref = b.runtime_statics.get("reference", {})
+    where = "" if b.chip.name == chip else f" (no board carries the {chip})"
+    return int(
+        b.runtime_statics["bytes"]
+    ), f"linked on {b.name} for {ref.get('model', 'its reference')}{where}"

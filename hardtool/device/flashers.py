@@ -1,7 +1,9 @@
 """Put a built firmware on the STM32F746G-DISCO, and find the board's serial port.
 
 One interface, several tools: ``--flasher auto|pyocd|st-flash|openocd|cubeprogrammer|mass-storage``;
-``auto`` takes the first one present in that order. Every failure is one line saying what to do.
+``auto`` takes the first one usable in that order (pyOCD only once its STM32F7 target is installed).
+Each flasher confirms what it wrote (read-back, ``verify``, or the ST-LINK drive's verdict); every
+failure, including "could not confirm", is one line saying what to do.
 """
 
 from __future__ import annotations
@@ -10,13 +12,12 @@ import glob
 import os
 import shutil
 import subprocess
-import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from hardtool.core.boards import DEFAULT_BOARD, FLASHERS, get_board
 from hardtool.core.errors import HardtoolError
+from hardtool.device.mass_storage import find_drive, flash_mass_storage
 
 # how the board is flashed and found: from its board.json
 _FLASH = get_board(DEFAULT_BOARD).flash
@@ -50,67 +51,48 @@ def _tool_run(cmd: list[str], what: str, timeout: float = 120.0) -> None:
 
 @dataclass(frozen=True)
 class Flasher:
-    """A flashing tool: ``available()`` says if it can be used here, ``flash()`` writes the image."""
+    """A flashing tool: ``unavailable()`` says why it cannot be used here (None: it can),
+    ``flash()`` writes the image and confirms it, or raises a one-line error."""
 
     name: str
 
-    def available(self) -> bool:
+    def unavailable(self) -> str | None:
         raise NotImplementedError
+
+    def available(self) -> bool:
+        return self.unavailable() is None
 
     def flash(self, bin_path: Path, elf_path: Path | None = None) -> None:
         raise NotImplementedError
 
 
 class PyOCDFlasher(Flasher):
-    def available(self) -> bool:
+    def unavailable(self) -> str | None:
         try:
             import pyocd  # noqa: F401
         except ImportError:
-            return False
-        return True
+            return "pip install pyocd"
+        from hardtool.device.pyocd_flash import missing_target_hint, pack_files, target_known
+
+        return None if target_known(PYOCD_TARGET, pack_files()) else missing_target_hint(PYOCD_TARGET)
 
     def flash(self, bin_path: Path, elf_path: Path | None = None) -> None:
-        try:
-            from pyocd.core.helpers import ConnectHelper
-            from pyocd.flash.file_programmer import FileProgrammer
-        except ImportError:
-            raise HardtoolError("pyOCD is not installed: pip install pyocd") from None
-        try:
-            session = ConnectHelper.session_with_chosen_probe(
-                target_override=PYOCD_TARGET,
-                blocking=False,
-                return_first=True,
-                options={"frequency": 4000000},
-            )
-        except Exception as e:  # noqa: BLE001 - pyOCD raises many types
-            raise HardtoolError(f"pyOCD: {e}") from None
-        if session is None:
-            raise HardtoolError("pyOCD found no debug probe: plug the board's ST-LINK USB port in")
-        try:
-            with session:
-                FileProgrammer(session).program(str(bin_path), base_address=FLASH_ADDRESS, file_format="bin")
-                session.board.target.reset()
-        except Exception as e:  # noqa: BLE001
-            text = str(e)
-            if "target" in text.lower() and ("not" in text.lower() or "unknown" in text.lower()):
-                raise HardtoolError(
-                    f"pyOCD has no {PYOCD_TARGET} target: install the STM32F7 pack with "
-                    "`pyocd pack install stm32f746ng` (needs internet) or use --flasher st-flash"
-                ) from None
-            raise HardtoolError(f"pyOCD flashing failed: {text}") from None
+        from hardtool.device.pyocd_flash import flash_with_pyocd
+
+        flash_with_pyocd(bin_path, PYOCD_TARGET, FLASH_ADDRESS)
 
 
 class StFlashFlasher(Flasher):
-    def available(self) -> bool:
-        return shutil.which("st-flash") is not None
+    def unavailable(self) -> str | None:
+        return None if shutil.which("st-flash") else "sudo apt-get install -y stlink-tools"
 
     def flash(self, bin_path: Path, elf_path: Path | None = None) -> None:
         _tool_run(["st-flash", "--reset", "write", str(bin_path), hex(FLASH_ADDRESS)], "st-flash")
 
 
 class OpenOCDFlasher(Flasher):
-    def available(self) -> bool:
-        return shutil.which("openocd") is not None
+    def unavailable(self) -> str | None:
+        return None if shutil.which("openocd") else "sudo apt-get install -y openocd"
 
     def flash(self, bin_path: Path, elf_path: Path | None = None) -> None:
         image = elf_path or bin_path
@@ -138,8 +120,10 @@ class CubeProgrammerFlasher(Flasher):
                 return hits[0]
         return None
 
-    def available(self) -> bool:
-        return self._exe() is not None
+    def unavailable(self) -> str | None:
+        if self._exe() is None:
+            return "install STM32CubeProgrammer from st.com and put STM32_Programmer_CLI on PATH"
+        return None
 
     def flash(self, bin_path: Path, elf_path: Path | None = None) -> None:
         exe = self._exe() or self.EXE
@@ -151,55 +135,19 @@ class CubeProgrammerFlasher(Flasher):
 
 def find_mass_storage() -> Path | None:
     """The ST-LINK USB drive (volume DIS_F746NG), if mounted."""
-    if sys.platform == "win32":
-        import ctypes
-
-        for letter in "DEFGHIJKLMNOPQRSTUVWXYZ":
-            root = f"{letter}:\\"
-            buf = ctypes.create_unicode_buffer(64)
-            if ctypes.windll.kernel32.GetVolumeInformationW(root, buf, 64, None, None, None, None, 0):  # type: ignore[attr-defined]
-                if buf.value == VOLUME_NAME:
-                    return Path(root)
-        return None
-    user = os.environ.get("USER", "*")
-    for pattern in (
-        f"/media/{user}/{VOLUME_NAME}",
-        f"/run/media/{user}/{VOLUME_NAME}",
-        f"/media/{VOLUME_NAME}",
-        f"/Volumes/{VOLUME_NAME}",
-        f"/mnt/{VOLUME_NAME}",
-    ):
-        for hit in glob.glob(pattern):
-            if os.path.isdir(hit):
-                return Path(hit)
-    return None
+    return find_drive(VOLUME_NAME)
 
 
 class MassStorageFlasher(Flasher):
-    def available(self) -> bool:
-        return find_mass_storage() is not None
+    def unavailable(self) -> str | None:
+        return (
+            None
+            if find_mass_storage() is not None
+            else f"plug the board in and mount its {VOLUME_NAME} drive"
+        )
 
     def flash(self, bin_path: Path, elf_path: Path | None = None) -> None:
-        drive = find_mass_storage()
-        if drive is None:
-            raise HardtoolError(
-                f"ST-LINK USB drive {VOLUME_NAME} not mounted: plug the board in and mount it"
-            )
-        dst = drive / Path(bin_path).name
-        shutil.copyfile(bin_path, dst)
-        with open(dst, "rb+") as f:
-            os.fsync(f.fileno())
-        # the ST-LINK flashes, then re-enumerates the drive; FAIL.TXT reports errors
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            fail = drive / "FAIL.TXT"
-            if fail.exists():
-                raise HardtoolError(
-                    f"ST-LINK drag-and-drop flashing failed: {fail.read_text(errors='replace').strip()}"
-                )
-            if not dst.exists():
-                return
-            time.sleep(0.5)
+        flash_mass_storage(bin_path, VOLUME_NAME)
 
 
 _ALL: dict[str, Flasher] = {
@@ -220,20 +168,14 @@ def get_flasher(name: str = "auto") -> Flasher:
             if f.available():
                 return f
         raise HardtoolError(
-            "no flashing tool found: pip install pyocd (plus `pyocd pack install stm32f746ng`), "
+            f"no flashing tool found: pip install pyocd (plus `pyocd pack install {PYOCD_TARGET}`), "
             "or sudo apt-get install -y stlink-tools (st-flash) or openocd, or mount the "
             f"{VOLUME_NAME} USB drive"
         )
     f = _ALL[name]
-    if not f.available():
-        hints = {
-            "pyocd": "pip install pyocd",
-            "st-flash": "sudo apt-get install -y stlink-tools",
-            "openocd": "sudo apt-get install -y openocd",
-            "cubeprogrammer": "install STM32CubeProgrammer from st.com and put STM32_Programmer_CLI on PATH",
-            "mass-storage": f"plug the board in and mount its {VOLUME_NAME} drive",
-        }
-        raise HardtoolError(f"flasher {name} not available: {hints[name]}")
+    why = f.unavailable()
+    if why is not None:
+        raise HardtoolError(f"flasher {name} not available: {why}")
     return f
 
 

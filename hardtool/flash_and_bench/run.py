@@ -200,7 +200,7 @@ def _sram(project: dict, build, results: list) -> dict:
     arena = int(project["memplan"]["arena_size"])
     stack_reserved = int(project["hardtool_build"]["stack_size"])
     stack_hw = max((r.stack_high_water for r in results), default=0)
-    statics = build.ram_used - arena - stack_reserved
+    statics = build.statics_bytes  # .data + .bss - arena of the linked image
     return {
         "arena": arena,
         "stack_high_water": stack_hw,
@@ -208,6 +208,7 @@ def _sram(project: dict, build, results: list) -> dict:
         "statics": statics,
         "measured_peak": arena + stack_hw + statics,
         "memplan_peak": int(project["memplan"]["peak"]["total_bytes"]),
+        "memplan_statics_estimate": int(project["memplan"]["peak"]["parts"]["runtime_statics"]["bytes"]),
         "ram_used_linker": build.ram_used,
     }
 

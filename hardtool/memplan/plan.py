@@ -9,13 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from hardtool.core.boards import (
-    DEFAULT_STACK_BYTES,
-    DEFAULT_STATICS_BYTES,
-    DEFAULT_TARGET,
-    Target,
-    get_target,
-)
+from hardtool.core.boards import DEFAULT_STACK_BYTES, DEFAULT_TARGET, Target, get_target, statics_estimate
 from hardtool.core.graph import Graph, Op, load_tflite, lower
 from hardtool.kernels.scratch import scratch_bytes
 from hardtool.memplan.contract import VERSION
@@ -24,9 +18,10 @@ from hardtool.memplan.place import Placement, place
 from hardtool.memplan.schedule import Schedule, best_order, file_order
 
 ScratchFn = Callable[[Op, Graph], int]  # scratch bytes an op's kernel needs
-# Outside the arena. Estimates until the firmware's link map measures them.
+# Outside the arena, estimates until a link measures them (`hardtool build` writes the measured
+# statics to build.json): the stack the firmware reserves, and the runtime statics measured for the
+# target's boards (hardtool.core.boards.statics_estimate).
 STACK_ESTIMATE = DEFAULT_STACK_BYTES
-STATICS_ESTIMATE = DEFAULT_STATICS_BYTES
 
 
 @dataclass
@@ -168,8 +163,9 @@ def buffers(plan: Plan) -> list[dict]:
     return sorted(out, key=lambda e: (e["first_step"], e["offset"]))
 
 
-def peak_parts(plan: Plan) -> dict:
+def peak_parts(plan: Plan, target: str = DEFAULT_TARGET) -> dict:
     """Peak SRAM = arena + stack + runtime statics; input/output/scratch are parts of the arena."""
+    statics, source = statics_estimate(target)
     g = plan.graph
     s = plan.peak_step
     live = plan.live_at(s)
@@ -177,7 +173,7 @@ def peak_parts(plan: Plan) -> dict:
     outs = sum(g.tensors[t].nbytes for t in g.outputs)
     scratch = max((b.size for b in plan.blocks if b.tensor is None), default=0)
     return {
-        "total_bytes": plan.arena + STACK_ESTIMATE + STATICS_ESTIMATE,
+        "total_bytes": plan.arena + STACK_ESTIMATE + statics,
         "step": s,
         "op": plan.order[s],
         "op_name": g.ops[plan.order[s]].name,
@@ -188,7 +184,7 @@ def peak_parts(plan: Plan) -> dict:
             "output": {"bytes": outs, "kind": "exact", "in_arena": True},
             "scratch": {"bytes": scratch, "kind": plan.scratch_kind, "in_arena": True},
             "stack": {"bytes": STACK_ESTIMATE, "kind": "estimate"},
-            "runtime_statics": {"bytes": STATICS_ESTIMATE, "kind": "estimate"},
+            "runtime_statics": {"bytes": statics, "kind": "estimate", "source": source},
         },
         "live": [{"name": b.name, "tensor": b.tensor, "op": b.op, "bytes": b.size} for b in live],
     }
@@ -204,7 +200,7 @@ def to_json(
     """The memplan.json document (docs/contracts.md §2)."""
     target = target or get_target(DEFAULT_TARGET)
     budget = budget if budget is not None else target.budget_bytes
-    peak = peak_parts(plan)
+    peak = peak_parts(plan, target.name)
     over = peak["total_bytes"] - budget
     g = plan.graph
     return {

@@ -39,7 +39,8 @@ def _parts_table(doc: dict) -> Table:
         t.add_column(c, justify="right" if c in ("bytes", "") else "left")
     for name, p in peak["parts"].items():
         label = f"  of which {name}" if p.get("in_arena") else name
-        t.add_row(label, f"{p['bytes']:,}", kb(p["bytes"]), p["kind"])
+        kind = p["kind"] + (f" ({p['source']})" if p.get("source") else "")
+        t.add_row(label, f"{p['bytes']:,}", kb(p["bytes"]), kind)
     t.add_row("[bold]total[/bold]", f"[bold]{peak['total_bytes']:,}[/bold]", kb(peak["total_bytes"]), "")
     return t
 

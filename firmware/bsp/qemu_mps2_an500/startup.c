@@ -9,8 +9,12 @@ void Default_Handler(void);
 void SysTick_Handler(void);
 void HardFault_Handler(void);
 
+typedef void (*vector_t)(void);
+static const vector_t vectors[16 + 32];
+
 void Reset_Handler(void)
 {
+    cm7_reset_state((uint32_t)(uintptr_t)vectors); /* VTOR: never rely on BOOT_ADD0 or a bootloader */
     cm7_init_sections();
     cm7_fpu_enable();
     (void)main();
@@ -27,8 +31,6 @@ void Default_Handler(void)
 }
 
 void HardFault_Handler(void) __attribute__((weak, alias("Default_Handler")));
-
-typedef void (*vector_t)(void);
 
 __attribute__((section(".isr_vector"), used)) static const vector_t vectors[16 + 32] = {
     (vector_t)(uintptr_t)&_estack, /* initial SP */

@@ -1,27 +1,17 @@
 /* STM32F746G-DISCO board support, register level (no HAL):
  * - SYSCLK 216 MHz from the 25 MHz HSE via the main PLL (M=25, N=432, P=2, Q=9), over-drive on,
- *   7 flash wait states, ART accelerator + prefetch, L1 I/D caches on; AHB 216, APB1 54, APB2 108.
+ *   7 flash wait states, ART accelerator + prefetch (disco_clock.c); L1 I/D caches on; AHB 216,
+ *   APB1 54, APB2 108. Safe from any reset state (warm start, bootloader jump).
  * - USART1 (PA9 TX, PB7 RX, AF7) = the ST-LINK virtual COM port; RX is interrupt driven into a
  *   ring buffer so no byte is lost while the application is busy.
  * - Timer: DWT->CYCCNT core cycles, extended to 64 bits in software. */
 #include "bsp.h"
 #include "bsp_cm7.h"
+#include "disco_clock.h"
 
-#define HSE_HZ    25000000u
-#define SYSCLK_HZ 216000000u
-#define APB2_HZ   (SYSCLK_HZ / 2u)
+#define SYSCLK_HZ DISCO_SYSCLK_HZ
+#define APB2_HZ   DISCO_APB2_HZ
 
-#define RCC_BASE        0x40023800u
-#define RCC_CR          CM7_REG(RCC_BASE + 0x00u)
-#define RCC_PLLCFGR     CM7_REG(RCC_BASE + 0x04u)
-#define RCC_CFGR        CM7_REG(RCC_BASE + 0x08u)
-#define RCC_AHB1ENR     CM7_REG(RCC_BASE + 0x30u)
-#define RCC_APB1ENR     CM7_REG(RCC_BASE + 0x40u)
-#define RCC_APB2ENR     CM7_REG(RCC_BASE + 0x44u)
-#define RCC_DCKCFGR2    CM7_REG(RCC_BASE + 0x90u)
-#define PWR_CR1         CM7_REG(0x40007000u)
-#define PWR_CSR1        CM7_REG(0x40007004u)
-#define FLASH_ACR       CM7_REG(0x40023C00u)
 #define GPIOA_BASE      0x40020000u
 #define GPIOB_BASE      0x40020400u
 #define GPIO_MODER(b)   CM7_REG((b) + 0x00u)
@@ -83,78 +73,6 @@ void USART1_IRQHandler(void)
     }
 }
 
-static void clock_init(void)
-{
-    RCC_APB1ENR |= (1u << 28); /* PWR */
-    (void)RCC_APB1ENR;
-    PWR_CR1 |= (3u << 14); /* voltage scale 1 */
-
-    RCC_CR |= (1u << 16); /* HSE on (25 MHz crystal) */
-    while (!(RCC_CR & (1u << 17)))
-    {
-    }
-    RCC_CR &= ~(1u << 24); /* PLL off while configuring */
-    while (RCC_CR & (1u << 25))
-    {
-    }
-    RCC_PLLCFGR =
-        25u /* M */ | (432u << 6) /* N */ | (0u << 16) /* P = 2 */ | (1u << 22) /* HSE */ | (9u << 24) /* Q */;
-    RCC_CR |= (1u << 24);
-    while (!(RCC_CR & (1u << 25)))
-    {
-    }
-
-    PWR_CR1 |= (1u << 16); /* over-drive enable: required above 180 MHz */
-    while (!(PWR_CSR1 & (1u << 16)))
-    {
-    }
-    PWR_CR1 |= (1u << 17); /* over-drive switch */
-    while (!(PWR_CSR1 & (1u << 17)))
-    {
-    }
-
-    FLASH_ACR = 7u | (1u << 8) | (1u << 9); /* 7 WS, prefetch, ART */
-    while ((FLASH_ACR & 0xFu) != 7u)
-    {
-    }
-    RCC_CFGR = (RCC_CFGR & ~((0xFu << 4) | (7u << 10) | (7u << 13))) | (0u << 4) /* AHB /1 */ |
-               (5u << 10) /* APB1 /4 */ | (4u << 13) /* APB2 /2 */;
-    RCC_CFGR = (RCC_CFGR & ~3u) | 2u; /* SYSCLK = PLL */
-    while (((RCC_CFGR >> 2) & 3u) != 2u)
-    {
-    }
-}
-
-static void cache_enable(void)
-{
-    uint32_t ccsidr, sets, ways;
-    cm7_dsb();
-    cm7_isb();
-    SCB_ICIALLU = 0u;
-    cm7_dsb();
-    cm7_isb();
-    SCB_CCR |= (1u << 17); /* IC */
-    cm7_dsb();
-    cm7_isb();
-
-    SCB_CSSELR = 0u; /* level 1 data cache */
-    cm7_dsb();
-    ccsidr = SCB_CCSIDR;
-    sets = (ccsidr >> 13) & 0x7FFFu;
-    do
-    {
-        ways = (ccsidr >> 3) & 0x3FFu;
-        do
-        {
-            SCB_DCISW = ((sets & 0x1FFu) << 5) | ((ways & 3u) << 30);
-        } while (ways-- != 0u);
-    } while (sets-- != 0u);
-    cm7_dsb();
-    SCB_CCR |= (1u << 16); /* DC */
-    cm7_dsb();
-    cm7_isb();
-}
-
 static void uart_init(void)
 {
     RCC_AHB1ENR |= (1u << 0) | (1u << 1); /* GPIOA, GPIOB */
@@ -191,8 +109,8 @@ static void cycle_counter_init(void)
 
 void bsp_init(void)
 {
-    clock_init();
-    cache_enable();
+    disco_clock_init();
+    cm7_caches_enable();
     cycle_counter_init();
     uart_init();
     cm7_enable_irq();
