@@ -2,7 +2,8 @@
 
 from hardtool.core.graph.ir import Graph, Op, Quant, Tensor
 from hardtool.core.graph.lower import lower, same_padding
-from hardtool.core.graph.reader import load_tflite, load_tflite_bytes, validate_graph
+from hardtool.core.graph.reader import load_tflite, load_tflite_bytes
+from hardtool.core.graph.validate import validate_graph
 
 __all__ = [
     "Graph",

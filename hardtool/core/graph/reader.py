@@ -13,7 +13,7 @@ import numpy as np
 
 from hardtool.core.errors import HardtoolError
 from hardtool.core.graph.ir import Graph, Op, Quant, Tensor
-from hardtool.core.graph.ops import HINTS, SUPPORTED
+from hardtool.core.graph.validate import validate_graph
 
 _DTYPES = {
     "FLOAT32": "float32",
@@ -80,8 +80,11 @@ def _corrupt(name: str, why: str) -> HardtoolError:
 
 
 def load_tflite(path: Path | str, validate: bool = True) -> Graph:
-    """Read a .tflite file; with ``validate`` reject float models and ops the toolchain cannot deploy."""
+    """Read a .tflite file; with ``validate`` reject float models, ops the toolchain cannot deploy and
+    every field TFLite's own Prepare functions would refuse (`hardtool.core.graph.validate`)."""
     path = Path(path)
+    if path.is_dir():
+        raise HardtoolError(f"{path} is a folder, not a model file; give the path of an int8 .tflite")
     if not path.is_file():
         raise HardtoolError(f"{path}: no such model file")
     return load_tflite_bytes(path.read_bytes(), path.name, validate)
@@ -227,25 +230,3 @@ def _buffer(model, index: int, data: bytes, shape: tuple[int, ...], dtype: str, 
     if raw.size != want:
         raise _corrupt(name, f"tensor {ti} has {raw.size} bytes of data for shape {list(shape)} {dtype}")
     return raw.view(dtype).reshape(shape).copy()
-
-
-def validate_graph(graph: Graph, supported: frozenset[str] = SUPPORTED) -> None:
-    """Refuse float models (naming the float ops) and ops outside ``supported`` (naming op and index)."""
-    float_ops = []
-    for op in graph.ops:
-        ts = [graph.tensors[t] for t in (*op.inputs, *op.outputs) if t >= 0]
-        bad = [t.name or f"t{t.index}" for t in ts if t.is_float]
-        if bad:
-            float_ops.append(f"#{op.index} {op.name} (float tensor '{bad[0]}')")
-    if float_ops:
-        shown = ", ".join(float_ops[:6]) + (f" and {len(float_ops) - 6} more" if len(float_ops) > 6 else "")
-        raise HardtoolError(
-            f"{graph.name} is a float model: float ops {shown}; quantize it to full int8 "
-            "(int8 input, TFLITE_BUILTINS_INT8) with 'hardtool quantize'"
-        )
-    if not graph.ops:
-        raise HardtoolError(f"{graph.name} has no ops")
-    for op in graph.ops:
-        if op.name not in supported:
-            hint = HINTS.get(op.name, f"supported ops: {', '.join(sorted(supported))}")
-            raise HardtoolError(f"{graph.name}: unsupported op {op.name} at index {op.index}; {hint}")
