@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import json
-
 import click
 
+from hardtool.core.files import json_text
 from hardtool.models.registry import PAPER, VARIANTS, model_stats
 
 
@@ -29,9 +28,7 @@ def models_cmd(as_json: bool) -> None:
             }
         rows.append(row)
     if as_json:
-        click.echo(
-            json.dumps({"mac_convention": "multiply-accumulates (FLOPs/2)", "variants": rows}, indent=2)
-        )
+        click.echo(json_text({"mac_convention": "multiply-accumulates (FLOPs/2)", "variants": rows}))
         return
     from rich.console import Console
     from rich.table import Table
