@@ -176,9 +176,12 @@ def print_report(r: dict) -> None:
         con.print("[yellow]interrupted: partial results written[/yellow]")
 
 
-def write_outputs(out: Path, report: dict, images, gts, preds) -> None:
+def write_outputs(json_path: Path, png_path: Path, report: dict, images, gts, preds) -> None:
+    """The report and its masks, rendered first and then written together (never one without the other)."""
+    from hardtool.core import interrupt
     from hardtool.core.files import atomic_write_bytes, atomic_write_json
 
-    atomic_write_json(out / "bench.json", report)
-    if preds:
-        atomic_write_bytes(out / "masks.png", masks_png(images, gts, preds))
+    picture = masks_png(images, gts, preds)
+    with interrupt.commit():
+        atomic_write_json(json_path, report)
+        atomic_write_bytes(png_path, picture)

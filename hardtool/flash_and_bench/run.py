@@ -13,11 +13,15 @@ from pathlib import Path
 
 import numpy as np
 
+from hardtool.core import interrupt
 from hardtool.core.boards import EMULATED_BOARD, get_board
 from hardtool.core.errors import HardtoolError
+from hardtool.core.files import check_clobber, free_path, output_dir
 from hardtool.flash_and_bench import report as R
 
 PROJECT_FILES = ("hardtool_build.json", "codegen.json", "model_int8.tflite", "memplan.json")
+OUTPUTS = ("bench.json", "masks.png")  # a complete run; an interrupted one writes bench.partial*.json
+MIN_TIMEOUT = 0.1  # seconds: below this not even a HELLO round trip fits
 
 
 def read_project(build_dir: Path) -> dict:
@@ -109,33 +113,46 @@ class DeviceRun:
     stats: dict = field(default_factory=dict)
     interrupted: bool = False
     seconds: float = 0.0
+    stop: list = field(default_factory=list)  # emulator / proxy shutdown, in order
+    proxy: object = None
 
 
-def _open_link(board: str, build, port: str | None, baud: int, flasher: str, n: int, log):
-    """(link, emulator or None): the emulated board started, or the real one flashed and opened."""
+def _open_link(board: str, build, opts: dict, n: int, log, run: DeviceRun):
+    """The link to the emulated board (started, behind the fault proxy if asked) or to the real one
+    (flashed and opened); what must be stopped afterwards goes into ``run.stop``."""
     from hardtool.device.link import Link, open_port
 
     if get_board(board).emulated:
         from hardtool.device.qemu import QemuBoard
 
-        emu = QemuBoard(build.elf, timeout=max(300.0, 60.0 + 60.0 * n))
+        emu = QemuBoard(build.elf, timeout=max(300.0, 60.0 + 60.0 * n), connect=not opts["fault_proxy"])
+        run.stop.append(emu.stop)
         emu.start()
-        return Link(emu.serial), emu
+        if not opts["fault_proxy"]:
+            return Link(emu.serial)
+        from hardtool.device.faultproxy import FaultProxy
+
+        proxy = FaultProxy(emu.port, **opts["fault_proxy"])
+        run.stop.insert(0, proxy.close)
+        run.proxy = proxy
+        return Link(proxy.url)
     from hardtool.device.flashers import find_board_port, flash
 
-    used = flash(build.bin, build.elf, flasher)
+    used = flash(build.bin, build.elf, opts["flasher"])
     log(f"flashed {build.bin.name} with {used}")
-    return Link(open_port(port or find_board_port(), baud)), None
+    return Link(open_port(opts["port"] or find_board_port(), opts["baud"]))
 
 
 def run_on_device(board: str, build, xs: list[np.ndarray], model_sha: str, opts: dict, log, progress: bool):
+    """Every image on the device; Ctrl-C (or a link error it caused) ends the run early with the
+    results so far, marked ``interrupted``."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     from hardtool.device.session import BenchSession
 
-    run, emu, t0 = DeviceRun(), None, time.monotonic()
+    run, sess, t0 = DeviceRun(), None, time.monotonic()
     try:
-        link, emu = _open_link(board, build, opts["port"], opts["baud"], opts["flasher"], len(xs), log)
+        link = _open_link(board, build, opts, len(xs), log, run)
         sess = BenchSession(link, timeout=opts["timeout"], run_timeout=opts["run_timeout"])
         run.hello = sess.hello()
         if run.hello.model_hash != model_sha:
@@ -149,12 +166,21 @@ def run_on_device(board: str, build, xs: list[np.ndarray], model_sha: str, opts:
             for i, x in enumerate(xs):
                 run.results.append(sess.infer(i, x))
                 bar.advance(task)
-        run.stats = vars(sess.stats).copy()
     except KeyboardInterrupt:
         run.interrupted = True
+    except HardtoolError:
+        if not interrupt.requested():
+            raise
+        run.interrupted = True  # the link failed because of the same Ctrl-C
     finally:
-        if emu is not None:
-            emu.stop()
+        for stop in run.stop:
+            stop()
+        if sess is not None:
+            run.stats = vars(sess.stats).copy()
+        if run.proxy is not None:
+            run.stats["faults_injected"] = dict(run.proxy.counts)
+    if run.interrupted:
+        interrupt.consume()  # handled: the run stops here and keeps what it has
     run.seconds = time.monotonic() - t0
     return run
 
@@ -224,6 +250,37 @@ def assemble_report(board: str, port, project: dict, build, inp: Inputs, run: De
     }
 
 
+def _check_args(n: int, timeout: float, board: str, fault_proxy: str | None, out: Path, force: bool) -> dict:
+    """Argument errors before any slow step; returns the fault proxy's settings ({} for none)."""
+    from hardtool.device.faultproxy import parse_spec
+
+    if n <= 0:
+        raise HardtoolError("--n must be at least 1")
+    if not timeout >= MIN_TIMEOUT:
+        raise HardtoolError(
+            f"--timeout must be at least {MIN_TIMEOUT} s (seconds to wait for one reply), not {timeout}"
+        )
+    faults = parse_spec(fault_proxy) if fault_proxy else {}
+    if fault_proxy and not get_board(board).emulated:
+        raise HardtoolError("--fault-proxy works with the emulated board only (add --board qemu)")
+    for name in OUTPUTS:
+        check_clobber(out / name, force)
+    return faults
+
+
+def _write(out: Path, report: dict, inp: Inputs, run: DeviceRun) -> list[str]:
+    """bench.json + masks.png; an interrupted run's go to new bench.partial[.N].json / masks.partial[.N].png
+    beside them, so a complete report is never replaced by a partial one."""
+    k = len(run.results)
+    json_path, png_path = out / OUTPUTS[0], out / OUTPUTS[1]
+    if run.interrupted:
+        json_path = free_path(out / "bench.partial.json")
+        png_path = out / json_path.name.replace("bench.", "masks.").replace(".json", ".png")
+    report["files"] = [str(json_path), str(png_path)]
+    R.write_outputs(json_path, png_path, report, inp.rgbs[:k], inp.gts[:k], [r.labels for r in run.results])
+    return report["files"]
+
+
 def flash_and_bench(
     build_dir: Path,
     data: Path,
@@ -239,37 +296,48 @@ def flash_and_bench(
     run_timeout: float = 300.0,
     progress: bool = True,
     log: Callable[[str], None] = print,
+    force: bool = False,
+    fault_proxy: str | None = None,
 ) -> dict:
-    """Run N images of DATA on the device (or the emulated board); writes bench.json and masks.png."""
+    """Run N images of DATA on the device (or the emulated board); writes bench.json and masks.png
+    (``report["files"]``). After Ctrl-C the partial results go to new files (``report["interrupted"]``)."""
     from hardtool.build.firmware import build_firmware
     from hardtool.data.cityscapes import find_samples
 
     build_dir = Path(build_dir)
-    if n <= 0:
-        raise HardtoolError("--n must be at least 1")
+    out = Path(out) if out else build_dir / "bench"
+    faults = _check_args(
+        n, timeout, "qemu" if board == "auto" and fault_proxy else board, fault_proxy, out, force
+    )
     find_samples(data, split)  # data errors before any slow step
     project = read_project(build_dir)
-    board, port = resolve_board(board, port, log)
+    board, port = resolve_board("qemu" if faults else board, port, log)
     own = project["hardtool_build"]["board"]
     if not get_board(board).emulated and own != board:
         raise HardtoolError(
             f"{build_dir} was generated for {own}; for the board generate the "
             "baremetal template: hardtool codegen MODEL.tflite -t baremetal"
         )
-    # a project for the board runs on the emulated board too: built there with its board support
-    build = build_firmware(
-        build_dir, out=build_dir / ("build" if own == board else f"build_{board}"), board=board
-    )
-    inp = prepare_inputs(build_dir, data, split, n, ckpt)
-    model_sha = hashlib.sha256((build_dir / "model_int8.tflite").read_bytes()).hexdigest()
-    opts = {"port": port, "baud": baud, "flasher": flasher, "timeout": timeout, "run_timeout": run_timeout}
-    run = run_on_device(board, build, inp.xs, model_sha, opts, log, progress)
-    if not run.results and not run.interrupted:
-        raise HardtoolError("no image completed on the device")
-    meta = {"model_sha256": model_sha, "data": str(data), "split": split}
-    report = assemble_report(board, port, project, build, inp, run, meta)
-    out = Path(out) if out else build_dir / "bench"
-    out.mkdir(parents=True, exist_ok=True)
-    k = len(run.results)
-    R.write_outputs(out, report, inp.rgbs[:k], inp.gts[:k], [r.labels for r in run.results])
+    with output_dir(out):
+        # a project for the board runs on the emulated board too: built there with its board support
+        build = build_firmware(
+            build_dir, out=build_dir / ("build" if own == board else f"build_{board}"), board=board
+        )
+        inp = prepare_inputs(build_dir, data, split, n, ckpt)
+        model_sha = hashlib.sha256((build_dir / "model_int8.tflite").read_bytes()).hexdigest()
+        opts = {
+            "port": port,
+            "baud": baud,
+            "flasher": flasher,
+            "timeout": timeout,
+            "run_timeout": run_timeout,
+        }
+        run = run_on_device(board, build, inp.xs, model_sha, opts | {"fault_proxy": faults}, log, progress)
+        if not run.results:
+            if run.interrupted:
+                raise KeyboardInterrupt  # nothing to keep
+            raise HardtoolError("no image completed on the device")
+        meta = {"model_sha256": model_sha, "data": str(data), "split": split}
+        report = assemble_report(board, port, project, build, inp, run, meta)
+        _write(out, report, inp, run)
     return report
