@@ -250,7 +250,7 @@ def assemble_report(board: str, port, project: dict, build, inp: Inputs, run: De
     }
 
 
-def _check_args(n: int, timeout: float, board: str, fault_proxy: str | None, out: Path, force: bool) -> dict:
+def _check_args(n: int, timeout: float, board: str, fault_proxy: str | None) -> dict:
     """Argument errors before any slow step; returns the fault proxy's settings ({} for none)."""
     from hardtool.device.faultproxy import parse_spec
 
@@ -263,8 +263,6 @@ def _check_args(n: int, timeout: float, board: str, fault_proxy: str | None, out
     faults = parse_spec(fault_proxy) if fault_proxy else {}
     if fault_proxy and not get_board(board).emulated:
         raise HardtoolError("--fault-proxy works with the emulated board only (add --board qemu)")
-    for name in OUTPUTS:
-        check_clobber(out / name, force)
     return faults
 
 
@@ -306,9 +304,7 @@ def flash_and_bench(
 
     build_dir = Path(build_dir)
     out = Path(out) if out else build_dir / "bench"
-    faults = _check_args(
-        n, timeout, "qemu" if board == "auto" and fault_proxy else board, fault_proxy, out, force
-    )
+    faults = _check_args(n, timeout, "qemu" if board == "auto" and fault_proxy else board, fault_proxy)
     find_samples(data, split)  # data errors before any slow step
     project = read_project(build_dir)
     board, port = resolve_board("qemu" if faults else board, port, log)
@@ -318,6 +314,8 @@ def flash_and_bench(
             f"{build_dir} was generated for {own}; for the board generate the "
             "baremetal template: hardtool codegen MODEL.tflite -t baremetal"
         )
+    for name in OUTPUTS:  # a complete report is replaced only with --force (partial ones never)
+        check_clobber(out / name, force)
     with output_dir(out):
         # a project for the board runs on the emulated board too: built there with its board support
         build = build_firmware(
