@@ -140,6 +140,9 @@ def test_ctrl_c_keeps_partial_results(pipeline, synth_data, tmp_path, monkeypatc
     saved = json.loads((tmp_path / "partial" / "bench.partial.json").read_text())
     assert saved["completed"] == 1 and (tmp_path / "partial" / "masks.partial.png").is_file()
     assert not (tmp_path / "partial" / "bench.json").exists()  # never named like a complete report
+    from hardtool.flash_and_bench.report import print_report
+
+    print_report(r)  # the table of a partial run (no protocol totals from a finished session)
 
 
 def earlier_report(folder):

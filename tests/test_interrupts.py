@@ -169,3 +169,29 @@ def test_codegen(moment, planned, tmp_path):
     assert_interrupted(rc, err, pressed)
     assert snapshot(tmp_path) == before
     assert not list(tmp_path.glob(".host.*"))
+
+
+# ---- data synth -------------------------------------------------------------------------------
+
+
+def test_data_synth(tmp_path):
+    """All scenes or none: an interrupted --force run leaves the earlier dataset as it was."""
+    args = [
+        "data",
+        "synth",
+        "--out",
+        str(tmp_path / "d"),
+        "--n",
+        "3",
+        "--size",
+        "32",
+        "64",
+        "--splits",
+        "val",
+    ]
+    assert subprocess.run([sys.executable, "-m", "hardtool", *args], capture_output=True).returncode == 0
+    before = snapshot(tmp_path / "d")
+    more = [*args[:4], "--n", "400", "--size", "128", "256", "--seed", "1", "--splits", "val", "--force"]
+    rc, _, err, pressed = ctrl_c(more, appears(tmp_path / "d", ".tmp-*/leftImg8bit/val/*/*.png"), after=0.5)
+    assert_interrupted(rc, err, pressed)
+    assert snapshot(tmp_path / "d") == before

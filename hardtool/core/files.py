@@ -147,24 +147,31 @@ def _swap_in(tmp: Path, target: Path) -> None:
 
 
 @contextlib.contextmanager
-def atomic_files(folder: Path, names: tuple[str, ...], force: bool = False) -> Iterator[Path]:
-    """Yield a temp dir inside ``folder``; on success the files ``names`` written there replace
-    those in ``folder`` (together, after the block); every other file in ``folder`` is left alone.
-    Refuses, before anything runs, to replace one of ``names`` without ``force``."""
+def atomic_files(folder: Path, names: tuple[str, ...] | None, force: bool = False) -> Iterator[Path]:
+    """Yield a temp dir inside ``folder``; on success the files ``names`` written there (None: every
+    file, at its relative path) replace those in ``folder`` (together, after the block); every other
+    file in ``folder`` is left alone. Refuses, before anything runs, to replace one of ``names``
+    without ``force``."""
     folder = Path(folder)
     if not force:
-        for n in names:
+        for n in names or ():
             check_clobber(folder / n, False)
     created = not folder.exists()
     make_dir(folder)
-    tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=folder))
+    try:
+        tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=folder))
+    except OSError as e:
+        raise _cannot_write(folder, e) from None
     try:
         yield tmp
+        if names is None:
+            names = tuple(str(p.relative_to(tmp)) for p in sorted(tmp.rglob("*")) if p.is_file())
         missing = [n for n in names if not (tmp / n).is_file()]
         if missing:
             raise RuntimeError(f"stage wrote no {', '.join(missing)}")
         with interrupt.commit():
             for n in names:
+                (folder / n).parent.mkdir(parents=True, exist_ok=True)
                 os.replace(tmp / n, folder / n)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -210,7 +210,6 @@ def quantize(
         if kind == "tflite":
             shutil.copyfile(input_path, tmp / "model_int8.tflite")
             size = runtime.Int8Model(tmp / "model_int8.tflite").input_size
-            check_input_size(size, allow_large_input, f"{input_path.name}'s input size")
         else:
             src = _source(input_path, kind, arch, input_size, tmp, timed, allow_large_input)
             model, size = src["model"], src["size"]
