@@ -249,11 +249,16 @@ def _spatial(c: Check, x: Tensor, y: Tensor, kh: int, kw: int, dilation: bool = 
     c.ensure(y.shape[:3] == want, f"output {_t(y)} is {list(y.shape)}, but the input gives {list(want)}xC")
 
 
-def _conv_quant(c: Check, x: Tensor, w: Tensor, b: Tensor | None, y: Tensor, axis: int, cout: int) -> None:
+def _conv_quant(
+    c: Check, x: Tensor, w: Tensor, b: Tensor | None, y: Tensor, axis: int, cout: int, symmetric: bool = True
+) -> None:
     q = w.quant
     c.ensure(len(q.scale) in (1, cout), f"filter has {len(q.scale)} scales for {cout} output channels")
     c.ensure(len(q.scale) == 1 or q.axis == axis, f"filter is quantised along dimension {q.axis}, not {axis}")
-    c.ensure(all(z == 0 for z in q.zero_point), f"filter zero point {q.zero_point[0]} is not 0 (int8 spec)")
+    zp = next((z for z in q.zero_point if z != 0), 0)
+    c.ensure(
+        not symmetric or zp == 0, f"filter zero point {zp} is not 0 (TFLite's int8 convolutions require it)"
+    )
     if b is not None:
         c.ensure(b.dtype == "int32" and b.is_constant, f"bias {_t(b)} must be a constant int32 tensor")
         c.ensure(b.shape in ((cout,), (1, cout)), f"bias {_t(b)} {list(b.shape)} has not {cout} values")
@@ -302,8 +307,6 @@ def _pool(c: Check) -> None:
     _spatial(c, x, y, kh, kw, dilation=False)
     c.ensure(y.shape[3] == x.shape[3], f"output has {y.shape[3]} channels, the input {x.shape[3]}")
     c.activation()
-    if x.quant is not None and y.quant is not None:
-        c.ensure(x.quant.same_as(y.quant), "input and output quantisation differ (int8 pooling keeps them)")
 
 
 def _broadcast(c: Check, a: tuple[int, ...], b: tuple[int, ...]) -> tuple[int, ...]:
@@ -326,7 +329,8 @@ def _binary(c: Check) -> None:
     if a.quant is None or b.quant is None or y.quant is None:
         return
     sa, sb, sy = a.quant.scale[0], b.quant.scale[0], y.quant.scale[0]
-    if c.op.name in ("ADD", "SUB"):  # TFLite: QuantizeMultiplierSmallerThanOneExp, after a 20-bit shift
+    if c.op.name in ("ADD", "SUB") and y.dtype in ("int8", "uint8"):  # TFLite: a multiplier below one
+        # after a 20-bit left shift (QuantizeMultiplierSmallerThanOneExp; TFLite aborts otherwise)
         c.multiplier(2 * max(sa, sb) / ((1 << 20) * sy), "2 x max(input) / (2^20 x output)", below_one=True)
     elif c.op.name == "MUL":
         c.multiplier(sa * sb / sy, "input1 x input2 / output")
@@ -414,7 +418,7 @@ def _resize(c: Check) -> None:
     want = (x.shape[0], int(size[0]), int(size[1]), x.shape[3])
     c.ensure(y.shape == want, f"output {_t(y)} is {list(y.shape)}, the size operand gives {list(want)}")
     c.ensure(
-        not (c.o.get("align_corners") and c.o.get("half_pixel_centers")),
+        c.op.name != "RESIZE_BILINEAR" or not (c.o.get("align_corners") and c.o.get("half_pixel_centers")),
         "align_corners and half_pixel_centers are both set",
     )
 
@@ -467,7 +471,7 @@ def _fully_connected(c: Check) -> None:
     c.same_type(x, y)
     c.activation()
     if x.quant is not None and w.quant is not None and y.quant is not None:
-        _conv_quant(c, x, w, b, y, 0, units)
+        _conv_quant(c, x, w, b, y, 0, units, symmetric=False)  # FULLY_CONNECTED has a weights offset
 
 
 def _transpose_conv(c: Check) -> None:
