@@ -63,7 +63,9 @@ def print_report(r: dict) -> None:
 @click.option("--calib-split", default="train", show_default=True)
 @click.option("--eval-split", default="val", show_default=True)
 @click.option("--eval-images", type=int, default=None, help="Evaluate on the first N images only.")
-@click.option("--force", is_flag=True, help="Replace an existing output folder.")
+@click.option(
+    "--force", is_flag=True, help="Replace earlier quantize outputs in OUT (other files there stay)."
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 def quantize_cmd(
     input_path,
