@@ -244,3 +244,14 @@ def test_reports_are_strict_json():
     assert "NaN" not in text and "Infinity" not in text
     assert json.loads(text) == {"iou": {"road": 0.5, "train": None}, "x": [None, None, 3]}
     assert strict((1.0, math.nan)) == [1.0, None]
+
+
+def test_rank_one_tensors_plan():
+    """An elementwise op on rank-1 tensors: sizing its (zero) scratch needs no H or W."""
+    from hardtool.core.graph import Graph, Op, Quant, Tensor
+    from hardtool.memplan.plan import plan_graph
+
+    q = Quant((0.1,), (0,))
+    t = [Tensor(0, "a", (8,), "int8", q), Tensor(1, "b", (8,), "int8", q), Tensor(2, "y", (8,), "int8", q)]
+    g = Graph(t, [Op(0, "ADD", (0, 1), (2,))], (0, 1), (2,))
+    assert plan_graph(g).arena >= 16

@@ -66,5 +66,6 @@ def scratch_bytes(op: Op, graph: Graph) -> int:
     name = op.name.upper()
     if name not in _NO_SCRATCH and name not in ("AVERAGE_POOL_2D", "MEAN", "HARD_RESIZE_ARGMAX"):
         return 0
-    shape = graph.tensors[op.inputs[0]].shape
-    return scratch_bytes_for(name, input_width=int(shape[-2]), channels=int(shape[-1]))
+    shape = graph.tensors[op.inputs[0]].shape  # any rank: a rank-1 or scalar input has width / channels 1
+    width, channels = (int(shape[-2]) if len(shape) >= 2 else 1), (int(shape[-1]) if shape else 1)
+    return scratch_bytes_for(name, input_width=width, channels=channels)
