@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 import time
 from pathlib import Path
@@ -13,6 +12,7 @@ import torch
 import torch.nn.functional as F
 
 from hardtool.core.errors import HardtoolError
+from hardtool.core.files import json_text
 from hardtool.data.cityscapes import SegDataset
 from hardtool.models.checkpoint import (
     DEFAULT_MEAN,
@@ -182,6 +182,6 @@ def train_cmd(
         pretrained=pretrained,
     )
     if as_json:
-        click.echo(json.dumps(res, indent=2))
+        click.echo(json_text(res))
     else:
         click.echo(f"wrote {out}: val mIoU {100 * res['val_miou']:.2f}")

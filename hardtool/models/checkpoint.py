@@ -60,6 +60,10 @@ def save_checkpoint(path: Path, model: HARD, info: CheckpointInfo, extra: dict |
 def read_checkpoint(path: Path) -> dict:
     """Load the raw object, turning every way a file can be unreadable into one clear line."""
     path = Path(path)
+    if path.is_dir():
+        raise HardtoolError(
+            f"checkpoint {path} is a folder; give the path of a .pt file written by 'hardtool train'"
+        )
     if not path.is_file():
         raise HardtoolError(
             f"checkpoint {path} not found; give the path of a .pt file written by 'hardtool train'"

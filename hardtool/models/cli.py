@@ -3,12 +3,12 @@ every registered model (hardtool.models.speed)."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import click
 
 from hardtool.core.errors import HardtoolError
+from hardtool.core.files import json_text
 from hardtool.models.registry import PAPER, VARIANTS, model_stats
 
 
@@ -156,9 +156,7 @@ def models_cmd(
     if which in ("peers", "all"):
         rows += [peer_row(a) for a in PEERS]
     if as_json:
-        click.echo(
-            json.dumps({"mac_convention": "multiply-accumulates (FLOPs/2)", "variants": rows}, indent=2)
-        )
+        click.echo(json_text({"mac_convention": "multiply-accumulates (FLOPs/2)", "variants": rows}))
         return
     _print_table(rows)
 
@@ -186,7 +184,7 @@ def _bench(as_json, device, precision, use_compile, counts, only, plot) -> None:
     if plot:
         res["plot"] = {"file": str(plot), "points": speed.plot(res, plot, precs[0])}
     if as_json:
-        click.echo(json.dumps(res, indent=2))
+        click.echo(json_text(res))
         return
     _bench_table(res, precs)
 

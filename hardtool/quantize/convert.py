@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from hardtool.core import interrupt
 from hardtool.core.errors import HardtoolError
 
 SAMPLE_FILE = "calibration_image_sample_data_20x128x128x3_float32.npy"
@@ -59,7 +60,7 @@ def onnx_to_saved_model(onnx_path: Path, out_dir: Path, calib_nchw: np.ndarray) 
             os.environ["PATH"] = bin_dir + os.pathsep + old_path
             o2t_main.download_test_image_data = lambda: sample
             logging.getLogger("onnx2tf").setLevel(logging.ERROR)
-            with _quiet():
+            with interrupt.foreign(), _quiet():
                 onnx2tf.convert(
                     input_onnx_file_path=str(onnx_path),
                     output_folder_path=str(saved),
@@ -173,6 +174,7 @@ def saved_model_to_int8(saved: Path, calib_nchw: np.ndarray, progress=None) -> b
 
     def representative() -> Iterator[list[np.ndarray]]:
         for x in calib:
+            interrupt.check()  # the converter swallows what this generator raises; see foreign() below
             if progress is not None:
                 progress()
             yield [x[None]]
@@ -183,7 +185,7 @@ def saved_model_to_int8(saved: Path, calib_nchw: np.ndarray, progress=None) -> b
     conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
     conv.inference_input_type = tf.int8
     try:
-        with _quiet():
+        with interrupt.foreign(), _quiet():
             return conv.convert()
     except Exception as e:  # noqa: BLE001
         raise HardtoolError(f"TFLite int8 conversion failed: {type(e).__name__}: {str(e)[:300]}") from None
