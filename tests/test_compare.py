@@ -62,7 +62,9 @@ def test_memplan_and_codegen_cli_on_a_float_model(toys, tmp_path):
     assert json.loads(r.stdout)["precision"] == "float32"
     assert "float32 model" in r.stderr and "codegen" in r.stderr
     assert_one_line_error(
-        run("codegen", str(toys["float32"]), "-t", "host", "--out", str(tmp_path / "proj")), "float model", "int8"
+        run("codegen", str(toys["float32"]), "-t", "host", "--out", str(tmp_path / "proj")),
+        "float model",
+        "int8",
     )
     assert not (tmp_path / "proj").exists()
 
@@ -138,7 +140,9 @@ def test_compare_refuses_to_clobber(compared):
 def test_compare_json_of_failures_only(tmp_path):
     bad = tmp_path / "broken.pt"
     bad.write_bytes(b"x")
-    r = run("compare", "fssnet", "--ckpt", f"fssnet={bad}", "--out", str(tmp_path / "o"), "--json", "--jobs", "1")
+    r = run(
+        "compare", "fssnet", "--ckpt", f"fssnet={bad}", "--out", str(tmp_path / "o"), "--json", "--jobs", "1"
+    )
     assert r.returncode == 0, r.stderr
     doc = json.loads(r.stdout)
     assert doc["models"] == [] and doc["failed"][0]["name"] == "fssnet"
@@ -167,13 +171,24 @@ def test_paper_comparison_arithmetic():
             "weights_bytes": weights,
         }
 
-    edge = {"name": "hard_edge", "int8": entry(1000, 4000, 3000, 9000, 50), "float32": entry(4000, 16000, 12000, 36000, 200)}
-    dab = {"name": "dabnet", "int8": entry(3600, 4400, 3300, 47000, 700), "float32": entry(16000, 17000, 13000, 190000, 2800)}
+    edge = {
+        "name": "hard_edge",
+        "int8": entry(1000, 4000, 3000, 9000, 50),
+        "float32": entry(4000, 16000, 12000, 36000, 200),
+    }
+    dab = {
+        "name": "dabnet",
+        "int8": entry(3600, 4400, 3300, 47000, 700),
+        "float32": entry(16000, 17000, 13000, 190000, 2800),
+    }
     doc = paper_comparison([edge, dab], (128, 256), 327680)
     m = doc["measured"]
     assert m["dabnet_over_hard_edge"]["plan"] == {"float32": 4.0, "int8": 3.6}
     assert m["dabnet_over_hard_edge"]["activations_total"]["int8"] == pytest.approx(5.22, abs=0.01)
-    assert m["closest_accounting"] == {"float32": "weights", "int8": "weights"}  # 14x is nearest 20.9 and 26.3
+    assert m["closest_accounting"] == {
+        "float32": "weights",
+        "int8": "weights",
+    }  # 14x is nearest 20.9 and 26.3
     assert m["hard_edge_int8_bytes"]["plan"] == 1000
     assert any("283.05 kB" in n for n in doc["notes"])
     assert np.isclose(doc["paper"]["dabnet_over_hard_edge"]["int8"], 26.3)
