@@ -25,6 +25,7 @@ COMMANDS: dict[str, str] = {
     "eval": "hardtool.evaluate:eval_cmd",
     "quantize": "hardtool.quantize.cli:quantize_cmd",
     "memplan": "hardtool.memplan.cli:memplan_cmd",
+    "compare": "hardtool.compare.cli:compare_cmd",
     "codegen": "hardtool.codegen.cli:codegen_cmd",
     "build": "hardtool.build.cli:build_cmd",
     "flash-and-bench": "hardtool.flash_and_bench.cli:flash_and_bench_cmd",

@@ -22,7 +22,7 @@ LAYERS = [
     {"metrics"},
     {"predict"},
     {"memplan", "quantize", "pretrain"},
-    {"codegen", "evaluate", "train"},
+    {"codegen", "evaluate", "train", "compare"},
     {"build", "device"},
     {"flash_and_bench"},
     {"pipeline"},

@@ -18,13 +18,20 @@ from tests.test_cli_errors import assert_one_line_error, run
 @pytest.fixture(scope="module")
 def demo_quant(tmp_path_factory, synth_data, demo_ckpt) -> tuple[Path, dict]:
     out = tmp_path_factory.mktemp("q") / "edge"
-    report = quantize(demo_ckpt, synth_data, out, calib_images=12, progress=False, log=lambda *_: None)
+    report = quantize(
+        demo_ckpt, synth_data, out, calib_images=12, progress=False, log=lambda *_: None, keep_float=True
+    )
     return out, report
 
 
 def test_outputs_and_report(demo_quant):
     out, r = demo_quant
-    assert {p.name for p in out.iterdir()} == {"model.onnx", "model_int8.tflite", "quant_report.json"}
+    assert {p.name for p in out.iterdir()} == {
+        "model.onnx",
+        "model_int8.tflite",
+        "model_float32.tflite",
+        "quant_report.json",
+    }
     on_disk = json.loads((out / "quant_report.json").read_text())
     assert on_disk["eval"]["int8"]["miou"] == r["eval"]["int8"]["miou"]
     assert r["onnx_check"]["max_abs_logit_diff"] < 1e-3
@@ -71,6 +78,34 @@ def test_int8_miou_recomputed_independently(demo_quant, synth_data):
     den = cm.sum(0) + cm.sum(1) - tp
     ref = float(np.mean(tp[den > 0] / den[den > 0]))
     assert abs(ref - r["eval"]["int8"]["miou"]) <= 1e-9
+
+
+def test_keep_float_is_the_onnx_graph_unquantised(demo_quant):
+    """--keep-float: a float32 TFLite (no quantised tensor) computing what onnxruntime computes on
+    the exported ONNX (test_compare checks that memplan plans it and codegen refuses it)."""
+    import onnxruntime as ort
+    import tensorflow as tf
+
+    from hardtool.core.graph import is_float_model, load_tflite
+
+    out, _ = demo_quant
+    tfl = out / "model_float32.tflite"
+    assert is_float_model(load_tflite(tfl, float_ok=True))
+    it = tf.lite.Interpreter(model_path=str(tfl))
+    it.allocate_tensors()
+    (inp,), (outp,) = it.get_input_details(), it.get_output_details()
+    assert inp["dtype"] == np.float32 and outp["dtype"] in (np.float32, np.int32, np.int64)
+    x = np.random.default_rng(0).standard_normal(inp["shape"]).astype(np.float32)
+    it.set_tensor(inp["index"], x)
+    it.invoke()
+    got = it.get_tensor(outp["index"])
+    sess = ort.InferenceSession(str(out / "model.onnx"), providers=["CPUExecutionProvider"])
+    want = sess.run(None, {sess.get_inputs()[0].name: x.transpose(0, 3, 1, 2)})[0]
+    want = want.transpose(0, 2, 3, 1) if want.ndim == 4 and got.ndim == 4 else want
+    if got.dtype == np.float32:
+        assert np.abs(got - want).max() < 1e-3
+    else:  # a label map: the argmax of the same logits, equal almost everywhere
+        assert np.mean(got.reshape(want.shape) == want) > 0.999
 
 
 def test_tflite_input_passes_through(demo_quant, synth_data, tmp_path):
@@ -164,3 +199,19 @@ def test_refuses_to_overwrite(demo_quant, synth_data):
         "--force",
     )
     assert (out / "model_int8.tflite").read_bytes() == before
+
+
+def test_keep_float_refuses_a_tflite_input(demo_quant, synth_data, tmp_path):
+    out, _ = demo_quant
+    # a .tflite input alone quantizes (test_tflite_input_passes_through); with --keep-float it cannot
+    r = run(
+        "quantize",
+        str(out / "model_int8.tflite"),
+        "--data",
+        str(synth_data),
+        "--out",
+        str(tmp_path / "q2"),
+        "--keep-float",
+    )
+    assert_one_line_error(r, "--keep-float needs a checkpoint or an .onnx input")
+    assert not (tmp_path / "q2").exists()

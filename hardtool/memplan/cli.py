@@ -1,4 +1,4 @@
-"""`hardtool memplan`: plan the SRAM of an int8 .tflite for a target and say whether it fits.
+"""`hardtool memplan`: plan the SRAM of an int8 (or float32) .tflite for a target and say whether it fits.
 
 Exit codes: 0 fits, 3 does not fit (``EXIT_DOES_NOT_FIT``), 2 bad input (one-line error)."""
 
@@ -15,10 +15,18 @@ from hardtool.core.files import json_text
 MAX_BUDGET = 2**32  # a 32-bit MCU addresses 4 GiB in all
 
 
-def warn_unsupported(graph) -> None:
-    """The ops hardtool's kernels cannot run (codegen will refuse them), one line each, on stderr."""
+def warn_unsupported(graph, precision: str = "int8") -> None:
+    """The ops hardtool's kernels cannot run (codegen will refuse them), one line each, on stderr;
+    for a float model, one line saying that codegen takes int8 models only."""
     from hardtool.kernels.support import unsupported
 
+    if precision == "float32":
+        click.echo(
+            "note: a float32 model: planned with float buffer sizes and estimated float kernel scratch; "
+            "hardtool codegen runs int8 kernels only and will refuse it",
+            err=True,
+        )
+        return
     lines = unsupported(graph)
     if lines:
         click.echo(
@@ -70,14 +78,17 @@ def memplan_cmd(
 ) -> None:
     """Plan the SRAM of MODEL.tflite: peak and its parts, TFLite Micro's arena for the same file,
     the lower bound, a timeline PNG and a verdict (exit 3 when it does not fit). Writes
-    <model stem>.memplan.json (what codegen reads) and <model stem>.memplan.png beside the model."""
+    <model stem>.memplan.json (what codegen reads) and <model stem>.memplan.png beside the model.
+
+    MODEL is a full-int8 graph or a float32 one: a float model is planned with float buffer sizes
+    and an estimate of a float runtime's kernel scratch (codegen runs int8 models only)."""
     from hardtool.memplan.files import plan_to_files
     from hardtool.memplan.report import print_report, suggestions
 
     if budget is not None and not 0 < budget <= MAX_BUDGET:
         raise HardtoolError(f"--budget must be a number of bytes in 1..{MAX_BUDGET} (4 GiB), not {budget}")
     doc, plan, json_path, png_path = plan_to_files(model, out, target, budget, png, force, not no_tflm)
-    warn_unsupported(plan.graph)
+    warn_unsupported(plan.graph, plan.precision)
     if as_json:
         click.echo(json_text(doc))
     else:

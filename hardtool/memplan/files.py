@@ -1,4 +1,5 @@
 """memplan as a function from files to files: MODEL.tflite → <stem>.memplan.json + <stem>.memplan.png.
+MODEL is a full-int8 graph, or a float32 one (planned with float sizes; codegen refuses it).
 
 The outputs are named after the model, so plans of several models in one folder never collide;
 codegen looks for ``<stem>.memplan.json`` beside the model first (`default_plan`)."""
@@ -17,7 +18,7 @@ from hardtool.core.files import (
     check_parent,
     output_dir,
 )
-from hardtool.core.graph import load_tflite
+from hardtool.core.graph import Graph, load_tflite
 from hardtool.memplan.plan import Plan, plan_graph, to_json
 
 LEGACY_NAME = "memplan.json"  # what hardtool wrote before plans were named after their model
@@ -40,6 +41,21 @@ def default_plan(model: Path) -> Path:
     return legacy if not named.is_file() and legacy.is_file() else named
 
 
+def plan_document(
+    model: Path, target: str = DEFAULT_TARGET, budget: int | None = None, measure_tflm: bool = True
+) -> tuple[dict, Plan, Graph]:
+    """Plan MODEL (int8, or float32: planned with float sizes) for ``target``: (memplan.json document,
+    plan, the file's graph); TFLite Micro's arena for the same file is measured unless told not to."""
+    from hardtool.core import tflm_arena as tflm_mod
+    from hardtool.memplan.tflm_layout import tflm_layout
+
+    tgt = get_target(target)
+    graph = load_tflite(model, float_ok=True)
+    plan = plan_graph(graph)
+    tflm = tflm_mod.measure(model) if measure_tflm else None
+    return to_json(plan, tgt, budget, tflm, tflm_layout(graph)), plan, graph
+
+
 def plan_to_files(
     model: Path,
     out_dir: Path | None = None,
@@ -51,11 +67,9 @@ def plan_to_files(
 ) -> tuple[dict, Plan, Path, Path]:
     """Plan MODEL and write its plan JSON + timeline PNG; returns (doc, plan, json path, png path).
     Every check (model, target, paths, existing outputs) runs before anything is written."""
-    from hardtool.core import tflm_arena as tflm_mod
     from hardtool.memplan.report import timeline_png
-    from hardtool.memplan.tflm_layout import tflm_layout
 
-    tgt = get_target(target)
+    get_target(target)
     json_path, png_path = plan_paths(model, out_dir, png)
     if png is not None:
         check_parent(png_path, "--png")
@@ -64,10 +78,7 @@ def plan_to_files(
         if p.is_dir():
             raise HardtoolError(f"{p} is a folder; choose another --out or --png")
     with output_dir(json_path.parent):
-        graph = load_tflite(model)
-        plan = plan_graph(graph)
-        tflm = tflm_mod.measure(model) if measure_tflm else None
-        doc = to_json(plan, tgt, budget, tflm, tflm_layout(graph))
+        doc, plan, _ = plan_document(model, target, budget, measure_tflm)
         picture = timeline_png(doc, plan)
         with interrupt.commit():
             atomic_write_json(json_path, doc)

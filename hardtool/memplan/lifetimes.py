@@ -1,5 +1,5 @@
 """Buffers and their lifetimes for one execution order, including the in-place sharing that is
-legal for int8 kernels:
+legal for int8 kernels (and for the float kernels a float32 model is planned for):
 
 - reshape aliases (RESHAPE / SQUEEZE / EXPAND_DIMS): same bytes, new shape;
 - CONCATENATION in place: an input is produced directly into its slice of the output when it
@@ -17,8 +17,11 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from hardtool.core.graph.ir import Graph
+from hardtool.core.graph.ir import Graph, Tensor
 from hardtool.core.graph.ops import ELEMENTWISE_BINARY, ELEMENTWISE_UNARY, RESHAPES
+
+# element types whose elementwise ops may write over their input (float32: planned float models)
+INPLACE_TYPES = ("int8", "uint8", "float32")
 
 
 @dataclass
@@ -69,6 +72,16 @@ def _concat_slices(g: Graph, op) -> list[tuple[int, int, dict | None]] | None:
     return res
 
 
+def same_values(x: Tensor, y: Tensor) -> bool:
+    """The bytes of ``x`` mean the same values in ``y``: equal type and quantisation (float32
+    tensors carry none), so a concat can take its input's bytes as they are."""
+    if x.dtype != y.dtype:
+        return False
+    if x.quant is None or y.quant is None:
+        return x.quant is None and y.quant is None and x.dtype == "float32"
+    return x.quant.same_as(y.quant)
+
+
 def static_groups(g: Graph, strided_concat: bool = False) -> Groups:
     """Reshape aliases and in-place concatenations that are legal whatever the order."""
     gr = Groups()
@@ -78,7 +91,7 @@ def static_groups(g: Graph, strided_concat: bool = False) -> Groups:
         if op.name != "CONCATENATION" or len(op.inputs) < 2:
             continue
         out = g.tensors[op.outputs[0]]
-        if out.quant is None or op.options.get("fused_activation_function", "NONE") != "NONE":
+        if op.options.get("fused_activation_function", "NONE") != "NONE":
             continue
         slices = _concat_slices(g, op)
         if slices is None or (slices[0][2] is not None and not strided_concat):
@@ -93,9 +106,7 @@ def static_groups(g: Graph, strided_concat: bool = False) -> Groups:
                 and t not in dup
                 and not x.is_constant
                 and consumers.get(t) == [op.index]
-                and x.quant is not None
-                and x.quant.same_as(out.quant)
-                and x.dtype == out.dtype
+                and same_values(x, out)
                 and g.ops[producers[t]].name not in RESHAPES | {"CONCATENATION"}
                 and len(g.ops[producers[t]].outputs) == 1
             )
@@ -121,7 +132,7 @@ def inplace_candidate(g: Graph, op, gr: Groups) -> list[int]:
     if op.name not in ELEMENTWISE_UNARY | ELEMENTWISE_BINARY or len(op.outputs) != 1:
         return []
     y = g.tensors[op.outputs[0]]
-    if y.index in gr.alias or y.dtype not in ("int8", "uint8"):
+    if y.index in gr.alias or y.dtype not in INPLACE_TYPES:
         return []
     n_data = 1 if op.name in ELEMENTWISE_UNARY else 2
     res = []

@@ -10,9 +10,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from hardtool.core.boards import DEFAULT_STACK_BYTES, DEFAULT_TARGET, Target, get_target, statics_estimate
-from hardtool.core.graph import Graph, Op, load_tflite, lower
+from hardtool.core.graph import Graph, Op, is_float_model, load_tflite, lower
 from hardtool.kernels.scratch import scratch_bytes
 from hardtool.memplan.contract import VERSION
+from hardtool.memplan.float_scratch import SOURCE as FLOAT_SCRATCH_SOURCE
+from hardtool.memplan.float_scratch import float_scratch_bytes
 from hardtool.memplan.lifetimes import Block, blocks_for_order, live_profile, static_groups, tensor_lifetimes
 from hardtool.memplan.place import Placement, place
 from hardtool.memplan.schedule import Schedule, best_order, file_order
@@ -49,6 +51,7 @@ class Plan:
     seconds: float
     first: dict[int, int] = field(default_factory=dict)
     last: dict[int, int] = field(default_factory=dict)
+    precision: str = "int8"  # 'int8' | 'float32' (a float model: planned, not deployable)
 
     @property
     def peak_step(self) -> int:
@@ -69,10 +72,14 @@ def plan_graph(
     scratch_kind: str | None = None,
 ) -> Plan:
     """Plan a graph (lowered here if it is not yet): best of the file's order and the memory-aware
-    order, each placed with the best placer; see the modules for how each step works."""
+    order, each placed with the best placer; see the modules for how each step works. A float
+    model is planned with float buffer sizes and estimated float kernel scratch (`float_scratch`)."""
     t0 = time.perf_counter()
     opt = options or PlanOptions()
-    if scratch_fn is None:
+    precision = "float32" if is_float_model(graph) else "int8"
+    if scratch_fn is None and precision == "float32":
+        scratch_fn, kind = float_scratch_bytes, "estimate"
+    elif scratch_fn is None:
         scratch_fn, kind = scratch_bytes, "exact"
     else:
         kind = scratch_kind or "exact"
@@ -115,11 +122,12 @@ def plan_graph(
         time.perf_counter() - t0,
         first,
         last,
+        precision,
     )
 
 
 def plan_file(path: Path, scratch_fn: ScratchFn | None = None, options: PlanOptions | None = None) -> Plan:
-    return plan_graph(load_tflite(path), scratch_fn, options)
+    return plan_graph(load_tflite(path, float_ok=True), scratch_fn, options)
 
 
 def buffers(plan: Plan) -> list[dict]:
@@ -163,6 +171,13 @@ def buffers(plan: Plan) -> list[dict]:
     return sorted(out, key=lambda e: (e["first_step"], e["offset"]))
 
 
+def _scratch_part(plan: Plan, scratch: int) -> dict:
+    part = {"bytes": scratch, "kind": plan.scratch_kind, "in_arena": True}
+    if plan.precision == "float32" and plan.scratch_kind == "estimate":
+        part["source"] = FLOAT_SCRATCH_SOURCE
+    return part
+
+
 def peak_parts(plan: Plan, target: str = DEFAULT_TARGET) -> dict:
     """Peak SRAM = arena + stack + runtime statics; input/output/scratch are parts of the arena."""
     statics, source = statics_estimate(target)
@@ -182,7 +197,7 @@ def peak_parts(plan: Plan, target: str = DEFAULT_TARGET) -> dict:
             "arena": {"bytes": plan.arena, "kind": "exact"},
             "input": {"bytes": ins, "kind": "exact", "in_arena": True},
             "output": {"bytes": outs, "kind": "exact", "in_arena": True},
-            "scratch": {"bytes": scratch, "kind": plan.scratch_kind, "in_arena": True},
+            "scratch": _scratch_part(plan, scratch),
             "stack": {"bytes": STACK_ESTIMATE, "kind": "estimate"},
             "runtime_statics": {"bytes": statics, "kind": "estimate", "source": source},
         },
@@ -206,6 +221,7 @@ def to_json(
     return {
         "version": VERSION,
         "model_sha256": g.sha256,
+        "precision": plan.precision,
         "target": target.name,
         "budget_bytes": budget,
         "arena_size": plan.arena,

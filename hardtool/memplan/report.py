@@ -34,7 +34,10 @@ def suggestions(doc: dict, plan: Plan) -> list[str]:
 
 def _parts_table(doc: dict) -> Table:
     peak = doc["peak"]
-    t = Table(title=f"Peak SRAM on {doc['target']} (budget {kb(doc['budget_bytes'])})")
+    precision = doc.get("precision", "int8")
+    t = Table(
+        title=f"Peak SRAM of the {precision} model on {doc['target']} (budget {kb(doc['budget_bytes'])})"
+    )
     for c in ("part", "bytes", "", "kind"):
         t.add_column(c, justify="right" if c in ("bytes", "") else "left")
     for name, p in peak["parts"].items():

@@ -64,6 +64,12 @@ def print_report(r: dict) -> None:
 @click.option("--eval-split", default="val", show_default=True)
 @click.option("--eval-images", type=int, default=None, help="Evaluate on the first N images only.")
 @click.option(
+    "--keep-float",
+    is_flag=True,
+    help="Also write OUT/model_float32.tflite: the same graph unquantised (float32), e.g. for "
+    "'hardtool memplan' or 'hardtool compare'. Needs a checkpoint or .onnx INPUT.",
+)
+@click.option(
     "--force", is_flag=True, help="Replace earlier quantize outputs in OUT (other files there stay)."
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
@@ -80,11 +86,13 @@ def quantize_cmd(
     force,
     as_json,
     allow_large_input,
+    keep_float,
 ) -> None:
     """Quantize INPUT (hardtool checkpoint, .onnx, or int8 .tflite) to a full-int8 TFLite.
 
     Writes OUT/model.onnx, OUT/model_int8.tflite and OUT/quant_report.json (float, ONNX and int8
-    mIoU; the int8 number comes from TFLite's reference kernels, which TFLite Micro matches)."""
+    mIoU; the int8 number comes from TFLite's reference kernels, which TFLite Micro matches), and
+    with --keep-float OUT/model_float32.tflite."""
     from hardtool.quantize.pipeline import quantize
 
     if calib_images <= 0:
@@ -105,9 +113,12 @@ def quantize_cmd(
         force,
         progress=not as_json,
         allow_large_input=allow_large_input,
+        keep_float=keep_float,
     )
     if as_json:
         click.echo(json_text(report))
     else:
         print_report(report)
-        click.echo(f"wrote {out}/model_int8.tflite")
+        click.echo(
+            f"wrote {out}/model_int8.tflite" + (f" and {out}/model_float32.tflite" if keep_float else "")
+        )

@@ -100,10 +100,21 @@ def _source(
     return {"model": None, "size": size, "mean": DEFAULT_MEAN, "std": DEFAULT_STD, "meta": {}}
 
 
+FLOAT_NAME = "model_float32.tflite"  # written beside model_int8.tflite with keep_float
+
+
 def _convert(
-    src: dict, data: Path, calib_split: str, calib_images: int, tmp: Path, bar, timed: _Timer
+    src: dict,
+    data: Path,
+    calib_split: str,
+    calib_images: int,
+    tmp: Path,
+    bar,
+    timed: _Timer,
+    keep_float: bool = False,
 ) -> dict:
-    """model.onnx → model_int8.tflite, calibrated; returns the report's calibration / conversion entries."""
+    """model.onnx → model_int8.tflite, calibrated (and model_float32.tflite from the same SavedModel
+    with ``keep_float``); returns the report's calibration / conversion entries."""
     from hardtool.quantize import convert, export
 
     size, mean, std = src["size"], src["mean"], src["std"]
@@ -124,11 +135,20 @@ def _convert(
         )
     task = bar.add_task("calibrating", total=len(calib))
     info = {"mean": list(mean), "std": list(std), "input_size": list(size), **src["meta"]}
-    flat, report["canonicalized_ops"], steps = convert.onnx_to_int8(
-        tmp / "model.onnx", tmp, calib, info, lambda: bar.advance(task)
+    dtypes = ("int8", "float32") if keep_float else ("int8",)
+    flats, report["canonicalized_ops"], steps = convert.onnx_to_tflites(
+        tmp / "model.onnx", tmp, calib, info, lambda: bar.advance(task), dtypes
     )
     timed.timings.update(steps)
-    (tmp / "model_int8.tflite").write_bytes(flat)
+    (tmp / "model_int8.tflite").write_bytes(flats["int8"])
+    if keep_float:
+        (tmp / FLOAT_NAME).write_bytes(flats["float32"])
+        report["float_model"] = {
+            "file": FLOAT_NAME,
+            "bytes": len(flats["float32"]),
+            "sha256": hashlib.sha256(flats["float32"]).hexdigest(),
+            "note": "the same graph unquantised (float32 builtins), for planning and comparison",
+        }
     return report
 
 
@@ -188,10 +208,12 @@ def quantize(
     progress: bool = True,
     log: Callable[[str], None] = print,
     allow_large_input: bool = False,
+    keep_float: bool = False,
 ) -> dict:
     """Run the whole quantisation path and return the report (also written to quant_report.json).
-    Only OUT's model.onnx, model_int8.tflite and quant_report.json are replaced (with ``force``);
-    other files there (plans, projects) are left alone."""
+    With ``keep_float`` the float32 TFLite of the same graph is written too (model_float32.tflite).
+    Only OUT's model.onnx, model_int8.tflite, quant_report.json (and model_float32.tflite) are
+    replaced (with ``force``); other files there (plans, projects) are left alone."""
     from rich.progress import Progress
 
     from hardtool.quantize import runtime, validate
@@ -202,9 +224,15 @@ def quantize(
         check_input_size(input_size, allow_large_input)
     n_eval = len(find_samples(data, eval_split)[:eval_images])  # fail on the data before any slow step
     kind = {".onnx": "onnx", ".tflite": "tflite"}.get(input_path.suffix.lower(), "checkpoint")
+    if keep_float and kind == "tflite":
+        raise HardtoolError(
+            f"--keep-float needs a checkpoint or an .onnx input: {input_path.name} is already a TFLite "
+            "model, with no float graph to keep"
+        )
     timed = _Timer()
     report: dict = {"input": str(input_path), "input_kind": kind, "data": str(data)}
     names = ("model_int8.tflite", "quant_report.json") + (("model.onnx",) if kind != "tflite" else ())
+    names += (FLOAT_NAME,) if keep_float else ()
     with atomic_files(out, names, force) as tmp, Progress(transient=True, disable=not progress) as bar:
         model = None
         if kind == "tflite":
@@ -213,7 +241,7 @@ def quantize(
         else:
             src = _source(input_path, kind, arch, input_size, tmp, timed, allow_large_input)
             model, size = src["model"], src["size"]
-            report |= _convert(src, data, calib_split, calib_images, tmp, bar, timed)
+            report |= _convert(src, data, calib_split, calib_images, tmp, bar, timed, keep_float)
         hist = validate.check_int8_graph(tmp / "model_int8.tflite")
         validate.check_tail(tmp / "model_int8.tflite")
         evals = _evaluate(model, kind, tmp, data, size, eval_split, eval_images, progress, timed)
@@ -222,7 +250,7 @@ def quantize(
     return report
 
 
-def _random_bn_stats(model):
+def random_bn_stats(model):
     """BN statistics that are not the identity, so the folded weights look like a trained net's."""
     import torch
 
@@ -264,7 +292,7 @@ def zoo_tflite(
         return path
     out_dir.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(seed)
-    model = _random_bn_stats(build_model(arch).eval())
+    model = random_bn_stats(build_model(arch).eval())
     work = out_dir / f".{path.stem}-work"
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir()

@@ -3,7 +3,13 @@
 from hardtool.core.graph.ir import Graph, Op, Quant, Tensor
 from hardtool.core.graph.lower import lower, same_padding
 from hardtool.core.graph.reader import load_tflite, load_tflite_bytes
-from hardtool.core.graph.validate import check_float_ops, unsupported_op_error, validate_graph
+from hardtool.core.graph.validate import (
+    check_float_ops,
+    float_ops,
+    is_float_model,
+    unsupported_op_error,
+    validate_graph,
+)
 
 __all__ = [
     "Graph",
@@ -11,6 +17,8 @@ __all__ = [
     "Quant",
     "Tensor",
     "check_float_ops",
+    "float_ops",
+    "is_float_model",
     "load_tflite",
     "load_tflite_bytes",
     "lower",

@@ -8,6 +8,8 @@ code describe the same buffers (docs/contracts.md §1).
    the padded tensor is never materialised.
 3. RESIZE_BILINEAR → ARG_MAX(channels) at a graph output becomes one HARD_RESIZE_ARGMAX op with a
    uint8 [1, H, W] label map: the full-resolution logits are never materialised.
+   Both also apply to float32 models (PAD with 0.0, float logits), which memplan plans and codegen
+   refuses, so a float plan counts the same buffers an int8 one does, at float sizes.
 4. SPACE_TO_BATCH_ND → CONV_2D / DEPTHWISE_CONV_2D → BATCH_TO_SPACE_ND (the converter's form of a
    dilated conv when the batch is dynamic) becomes one conv with native dilation, bit-exact with
    TFLite's reference kernels on the three ops; variants it cannot express stay unfused."""
@@ -17,6 +19,8 @@ from __future__ import annotations
 from hardtool.core.graph.ir import Graph, Op, Tensor
 
 CONVS = ("CONV_2D", "DEPTHWISE_CONV_2D")
+# logits the fused RESIZE_BILINEAR -> ARG_MAX epilogue reads: int8 (our kernel), float32 (planned only)
+FUSED_TAIL_TYPES = ("int8", "float32")
 POOLS = ("AVERAGE_POOL_2D", "MAX_POOL_2D")
 
 
@@ -52,19 +56,27 @@ def _resolve_padding(g: Graph) -> None:
         o["explicit_padding"] = pad
 
 
+def _pads_with_zero(x: Tensor, y: Tensor) -> bool:
+    """The padding value a conv's own padding uses: an int8 zero point (real 0) kept by the PAD, or
+    a float32 tensor's 0.0 (float models are planned, never run, by hardtool)."""
+    if x.dtype == "float32" and y.dtype == "float32":
+        return x.quant is None and y.quant is None
+    return x.dtype == "int8" and x.quant is not None and x.quant.same_as(y.quant)
+
+
 def _pad_amounts(g: Graph, op: Op) -> tuple[int, int, int, int] | None:
-    """(top, bottom, left, right) if this PAD/PADV2 pads only H and W of an int8 tensor with its zero point."""
+    """(top, bottom, left, right) if this PAD/PADV2 pads only H and W of an int8 tensor with its
+    zero point (or of a float32 tensor with 0.0)."""
     x, y = g.tensors[op.inputs[0]], g.tensors[op.outputs[0]]
     p = g.tensors[op.inputs[1]].data if len(op.inputs) > 1 and op.inputs[1] >= 0 else None
-    if p is None or p.shape != (4, 2) or x.dtype != "int8" or len(x.shape) != 4:
-        return None
-    if x.quant is None or not x.quant.same_as(y.quant):
+    if p is None or p.shape != (4, 2) or len(x.shape) != 4 or not _pads_with_zero(x, y):
         return None
     if int(p[0, 0]) or int(p[0, 1]) or int(p[3, 0]) or int(p[3, 1]):
         return None
     if op.name == "PADV2":
         v = g.tensors[op.inputs[2]].data if len(op.inputs) > 2 and op.inputs[2] >= 0 else None
-        if v is None or v.size != 1 or int(v.reshape(-1)[0]) != y.quant.zero_point[0]:
+        zero = y.quant.zero_point[0] if y.quant is not None else 0
+        if v is None or v.size != 1 or v.reshape(-1)[0] != zero:
             return None
     return int(p[1, 0]), int(p[1, 1]), int(p[2, 0]), int(p[2, 1])
 
@@ -187,7 +199,9 @@ def _fuse_resize_argmax(g: Graph) -> set[int]:
         if axis is None or axis.size != 1 or int(axis.reshape(-1)[0]) % len(ys.shape) != len(ys.shape) - 1:
             continue
         x = g.tensors[r.inputs[0]]
-        if consumers.get(y) != [a.index] or y in g.outputs or x.dtype != "int8" or ys.shape[-1] > 256:
+        if consumers.get(y) != [a.index] or y in g.outputs or x.dtype not in FUSED_TAIL_TYPES:
+            continue
+        if ys.shape[-1] > 256:
             continue
         if len(ys.shape) != 4 or ys.shape[0] != 1:
             continue

@@ -79,18 +79,21 @@ def _corrupt(name: str, why: str) -> HardtoolError:
     )
 
 
-def load_tflite(path: Path | str, validate: bool = True) -> Graph:
-    """Read a .tflite file; with ``validate`` reject float models, ops the toolchain cannot deploy and
-    every field TFLite's own Prepare functions would refuse (`hardtool.core.graph.validate`)."""
+def load_tflite(path: Path | str, validate: bool = True, float_ok: bool = False) -> Graph:
+    """Read a .tflite file; with ``validate`` reject float models (unless ``float_ok``), ops the
+    toolchain cannot deploy and every field TFLite's own Prepare functions would refuse
+    (`hardtool.core.graph.validate`)."""
     path = Path(path)
     if path.is_dir():
         raise HardtoolError(f"{path} is a folder, not a model file; give the path of an int8 .tflite")
     if not path.is_file():
         raise HardtoolError(f"{path}: no such model file")
-    return load_tflite_bytes(path.read_bytes(), path.name, validate)
+    return load_tflite_bytes(path.read_bytes(), path.name, validate, float_ok)
 
 
-def load_tflite_bytes(data: bytes, name: str = "model.tflite", validate: bool = True) -> Graph:
+def load_tflite_bytes(
+    data: bytes, name: str = "model.tflite", validate: bool = True, float_ok: bool = False
+) -> Graph:
     """Like `load_tflite` for bytes already in memory."""
     if len(data) < 8 or data[4:8] != b"TFL3":
         raise _corrupt(name, f"no TFL3 identifier in its {len(data)}-byte header")
@@ -115,7 +118,7 @@ def load_tflite_bytes(data: bytes, name: str = "model.tflite", validate: bool = 
         )
         raise _corrupt(name, why) from None
     if validate:
-        validate_graph(graph)
+        validate_graph(graph, float_ok=float_ok)
     return graph
 
 

@@ -3,7 +3,8 @@ codegen use, so a damaged or hand-edited `.tflite` fails here with one line nami
 field, and never deeper inside lowering, planning or the generated C.
 
 What is checked, beyond the reader's own checks (file structure, buffers vs shapes, types):
-- float models and ops outside ``SUPPORTED`` (named, with their index);
+- float models (unless ``float_ok``: memplan plans them) and ops outside ``SUPPORTED`` (named,
+  with their index);
 - graph structure: op arity, omitted inputs only where optional, every tensor written once,
   every activation produced before it is read (file order is the execution order), graph
   inputs / outputs that exist and make sense;
@@ -135,19 +136,33 @@ def _edge_conversion(graph: Graph, op: Op) -> bool:
     return op.name == "DEQUANTIZE" and y.index in graph.outputs and not x.is_float
 
 
-def check_float_ops(graph: Graph) -> None:
-    """Refuse float models, naming the float ops; float32 only at the edges is an int8 model."""
-    float_ops = []
+def float_ops(graph: Graph) -> list[str]:
+    """``#index NAME (float tensor 'name')`` of every op computing in float; float32 only at the
+    edges (QUANTIZE of a graph input, DEQUANTIZE to a graph output) is an int8 model's I/O."""
+    found = []
     for op in graph.ops:
         ts = [graph.tensors[t] for t in (*op.inputs, *op.outputs) if t >= 0]
         bad = [t.name or f"t{t.index}" for t in ts if t.is_float]
         if bad and not (op.inputs and op.outputs and _edge_conversion(graph, op)):
-            float_ops.append(f"#{op.index} {op.name} (float tensor '{bad[0]}')")
-    if float_ops:
-        shown = ", ".join(float_ops[:6]) + (f" and {len(float_ops) - 6} more" if len(float_ops) > 6 else "")
+            found.append(f"#{op.index} {op.name} (float tensor '{bad[0]}')")
+    return found
+
+
+def is_float_model(graph: Graph) -> bool:
+    """A float model: some op computes in float. memplan plans these (float buffer sizes); codegen
+    and the int8 kernels refuse them (`check_float_ops`)."""
+    return bool(float_ops(graph))
+
+
+def check_float_ops(graph: Graph) -> None:
+    """Refuse float models, naming the float ops; float32 only at the edges is an int8 model."""
+    found = float_ops(graph)
+    if found:
+        shown = ", ".join(found[:6]) + (f" and {len(found) - 6} more" if len(found) > 6 else "")
         raise HardtoolError(
-            f"{graph.name} is a float model: float ops {shown}; quantize it to full int8 "
-            "(int8 input, TFLITE_BUILTINS_INT8) with 'hardtool quantize'"
+            f"{graph.name} is a float model: float ops {shown}; hardtool's kernels and codegen run int8 "
+            "only (memplan plans float models): quantize it to full int8 (int8 input, "
+            "TFLITE_BUILTINS_INT8) with 'hardtool quantize'"
         )
 
 
@@ -156,10 +171,11 @@ def unsupported_op_error(graph: Graph, lines: list[str], why: str) -> HardtoolEr
     return HardtoolError(f"{graph.name}: {len(lines)} op(s) {why}:\n" + "\n".join(f"  {ln}" for ln in lines))
 
 
-def _check_types(g: Graph, supported: frozenset[str]) -> None:
-    """Float models (naming the float ops) and every op outside ``supported`` (index, name and
-    tensor shapes; one line each)."""
-    check_float_ops(g)
+def _check_types(g: Graph, supported: frozenset[str], float_ok: bool) -> None:
+    """Float models (naming the float ops) unless ``float_ok``, and every op outside ``supported``
+    (index, name and tensor shapes; one line each)."""
+    if not float_ok:
+        check_float_ops(g)
     if not g.ops:
         raise HardtoolError(f"{g.name} has no ops")
     bad = [op for op in g.ops if op.name not in supported]
@@ -550,10 +566,11 @@ OP_CHECKS: dict[str, Callable[[Check], None]] = (
 )
 
 
-def validate_graph(graph: Graph, supported: frozenset[str] = SUPPORTED) -> None:
+def validate_graph(graph: Graph, supported: frozenset[str] = SUPPORTED, float_ok: bool = False) -> None:
     """Raise a one-line HardtoolError for the first field TFLite's Prepare functions would refuse
-    (or that our planner and kernels cannot take); return None for a deployable graph."""
-    _check_types(graph, supported)
+    (or that our planner and kernels cannot take); return None for a deployable graph. A float
+    model is refused unless ``float_ok`` (memory planning takes float models; codegen does not)."""
+    _check_types(graph, supported, float_ok)
     for t in graph.tensors:
         _check_tensor(graph, t)
     _check_io(graph)
