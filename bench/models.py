@@ -7,15 +7,15 @@ v1.1 results), and our arena next to TFLite Micro's."""
 from __future__ import annotations
 
 import json
-import os
 import shutil
 from pathlib import Path
 
 import numpy as np
 
+from bench.common import mlperf_dir
 from hardtool.core.files import atomic_write_json
 
-MLPERF_DIR = Path(os.environ.get("HARDTOOL_MLPERF_TINY", "/work/shared/mlperf-tiny"))
+MLPERF_DIR = mlperf_dir() or Path("shared/mlperf-tiny")  # absent: the tests that need it skip
 FILES = {
     "vww_96_int8": "visual wake words (MobileNetV1 0.25, 96x96)",
     "resnet8_quant": "image classification (ResNet-8, CIFAR-10)",

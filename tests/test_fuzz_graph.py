@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from bench.common import mlperf_dir
 from hardtool.core.errors import HardtoolError
 from hardtool.core.files import json_text
 from hardtool.core.graph import load_tflite_bytes
@@ -24,18 +25,9 @@ from hardtool.memplan.plan import PlanOptions, plan_graph, to_json
 from hardtool.memplan.tflm_layout import tflm_layout
 from tests.graph_mutants import KINDS, mutant
 
-ROOT = Path(__file__).resolve().parents[1]
 SCALE = float(os.environ.get("HARDTOOL_FUZZ_SCALE", "1"))
 N_MEMPLAN, N_CODEGEN = int(200 * SCALE), int(40 * SCALE)
 FAST = PlanOptions(schedule_seconds=0.3, place_seconds=0.2)
-
-
-def mlperf_dir() -> Path | None:
-    """The shared MLPerf Tiny models (read in place, never copied): $HARDTOOL_MLPERF_TINY or
-    shared/mlperf-tiny beside a parent folder of the repository."""
-    env = os.environ.get("HARDTOOL_MLPERF_TINY")
-    found = [Path(env)] if env else [p / "shared" / "mlperf-tiny" for p in ROOT.parents]
-    return next((p for p in found if p.is_dir() and any(p.glob("*.tflite"))), None)
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,6 @@ copied into the repository; the test is skipped where they are absent."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
@@ -21,9 +20,10 @@ from kernels_util import (  # noqa: F401  (the *_fixture imports provide the ker
     rand_int8,
 )
 
+from bench.common import mlperf_dir
 from hardtool.core.graph import load_tflite, lower
 
-MLPERF_DIR = Path(os.environ.get("HARDTOOL_MLPERF_TINY", "/work/shared/mlperf-tiny"))
+MLPERF_DIR = mlperf_dir() or Path("shared/mlperf-tiny")  # absent: the tests that need it skip
 MODELS = ["vww_96_int8", "resnet8_quant", "kws_ref_model", "ad01_int8", "strm_ww_int8"]
 
 
