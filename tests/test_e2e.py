@@ -57,6 +57,14 @@ def test_run_on_emulated_board_is_bit_exact(pipeline):
     assert (
         abs(sum(row["mean"] for row in layers) - bench["latency"]["mean"]) <= 0.02 * bench["latency"]["mean"]
     )
+    # per op type: the per-layer rows summed by op, the rates recomputed from those rows
+    types = {g["op"]: g for g in bench["per_op_type"]}
+    assert sum(g["layers"] for g in types.values()) == len(layers)
+    convs = [row for row in layers if row["name"].startswith("CONV_2D#")]
+    conv = types["CONV_2D"]
+    assert conv["layers"] == len(convs) and conv["macs"] == sum(row["macs"] for row in convs)
+    assert conv["per_mac"] == pytest.approx(sum(row["mean"] for row in convs) / conv["macs"])
+    assert "per_element" in types["ADD"] and "per_mac" not in types["ADD"]
     assert (out / "qemu" / "bench" / "masks.png").stat().st_size > 1000
     # measured SRAM close to memplan's prediction (stack and statics are estimates there)
     sram = bench["sram"]

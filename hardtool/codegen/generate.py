@@ -267,7 +267,8 @@ def _summary(tmp: Path, ctx: dict) -> dict:
         "input_rows": ctx["input_rows"],
         "input_row_bytes": ctx["input_row_bytes"],
         "layer_table": [
-            {"name": L.name, "op": L.op, "kernel": L.kernel, "macs": L.macs} for L in ctx["layers"]
+            {"name": L.name, "op": L.op, "kernel": L.kernel, "macs": L.macs, "elements": L.elements}
+            for L in ctx["layers"]
         ],
         "files": sorted(str(p.relative_to(tmp)) for p in tmp.rglob("*") if p.is_file()),
     }

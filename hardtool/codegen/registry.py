@@ -30,6 +30,7 @@ class Layer:
     call: str = ""
     macs: int = 0
     kernel: str = ""  # the C function that runs it; "" for an op that needs no code (an alias)
+    elements: int = 0  # output elements (the unit of per-element rates for ops without MACs)
 
 
 @dataclass
@@ -134,6 +135,8 @@ def emit_layer(ctx: EmitContext, step: int, op: Op) -> Layer:
     """The C of one op at position ``step`` of the execution order."""
     if op.name not in EMITTERS:
         raise HardtoolError(f"op #{op.index} {op.name} has no int8 kernel in hardtool's runtime")
-    layer = Layer(step, op.index, f"{op.name}#{op.index}")
+    out = ctx.graph.tensors[op.outputs[0]] if op.outputs else None
+    elements = int(np.prod(out.shape)) if out is not None else 0
+    layer = Layer(step, op.index, f"{op.name}#{op.index}", elements=elements)
     EMITTERS[op.name](ctx, op, layer, f"l{step}")
     return layer

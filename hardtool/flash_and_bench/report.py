@@ -48,6 +48,29 @@ def per_layer(names: list[str], counts: list[list[int]], macs: list[int] | None 
     return rows
 
 
+def per_op_type(per_layer_rows: list[dict], elements: list[int] | None = None) -> list[dict]:
+    """The per-layer rows summed per op type (the name before '#'): layers, share of the frame,
+    units per MAC where the type has MACs, else per output element; largest share first."""
+    groups: dict[str, dict] = {}
+    for row in per_layer_rows:
+        op = row["name"].split("#")[0]
+        g = groups.setdefault(
+            op, {"op": op, "layers": 0, "mean": 0.0, "share": 0.0, "macs": 0, "elements": 0}
+        )
+        g["layers"] += 1
+        g["mean"] += row["mean"]
+        g["share"] += row["share"]
+        g["macs"] += row.get("macs", 0)
+        if elements and row["layer"] < len(elements):
+            g["elements"] += int(elements[row["layer"]])
+    for g in groups.values():
+        if g["macs"]:
+            g["per_mac"] = g["mean"] / g["macs"]
+        elif g["elements"]:
+            g["per_element"] = g["mean"] / g["elements"]
+    return sorted(groups.values(), key=lambda g: -g["mean"])
+
+
 def accuracy(gts: list[np.ndarray], preds: dict[str, list[np.ndarray]]) -> dict:
     """mIoU of each prediction set on the same ground truth."""
     out = {}
@@ -159,6 +182,21 @@ def _layer_table(per_layer: list[dict], label: str):
     return lt
 
 
+def _op_type_table(rows: list[dict], label: str):
+    from rich.table import Table
+
+    t = Table(title=f"per op type (mean {label})")
+    for col in ("op", "layers", label, "share", "per MAC", "per element"):
+        t.add_column(col, justify="left" if col == "op" else "right")
+    for g in rows:
+        per_mac = f"{g['per_mac']:.2f}" if "per_mac" in g else "—"
+        per_el = f"{g['per_element']:.2f}" if "per_element" in g else "—"
+        t.add_row(
+            g["op"], str(g["layers"]), f"{g['mean']:,.0f}", f"{100 * g['share']:.1f} %", per_mac, per_el
+        )
+    return t
+
+
 def print_report(r: dict) -> None:
     from rich.console import Console
     from rich.table import Table
@@ -182,6 +220,8 @@ def print_report(r: dict) -> None:
     if r["per_layer"]:
         con.print(_layer_table(r["per_layer"], label))
         con.print(f"(top 12 of {len(r['per_layer'])} layers; all in bench.json)")
+    if r.get("per_op_type"):
+        con.print(_op_type_table(r["per_op_type"], label))
     if r.get("interrupted"):
         con.print("[yellow]interrupted: partial results written[/yellow]")
 

@@ -285,6 +285,9 @@ def assemble_report(board: str, port, project: dict, build, inp: Inputs, run: De
     moved = k * inp.input_bytes
     agreement = S.compare_outputs(device, inp.host[:k], cg["outputs"])
     unit = results[0].unit if results else (hello.unit if hello else "cycles")
+    rows = R.per_layer(
+        [L["name"] for L in layers], [r.layer_counts for r in results], [L["macs"] for L in layers]
+    )
     return {
         "board": _board_info(board, port, hello),
         **meta,
@@ -300,9 +303,8 @@ def assemble_report(board: str, port, project: dict, build, inp: Inputs, run: De
             [r.total for r in results], unit, hello.core_clock_hz if hello and unit == "cycles" else None
         )
         | {"counter": run.counter},
-        "per_layer": R.per_layer(
-            [L["name"] for L in layers], [r.layer_counts for r in results], [L["macs"] for L in layers]
-        ),
+        "per_layer": rows,
+        "per_op_type": R.per_op_type(rows, [L.get("elements", 0) for L in layers]),
         "sram": _sram(project, build, results),
         "build": {"ram_used": build.ram_used, "flash_used": build.flash_used, "elf": str(build.elf)},
         "protocol": {**run.stats, "seconds": round(run.seconds, 2), "input_bytes": moved}
