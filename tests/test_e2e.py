@@ -65,6 +65,10 @@ def test_run_on_emulated_board_is_bit_exact(pipeline):
     assert conv["layers"] == len(convs) and conv["macs"] == sum(row["macs"] for row in convs)
     assert conv["per_mac"] == pytest.approx(sum(row["mean"] for row in convs) / conv["macs"])
     assert "per_element" in types["ADD"] and "per_mac" not in types["ADD"]
+    # codegen says which path each kernel takes on the Cortex-M7 (HARD's depthwise convs are 3x3)
+    table = json.loads((out / "qemu" / "codegen.json").read_text())["layer_table"]
+    dw = [L for L in table if L["name"].startswith("DEPTHWISE_CONV_2D#")]
+    assert dw and all(L["dsp_path"].startswith("3x3, dilation") for L in dw)
     assert (out / "qemu" / "bench" / "masks.png").stat().st_size > 1000
     # measured SRAM close to memplan's prediction (stack and statics are estimates there)
     sram = bench["sram"]

@@ -268,6 +268,7 @@ def _summary(tmp: Path, ctx: dict) -> dict:
         "input_row_bytes": ctx["input_row_bytes"],
         "layer_table": [
             {"name": L.name, "op": L.op, "kernel": L.kernel, "macs": L.macs, "elements": L.elements}
+            | ({"dsp_path": L.path} if L.path and ctx["board"] != "host" else {})
             for L in ctx["layers"]
         ],
         "files": sorted(str(p.relative_to(tmp)) for p in tmp.rglob("*") if p.is_file()),

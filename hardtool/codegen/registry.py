@@ -19,6 +19,7 @@ from hardtool.core.errors import HardtoolError
 from hardtool.core.graph.ir import Graph, Op, Tensor, describe_op
 from hardtool.kernels import quant as Q
 from hardtool.kernels import support
+from hardtool.kernels.select import select_kernel
 
 
 @dataclass
@@ -31,6 +32,7 @@ class Layer:
     macs: int = 0
     kernel: str = ""  # the C function that runs it; "" for an op that needs no code (an alias)
     elements: int = 0  # output elements (the unit of per-element rates for ops without MACs)
+    path: str = ""  # the path the kernel takes inside on a DSP target, and why (kernels.select)
 
 
 @dataclass
@@ -139,4 +141,8 @@ def emit_layer(ctx: EmitContext, step: int, op: Op) -> Layer:
     elements = int(np.prod(out.shape)) if out is not None else 0
     layer = Layer(step, op.index, f"{op.name}#{op.index}", elements=elements)
     EMITTERS[op.name](ctx, op, layer, f"l{step}")
+    try:
+        layer.path = select_kernel(op, ctx.graph).reason
+    except ValueError:  # an op without a choice of paths (FULLY_CONNECTED, SOFTMAX, ...)
+        layer.path = ""
     return layer
