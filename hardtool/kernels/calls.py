@@ -137,19 +137,7 @@ def add_depthwise(
 
 
 def add_add(prog: Program, a: np.ndarray, b: np.ndarray, p: quant.AddParams, act=(-128, 127)) -> Buf:
-    params = H.AddParams(
-        p.input1_offset,
-        p.input1_multiplier,
-        p.input1_shift,
-        p.input2_offset,
-        p.input2_multiplier,
-        p.input2_shift,
-        p.left_shift,
-        p.output_offset,
-        p.output_multiplier,
-        p.output_shift,
-        H.Activation(*act),
-    )
+    params = H.add_params(p, act)
     return _binary(prog, "hard_elementwise_add_s8", params, a, b)
 
 

@@ -94,6 +94,23 @@ class AddParams(C.Structure):
     ]
 
 
+def add_params(p: quant.AddParams, act=(-128, 127)) -> AddParams:
+    """The C struct of ADD's (or SUB's) parameters with the fused activation's range."""
+    return AddParams(
+        p.input1_offset,
+        p.input1_multiplier,
+        p.input1_shift,
+        p.input2_offset,
+        p.input2_multiplier,
+        p.input2_shift,
+        p.left_shift,
+        p.output_offset,
+        p.output_multiplier,
+        p.output_shift,
+        Activation(*act),
+    )
+
+
 class MulParams(C.Structure):
     _fields_ = [
         ("input1_offset", i32),
@@ -360,19 +377,7 @@ class KernelLib:
         b = np.ascontiguousarray(b, dtype=np.int8)
         assert a.shape == b.shape
         out = np.zeros_like(a)
-        params = AddParams(
-            p.input1_offset,
-            p.input1_multiplier,
-            p.input1_shift,
-            p.input2_offset,
-            p.input2_multiplier,
-            p.input2_shift,
-            p.left_shift,
-            p.output_offset,
-            p.output_multiplier,
-            p.output_shift,
-            Activation(*act),
-        )
+        params = add_params(p, act)
         self._call("hard_elementwise_add_s8", C.byref(params), _ptr(a), _ptr(b), _ptr(out), i32(a.size))
         return out
 
@@ -594,19 +599,7 @@ class KernelLib:
 
     def broadcast_add(self, a: np.ndarray, b: np.ndarray, p: quant.AddParams, act=(-128, 127)) -> np.ndarray:
         """ADD, or SUB with ``quant.sub_params``, broadcasting over 4-D shapes."""
-        params = AddParams(
-            p.input1_offset,
-            p.input1_multiplier,
-            p.input1_shift,
-            p.input2_offset,
-            p.input2_multiplier,
-            p.input2_shift,
-            p.left_shift,
-            p.output_offset,
-            p.output_multiplier,
-            p.output_shift,
-            Activation(*act),
-        )
+        params = add_params(p, act)
         return self._binary("hard_broadcast_add_s8", params, a, b)
 
     def broadcast_mul(
