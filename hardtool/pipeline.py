@@ -197,40 +197,15 @@ def run_pipeline(
 @allow_large_input_option()
 @force_option("an existing output folder")
 @json_option()
-def run_cmd(
-    ckpt,
-    data,
-    out,
-    n,
-    board,
-    port,
-    baud,
-    flasher,
-    calib_images,
-    eval_images,
-    input_size,
-    allow_large_input,
-    force,
-    as_json,
-) -> None:
+def run_cmd(ckpt, out, input_size, as_json, **stages) -> None:
     """Run every stage on CKPT: quantize, memplan, codegen, build, flash-and-bench."""
-    out = out or Path("build") / Path(ckpt).stem
     s = run_pipeline(
         ckpt,
-        data,
-        out,
-        n,
-        board,
-        port,
-        baud,
-        flasher,
-        calib_images,
-        eval_images,
-        tuple(input_size) if input_size else None,
-        force,
+        out=out or Path("build") / Path(ckpt).stem,
+        input_size=tuple(input_size) if input_size else None,
         progress=not as_json,
         log=(lambda m: click.echo(m, err=True)) if as_json else click.echo,
-        allow_large_input=allow_large_input,
+        **stages,
     )
     if as_json:
         click.echo(json_text(s))
