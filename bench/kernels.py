@@ -137,20 +137,6 @@ def _class_rows(work: Path) -> list[dict]:
     return rows
 
 
-def _by_op(per_layer: list[dict]) -> dict:
-    """Instructions and MACs per op type over the frame's layers."""
-    out: dict[str, dict] = {}
-    for row in per_layer:
-        op = row["name"].split("#")[0]
-        agg = out.setdefault(op, {"layers": 0, "instructions": 0.0, "macs": 0})
-        agg["layers"] += 1
-        agg["instructions"] += row["mean"]
-        agg["macs"] += row.get("macs", 0)
-    for agg in out.values():
-        agg["per_mac"] = agg["instructions"] / agg["macs"] if agg["macs"] else None
-    return out
-
-
 def _frame(work: Path) -> dict:
     """HARD-Edge 128×256 through codegen, build and flash-and-bench on QEMU: portable and DSP builds."""
     from bench.common import bench_data, demo_model
@@ -180,7 +166,7 @@ def _frame(work: Path) -> dict:
             "flash_bytes": r["build"]["flash_used"],
             "kernel_code_bytes": linked_kernel_bytes(Path(r["build"]["elf"]).with_suffix(".map")),
             "ram_bytes": r["build"]["ram_used"],
-            "by_op": _by_op(r["per_layer"]),
+            "by_op": {g["op"]: g for g in r["per_op_type"]},  # flash-and-bench's per-op-type table
         }
     out["cmsis_nn"] = FRAME_CMSIS_NN
     out["goal"] = FRAME_GOAL
