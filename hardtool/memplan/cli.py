@@ -52,6 +52,14 @@ def warn_unsupported(graph) -> None:
 )
 @click.option("--force", is_flag=True, help="Overwrite an existing memplan.json / memplan.png.")
 @click.option("--no-tflm", is_flag=True, help="Skip measuring TFLite Micro's arena for comparison.")
+@click.option(
+    "--no-inplace",
+    is_flag=True,
+    help="Keep every op's output apart from its inputs (no in-place ops, no concatenation inputs "
+    "produced in their slice).",
+)
+@click.option("--no-stream", is_flag=True, help="Keep the whole input in SRAM (no streamed first convolution).")
+@click.option("--no-patch", is_flag=True, help="Run the first ops op by op (no band-by-band first stage).")
 @click.pass_context
 def memplan_cmd(
     ctx: click.Context,
@@ -63,16 +71,27 @@ def memplan_cmd(
     out: Path | None,
     force: bool,
     no_tflm: bool,
+    no_inplace: bool,
+    no_stream: bool,
+    no_patch: bool,
 ) -> None:
     """Plan the SRAM of MODEL.tflite: peak and its parts, TFLite Micro's arena for the same file,
-    the lower bound, a timeline PNG and a verdict (exit 3 when it does not fit)."""
+    the arena without each technique that goes below the op-by-op bound (in-place ops and
+    concatenation slices, streamed input, band-by-band first stage) and both lower bounds, a
+    timeline PNG and a verdict (exit 3 when it does not fit)."""
     from hardtool.memplan.files import plan_to_files
+    from hardtool.memplan.plan import PlanOptions
     from hardtool.memplan.report import print_report, suggestions
 
     if budget is not None and budget <= 0:
         raise HardtoolError(f"--budget must be a positive number of bytes, not {budget}")
     out_dir = Path(out) if out is not None else Path(model).parent
-    doc, plan, json_path, png_path = plan_to_files(model, out_dir, target, budget, png, force, not no_tflm)
+    opts = PlanOptions(
+        strided_concat=not no_inplace, inplace=not no_inplace, stream=not no_stream, patch=not no_patch
+    )
+    doc, plan, json_path, png_path = plan_to_files(
+        model, out_dir, target, budget, png, force, not no_tflm, options=opts
+    )
     warn_unsupported(plan.graph)
     if as_json:
         click.echo(json.dumps(doc, indent=2))
