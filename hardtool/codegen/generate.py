@@ -13,8 +13,8 @@ import jinja2
 
 from hardtool import __version__
 from hardtool.codegen import ops  # noqa: F401 - registers every op family's emitter
-from hardtool.codegen.emit import c_float, c_string
 from hardtool.codegen import stage as ST
+from hardtool.codegen.emit import c_float, c_string
 from hardtool.codegen.model_io import ModelIO, model_io
 from hardtool.codegen.registry import EmitContext, Layer, emit_layer, unsupported
 from hardtool.core.boards import DEFAULT_STACK_BYTES, boards
@@ -216,7 +216,9 @@ def _context(model: Path, graph: Graph, plan: dict, built: tuple, settings: dict
         "sha256": graph.sha256,
         "layers": layers,
         "arena_size": int(plan["arena_size"]),
-        "inputs": [t | ({"offset": None} if stage and stage.streamed else {}) for t in _tensor_table(io.inputs)],
+        "inputs": [
+            t | ({"offset": None} if stage and stage.streamed else {}) for t in _tensor_table(io.inputs)
+        ],
         "outputs": _tensor_table(io.outputs),
         "max_rank": max(4, *(len(t.shape) for t in io.inputs + io.outputs)),
         "input_bytes": io.input_bytes,
@@ -307,7 +309,8 @@ def _summary(tmp: Path, ctx: dict) -> dict:
         "input_rows": ctx["input_rows"],
         "input_row_bytes": ctx["input_row_bytes"],
         "layer_table": [
-            {"name": L.name, "op": L.op, "kernel": L.kernel, "macs": L.macs} | ({"stage": True} if L.stage else {})
+            {"name": L.name, "op": L.op, "kernel": L.kernel, "macs": L.macs}
+            | ({"stage": True} if L.stage else {})
             for L in ctx["layers"]
         ],
         "stage": _stage_summary(ctx["stage"]),

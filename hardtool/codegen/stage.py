@@ -100,7 +100,9 @@ def _spans(st: S.Stage) -> str:
     return "{\n    " + ",\n    ".join(rows) + "\n}"
 
 
-def check_runnable(graph: Graph, st: S.Stage, template: dict, protocol: str, input_rows: tuple[int, int]) -> None:
+def check_runnable(
+    graph: Graph, st: S.Stage, template: dict, protocol: str, input_rows: tuple[int, int]
+) -> None:
     """Refuse, in one line naming the op and the switch, a streamed stage this project cannot feed."""
     if not st.streamed:
         return

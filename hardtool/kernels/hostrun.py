@@ -115,7 +115,9 @@ class HostModel:
         captured: dict[int, np.ndarray] = {}
         cb = self._capture_hook(captured) if capture else None
         prof = _Profile(cb, None) if cb else None
-        self._write_inputs(list(xs) if isinstance(xs, list | tuple) else [xs], ctypes.byref(prof) if prof else None)
+        self._write_inputs(
+            list(xs) if isinstance(xs, list | tuple) else [xs], ctypes.byref(prof) if prof else None
+        )
         rc = self.lib.hard_model_run(ctypes.byref(prof) if prof else None)
         if rc != 0:
             raise HardtoolError(f"generated model failed at layer {-rc - 1}")

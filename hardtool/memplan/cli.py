@@ -58,7 +58,13 @@ def warn_unsupported(graph) -> None:
     help="Keep every op's output apart from its inputs (no in-place ops, no concatenation inputs "
     "produced in their slice).",
 )
-@click.option("--no-stream", is_flag=True, help="Keep the whole input in SRAM (no streamed first convolution).")
+@click.option(
+    "--stream/--no-stream",
+    default=False,
+    show_default=True,
+    help="Run the first convolution on input rows as they arrive, never holding the whole input "
+    "(the host template's input API; the board firmware and Mbed templates need the whole input).",
+)
 @click.option("--no-patch", is_flag=True, help="Run the first ops op by op (no band-by-band first stage).")
 @click.pass_context
 def memplan_cmd(
@@ -72,7 +78,7 @@ def memplan_cmd(
     force: bool,
     no_tflm: bool,
     no_inplace: bool,
-    no_stream: bool,
+    stream: bool,
     no_patch: bool,
 ) -> None:
     """Plan the SRAM of MODEL.tflite: peak and its parts, TFLite Micro's arena for the same file,
@@ -87,7 +93,7 @@ def memplan_cmd(
         raise HardtoolError(f"--budget must be a positive number of bytes, not {budget}")
     out_dir = Path(out) if out is not None else Path(model).parent
     opts = PlanOptions(
-        strided_concat=not no_inplace, inplace=not no_inplace, stream=not no_stream, patch=not no_patch
+        strided_concat=not no_inplace, inplace=not no_inplace, stream=stream, patch=not no_patch
     )
     doc, plan, json_path, png_path = plan_to_files(
         model, out_dir, target, budget, png, force, not no_tflm, options=opts

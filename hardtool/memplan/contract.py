@@ -104,7 +104,10 @@ class _Graph:
         self.stage_ops = set(st.get("ops", []))
         self.cls = {t: t for t in graph.activations()}
         for op in graph.ops:
-            if op.name in RESHAPES and graph.tensors[op.inputs[0]].nbytes == graph.tensors[op.outputs[0]].nbytes:
+            if (
+                op.name in RESHAPES
+                and graph.tensors[op.inputs[0]].nbytes == graph.tensors[op.outputs[0]].nbytes
+            ):
                 self.cls[self._find(op.outputs[0])] = self._find(op.inputs[0])
 
     def _find(self, t: int) -> int:
@@ -186,7 +189,9 @@ def _check_lifetimes(doc: dict, graph: Graph, planned: dict[int, dict]) -> None:
         if e["first_step"] > min(steps) or e["last_step"] < max(steps):
             raise _fail(f"tensor {t} '{e['name']}' is used outside its planned steps")
     for e in doc["buffers"]:
-        if e.get("tensor") is None and not (e.get("op") in pos and e["first_step"] == pos[e["op"]] == e["last_step"]):
+        if e.get("tensor") is None and not (
+            e.get("op") in pos and e["first_step"] == pos[e["op"]] == e["last_step"]
+        ):
             raise _fail(f"scratch buffer {e['name']!r} does not live at its op's step")
 
 
@@ -196,7 +201,13 @@ def _stage_sizes(doc: dict, graph: Graph) -> dict[int, tuple[int, str, int, int]
     if not st:
         return {}
     ops, streamed, rows = st.get("ops"), st.get("streamed"), st.get("band_rows")
-    if not isinstance(ops, list) or not ops or not isinstance(rows, int) or rows < 1 or (not streamed and len(ops) < 2):
+    if (
+        not isinstance(ops, list)
+        or not ops
+        or not isinstance(rows, int)
+        or rows < 1
+        or (not streamed and len(ops) < 2)
+    ):
         raise _fail("its stage needs ops (two or more without streaming) and band_rows >= 1")
     if S.chain(graph, bool(streamed))[: len(ops)] != ops or doc["order"][: len(ops)] != ops:
         raise _fail(f"its stage ops {ops} are not a chain from the input run first")
@@ -226,7 +237,9 @@ def _check_graph(doc: dict, graph: Graph) -> None:
             raise _fail(f"tensor {t} '{tensor.name}' has no buffer")
         need, role, first, last = staged.get(t, (tensor.nbytes, "", None, None))
         if e["size"] != need or e.get("stage", "") != role:
-            raise _fail(f"tensor {t} '{tensor.name}' needs {need} bytes{' ' + role if role else ''}, the plan gives {e['size']}")
+            raise _fail(
+                f"tensor {t} '{tensor.name}' needs {need} bytes{' ' + role if role else ''}, the plan gives {e['size']}"
+            )
         if first is not None and (e["first_step"] > first or e["last_step"] < last):
             raise _fail(f"stage tensor {t} '{tensor.name}' must live through steps {first}..{last}")
         if e.get("view") is not None and "stage" in e:

@@ -21,8 +21,16 @@ from hardtool.core.graph import Graph, Op, load_tflite, lower
 from hardtool.kernels.scratch import scratch_bytes
 from hardtool.memplan import stage as S
 from hardtool.memplan.contract import VERSION
-from hardtool.memplan.lifetimes import Block, Groups, blocks_for_order, inplace_savings, live_profile
-from hardtool.memplan.lifetimes import stage_sizes, static_groups, tensor_lifetimes
+from hardtool.memplan.lifetimes import (
+    Block,
+    Groups,
+    blocks_for_order,
+    inplace_savings,
+    live_profile,
+    stage_sizes,
+    static_groups,
+    tensor_lifetimes,
+)
 from hardtool.memplan.place import Placement, exact, quick
 from hardtool.memplan.schedule import Schedule, best_order, file_order
 
@@ -37,7 +45,9 @@ STACK_ESTIMATE = DEFAULT_STACK_BYTES
 class PlanOptions:
     strided_concat: bool = True  # producers write into channel slices of a concat output
     inplace: bool = True  # outputs over inputs that die at the op (elementwise, conv, depthwise, pool)
-    stream: bool = True  # the first convolution consumes input rows as they arrive
+    # the first convolution consumes input rows as they arrive: off by default, as only the host
+    # template feeds its input row by row (the board firmware receives the whole input first)
+    stream: bool = False
     patch: bool = True  # the first ops run band by band (halo rows computed again)
     beam: int = 4000
     schedule_seconds: float = 2.0
@@ -171,7 +181,9 @@ def plan_graph(
     g = lower(graph)
     c = _Ctx(g, static_groups(g, opt.strided_concat, opt.inplace), _scratch_sizes(g, scratch_fn), opt)
     sched = _schedule(c)
-    plain = max(live_profile(blocks_for_order(g, sched.order, c.gr, c.scratch, None, opt.inplace), len(g.ops)))
+    plain = max(
+        live_profile(blocks_for_order(g, sched.order, c.gr, c.scratch, None, opt.inplace), len(g.ops))
+    )
     stage, staged = choose_stage(c, plain)
     if staged is not None:
         sched = staged
@@ -268,7 +280,8 @@ def peak_parts(plan: Plan, target: str = DEFAULT_TARGET) -> dict:
         "live_bytes_at_peak": plan.profile[s],
         "parts": {
             "arena": {"bytes": plan.arena, "kind": "exact"},
-            "input": {"bytes": ins, "kind": "exact", "in_arena": True} | ({"streamed": True} if streamed else {}),
+            "input": {"bytes": ins, "kind": "exact", "in_arena": True}
+            | ({"streamed": True} if streamed else {}),
             "output": {"bytes": outs, "kind": "exact", "in_arena": True},
             "scratch": {"bytes": scratch, "kind": plan.scratch_kind, "in_arena": True},
             "stack": {"bytes": STACK_ESTIMATE, "kind": "estimate"},
@@ -307,7 +320,9 @@ def inplace_ops(plan: Plan) -> list[dict]:
             op = g.ops[g.producers()[t]]
             x = next(i for i in op.inputs if i in b.members and plan.last[i] == pos[op.index])
             gap = b.members[x].offset - a.offset
-            out.append({"op": op.index, "name": op.name, "step": pos[op.index], "input": x, "output": t, "gap": gap})
+            out.append(
+                {"op": op.index, "name": op.name, "step": pos[op.index], "input": x, "output": t, "gap": gap}
+            )
     return sorted(out, key=lambda e: e["step"])
 
 

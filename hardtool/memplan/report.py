@@ -207,11 +207,15 @@ def timeline_png(doc: dict, plan: Plan) -> bytes:
     ax.axhline(arena_budget / 1024, color="red", linestyle="--", label=f"arena budget {kb(arena_budget)}")
     st = doc.get("stage")
     if st:
-        label = f"stage: {len(st['ops'])} ops x {st['patches']} bands" + (", streamed" if st["streamed"] else "")
+        label = f"stage: {len(st['ops'])} ops x {st['patches']} bands" + (
+            ", streamed" if st["streamed"] else ""
+        )
         ax.axvspan(0, len(st["ops"]), color="#c44e52", alpha=0.08, label=label)
     s = doc["peak"]["step"]
     ax.axvspan(s, s + 1, color="red", alpha=0.12, label=f"peak: step {s} ({doc['peak']['op_name']})")
-    handles = [Patch(facecolor=c, label=k if k != "stage" else "stage window / band") for k, c in colors.items()]
+    handles = [
+        Patch(facecolor=c, label=k if k != "stage" else "stage window / band") for k, c in colors.items()
+    ]
     handles.append(Patch(facecolor="white", edgecolor="black", hatch="////", label="in place"))
     ax.set_xlim(0, n)
     ax.set_ylim(0, max(doc["arena_size"], arena_budget) / 1024 * 1.08)

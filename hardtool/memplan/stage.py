@@ -123,7 +123,7 @@ def build(graph: Graph, ops: list[int] | tuple[int, ...], streamed: bool, band_r
     row_bytes = tuple(graph.tensors[t].nbytes // graph.tensors[t].shape[1] for t in tensors)
     macs = [op_macs(graph, i) for i in ops]
     executed = 0
-    for k, i in enumerate(ops):
+    for k in range(len(ops)):
         h = graph.tensors[tensors[k + 1]].shape[1]
         executed += sum(p[k].out_rows for p in patches) * macs[k] // h
     return Stage(ops, tensors, streamed, band_rows, patches, tuple(held), row_bytes, sum(macs), executed)
