@@ -15,7 +15,7 @@ def run_bench(out_dir: Path, work: Path) -> dict:
     from hardtool.memplan.files import plan_to_files
 
     model = demo_model(work)
-    doc, _, _, _ = plan_to_files(model, model.parent, force=True, measure_tflm=False)
+    doc, _, plan_json, _ = plan_to_files(model, model.parent, force=True, measure_tflm=False)
     res: dict = {
         "model": "hard_edge 128x256 (bundled demo checkpoint)",
         "arena_size": doc["arena_size"],
@@ -24,7 +24,7 @@ def run_bench(out_dir: Path, work: Path) -> dict:
     }
     for template in ("qemu", "baremetal"):
         t0 = time.perf_counter()
-        cg = generate(model, model.parent / "memplan.json", template, work / "codegen" / template, force=True)
+        cg = generate(model, plan_json, template, work / "codegen" / template, force=True)
         t1 = time.perf_counter()
         b = build_firmware(work / "codegen" / template)
         t2 = time.perf_counter()

@@ -15,9 +15,9 @@ def run_bench(out_dir: Path, work: Path, n: int = 4) -> dict:
     from hardtool.memplan.files import plan_to_files
 
     model = demo_model(work)
-    plan_to_files(model, model.parent, force=True, measure_tflm=False)
+    plan_json = plan_to_files(model, model.parent, force=True, measure_tflm=False)[2]
     proj = work / "device" / "qemu"
-    generate(model, model.parent / "memplan.json", "qemu", proj, force=True)
+    generate(model, plan_json, "qemu", proj, force=True)
     r = flash_and_bench(proj, bench_data(work), n=n, board="qemu", progress=False, log=lambda *_: None)
     macs = sum(row.get("macs", 0) for row in r["per_layer"])
     res = {

@@ -166,7 +166,7 @@ def _frame(work: Path) -> dict:
     }
     for variant in ("portable", "dsp"):
         proj = work / "kernels_frame" / variant
-        generate(model, model.parent / "memplan.json", "qemu", proj, force=True)
+        generate(model, model.with_suffix(".memplan.json"), "qemu", proj, force=True)
         if variant == "portable":
             manifest = proj / "hardtool_build.json"
             m = json.loads(manifest.read_text())

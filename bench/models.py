@@ -61,7 +61,7 @@ def measure(name: str, work: Path) -> dict:
     tfl = folder / "model_int8.tflite"
     shutil.copy(MLPERF_DIR / f"{name}.tflite", tfl)
     doc, _, _, _ = plan_to_files(tfl, folder, force=True, measure_tflm=True)
-    cg = generate(tfl, folder / "memplan.json", "qemu", folder / "qemu", force=True)
+    cg = generate(tfl, folder / "model_int8.memplan.json", "qemu", folder / "qemu", force=True)
     data = _inputs(folder / "inputs", cg, seed=0)
     r = flash_and_bench(folder / "qemu", data, n=INPUTS, board="qemu", progress=False, log=lambda *_: None)
     mean = r["latency"]["mean"]

@@ -12,7 +12,7 @@ import traceback
 import click
 
 from hardtool import __version__
-from hardtool.core.errors import EXIT_INTERNAL, EXIT_INTERRUPTED, HardtoolError
+from hardtool.core.errors import EXIT_INTERNAL, EXIT_INTERRUPTED, HardtoolError, Interrupted
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -59,29 +59,86 @@ def cli(ctx: click.Context, verbose: bool) -> None:
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(message)s")
 
 
+NOTHING_WRITTEN = "stopped before finishing; no partial output was written and earlier outputs are unchanged"
+
+
+def _invoke(args: list[str]) -> object:
+    """Click's own main without its KeyboardInterrupt handling (which prints a blank line first)."""
+    with cli.make_context("hardtool", args) as ctx:
+        return cli.invoke(ctx)
+
+
+def _interrupted(message: str) -> int:
+    lead = "\r" if sys.stderr.isatty() else ""  # over the terminal's "^C" echo
+    click.echo(f"{lead}interrupted (Ctrl-C): {message}", err=True)
+    return EXIT_INTERRUPTED
+
+
+def _usage(e: click.UsageError) -> int:
+    if isinstance(e, getattr(click.exceptions, "NoArgsIsHelpError", ())):  # bare `hardtool`: the help
+        click.echo(e.ctx.get_help())
+        return 0
+    where = (
+        f"hardtool {e.ctx.command_path.split(' ', 1)[1]}"
+        if e.ctx and " " in e.ctx.command_path
+        else "hardtool"
+    )
+    click.echo(f"error: {e.format_message()} (see '{where} --help')", err=True)
+    return e.exit_code
+
+
+def _run(args: list[str], verbose: bool) -> int:
+    """The command's exit code; every failure printed as one line."""
+    from hardtool.core import interrupt
+
+    try:
+        rv = _invoke(args)
+        interrupt.check()
+        return rv if isinstance(rv, int) else 0
+    except Interrupted as e:
+        return _interrupted(str(e))
+    except (KeyboardInterrupt, click.Abort):
+        return _interrupted(NOTHING_WRITTEN)
+    except SystemExit as e:
+        return e.code if isinstance(e.code, int) else (0 if e.code is None else EXIT_INTERNAL)
+    except HardtoolError as e:
+        if interrupt.requested():  # e.g. a child process that the same Ctrl-C stopped
+            return _interrupted(NOTHING_WRITTEN)
+        click.echo(f"error: {e}", err=True)
+        return e.exit_code
+    except click.exceptions.Exit as e:
+        return e.exit_code
+    except click.UsageError as e:
+        return _usage(e)
+    except click.ClickException as e:
+        click.echo(f"error: {e.format_message()}", err=True)
+        return e.exit_code
+    except BrokenPipeError:
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - stdout's reader went away (e.g. `| head`)
+        return EXIT_INTERNAL
+    except Exception as e:  # noqa: BLE001 - last resort: one line unless --verbose
+        if interrupt.requested():
+            return _interrupted(NOTHING_WRITTEN)
+        if verbose:
+            traceback.print_exc()
+        click.echo(f"internal error: {type(e).__name__}: {e} (rerun with --verbose for details)", err=True)
+        return EXIT_INTERNAL
+
+
 def main(argv: list[str] | None = None) -> None:
-    """Entry point: every failure becomes one line on stderr and a non-zero exit code."""
-    verbose = "-v" in (argv or sys.argv[1:]) or "--verbose" in (argv or sys.argv[1:])
+    """Entry point: every failure becomes one line on stderr and a non-zero exit code; Ctrl-C
+    becomes one line and exit code 130 (`hardtool.core.interrupt`)."""
+    import signal
+
+    from hardtool.core import interrupt
+
+    args = list(sys.argv[1:] if argv is None else argv)
+    verbose = "-v" in args or "--verbose" in args
+    interrupt.install()
     if not verbose:
         from hardtool.core import quiet
 
         quiet.install()
-    try:
-        rv = cli.main(args=argv, prog_name="hardtool", standalone_mode=False)
-    except HardtoolError as e:
-        click.echo(f"error: {e}", err=True)
-        sys.exit(e.exit_code)
-    except click.exceptions.Exit as e:
-        sys.exit(e.exit_code)
-    except click.ClickException as e:
-        e.show()
-        sys.exit(e.exit_code)
-    except (click.Abort, KeyboardInterrupt):
-        click.echo("aborted", err=True)
-        sys.exit(EXIT_INTERRUPTED)
-    except Exception as e:  # noqa: BLE001 - last resort: one line unless --verbose
-        if verbose:
-            traceback.print_exc()
-        click.echo(f"internal error: {type(e).__name__}: {e} (rerun with --verbose for details)", err=True)
-        sys.exit(EXIT_INTERNAL)
-    sys.exit(rv if isinstance(rv, int) else 0)
+    code = _run(args, verbose)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the command is over: a late Ctrl-C changes nothing
+    sys.exit(code)

@@ -4,7 +4,6 @@ chains stages."""
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -12,8 +11,10 @@ from pathlib import Path
 import click
 
 from hardtool.core.boards import get_board
-from hardtool.core.errors import EXIT_DOES_NOT_FIT, EXIT_NOT_BIT_EXACT, HardtoolError
+from hardtool.core.errors import EXIT_DOES_NOT_FIT, EXIT_NOT_BIT_EXACT, HardtoolError, Interrupted
+from hardtool.core.files import check_clobber, json_text
 from hardtool.core.options import (
+    allow_large_input_option,
     baud_option,
     board_option,
     flasher_option,
@@ -42,6 +43,7 @@ def _quantize(ckpt: Path, data: Path, out: Path, opts: dict, log: Log) -> dict:
         force=opts["force"],
         progress=opts["progress"],
         log=log,
+        allow_large_input=opts["allow_large_input"],
     )
     ev = q["eval"]
     log(
@@ -59,7 +61,7 @@ def _quantize(ckpt: Path, data: Path, out: Path, opts: dict, log: Log) -> dict:
 def _memplan(out: Path, log: Log) -> dict:
     from hardtool.memplan.files import plan_to_files
 
-    doc, _, _, _ = plan_to_files(out / "model_int8.tflite", out, force=True)
+    doc, _, _, png = plan_to_files(out / "model_int8.tflite", out, force=True)
     peak, v = doc["peak"]["total_bytes"], doc["verdict"]
     tflm = (doc.get("tflm_arena") or {}).get("arena_bytes")
     log(
@@ -68,7 +70,7 @@ def _memplan(out: Path, log: Log) -> dict:
     )
     if not v["fits"]:
         raise HardtoolError(
-            f"the model needs {peak:,} B of SRAM, {v['over_bytes']:,} B over the budget; see {out / 'memplan.png'}",
+            f"the model needs {peak:,} B of SRAM, {v['over_bytes']:,} B over the budget; see {png}",
             exit_code=EXIT_DOES_NOT_FIT,
         )
     return {"arena": doc["arena_size"], "peak": peak, "tflm_arena": tflm, "fits": v["fits"]}
@@ -77,10 +79,12 @@ def _memplan(out: Path, log: Log) -> dict:
 def _codegen_and_build(out: Path, board: str, log: Log) -> tuple[Path, dict, dict]:
     from hardtool.build.firmware import build_firmware
     from hardtool.codegen.generate import generate
+    from hardtool.memplan.files import plan_paths
 
     template = "qemu" if get_board(board).emulated else "baremetal"
     proj = out / template
-    cg = generate(out / "model_int8.tflite", out / "memplan.json", template, proj, force=True)
+    model = out / "model_int8.tflite"
+    cg = generate(model, plan_paths(model)[0], template, proj, force=True)
     log(
         f"[3/5] codegen    {cg['layers']} layers, {cg['weights_bytes']:,} B of weights, template {template} → {proj}"
     )
@@ -110,6 +114,7 @@ def _bench(proj: Path, data: Path, ckpt: Path, board: str, port: str | None, opt
         ckpt=ckpt,
         progress=opts["progress"],
         log=log,
+        force=True,  # the project folder was just generated: a bench folder in it is an earlier run's
     )
     lat, agree = r["latency"], r["agreement"]
     unit = "instructions (emulated)" if r["board"]["emulated"] else "cycles"
@@ -120,6 +125,10 @@ def _bench(proj: Path, data: Path, ckpt: Path, board: str, port: str | None, opt
         f"{lat.get('mean', 0):,.0f} {unit}/image{ms}, measured SRAM {r['sram']['measured_peak']:,} B "
         f"→ {proj / 'bench'}"
     )
+    if r["interrupted"]:
+        raise Interrupted(
+            f"{r['completed']} of {r['requested']} images done; partial results in {r['files'][0]}"
+        )
     return {
         "device_miou": r["miou"]["device"],
         "host_int8_miou": r["miou"]["host_int8"],
@@ -146,11 +155,13 @@ def run_pipeline(
     force: bool = False,
     progress: bool = True,
     log: Log = print,
+    allow_large_input: bool = False,
 ) -> dict:
     """All stages on one checkpoint; returns {stage: key numbers}."""
     from hardtool.flash_and_bench.run import resolve_board
 
     out = Path(out)
+    check_clobber(out, force)  # every stage writes into OUT: refuse a used folder up front
     opts = {
         "n": n,
         "baud": baud,
@@ -159,6 +170,7 @@ def run_pipeline(
         "eval_images": eval_images,
     }
     opts |= {"input_size": input_size, "force": force, "progress": progress}
+    opts["allow_large_input"] = allow_large_input
     summary: dict = {"quantize": _quantize(ckpt, data, out, opts, log), "memplan": _memplan(out, log)}
     board, port = resolve_board(board, port, log)
     proj, summary["codegen"], summary["build"] = _codegen_and_build(out, board, log)
@@ -182,10 +194,24 @@ def run_pipeline(
 @click.option("--calib-images", type=int, default=64, show_default=True)
 @click.option("--eval-images", type=int, default=None, help="Host evaluation on the first N val images only.")
 @input_size_option("default: the checkpoint's")
+@allow_large_input_option()
 @force_option("an existing output folder")
 @json_option()
 def run_cmd(
-    ckpt, data, out, n, board, port, baud, flasher, calib_images, eval_images, input_size, force, as_json
+    ckpt,
+    data,
+    out,
+    n,
+    board,
+    port,
+    baud,
+    flasher,
+    calib_images,
+    eval_images,
+    input_size,
+    allow_large_input,
+    force,
+    as_json,
 ) -> None:
     """Run every stage on CKPT: quantize, memplan, codegen, build, flash-and-bench."""
     out = out or Path("build") / Path(ckpt).stem
@@ -204,8 +230,9 @@ def run_cmd(
         force,
         progress=not as_json,
         log=(lambda m: click.echo(m, err=True)) if as_json else click.echo,
+        allow_large_input=allow_large_input,
     )
     if as_json:
-        click.echo(json.dumps(s, indent=2))
+        click.echo(json_text(s))
     if not s["bit_exact"]:
         raise SystemExit(EXIT_NOT_BIT_EXACT)

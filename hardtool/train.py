@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 import time
 from pathlib import Path
@@ -13,6 +12,7 @@ import torch
 import torch.nn.functional as F
 
 from hardtool.core.errors import HardtoolError
+from hardtool.core.files import json_text
 from hardtool.data.cityscapes import SegDataset
 from hardtool.models.checkpoint import (
     DEFAULT_MEAN,
@@ -21,7 +21,7 @@ from hardtool.models.checkpoint import (
     read_checkpoint,
     save_checkpoint,
 )
-from hardtool.models.registry import VARIANTS, build_model, canonical
+from hardtool.models.registry import ARCHS, build_model, canonical, default_input_size
 
 
 def _load_split(root: Path, split: str, size, augment: bool, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -137,7 +137,7 @@ def train(
 
 
 @click.command("train")
-@click.option("--arch", default="hard_edge", show_default=True, help=f"One of {', '.join(VARIANTS)}.")
+@click.option("--arch", default="hard_edge", show_default=True, help=f"One of {', '.join(ARCHS)}.")
 @click.option(
     "--data", type=click.Path(path_type=Path), required=True, help="Cityscapes-layout root (train + val)."
 )
@@ -160,13 +160,13 @@ def train(
 def train_cmd(
     arch, data, out, epochs, batch, lr, input_size, seed, threads, pretrained, resume, force, as_json
 ) -> None:
-    """Train a HARD variant on the CPU; the checkpoint is written after every epoch."""
+    """Train a zoo model (HARD variant or peer) on the CPU; the checkpoint is written after every epoch."""
     arch = canonical(arch)
     if epochs <= 0 or batch <= 0 or lr <= 0:
         raise HardtoolError("--epochs, --batch and --lr must be positive")
     if out.exists() and not (resume or force):
         raise HardtoolError(f"{out} exists; pass --resume to continue training or --force to start over")
-    size = tuple(input_size) if input_size else VARIANTS[arch].input_size
+    size = tuple(input_size) if input_size else default_input_size(arch)
     res = train(
         arch,
         data,
@@ -182,6 +182,6 @@ def train_cmd(
         pretrained=pretrained,
     )
     if as_json:
-        click.echo(json.dumps(res, indent=2))
+        click.echo(json_text(res))
     else:
         click.echo(f"wrote {out}: val mIoU {100 * res['val_miou']:.2f}")

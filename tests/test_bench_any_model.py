@@ -28,7 +28,7 @@ def test_six_class_segmentation_and_a_failure_after_inputs_ran(tmp_path, synth_d
     shutil.copy(model_builders.build("toy_hard", tmp_path / "keras", classes=6), tfl)
     plan_to_files(tfl, tmp_path, measure_tflm=False)
     proj = tmp_path / "qemu"
-    assert generate(tfl, tmp_path / "memplan.json", "qemu", proj)["labels"]["num_classes"] == 6
+    assert generate(tfl, tmp_path / "model_int8.memplan.json", "qemu", proj)["labels"]["num_classes"] == 6
     quiet = {"board": "qemu", "progress": False, "log": lambda *_: None}
     r = flash_and_bench(proj, synth_data, n=2, **quiet)
     assert r["completed"] == 2 and r["agreement"]["bit_exact"] and r["agreement"]["values"] == 2 * 64 * 128

@@ -298,7 +298,7 @@ def disco_project(zoo_model, tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("disco")
     shutil.copy(zoo_model("hard_edge"), folder / "model_int8.tflite")
     plan_to_files(folder / "model_int8.tflite", folder, measure_tflm=False)
-    generate(folder / "model_int8.tflite", folder / "memplan.json", "baremetal", folder / "bm")
+    generate(folder / "model_int8.tflite", folder / "model_int8.memplan.json", "baremetal", folder / "bm")
     build_firmware(folder / "bm")
     return folder / "bm"
 
@@ -539,7 +539,11 @@ def test_mbed_files_match_mbed_os_6_for_disco_f746ng(zoo_model, tmp_path: Path) 
     shutil.copy(zoo_model("hard_edge"), tmp_path / "model_int8.tflite")
     plan_to_files(tmp_path / "model_int8.tflite", tmp_path, measure_tflm=False)
     generate(
-        tmp_path / "model_int8.tflite", tmp_path / "memplan.json", "mbed", tmp_path / "mbed", uart_baud=921600
+        tmp_path / "model_int8.tflite",
+        tmp_path / "model_int8.memplan.json",
+        "mbed",
+        tmp_path / "mbed",
+        uart_baud=921600,
     )
     app = json.loads((tmp_path / "mbed" / "mbed_app.json").read_text())
     assert app["requires"] == ["bare-metal"]

@@ -187,7 +187,7 @@ def test_memplan_plans_and_warns_about_ops_codegen_refuses(tmp_path):
     tfl = tmp_path / "rev.tflite"
     tfl.write_bytes(reversing_slice())
     r = run("memplan", str(tfl), "--no-tflm")
-    assert r.returncode == 0 and (tmp_path / "memplan.json").is_file(), r.stderr
+    assert r.returncode == 0 and (tmp_path / "rev.memplan.json").is_file(), r.stderr
     lines = r.stderr.strip().splitlines()
     assert lines[0].startswith("warning: 1 op(s)") and "STRIDED_SLICE" in lines[1], r.stderr
 

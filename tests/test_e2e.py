@@ -9,6 +9,7 @@ import shutil
 import pytest
 
 from tests.test_cli_errors import assert_one_line_error, run
+from tests.test_interrupts import assert_interrupted, child_running, ctrl_c, descendants, snapshot
 
 pytestmark = pytest.mark.skipif(
     shutil.which("qemu-system-arm") is None or shutil.which("arm-none-eabi-gcc") is None,
@@ -59,7 +60,7 @@ def test_run_on_emulated_board_is_bit_exact(pipeline):
     assert (out / "qemu" / "bench" / "masks.png").stat().st_size > 1000
     # measured SRAM close to memplan's prediction (stack and statics are estimates there)
     sram = bench["sram"]
-    assert sram["arena"] == json.loads((out / "memplan.json").read_text())["arena_size"]
+    assert sram["arena"] == json.loads((out / "model_int8.memplan.json").read_text())["arena_size"]
     assert 0 < sram["stack_high_water"] <= sram["stack_reserved"]
     assert abs(sram["ram_used_linker"] - sram["memplan_peak"]) <= 1024
 
@@ -136,5 +137,81 @@ def test_ctrl_c_keeps_partial_results(pipeline, synth_data, tmp_path, monkeypatc
     )
     assert r["interrupted"] is True and r["completed"] == 1 and r["requested"] == 3
     assert r["agreement"]["bit_exact"] is True
-    saved = json.loads((tmp_path / "partial" / "bench.json").read_text())
-    assert saved["completed"] == 1 and (tmp_path / "partial" / "masks.png").is_file()
+    saved = json.loads((tmp_path / "partial" / "bench.partial.json").read_text())
+    assert saved["completed"] == 1 and (tmp_path / "partial" / "masks.partial.png").is_file()
+    assert not (tmp_path / "partial" / "bench.json").exists()  # never named like a complete report
+    from hardtool.flash_and_bench.report import print_report
+
+    print_report(r)  # the table of a partial run (no protocol totals from a finished session)
+
+
+def earlier_report(folder):
+    """A complete report from an earlier run, which no later run may replace without --force."""
+    folder.mkdir(parents=True)
+    (folder / "bench.json").write_text(json.dumps({"completed": 2, "requested": 2}))
+    (folder / "masks.png").write_bytes(b"\x89PNG earlier masks")
+    return snapshot(folder)
+
+
+def test_rerun_refuses_to_replace_a_report_without_force(pipeline, synth_data, tmp_path):
+    out, _ = pipeline
+    before = earlier_report(tmp_path / "b")
+    r = run(
+        "flash-and-bench",
+        str(out / "qemu"),
+        "--data",
+        str(synth_data),
+        "--board",
+        "qemu",
+        "--out",
+        str(tmp_path / "b"),
+    )
+    assert_one_line_error(r, "--force")
+    assert snapshot(tmp_path / "b") == before
+
+
+def test_ctrl_c_before_the_board_runs(pipeline, synth_data, tmp_path):
+    out, _ = pipeline
+    before = earlier_report(tmp_path / "b")
+    args = ["flash-and-bench", str(out / "qemu"), "--data", str(synth_data), "--board", "qemu"]
+    when = child_running("arm-none-eabi")  # while the firmware is being built
+    rc, _, err, pressed = ctrl_c([*args, "--out", str(tmp_path / "b"), "--force"], when)
+    assert_interrupted(rc, err, pressed)
+    assert "no partial output was written" in err
+    assert snapshot(tmp_path / "b") == before
+
+
+def test_ctrl_c_on_the_emulated_board_keeps_partial_results_beside_the_report(pipeline, synth_data, tmp_path):
+    """A real SIGINT while QEMU runs: exit 130, one line, the partial report printed and written to
+    new files, the earlier complete report untouched (--force given)."""
+    out, _ = pipeline
+    before = earlier_report(tmp_path / "b")
+    args = ["flash-and-bench", str(out / "qemu"), "--data", str(synth_data), "--board", "qemu", "--n", "40"]
+    for wait in (10.0, 30.0, 90.0):  # until at least one image is done on a slow machine
+        rc, stdout, err, pressed = ctrl_c(
+            [*args, "--out", str(tmp_path / "b"), "--force", "--json"], child_running("qemu-system-arm"), wait
+        )
+        assert_interrupted(rc, err, pressed)
+        if "partial results in" in err:
+            break
+    assert {k: v for k, v in snapshot(tmp_path / "b").items() if k in before} == before  # untouched
+    report = json.loads(stdout, parse_constant=lambda c: pytest.fail(c))
+    k, n = report["completed"], report["requested"]
+    assert report["interrupted"] is True and 1 <= k < n and f"{k} of {n} images done" in err
+    saved = json.loads((tmp_path / "b" / "bench.partial.json").read_text())
+    assert saved["completed"] == k and saved["agreement"]["bit_exact"] is True
+    assert (tmp_path / "b" / "masks.partial.png").read_bytes()[:4] == b"\x89PNG"
+    assert not [c for c in descendants(ctrl_c.pid) if "qemu" in c]  # the emulator was stopped
+
+
+def test_fault_proxy_soak_from_the_command_line(pipeline, synth_data, tmp_path):
+    out, _ = pipeline
+    r = run(
+        "flash-and-bench", str(out / "qemu"), "--data", str(synth_data), "--board", "qemu", "--n", "1",
+        "--out", str(tmp_path / "f"), "--fault-proxy", "corrupt=1e-4,drop=5e-5,insert=5e-5,seed=5",
+        "--timeout", "0.6", "--json",
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr[-2000:]
+    report = json.loads(r.stdout)
+    assert report["agreement"]["bit_exact"] is True and report["completed"] == 1
+    assert sum(report["protocol"]["faults_injected"].values()) > 0

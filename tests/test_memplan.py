@@ -361,7 +361,7 @@ def run_cli(args):
 def test_cli_fits_writes_plan_and_png(keras_models, tmp_path):
     r = run_cli([keras_models["toy_hard"], "--out", tmp_path, "--json"])
     assert r.exit_code == 0, r.output
-    doc = json.loads((tmp_path / "memplan.json").read_text())
+    doc = json.loads((tmp_path / "toy_hard.memplan.json").read_text())
     assert json.loads(r.output) == doc
     for k in (
         "version",
@@ -377,7 +377,7 @@ def test_cli_fits_writes_plan_and_png(keras_models, tmp_path):
     ):
         assert k in doc
     assert doc["tflm_arena"]["arena_bytes"] > doc["arena_size"]
-    assert (tmp_path / "memplan.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert (tmp_path / "toy_hard.memplan.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     r = run_cli([keras_models["toy_hard"], "--out", tmp_path, "--no-tflm"])
     assert isinstance(r.exception, HardtoolError) and r.exception.exit_code == 2
     assert "already exists" in str(r.exception)
@@ -391,7 +391,7 @@ def test_cli_does_not_fit_exit_code(keras_models, tmp_path):
     assert (
         "DOES NOT FIT" in r.output and "bytes over" in r.output and "reduce the input resolution" in r.output
     )
-    assert not json.loads((tmp_path / "memplan.json").read_text())["verdict"]["fits"]
+    assert not json.loads((tmp_path / "toy_hard.memplan.json").read_text())["verdict"]["fits"]
 
 
 def test_cli_unknown_target_lists_known(keras_models, tmp_path):

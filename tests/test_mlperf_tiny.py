@@ -67,7 +67,7 @@ def test_reference_architecture_on_the_emulated_board(kind, tmp_path, keras_dir)
 
     tfl, doc = planned(kind, tmp_path, keras_dir)
     assert doc["arena_size"] <= doc["tflm_arena"]["arena_bytes"], (doc["arena_size"], doc["tflm_arena"])
-    summary = generate(tfl, tmp_path / "memplan.json", "qemu", tmp_path / "qemu")
+    summary = generate(tfl, tmp_path / "model_int8.memplan.json", "qemu", tmp_path / "qemu")
     shape = summary["inputs"][0]["dims"]
     xs = random_inputs(shape, 3, seed=7)
     host = reference(tfl, xs)
@@ -133,7 +133,9 @@ def test_mlperf_tiny_protocol_on_the_emulated_board(tmp_path, keras_dir):
 
     tfl, _ = planned("mlperf_kws", tmp_path, keras_dir, tflm=False)
     proj = tmp_path / "dut"
-    summary = generate(tfl, tmp_path / "memplan.json", "qemu", proj, name="kws01", protocol="mlperf-tiny")
+    summary = generate(
+        tfl, tmp_path / "model_int8.memplan.json", "qemu", proj, name="kws01", protocol="mlperf-tiny"
+    )
     assert summary["protocol"] == "mlperf-tiny" and not (proj / "app").exists() and (proj / "mlperf").is_dir()
     elf = build_firmware(proj).elf
     out = summary["outputs"][0]
@@ -175,7 +177,7 @@ def test_mlperf_input_conversions_on_the_host(mode, tmp_path, keras_dir):
     tfl, _ = planned("mlperf_ad", tmp_path, keras_dir, tflm=False)
     proj = tmp_path / "dut"
     summary = generate(
-        tfl, tmp_path / "memplan.json", "qemu", proj, protocol="mlperf-tiny", mlperf_input=mode
+        tfl, tmp_path / "model_int8.memplan.json", "qemu", proj, protocol="mlperf-tiny", mlperf_input=mode
     )
     defines = [f"-D{k}={v}" for k, v in summary["defines"].items()]
     srcs = [proj / "model.c", proj / "mlperf" / "mlperf_dut.c", *sorted((proj / "kernels").glob("*.c"))]
@@ -205,7 +207,9 @@ def test_mlperf_input_conversions_on_the_host(mode, tmp_path, keras_dir):
     want = reference(tfl, [x])[0][0]
     if mode == "uint8":  # the MLPerf Tiny firmware is for device templates, and flash-and-bench refuses it
         with pytest.raises(HardtoolError, match="device templates"):
-            generate(tfl, tmp_path / "memplan.json", "host", tmp_path / "h", protocol="mlperf-tiny")
+            generate(
+                tfl, tmp_path / "model_int8.memplan.json", "host", tmp_path / "h", protocol="mlperf-tiny"
+            )
         with pytest.raises(HardtoolError, match="mlperf-tiny protocol"):
             read_project(proj)
     assert np.array_equal(

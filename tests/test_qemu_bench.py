@@ -14,13 +14,13 @@ import pytest
 from hardtool.core.boards import DEFAULT_STACK_BYTES
 from hardtool.core.errors import HardtoolError
 from hardtool.device import protocol as P
+from hardtool.device.faultproxy import FaultProxy
 from hardtool.device.link import Link
 from hardtool.device.qemu import QemuBoard
 from hardtool.device.session import BenchSession, run_images
 
 sys.path.insert(0, str(Path(__file__).parent / "fixtures" / "fake_model"))
 import fakemodel  # noqa: E402
-from faultproxy import FaultProxy  # noqa: E402
 
 pytestmark = pytest.mark.skipif(
     not (shutil.which("arm-none-eabi-gcc") and shutil.which("qemu-system-arm")),

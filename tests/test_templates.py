@@ -27,8 +27,8 @@ def planned(zoo_model, tmp_path_factory) -> tuple[Path, Path]:
     model = zoo_model("hard_edge")
     folder = tmp_path_factory.mktemp("planned")
     shutil.copy(model, folder / "model_int8.tflite")
-    plan_to_files(folder / "model_int8.tflite", folder, measure_tflm=False)
-    return folder / "model_int8.tflite", folder / "memplan.json"
+    plan_json = plan_to_files(folder / "model_int8.tflite", folder, measure_tflm=False)[2]
+    return folder / "model_int8.tflite", plan_json
 
 
 def test_every_template_renders(planned, tmp_path):

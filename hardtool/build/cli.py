@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import click
 
 from hardtool.core.options import board_option, json_option
+from hardtool.core.files import json_text
 
 
 @click.command("build")
@@ -26,7 +26,7 @@ def build_cmd(project: Path, out: Path | None, board: str, as_json: bool) -> Non
 
     res = build_firmware(project, out=out, board=None if board == "auto" else board)
     if as_json:
-        click.echo(json.dumps(res.to_json(), indent=2))
+        click.echo(json_text(res.to_json()))
         return
     click.echo(f"built {res.elf} ({res.board}, {res.toolchain})")
     click.echo(f"  RAM   {res.ram_used:>9,} / {res.ram_total:,} bytes ({100 * res.ram_used / res.ram_total:.1f}%)")

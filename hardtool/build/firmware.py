@@ -37,6 +37,7 @@ from hardtool.core.boards import C_FLAGS, DEFAULT_STACK_BYTES, Board, boards, ge
 from hardtool.core.errors import EXIT_DOES_NOT_FIT, HardtoolError
 from hardtool.core.resources import firmware_dir
 from hardtool.core.toolchain import Toolchain, find_toolchain, first_error, run_tool
+from hardtool.core.files import json_text
 
 MANIFEST = "hardtool_build.json"
 TARGET_FLAGS = ("-g", "-ffunction-sections", "-fdata-sections")
@@ -340,12 +341,12 @@ def build_firmware(
         toolchain=tc.version(),
         **sram_parts(tc, elf, secs),
     )
-    (out / "build.json").write_text(json.dumps(res.to_json(), indent=2) + "\n")
+    (out / "build.json").write_text(json_text(res.to_json()) + "\n")
     return res
 
 
 def write_manifest(folder: Path, manifest: dict[str, Any]) -> Path:
     """Helper for codegen and tests: write ``hardtool_build.json`` (validated on build)."""
     path = Path(folder) / MANIFEST
-    path.write_text(json.dumps({"version": 1, **manifest}, indent=2) + "\n")
+    path.write_text(json_text({"version": 1, **manifest}) + "\n")
     return path

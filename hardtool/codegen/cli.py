@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import click
 
 from hardtool.core.errors import HardtoolError
+from hardtool.core.files import json_text
+from hardtool.memplan.files import default_plan
 
 
 @click.command("codegen")
@@ -17,7 +18,8 @@ from hardtool.core.errors import HardtoolError
     "plan",
     type=click.Path(path_type=Path),
     default=None,
-    help="memplan.json [default: memplan.json next to MODEL; optional with --runtime tflm].",
+    help="The plan from hardtool memplan [default: <model stem>.memplan.json next to MODEL, else "
+    "memplan.json there; optional with --runtime tflm].",
 )
 @click.option("--template", "-t", default="qemu", show_default=True, help="host | qemu | baremetal | mbed.")
 @click.option(
@@ -78,7 +80,7 @@ def codegen_cmd(
 
         summary = generate(
             model,
-            plan or model.parent / "memplan.json",
+            plan or default_plan(model),
             template,
             out,
             force=force,
@@ -87,7 +89,7 @@ def codegen_cmd(
             mlperf_input=mlperf_input,
         )
     if as_json:
-        click.echo(json.dumps(summary, indent=2))
+        click.echo(json_text(summary))
     else:
         click.echo(
             f"wrote {out}: {summary.get('layers', '?')} layers, arena {summary['arena_size']:,} bytes, "

@@ -19,7 +19,7 @@ from hardtool.codegen.model_io import ModelIO, model_io
 from hardtool.codegen.registry import EmitContext, Layer, emit_layer, unsupported
 from hardtool.core.boards import DEFAULT_STACK_BYTES, boards
 from hardtool.core.errors import HardtoolError
-from hardtool.core.files import atomic_dir
+from hardtool.core.files import atomic_dir, check_input_file, json_text
 from hardtool.core.graph import Graph, check_float_ops, load_tflite, lower, unsupported_op_error
 from hardtool.core.graph.ir import describe_op
 from hardtool.core.resources import firmware_dir, templates_dir
@@ -70,8 +70,7 @@ def protocol_defines(protocol: str, mlperf_input: str, io: ModelIO, name: str) -
 def load_plan(plan_path: Path, graph: Graph, model: Path) -> dict:
     """memplan.json for exactly this model, checked against its contract and the lowered graph."""
     plan_path = Path(plan_path)
-    if not plan_path.is_file():
-        raise HardtoolError(f"plan {plan_path} not found; make it with: hardtool memplan {model} --out DIR")
+    check_input_file(plan_path, "plan", f"the JSON that 'hardtool memplan {model}' writes")
     try:
         plan = json.loads(plan_path.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
@@ -340,8 +339,7 @@ def generate(
         raise HardtoolError(
             f"--protocol {protocol} is for the device templates (qemu, baremetal), not {template}"
         )
-    if not model.is_file():
-        raise HardtoolError(f"model {model} not found")
+    check_input_file(model, "model", "an int8 .tflite file")
     graph = load_graph(model)
     plan = load_plan(plan_path, graph, model)
     layers, info, stage = build_layers(graph, plan)
@@ -359,7 +357,7 @@ def generate(
         shutil.copy2(model, tmp / "model_int8.tflite")
         shutil.copy2(plan_path, tmp / "memplan.json")
         if tpl["board"] in boards():
-            (tmp / "hardtool_build.json").write_text(json.dumps(_manifest(tmp, ctx), indent=2) + "\n")
+            (tmp / "hardtool_build.json").write_text(json_text(_manifest(tmp, ctx)) + "\n")
         summary = _summary(tmp, ctx)
-        (tmp / "codegen.json").write_text(json.dumps(summary, indent=2) + "\n")
+        (tmp / "codegen.json").write_text(json_text(summary) + "\n")
     return summary

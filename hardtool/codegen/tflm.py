@@ -10,7 +10,6 @@ planned model is run in TFLM against the unplanned one before anything is writte
 from __future__ import annotations
 
 import hashlib
-import json
 import tempfile
 from pathlib import Path
 
@@ -21,11 +20,12 @@ from hardtool.codegen.emit import c_float
 from hardtool.codegen.generate import load_plan, render_env
 from hardtool.core.boards import DEFAULT_TARGET, get_target
 from hardtool.core.errors import HardtoolError
-from hardtool.core.files import atomic_dir, check_clobber
+from hardtool.core.files import atomic_dir, check_clobber, json_text
 from hardtool.core.graph import Graph, load_tflite_bytes, lower
 from hardtool.core.graph.edit import read_metadata_entry, with_metadata, with_outputs
 from hardtool.core.graph.metadata import read_metadata
 from hardtool.core.tflm_arena import TFLM_ALIGN, measure
+from hardtool.memplan.files import default_plan
 
 OFFLINE_METADATA = "OfflineMemoryAllocation"
 OFFLINE_VERSION = 0
@@ -198,12 +198,14 @@ def c_bytes(data: bytes, per_line: int = 12) -> str:
 
 
 def _read_plan(model: Path, graph: Graph, plan: Path | None, offline_plan: bool) -> dict | None:
-    """memplan.json (given, or next to the model): hardtool's arena to compare with, and the layout of
-    the file's tensors in TFLM's order (its offline plan). Required with ``offline_plan``."""
-    path = Path(plan) if plan is not None else model.parent / "memplan.json"
+    """The plan (given, or `default_plan` beside the model): hardtool's arena to compare with, and the
+    layout of the file's tensors in TFLM's order (its offline plan). Required with ``offline_plan``."""
+    path = Path(plan) if plan is not None else default_plan(model)
     if plan is None and not path.is_file():
         if offline_plan:
-            raise HardtoolError(f"--offline-plan needs memplan.json; make it with: hardtool memplan {model}")
+            raise HardtoolError(
+                f"--offline-plan needs memplan.json ({path.name}); make it with: hardtool memplan {model}"
+            )
         return None
     doc = load_plan(path, lower(graph), model)
     if offline_plan and not isinstance(doc.get("tflm_layout"), dict):
@@ -331,5 +333,5 @@ def generate_tflm(
             (tmp / name).write_text(env.get_template(f"tflm/{name}.j2").render(**ctx))
         summary = _summary(ctx, graph)
         summary["files"] = sorted([p.name for p in tmp.iterdir() if p.is_file()] + ["codegen.json"])
-        (tmp / "codegen.json").write_text(json.dumps(summary, indent=2) + "\n")
+        (tmp / "codegen.json").write_text(json_text(summary) + "\n")
     return summary

@@ -23,3 +23,10 @@ class HardtoolError(Exception):
         super().__init__(message)
         if exit_code is not None:
             self.exit_code = exit_code
+
+
+class Interrupted(HardtoolError):
+    """Ctrl-C after which the command still kept something (e.g. partial bench results); the
+    message says what. Plain KeyboardInterrupt means nothing was written."""
+
+    exit_code = EXIT_INTERRUPTED

@@ -61,6 +61,14 @@ def baud_option() -> Decorator:
     return click.option("--baud", type=int, default=115200, show_default=True, help="UART baud rate.")
 
 
+def allow_large_input_option() -> Decorator:
+    return click.option(
+        "--allow-large-input",
+        is_flag=True,
+        help="Accept an input whose int8 image is larger than any known target's RAM.",
+    )
+
+
 def input_size_option(default_help: str) -> Decorator:
     return click.option(
         "--input-size",
@@ -68,5 +76,5 @@ def input_size_option(default_help: str) -> Decorator:
         type=int,
         default=None,
         metavar="H W",
-        help=f"Input height and width [{default_help}].",
+        help=f"Input height and width, each at least 32 [{default_help}].",
     )

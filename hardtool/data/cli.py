@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from hardtool.core.errors import HardtoolError
+from hardtool.core.files import atomic_files
 
 
 @click.group("data")
@@ -38,7 +39,7 @@ def synth_cmd(out: Path, n: int, seed: int, splits: str, size: tuple[int, int], 
             raise HardtoolError(
                 f"{d} already holds images; pass --force to overwrite or choose another --out"
             )
-    with Progress(transient=True) as p:
+    with atomic_files(out, None) as tmp, Progress(transient=True) as p:  # all scenes or none
         task = p.add_task("rendering scenes", total=n * len(split_list))
-        files = generate(out, n, seed, split_list, tuple(size), progress=lambda: p.advance(task))
+        files = generate(tmp, n, seed, split_list, tuple(size), progress=lambda: p.advance(task))
     click.echo(f"wrote {len(files)} scenes ({', '.join(split_list)}) to {out}")

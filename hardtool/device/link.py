@@ -25,6 +25,11 @@ def open_port(port: str, baud: int = 115200, read_timeout: float = 0.05) -> seri
     """Open a serial port or pyserial URL; errors are one line saying what to do."""
     try:
         return serial.serial_for_url(port, baudrate=baud, timeout=read_timeout, write_timeout=5.0)
+    except ValueError as e:  # pyserial: an unknown URL scheme or a bad setting
+        raise HardtoolError(
+            f"cannot open serial port {port}: {e} (give a device such as /dev/ttyACM0 or COM5, or a "
+            "pyserial URL such as socket://HOST:PORT)"
+        ) from None
     except serial.SerialException as e:
         text = str(e)
         if "busy" in text.lower() or "Errno 16" in text or "lock" in text.lower():

@@ -144,8 +144,13 @@ class QemuBoard:
         for _ in range(3):  # a port can be taken between free_port() and QEMU's bind
             self.port = free_port()
             self._log = tempfile.TemporaryFile()
+            # its own session: Ctrl-C in the terminal reaches hardtool, which then stops QEMU itself
             self.proc = subprocess.Popen(
-                self.command(self.port), stdin=subprocess.DEVNULL, stdout=self._log, stderr=subprocess.STDOUT
+                self.command(self.port),
+                stdin=subprocess.DEVNULL,
+                stdout=self._log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
             )
             _live.add(self)
             if self._wait_listening(5.0):

@@ -131,8 +131,8 @@ class BenchSession:
                     return msg
             self.stats.resends += 1
         raise HardtoolError(
-            f"no answer from the bench firmware on {self.link.name} after {self.retries} "
-            f"tries: is it flashed and running, and is the baud rate right?"
+            f"no answer from the bench firmware on {self.link.name} after {self.retries} tries of "
+            f"{self.timeout:g} s: is it flashed and running, is the baud rate right, is --timeout long enough?"
         )
 
     def _check_same_firmware(self, msg: P.Hello) -> None:

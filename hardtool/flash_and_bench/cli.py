@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import click
 
-from hardtool.core.errors import EXIT_NOT_BIT_EXACT
-from hardtool.core.options import baud_option, board_option, flasher_option, json_option, port_option
+from hardtool.core.errors import EXIT_NOT_BIT_EXACT, Interrupted
+from hardtool.core.files import json_text
+from hardtool.core.options import (
+    baud_option,
+    board_option,
+    flasher_option,
+    force_option,
+    json_option,
+    port_option,
+)
 
 
 @click.command("flash-and-bench")
@@ -32,21 +39,32 @@ from hardtool.core.options import baud_option, board_option, flasher_option, jso
     default=None,
     help="Float checkpoint for the float mIoU (default: the one named in quant_report.json).",
 )
-@click.option("--timeout", type=float, default=2.0, show_default=True, help="Seconds to wait for one reply.")
+@click.option(
+    "--timeout", type=float, default=2.0, show_default=True, help="Seconds to wait for one reply (≥ 0.1)."
+)
+@click.option(
+    "--fault-proxy",
+    default=None,
+    metavar="SPEC",
+    help="Emulated board only: corrupt / drop / insert / delay bytes on the serial link to soak-test "
+    "it, e.g. corrupt=1e-4,drop=1e-4,seed=1 (rates per byte).",
+)
 @click.option(
     "--out", type=click.Path(path_type=Path), default=None, help="Report folder [default: BUILD_DIR/bench]."
 )
+@force_option("an existing bench.json / masks.png")
 @json_option()
 def flash_and_bench_cmd(
-    build_dir, data, split, n, port, baud, flasher, board, ckpt, timeout, out, as_json
+    build_dir, data, split, n, port, baud, flasher, board, ckpt, timeout, fault_proxy, out, force, as_json
 ) -> None:
     """Flash BUILD_DIR's firmware (or launch the emulated board), stream N inputs over the serial
     protocol and report every output's agreement with the host int8 reference (TFLite's reference
     kernels on the same bytes), device mIoU (label maps on Cityscapes data with its 19 classes) or
     top-1 accuracy (labels.csv), latency per input and per layer (core cycles on the board; on the
     emulated board exact instruction counts from a QEMU plugin, or SysTick's when it cannot load),
-    and measured SRAM vs memplan. Writes bench.json (and masks.png for label maps); Ctrl-C or a
-    failure after inputs ran keeps partial results."""
+    and measured SRAM vs memplan. Writes bench.json (and masks.png for label maps); a failure after
+    inputs ran still writes what was measured. Ctrl-C keeps the inputs done so far in new files
+    beside them (bench.partial.json, masks.partial.png) and exits 130."""
     from hardtool.flash_and_bench.report import print_report
     from hardtool.flash_and_bench.run import flash_and_bench
 
@@ -67,12 +85,17 @@ def flash_and_bench_cmd(
         timeout,
         progress=not as_json,
         log=log,
+        force=force,
+        fault_proxy=fault_proxy,
     )
     if as_json:
-        click.echo(json.dumps(r, indent=2))
+        click.echo(json_text(r))
     else:
         print_report(r)
-        masks = " and masks.png" if r.get("masks_png") else ""
-        click.echo(f"wrote {out or build_dir / 'bench'}/bench.json{masks}")
-    if not r["agreement"].get("bit_exact") and r["completed"]:
+        click.echo(f"wrote {' and '.join(r['files'])}")
+    if r["interrupted"]:
+        raise Interrupted(
+            f"{r['completed']} of {r['requested']} inputs done; partial results in {r['files'][0]}"
+        )
+    if not r["agreement"].get("bit_exact"):
         raise SystemExit(EXIT_NOT_BIT_EXACT)

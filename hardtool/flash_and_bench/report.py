@@ -186,9 +186,14 @@ def print_report(r: dict) -> None:
         con.print("[yellow]interrupted: partial results written[/yellow]")
 
 
-def write_outputs(out: Path, report: dict, images, gts, preds) -> None:
+def write_outputs(json_path: Path, png_path: Path | None, report: dict, images, gts, preds) -> None:
+    """The report and its masks (when there are label maps to draw), rendered first and then
+    written together (never one without the other)."""
+    from hardtool.core import interrupt
     from hardtool.core.files import atomic_write_bytes, atomic_write_json
 
-    atomic_write_json(out / "bench.json", report)
-    if preds:
-        atomic_write_bytes(out / "masks.png", masks_png(images, gts, preds))
+    picture = masks_png(images, gts, preds) if png_path is not None and preds else None
+    with interrupt.commit():
+        atomic_write_json(json_path, report)
+        if picture is not None:
+            atomic_write_bytes(png_path, picture)

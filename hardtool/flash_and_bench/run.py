@@ -13,12 +13,16 @@ from pathlib import Path
 
 import numpy as np
 
+from hardtool.core import interrupt
 from hardtool.core.boards import EMULATED_BOARD, get_board
 from hardtool.core.errors import HardtoolError
+from hardtool.core.files import check_clobber, free_path, output_dir
 from hardtool.flash_and_bench import report as R
 from hardtool.flash_and_bench import samples as S
 
 PROJECT_FILES = ("hardtool_build.json", "codegen.json", "model_int8.tflite", "memplan.json")
+OUTPUTS = ("bench.json", "masks.png")  # a complete run; an interrupted one writes bench.partial*.json
+MIN_TIMEOUT = 0.1  # seconds: below this not even a HELLO round trip fits
 
 
 def read_project(build_dir: Path) -> dict:
@@ -137,32 +141,53 @@ class DeviceRun:
     interrupted: bool = False
     error: str | None = None  # what stopped the run early (results so far are kept)
     seconds: float = 0.0
+    stop: list = field(default_factory=list)  # emulator / proxy shutdown, in order
+    proxy: object = None
+    emulator: object = None  # the emulated board, when its instructions are counted
 
 
-def _open_link(board: str, build, port: str | None, baud: int, flasher: str, n: int, log):
-    """(link, emulator or None): the emulated board started, or the real one flashed and opened."""
+def _open_link(board: str, build, opts: dict, n: int, log, run: DeviceRun):
+    """The link to the emulated board (started, behind the fault proxy if asked) or to the real one
+    (flashed and opened); what must be stopped afterwards goes into ``run.stop``."""
     from hardtool.device.link import Link, open_port
 
     if get_board(board).emulated:
         from hardtool.device.qemu import start_counting_board
 
+        if opts["fault_proxy"]:
+            from hardtool.device.faultproxy import FaultProxy
+            from hardtool.device.qemu import QemuBoard
+
+            emu = QemuBoard(build.elf, timeout=max(300.0, 60.0 + 60.0 * n), connect=False)
+            run.stop.append(emu.stop)
+            emu.start()
+            proxy = FaultProxy(emu.port, **opts["fault_proxy"])
+            run.stop.insert(0, proxy.close)
+            run.proxy = proxy
+            run.counter = "systick (40-instruction granularity)"  # no plugin behind the proxy
+            return Link(proxy.url)
         emu = start_counting_board(build.elf, max(300.0, 60.0 + 60.0 * n), log)
-        return Link(emu.serial), emu
+        run.stop.append(emu.stop)
+        run.emulator = emu
+        return Link(emu.serial)
     from hardtool.device.flashers import find_board_port, flash
 
-    used = flash(build.bin, build.elf, flasher)
+    used = flash(build.bin, build.elf, opts["flasher"])
     log(f"flashed {build.bin.name} with {used}")
-    return Link(open_port(port or find_board_port(), baud)), None
+    return Link(open_port(opts["port"] or find_board_port(), opts["baud"]))
 
 
 def run_on_device(board: str, build, xs: list, model_sha: str, opts: dict, log, progress: bool) -> DeviceRun:
+    """Every input on the device; Ctrl-C (or a link error it caused) ends the run early with the
+    results so far, marked ``interrupted``; another failure after inputs ran keeps them too, with
+    the error."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     from hardtool.device.session import BenchSession
 
-    run, emu, t0 = DeviceRun(), None, time.monotonic()
+    run, sess, t0 = DeviceRun(), None, time.monotonic()
     try:
-        link, emu = _open_link(board, build, opts["port"], opts["baud"], opts["flasher"], len(xs), log)
+        link = _open_link(board, build, opts, len(xs), log, run)
         sess = BenchSession(link, timeout=opts["timeout"], run_timeout=opts["run_timeout"])
         run.hello = sess.hello()
         if run.hello.model_hash != model_sha:
@@ -176,17 +201,26 @@ def run_on_device(board: str, build, xs: list, model_sha: str, opts: dict, log, 
             for i, x in enumerate(xs):
                 run.results.append(sess.infer(i, x))
                 bar.advance(task)
-        run.stats = vars(sess.stats).copy()
     except KeyboardInterrupt:
         run.interrupted = True
     except HardtoolError as e:
-        if not run.results:
+        if interrupt.requested():
+            run.interrupted = True  # the link failed because of the same Ctrl-C
+        elif not run.results:
             raise
-        run.error = str(e)  # keep what was measured; flash_and_bench reports it, then fails
+        else:
+            run.error = str(e)  # keep what was measured; flash_and_bench reports it, then fails
     finally:
-        if emu is not None:
-            emu.stop()
+        for stop in run.stop:
+            stop()
+        if sess is not None:
+            run.stats = vars(sess.stats).copy()
+        if run.proxy is not None:
+            run.stats["faults_injected"] = dict(run.proxy.counts)
+    if run.interrupted:
+        interrupt.consume()  # handled: the run stops here and keeps what it has
     run.seconds = time.monotonic() - t0
+    emu = run.emulator
     if emu is not None:
         from hardtool.device.icount import exact_counts
 
@@ -297,15 +331,55 @@ def check_data(data: Path, split: str, codegen: dict, n: int) -> None:
     find_samples(data, split)
 
 
-def write_report(out: Path, report: dict, inp: Inputs, run: DeviceRun) -> None:
-    """bench.json, and masks.png for a label map on Cityscapes images."""
+def _check_args(n: int, timeout: float, board: str, fault_proxy: str | None) -> dict:
+    """Argument errors before any slow step; returns the fault proxy's settings ({} for none)."""
+    from hardtool.device.faultproxy import parse_spec
+
+    if n <= 0:
+        raise HardtoolError("--n must be at least 1")
+    if not timeout >= MIN_TIMEOUT:
+        raise HardtoolError(
+            f"--timeout must be at least {MIN_TIMEOUT} s (seconds to wait for one reply), not {timeout}"
+        )
+    faults = parse_spec(fault_proxy) if fault_proxy else {}
+    if fault_proxy and not get_board(board).emulated:
+        raise HardtoolError("--fault-proxy works with the emulated board only (add --board qemu)")
+    return faults
+
+
+def _write(out: Path, report: dict, inp: Inputs, run: DeviceRun) -> list[str]:
+    """bench.json, and masks.png for a label map on Cityscapes images; an interrupted run's go to
+    new bench.partial[.N].json / masks.partial[.N].png beside them, so a complete report is never
+    replaced by a partial one."""
     k = len(run.results)
-    masks = inp.kind == "cityscapes" and all(r.labels is not None for r in run.results)
-    if masks and inp.gts and max(int(r.labels.max()) for r in run.results) >= R.NUM_CLASSES:
+    labels = [r.labels for r in run.results]
+    masks = inp.kind == "cityscapes" and k > 0 and all(lb is not None for lb in labels)
+    if masks and inp.gts and max(int(lb.max()) for lb in labels) >= R.NUM_CLASSES:
         masks = False  # more classes than the palette: no picture
-    out.mkdir(parents=True, exist_ok=True)
-    report["masks_png"] = bool(masks and k)
-    R.write_outputs(out, report, inp.rgbs[:k], inp.gts[:k], [r.labels for r in run.results] if masks else [])
+    json_path, png_path = out / OUTPUTS[0], out / OUTPUTS[1]
+    if run.interrupted:
+        json_path = free_path(out / "bench.partial.json")
+        png_path = out / json_path.name.replace("bench.", "masks.").replace(".json", ".png")
+    report["files"] = [str(json_path)] + ([str(png_path)] if masks else [])
+    report["masks_png"] = bool(masks)
+    R.write_outputs(
+        json_path, png_path if masks else None, report, inp.rgbs[:k], inp.gts[:k], labels if masks else []
+    )
+    return report["files"]
+
+
+def _target(
+    project: dict, build_dir: Path, board: str, port: str | None, faults: dict, log
+) -> tuple[str, str | None]:
+    """(board, port) to run on: the project's board, or the emulated one for any project."""
+    board, port = resolve_board("qemu" if faults else board, port, log)
+    own = project["hardtool_build"]["board"]
+    if not get_board(board).emulated and own != board:
+        raise HardtoolError(
+            f"{build_dir} was generated for {own}; for the board generate the "
+            "baremetal template: hardtool codegen MODEL.tflite -t baremetal"
+        )
+    return board, port
 
 
 def flash_and_bench(
@@ -323,40 +397,47 @@ def flash_and_bench(
     run_timeout: float = 300.0,
     progress: bool = True,
     log: Callable[[str], None] = print,
+    force: bool = False,
+    fault_proxy: str | None = None,
 ) -> dict:
-    """Run N inputs of DATA on the device (or the emulated board); writes bench.json (and
-    masks.png for label maps on Cityscapes images). A failure after inputs ran still writes
-    bench.json with what was measured, then raises."""
+    """Run N inputs of DATA on the device (or the emulated board); writes bench.json and, for label
+    maps on Cityscapes images, masks.png (``report["files"]``; after Ctrl-C new partial files)."""
     from hardtool.build.firmware import build_firmware
 
     build_dir = Path(build_dir)
-    if n <= 0:
-        raise HardtoolError("--n must be at least 1")
+    out = Path(out) if out else build_dir / "bench"
+    faults = _check_args(n, timeout, "qemu" if board == "auto" and fault_proxy else board, fault_proxy)
     project = read_project(build_dir)
     check_data(data, split, project["codegen"], n)
-    board, port = resolve_board(board, port, log)
+    board, port = _target(project, build_dir, board, port, faults, log)
     own = project["hardtool_build"]["board"]
-    if not get_board(board).emulated and own != board:
-        raise HardtoolError(
-            f"{build_dir} was generated for {own}; for the board generate the "
-            "baremetal template: hardtool codegen MODEL.tflite -t baremetal"
+    for name in OUTPUTS:  # a complete report is replaced only with --force (partial ones never)
+        check_clobber(out / name, force)
+    with output_dir(out):
+        # a project for the board runs on the emulated board too: built there with its board support
+        build = build_firmware(
+            build_dir, out=build_dir / ("build" if own == board else f"build_{board}"), board=board
         )
-    # a project for the board runs on the emulated board too: built there with its board support
-    build = build_firmware(
-        build_dir, out=build_dir / ("build" if own == board else f"build_{board}"), board=board
-    )
-    inp = prepare_inputs(build_dir, data, split, n, ckpt, project["codegen"])
-    model_sha = hashlib.sha256((build_dir / "model_int8.tflite").read_bytes()).hexdigest()
-    opts = {"port": port, "baud": baud, "flasher": flasher, "timeout": timeout, "run_timeout": run_timeout}
-    run = run_on_device(board, build, inp.xs, model_sha, opts, log, progress)
-    if not run.results and not run.interrupted:
-        raise HardtoolError("no input completed on the device")
-    meta = {"model_sha256": model_sha, "data": str(data), "split": split}
-    report = assemble_report(board, port, project, build, inp, run, meta)
-    out = Path(out) if out else build_dir / "bench"
-    write_report(out, report, inp, run)
+        inp = prepare_inputs(build_dir, data, split, n, ckpt, project["codegen"])
+        model_sha = hashlib.sha256((build_dir / "model_int8.tflite").read_bytes()).hexdigest()
+        opts = {
+            "port": port,
+            "baud": baud,
+            "flasher": flasher,
+            "timeout": timeout,
+            "run_timeout": run_timeout,
+        }
+        run = run_on_device(board, build, inp.xs, model_sha, opts | {"fault_proxy": faults}, log, progress)
+        if not run.results:
+            if run.interrupted:
+                raise KeyboardInterrupt  # nothing to keep
+            raise HardtoolError("no input completed on the device")
+        meta = {"model_sha256": model_sha, "data": str(data), "split": split}
+        report = assemble_report(board, port, project, build, inp, run, meta)
+        _write(out, report, inp, run)
     if run.error:
+        where = report["files"][0]
         raise HardtoolError(
-            f"{run.error} (after {len(run.results)} of {len(inp.xs)} inputs; what was measured is in {out / 'bench.json'})"
+            f"{run.error} (after {len(run.results)} of {len(inp.xs)} inputs; measured: {where})"
         )
     return report

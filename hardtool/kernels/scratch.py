@@ -137,4 +137,6 @@ def scratch_bytes(op: Op, graph: Graph) -> int:
                 return 0
         except ValueError:  # a MEAN the kernels refuse: codegen reports it
             return 0
-    return scratch_bytes_for(name, input_width=int(shape[-2]), channels=int(shape[-1]))
+    # any rank: a rank-1 or scalar input has width / channels 1
+    width, channels = (int(shape[-2]) if len(shape) >= 2 else 1), (int(shape[-1]) if shape else 1)
+    return scratch_bytes_for(name, input_width=width, channels=channels)

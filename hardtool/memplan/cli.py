@@ -4,13 +4,15 @@ Exit codes: 0 fits, 3 does not fit (``EXIT_DOES_NOT_FIT``), 2 bad input (one-lin
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import click
 
 from hardtool.core.boards import DEFAULT_TARGET, targets
 from hardtool.core.errors import EXIT_DOES_NOT_FIT, HardtoolError
+from hardtool.core.files import json_text
+
+MAX_BUDGET = 2**32  # a 32-bit MCU addresses 4 GiB in all
 
 
 def warn_unsupported(graph) -> None:
@@ -37,20 +39,22 @@ def warn_unsupported(graph) -> None:
     help=f"MCU whose RAM is the budget: {', '.join(targets())}.",
 )
 @click.option("--budget", type=int, default=None, help="SRAM budget in bytes (overrides the target's).")
-@click.option("--json", "as_json", is_flag=True, help="Print memplan.json to stdout instead of tables.")
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print the plan (memplan.json) on stdout instead of tables."
+)
 @click.option(
     "--png",
     type=click.Path(path_type=Path),
     default=None,
-    help="Where to write the timeline PNG (default: OUT/memplan.png).",
+    help="Where to write the timeline PNG, in an existing folder (default: OUT/<model stem>.memplan.png).",
 )
 @click.option(
     "--out",
     type=click.Path(path_type=Path),
     default=None,
-    help="Folder for memplan.json and memplan.png (default: next to the model).",
+    help="Folder for <model stem>.memplan.json and .memplan.png (default: next to the model).",
 )
-@click.option("--force", is_flag=True, help="Overwrite an existing memplan.json / memplan.png.")
+@click.option("--force", is_flag=True, help="Overwrite this model's existing plan JSON / PNG.")
 @click.option("--no-tflm", is_flag=True, help="Skip measuring TFLite Micro's arena for comparison.")
 @click.option(
     "--no-inplace",
@@ -84,23 +88,23 @@ def memplan_cmd(
     """Plan the SRAM of MODEL.tflite: peak and its parts, TFLite Micro's arena for the same file,
     the arena without each technique that goes below the op-by-op bound (in-place ops and
     concatenation slices, streamed input, band-by-band first stage) and both lower bounds, a
-    timeline PNG and a verdict (exit 3 when it does not fit)."""
+    timeline PNG and a verdict (exit 3 when it does not fit). Writes <model stem>.memplan.json
+    (what codegen reads) and <model stem>.memplan.png beside the model."""
     from hardtool.memplan.files import plan_to_files
     from hardtool.memplan.plan import PlanOptions
     from hardtool.memplan.report import print_report, suggestions
 
-    if budget is not None and budget <= 0:
-        raise HardtoolError(f"--budget must be a positive number of bytes, not {budget}")
-    out_dir = Path(out) if out is not None else Path(model).parent
+    if budget is not None and not 0 < budget <= MAX_BUDGET:
+        raise HardtoolError(f"--budget must be a number of bytes in 1..{MAX_BUDGET} (4 GiB), not {budget}")
     opts = PlanOptions(
         strided_concat=not no_inplace, inplace=not no_inplace, stream=stream, patch=not no_patch
     )
     doc, plan, json_path, png_path = plan_to_files(
-        model, out_dir, target, budget, png, force, not no_tflm, options=opts
+        model, out, target, budget, png, force, not no_tflm, options=opts
     )
     warn_unsupported(plan.graph)
     if as_json:
-        click.echo(json.dumps(doc, indent=2))
+        click.echo(json_text(doc))
     else:
         print_report(doc, plan)
         click.echo(f"wrote {json_path} and {png_path}")

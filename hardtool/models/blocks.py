@@ -8,24 +8,49 @@ import torch.nn.functional as F
 from torch import nn
 
 
+def _pair(v: int | tuple[int, int]) -> tuple[int, int]:
+    return (v, v) if isinstance(v, int) else (int(v[0]), int(v[1]))
+
+
+def conv2d(
+    cin: int,
+    cout: int,
+    k: int | tuple[int, int] = 3,
+    stride: int | tuple[int, int] = 1,
+    dilation: int | tuple[int, int] = 1,
+    groups: int = 1,
+    bias: bool = False,
+) -> nn.Conv2d:
+    """A conv that keeps the size at stride 1: odd kernels pad symmetrically, an even kernel at
+    stride 1 pads like TFLite's SAME (the extra row and column after); ``k`` and ``dilation``
+    may be (h, w) pairs."""
+    kh, kw = _pair(k)
+    dh, dw = _pair(dilation)
+    even = kh % 2 == 0 or kw % 2 == 0
+    pad: str | tuple[int, int] = (
+        "same" if even and _pair(stride) == (1, 1) else (dh * (kh - 1) // 2, dw * (kw - 1) // 2)
+    )
+    return nn.Conv2d(cin, cout, (kh, kw), stride, pad, dilation=(dh, dw), groups=groups, bias=bias)
+
+
 class ConvBNReLU(nn.Sequential):
-    """Conv + BatchNorm (+ ReLU); BN folds into the conv at export."""
+    """`conv2d` + BatchNorm (+ ReLU); BN folds into the conv at export. ``bn=False`` gives a
+    plain conv with a bias, for convs whose output no BN follows."""
 
     def __init__(
         self,
         cin: int,
         cout: int,
-        k: int = 3,
-        stride: int = 1,
-        dilation: int = 1,
+        k: int | tuple[int, int] = 3,
+        stride: int | tuple[int, int] = 1,
+        dilation: int | tuple[int, int] = 1,
         groups: int = 1,
         relu: bool = True,
+        bn: bool = True,
     ):
-        pad = dilation * (k - 1) // 2
-        layers: list[nn.Module] = [
-            nn.Conv2d(cin, cout, k, stride, pad, dilation=dilation, groups=groups, bias=False),
-            nn.BatchNorm2d(cout),
-        ]
+        layers: list[nn.Module] = [conv2d(cin, cout, k, stride, dilation, groups, bias=not bn)]
+        if bn:
+            layers.append(nn.BatchNorm2d(cout))
         if relu:
             layers.append(nn.ReLU(inplace=True))
         super().__init__(*layers)

@@ -17,7 +17,7 @@ import torch
 
 from hardtool.core.errors import HardtoolError
 from hardtool.models.hard import HARD
-from hardtool.models.registry import VARIANTS, build_model, canonical
+from hardtool.models.registry import ARCHS, build_model, canonical, default_input_size
 
 FORMAT = "hardtool-checkpoint"
 DEFAULT_MEAN = (0.485, 0.456, 0.406)
@@ -60,6 +60,10 @@ def save_checkpoint(path: Path, model: HARD, info: CheckpointInfo, extra: dict |
 def read_checkpoint(path: Path) -> dict:
     """Load the raw object, turning every way a file can be unreadable into one clear line."""
     path = Path(path)
+    if path.is_dir():
+        raise HardtoolError(
+            f"checkpoint {path} is a folder; give the path of a .pt file written by 'hardtool train'"
+        )
     if not path.is_file():
         raise HardtoolError(
             f"checkpoint {path} not found; give the path of a .pt file written by 'hardtool train'"
@@ -104,7 +108,7 @@ def _check_keys(model: HARD, sd: dict[str, Any], arch: str, path: Path) -> None:
         parts.append(f"{len(shapes)} shape conflicts (first: {'; '.join(shapes[:2])})")
     raise HardtoolError(
         f"checkpoint {path} does not match architecture {arch}: {'; '.join(parts)}; "
-        f"pass the right --arch (one of {', '.join(VARIANTS)})"
+        f"pass the right --arch (one of {', '.join(ARCHS)})"
     )
 
 
@@ -134,12 +138,12 @@ def load_checkpoint(
         sd = _strip_prefix(obj["state_dict"] if isinstance(obj.get("state_dict"), dict) else obj)
         if arch is None:
             raise HardtoolError(
-                f"{path} is a bare state_dict; say which model it is with --arch ({', '.join(VARIANTS)})"
+                f"{path} is a bare state_dict; say which model it is with --arch ({', '.join(ARCHS)})"
             )
         a = canonical(arch)
         cls_w = sd.get("cls.weight")
         ncls = num_classes or (int(cls_w.shape[0]) if hasattr(cls_w, "shape") else 19)
-        info = CheckpointInfo(a, ncls, VARIANTS[a].input_size)
+        info = CheckpointInfo(a, ncls, default_input_size(a))
     sd = _strip_prefix(sd)
     model = build_model(info.arch, info.num_classes)
     _check_keys(model, sd, info.arch, path)

@@ -1,13 +1,20 @@
-"""The five HARD variants, their default input sizes and the paper's Table 2 numbers."""
+"""The five HARD variants, their default input sizes and the paper's Table 2 numbers; the peer
+models (hardtool.models.peers) are built and counted through the same functions."""
 
 from __future__ import annotations
 
+import copy
+import functools
 from dataclasses import dataclass
 
 import torch
+from torch import nn
 
 from hardtool.core.errors import HardtoolError
 from hardtool.models.hard import HARD, HardConfig
+from hardtool.models.peers import ALIASES as PEER_ALIASES
+from hardtool.models.peers import PEERS
+from hardtool.models.peers.layers import UpConv
 
 VARIANTS: dict[str, HardConfig] = {
     "hard_xxs": HardConfig(
@@ -92,18 +99,31 @@ PAPER: dict[str, dict] = {
 
 ALIASES = {"xxs": "hard_xxs", "xs": "hard_xs", "s": "hard_s", "gpu": "hard_gpu", "edge": "hard_edge"}
 
+# every buildable architecture: the HARD variants, then the peer models
+ARCHS: tuple[str, ...] = (*VARIANTS, *PEERS)
+
 
 def canonical(arch: str) -> str:
-    """Accept 'hard_edge', 'HARD-Edge', 'edge' ...; fail with the list of known names."""
+    """Accept 'hard_edge', 'HARD-Edge', 'edge', 'ENet', 'Fast-SCNN' ...; fail with the list of known names."""
     key = arch.strip().lower().replace("-", "_")
-    key = ALIASES.get(key, key)
-    if key not in VARIANTS:
-        raise HardtoolError(f"unknown architecture '{arch}'; known: {', '.join(VARIANTS)}")
+    key = ALIASES.get(key, PEER_ALIASES.get(key, key))
+    if key not in ARCHS:
+        raise HardtoolError(f"unknown architecture '{arch}'; known: {', '.join(ARCHS)}")
     return key
 
 
-def build_model(arch: str, num_classes: int = 19) -> HARD:
-    return HARD(VARIANTS[canonical(arch)], num_classes)
+def build_model(arch: str, num_classes: int = 19) -> nn.Module:
+    """A HARD variant or a peer model; forward returns logits at the network's output stride."""
+    key = canonical(arch)
+    if key in PEERS:
+        return PEERS[key].build(num_classes)
+    return HARD(VARIANTS[key], num_classes)
+
+
+def default_input_size(arch: str) -> tuple[int, int]:
+    """(H, W) the architecture is published at."""
+    key = canonical(arch)
+    return tuple(PEERS[key].input_size if key in PEERS else VARIANTS[key].input_size)
 
 
 @dataclass
@@ -112,23 +132,44 @@ class ModelStats:
     params: int
     macs: int
     input_size: tuple[int, int]
+    macs_transposed_at_output: int = 0  # MACs with each UpConv counted as the transposed conv it replaces
 
 
-def count_macs(model: torch.nn.Module, input_size: tuple[int, int]) -> int:
-    """Multiply-accumulates of one forward pass (convs and linears), as the paper's tables
-    count FLOPs: torch.utils.flop_counter counts 2 FLOPs per MAC, so we halve it."""
+def _flops_by_module(model: nn.Module, input_size: tuple[int, int]) -> dict[str, int]:
+    """FLOPs per module path (and 'Global') of one forward pass on the meta device: exact counts
+    from the shapes alone, so full paper resolutions cost no compute."""
     from torch.utils.flop_counter import FlopCounterMode
 
-    model = model.eval()
-    x = torch.zeros(1, 3, *input_size)
+    on_meta = any(p.is_meta for p in model.parameters())
+    m = (model if on_meta else copy.deepcopy(model).to("meta")).eval()
     with torch.no_grad(), FlopCounterMode(display=False) as fc:
-        model(x)
-    return fc.get_total_flops() // 2
+        m(torch.zeros(1, 3, *input_size, device="meta"))
+    return {k: sum(v.values()) for k, v in fc.get_flop_counts().items()}
+
+
+def count_macs(model: nn.Module, input_size: tuple[int, int]) -> int:
+    """Multiply-accumulates of one forward pass (convs and linears), as the paper's tables
+    count FLOPs: torch.utils.flop_counter counts 2 FLOPs per MAC, so we halve it."""
+    return _flops_by_module(model, input_size).get("Global", 0) // 2
+
+
+def _upconv_macs(model: nn.Module, flops: dict[str, int]) -> int:
+    root = type(model).__name__
+    return sum(flops.get(f"{root}.{n}", 0) for n, m in model.named_modules() if isinstance(m, UpConv)) // 2
 
 
 def model_stats(arch: str, input_size: tuple[int, int] | None = None) -> ModelStats:
+    """Parameters and MACs, counted on a model built on the meta device (no weights allocated)."""
     arch = canonical(arch)
-    model = build_model(arch)
-    size = tuple(input_size or VARIANTS[arch].input_size)
+    return _model_stats(arch, tuple(input_size or default_input_size(arch)))
+
+
+@functools.lru_cache(maxsize=64)
+def _model_stats(arch: str, size: tuple[int, int]) -> ModelStats:
+    """Cached: a count depends on nothing but the architecture and the size."""
+    with torch.device("meta"):
+        model = build_model(arch)
     params = sum(p.numel() for p in model.parameters())
-    return ModelStats(arch, params, count_macs(model, size), size)
+    flops = _flops_by_module(model, size)
+    macs = flops.get("Global", 0) // 2
+    return ModelStats(arch, params, macs, size, macs + 3 * _upconv_macs(model, flops))

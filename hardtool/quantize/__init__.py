@@ -3,8 +3,11 @@
 from pathlib import Path
 
 
-def zoo_tflite(arch: str, input_size: tuple[int, int], out_dir: Path, seed: int = 0) -> Path:
-    """An int8 .tflite of a zoo variant (seeded random weights); see pipeline.zoo_tflite."""
+def zoo_tflite(
+    arch: str, input_size: tuple[int, int], out_dir: Path, seed: int = 0, dtype: str = "int8"
+) -> Path:
+    """A .tflite (full int8, or float32) of a zoo model, HARD variant or peer, with seeded
+    random weights; see pipeline.zoo_tflite."""
     from hardtool.quantize.pipeline import zoo_tflite as _z
 
-    return _z(arch, input_size, out_dir, seed)
+    return _z(arch, input_size, out_dir, seed, dtype=dtype)

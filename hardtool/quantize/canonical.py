@@ -6,80 +6,193 @@ grouped CONV_2D, which TFLite Micro does not run and which no MCU kernel library
 depthwise. Rewriting it as DEPTHWISE_CONV_2D (filter [O,kh,kw,1] → [1,kh,kw,O], per-channel
 axis 0 → 3, same options) is exact: both compute the same sums with the same requantisation.
 2. ONNX ArgMax yields int64 indices; TFLite Micro's ARG_MAX writes only int32. Class indices
-fit either, so the label map is made int32."""
+fit either, so the label map is made int32.
+3. Where onnx2tf computed a concat and elementwise ops in NCHW between TRANSPOSEs, they are
+computed in NHWC without them (`hardtool.quantize.nhwc`).
+4. A stride-2 dilated depthwise conv, which TensorFlow cannot express, comes out as the conv at
+stride 1 followed by a STRIDED_SLICE that keeps every other row and column; that is exactly the
+conv at stride 2 on the same padded input, which TFLite runs, so it becomes that.
+5. Tensors no op uses any more are removed (TFLite Micro refuses tensors without a lifetime)."""
 
 from __future__ import annotations
-
-from typing import Any
 
 import numpy as np
 
 from hardtool.core.graph.edit import rewrite
 from hardtool.core.graph.reader import schema
+from hardtool.quantize.nhwc import remove_nchw_islands
 
 
-def _code_of(model: Any, i: int) -> int:
+def _code_of(model, s, i: int) -> int:
     c = model.operatorCodes[i]
     return max(c.builtinCode, c.deprecatedBuiltinCode)
 
 
-def _depthwise_code(model: Any, s: Any) -> int:
-    """Index of the DEPTHWISE_CONV_2D operator code, added when the model has none."""
-    for i in range(len(model.operatorCodes)):
-        if _code_of(model, i) == s.BuiltinOperator.DEPTHWISE_CONV_2D:
+def _opcode(model, s, builtin: int, version: int) -> int:
+    """Index of the operator code for ``builtin``, added when the model has none."""
+    codes = model.operatorCodes
+    for i in range(len(codes)):
+        if _code_of(model, s, i) == builtin:
             return i
     c = s.OperatorCodeT()
-    c.builtinCode = c.deprecatedBuiltinCode = s.BuiltinOperator.DEPTHWISE_CONV_2D
-    c.version = 3
-    model.operatorCodes.append(c)
-    return len(model.operatorCodes) - 1
+    c.builtinCode = c.deprecatedBuiltinCode = builtin
+    c.version = version
+    codes.append(c)
+    return len(codes) - 1
 
 
-def _as_depthwise(model: Any, s: Any, sg: Any, op: Any) -> None:
-    """Rewrite one grouped CONV_2D (one channel per group) as DEPTHWISE_CONV_2D in place."""
-    w = sg.tensors[op.inputs[1]]
-    o, kh, kw, _ = (int(v) for v in w.shape)
-    data = np.asarray(model.buffers[w.buffer].data, dtype=np.uint8).view(np.int8).reshape(o, kh, kw, 1)
-    nb = s.BufferT()
-    nb.data = list(np.ascontiguousarray(data.transpose(3, 1, 2, 0)).view(np.uint8).ravel())
-    model.buffers.append(nb)
-    w.buffer = len(model.buffers) - 1
-    w.shape = [1, kh, kw, o]
-    if w.quantization is not None:
-        w.quantization.quantizedDimension = 3
-    co = op.builtinOptions
-    do = s.DepthwiseConv2DOptionsT()
-    do.padding, do.strideW, do.strideH = co.padding, co.strideW, co.strideH
-    do.depthMultiplier = 1
-    do.fusedActivationFunction = co.fusedActivationFunction
-    do.dilationWFactor, do.dilationHFactor = co.dilationWFactor, co.dilationHFactor
-    op.builtinOptionsType = s.BuiltinOptions.DepthwiseConv2DOptions
-    op.builtinOptions = do
-    op.opcodeIndex = _depthwise_code(model, s)
-
-
-def _grouped_convs(model: Any, s: Any) -> list[tuple[Any, Any]]:
-    """(subgraph, op) of every CONV_2D with one input channel and one output channel per group."""
-    found = []
+def _grouped_to_depthwise(model, s) -> int:
+    changed = 0
     for sg in model.subgraphs:
         for op in sg.operators:
-            if _code_of(model, op.opcodeIndex) != s.BuiltinOperator.CONV_2D:
+            if _code_of(model, s, op.opcodeIndex) != s.BuiltinOperator.CONV_2D:
                 continue
             x, w = sg.tensors[op.inputs[0]], sg.tensors[op.inputs[1]]
-            o, _, _, cin = (int(v) for v in w.shape)
-            if cin == 1 and o == int(x.shape[3]) and o > 1:
-                found.append((sg, op))
-    return found
+            o, kh, kw, cin = (int(v) for v in w.shape)
+            if not (cin == 1 and o == int(x.shape[3]) and o > 1):
+                continue
+            dtype = np.float32 if w.type == s.TensorType.FLOAT32 else np.int8
+            data = np.asarray(model.buffers[w.buffer].data, dtype=np.uint8).view(dtype).reshape(o, kh, kw, 1)
+            nb = s.BufferT()
+            nb.data = list(np.ascontiguousarray(data.transpose(3, 1, 2, 0)).view(np.uint8).ravel())
+            model.buffers.append(nb)
+            w.buffer = len(model.buffers) - 1
+            w.shape = [1, kh, kw, o]
+            if w.quantization is not None:
+                w.quantization.quantizedDimension = 3
+            co = op.builtinOptions
+            do = s.DepthwiseConv2DOptionsT()
+            do.padding, do.strideW, do.strideH = co.padding, co.strideW, co.strideH
+            do.depthMultiplier = 1
+            do.fusedActivationFunction = co.fusedActivationFunction
+            do.dilationWFactor, do.dilationHFactor = co.dilationWFactor, co.dilationHFactor
+            op.builtinOptionsType = s.BuiltinOptions.DepthwiseConv2DOptions
+            op.builtinOptions = do
+            op.opcodeIndex = _opcode(model, s, s.BuiltinOperator.DEPTHWISE_CONV_2D, 3)
+            changed += 1
+    return changed
 
 
-def _int64_argmaxes(model: Any, s: Any) -> list[tuple[Any, Any]]:
-    found = []
+def _argmax_int32(model, s) -> int:
+    changed = 0
     for sg in model.subgraphs:
         for op in sg.operators:
-            if _code_of(model, op.opcodeIndex) == s.BuiltinOperator.ARG_MAX and op.builtinOptions is not None:
-                if sg.tensors[op.outputs[0]].type == s.TensorType.INT64:
-                    found.append((sg, op))
-    return found
+            if (
+                _code_of(model, s, op.opcodeIndex) == s.BuiltinOperator.ARG_MAX
+                and op.builtinOptions is not None
+            ):
+                out = sg.tensors[op.outputs[0]]
+                if out.type == s.TensorType.INT64:
+                    out.type = s.TensorType.INT32
+                    op.builtinOptions.outputType = s.TensorType.INT32
+                    changed += 1
+    return changed
+
+
+def _is_const(model, sg, t: int) -> bool:
+    b = sg.tensors[t].buffer
+    return bool(b) and model.buffers[b].data is not None and len(model.buffers[b].data) > 0
+
+
+def _const_i32(model, sg, t: int) -> list[int] | None:
+    if not _is_const(model, sg, t):
+        return None
+    return np.asarray(model.buffers[sg.tensors[t].buffer].data, np.uint8).view(np.int32).tolist()
+
+
+def _strided_slice_of(model, s, sg, op, users: dict[int, list]):
+    """(the STRIDED_SLICE, [s_h, s_w]) when that is the only reader of ``op``'s output and keeps
+    every s-th row and column from 0, else None."""
+    nxt = users.get(op.outputs[0], [])
+    if len(nxt) != 1 or op.outputs[0] in sg.outputs:
+        return None
+    sl = nxt[0]
+    if _code_of(model, s, sl.opcodeIndex) != s.BuiltinOperator.STRIDED_SLICE or len(sl.inputs) != 4:
+        return None
+    so = sl.builtinOptions
+    begin, steps = _const_i32(model, sg, sl.inputs[1]), _const_i32(model, sg, sl.inputs[3])
+    if begin is None or steps is None or len(steps) != 4 or steps[0] != 1 or steps[3] != 1:
+        return None
+    if any(begin) or so.ellipsisMask or so.newAxisMask or so.shrinkAxisMask or so.endMask != 15:
+        return None
+    return sl, steps[1:3]
+
+
+def _insert_pad(model, s, sg, op, pads: list[tuple[int, int]]) -> None:
+    """A PAD (zero point, which is real 0) of H and W in front of conv ``op``."""
+    import copy
+
+    x = sg.tensors[op.inputs[0]]
+    padded = s.TensorT()
+    padded.shape = [x.shape[0], x.shape[1] + sum(pads[0]), x.shape[2] + sum(pads[1]), x.shape[3]]
+    padded.type, padded.buffer = x.type, 0
+    padded.name = (x.name or b"") + b"/pad"
+    padded.quantization = copy.deepcopy(x.quantization)
+    amounts = s.TensorT()
+    amounts.shape, amounts.type, amounts.name = [4, 2], s.TensorType.INT32, padded.name + b"/amounts"
+    buf = s.BufferT()
+    buf.data = np.array([[0, 0], *pads, [0, 0]], np.int32).view(np.uint8).ravel().tolist()
+    model.buffers.append(buf)
+    amounts.buffer = len(model.buffers) - 1
+    sg.tensors += [padded, amounts]
+    pad = s.OperatorT()
+    pad.opcodeIndex = _opcode(model, s, s.BuiltinOperator.PAD, 2)
+    pad.inputs, pad.outputs = [op.inputs[0], len(sg.tensors) - 1], [len(sg.tensors) - 2]
+    pad.builtinOptionsType, pad.builtinOptions = s.BuiltinOptions.PadOptions, s.PadOptionsT()
+    sg.operators.insert(sg.operators.index(op), pad)
+    op.inputs = [len(sg.tensors) - 2, *op.inputs[1:]]
+
+
+def _sliced_conv(model, s) -> int:
+    """A stride-1 conv whose output only a STRIDED_SLICE from 0 with steps [1, s, s, 1] reads is
+    that conv at stride s on the same padded input: VALID stays VALID, SAME becomes an explicit
+    PAD (SAME's amounts at stride 1) + VALID, since SAME at stride s would pad differently."""
+    convs = (s.BuiltinOperator.CONV_2D, s.BuiltinOperator.DEPTHWISE_CONV_2D)
+    changed = 0
+    for sg in model.subgraphs:
+        users: dict[int, list] = {}
+        for op in sg.operators:
+            for t in op.inputs:
+                users.setdefault(t, []).append(op)
+        for op in list(sg.operators):
+            o = op.builtinOptions
+            if _code_of(model, s, op.opcodeIndex) not in convs or (o.strideH, o.strideW) != (1, 1):
+                continue
+            found = _strided_slice_of(model, s, sg, op, users)
+            if found is None:
+                continue
+            sl, (sh, sw) = found
+            if o.padding == s.Padding.SAME:
+                _, kh, kw, _ = sg.tensors[op.inputs[1]].shape
+                th, tw = o.dilationHFactor * (kh - 1), o.dilationWFactor * (kw - 1)
+                _insert_pad(model, s, sg, op, [(th // 2, th - th // 2), (tw // 2, tw - tw // 2)])
+                o.padding = s.Padding.VALID
+            o.strideH, o.strideW = sh, sw
+            op.outputs = list(sl.outputs)
+            sg.operators.remove(sl)
+            changed += 1
+    return changed
+
+
+def _drop_orphans(model) -> None:
+    for i, sg in enumerate(model.subgraphs):
+        used = {t for op in sg.operators for t in (*op.inputs, *op.outputs) if t >= 0}
+        used |= set(sg.inputs) | set(sg.outputs)
+        keep = sorted(used)
+        if len(keep) == len(sg.tensors):
+            continue
+        remap = {old: new for new, old in enumerate(keep)}
+        remap[-1] = -1
+        sg.tensors = [sg.tensors[t] for t in keep]
+        for op in sg.operators:
+            op.inputs = [remap[t] for t in op.inputs]
+            op.outputs = [remap[t] for t in op.outputs]
+        sg.inputs = [remap[t] for t in sg.inputs]
+        sg.outputs = [remap[t] for t in sg.outputs]
+        for sig in model.signatureDefs or []:
+            if sig.subgraphIndex == i:
+                for tm in (*(sig.inputs or []), *(sig.outputs or [])):
+                    tm.tensorIndex = remap[tm.tensorIndex]
 
 
 def canonicalize(tflite: bytes) -> tuple[bytes, int]:
@@ -87,15 +200,12 @@ def canonicalize(tflite: bytes) -> tuple[bytes, int]:
     s = schema()
     changed = 0
 
-    def change(model: Any) -> None:
+    def change(model) -> None:
         nonlocal changed
-        for sg, op in _grouped_convs(model, s):
-            _as_depthwise(model, s, sg, op)
-            changed += 1
-        for sg, op in _int64_argmaxes(model, s):
-            sg.tensors[op.outputs[0]].type = s.TensorType.INT32
-            op.builtinOptions.outputType = s.TensorType.INT32
-            changed += 1
+        removed = remove_nchw_islands(model, s) + _sliced_conv(model, s)
+        changed = _grouped_to_depthwise(model, s) + _argmax_int32(model, s) + removed
+        if removed:
+            _drop_orphans(model)
 
     out = rewrite(tflite, change)
     return (out, changed) if changed else (tflite, 0)

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import click
 
 from hardtool.core.errors import HardtoolError
+from hardtool.core.files import json_text
+from hardtool.core.options import allow_large_input_option, input_size_option
 
 
 def print_report(r: dict) -> None:
@@ -56,14 +57,15 @@ def print_report(r: dict) -> None:
 @click.option(
     "--out", type=click.Path(path_type=Path), default=None, help="Output folder [default: build/<name>]."
 )
-@click.option(
-    "--input-size", nargs=2, type=int, default=None, help="H W to export at (default: the checkpoint's)."
-)
+@input_size_option("default: the checkpoint's")
+@allow_large_input_option()
 @click.option("--arch", default=None, help="Architecture, for a bare state_dict.")
 @click.option("--calib-split", default="train", show_default=True)
 @click.option("--eval-split", default="val", show_default=True)
 @click.option("--eval-images", type=int, default=None, help="Evaluate on the first N images only.")
-@click.option("--force", is_flag=True, help="Replace an existing output folder.")
+@click.option(
+    "--force", is_flag=True, help="Replace earlier quantize outputs in OUT (other files there stay)."
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 def quantize_cmd(
     input_path,
@@ -77,6 +79,7 @@ def quantize_cmd(
     eval_images,
     force,
     as_json,
+    allow_large_input,
 ) -> None:
     """Quantize INPUT (hardtool checkpoint, .onnx, or int8 .tflite) to a full-int8 TFLite.
 
@@ -101,9 +104,10 @@ def quantize_cmd(
         eval_images,
         force,
         progress=not as_json,
+        allow_large_input=allow_large_input,
     )
     if as_json:
-        click.echo(json.dumps(report, indent=2))
+        click.echo(json_text(report))
     else:
         print_report(report)
         click.echo(f"wrote {out}/model_int8.tflite")

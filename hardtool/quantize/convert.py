@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from hardtool.core import interrupt
 from hardtool.core.errors import HardtoolError
 
 SAMPLE_FILE = "calibration_image_sample_data_20x128x128x3_float32.npy"
@@ -59,7 +60,7 @@ def onnx_to_saved_model(onnx_path: Path, out_dir: Path, calib_nchw: np.ndarray) 
             os.environ["PATH"] = bin_dir + os.pathsep + old_path
             o2t_main.download_test_image_data = lambda: sample
             logging.getLogger("onnx2tf").setLevel(logging.ERROR)
-            with _quiet():
+            with interrupt.foreign(), _quiet():
                 onnx2tf.convert(
                     input_onnx_file_path=str(onnx_path),
                     output_folder_path=str(saved),
@@ -86,6 +87,85 @@ def onnx_to_saved_model(onnx_path: Path, out_dir: Path, calib_nchw: np.ndarray) 
     return saved
 
 
+def _saved_model_fn(saved: Path):
+    import tensorflow as tf
+
+    fn = tf.saved_model.load(str(saved)).signatures["serving_default"]
+    name = next(iter(fn.structured_input_signature[1]))
+    return lambda x: next(iter(fn(**{name: tf.constant(x)}).values())).numpy()
+
+
+def check_saved_model(saved: Path, onnx_path: Path, images_nchw: np.ndarray) -> dict:
+    """onnx2tf's float graph against onnxruntime on the same images. Label maps may differ only
+    where the two best classes are within float noise of each other; anything else means the
+    converter put a tensor in the wrong layout, which onnx2tf can do silently when a channel
+    count equals a spatial size. Returns the agreement; raises on a wrong conversion."""
+    import onnx
+    import onnxruntime as ort
+
+    from hardtool.quantize.export import logits_name
+
+    m = onnx.load(str(onnx_path))
+    try:
+        logits = logits_name(m)
+    except HardtoolError:
+        return _check_outputs(saved, onnx_path, images_nchw)
+    m.graph.output.append(onnx.helper.make_empty_tensor_value_info(logits))
+    buf = io.BytesIO()
+    onnx.save(m, buf)
+    sess = ort.InferenceSession(buf.getvalue(), providers=["CPUExecutionProvider"])
+    run_tf = _saved_model_fn(saved)
+    same = total = 0
+    worst = 0.0
+    for x in images_nchw:
+        labels, lg = sess.run([m.graph.output[0].name, logits], {m.graph.input[0].name: x[None]})
+        up = _upsample(lg, labels.shape[-2:])
+        top = np.sort(up, axis=1)
+        margin = (top[:, -1] - top[:, -2]) / max(float(np.abs(up).max()), 1e-6)
+        ours = run_tf(np.transpose(x, (1, 2, 0))[None]).reshape(labels.shape)
+        differ = ours != labels
+        same += int((~differ).sum())
+        total += labels.size
+        worst = max(worst, float(margin[differ].max()) if differ.any() else 0.0)
+    if worst > 1e-3:
+        raise HardtoolError(
+            f"onnx2tf converted {Path(onnx_path).name} wrongly: {100 * (1 - same / total):.2f}% of labels "
+            f"differ from onnxruntime, where the best class leads by up to {100 * worst:.1f}% of the "
+            "logit range; change the layer shapes (a channel count equal to a width) or the model"
+        )
+    return {"label_agreement": same / max(total, 1), "worst_margin": worst, "images": len(images_nchw)}
+
+
+def _check_outputs(saved: Path, onnx_path: Path, images_nchw: np.ndarray) -> dict:
+    """For a graph without the label-map tail: its NHWC output against onnxruntime's NCHW one."""
+    import onnxruntime as ort
+
+    sess = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
+    run_tf = _saved_model_fn(saved)
+    worst = 0.0
+    for x in images_nchw:
+        ref = sess.run(None, {sess.get_inputs()[0].name: x[None]})[0]
+        ours = run_tf(np.transpose(x, (1, 2, 0))[None])
+        if ours.ndim == 4 and ref.ndim == 4:
+            ours = np.transpose(ours, (0, 3, 1, 2))
+        worst = max(worst, float(np.abs(ours - ref).max()) / max(float(np.abs(ref).max()), 1e-6))
+    if worst > 1e-3:
+        raise HardtoolError(
+            f"onnx2tf converted {Path(onnx_path).name} wrongly: its output differs from onnxruntime "
+            f"by {100 * worst:.1f}% of the output range"
+        )
+    return {"max_relative_diff": worst, "images": len(images_nchw)}
+
+
+def _upsample(logits: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """The export tail's bilinear resize (half-pixel centres), for the class margins."""
+    import torch
+    import torch.nn.functional as F
+
+    t = torch.from_numpy(np.ascontiguousarray(logits))
+    return F.interpolate(t, size=tuple(size), mode="bilinear", align_corners=False).numpy()
+
+
 def saved_model_to_int8(saved: Path, calib_nchw: np.ndarray, progress=None) -> bytes:
     """Full integer quantisation: int8 input, per-channel int8 weights, int32 bias, int8 builtins only."""
     import tensorflow as tf
@@ -94,6 +174,7 @@ def saved_model_to_int8(saved: Path, calib_nchw: np.ndarray, progress=None) -> b
 
     def representative() -> Iterator[list[np.ndarray]]:
         for x in calib:
+            interrupt.check()  # the converter swallows what this generator raises; see foreign() below
             if progress is not None:
                 progress()
             yield [x[None]]
@@ -104,17 +185,31 @@ def saved_model_to_int8(saved: Path, calib_nchw: np.ndarray, progress=None) -> b
     conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
     conv.inference_input_type = tf.int8
     try:
-        with _quiet():
+        with interrupt.foreign(), _quiet():
             return conv.convert()
     except Exception as e:  # noqa: BLE001
         raise HardtoolError(f"TFLite int8 conversion failed: {type(e).__name__}: {str(e)[:300]}") from None
 
 
-def onnx_to_int8(
-    onnx_path: Path, work: Path, calib_nchw: np.ndarray, metadata: dict, progress=None
+def saved_model_to_float32(saved: Path) -> bytes:
+    """The float reference of the same graph: float32 builtins, no quantisation."""
+    import tensorflow as tf
+
+    conv = tf.lite.TFLiteConverter.from_saved_model(str(saved))
+    conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
+    try:
+        with _quiet():
+            return conv.convert()
+    except Exception as e:  # noqa: BLE001
+        raise HardtoolError(f"TFLite float32 conversion failed: {type(e).__name__}: {str(e)[:300]}") from None
+
+
+def onnx_to_tflite(
+    onnx_path: Path, work: Path, calib_nchw: np.ndarray, metadata: dict, progress=None, int8: bool = True
 ) -> tuple[bytes, int, dict[str, float]]:
-    """The whole ONNX → deployable int8 path: SavedModel, full-int8 conversion, canonicalisation
-    and our metadata. Returns (flatbuffer, ops rewritten by canonicalisation, seconds per step)."""
+    """The whole ONNX → deployable TFLite path: SavedModel (checked against onnxruntime),
+    full-int8 (or float32) conversion, canonicalisation and our metadata. Returns (flatbuffer, ops rewritten by canonicalisation,
+    seconds per step)."""
     import shutil
     import time
 
@@ -124,10 +219,22 @@ def onnx_to_int8(
     steps: dict[str, float] = {}
     t0 = time.perf_counter()
     saved = onnx_to_saved_model(onnx_path, Path(work) / "tf", calib_nchw)
+    with _quiet():
+        check_saved_model(saved, onnx_path, calib_nchw[:2])
     t1 = time.perf_counter()
-    flat = saved_model_to_int8(saved, calib_nchw, progress)
+    flat = saved_model_to_int8(saved, calib_nchw, progress) if int8 else saved_model_to_float32(saved)
     t2 = time.perf_counter()
-    steps["onnx2tf"], steps["tflite_int8"] = round(t1 - t0, 3), round(t2 - t1, 3)
+    steps["onnx2tf"], steps["tflite_int8" if int8 else "tflite_float32"] = (
+        round(t1 - t0, 3),
+        round(t2 - t1, 3),
+    )
     shutil.rmtree(Path(work) / "tf", ignore_errors=True)
     flat, rewritten = canonicalize(flat)
     return add_metadata(flat, metadata), rewritten, steps
+
+
+def onnx_to_int8(
+    onnx_path: Path, work: Path, calib_nchw: np.ndarray, metadata: dict, progress=None
+) -> tuple[bytes, int, dict[str, float]]:
+    """`onnx_to_tflite` to full int8: the path every deployed model takes."""
+    return onnx_to_tflite(onnx_path, work, calib_nchw, metadata, progress, int8=True)

@@ -23,7 +23,7 @@ def export_onnx(model: HARD, input_size: tuple[int, int], path: Path) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         torch.onnx.export(
-            ExportHARD(model.eval()),
+            ExportHARD(model.eval()).eval(),  # eval wrapper: export restores its mode on the model
             x,
             str(path),
             dynamo=False,

@@ -12,8 +12,9 @@ from pathlib import Path
 
 import numpy as np
 
+from hardtool.core.boards import targets
 from hardtool.core.errors import HardtoolError
-from hardtool.core.files import atomic_dir, atomic_write_json, check_clobber
+from hardtool.core.files import atomic_files, atomic_write_json, check_input_file
 from hardtool.data.cityscapes import find_samples, load_rgb, normalize
 from hardtool.data.labels import class_names
 
@@ -31,6 +32,27 @@ def _versions() -> dict:
 
     out["hardtool"] = hardtool.__version__
     return out
+
+
+MIN_SIDE = 32  # the network's deepest branch works at 1/32 of the input
+
+
+def check_input_size(size: tuple[int, int], allow_large: bool = False, source: str = "--input-size") -> None:
+    """Refuse, before anything is allocated, sizes the network cannot take (under 32 pixels) and,
+    unless ``allow_large``, inputs whose int8 image alone exceeds the RAM of every known target."""
+    h, w = (int(v) for v in size)
+    if h < MIN_SIDE or w < MIN_SIDE:
+        raise HardtoolError(
+            f"{source} {h} {w}: height and width must be at least {MIN_SIDE} pixels "
+            "(the network works down to 1/32 of its input)"
+        )
+    biggest = max(targets().values(), key=lambda t: t.ram_bytes)
+    if h * w * 3 > biggest.ram_bytes and not allow_large:
+        raise HardtoolError(
+            f"{source} {h} {w}: the int8 input image alone takes {h * w * 3:,} B, more than the RAM of any "
+            f"target hardtool knows ({biggest.name}: {biggest.ram_bytes:,} B); choose a smaller size, or pass "
+            "--allow-large-input if you mean it"
+        )
 
 
 def calibration_images(data: Path, split: str, n: int, size: tuple[int, int], mean, std) -> np.ndarray:
@@ -54,7 +76,9 @@ class _Timer:
         return r
 
 
-def _source(input_path: Path, kind: str, arch: str | None, input_size, tmp: Path, timed: _Timer) -> dict:
+def _source(
+    input_path: Path, kind: str, arch: str | None, input_size, tmp: Path, timed: _Timer, allow_large: bool
+) -> dict:
     """The float model (torch, if a checkpoint) as model.onnx in ``tmp``, its input size and preprocessing."""
     from hardtool.models.checkpoint import DEFAULT_MEAN, DEFAULT_STD, load_checkpoint
     from hardtool.quantize import export
@@ -62,11 +86,14 @@ def _source(input_path: Path, kind: str, arch: str | None, input_size, tmp: Path
     if kind == "checkpoint":
         model, info = timed("load", load_checkpoint, input_path, arch)
         size = tuple(input_size or info.input_size)
+        if not input_size:
+            check_input_size(size, allow_large, "the checkpoint's input size")
         timed("export_onnx", export.export_onnx, model, size, tmp / "model.onnx")
         meta = {"arch": info.arch, "num_classes": info.num_classes}
         return {"model": model, "size": size, "mean": info.mean, "std": info.std, "meta": meta}
     m = export.load_onnx(input_path)
     size = export.onnx_input_size(m)
+    check_input_size(size, allow_large, f"{input_path.name}'s input size")
     if input_size and tuple(input_size) != size:
         raise HardtoolError(f"{input_path.name} has a fixed input of {size[0]}×{size[1]}; drop --input-size")
     shutil.copyfile(input_path, tmp / "model.onnx")
@@ -160,27 +187,31 @@ def quantize(
     force: bool = False,
     progress: bool = True,
     log: Callable[[str], None] = print,
+    allow_large_input: bool = False,
 ) -> dict:
-    """Run the whole quantisation path and return the report (also written to quant_report.json)."""
+    """Run the whole quantisation path and return the report (also written to quant_report.json).
+    Only OUT's model.onnx, model_int8.tflite and quant_report.json are replaced (with ``force``);
+    other files there (plans, projects) are left alone."""
     from rich.progress import Progress
 
     from hardtool.quantize import runtime, validate
 
     input_path, data, out = Path(input_path), Path(data), Path(out)
-    if not input_path.exists():
-        raise HardtoolError(f"input {input_path} not found")
-    check_clobber(out, force)
+    check_input_file(input_path, "input", "a checkpoint (.pt), an .onnx or an int8 .tflite file")
+    if input_size:
+        check_input_size(input_size, allow_large_input)
     n_eval = len(find_samples(data, eval_split)[:eval_images])  # fail on the data before any slow step
     kind = {".onnx": "onnx", ".tflite": "tflite"}.get(input_path.suffix.lower(), "checkpoint")
     timed = _Timer()
     report: dict = {"input": str(input_path), "input_kind": kind, "data": str(data)}
-    with atomic_dir(out, force=force) as tmp, Progress(transient=True, disable=not progress) as bar:
+    names = ("model_int8.tflite", "quant_report.json") + (("model.onnx",) if kind != "tflite" else ())
+    with atomic_files(out, names, force) as tmp, Progress(transient=True, disable=not progress) as bar:
         model = None
         if kind == "tflite":
             shutil.copyfile(input_path, tmp / "model_int8.tflite")
             size = runtime.Int8Model(tmp / "model_int8.tflite").input_size
         else:
-            src = _source(input_path, kind, arch, input_size, tmp, timed)
+            src = _source(input_path, kind, arch, input_size, tmp, timed, allow_large_input)
             model, size = src["model"], src["size"]
             report |= _convert(src, data, calib_split, calib_images, tmp, bar, timed)
         hist = validate.check_int8_graph(tmp / "model_int8.tflite")
@@ -191,10 +222,29 @@ def quantize(
     return report
 
 
+def _random_bn_stats(model):
+    """BN statistics that are not the identity, so the folded weights look like a trained net's."""
+    import torch
+
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, torch.nn.BatchNorm2d):
+                m.running_mean.uniform_(-0.2, 0.2)
+                m.running_var.uniform_(0.5, 2.0)
+    return model
+
+
 def zoo_tflite(
-    arch: str, input_size: tuple[int, int], out_dir: Path, seed: int = 0, calib_images: int = 8
+    arch: str,
+    input_size: tuple[int, int],
+    out_dir: Path,
+    seed: int = 0,
+    calib_images: int = 8,
+    dtype: str = "int8",
 ) -> Path:
-    """An int8 .tflite of a zoo variant with seeded random weights, calibrated on synthetic scenes.
+    """A .tflite of a zoo model (HARD variant or peer) with seeded random weights: full int8
+    calibrated on synthetic scenes, or ``dtype="float32"`` for the float reference of the same
+    graph.
 
     For tests and benchmarks of later stages (memory plans, kernels) where the graph's shape
     matters, not its accuracy. Cached: an existing file is returned as is."""
@@ -205,20 +255,16 @@ def zoo_tflite(
     from hardtool.models.registry import build_model, canonical
     from hardtool.quantize import convert, export
 
+    if dtype not in ("int8", "float32"):
+        raise HardtoolError(f"dtype must be int8 or float32, not {dtype}")
     arch = canonical(arch)
     out_dir = Path(out_dir)
-    path = out_dir / f"{arch}_{input_size[0]}x{input_size[1]}_int8.tflite"
+    path = out_dir / f"{arch}_{input_size[0]}x{input_size[1]}_{dtype}.tflite"
     if path.is_file():
         return path
     out_dir.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(seed)
-    model = build_model(arch).eval()
-    # BN statistics that are not the identity, so the folded weights look like a trained net's
-    with torch.no_grad():
-        for m in model.modules():
-            if isinstance(m, torch.nn.BatchNorm2d):
-                m.running_mean.uniform_(-0.2, 0.2)
-                m.running_var.uniform_(0.5, 2.0)
+    model = _random_bn_stats(build_model(arch).eval())
     work = out_dir / f".{path.stem}-work"
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir()
@@ -227,7 +273,7 @@ def zoo_tflite(
         generate(data, calib_images, seed, ("train",), (max(64, input_size[0]), max(64, input_size[1])))
         calib = calibration_images(data, "train", calib_images, input_size, DEFAULT_MEAN, DEFAULT_STD)
         export.export_onnx(model, input_size, work / "model.onnx")
-        flat, _, _ = convert.onnx_to_int8(
+        flat, _, _ = convert.onnx_to_tflite(
             work / "model.onnx",
             work,
             calib,
@@ -238,6 +284,7 @@ def zoo_tflite(
                 "arch": arch,
                 "weights": f"random seed {seed}",
             },
+            int8=dtype == "int8",
         )
         tmp = path.with_suffix(".tmp")
         tmp.write_bytes(flat)

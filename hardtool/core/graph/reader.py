@@ -12,8 +12,8 @@ from typing import Any
 import numpy as np
 
 from hardtool.core.errors import HardtoolError
-from hardtool.core.graph.ir import Graph, Op, Quant, Tensor, describe_op
-from hardtool.core.graph.ops import HINTS, SUPPORTED
+from hardtool.core.graph.ir import Graph, Op, Quant, Tensor
+from hardtool.core.graph.validate import validate_graph
 
 _DTYPES = {
     "FLOAT32": "float32",
@@ -80,8 +80,11 @@ def _corrupt(name: str, why: str) -> HardtoolError:
 
 
 def load_tflite(path: Path | str, validate: bool = True) -> Graph:
-    """Read a .tflite file; with ``validate`` reject float models and ops the toolchain cannot deploy."""
+    """Read a .tflite file; with ``validate`` reject float models, ops the toolchain cannot deploy and
+    every field TFLite's own Prepare functions would refuse (`hardtool.core.graph.validate`)."""
     path = Path(path)
+    if path.is_dir():
+        raise HardtoolError(f"{path} is a folder, not a model file; give the path of an int8 .tflite")
     if not path.is_file():
         raise HardtoolError(f"{path}: no such model file")
     return load_tflite_bytes(path.read_bytes(), path.name, validate)
@@ -228,47 +231,3 @@ def _buffer(model, index: int, data: bytes, shape: tuple[int, ...], dtype: str, 
     if raw.size != want:
         raise _corrupt(name, f"tensor {ti} has {raw.size} bytes of data for shape {list(shape)} {dtype}")
     return raw.view(dtype).reshape(shape).copy()
-
-
-def _edge_conversion(graph: Graph, op: Op) -> bool:
-    """A float32 graph input read by QUANTIZE, or a float32 graph output written by DEQUANTIZE:
-    the int8 graph's float I/O, which the kernels convert at the edges."""
-    x, y = graph.tensors[op.inputs[0]], graph.tensors[op.outputs[0]]
-    if op.name == "QUANTIZE":
-        return x.index in graph.inputs and not y.is_float
-    return op.name == "DEQUANTIZE" and y.index in graph.outputs and not x.is_float
-
-
-def check_float_ops(graph: Graph) -> None:
-    """Refuse float models, naming the float ops; float32 only at the edges is an int8 model."""
-    float_ops = []
-    for op in graph.ops:
-        ts = [graph.tensors[t] for t in (*op.inputs, *op.outputs) if t >= 0]
-        bad = [t.name or f"t{t.index}" for t in ts if t.is_float]
-        if bad and not (op.inputs and op.outputs and _edge_conversion(graph, op)):
-            float_ops.append(f"#{op.index} {op.name} (float tensor '{bad[0]}')")
-    if float_ops:
-        shown = ", ".join(float_ops[:6]) + (f" and {len(float_ops) - 6} more" if len(float_ops) > 6 else "")
-        raise HardtoolError(
-            f"{graph.name} is a float model: float ops {shown}; quantize it to full int8 "
-            "(int8 input, TFLITE_BUILTINS_INT8) with 'hardtool quantize'"
-        )
-
-
-def unsupported_op_error(graph: Graph, lines: list[str], why: str) -> HardtoolError:
-    """Every op that cannot be deployed in one error: a summary line, then one line per op."""
-    return HardtoolError(f"{graph.name}: {len(lines)} op(s) {why}:\n" + "\n".join(f"  {ln}" for ln in lines))
-
-
-def validate_graph(graph: Graph, supported: frozenset[str] = SUPPORTED) -> None:
-    """Refuse float models (naming the float ops) and list every op outside ``supported``
-    (index, name, tensor shapes; one line each)."""
-    check_float_ops(graph)
-    if not graph.ops:
-        raise HardtoolError(f"{graph.name} has no ops")
-    bad = [op for op in graph.ops if op.name not in supported]
-    if bad:
-        lines = [describe_op(graph, op) + (f"; {HINTS[op.name]}" if op.name in HINTS else "") for op in bad]
-        raise unsupported_op_error(
-            graph, lines, f"that hardtool cannot deploy (supported: {', '.join(sorted(supported))})"
-        )

@@ -1,0 +1,551 @@
+"""Graph validation: every field TFLite's own Prepare functions check, for the ops the planner and
+codegen use, so a damaged or hand-edited `.tflite` fails here with one line naming the op and the
+field, and never deeper inside lowering, planning or the generated C.
+
+What is checked, beyond the reader's own checks (file structure, buffers vs shapes, types):
+- float models and ops outside ``SUPPORTED`` (named, with their index);
+- graph structure: op arity, omitted inputs only where optional, every tensor written once,
+  every activation produced before it is read (file order is the execution order), graph
+  inputs / outputs that exist and make sense;
+- tensors: positive dimensions, rank, size (TFLite sizes tensors in 32-bit ints), quantisation
+  blocks (as many zero points as scales, per-channel scale count = the quantised dimension,
+  finite positive scales, zero points inside the type's range, symmetric int8 weights);
+- per op: ranks, shapes consistent with the inputs (output sizes recomputed as TFLite does),
+  strides, dilations, filter sizes, padding kinds and amounts, fused activations, constant
+  operands, equal types, and the requantisation multipliers the kernels derive from the scales.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import numpy as np
+
+from hardtool.core.errors import HardtoolError
+from hardtool.core.graph.ir import Graph, Op, Tensor, describe_op
+from hardtool.core.graph.ops import ELEMENTWISE_BINARY, ELEMENTWISE_UNARY, HINTS, SUPPORTED
+
+INT32_MAX = 2**31 - 1
+MAX_RANK = 6
+ACTIVATIONS = ("NONE", "RELU", "RELU6", "RELU_N1_TO_1")
+PADDINGS = ("SAME", "VALID")
+ZERO_POINT_RANGE = {"int8": (-128, 127), "uint8": (0, 255), "int16": (0, 0)}
+QUANTIZED = tuple(ZERO_POINT_RANGE)
+FIX = "the file is damaged or was not written by TFLite's converter (re-export it with 'hardtool quantize')"
+
+# op -> (required inputs, most inputs (None: any), outputs); inputs past the required ones may be -1
+ARITY: dict[str, tuple[int, int | None, int]] = (
+    {
+        "CONV_2D": (2, 3, 1),
+        "DEPTHWISE_CONV_2D": (2, 3, 1),
+        "TRANSPOSE_CONV": (3, 4, 1),
+        "FULLY_CONNECTED": (2, 3, 1),
+        "AVERAGE_POOL_2D": (1, 1, 1),
+        "MAX_POOL_2D": (1, 1, 1),
+        "MEAN": (2, 2, 1),
+        "SOFTMAX": (1, 1, 1),
+        "CONCATENATION": (1, None, 1),
+        "PAD": (2, 2, 1),
+        "PADV2": (2, 3, 1),
+        "RESIZE_BILINEAR": (2, 2, 1),
+        "RESIZE_NEAREST_NEIGHBOR": (2, 2, 1),
+        "ARG_MAX": (2, 2, 1),
+        "RESHAPE": (1, 2, 1),
+        "SQUEEZE": (1, 1, 1),
+        "EXPAND_DIMS": (2, 2, 1),
+        "HARD_RESIZE_ARGMAX": (1, 1, 1),
+    }
+    | {n: (1, 1, 1) for n in ELEMENTWISE_UNARY}
+    | {n: (2, 2, 1) for n in ELEMENTWISE_BINARY}
+)
+
+
+def _t(t: Tensor) -> str:
+    return f"tensor {t.index} '{t.name}'" if t.name else f"tensor {t.index}"
+
+
+class Check:
+    """The op under test and a way to fail naming it."""
+
+    def __init__(self, g: Graph, op: Op):
+        self.g, self.op, self.o = g, op, op.options
+
+    def fail(self, what: str) -> None:
+        raise HardtoolError(f"{self.g.name}: op #{self.op.index} {self.op.name}: {what}; {FIX}")
+
+    def ensure(self, ok: bool, what: str) -> None:
+        if not ok:
+            self.fail(what)
+
+    def inp(self, i: int) -> Tensor | None:
+        ins = self.op.inputs
+        return self.g.tensors[ins[i]] if i < len(ins) and ins[i] >= 0 else None
+
+    def out(self, i: int = 0) -> Tensor:
+        return self.g.tensors[self.op.outputs[i]]
+
+    def rank(self, t: Tensor, *ranks: int) -> None:
+        self.ensure(len(t.shape) in ranks, f"{_t(t)} has rank {len(t.shape)} {list(t.shape)}, not {ranks[0]}")
+
+    def const(self, t: Tensor | None, what: str) -> np.ndarray:
+        if t is None or t.data is None:
+            self.fail(f"its {what} must be a constant tensor")
+        return t.data
+
+    def int_option(self, key: str, lo: int = 1, hi: int = INT32_MAX) -> int:
+        v = self.o.get(key)
+        ok = isinstance(v, int) and not isinstance(v, bool) and lo <= v <= hi
+        self.ensure(ok, f"{key} is {v!r} (must be {lo}..{hi})" if v is not None else f"{key} is missing")
+        return int(v)
+
+    def same_type(self, a: Tensor, b: Tensor) -> None:
+        self.ensure(a.dtype == b.dtype, f"{_t(a)} is {a.dtype} but {_t(b)} is {b.dtype}")
+
+    def same_shape(self, a: Tensor, b: Tensor) -> None:
+        self.ensure(
+            a.shape == b.shape, f"{_t(a)} {list(a.shape)} and {_t(b)} {list(b.shape)} differ in shape"
+        )
+
+    def multiplier(self, value: float, what: str, below_one: bool = False) -> None:
+        """A requantisation multiplier the kernels turn into (int32, shift): finite, positive, in range."""
+        top = 1.0 if below_one else float(2**31)
+        ok = math.isfinite(value) and 0.0 < value < top
+        self.ensure(ok, f"its {what} scale ratio is {value:.3g}, outside (0, {top:.3g})")
+
+    def activation(self) -> None:
+        act = self.o.get("fused_activation_function", "NONE")
+        self.ensure(act in ACTIVATIONS, f"fused activation {act!r} is not one of {', '.join(ACTIVATIONS)}")
+
+
+# ---------------------------------------------------------------- graph, tensors
+
+
+def _edge_conversion(graph: Graph, op: Op) -> bool:
+    """A float32 graph input read by QUANTIZE, or a float32 graph output written by DEQUANTIZE:
+    the int8 graph's float I/O, which the kernels convert at the edges."""
+    x, y = graph.tensors[op.inputs[0]], graph.tensors[op.outputs[0]]
+    if op.name == "QUANTIZE":
+        return x.index in graph.inputs and not y.is_float
+    return op.name == "DEQUANTIZE" and y.index in graph.outputs and not x.is_float
+
+
+def check_float_ops(graph: Graph) -> None:
+    """Refuse float models, naming the float ops; float32 only at the edges is an int8 model."""
+    float_ops = []
+    for op in graph.ops:
+        ts = [graph.tensors[t] for t in (*op.inputs, *op.outputs) if t >= 0]
+        bad = [t.name or f"t{t.index}" for t in ts if t.is_float]
+        if bad and not (op.inputs and op.outputs and _edge_conversion(graph, op)):
+            float_ops.append(f"#{op.index} {op.name} (float tensor '{bad[0]}')")
+    if float_ops:
+        shown = ", ".join(float_ops[:6]) + (f" and {len(float_ops) - 6} more" if len(float_ops) > 6 else "")
+        raise HardtoolError(
+            f"{graph.name} is a float model: float ops {shown}; quantize it to full int8 "
+            "(int8 input, TFLITE_BUILTINS_INT8) with 'hardtool quantize'"
+        )
+
+
+def unsupported_op_error(graph: Graph, lines: list[str], why: str) -> HardtoolError:
+    """Every op that cannot be deployed in one error: a summary line, then one line per op."""
+    return HardtoolError(f"{graph.name}: {len(lines)} op(s) {why}:\n" + "\n".join(f"  {ln}" for ln in lines))
+
+
+def _check_types(g: Graph, supported: frozenset[str]) -> None:
+    """Float models (naming the float ops) and every op outside ``supported`` (index, name and
+    tensor shapes; one line each)."""
+    check_float_ops(g)
+    if not g.ops:
+        raise HardtoolError(f"{g.name} has no ops")
+    bad = [op for op in g.ops if op.name not in supported]
+    if bad:
+        lines = [describe_op(g, op) + (f"; {HINTS[op.name]}" if op.name in HINTS else "") for op in bad]
+        raise unsupported_op_error(
+            g, lines, f"that hardtool cannot deploy (supported: {', '.join(sorted(supported))})"
+        )
+
+
+def _check_quant(g: Graph, t: Tensor) -> None:
+    q, where = t.quant, f"{g.name}: {_t(t)}"
+    if q is None:
+        if t.dtype in QUANTIZED:
+            raise HardtoolError(f"{where} is {t.dtype} without quantisation parameters; {FIX}")
+        return
+    if len(q.zero_point) != len(q.scale):
+        raise HardtoolError(f"{where} has {len(q.scale)} scales but {len(q.zero_point)} zero points; {FIX}")
+    bad = [s for s in q.scale if not (math.isfinite(s) and s > 0)]
+    if bad:
+        raise HardtoolError(f"{where} has quantisation scale {bad[0]!r} (must be finite and > 0); {FIX}")
+    if len(q.scale) > 1:
+        axis = q.axis if q.axis is not None else -1
+        if not 0 <= axis < len(t.shape) or t.shape[axis] != len(q.scale):
+            raise HardtoolError(
+                f"{where} {list(t.shape)} has {len(q.scale)} per-channel scales on quantised dimension "
+                f"{q.axis} (they must match that dimension's size); {FIX}"
+            )
+        if not t.is_constant:
+            raise HardtoolError(f"{where} is an activation with per-channel quantisation; {FIX}")
+    lo, hi = ZERO_POINT_RANGE.get(t.dtype, (-(2**31), INT32_MAX))
+    if t.is_constant and t.dtype == "int8" and len(q.scale) > 1:
+        lo = hi = 0  # TFLite's int8 spec: per-channel weights are symmetric
+    out = [z for z in q.zero_point if not lo <= z <= hi]
+    if out:
+        raise HardtoolError(f"{where} ({t.dtype}) has zero point {out[0]} outside [{lo}, {hi}]; {FIX}")
+
+
+def _check_tensor(g: Graph, t: Tensor) -> None:
+    where = f"{g.name}: {_t(t)}"
+    if len(t.shape) > MAX_RANK:
+        raise HardtoolError(f"{where} has rank {len(t.shape)} (at most {MAX_RANK}); {FIX}")
+    if any(d <= 0 for d in t.shape):
+        raise HardtoolError(f"{where} has shape {list(t.shape)} with a zero dimension; {FIX}")
+    if math.prod(t.shape) * t.itemsize > INT32_MAX:
+        raise HardtoolError(
+            f"{where} {list(t.shape)} {t.dtype} would take {math.prod(t.shape) * t.itemsize:,} bytes, "
+            f"more than TFLite's 2 GiB limit and any microcontroller's RAM; {FIX}"
+        )
+    _check_quant(g, t)
+
+
+def _check_io(g: Graph) -> None:
+    if not g.inputs or not g.outputs:
+        raise HardtoolError(f"{g.name} declares no graph {'inputs' if not g.inputs else 'outputs'}; {FIX}")
+    for t in g.inputs:
+        if g.tensors[t].is_constant:
+            raise HardtoolError(f"{g.name}: graph input {_t(g.tensors[t])} is a constant; {FIX}")
+    produced = set(g.producers()) | set(g.inputs)
+    for t in g.outputs:
+        if t not in produced and not g.tensors[t].is_constant:
+            raise HardtoolError(f"{g.name}: graph output {_t(g.tensors[t])} is written by no op; {FIX}")
+
+
+def _check_structure(g: Graph) -> None:
+    """Arity, omitted inputs, single writers, and every activation produced before it is read."""
+    written = set(g.inputs)
+    for op in g.ops:
+        c = Check(g, op)
+        need, most, n_out = ARITY[op.name]
+        n_in = len(op.inputs)
+        c.ensure(
+            need <= n_in <= (most if most is not None else n_in) and len(op.outputs) == n_out,
+            f"has {n_in} inputs and {len(op.outputs)} outputs "
+            f"(expects {need}{'' if most == need else f'..{most}' if most else '+'} and {n_out})",
+        )
+        missing = [i for i, t in enumerate(op.inputs[:need]) if t < 0]
+        c.ensure(not missing, f"required input {missing[0] if missing else 0} is omitted (-1)")
+        for t in op.inputs:
+            if t >= 0 and not g.tensors[t].is_constant:
+                c.ensure(t in written, f"reads {_t(g.tensors[t])} before any op writes it")
+        for t in op.outputs:
+            y = g.tensors[t]
+            c.ensure(not y.is_constant, f"writes into constant {_t(y)}")
+            c.ensure(t not in written, f"writes {_t(y)}, which is a graph input or written before")
+            written.add(t)
+
+
+# ---------------------------------------------------------------- ops
+
+
+def _window(c: Check, size: int, kernel: int, stride: int, dilation: int, padding: str, what: str) -> int:
+    """Output size along one axis, as TFLite computes it (ComputeOutSize), with 32-bit limits."""
+    eff = (kernel - 1) * dilation + 1
+    c.ensure(eff <= INT32_MAX, f"{what}: dilated kernel extent {eff:,} overflows 32 bits")
+    if padding == "SAME":
+        return (size + stride - 1) // stride
+    out = (size - eff + stride) // stride
+    c.ensure(out >= 1, f"{what}: kernel extent {eff} with VALID padding is larger than the input ({size})")
+    return out
+
+
+def _spatial(c: Check, x: Tensor, y: Tensor, kh: int, kw: int, dilation: bool = True) -> None:
+    """Strides, dilations, padding kind and the output's H and W recomputed from the input."""
+    sh, sw = c.int_option("stride_h"), c.int_option("stride_w")
+    dh = c.int_option("dilation_h_factor") if dilation else 1
+    dw = c.int_option("dilation_w_factor") if dilation else 1
+    pad = c.o.get("padding")
+    c.ensure(pad in PADDINGS, f"padding {pad!r} is not SAME or VALID")
+    c.ensure(kh >= 1 and kw >= 1, f"kernel {kh}x{kw} is empty")
+    oh = _window(c, x.shape[1], kh, sh, dh, pad, "height")
+    ow = _window(c, x.shape[2], kw, sw, dw, pad, "width")
+    want = (x.shape[0], oh, ow)
+    c.ensure(y.shape[:3] == want, f"output {_t(y)} is {list(y.shape)}, but the input gives {list(want)}xC")
+
+
+def _conv_quant(
+    c: Check, x: Tensor, w: Tensor, b: Tensor | None, y: Tensor, axis: int, cout: int, symmetric: bool = True
+) -> None:
+    q = w.quant
+    c.ensure(len(q.scale) in (1, cout), f"filter has {len(q.scale)} scales for {cout} output channels")
+    c.ensure(len(q.scale) == 1 or q.axis == axis, f"filter is quantised along dimension {q.axis}, not {axis}")
+    zp = next((z for z in q.zero_point if z != 0), 0)
+    c.ensure(
+        not symmetric or zp == 0, f"filter zero point {zp} is not 0 (TFLite's int8 convolutions require it)"
+    )
+    if b is not None:
+        c.ensure(b.dtype == "int32" and b.is_constant, f"bias {_t(b)} must be a constant int32 tensor")
+        c.ensure(b.shape in ((cout,), (1, cout)), f"bias {_t(b)} {list(b.shape)} has not {cout} values")
+    for s in (min(q.scale), max(q.scale)):
+        c.multiplier(x.quant.scale[0] * s / y.quant.scale[0], "input x filter / output")
+
+
+def _conv_like(c: Check, depthwise: bool) -> None:
+    x, w, b, y = c.inp(0), c.inp(1), c.inp(2), c.out()
+    for t in (x, w, y):
+        c.rank(t, 4)
+    c.const(w, "filter")
+    c.same_type(x, y)
+    c.ensure(w.dtype == "int8" or w.dtype == x.dtype, f"filter {_t(w)} is {w.dtype}")
+    cin = x.shape[3]
+    if depthwise:
+        cout = w.shape[3]
+        c.ensure(w.shape[0] == 1, f"filter {list(w.shape)} must be [1, kh, kw, C]")
+        c.ensure(cout % cin == 0, f"filter has {cout} channels, not a multiple of the input's {cin}")
+    else:
+        cout = w.shape[0]
+        c.ensure(
+            cin % w.shape[3] == 0, f"input has {cin} channels, not a multiple of the filter's {w.shape[3]}"
+        )
+    c.ensure(y.shape[3] == cout, f"output has {y.shape[3]} channels, the filter makes {cout}")
+    _spatial(c, x, y, w.shape[1], w.shape[2])
+    c.activation()
+    if x.quant is not None and w.quant is not None and y.quant is not None:
+        _conv_quant(c, x, w, b, y, 3 if depthwise else 0, cout)
+
+
+def _conv(c: Check) -> None:
+    _conv_like(c, depthwise=False)
+
+
+def _depthwise(c: Check) -> None:
+    _conv_like(c, depthwise=True)
+
+
+def _pool(c: Check) -> None:
+    x, y = c.inp(0), c.out()
+    c.rank(x, 4)
+    c.rank(y, 4)
+    c.same_type(x, y)
+    kh, kw = c.int_option("filter_height"), c.int_option("filter_width")
+    _spatial(c, x, y, kh, kw, dilation=False)
+    c.ensure(y.shape[3] == x.shape[3], f"output has {y.shape[3]} channels, the input {x.shape[3]}")
+    c.activation()
+
+
+def _broadcast(c: Check, a: tuple[int, ...], b: tuple[int, ...]) -> tuple[int, ...]:
+    n = max(len(a), len(b))
+    a, b = (1,) * (n - len(a)) + a, (1,) * (n - len(b)) + b
+    c.ensure(
+        all(p == q or 1 in (p, q) for p, q in zip(a, b, strict=True)), f"shapes {a} and {b} do not broadcast"
+    )
+    return tuple(max(p, q) for p, q in zip(a, b, strict=True))
+
+
+def _binary(c: Check) -> None:
+    a, b, y = c.inp(0), c.inp(1), c.out()
+    c.same_type(a, b)
+    c.same_type(a, y)
+    want = _broadcast(c, a.shape, b.shape)
+    c.ensure(y.shape == want, f"output {_t(y)} is {list(y.shape)}, the inputs broadcast to {list(want)}")
+    if "fused_activation_function" in c.o:
+        c.activation()
+    if a.quant is None or b.quant is None or y.quant is None:
+        return
+    sa, sb, sy = a.quant.scale[0], b.quant.scale[0], y.quant.scale[0]
+    if c.op.name in ("ADD", "SUB") and y.dtype in ("int8", "uint8"):  # TFLite: a multiplier below one
+        # after a 20-bit left shift (QuantizeMultiplierSmallerThanOneExp; TFLite aborts otherwise)
+        c.multiplier(2 * max(sa, sb) / ((1 << 20) * sy), "2 x max(input) / (2^20 x output)", below_one=True)
+    elif c.op.name == "MUL":
+        c.multiplier(sa * sb / sy, "input1 x input2 / output")
+
+
+def _unary(c: Check) -> None:
+    x, y = c.inp(0), c.out()
+    c.same_shape(x, y)
+    if c.op.name != "QUANTIZE":
+        c.same_type(x, y)
+    elif x.quant is not None and y.quant is not None:
+        c.multiplier(x.quant.scale[0] / y.quant.scale[0], "input / output")
+    fixed = {"LOGISTIC": (1 / 256, -128), "TANH": (1 / 128, 0)}.get(c.op.name)
+    if fixed and y.dtype == "int8" and y.quant is not None:
+        c.ensure(
+            math.isclose(y.quant.scale[0], fixed[0], rel_tol=1e-3) and y.quant.zero_point[0] == fixed[1],
+            f"int8 output must have scale {fixed[0]:g} and zero point {fixed[1]}",
+        )
+
+
+def _softmax(c: Check) -> None:
+    x, y = c.inp(0), c.out()
+    c.same_shape(x, y)
+    if y.dtype == "int8" and y.quant is not None:
+        c.ensure(
+            math.isclose(y.quant.scale[0], 1 / 256, rel_tol=1e-3) and y.quant.zero_point[0] == -128,
+            "int8 output must have scale 1/256 and zero point -128",
+        )
+
+
+def _axis(c: Check, i: int, rank: int) -> list[int]:
+    """Constant axis operand ``i``: values in [-rank, rank), returned normalised."""
+    data = c.const(c.inp(i), "axis")
+    c.ensure(data.dtype.kind == "i", f"axis tensor is {data.dtype}, not an integer")
+    vals = [int(v) for v in np.ravel(data)]
+    c.ensure(bool(vals) and all(-rank <= v < rank for v in vals), f"axis {vals} is outside [-{rank}, {rank})")
+    return [v % rank for v in vals]
+
+
+def _concat(c: Check) -> None:
+    y, xs = c.out(), [c.g.tensors[t] for t in c.op.inputs]
+    axis = c.o.get("axis", 0)
+    r = len(y.shape)
+    c.ensure(isinstance(axis, int) and -r <= axis < r, f"axis {axis!r} is outside [-{r}, {r})")
+    axis %= r
+    for x in xs:
+        c.same_type(x, y)
+        c.ensure(len(x.shape) == r, f"{_t(x)} has rank {len(x.shape)}, the output {r}")
+        other = [d for i, d in enumerate(x.shape) if i != axis]
+        c.ensure(
+            other == [d for i, d in enumerate(y.shape) if i != axis],
+            f"{_t(x)} {list(x.shape)} does not fit {list(y.shape)}",
+        )
+    total = sum(x.shape[axis] for x in xs)
+    c.ensure(
+        total == y.shape[axis], f"inputs add up to {total} along axis {axis}, the output has {y.shape[axis]}"
+    )
+    c.activation()
+
+
+def _pad(c: Check) -> None:
+    x, y = c.inp(0), c.out()
+    p = c.const(c.inp(1), "paddings")
+    r = len(x.shape)
+    c.ensure(r <= 5, f"input has rank {r} (PAD handles at most 5)")
+    c.ensure(
+        p.dtype.kind == "i" and p.shape == (r, 2), f"paddings {list(p.shape)} must be an integer [{r}, 2]"
+    )
+    c.ensure(bool((p >= 0).all()), f"padding amount {int(p.min())} is negative")
+    want = tuple(int(d + a + b) for d, (a, b) in zip(x.shape, p, strict=True))
+    c.ensure(y.shape == want, f"output {_t(y)} is {list(y.shape)}, padding gives {list(want)}")
+    c.same_type(x, y)
+    v = c.inp(2)
+    if v is not None:
+        c.ensure(v.is_constant and math.prod(v.shape) == 1, "pad value must be one constant")
+
+
+def _resize(c: Check) -> None:
+    x, y = c.inp(0), c.out()
+    c.rank(x, 4)
+    c.rank(y, 4)
+    c.same_type(x, y)
+    size = c.const(c.inp(1), "size")
+    c.ensure(size.dtype == np.int32 and size.shape == (2,), f"size {list(size.shape)} must be int32 [2]")
+    want = (x.shape[0], int(size[0]), int(size[1]), x.shape[3])
+    c.ensure(y.shape == want, f"output {_t(y)} is {list(y.shape)}, the size operand gives {list(want)}")
+    c.ensure(
+        c.op.name != "RESIZE_BILINEAR" or not (c.o.get("align_corners") and c.o.get("half_pixel_centers")),
+        "align_corners and half_pixel_centers are both set",
+    )
+
+
+def _arg_max(c: Check) -> None:
+    x, y = c.inp(0), c.out()
+    (axis,) = _axis(c, 1, len(x.shape))[:1]
+    want = tuple(d for i, d in enumerate(x.shape) if i != axis)
+    c.ensure(y.shape == want, f"output {_t(y)} is {list(y.shape)}, reducing axis {axis} gives {list(want)}")
+    c.ensure(y.dtype in ("int32", "int64"), f"output is {y.dtype}, not int32 or int64")
+
+
+def _mean(c: Check) -> None:
+    x, y = c.inp(0), c.out()
+    axes = set(_axis(c, 1, len(x.shape)))
+    keep = [1 if i in axes else d for i, d in enumerate(x.shape)]
+    drop = [d for i, d in enumerate(x.shape) if i not in axes]
+    c.ensure(
+        list(y.shape) in (keep, drop),
+        f"output {_t(y)} is {list(y.shape)}, reducing {sorted(axes)} gives {keep}",
+    )
+    c.same_type(x, y)
+    if x.quant is not None and y.quant is not None:
+        c.multiplier(x.quant.scale[0] / y.quant.scale[0], "input / output")
+
+
+def _reshape(c: Check) -> None:
+    x, y = c.inp(0), c.out()
+    c.same_type(x, y)
+    c.ensure(
+        math.prod(x.shape) == math.prod(y.shape),
+        f"{_t(x)} {list(x.shape)} and output {list(y.shape)} hold different numbers of elements",
+    )
+
+
+def _fully_connected(c: Check) -> None:
+    x, w, b, y = c.inp(0), c.inp(1), c.inp(2), c.out()
+    c.const(w, "weights")
+    c.rank(w, 2)
+    units, depth = w.shape
+    c.ensure(
+        math.prod(x.shape) % depth == 0, f"input {list(x.shape)} is not a whole number of {depth}-vectors"
+    )
+    c.ensure(y.shape[-1] == units, f"output has {y.shape[-1]} units, the weights make {units}")
+    batches = math.prod(x.shape) // depth
+    c.ensure(
+        math.prod(y.shape) == batches * units,
+        f"output {list(y.shape)} does not hold {batches}x{units} values",
+    )
+    c.same_type(x, y)
+    c.activation()
+    if x.quant is not None and w.quant is not None and y.quant is not None:
+        _conv_quant(c, x, w, b, y, 0, units, symmetric=False)  # FULLY_CONNECTED has a weights offset
+
+
+def _transpose_conv(c: Check) -> None:
+    shape, w, x, y = c.inp(0), c.inp(1), c.inp(2), c.out()
+    s = c.const(shape, "output shape")
+    c.ensure(
+        tuple(int(v) for v in np.ravel(s)) == y.shape,
+        f"output shape operand {s.tolist()} is not {list(y.shape)}",
+    )
+    c.const(w, "filter")
+    for t in (x, w, y):
+        c.rank(t, 4)
+    c.ensure(w.shape[3] == x.shape[3] and w.shape[0] == y.shape[3], f"filter {list(w.shape)} does not fit")
+    c.int_option("stride_h")
+    c.int_option("stride_w")
+    c.ensure(c.o.get("padding") in PADDINGS, f"padding {c.o.get('padding')!r} is not SAME or VALID")
+
+
+OP_CHECKS: dict[str, Callable[[Check], None]] = (
+    {
+        "CONV_2D": _conv,
+        "DEPTHWISE_CONV_2D": _depthwise,
+        "AVERAGE_POOL_2D": _pool,
+        "MAX_POOL_2D": _pool,
+        "CONCATENATION": _concat,
+        "PAD": _pad,
+        "PADV2": _pad,
+        "RESIZE_BILINEAR": _resize,
+        "RESIZE_NEAREST_NEIGHBOR": _resize,
+        "ARG_MAX": _arg_max,
+        "MEAN": _mean,
+        "SOFTMAX": _softmax,
+        "FULLY_CONNECTED": _fully_connected,
+        "TRANSPOSE_CONV": _transpose_conv,
+        "RESHAPE": _reshape,
+        "SQUEEZE": _reshape,
+        "EXPAND_DIMS": _reshape,
+    }
+    | {n: _binary for n in ELEMENTWISE_BINARY}
+    | {n: _unary for n in ELEMENTWISE_UNARY}
+)
+
+
+def validate_graph(graph: Graph, supported: frozenset[str] = SUPPORTED) -> None:
+    """Raise a one-line HardtoolError for the first field TFLite's Prepare functions would refuse
+    (or that our planner and kernels cannot take); return None for a deployable graph."""
+    _check_types(graph, supported)
+    for t in graph.tensors:
+        _check_tensor(graph, t)
+    _check_io(graph)
+    _check_structure(graph)
+    for op in graph.ops:
+        check = OP_CHECKS.get(op.name)
+        if check is not None:
+            check(Check(graph, op))

@@ -1,0 +1,132 @@
+"""ENet (Paszke et al., 2016) and FSSNet (Zhang et al., 2018), which is built from ENet's
+bottlenecks: 1×1 projection to a quarter of the channels, a 3×3 (dilated) or factorised k×1 +
+1×k conv, 1×1 expansion, added to a shortcut.
+
+Changes for deployment (also in the registry's ``substitutions``): PReLU → ReLU; the decoder's
+max-unpooling with the encoder's pooling indices → nearest-neighbour ×2 upsampling; transposed
+convs → `UpConv` (same conv at the low resolution + bilinear ×2); the final full-resolution
+transposed conv → the same conv at 1/2, whose logits the export tail upsamples. Dropout is left
+out (it does nothing at inference)."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from hardtool.models.blocks import ConvBNReLU
+from hardtool.models.peers.layers import Downsampler, UpConv, factorized, up2
+
+
+class Bottleneck(nn.Module):
+    """Regular bottleneck: ``asym`` > 0 makes the middle conv an asym×1 + 1×asym pair."""
+
+    def __init__(self, c: int, dilation: int = 1, asym: int = 0):
+        super().__init__()
+        m = c // 4
+        mid = factorized(m, asym, inner="bn") if asym else ConvBNReLU(m, m, 3, dilation=dilation)
+        self.body = nn.Sequential(ConvBNReLU(c, m, 1), mid, ConvBNReLU(m, c, 1, relu=False))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.relu(x + self.body(x))
+
+
+class DownBottleneck(nn.Module):
+    """Downsampling bottleneck: the shortcut is a 2×2 max-pool, then zero channels (ENet) or a
+    1×1 conv (FSSNet, ``conv_shortcut``); the body starts with a 2×2 stride-2 projection."""
+
+    def __init__(self, cin: int, cout: int, conv_shortcut: bool = False):
+        super().__init__()
+        m = cin // 4
+        self.pad = cout - cin
+        self.short = nn.Conv2d(cin, cout, 1, bias=False) if conv_shortcut else None
+        self.body = nn.Sequential(
+            ConvBNReLU(cin, m, 2, stride=2), ConvBNReLU(m, m, 3), ConvBNReLU(m, cout, 1, relu=False)
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        s = F.max_pool2d(x, 2)
+        s = F.pad(s, (0, 0, 0, 0, 0, self.pad)) if self.short is None else self.short(s)
+        return F.relu(s + self.body(x))
+
+
+class UpBottleneck(nn.Module):
+    """Upsampling bottleneck: shortcut 1×1 conv + BN then ×2 upsampling (ENet: nearest, for
+    max-unpooling; FSSNet: bilinear, after adding the encoder's feature map); body 1×1 →
+    `UpConv` (for the k×k transposed conv) → 1×1."""
+
+    def __init__(self, cin: int, cout: int, k: int, mode: str):
+        super().__init__()
+        m = cin // 4
+        self.mode = mode
+        self.short = ConvBNReLU(cin, cout, 1, relu=False)
+        self.body = nn.Sequential(ConvBNReLU(cin, m, 1), UpConv(m, m, k), ConvBNReLU(m, cout, 1, relu=False))
+
+    def forward(self, x: torch.Tensor, skip: torch.Tensor | None = None) -> torch.Tensor:
+        s = up2(self.short(x if skip is None else x + skip), self.mode)
+        return F.relu(s + self.body(x))
+
+
+def _stage2(c: int) -> list[nn.Module]:
+    """ENet's stage 2 (and 3) pattern: regular, dilated 2, asymmetric 5, dilated 4, regular, dilated 8,
+    asymmetric 5, dilated 16."""
+    return [
+        Bottleneck(c),
+        Bottleneck(c, 2),
+        Bottleneck(c, asym=5),
+        Bottleneck(c, 4),
+        Bottleneck(c),
+        Bottleneck(c, 8),
+        Bottleneck(c, asym=5),
+        Bottleneck(c, 16),
+    ]
+
+
+class ENet(nn.Module):
+    """Initial block to 16 channels at 1/2, 64 at 1/4, 128 at 1/8 (stages 2 and 3), decoder back
+    to 1/2; logits at 1/2."""
+
+    def __init__(self, num_classes: int = 19):
+        super().__init__()
+        self.encoder = nn.Sequential(
+            Downsampler(3, 16),
+            DownBottleneck(16, 64),
+            *(Bottleneck(64) for _ in range(4)),
+            DownBottleneck(64, 128),
+            *_stage2(128),
+            *_stage2(128),  # stage 3: stage 2 without its downsampling block
+        )
+        self.up4 = UpBottleneck(128, 64, 3, "nearest")
+        self.dec4 = nn.Sequential(Bottleneck(64), Bottleneck(64))
+        self.up5 = UpBottleneck(64, 16, 3, "nearest")
+        self.dec5 = Bottleneck(16)
+        self.cls = UpConv(16, num_classes, 3, bn=False, relu=False, up=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.dec4(self.up4(self.encoder(x)))
+        return self.cls(self.dec5(self.up5(y)))
+
+
+class FSSNet(nn.Module):
+    """ENet-like encoder with factorised (1/4) and dilated (1/8) bottlenecks, 1×1-conv shortcuts
+    in the downsampling blocks and encoder features added back in the upsampling blocks;
+    logits at 1/2."""
+
+    def __init__(self, num_classes: int = 19):
+        super().__init__()
+        self.init = Downsampler(3, 16)
+        self.down1 = DownBottleneck(16, 64, conv_shortcut=True)
+        self.stage1 = nn.Sequential(*(Bottleneck(64, asym=3) for _ in range(4)))
+        self.down2 = DownBottleneck(64, 128, conv_shortcut=True)
+        self.stage2 = nn.Sequential(*(Bottleneck(128, d) for d in (2, 5, 9, 2, 5, 9)))
+        self.up4 = UpBottleneck(128, 64, 2, "bilinear")
+        self.dec4 = nn.Sequential(Bottleneck(64), Bottleneck(64))
+        self.up5 = UpBottleneck(64, 16, 2, "bilinear")
+        self.dec5 = nn.Sequential(Bottleneck(16), Bottleneck(16))
+        self.cls = UpConv(16, num_classes, 3, bn=False, relu=False, up=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x1 = self.down1(self.init(x))
+        x2 = self.down2(self.stage1(x1))
+        y = self.dec4(self.up4(self.stage2(x2), x2))
+        return self.cls(self.dec5(self.up5(y, x1)))

@@ -1,0 +1,222 @@
+"""Blocks shared by the peer models, written once and restricted to ops that convert to native
+int8 TFLite builtins our memory planner knows (conv, depthwise conv, pooling, add, mul, concat,
+pad, resize, ReLU, sigmoid).
+
+What the peers' papers use and int8 TFLite or our kernels cannot take is replaced here, once:
+PReLU by ReLU (TFLite's PRELU has no kernel of ours), transposed convs by `UpConv`, max-unpooling
+by nearest-neighbour upsampling, channel slicing by `SplitConv` (convs that emit their output
+channels as separate tensors) and `SumConv` (convs that read several tensors). Some forms are
+chosen because onnx2tf converts the obvious ones wrongly or with transposes (`ChannelBN`,
+`SumConv`, `global_pool`, `_apart`); every conversion is checked against onnxruntime."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from hardtool.models.blocks import ConvBNReLU, conv2d, upsample_to
+
+
+def up2(x: torch.Tensor, mode: str = "bilinear") -> torch.Tensor:
+    """×2 resize (bilinear with half-pixel centres → RESIZE_BILINEAR; nearest → RESIZE_NEAREST_NEIGHBOR)."""
+    size = (2 * x.shape[-2], 2 * x.shape[-1])
+    if mode == "nearest":
+        return F.interpolate(x, size=size, mode="nearest")
+    return F.interpolate(x, size=size, mode="bilinear", align_corners=False)
+
+
+def global_pool(x: torch.Tensor) -> torch.Tensor:
+    """Mean over H and W, keeping a 1×1 map. Written as global average pooling: onnx2tf turns it
+    into one MEAN, while a ReduceMean (``x.mean((2, 3))``) on the output of an ADD makes it
+    compute in NCHW with transposes around."""
+    return F.adaptive_avg_pool2d(x, 1)
+
+
+def pool_image(x: torch.Tensor, times: int) -> torch.Tensor:
+    """ESPNet's input reinforcement (also CGNet's and DABNet's input injection): the image
+    average-pooled ``times`` times with 3×3 windows at stride 2 (zero padding counted, as in the
+    papers: PAD + AVERAGE_POOL_2D in TFLite)."""
+    for _ in range(times):
+        x = F.avg_pool2d(x, 3, 2, 1)
+    return x
+
+
+class ChannelBN(nn.BatchNorm2d):
+    """BatchNorm on a tensor no conv feeds directly (after an add, a concat or a pool). It trains
+    and counts as BatchNorm; exported to ONNX it is the same per-channel scale and shift written
+    as a 1×1 depthwise conv. onnx2tf converts a BatchNormalization, or a Mul by a [1, C, 1, 1]
+    constant, along the wrong axis when the channel count equals the width (the shapes still
+    fit); a depthwise conv's weights leave it no choice."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.training or not torch.onnx.is_in_onnx_export():
+            return super().forward(x)
+        scale = self.weight / torch.sqrt(self.running_var + self.eps)
+        shift = self.bias - self.running_mean * scale
+        return F.conv2d(x, scale.view(-1, 1, 1, 1), shift, groups=self.num_features)
+
+
+class BNReLU(nn.Sequential):
+    """`ChannelBN` + ReLU."""
+
+    def __init__(self, c: int):
+        super().__init__(ChannelBN(c), nn.ReLU(inplace=True))
+
+
+class UpConv(nn.Module):
+    """Stands in for a stride-2 k×k transposed conv: the same k×k conv at the input resolution,
+    then a bilinear ×2 resize. Same parameters and MACs; TRANSPOSE_CONV is not among our kernels
+    and its int8 TFLite kernel needs an int32 scratch buffer as large as its output.
+    ``up=False`` leaves the resize to the caller (the export tail's upsample + argmax)."""
+
+    def __init__(self, cin: int, cout: int, k: int, bn: bool = True, relu: bool = True, up: bool = True):
+        super().__init__()
+        self.conv = ConvBNReLU(cin, cout, k, relu=relu, bn=bn)
+        self.up = up
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.conv(x)
+        return up2(y) if self.up else y
+
+
+def _apart(k: int | tuple[int, int], dilation: int | tuple[int, int], i: int) -> int | tuple[int, int]:
+    """Dilation for the i-th of several equal dilated convs on one input. TensorFlow shares the
+    SPACE_TO_BATCH_ND of identical dilated convs, and a shared one no longer folds back into a
+    dilated CONV_2D; a different dilation along a kernel axis of size 1 changes nothing in the
+    result but keeps the convs apart."""
+    kh, kw = (k, k) if isinstance(k, int) else k
+    dh, dw = (dilation, dilation) if isinstance(dilation, int) else dilation
+    if max(dh, dw) == 1 or i == 0:
+        return dilation
+    if kh == 1:
+        return (i + 1, dw)
+    if kw == 1:
+        return (dh, i + 1)
+    raise ValueError(f"cannot split a dilated {kh}x{kw} conv without a unit kernel axis")
+
+
+class SplitConv(nn.Module):
+    """One conv whose output channels come out as separate tensors of the given sizes: the same
+    weights and MACs as a single conv, and no STRIDED_SLICE when the pieces go different ways."""
+
+    def __init__(
+        self,
+        cin: int,
+        sizes: list[int],
+        k: int | tuple[int, int] = 1,
+        dilation: int | tuple[int, int] = 1,
+        **kw,
+    ):
+        super().__init__()
+        self.convs = nn.ModuleList(
+            ConvBNReLU(cin, s, k, dilation=_apart(k, dilation, i), **kw) for i, s in enumerate(sizes)
+        )
+
+    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
+        return [c(x) for c in self.convs]
+
+
+class SumConv(nn.Module):
+    """A conv over the channel concatenation of several tensors, written as the sum of one conv
+    per tensor: the same weights and MACs, and no CONCATENATION. onnx2tf can lay a concat of an
+    ADD's output out wrongly (when a channel count equals the width), and a concat that only feeds
+    a conv need not be built. ``bn``: BatchNorm after the sum, folded into the convs at export."""
+
+    def __init__(
+        self,
+        sizes: list[int],
+        cout: int,
+        k: int | tuple[int, int] = 1,
+        stride: int | tuple[int, int] = 1,
+        dilation: int | tuple[int, int] = 1,
+        relu: bool = False,
+        bn: bool = False,
+        bias: bool = True,
+    ):
+        super().__init__()
+        self.convs = nn.ModuleList(
+            conv2d(s, cout, k, stride, dilation, bias=i == 0 and bias and not bn) for i, s in enumerate(sizes)
+        )
+        self.bn = nn.BatchNorm2d(cout) if bn else None
+        self.relu = relu
+
+    def forward(self, xs: list[torch.Tensor]) -> torch.Tensor:
+        if self.bn is not None and not self.training and torch.onnx.is_in_onnx_export():
+            y = self._folded(xs)
+        else:
+            y = self.convs[0](xs[0])
+            for conv, x in zip(self.convs[1:], xs[1:], strict=True):
+                y = y + conv(x)
+            if self.bn is not None:
+                y = self.bn(y)
+        return F.relu(y) if self.relu else y
+
+    def _folded(self, xs: list[torch.Tensor]) -> torch.Tensor:
+        """The BN's scale folded into every conv and its shift into the first one's bias."""
+        bn = self.bn
+        scale = bn.weight / torch.sqrt(bn.running_var + bn.eps)
+        shift = bn.bias - bn.running_mean * scale
+        y = None
+        for i, (c, x) in enumerate(zip(self.convs, xs, strict=True)):
+            w = c.weight * scale.view(-1, 1, 1, 1)
+            z = F.conv2d(x, w, shift if i == 0 else None, c.stride, c.padding, c.dilation)
+            y = z if y is None else y + z
+        return y
+
+
+class Downsampler(nn.Module):
+    """ENet's initial block, which ERFNet, EDANet, LEDNet, DABNet and FSSNet reuse: a 3×3
+    stride-2 conv to ``cout - cin`` channels beside a 2×2 max-pool of the input, concatenated,
+    BN, ReLU. When ``cout <= cin`` only the conv (to ``cout``) with BN and ReLU. The input may
+    come as pieces (``cin`` a list of their channels): the conv reads them as a `SumConv`, each is
+    pooled on its own. The BN is applied per piece before the concat (the same per-channel
+    function): folded into the conv, a `ChannelBN` on each pooled piece."""
+
+    def __init__(self, cin: int | list[int], cout: int):
+        super().__init__()
+        sizes = [cin] if isinstance(cin, int) else list(cin)
+        self.pool = cout > sum(sizes)
+        n = cout - sum(sizes) if self.pool else cout
+        self.conv = SumConv(sizes, n, 3, 2, bn=True, relu=not self.pool, bias=False)
+        self.pool_bn = nn.ModuleList(ChannelBN(c) for c in sizes) if self.pool else None
+
+    def forward(self, x: torch.Tensor | list[torch.Tensor]) -> torch.Tensor:
+        xs = [x] if isinstance(x, torch.Tensor) else x
+        y = self.conv(xs)
+        if self.pool_bn is None:
+            return y
+        pooled = [bn(F.max_pool2d(p, 2)) for bn, p in zip(self.pool_bn, xs, strict=True)]
+        return F.relu(torch.cat([y, *pooled], 1))
+
+
+class PieceBNReLU(nn.ModuleList):
+    """BN + ReLU of a concatenation, applied to each piece (the same per-channel function)."""
+
+    def __init__(self, sizes: list[int]):
+        super().__init__(BNReLU(c) for c in sizes)
+
+    def forward(self, xs: list[torch.Tensor]) -> list[torch.Tensor]:
+        return [act(x) for act, x in zip(self, xs, strict=True)]
+
+
+def factorized(
+    c: int,
+    k: int = 3,
+    dilation: int = 1,
+    inner: str = "relu",
+    out_relu: bool = True,
+    vertical_first: bool = True,
+) -> nn.Sequential:
+    """A k×k conv factorised into k×1 then 1×k (both dilated by ``dilation``), BN after the second.
+    ``inner`` is what sits between the two: 'relu' (ERFNet, LEDNet: bias + ReLU), 'bn' (ENet,
+    FSSNet: BN + ReLU) or 'none' (EDANet: bias only)."""
+    shapes = [(k, 1), (1, k)] if vertical_first else [(1, k), (k, 1)]
+    dil = [(dilation, 1), (1, dilation)] if vertical_first else [(1, dilation), (dilation, 1)]
+    first = ConvBNReLU(c, c, shapes[0], dilation=dil[0], relu=inner != "none", bn=inner == "bn")
+    return nn.Sequential(first, ConvBNReLU(c, c, shapes[1], dilation=dil[1], relu=out_relu))
+
+
+def resize_like(x: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
+    """Bilinear resize to ``ref``'s size, skipped when the sizes already agree."""
+    return x if x.shape[-2:] == ref.shape[-2:] else upsample_to(x, ref)
