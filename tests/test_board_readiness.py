@@ -342,12 +342,7 @@ def test_registry_statics_are_what_the_linked_firmware_has(tmp_path: Path, board
     reference model (the fake model at the reference's shape has exactly the generated model's)."""
     rec = boards()[board].runtime_statics
     h, w, c = rec["reference"]["input"]
-    defines = {
-        "HARD_INPUT_H": h,
-        "HARD_INPUT_W": w,
-        "HARD_INPUT_C": c,
-        "HARD_NUM_LAYERS": rec["reference"]["layers"],
-    }
+    defines = {"FAKE_H": h, "FAKE_W": w, "FAKE_C": c, "HARD_NUM_LAYERS": rec["reference"]["layers"]}
     res = _build(
         fakemodel.write_project(tmp_path, board, defines=defines | {"HARD_ARENA_SIZE": _arena(h, w, c)})
     )
@@ -360,14 +355,11 @@ def test_registry_statics_are_what_the_linked_firmware_has(tmp_path: Path, board
 def test_fake_model_stands_in_for_a_generated_one(disco_project: Path, tmp_path: Path) -> None:
     """The generated model adds nothing to RAM but its arena: a fake model of the same shape links to
     the same statics, so the registry's reference measurement holds for generated projects."""
-    header = (disco_project / "model.h").read_text()
-    dims = {
-        k: int(re.search(rf"#define {k}\s+(\d+)", header)[1])
-        for k in ("HARD_INPUT_H", "HARD_INPUT_W", "HARD_INPUT_C")
-    }
-    dims["HARD_NUM_LAYERS"] = json.loads((disco_project / "codegen.json").read_text())["layers"]
+    summary = json.loads((disco_project / "codegen.json").read_text())
+    _, h, w, c = summary["inputs"][0]["dims"]
+    dims = {"FAKE_H": h, "FAKE_W": w, "FAKE_C": c, "HARD_NUM_LAYERS": summary["layers"]}
     report = json.loads((disco_project / "build" / "build.json").read_text())
-    arena = _arena(dims["HARD_INPUT_H"], dims["HARD_INPUT_W"], dims["HARD_INPUT_C"])
+    arena = _arena(h, w, c)
     fake = _build(fakemodel.write_project(tmp_path, DEFAULT_BOARD, defines=dims | {"HARD_ARENA_SIZE": arena}))
     assert report["statics_bytes"] == fake.statics_bytes > 0
     assert report["arena_bytes"] == json.loads((disco_project / "memplan.json").read_text())["arena_size"]

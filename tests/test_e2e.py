@@ -197,7 +197,7 @@ def test_ctrl_c_on_the_emulated_board_keeps_partial_results_beside_the_report(pi
     assert {k: v for k, v in snapshot(tmp_path / "b").items() if k in before} == before  # untouched
     report = json.loads(stdout, parse_constant=lambda c: pytest.fail(c))
     k, n = report["completed"], report["requested"]
-    assert report["interrupted"] is True and 1 <= k < n and f"{k} of {n} images done" in err
+    assert report["interrupted"] is True and 1 <= k < n and f"{k} of {n} inputs done" in err
     saved = json.loads((tmp_path / "b" / "bench.partial.json").read_text())
     assert saved["completed"] == k and saved["agreement"]["bit_exact"] is True
     assert (tmp_path / "b" / "masks.partial.png").read_bytes()[:4] == b"\x89PNG"

@@ -55,6 +55,11 @@ ARITY: dict[str, tuple[int, int | None, int]] = (
         "SQUEEZE": (1, 1, 1),
         "EXPAND_DIMS": (2, 2, 1),
         "HARD_RESIZE_ARGMAX": (1, 1, 1),
+        "STRIDED_SLICE": (4, 4, 1),
+        "SLICE": (3, 3, 1),
+        "DEQUANTIZE": (1, 1, 1),
+        "SPACE_TO_BATCH_ND": (3, 3, 1),
+        "BATCH_TO_SPACE_ND": (3, 3, 1),
     }
     | {n: (1, 1, 1) for n in ELEMENTWISE_UNARY}
     | {n: (2, 2, 1) for n in ELEMENTWISE_BINARY}
@@ -219,20 +224,28 @@ def _check_io(g: Graph) -> None:
             raise HardtoolError(f"{g.name}: graph output {_t(g.tensors[t])} is written by no op; {FIX}")
 
 
+def _check_arity(c: Check, op: Op) -> None:
+    """Input and output counts, omitted inputs only where optional (ops hardtool does not deploy
+    are listed by the caller and not checked here)."""
+    if op.name not in ARITY:
+        return
+    need, most, n_out = ARITY[op.name]
+    n_in = len(op.inputs)
+    c.ensure(
+        need <= n_in <= (most if most is not None else n_in) and len(op.outputs) == n_out,
+        f"has {n_in} inputs and {len(op.outputs)} outputs "
+        f"(expects {need}{'' if most == need else f'..{most}' if most else '+'} and {n_out})",
+    )
+    missing = [i for i, t in enumerate(op.inputs[:need]) if t < 0]
+    c.ensure(not missing, f"required input {missing[0] if missing else 0} is omitted (-1)")
+
+
 def _check_structure(g: Graph) -> None:
     """Arity, omitted inputs, single writers, and every activation produced before it is read."""
     written = set(g.inputs)
     for op in g.ops:
         c = Check(g, op)
-        need, most, n_out = ARITY[op.name]
-        n_in = len(op.inputs)
-        c.ensure(
-            need <= n_in <= (most if most is not None else n_in) and len(op.outputs) == n_out,
-            f"has {n_in} inputs and {len(op.outputs)} outputs "
-            f"(expects {need}{'' if most == need else f'..{most}' if most else '+'} and {n_out})",
-        )
-        missing = [i for i, t in enumerate(op.inputs[:need]) if t < 0]
-        c.ensure(not missing, f"required input {missing[0] if missing else 0} is omitted (-1)")
+        _check_arity(c, op)
         for t in op.inputs:
             if t >= 0 and not g.tensors[t].is_constant:
                 c.ensure(t in written, f"reads {_t(g.tensors[t])} before any op writes it")
