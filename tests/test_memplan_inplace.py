@@ -122,8 +122,9 @@ def test_contract_refuses_hand_edited_overlaps(models):
         check_plan(cdoc, g)
 
 
-def test_codegen_refuses_a_streamed_plan_the_board_cannot_feed(models, tmp_path):
-    with pytest.raises(HardtoolError) as e:
-        project(models["stem"], tmp_path, PlanOptions(stream=True), template="qemu")
+def test_codegen_refuses_a_streamed_plan_the_template_cannot_feed(models, tmp_path):
+    with pytest.raises(HardtoolError) as e:  # the Mbed application fills the whole input
+        project(models["stem"], tmp_path, PlanOptions(stream=True), template="mbed")
     msg = str(e.value)
-    assert "\n" not in msg and "CONV_2D" in msg and "--no-stream" in msg
+    assert "\n" not in msg and "CONV_2D" in msg and "mbed" in msg and "--no-stream" in msg
+    assert not (tmp_path / "mbed").exists()
