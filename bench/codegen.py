@@ -13,9 +13,12 @@ def run_bench(out_dir: Path, work: Path) -> dict:
     from hardtool.build.firmware import build_firmware
     from hardtool.codegen.generate import generate
     from hardtool.memplan.files import plan_to_files
+    from hardtool.memplan.plan import PlanOptions
 
     model = demo_model(work)
-    doc, _, plan_json, _ = plan_to_files(model, model.parent, force=True, measure_tflm=False)
+    # every technique, as `hardtool run` plans it for the board firmware (the input streamed)
+    opts = PlanOptions(stream=True)
+    doc, _, plan_json, _ = plan_to_files(model, model.parent, force=True, measure_tflm=False, options=opts)
     res: dict = {
         "model": "hard_edge 128x256 (bundled demo checkpoint)",
         "arena_size": doc["arena_size"],

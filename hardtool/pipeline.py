@@ -60,8 +60,11 @@ def _quantize(ckpt: Path, data: Path, out: Path, opts: dict, log: Log) -> dict:
 
 def _memplan(out: Path, log: Log) -> dict:
     from hardtool.memplan.files import plan_to_files
+    from hardtool.memplan.plan import PlanOptions
 
-    doc, _, _, png = plan_to_files(out / "model_int8.tflite", out, force=True)
+    # every technique: the board firmware `run` builds feeds the model its input rows as they arrive
+    opts = PlanOptions(stream=True)
+    doc, _, _, png = plan_to_files(out / "model_int8.tflite", out, force=True, options=opts)
     peak, v = doc["peak"]["total_bytes"], doc["verdict"]
     tflm = (doc.get("tflm_arena") or {}).get("arena_bytes")
     log(

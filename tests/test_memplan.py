@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from hardtool.core.errors import HardtoolError
 from hardtool.core.graph import Graph, Op, Quant, Tensor
+from hardtool.kernels.memory import ALIASING_OPS, SPATIAL_OPS, inplace_gap
 from hardtool.memplan.contract import check_plan
 from hardtool.memplan.lifetimes import blocks_for_order, live_profile, static_groups
 from hardtool.memplan.plan import PlanOptions, plan_graph, to_json
@@ -55,7 +56,13 @@ def independent_check(g: Graph, doc: dict) -> None:
                 assert pos[producers[t]] < pos[op.index]
     by_t = {e["tensor"]: e for e in doc["buffers"] if e["tensor"] is not None}
     assert set(by_t) == set(g.activations())
+    stage_ops = set((doc.get("stage") or {}).get("ops", []))
     for t, e in by_t.items():
+        if e.get("stage"):  # a band of a first-stage tensor (or the streamed input's window)
+            x = g.tensors[t]
+            assert 0 < e["size"] < x.nbytes and e["size"] % (x.nbytes // x.shape[1]) == 0
+            assert all(pos[o] < len(stage_ops) for o in g.consumers().get(t, []))
+            continue
         assert e["size"] == g.tensors[t].nbytes
         steps = [pos[o] for o in g.consumers().get(t, [])] + ([pos[producers[t]]] if t in producers else [0])
         if t in g.outputs:
@@ -67,7 +74,10 @@ def independent_check(g: Graph, doc: dict) -> None:
             assert e["alias_reason"] in ("reshape", "concat", "inplace")
             if e["alias_reason"] == "inplace":
                 op = g.ops[producers[e["tensor"]]]
-                assert op.name in ("ADD", "RELU", "MUL", "SUB", "QUANTIZE")
+                assert op.name in ALIASING_OPS | SPATIAL_OPS and op.index not in stage_ops
+                x = by_t[e["alias_of"]] if e["alias_of"] in op.inputs else None
+                if x is not None and op.name in SPATIAL_OPS:  # output far enough before the input
+                    assert e["offset"] + inplace_gap(op, g) <= x["offset"]
 
 
 def plan(g: Graph, **kw):
@@ -161,7 +171,7 @@ def test_concat_in_place_only_with_equal_quantisation(same_quant):
         assert p.lower_bound == 4 + 8 + 4  # x + out (holding a) + c
 
 
-def test_channel_concat_in_place_is_opt_in():
+def test_channel_concat_in_place_unless_switched_off():
     b = G()
     x, a, c, out, y = (
         b.t((1, 2, 2, 3)),
@@ -175,9 +185,9 @@ def test_channel_concat_in_place_is_opt_in():
     b.op("CONCATENATION", [a, c], [out], axis=3)
     b.op("CONV_2D", [out], [y])
     g = b.graph([x], [y])
-    _, doc = plan(g)
+    _, doc = plan(g, strided_concat=False)
     assert all(e["alias_of"] is None for e in doc["buffers"])
-    _, doc = plan(g, strided_concat=True)
+    _, doc = plan(g)
     by = {e["tensor"]: e for e in doc["buffers"]}
     assert by[c]["view"] == {"axis": 3, "start": 3, "extent": 5, "outer": 4, "row_bytes": 8}
     assert by[c]["offset"] == by[out]["offset"] + 3
@@ -328,8 +338,13 @@ def test_every_zoo_variant_plans(arch, tmp_path_factory):
     if not hasattr(zoo, "zoo_tflite"):
         pytest.skip("zoo_tflite not available")
     path = zoo.zoo_tflite(arch, (64, 128), tmp_path_factory.mktemp("zoo_" + arch))
-    p, _ = plan(load_tflite(path))
-    assert p.arena <= 1.05 * p.lower_bound
+    g = load_tflite(path)
+    p, _ = plan(g)
+    # op by op the placement reaches the live-bytes bound; in-place outputs are rigid within their
+    # group, so below it the bound is not always reachable, but the techniques never cost memory
+    base, _ = plan(g, strided_concat=False, inplace=False, stream=False, patch=False)
+    assert base.arena <= 1.05 * base.lower_bound
+    assert p.lower_bound <= base.lower_bound and p.arena <= base.arena
 
 
 # ---- command line ---------------------------------------------------------------------------

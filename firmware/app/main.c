@@ -75,6 +75,10 @@ typedef struct
     hp_result_t result;
     uint64_t layer_counts[HARD_NUM_LAYERS];
     uint64_t layer_start;
+#ifdef HARD_STREAMED
+    uint32_t in_crc;     /* CRC-32 of the rows fed so far */
+    uint64_t feed_count; /* time spent running the first layers while rows were fed */
+#endif
     uint8_t rx[APP_RX_CAP];
     uint8_t tx[HP_HELLO_MAX > HP_ERROR_HEADER + HP_ERROR_TEXT_MAX ? HP_HELLO_MAX : HP_ERROR_HEADER + HP_ERROR_TEXT_MAX];
     uint8_t rle[APP_ROW_RLE_MAX];
@@ -151,6 +155,7 @@ static void app_send_ack(app_t *a, const hp_frame_t *f, uint32_t image, uint16_t
     app_send(a, HP_MSG_ACK, buf, hp_ack_encode(&k, buf, sizeof buf));
 }
 
+#ifndef HARD_STREAMED
 /* The inputs as one byte stream: write n bytes at offset, across input tensors. */
 static void app_input_write(uint32_t offset, const uint8_t *data, size_t n)
 {
@@ -170,6 +175,7 @@ static void app_input_write(uint32_t offset, const uint8_t *data, size_t n)
         base += size;
     }
 }
+#endif
 
 /* CRC-32 of every input (outputs = 0) or output (1) tensor's bytes, in order. */
 static uint32_t app_tensors_crc(int outputs)
@@ -318,10 +324,82 @@ static void app_hook(void *ctx, int layer, int end)
     }
 }
 
+#ifdef HARD_STREAMED
+/* The streamed input: rows go to the model in order as they arrive (its first layers run band by
+ * band meanwhile, counted in the layer times and the run's total); a tile fed already is only
+ * acknowledged again (its ACK was lost), rows after a gap are refused. Row 0 of a new image, or of
+ * an image whose RUN failed, starts the stream again. */
+static int app_take_rows(app_t *a, const hp_frame_t *f, const hp_tile_t *t)
+{
+    hard_profile_t prof;
+    uint32_t skip, n;
+    uint64_t t0;
+    int rc;
+    if (t->image != a->image || a->rows_received == 0)
+    {
+        a->image = t->image;
+        a->rows_received = 0;
+        a->in_crc = 0;
+        a->feed_count = 0;
+        memset(a->layer_counts, 0, sizeof a->layer_counts);
+        hard_model_stream_begin();
+        bsp_stack_paint();
+    }
+    if (t->row_start > a->rows_received)
+    {
+        app_send_error(a, HP_E_BAD_TILE, f->seq, f->type, t->image, t->row_start, "rows out of order (streamed input)");
+        return -1;
+    }
+    skip = a->rows_received - t->row_start;
+    if (skip >= t->row_count)
+    {
+        return 0;
+    }
+    n = t->row_count - skip;
+    a->in_crc = hp_crc32(a->in_crc, t->data + (size_t)skip * APP_ROW_BYTES, (size_t)n * APP_ROW_BYTES);
+    prof.hook = app_hook;
+    prof.ctx = a;
+    t0 = bsp_timer_read();
+    rc = hard_model_feed_rows(t->data + (size_t)skip * APP_ROW_BYTES, (int)n, &prof);
+    a->feed_count += bsp_timer_read() - t0;
+    a->rows_received += n;
+    if (rc != 0)
+    {
+        a->rows_received = 0;
+        app_send_error(a, HP_E_MODEL_FAILED, f->seq, f->type, t->image, (uint32_t)rc, "model run failed");
+        return -1;
+    }
+    return 0;
+}
+#else
+/* Rows in any order, each once; the input is whole in the arena before RUN. */
+static int app_take_rows(app_t *a, const hp_frame_t *f, const hp_tile_t *t)
+{
+    uint32_t r;
+    (void)f;
+    if (t->image != a->image || a->rows_received == 0)
+    {
+        a->image = t->image;
+        a->rows_received = 0;
+        memset(a->rows_seen, 0, sizeof a->rows_seen);
+    }
+    app_input_write((uint32_t)t->row_start * APP_ROW_BYTES, t->data, t->data_len);
+    for (r = t->row_start; r < (uint32_t)t->row_start + t->row_count; r++)
+    {
+        uint8_t bit = (uint8_t)(1u << (r & 7u));
+        if (!(a->rows_seen[r >> 3] & bit))
+        {
+            a->rows_seen[r >> 3] |= bit;
+            a->rows_received++;
+        }
+    }
+    return 0;
+}
+#endif
+
 static void app_on_tile(app_t *a, const hp_frame_t *f)
 {
     hp_tile_t t;
-    uint32_t r;
     if (hp_tile_decode(f, &t) != 0)
     {
         app_send_error(a, HP_E_BAD_PAYLOAD, f->seq, f->type, 0, f->len, "tile too short");
@@ -334,24 +412,22 @@ static void app_on_tile(app_t *a, const hp_frame_t *f)
         return;
     }
     a->have_result = 0; /* the outputs may share memory with the input */
-    if (t.image != a->image || a->rows_received == 0)
+    if (app_take_rows(a, f, &t) != 0)
     {
-        a->image = t.image;
-        a->rows_received = 0;
-        memset(a->rows_seen, 0, sizeof a->rows_seen);
-    }
-    app_input_write((uint32_t)t.row_start * APP_ROW_BYTES, t.data, t.data_len);
-    for (r = t.row_start; r < (uint32_t)t.row_start + t.row_count; r++)
-    {
-        uint8_t bit = (uint8_t)(1u << (r & 7u));
-        if (!(a->rows_seen[r >> 3] & bit))
-        {
-            a->rows_seen[r >> 3] |= bit;
-            a->rows_received++;
-        }
+        return;
     }
     app_send_ack(a, f, t.image, t.row_start, t.row_count);
 }
+
+#ifdef HARD_STREAMED
+#define APP_INPUT_CRC(a)      ((a)->in_crc)
+#define APP_FEED_COUNT(a)     ((a)->feed_count)
+#define APP_STREAM_RESTART(a) ((a)->rows_received = 0) /* the host sends the image again */
+#else
+#define APP_INPUT_CRC(a)      app_tensors_crc(0)
+#define APP_FEED_COUNT(a)     0u
+#define APP_STREAM_RESTART(a) ((void)(a))
+#endif
 
 static void app_on_run(app_t *a, const hp_frame_t *f)
 {
@@ -375,21 +451,25 @@ static void app_on_run(app_t *a, const hp_frame_t *f)
     {
         app_send_error(a, HP_E_INCOMPLETE_INPUT, f->seq, f->type, m.image, m.image == a->image ? a->rows_received : 0u,
                        "input rows missing");
+        APP_STREAM_RESTART(a);
         return;
     }
-    crc = app_tensors_crc(0);
+    crc = APP_INPUT_CRC(a);
     if (crc != m.input_crc32)
     {
         app_send_error(a, HP_E_INPUT_CRC, f->seq, f->type, m.image, crc, "input CRC mismatch");
+        APP_STREAM_RESTART(a);
         return;
     }
     app_send_ack(a, f, m.image, 0, 0);
 
-    memset(a->layer_counts, 0, sizeof a->layer_counts);
     prof.hook = app_hook;
     prof.ctx = a;
     a->rows_received = 0; /* the run may overwrite the input */
+#ifndef HARD_STREAMED
+    memset(a->layer_counts, 0, sizeof a->layer_counts);
     bsp_stack_paint();
+#endif
     bsp_timer_restart();
     t0 = bsp_timer_read();
     BSP_MARK(BSP_MARK_RUN_BEGIN);
@@ -409,7 +489,7 @@ static void app_on_run(app_t *a, const hp_frame_t *f)
     a->result.run_id = a->run_id;
     a->result.status = rc;
     a->result.stack_high_water = bsp_stack_high_water();
-    a->result.total = t1 - t0;
+    a->result.total = t1 - t0 + APP_FEED_COUNT(a);
     a->result.num_layers = HARD_NUM_LAYERS;
     a->result.rows = (uint16_t)APP_LABELS_H;
     a->result.output_crc32 = app_tensors_crc(1);

@@ -111,36 +111,49 @@ static int32_t hard_conv_window(const hard_conv_geom *g,
     return acc;
 }
 
-/* One output channel over the whole output plane (the filter stays hot while the input streams). */
-HARD_NOINLINE void hard_conv_channel(const hard_conv_geom *geom,
-                                     const int8_t *in_batch,
-                                     const int8_t *filt,
-                                     int32_t bias_val,
-                                     int32_t mult,
-                                     int32_t shift,
-                                     const hard_dims *out_dims,
-                                     int8_t *out_ptr)
+/* bias + input_offset * sum(filter): the accumulator's start for a window wholly inside the input. */
+static int32_t hard_conv_full_bias(const hard_conv_geom *g, const int8_t *filt, int32_t bias_val)
+{
+    return bias_val + g->input_offset * hard_sum_s8(filt, g->k_h * g->k_w * g->in_c);
+}
+
+/* Every output channel of output pixel (oy, ox): pixel by pixel, so the output may overwrite
+ * the input (see hard_kernels.h, "in place").  full_bias: per channel, or NULL (computed here). */
+HARD_NOINLINE void hard_conv_pixel(const hard_conv_geom *geom,
+                                   const int8_t *in_batch,
+                                   const int8_t *filter,
+                                   const int32_t *bias,
+                                   const int32_t *full_bias,
+                                   const hard_per_channel_quant *quant,
+                                   int32_t out_c,
+                                   int32_t oy,
+                                   int32_t ox,
+                                   int8_t *out)
 {
     const hard_conv_geom local = *geom; /* a copy: the int8 stores below cannot alias it */
     const hard_conv_geom *g = &local;
-    /* Full-window pixels: the offset term is input_offset * sum(filter). */
-    const int32_t full_bias = bias_val + g->input_offset * hard_sum_s8(filt, g->k_h * g->k_w * g->in_c);
-    for (int32_t oy = 0; oy < out_dims->h; ++oy)
+    const int32_t iy0 = oy * g->stride_h - g->pad_top;
+    const int32_t ix0 = ox * g->stride_w - g->pad_left;
+    const int32_t filter_size = g->k_h * g->k_w * g->in_c;
+    int32_t ky_lo;
+    int32_t ky_hi;
+    hard_window_range(iy0, g->k_h, g->dil_h, g->in_h, &ky_lo, &ky_hi);
+    for (int32_t oc = 0; oc < out_c; ++oc)
     {
-        const int32_t iy0 = oy * g->stride_h - g->pad_top;
-        int32_t ky_lo;
-        int32_t ky_hi;
-        hard_window_range(iy0, g->k_h, g->dil_h, g->in_h, &ky_lo, &ky_hi);
-        for (int32_t ox = 0; ox < out_dims->w; ++ox)
+        const int8_t *filt = filter + oc * filter_size;
+        const int32_t bias_val = bias != 0 ? bias[oc] : 0;
+        int32_t tap_sum;
+        int32_t full;
+        int32_t acc = hard_conv_window(g, in_batch, filt, iy0, ix0, ky_lo, ky_hi, &tap_sum, &full);
+        if (full)
         {
-            int32_t tap_sum;
-            int32_t full;
-            int32_t acc =
-                hard_conv_window(g, in_batch, filt, iy0, ox * g->stride_w - g->pad_left, ky_lo, ky_hi, &tap_sum, &full);
-            acc += full ? full_bias : bias_val + g->input_offset * tap_sum;
-            *out_ptr = hard_conv_out(g, acc, mult, shift);
-            out_ptr += out_dims->c;
+            acc += full_bias != 0 ? full_bias[oc] : hard_conv_full_bias(g, filt, bias_val);
         }
+        else
+        {
+            acc += bias_val + g->input_offset * tap_sum;
+        }
+        out[oc] = hard_conv_out(g, acc, quant->multiplier[oc], quant->shift[oc]);
     }
 }
 
@@ -184,7 +197,8 @@ hard_status hard_convolve_s8(const hard_context *ctx,
 {
     if (!hard_dims_valid(input_dims) || !hard_dims_valid(filter_dims) || !hard_dims_valid(output_dims) ||
         input_dims->c != filter_dims->c || output_dims->c != filter_dims->n || output_dims->n != input_dims->n ||
-        !hard_conv_geometry_valid(&conv_params->stride, &conv_params->dilation, &conv_params->padding))
+        !hard_conv_geometry_valid(&conv_params->stride, &conv_params->dilation, &conv_params->padding) ||
+        !hard_out_stride_valid(conv_params->output_stride, output_dims->c))
     {
         return HARD_ARG_ERROR;
     }
@@ -194,21 +208,32 @@ hard_status hard_convolve_s8(const hard_context *ctx,
     {
         return HARD_OK;
     }
-#else
-    (void)ctx;
 #endif
     const hard_conv_geom g = hard_conv_geom_make(input_dims, filter_dims, &conv_params->stride, &conv_params->dilation,
                                                  &conv_params->padding, conv_params->input_offset,
                                                  conv_params->output_offset, &conv_params->activation);
-    const int32_t filter_size = g.k_h * g.k_w * g.in_c;
+    const int32_t out_c = output_dims->c;
+    const int32_t ostride = hard_out_stride(conv_params->output_stride, out_c);
+    /* Per-channel full-window bias in the scratch when there is room, else per pixel. */
+    int32_t *full_bias = 0;
+    if (ctx != 0 && ctx->buf != 0 && ctx->size >= out_c * (int32_t)sizeof(int32_t) && ((uintptr_t)ctx->buf & 3u) == 0)
+    {
+        full_bias = (int32_t *)ctx->buf;
+        for (int32_t oc = 0; oc < out_c; ++oc)
+        {
+            full_bias[oc] = hard_conv_full_bias(&g, filter + oc * g.k_h * g.k_w * g.in_c, bias != 0 ? bias[oc] : 0);
+        }
+    }
     for (int32_t b = 0; b < input_dims->n; ++b)
     {
         const int8_t *in_batch = input + b * g.in_h * g.in_w * g.in_c;
-        int8_t *out_batch = output + b * output_dims->h * output_dims->w * output_dims->c;
-        for (int32_t oc = 0; oc < output_dims->c; ++oc)
+        int8_t *out = output + b * output_dims->h * output_dims->w * ostride;
+        for (int32_t oy = 0; oy < output_dims->h; ++oy)
         {
-            hard_conv_channel(&g, in_batch, filter + oc * filter_size, bias != 0 ? bias[oc] : 0,
-                              quant_params->multiplier[oc], quant_params->shift[oc], output_dims, out_batch + oc);
+            for (int32_t ox = 0; ox < output_dims->w; ++ox, out += ostride)
+            {
+                hard_conv_pixel(&g, in_batch, filter, bias, full_bias, quant_params, out_c, oy, ox, out);
+            }
         }
     }
     return HARD_OK;
@@ -300,7 +325,8 @@ hard_status hard_depthwise_conv_s8(const hard_context *ctx,
     if (!hard_dims_valid(input_dims) || !hard_dims_valid(filter_dims) || !hard_dims_valid(output_dims) ||
         ch_mult <= 0 || output_dims->c != input_dims->c * ch_mult || filter_dims->c != output_dims->c ||
         output_dims->n != input_dims->n ||
-        !hard_conv_geometry_valid(&dw_conv_params->stride, &dw_conv_params->dilation, &dw_conv_params->padding))
+        !hard_conv_geometry_valid(&dw_conv_params->stride, &dw_conv_params->dilation, &dw_conv_params->padding) ||
+        !hard_out_stride_valid(dw_conv_params->output_stride, output_dims->c))
     {
         return HARD_ARG_ERROR;
     }
@@ -319,13 +345,14 @@ hard_status hard_depthwise_conv_s8(const hard_context *ctx,
     for (int32_t b = 0; b < input_dims->n; ++b)
     {
         const int8_t *in_batch = input + b * g.in_h * g.in_w * g.in_c;
-        int8_t *out_ptr = output + b * output_dims->h * output_dims->w * output_dims->c;
+        const int32_t ostride = hard_out_stride(dw_conv_params->output_stride, output_dims->c);
+        int8_t *out_ptr = output + b * output_dims->h * output_dims->w * ostride;
         for (int32_t oy = 0; oy < output_dims->h; ++oy)
         {
             for (int32_t ox = 0; ox < output_dims->w; ++ox)
             {
                 hard_dw_pixel(&g, in_batch, filter, bias, quant_params, ch_mult, oy, ox, out_ptr);
-                out_ptr += output_dims->c;
+                out_ptr += ostride;
             }
         }
     }

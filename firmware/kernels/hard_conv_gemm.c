@@ -21,7 +21,8 @@ static int hard_gemm_conv_valid(const hard_conv_params *p,
     return hard_dims_valid(input_dims) && hard_dims_valid(filter_dims) && hard_dims_valid(output_dims) &&
            input_dims->c == filter_dims->c && output_dims->c == filter_dims->n && output_dims->n == input_dims->n &&
            p->stride.h > 0 && p->stride.w > 0 && p->dilation.h > 0 && p->dilation.w > 0 && pad->top >= 0 &&
-           pad->left >= 0 && pad->bottom >= 0 && pad->right >= 0 && hard_act_int8(&p->activation);
+           pad->left >= 0 && pad->bottom >= 0 && pad->right >= 0 && hard_act_int8(&p->activation) &&
+           hard_out_stride_valid(p->output_stride, output_dims->c);
 }
 
 static int hard_ctx_ok(const hard_context *ctx, int32_t need)
@@ -89,6 +90,7 @@ hard_status hard_convolve_1x1_s8(const hard_context *ctx,
     }
     const int32_t in_c = input_dims->c;
     const int32_t out_c = output_dims->c;
+    const int32_t ostride = hard_out_stride(conv_params->output_stride, out_c);
     const int32_t pixels = output_dims->h * output_dims->w;
     const int32_t offset2 = hard_dup_lanes(conv_params->input_offset);
     int32_t *col = (int32_t *)ctx->buf;
@@ -99,13 +101,13 @@ hard_status hard_convolve_1x1_s8(const hard_context *ctx,
     for (int32_t b = 0; b < input_dims->n; ++b)
     {
         const int8_t *in = input + b * input_dims->h * input_dims->w * in_c;
-        int8_t *out = output + b * pixels * out_c;
+        int8_t *out = output + b * pixels * ostride;
         for (int32_t px = 0; px < pixels; px += 2)
         {
             const int32_t px_b = px + 1 < pixels ? px + 1 : px;
             hard_col_expand(hard_1x1_pixel(in, input_dims, conv_params, output_dims->w, px), in_c, offset2, col, 0);
             hard_col_expand(hard_1x1_pixel(in, input_dims, conv_params, output_dims->w, px_b), in_c, offset2, col, 1);
-            hard_gemm_pair(&args, col, out + px * out_c, out + px_b * out_c);
+            hard_gemm_pair(&args, col, out + px * ostride, out + px_b * ostride);
         }
     }
     return HARD_OK;
@@ -252,7 +254,7 @@ static void hard_im2col_batch(const hard_im2col *m,
                               const hard_dims *out_dims,
                               int8_t *out)
 {
-    const int32_t out_c = out_dims->c;
+    const int32_t ostride = hard_out_stride(p->output_stride, out_dims->c);
     int8_t *pending = 0; /* output of the pixel waiting in lane 0 */
     for (int32_t oy = 0; oy < out_dims->h; ++oy)
     {
@@ -269,7 +271,7 @@ static void hard_im2col_batch(const hard_im2col *m,
                 hard_gemm_pair(args, col, pending, out);
                 pending = 0;
             }
-            out += out_c;
+            out += ostride;
         }
     }
     if (pending != 0)
@@ -317,7 +319,7 @@ hard_status hard_convolve_im2col_s8(const hard_context *ctx,
     for (int32_t b = 0; b < input_dims->n; ++b)
     {
         hard_im2col_batch(&m, conv_params, &args, col, stage, input + b * input_dims->h * input_dims->w * input_dims->c,
-                          output_dims, output + b * pixels * out_c);
+                          output_dims, output + b * pixels * hard_out_stride(conv_params->output_stride, out_c));
     }
     return HARD_OK;
 }

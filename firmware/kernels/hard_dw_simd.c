@@ -188,7 +188,8 @@ static int hard_dw_simd_valid(const hard_dw_conv_params *p,
     return hard_dims_valid(in) && hard_dims_valid(f) && hard_dims_valid(out) && p->ch_mult == 1 && f->n == 1 &&
            out->c == in->c && f->c == in->c && out->n == in->n && p->stride.h > 0 && p->stride.w > 0 &&
            p->dilation.h > 0 && p->dilation.w > 0 && p->padding.top >= 0 && p->padding.left >= 0 &&
-           f->h * f->w <= HARD_DW_MAX_TAPS && hard_act_int8(&p->activation) && ctx != 0 && ctx->buf != 0 &&
+           f->h * f->w <= HARD_DW_MAX_TAPS && hard_act_int8(&p->activation) &&
+           hard_out_stride_valid(p->output_stride, out->c) && ctx != 0 && ctx->buf != 0 &&
            ((uintptr_t)ctx->buf & 3u) == 0 && ctx->size >= hard_dw_scratch_bytes(in->c);
 }
 
@@ -243,18 +244,19 @@ hard_status hard_dw_simd_1hwc(const hard_context *ctx,
     hard_dw_geom g;
     const int8_t *taps[HARD_DW_MAX_TAPS];
     hard_dw_geom_init(&g, params, quant, input_dims, filter_dims, bias, ctx->buf);
+    const int32_t ostride = hard_out_stride(params->output_stride, output_dims->c);
     const int32_t in_size = input_dims->h * input_dims->w * input_dims->c;
     for (int32_t b = 0; b < input_dims->n; ++b)
     {
         const int8_t *in = input + b * in_size;
-        int8_t *out = output + b * output_dims->h * output_dims->w * output_dims->c;
+        int8_t *out = output + b * output_dims->h * output_dims->w * ostride;
         for (int32_t oy = 0; oy < output_dims->h; ++oy)
         {
             for (int32_t ox = 0; ox < output_dims->w; ++ox)
             {
                 hard_dw_taps(&g, in, oy, ox, taps);
                 hard_dw_pixel_1hwc(&g, taps, filter, out);
-                out += output_dims->c;
+                out += ostride;
             }
         }
     }
@@ -285,19 +287,20 @@ hard_status hard_depthwise_conv_3x3_s8(const hard_context *ctx,
     hard_dw_geom g;
     const int8_t *taps[9];
     hard_dw_geom_init(&g, dw_conv_params, quant_params, input_dims, filter_dims, bias, ctx->buf);
+    const int32_t ostride = hard_out_stride(dw_conv_params->output_stride, output_dims->c);
     const int32_t *w = (const int32_t *)(const void *)filter;
     const int32_t in_size = input_dims->h * input_dims->w * input_dims->c;
     for (int32_t b = 0; b < input_dims->n; ++b)
     {
         const int8_t *in = input + b * in_size;
-        int8_t *out = output + b * output_dims->h * output_dims->w * output_dims->c;
+        int8_t *out = output + b * output_dims->h * output_dims->w * ostride;
         for (int32_t oy = 0; oy < output_dims->h; ++oy)
         {
             for (int32_t ox = 0; ox < output_dims->w; ++ox)
             {
                 hard_dw_taps(&g, in, oy, ox, taps);
                 hard_dw_pixel_3x3_q15(&g, taps, w, out);
-                out += output_dims->c;
+                out += ostride;
             }
         }
     }

@@ -161,7 +161,11 @@ hard_status hard_concatenation_c_s8(const hard_concat_input *inputs, int32_t num
         const int32_t ch = in->channels;
         const int8_t *src = in->data;
         int8_t *dst = output + c_begin;
-        if (hard_requant_is_identity(&in->requant))
+        if (src == 0)
+        {
+            /* produced in its slice already */
+        }
+        else if (hard_requant_is_identity(&in->requant))
         {
             for (int32_t r = 0; r < rows; ++r)
             {

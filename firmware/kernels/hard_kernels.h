@@ -13,6 +13,16 @@
  *   - a kernel that needs scratch memory takes a hard_context whose buffer
  *     is at least *_get_buffer_size() bytes, 4-byte aligned.  Kernels that
  *     need none return 0 from *_get_buffer_size();
+ *   - output_stride (conv, depthwise, pooling, resize): elements from one
+ *     output pixel to the next, 0 for dense (= output channels).  A larger
+ *     stride writes a channel slice of a wider tensor (a concatenation's
+ *     input produced in place); the bytes between slices are not touched;
+ *   - in place: the convolution, depthwise and pooling kernels compute output
+ *     pixels in raster order, every channel of a pixel before the next, at
+ *     most two pixels written together, and read no input byte before the
+ *     first tap of the pixel they compute, so an output may start below its
+ *     input by the gap hardtool/kernels/memory.py computes and overwrite it;
+ *     elementwise kernels read element i before writing it (output == input);
  *   - no globals, no allocation, no floating point.
  */
 #ifndef HARD_KERNELS_H
@@ -90,6 +100,7 @@ typedef struct
     hard_tile dilation;
     hard_padding padding;
     hard_activation activation;
+    int32_t output_stride; /* elements between output pixels; 0: dense */
 } hard_conv_params;
 
 int32_t hard_convolve_s8_get_buffer_size(const hard_dims *input_dims,
@@ -117,6 +128,7 @@ typedef struct
     hard_tile dilation;
     hard_padding padding;
     hard_activation activation;
+    int32_t output_stride; /* elements between output pixels; 0: dense */
 } hard_dw_conv_params;
 
 int32_t hard_depthwise_conv_s8_get_buffer_size(const hard_dims *input_dims,
@@ -142,6 +154,7 @@ typedef struct
     hard_tile stride;
     hard_padding padding;
     hard_activation activation;
+    int32_t output_stride; /* elements between output pixels; 0: dense */
 } hard_pool_params;
 
 int32_t hard_avgpool_s8_get_buffer_size(const hard_dims *input_dims, const hard_dims *output_dims);
@@ -237,7 +250,7 @@ hard_requantize_s8(const hard_requant_params *requant_params, const int8_t *inpu
 /* ------------------------------------------- CONCATENATION along channels */
 typedef struct
 {
-    const int8_t *data; /* n*h*w x channels */
+    const int8_t *data; /* n*h*w x channels; NULL: already in its slice of the output (skipped) */
     int32_t channels;
     hard_requant_params requant; /* identity: multiplier 1<<30, shift 1, equal zero points */
 } hard_concat_input;
@@ -268,6 +281,7 @@ typedef struct
 {
     int32_t align_corners;
     int32_t half_pixel_centers;
+    int32_t output_stride; /* elements between output pixels; 0: dense (not used by the argmax epilogue) */
 } hard_resize_params;
 
 int32_t hard_resize_bilinear_s8_get_buffer_size(void);

@@ -21,7 +21,8 @@ static int hard_pool_args_valid(const hard_pool_params *p,
 {
     return hard_dims_valid(input_dims) && hard_dims_valid(output_dims) && filter_dims != 0 && filter_dims->h > 0 &&
            filter_dims->w > 0 && input_dims->c == output_dims->c && input_dims->n == output_dims->n &&
-           p->stride.h > 0 && p->stride.w > 0 && p->padding.top >= 0 && p->padding.left >= 0;
+           p->stride.h > 0 && p->stride.w > 0 && p->padding.top >= 0 && p->padding.left >= 0 &&
+           hard_out_stride_valid(p->output_stride, output_dims->c);
 }
 
 int32_t hard_avgpool_s8_get_buffer_size(const hard_dims *input_dims, const hard_dims *output_dims)
@@ -56,12 +57,13 @@ hard_status hard_avgpool_s8(const hard_context *ctx,
     const int32_t out_w = output_dims->w;
     const int32_t act_min = pool_params->activation.min;
     const int32_t act_max = pool_params->activation.max;
+    const int32_t ostride = hard_out_stride(pool_params->output_stride, ch);
     int32_t *restrict acc = (int32_t *)ctx->buf;
 
     for (int32_t b = 0; b < input_dims->n; ++b)
     {
         const int8_t *in_batch = input + b * in_h * in_w * ch;
-        int8_t *restrict out_ptr = output + b * out_h * out_w * ch;
+        int8_t *restrict out_ptr = output + b * out_h * out_w * ostride;
         for (int32_t oy = 0; oy < out_h; ++oy)
         {
             const int32_t iy0 = oy * pool_params->stride.h - pool_params->padding.top;
@@ -98,7 +100,7 @@ hard_status hard_avgpool_s8(const hard_context *ctx,
                     const int32_t avg = hard_div_round_away(acc[c], count);
                     out_ptr[c] = (int8_t)hard_clamp_i32(avg, act_min, act_max);
                 }
-                out_ptr += ch;
+                out_ptr += ostride;
             }
         }
     }
@@ -132,11 +134,12 @@ hard_status hard_max_pool_s8(const hard_context *ctx,
     const int32_t out_w = output_dims->w;
     const int32_t act_min = hard_max_i32(pool_params->activation.min, HARD_INT8_MIN);
     const int32_t act_max = hard_min_i32(pool_params->activation.max, HARD_INT8_MAX);
+    const int32_t ostride = hard_out_stride(pool_params->output_stride, ch);
 
     for (int32_t b = 0; b < input_dims->n; ++b)
     {
         const int8_t *in_batch = input + b * in_h * in_w * ch;
-        int8_t *restrict out_ptr = output + b * out_h * out_w * ch;
+        int8_t *restrict out_ptr = output + b * out_h * out_w * ostride;
         for (int32_t oy = 0; oy < out_h; ++oy)
         {
             const int32_t iy0 = oy * pool_params->stride.h - pool_params->padding.top;
@@ -171,7 +174,7 @@ hard_status hard_max_pool_s8(const hard_context *ctx,
                 {
                     out_ptr[c] = (int8_t)hard_clamp_i32(out_ptr[c], act_min, act_max);
                 }
-                out_ptr += ch;
+                out_ptr += ostride;
             }
         }
     }

@@ -76,17 +76,18 @@ hard_status hard_avgpool_fast(const hard_pool_params *p,
     {
         return HARD_ARG_ERROR;
     }
+    const int32_t ostride = hard_out_stride(p->output_stride, g.c);
     for (int32_t b = 0; b < input_dims->n; ++b)
     {
         const int8_t *in = input + b * g.in_h * g.in_w * g.c;
-        int8_t *out = output + b * output_dims->h * output_dims->w * g.c;
+        int8_t *out = output + b * output_dims->h * output_dims->w * ostride;
         for (int32_t oy = 0; oy < output_dims->h; ++oy)
         {
             const int32_t iy0 = oy * p->stride.h - p->padding.top;
             int32_t ky_lo;
             int32_t ky_hi;
             hard_window_range(iy0, g.k_h, 1, g.in_h, &ky_lo, &ky_hi);
-            for (int32_t ox = 0; ox < output_dims->w; ++ox, out += g.c)
+            for (int32_t ox = 0; ox < output_dims->w; ++ox, out += ostride)
             {
                 const int32_t ix0 = ox * p->stride.w - p->padding.left;
                 int32_t kx_lo;

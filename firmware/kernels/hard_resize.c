@@ -23,7 +23,8 @@ static int
 hard_resize_args_valid(const hard_resize_params *p, const hard_dims *input_dims, const hard_dims *output_dims)
 {
     return hard_dims_valid(input_dims) && hard_dims_valid(output_dims) && input_dims->n == output_dims->n &&
-           input_dims->c == output_dims->c && !(p->align_corners && p->half_pixel_centers);
+           input_dims->c == output_dims->c && !(p->align_corners && p->half_pixel_centers) &&
+           hard_out_stride_valid(p->output_stride, output_dims->c);
 }
 
 int32_t hard_resize_bilinear_s8_get_buffer_size(void)
@@ -52,11 +53,12 @@ hard_status hard_resize_bilinear_s8(const hard_resize_params *resize_params,
     const int32_t half = resize_params->half_pixel_centers;
     const int32_t scale_y = hard_bilinear_scale_10(in_h, out_h, resize_params->align_corners);
     const int32_t scale_x = hard_bilinear_scale_10(in_w, out_w, resize_params->align_corners);
+    const int32_t ostride = hard_out_stride(resize_params->output_stride, ch);
 
     for (int32_t b = 0; b < input_dims->n; ++b)
     {
         const int8_t *in_batch = input + b * in_h * in_w * ch;
-        int8_t *restrict out_ptr = output + b * out_h * out_w * ch;
+        int8_t *restrict out_ptr = output + b * out_h * out_w * ostride;
         for (int32_t y = 0; y < out_h; ++y)
         {
             const hard_bilinear_tap ty = hard_bilinear_coord(y, scale_y, half, in_h);
@@ -75,7 +77,7 @@ hard_status hard_resize_bilinear_s8(const hard_resize_params *resize_params,
                     const int32_t bottom = p10[c] * tx.w_lo + p11[c] * tx.w_hi;
                     out_ptr[c] = (int8_t)hard_round_shift20(top * ty.w_lo + bottom * ty.w_hi);
                 }
-                out_ptr += ch;
+                out_ptr += ostride;
             }
         }
     }
@@ -189,29 +191,35 @@ hard_status hard_resize_nearest_s8(const hard_resize_params *resize_params,
     const int32_t out_w = output_dims->w;
     const int32_t align = resize_params->align_corners;
     const int32_t half = resize_params->half_pixel_centers;
-    const size_t out_row_bytes = (size_t)(out_w * ch);
+    const int32_t ostride = hard_out_stride(resize_params->output_stride, ch);
+    const int32_t out_row = out_w * ostride;
 
     for (int32_t b = 0; b < input_dims->n; ++b)
     {
         const int8_t *in_batch = input + b * in_h * in_w * ch;
-        int8_t *out_batch = output + b * out_h * out_w * ch;
+        int8_t *out_batch = output + b * out_h * out_row;
         int32_t prev_iy = -1;
         for (int32_t y = 0; y < out_h; ++y)
         {
             const int32_t iy = hard_nearest_index(y, in_h, out_h, align, half);
-            int8_t *out_row = out_batch + y * out_w * ch;
+            int8_t *out = out_batch + y * out_row;
             if (iy == prev_iy)
             {
-                memcpy(out_row, out_row - out_row_bytes, out_row_bytes); /* same source row */
+                /* same source row: copy the previous output row (pixel by pixel when strided) */
+                const int32_t n = ostride == ch ? 1 : out_w;
+                const size_t bytes = (size_t)(ostride == ch ? out_row : ch);
+                for (int32_t x = 0; x < n; ++x)
+                {
+                    memcpy(out + x * ostride, out - out_row + x * ostride, bytes);
+                }
                 continue;
             }
-            prev_iy = iy;
             const int8_t *in_row = in_batch + iy * in_w * ch;
             for (int32_t x = 0; x < out_w; ++x)
             {
-                const int32_t ix = hard_nearest_index(x, in_w, out_w, align, half);
-                memcpy(out_row + x * ch, in_row + ix * ch, (size_t)ch);
+                memcpy(out + x * ostride, in_row + hard_nearest_index(x, in_w, out_w, align, half) * ch, (size_t)ch);
             }
+            prev_iy = iy;
         }
     }
     return HARD_OK;

@@ -258,16 +258,17 @@ void hard_resize_bilinear_fast(const hard_resize_params *p,
     const int32_t half = p->half_pixel_centers;
     const int32_t scale_y = hard_bilinear_scale_10(in_h, output_dims->h, p->align_corners);
     const int32_t scale_x = hard_bilinear_scale_10(in_w, output_dims->w, p->align_corners);
+    const int32_t ostride = hard_out_stride(p->output_stride, ch);
     for (int32_t b = 0; b < input_dims->n; ++b)
     {
         const int8_t *in = input + b * in_h * in_w * ch;
-        int8_t *out = output + b * output_dims->h * output_dims->w * ch;
+        int8_t *out = output + b * output_dims->h * output_dims->w * ostride;
         for (int32_t y = 0; y < output_dims->h; ++y)
         {
             const hard_bilinear_tap ty = hard_bilinear_coord(y, scale_y, half, in_h);
             const int8_t *row0 = in + ty.lo * in_w * ch;
             const int8_t *row1 = in + ty.hi * in_w * ch;
-            for (int32_t x = 0; x < output_dims->w; ++x, out += ch)
+            for (int32_t x = 0; x < output_dims->w; ++x, out += ostride)
             {
                 const hard_bilinear_tap tx = hard_bilinear_coord(x, scale_x, half, in_w);
                 hard_bilinear_pixel(row0 + tx.lo * ch, row0 + tx.hi * ch, row1 + tx.lo * ch, row1 + tx.hi * ch, ch, &tx,

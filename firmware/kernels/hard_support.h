@@ -117,6 +117,18 @@ static inline int32_t hard_sum_s8(const int8_t *restrict a, int32_t n)
     return acc;
 }
 
+/* Elements between output pixels: output_stride, or the channel count when it is 0 (dense). */
+static inline int32_t hard_out_stride(int32_t output_stride, int32_t channels)
+{
+    return output_stride > 0 ? output_stride : channels;
+}
+
+/* A usable output_stride for `channels` channels: 0, or at least the channel count. */
+static inline int hard_out_stride_valid(int32_t output_stride, int32_t channels)
+{
+    return output_stride == 0 || output_stride >= channels;
+}
+
 static inline int hard_dims_valid(const hard_dims *d)
 {
     return d != 0 && d->n > 0 && d->h > 0 && d->w > 0 && d->c > 0;

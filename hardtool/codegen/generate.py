@@ -13,6 +13,7 @@ import jinja2
 
 from hardtool import __version__
 from hardtool.codegen import ops  # noqa: F401 - registers every op family's emitter
+from hardtool.codegen import stage as ST
 from hardtool.codegen.emit import c_float, c_string
 from hardtool.codegen.model_io import ModelIO, model_io
 from hardtool.codegen.registry import EmitContext, Layer, emit_layer, unsupported
@@ -24,6 +25,7 @@ from hardtool.core.graph.ir import describe_op
 from hardtool.core.graph.ops import SUPPORTED
 from hardtool.core.resources import firmware_dir, templates_dir
 from hardtool.memplan.contract import check_plan
+from hardtool.memplan.lifetimes import concat_slices
 
 COPY_PATTERNS = ("*.o", "fuzz_*", "__pycache__", "build")
 COPY_IGNORE = shutil.ignore_patterns(*COPY_PATTERNS)
@@ -37,7 +39,7 @@ def load_template(name: str) -> dict:
     path = templates_dir() / name / "template.json"
     if not path.is_file():
         raise HardtoolError(f"unknown template '{name}'; choose one of {', '.join(templates())}")
-    return json.loads(path.read_text())
+    return json.loads(path.read_text()) | {"name": name}
 
 
 PROTOCOLS = ("hardtool", "mlperf-tiny")
@@ -84,16 +86,41 @@ def load_plan(plan_path: Path, graph: Graph, model: Path) -> dict:
     return plan
 
 
-def _layout(plan: dict) -> tuple[dict[int, int], dict[int, tuple[int, int]]]:
-    """tensor index → arena offset; op index → (scratch offset, size)."""
-    tensors, scratch = {}, {}
+def _layout(plan: dict) -> tuple[dict[int, int], dict[int, tuple[int, int]], dict[int, dict]]:
+    """tensor index → arena offset; op index → (scratch offset, size); tensor → strided view."""
+    tensors, scratch, views = {}, {}, {}
     for b in plan["buffers"]:
         if b.get("kind") == "scratch":
             if b["size"] > 0:
                 scratch[int(b["op"])] = (int(b["offset"]), int(b["size"]))
         elif b.get("tensor") is not None:
             tensors[int(b["tensor"])] = int(b["offset"])
-    return tensors, scratch
+            if b.get("view") is not None:
+                views[int(b["tensor"])] = b["view"]
+    return tensors, scratch, views
+
+
+def _emit_context(graph: Graph, plan: dict) -> tuple[EmitContext, dict[int, int]]:
+    """Where every buffer lives, which outputs go into a concat's channel slice (with their pixel
+    stride) and which concat inputs are there already (the contract check proved the offsets)."""
+    offsets, scratch, views = _layout(plan)
+
+    def scr(op: int) -> tuple[str, int] | None:
+        s = scratch.get(op)
+        return None if s is None else (f"hard_arena + {s[0]}", s[1])
+
+    def out_stride(t: int) -> int:
+        v = views.get(t)
+        return 0 if v is None else v["row_bytes"] // graph.tensors[t].itemsize
+
+    def in_slice(op, t: int) -> bool:
+        y = op.outputs[0]
+        return any(
+            i == t and offsets[t] == offsets[y] + off and views.get(t) == view
+            for i, off, view in concat_slices(graph, op)
+        )
+
+    return EmitContext(graph, lambda t: f"A({offsets[t]})", scr, out_stride, in_slice), offsets
 
 
 def check_supported(graph: Graph) -> None:
@@ -118,17 +145,13 @@ def load_graph(model: Path) -> Graph:
     return graph
 
 
-def build_layers(graph: Graph, plan: dict) -> tuple[list[Layer], ModelIO]:
+def build_layers(graph: Graph, plan: dict) -> tuple[list[Layer], ModelIO, ST.StageCode | None]:
     """The C of every layer in the plan's order (ops that need no code, such as aliased reshapes,
-    left out), and the model's inputs and outputs."""
+    left out), the model's inputs and outputs, and the first stage's code (or None)."""
     check_supported(graph)
-    offsets, scratch = _layout(plan)
-
-    def scr(op: int) -> tuple[str, int] | None:
-        s = scratch.get(op)
-        return None if s is None else (f"hard_arena + {s[0]}", s[1])
-
-    ctx = EmitContext(graph, lambda t: f"A({offsets[t]})", scr)
+    ctx, offsets = _emit_context(graph, plan)
+    stage = ST.rebuild(graph, plan.get("stage"))
+    staged = set(stage.ops) if stage else set()
     layers, errors = [], []
     for i in plan["order"]:
         op = graph.ops[int(i)]
@@ -137,11 +160,13 @@ def build_layers(graph: Graph, plan: dict) -> tuple[list[Layer], ModelIO]:
         except (HardtoolError, ValueError) as e:
             errors.append(f"{describe_op(graph, op)}: {e}")
             continue
+        layer.stage = op.index in staged
         if layer.kernel:
             layers.append(layer)
     if errors:
         raise unsupported_op_error(graph, errors, "that codegen cannot generate")
-    return layers, model_io(graph, offsets)
+    code = ST.stage_code(ctx, stage, [L for L in layers if L.stage], offsets) if stage else None
+    return layers, model_io(graph, offsets), code
 
 
 def render_env() -> jinja2.Environment:
@@ -182,15 +207,18 @@ def _labels(io: ModelIO) -> dict | None:
     return {"h": io.labels.nbytes // w, "w": w, "num_classes": io.num_classes, "offset": io.labels.offset}
 
 
-def _context(model: Path, graph: Graph, plan: dict, layers: list[Layer], io: ModelIO, settings: dict) -> dict:
+def _context(model: Path, graph: Graph, plan: dict, built: tuple, settings: dict) -> dict:
     """Everything the Jinja2 templates see."""
+    layers, io, stage = built
     return {
         **settings,
         "version": __version__,
         "sha256": graph.sha256,
         "layers": layers,
         "arena_size": int(plan["arena_size"]),
-        "inputs": _tensor_table(io.inputs),
+        "inputs": [
+            t | ({"offset": None} if stage and stage.streamed else {}) for t in _tensor_table(io.inputs)
+        ],
         "outputs": _tensor_table(io.outputs),
         "max_rank": max(4, *(len(t.shape) for t in io.inputs + io.outputs)),
         "input_bytes": io.input_bytes,
@@ -204,6 +232,8 @@ def _context(model: Path, graph: Graph, plan: dict, layers: list[Layer], io: Mod
         "macs": sum(L.macs for L in layers),
         "weights_bytes": sum(t.nbytes for t in graph.tensors if t.is_constant),
         "model_file": model.name,
+        "stage": stage,
+        "streamed": bool(stage and stage.streamed),
     }
 
 
@@ -249,6 +279,18 @@ def _io_summary(t: dict) -> dict:
     return {k: t[k] for k in ("name", "dtype", "dims", "bytes", "scale", "zero_point", "offset")}
 
 
+def _stage_summary(st: ST.StageCode | None) -> dict | None:
+    """codegen.json's ``stage``: the first layers run per band (flash-and-bench folds their counts)."""
+    if st is None:
+        return None
+    return {
+        "layers": st.layers,
+        "patches": st.patches,
+        "streamed": st.streamed,
+        "recomputed_macs": st.recomputed_macs,
+    }
+
+
 def _summary(tmp: Path, ctx: dict) -> dict:
     """codegen.json: what was generated, layer by layer (names, kernels, MACs) for the bench."""
     return {
@@ -269,8 +311,10 @@ def _summary(tmp: Path, ctx: dict) -> dict:
         "layer_table": [
             {"name": L.name, "op": L.op, "kernel": L.kernel, "macs": L.macs, "elements": L.elements}
             | ({"dsp_path": L.path} if L.path and ctx["board"] != "host" else {})
+            | ({"stage": True} if L.stage else {})
             for L in ctx["layers"]
         ],
+        "stage": _stage_summary(ctx["stage"]),
         "files": sorted(str(p.relative_to(tmp)) for p in tmp.rglob("*") if p.is_file()),
     }
 
@@ -300,13 +344,16 @@ def generate(
     check_input_file(model, "model", "an int8 .tflite file")
     graph = load_graph(model)
     plan = load_plan(plan_path, graph, model)
-    layers, info = build_layers(graph, plan)
+    layers, info, stage = build_layers(graph, plan)
+    st = ST.rebuild(graph, plan.get("stage"))
+    if st is not None:
+        ST.check_runnable(graph, st, tpl, protocol, (info.input_rows, info.input_row_bytes))
     if stack_size is None:  # reserve what memplan budgets for the stack, so the link checks the same total
         stack_size = int(plan["peak"].get("parts", {}).get("stack", {}).get("bytes", DEFAULT_STACK_BYTES))
     settings = {"name": name or model.parent.name or model.stem, "board": tpl["board"], "template": template}
     settings |= {"uart_baud": uart_baud, "stack_size": stack_size, "protocol": protocol}
     settings["protocol_defines"] = protocol_defines(protocol, mlperf_input, info, settings["name"])
-    ctx = _context(model, graph, plan, layers, info, settings)
+    ctx = _context(model, graph, plan, (layers, info, stage), settings)
     with atomic_dir(Path(out), force=force) as tmp:
         _render(tmp, template, tpl, ctx)
         shutil.copy2(model, tmp / "model_int8.tflite")

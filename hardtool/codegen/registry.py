@@ -33,6 +33,7 @@ class Layer:
     kernel: str = ""  # the C function that runs it; "" for an op that needs no code (an alias)
     elements: int = 0  # output elements (the unit of per-element rates for ops without MACs)
     path: str = ""  # the path the kernel takes inside on a DSP target, and why (kernels.select)
+    stage: bool = False  # run band by band by the first stage (its call is hard_stage_<index>)
 
 
 @dataclass
@@ -42,9 +43,19 @@ class EmitContext:
     graph: Graph
     ptr: Callable[[int], str]  # tensor index -> C pointer expression (int8_t *)
     scratch: Callable[[int], tuple[str, int] | None]  # op index -> (C pointer expression, size)
+    # tensor index -> elements between its pixels when the plan puts it in a concat's channel
+    # slice (its producer writes with that output_stride), else 0 (dense)
+    out_stride: Callable[[int], int] = lambda t: 0
+    # (concat op, input tensor) -> True when the plan already put the input in its slice
+    in_slice: Callable[[Op, int], bool] = lambda op, t: False
 
     def t(self, i: int) -> Tensor:
         return self.graph.tensors[i]
+
+    def stride_field(self, t: int) -> dict:
+        """``{"output_stride": n}`` for a params struct when ``t`` is written into a strided slice."""
+        n = self.out_stride(t)
+        return {"output_stride": n} if n else {}
 
     def typed(self, i: int, ctype: str | None = None) -> str:
         """The tensor's arena pointer as ``ctype *`` (default: its own element type)."""

@@ -55,6 +55,7 @@ class ConvParams(C.Structure):
         ("dilation", Tile),
         ("padding", Padding),
         ("activation", Activation),
+        ("output_stride", i32),
     ]
 
 
@@ -67,11 +68,12 @@ class DwConvParams(C.Structure):
         ("dilation", Tile),
         ("padding", Padding),
         ("activation", Activation),
+        ("output_stride", i32),
     ]
 
 
 class PoolParams(C.Structure):
-    _fields_ = [("stride", Tile), ("padding", Padding), ("activation", Activation)]
+    _fields_ = [("stride", Tile), ("padding", Padding), ("activation", Activation), ("output_stride", i32)]
 
 
 class RequantParams(C.Structure):
@@ -130,7 +132,7 @@ class PadParams(C.Structure):
 
 
 class ResizeParams(C.Structure):
-    _fields_ = [("align_corners", i32), ("half_pixel_centers", i32)]
+    _fields_ = [("align_corners", i32), ("half_pixel_centers", i32), ("output_stride", i32)]
 
 
 class FcParams(C.Structure):

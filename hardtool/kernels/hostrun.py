@@ -51,28 +51,58 @@ class HostModel:
         self.arena = (ctypes.c_uint8 * int(self.plan["arena_size"])).in_dll(self.lib, "hard_arena")
         self.inputs, self.outputs = summary["inputs"], summary["outputs"]
         self.layer_ops = [int(L["op"]) for L in summary["layer_table"]]
+        self.stage_layers = sum(1 for L in summary["layer_table"] if L.get("stage"))
+        self.streamed = bool((summary.get("stage") or {}).get("streamed"))
         self.input_shape = tuple(self.inputs[0]["dims"])
+        if self.streamed:
+            self.lib.hard_model_feed_rows.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_void_p]
 
-    def _write_inputs(self, xs: list[np.ndarray]) -> None:
+    def _write_inputs(self, xs: list[np.ndarray], prof) -> None:
+        """Every input into its buffer, or (a streamed model) fed row by row, which runs the
+        first stage."""
         if len(xs) != len(self.inputs):
             raise HardtoolError(f"the model has {len(self.inputs)} inputs, got {len(xs)}")
         for i, (x, info) in enumerate(zip(xs, self.inputs, strict=True)):
             a = np.ascontiguousarray(x, dtype=info["dtype"])
             if a.nbytes != info["bytes"]:
                 raise HardtoolError(f"input {i}: {a.nbytes} bytes, the model takes {info['bytes']}")
-            ctypes.memmove(self.lib.hard_model_input(i), a.ctypes.data, a.nbytes)
+            if not self.streamed:
+                ctypes.memmove(self.lib.hard_model_input(i), a.ctypes.data, a.nbytes)
+                continue
+            self.lib.hard_model_stream_begin()
+            rc = self.lib.hard_model_feed_rows(a.ctypes.data, a.shape[1], prof)
+            if rc != 0:
+                raise HardtoolError(f"generated model failed at layer {-rc - 1} while fed its rows")
+
+    def _tensor(self, e: dict, t) -> np.ndarray:
+        """A tensor's bytes from the arena (gathered row by row from a strided slice)."""
+        v = e.get("view")
+        if v is None:
+            raw = bytes(self.arena[e["offset"] : e["offset"] + t.nbytes])
+        else:
+            row = t.nbytes // v["outer"]
+            raw = b"".join(
+                bytes(self.arena[e["offset"] + r * v["row_bytes"] : e["offset"] + r * v["row_bytes"] + row])
+                for r in range(v["outer"])
+            )
+        return np.frombuffer(raw, dtype=t.dtype).reshape(t.shape).copy()
 
     def _capture_hook(self, captured: dict[int, np.ndarray]):
-        offsets = {b["tensor"]: b["offset"] for b in self.plan["buffers"] if b.get("tensor") is not None}
+        """After each layer its output; a first stage's output (written band by band) once the
+        layer after the stage starts, its bands never."""
+        planned = {b["tensor"]: b for b in self.plan["buffers"] if b.get("tensor") is not None}
+
+        def grab(op) -> None:
+            e = planned.get(op.outputs[0])
+            if e is not None and "stage" not in e and op.name not in ("HARD_RESIZE_ARGMAX", "ARG_MAX"):
+                captured[op.index] = self._tensor(e, self.graph.tensors[op.outputs[0]])
 
         def hook(_ctx, layer, end):
             op = self.graph.ops[self.layer_ops[layer]]
-            t = self.graph.tensors[op.outputs[0]]
-            if not end or op.outputs[0] not in offsets or op.name in ("HARD_RESIZE_ARGMAX", "ARG_MAX"):
-                return
-            off = offsets[op.outputs[0]]
-            raw = bytes(self.arena[off : off + t.nbytes])
-            captured[op.index] = np.frombuffer(raw, dtype=t.dtype).reshape(t.shape).copy()
+            if layer == self.stage_layers and self.stage_layers and not end:
+                grab(self.graph.ops[self.layer_ops[layer - 1]])
+            if end and layer >= self.stage_layers:
+                grab(op)
 
         return HOOK(hook)
 
@@ -82,10 +112,12 @@ class HostModel:
         """Every output (arrays of the output's dtype and shape; a label map is uint8) for the
         inputs ``xs`` (one array per input, or the one input); with ``capture``, {op index: its
         output tensor} after every layer too."""
-        self._write_inputs(list(xs) if isinstance(xs, list | tuple) else [xs])
         captured: dict[int, np.ndarray] = {}
         cb = self._capture_hook(captured) if capture else None
         prof = _Profile(cb, None) if cb else None
+        self._write_inputs(
+            list(xs) if isinstance(xs, list | tuple) else [xs], ctypes.byref(prof) if prof else None
+        )
         rc = self.lib.hard_model_run(ctypes.byref(prof) if prof else None)
         if rc != 0:
             raise HardtoolError(f"generated model failed at layer {-rc - 1}")

@@ -64,6 +64,20 @@ def warn_unsupported(graph, precision: str = "int8") -> None:
 )
 @click.option("--force", is_flag=True, help="Overwrite this model's existing plan JSON / PNG.")
 @click.option("--no-tflm", is_flag=True, help="Skip measuring TFLite Micro's arena for comparison.")
+@click.option(
+    "--no-inplace",
+    is_flag=True,
+    help="Keep every op's output apart from its inputs (no in-place ops, no concatenation inputs "
+    "produced in their slice).",
+)
+@click.option(
+    "--stream/--no-stream",
+    default=False,
+    show_default=True,
+    help="Run the first convolution on input rows as they arrive, never holding the whole input "
+    "(the host template's input API; the board firmware and Mbed templates need the whole input).",
+)
+@click.option("--no-patch", is_flag=True, help="Run the first ops op by op (no band-by-band first stage).")
 @click.pass_context
 def memplan_cmd(
     ctx: click.Context,
@@ -75,19 +89,31 @@ def memplan_cmd(
     out: Path | None,
     force: bool,
     no_tflm: bool,
+    no_inplace: bool,
+    stream: bool,
+    no_patch: bool,
 ) -> None:
     """Plan the SRAM of MODEL.tflite: peak and its parts, TFLite Micro's arena for the same file,
-    the lower bound, a timeline PNG and a verdict (exit 3 when it does not fit). Writes
-    <model stem>.memplan.json (what codegen reads) and <model stem>.memplan.png beside the model.
+    the arena without each technique that goes below the op-by-op bound (in-place ops and
+    concatenation slices, streamed input, band-by-band first stage) and both lower bounds, a
+    timeline PNG and a verdict (exit 3 when it does not fit). Writes <model stem>.memplan.json
+    (what codegen reads) and <model stem>.memplan.png beside the model.
 
     MODEL is a full-int8 graph or a float32 one: a float model is planned with float buffer sizes
-    and an estimate of a float runtime's kernel scratch (codegen runs int8 models only)."""
+    and an estimate of a float runtime's kernel scratch, without hardtool's in-place kernels and
+    first stage (codegen runs int8 models only)."""
     from hardtool.memplan.files import plan_to_files
+    from hardtool.memplan.plan import PlanOptions
     from hardtool.memplan.report import print_report, suggestions
 
     if budget is not None and not 0 < budget <= MAX_BUDGET:
         raise HardtoolError(f"--budget must be a number of bytes in 1..{MAX_BUDGET} (4 GiB), not {budget}")
-    doc, plan, json_path, png_path = plan_to_files(model, out, target, budget, png, force, not no_tflm)
+    opts = PlanOptions(
+        strided_concat=not no_inplace, inplace=not no_inplace, stream=stream, patch=not no_patch
+    )
+    doc, plan, json_path, png_path = plan_to_files(
+        model, out, target, budget, png, force, not no_tflm, options=opts
+    )
     warn_unsupported(plan.graph, plan.precision)
     if as_json:
         click.echo(json_text(doc))

@@ -19,7 +19,7 @@ from hardtool.core.files import (
     output_dir,
 )
 from hardtool.core.graph import Graph, load_tflite
-from hardtool.memplan.plan import Plan, plan_graph, to_json
+from hardtool.memplan.plan import Plan, PlanOptions, plan_graph, technique_report, to_json
 
 LEGACY_NAME = "memplan.json"  # what hardtool wrote before plans were named after their model
 
@@ -42,18 +42,24 @@ def default_plan(model: Path) -> Path:
 
 
 def plan_document(
-    model: Path, target: str = DEFAULT_TARGET, budget: int | None = None, measure_tflm: bool = True
+    model: Path,
+    target: str = DEFAULT_TARGET,
+    budget: int | None = None,
+    measure_tflm: bool = True,
+    options: PlanOptions | None = None,
 ) -> tuple[dict, Plan, Graph]:
-    """Plan MODEL (int8, or float32: planned with float sizes) for ``target``: (memplan.json document,
-    plan, the file's graph); TFLite Micro's arena for the same file is measured unless told not to."""
+    """Plan MODEL (int8, or float32: planned with float sizes) for ``target``: (memplan.json document
+    with the plan without each technique, plan, the file's graph); TFLite Micro's arena for the
+    same file is measured unless told not to."""
     from hardtool.core import tflm_arena as tflm_mod
     from hardtool.memplan.tflm_layout import tflm_layout
 
     tgt = get_target(target)
     graph = load_tflite(model, float_ok=True)
-    plan = plan_graph(graph)
+    plan = plan_graph(graph, options=options)
+    techniques = technique_report(graph, plan)
     tflm = tflm_mod.measure(model) if measure_tflm else None
-    return to_json(plan, tgt, budget, tflm, tflm_layout(graph)), plan, graph
+    return to_json(plan, tgt, budget, tflm, tflm_layout(graph), techniques), plan, graph
 
 
 def plan_to_files(
@@ -64,9 +70,11 @@ def plan_to_files(
     png: Path | None = None,
     force: bool = False,
     measure_tflm: bool = True,
+    options: PlanOptions | None = None,
 ) -> tuple[dict, Plan, Path, Path]:
     """Plan MODEL and write its plan JSON + timeline PNG; returns (doc, plan, json path, png path).
-    Every check (model, target, paths, existing outputs) runs before anything is written."""
+    The document also holds the plan without each technique (``techniques``). Every check (model,
+    target, paths, existing outputs) runs before anything is written."""
     from hardtool.memplan.report import timeline_png
 
     get_target(target)
@@ -78,7 +86,7 @@ def plan_to_files(
         if p.is_dir():
             raise HardtoolError(f"{p} is a folder; choose another --out or --png")
     with output_dir(json_path.parent):
-        doc, plan, _ = plan_document(model, target, budget, measure_tflm)
+        doc, plan, _ = plan_document(model, target, budget, measure_tflm, options)
         picture = timeline_png(doc, plan)
         with interrupt.commit():
             atomic_write_json(json_path, doc)

@@ -34,19 +34,42 @@ def _overlap(a: Block, b: Block) -> bool:
     return a.first <= b.last and b.first <= a.last
 
 
-def _fit(b: Block, placed: list[tuple[int, int]], best: bool) -> int:
-    """Lowest (first fit) or tightest (best fit) aligned offset where ``b`` avoids ``placed`` [(off, end)]."""
+def _conflicts(b: Block, other: Block, off: int) -> list[tuple[int, int, int]]:
+    """(start, end, offset of b's part) of each part of ``other`` (placed at ``off``) that is live
+    together with a part of ``b``: the ranges b's parts must avoid."""
+    out = []
+    for q in other.parts:
+        for p in b.parts:
+            if p.first <= q.last and q.first <= p.last:
+                out.append((off + q.offset, off + q.offset + q.size, p))
+    return out
+
+
+def _fit_single(size: int, placed: list[tuple[int, int]], best: bool) -> int:
+    """Lowest (first fit) or tightest (best fit) aligned offset where ``size`` bytes avoid ``placed``."""
     placed = sorted(placed)
     cand, choice, waste = 0, None, None
     for off, end in placed:
-        if cand + b.size <= off:
+        if cand + size <= off:
             if not best:
                 return cand
             gap = off - cand
-            if waste is None or gap - b.size < waste:
-                choice, waste = cand, gap - b.size
+            if waste is None or gap - size < waste:
+                choice, waste = cand, gap - size
         cand = max(cand, align(end))
     return choice if choice is not None else cand
+
+
+def _fit(b: Block, others: list[tuple[Block, int]], best: bool) -> int:
+    """Offset for ``b`` avoiding every live part of the placed ``others`` [(block, offset)]."""
+    if len(b.parts) == 1 and all(len(o.parts) == 1 for o, _ in others):
+        return _fit_single(b.size, [(off, off + o.size) for o, off in others if _overlap(b, o)], best)
+    ranges = [r for o, off in others if _overlap(b, o) for r in _conflicts(b, o, off)]
+    cands = sorted({0} | {align(max(0, end - p.offset)) for _, end, p in ranges})
+    for base in cands:  # the lowest base where no part of b hits a conflicting range
+        if all(base + p.offset + p.size <= lo or base + p.offset >= hi for lo, hi, p in ranges):
+            return base
+    raise AssertionError("unreachable: the highest candidate clears every range")
 
 
 def _place_in_order(blocks: Sequence[Block], order: Sequence[int], best: bool) -> tuple[list[int], int]:
@@ -55,8 +78,7 @@ def _place_in_order(blocks: Sequence[Block], order: Sequence[int], best: bool) -
     arena = 0
     for i in order:
         b = blocks[i]
-        conflicts = [(offsets[j], offsets[j] + blocks[j].size) for j in done if _overlap(b, blocks[j])]
-        offsets[i] = _fit(b, conflicts, best)
+        offsets[i] = _fit(b, [(blocks[j], offsets[j]) for j in done], best)
         arena = max(arena, offsets[i] + b.size)
         done.append(i)
     return offsets, align(arena) if arena else 0
@@ -115,11 +137,7 @@ def exact(blocks: Sequence[Block], bound: int, upper: Placement, time_limit: flo
             if used[i]:
                 continue
             b = blocks[i]
-            off = _fit(
-                b,
-                [(offsets[j], offsets[j] + blocks[j].size) for j in placed if _overlap(b, blocks[j])],
-                False,
-            )
+            off = _fit(b, [(blocks[j], offsets[j]) for j in placed], False)
             if align(max(arena, off + b.size)) >= best[0]:
                 continue
             used[i], offsets[i] = True, off
@@ -138,11 +156,14 @@ def exact(blocks: Sequence[Block], bound: int, upper: Placement, time_limit: flo
     )
 
 
-def place(blocks: Sequence[Block], bound: int, time_limit: float = 1.0) -> tuple[Placement, Placement]:
-    """(best placement found, TFLM-style greedy-by-size placement) for the same blocks."""
+def quick(blocks: Sequence[Block]) -> tuple[Placement, Placement]:
+    """(best of the heuristic placements, TFLM-style greedy-by-size placement)."""
     greedy = greedy_by_size(blocks)
     best = best_fit(blocks)
-    if greedy.arena <= best.arena:
-        best = greedy
-    best = exact(blocks, bound, best, time_limit)
-    return best, greedy
+    return (greedy if greedy.arena <= best.arena else best), greedy
+
+
+def place(blocks: Sequence[Block], bound: int, time_limit: float = 1.0) -> tuple[Placement, Placement]:
+    """(best placement found, TFLM-style greedy-by-size placement) for the same blocks."""
+    best, greedy = quick(blocks)
+    return exact(blocks, bound, best, time_limit), greedy

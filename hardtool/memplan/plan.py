@@ -1,22 +1,39 @@
 """The memory plan: pick an execution order and offsets for every activation and scratch buffer
 of the lowered graph, so that the arena is as small as we can make it, and describe it as the
-`memplan.json` contract (docs/contracts.md §2)."""
+`memplan.json` contract (docs/contracts.md §2).
+
+Below the op-by-op bound (every op's inputs and output whole at once, as TFLite Micro holds
+them) the plan goes with four techniques, each exact for hardtool's kernels and each switched
+off by a ``PlanOptions`` flag: concatenation inputs produced in their slice of the output
+(``strided_concat`` for channel slices), ops written over an input that dies there
+(``inplace``), the first convolution run on input rows as they arrive (``stream``) and the
+first ops run band by band (``patch``, MCUNetV2)."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from hardtool.core.boards import DEFAULT_STACK_BYTES, DEFAULT_TARGET, Target, get_target, statics_estimate
 from hardtool.core.graph import Graph, Op, is_float_model, load_tflite, lower
 from hardtool.kernels.scratch import scratch_bytes
+from hardtool.memplan import stage as S
 from hardtool.memplan.contract import VERSION
 from hardtool.memplan.float_scratch import SOURCE as FLOAT_SCRATCH_SOURCE
 from hardtool.memplan.float_scratch import float_scratch_bytes
-from hardtool.memplan.lifetimes import Block, blocks_for_order, live_profile, static_groups, tensor_lifetimes
-from hardtool.memplan.place import Placement, place
+from hardtool.memplan.lifetimes import (
+    Block,
+    Groups,
+    blocks_for_order,
+    inplace_savings,
+    live_profile,
+    stage_sizes,
+    static_groups,
+    tensor_lifetimes,
+)
+from hardtool.memplan.place import Placement, exact, quick
 from hardtool.memplan.schedule import Schedule, best_order, file_order
 
 ScratchFn = Callable[[Op, Graph], int]  # scratch bytes an op's kernel needs
@@ -28,7 +45,12 @@ STACK_ESTIMATE = DEFAULT_STACK_BYTES
 
 @dataclass
 class PlanOptions:
-    strided_concat: bool = False  # kernels can write into channel slices of a concat output
+    strided_concat: bool = True  # producers write into channel slices of a concat output
+    inplace: bool = True  # outputs over inputs that die at the op (elementwise, conv, depthwise, pool)
+    # the first convolution consumes input rows as they arrive: off by default, as only the host
+    # template feeds its input row by row (the board firmware receives the whole input first)
+    stream: bool = False
+    patch: bool = True  # the first ops run band by band (halo rows computed again)
     beam: int = 4000
     schedule_seconds: float = 2.0
     place_seconds: float = 1.0
@@ -51,6 +73,8 @@ class Plan:
     seconds: float
     first: dict[int, int] = field(default_factory=dict)
     last: dict[int, int] = field(default_factory=dict)
+    stage: S.Stage | None = None
+    options: PlanOptions = field(default_factory=PlanOptions)
     precision: str = "int8"  # 'int8' | 'float32' (a float model: planned, not deployable)
 
     @property
@@ -58,11 +82,89 @@ class Plan:
         return max(range(len(self.profile)), key=lambda s: (self.profile[s], -s))
 
     def live_at(self, step: int) -> list[Block]:
-        return sorted((b for b in self.blocks if b.first <= step <= b.last), key=lambda b: -b.size)
+        return sorted((b for b in self.blocks if b.live_bytes(step)), key=lambda b: -b.live_bytes(step))
 
 
 def _scratch_sizes(g: Graph, fn: ScratchFn) -> dict[int, int]:
     return {op.index: int(fn(op, g)) for op in g.ops}
+
+
+@dataclass
+class _Ctx:
+    g: Graph
+    gr: Groups
+    scratch: dict[int, int]
+    opt: PlanOptions
+
+
+def _schedule(c: _Ctx, prefix: tuple[int, ...] = ()) -> Schedule:
+    o = c.opt
+    return best_order(c.g, c.gr, c.scratch, o.beam, o.schedule_seconds, prefix, o.inplace)
+
+
+def _stage_step_bytes(c: _Ctx, st: S.Stage) -> int:
+    """The most bytes live at one step of the stage: its output whole, its input (whole, or the
+    window), the bands the step reads and writes, and the op's scratch."""
+    g, n = c.g, len(st.ops)
+    base = g.tensors[st.tensors[-1]].nbytes + st.held_bytes(0)
+    if n == 1:
+        return base + c.scratch.get(st.ops[0], 0)
+    return max(
+        base
+        + (st.held_bytes(k) if k else 0)
+        + (st.held_bytes(k + 1) if k + 1 < n else 0)
+        + c.scratch.get(op, 0)
+        for k, op in enumerate(st.ops)
+    )
+
+
+def _stage_candidates(c: _Ctx) -> list[tuple[bool, list[int]]]:
+    """(streamed, ops) for every stage the options allow: streamed stages of any length when
+    patches are on (one op when they are off), whole-input stages of two ops or more."""
+    out = []
+    if c.opt.stream:
+        ops = S.chain(c.g, streamed=True)
+        out += [(True, ops[:n]) for n in range(1, (len(ops) if c.opt.patch else min(1, len(ops))) + 1)]
+    if c.opt.patch:  # without streaming, where streaming cannot take the same ops
+        ops = S.chain(c.g, streamed=False)
+        out += [(False, ops[:n]) for n in range(2, len(ops) + 1) if (True, ops[:n]) not in out]
+    return [(s, ops) for s, ops in out if ops and c.g.ops[ops[-1]].outputs[0] not in c.gr.alias]
+
+
+def choose_stage(c: _Ctx, plain_peak: int) -> tuple[S.Stage | None, Schedule | None]:
+    """The stage with the smallest peak, then the fewest executed MACs, then the fewest ops;
+    None unless it lowers the peak below ``plain_peak`` (the plan without a stage)."""
+    best: tuple | None = None
+    for streamed, ops in _stage_candidates(c):
+        sched = _schedule(c, tuple(ops))
+        h_out = c.g.tensors[c.g.ops[ops[-1]].outputs[0]].shape[1]
+        for rows in reversed(S.band_choices(h_out)):
+            st = S.build(c.g, ops, streamed, rows)
+            if not S.valid(st):
+                continue
+            peak = max(_stage_step_bytes(c, st), sched.peak)
+            key = (peak, st.executed_macs, len(ops), not streamed, -rows)
+            if peak < plain_peak and (best is None or key < best[0]):
+                best = (key, st, sched)
+    return (best[1], best[2]) if best is not None else (None, None)
+
+
+def _arrange(c: _Ctx, order: list[int], stage: S.Stage | None) -> list[tuple]:
+    """Blocks for one order, heuristically placed: (key, blocks, profile, placement, greedy).
+    In-place outputs are rigid within their group, which can make the placement worse than the
+    live bytes allow, so the blocks with only the in-place ops the peak needs are tried too."""
+    blocks = blocks_for_order(c.g, order, c.gr, c.scratch, stage, c.opt.inplace)
+    prof = live_profile(blocks, len(order))
+    savings = inplace_savings(c.g, order, blocks)
+    needed = {op for op, (s, saved) in savings.items() if prof[s] + saved > max(prof)}
+    out = []
+    for only in (None, needed) if len(needed) < len(savings) else (None,):
+        if only is not None:
+            blocks = blocks_for_order(c.g, order, c.gr, c.scratch, stage, c.opt.inplace, only=only)
+            prof = live_profile(blocks, len(order))
+        placement, greedy = quick(blocks)
+        out.append(((placement.arena, max(prof)), blocks, prof, placement, greedy))
+    return out
 
 
 def plan_graph(
@@ -71,9 +173,10 @@ def plan_graph(
     options: PlanOptions | None = None,
     scratch_kind: str | None = None,
 ) -> Plan:
-    """Plan a graph (lowered here if it is not yet): best of the file's order and the memory-aware
-    order, each placed with the best placer; see the modules for how each step works. A float
-    model is planned with float buffer sizes and estimated float kernel scratch (`float_scratch`)."""
+    """Plan a graph (lowered here if it is not yet): the stage (if one lowers the peak), then the
+    best of the memory-aware order and the file's order, each placed with the best placer. A float
+    model is planned with float buffer sizes and estimated float kernel scratch (`float_scratch`),
+    without the first stage or in-place spatial ops (no float kernels of hardtool's run them)."""
     t0 = time.perf_counter()
     opt = options or PlanOptions()
     precision = "float32" if is_float_model(graph) else "int8"
@@ -83,35 +186,37 @@ def plan_graph(
         scratch_fn, kind = scratch_bytes, "exact"
     else:
         kind = scratch_kind or "exact"
+    if precision == "float32":
+        opt = replace(opt, stream=False, patch=False)
     g = lower(graph)
-    gr = static_groups(g, opt.strided_concat)
-    scratch = _scratch_sizes(g, scratch_fn)
-    sched: Schedule = best_order(g, gr, scratch, opt.beam, opt.schedule_seconds)
+    c = _Ctx(g, static_groups(g, opt.strided_concat, opt.inplace), _scratch_sizes(g, scratch_fn), opt)
+    sched = _schedule(c)
+    plain = max(
+        live_profile(blocks_for_order(g, sched.order, c.gr, c.scratch, None, opt.inplace), len(g.ops))
+    )
+    stage, staged = choose_stage(c, plain)
+    if staged is not None:
+        sched = staged
     candidates = [("memory-aware" + ("" if sched.exact else " (beam)"), sched.order)]
-    if sched.order != file_order(g):
+    n = len(stage.ops) if stage else 0
+    if sched.order != file_order(g) and (stage is None or file_order(g)[:n] == list(stage.ops)):
         candidates.append(("file order", file_order(g)))
     best: tuple | None = None
-    bound = sched.peak
     for name, order in candidates:
-        blocks = blocks_for_order(g, order, gr, scratch)
-        prof = live_profile(blocks, len(order))
-        placement, greedy = place(blocks, max(prof), opt.place_seconds)
-        bound = min(bound, max(prof))
-        key = (placement.arena, max(prof))
-        if best is None or key < best[0]:
-            best = (key, name, order, blocks, prof, placement, greedy)
-    assert best is not None
+        for key, blocks, prof, placement, greedy in _arrange(c, order, stage):
+            if best is None or key < best[0]:
+                best = (key, name, order, blocks, prof, placement, greedy)
     _, name, order, blocks, prof, placement, greedy = best
-    placement: Placement
+    placement: Placement = exact(blocks, max(prof), placement, opt.place_seconds)
     for b, off in zip(blocks, placement.offsets, strict=True):
         b.offset = off
-    first, last = tensor_lifetimes(g, order)
+    first, last = tensor_lifetimes(g, order, stage)
     return Plan(
         g,
         order,
         blocks,
         placement.arena,
-        bound,
+        max(prof),
         prof,
         name,
         sched.exact,
@@ -122,6 +227,8 @@ def plan_graph(
         time.perf_counter() - t0,
         first,
         last,
+        stage,
+        opt,
         precision,
     )
 
@@ -130,44 +237,38 @@ def plan_file(path: Path, scratch_fn: ScratchFn | None = None, options: PlanOpti
     return plan_graph(load_tflite(path, float_ok=True), scratch_fn, options)
 
 
+def _buffer(plan: Plan, b: Block, t: int, sizes: dict[int, int]) -> dict:
+    g, a = plan.graph, b.members[t]
+    kind = "input" if t in g.inputs else "output" if t in g.outputs else "activation"
+    e = {
+        "tensor": t,
+        "name": g.tensors[t].name,
+        "kind": kind,
+        "offset": b.offset + a.offset,
+        "size": sizes[t],
+        "first_step": plan.first[t],
+        "last_step": plan.last[t],
+        "alias_of": None if t == b.tensor else b.tensor,
+    }
+    if t != b.tensor:
+        e["alias_reason"] = a.reason
+    if a.view is not None:
+        e["view"] = a.view
+    if t in b.stage:
+        e["stage"] = b.stage[t]
+    return e
+
+
 def buffers(plan: Plan) -> list[dict]:
     """One entry per activation tensor and per scratch buffer, as in memplan.json."""
-    g = plan.graph
+    sizes, _ = stage_sizes(plan.graph, plan.stage)
     out = []
     for b in plan.blocks:
         if b.tensor is None:
-            out.append(
-                {
-                    "tensor": None,
-                    "name": b.name,
-                    "kind": "scratch",
-                    "op": b.op,
-                    "offset": b.offset,
-                    "size": b.size,
-                    "first_step": b.first,
-                    "last_step": b.last,
-                    "alias_of": None,
-                }
-            )
+            e = {"tensor": None, "name": b.name, "kind": "scratch", "op": b.op, "offset": b.offset}
+            out.append(e | {"size": b.size, "first_step": b.first, "last_step": b.last, "alias_of": None})
             continue
-        for t, a in sorted(b.members.items()):
-            tt = g.tensors[t]
-            kind = "input" if t in g.inputs else "output" if t in g.outputs else "activation"
-            e = {
-                "tensor": t,
-                "name": tt.name,
-                "kind": kind,
-                "offset": b.offset + a.offset,
-                "size": tt.nbytes,
-                "first_step": plan.first[t],
-                "last_step": plan.last[t],
-                "alias_of": None if t == b.tensor else b.tensor,
-            }
-            if t != b.tensor:
-                e["alias_reason"] = a.reason
-            if a.view is not None:
-                e["view"] = a.view
-            out.append(e)
+        out += [_buffer(plan, b, t, sizes) for t in sorted(b.members)]
     return sorted(out, key=lambda e: (e["first_step"], e["offset"]))
 
 
@@ -184,9 +285,11 @@ def peak_parts(plan: Plan, target: str = DEFAULT_TARGET) -> dict:
     g = plan.graph
     s = plan.peak_step
     live = plan.live_at(s)
-    ins = sum(g.tensors[t].nbytes for t in g.inputs)
+    sizes, _ = stage_sizes(g, plan.stage)
+    ins = sum(sizes[t] for t in g.inputs)
     outs = sum(g.tensors[t].nbytes for t in g.outputs)
     scratch = max((b.size for b in plan.blocks if b.tensor is None), default=0)
+    streamed = plan.stage is not None and plan.stage.streamed
     return {
         "total_bytes": plan.arena + STACK_ESTIMATE + statics,
         "step": s,
@@ -195,14 +298,50 @@ def peak_parts(plan: Plan, target: str = DEFAULT_TARGET) -> dict:
         "live_bytes_at_peak": plan.profile[s],
         "parts": {
             "arena": {"bytes": plan.arena, "kind": "exact"},
-            "input": {"bytes": ins, "kind": "exact", "in_arena": True},
+            "input": {"bytes": ins, "kind": "exact", "in_arena": True}
+            | ({"streamed": True} if streamed else {}),
             "output": {"bytes": outs, "kind": "exact", "in_arena": True},
             "scratch": _scratch_part(plan, scratch),
             "stack": {"bytes": STACK_ESTIMATE, "kind": "estimate"},
             "runtime_statics": {"bytes": statics, "kind": "estimate", "source": source},
         },
-        "live": [{"name": b.name, "tensor": b.tensor, "op": b.op, "bytes": b.size} for b in live],
+        "live": [{"name": b.name, "tensor": b.tensor, "op": b.op, "bytes": b.live_bytes(s)} for b in live],
     }
+
+
+def stage_json(st: S.Stage | None) -> dict | None:
+    """The stage as memplan.json describes it (codegen rebuilds the patches from it)."""
+    if st is None:
+        return None
+    return {
+        "ops": list(st.ops),
+        "tensors": list(st.tensors),
+        "streamed": st.streamed,
+        "band_rows": st.band_rows,
+        "patches": len(st.patches),
+        "grid": [len(st.patches), 1],
+        "window_rows": st.held_rows[0] if st.streamed else None,
+        "macs": st.macs,
+        "executed_macs": st.executed_macs,
+        "recomputed_macs": st.recomputed_macs,
+    }
+
+
+def inplace_ops(plan: Plan) -> list[dict]:
+    """The ops whose output was placed over an input that dies there, with the gap between them."""
+    g, pos = plan.graph, {op: s for s, op in enumerate(plan.order)}
+    out = []
+    for b in plan.blocks:
+        for t, a in b.members.items():
+            if a.reason != "inplace":
+                continue
+            op = g.ops[g.producers()[t]]
+            x = next(i for i in op.inputs if i in b.members and plan.last[i] == pos[op.index])
+            gap = b.members[x].offset - a.offset
+            out.append(
+                {"op": op.index, "name": op.name, "step": pos[op.index], "input": x, "output": t, "gap": gap}
+            )
+    return sorted(out, key=lambda e: e["step"])
 
 
 def to_json(
@@ -211,6 +350,7 @@ def to_json(
     budget: int | None = None,
     tflm: dict | None = None,
     tflm_layout: dict | None = None,
+    techniques: dict | None = None,
 ) -> dict:
     """The memplan.json document (docs/contracts.md §2)."""
     target = target or get_target(DEFAULT_TARGET)
@@ -218,6 +358,7 @@ def to_json(
     peak = peak_parts(plan, target.name)
     over = peak["total_bytes"] - budget
     g = plan.graph
+    o = plan.options
     return {
         "version": VERSION,
         "model_sha256": g.sha256,
@@ -237,9 +378,13 @@ def to_json(
             for i in plan.order
         ],
         "buffers": buffers(plan),
+        "stage": stage_json(plan.stage),
+        "inplace_ops": inplace_ops(plan),
+        "options": {k: getattr(o, k) for k in ("inplace", "stream", "patch", "strided_concat")},
         "peak": peak,
         "live_per_step": plan.profile,
         "lower_bound": plan.lower_bound,
+        "techniques": techniques,
         "tflm_arena": tflm,
         "tflm_layout": tflm_layout,
         "greedy_by_size_arena": plan.greedy_arena,
@@ -251,4 +396,45 @@ def to_json(
             "seconds": round(plan.seconds, 3),
         },
         "verdict": {"fits": over <= 0, "over_bytes": max(over, 0), "headroom_bytes": max(-over, 0)},
+    }
+
+
+TECHNIQUES = {
+    "strided_concat": "concatenation inputs produced in their channel slice",
+    "inplace": "outputs written over inputs that die at the op",
+    "stream": "first convolution on input rows as they arrive",
+    "patch": "first ops run band by band (halo rows computed again)",
+}
+QUICK = {"schedule_seconds": 0.5, "place_seconds": 0.2}
+
+
+def technique_report(graph: Graph, plan: Plan, scratch_fn: ScratchFn | None = None) -> dict:
+    """The plan with each technique switched off in turn (arena, peak live bytes, what it saves),
+    and the two lower bounds: op by op (no technique, every op's inputs and output whole, as
+    TFLite Micro holds them) and with the techniques (this plan's live-bytes bound)."""
+    o = plan.options
+    base = replace(o, strided_concat=False, inplace=False, stream=False, patch=False, **QUICK)
+    op_by_op = plan_graph(graph, scratch_fn, base)
+    rows = {}
+    for name, what in TECHNIQUES.items():
+        if not getattr(o, name):
+            rows[name] = {"enabled": False, "what": what}
+            continue
+        off = plan_graph(graph, scratch_fn, replace(o, **{name: False}, **QUICK))
+        rows[name] = {
+            "enabled": True,
+            "what": what,
+            "arena_without": off.arena,
+            "lower_bound_without": off.lower_bound,
+            "saved_bytes": off.arena - plan.arena,
+        }
+    st = plan.stage
+    return {
+        "by_technique": rows,
+        "op_by_op": {"arena": op_by_op.arena, "lower_bound": op_by_op.lower_bound},
+        "lower_bounds": {"op_by_op": op_by_op.lower_bound, "with_techniques": plan.lower_bound},
+        "macs": {
+            "model": sum(S.op_macs(plan.graph, op.index) for op in plan.graph.ops),
+            "recomputed": st.recomputed_macs if st else 0,
+        },
     }

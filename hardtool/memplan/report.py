@@ -69,6 +69,42 @@ def _comparison_table(doc: dict) -> Table:
     return c
 
 
+def _techniques_table(doc: dict) -> Table | None:
+    """The plan without each technique, what each saves, its MAC cost and the two lower bounds."""
+    tech = doc.get("techniques")
+    if not tech:
+        return None
+    t = Table(title="Below the op-by-op bound: the arena without each technique")
+    for col in ("technique", "on", "arena without", "saves", "MACs added"):
+        t.add_column(col, justify="left" if col in ("technique", "on") else "right")
+    st = doc.get("stage") or {}
+    for name, row in tech["by_technique"].items():
+        macs = st.get("recomputed_macs", 0) if name == "patch" and row["enabled"] else 0
+        if not row["enabled"]:
+            t.add_row(row["what"], "off", "—", "—", "—")
+            continue
+        t.add_row(row["what"], "yes", f"{row['arena_without']:,}", f"{row['saved_bytes']:,}", f"{macs:,}")
+    lb = tech["lower_bounds"]
+    t.add_row("lower bound, op by op (TFLM's model)", "", f"{lb['op_by_op']:,}", "", "")
+    t.add_row("lower bound with the techniques", "", f"{lb['with_techniques']:,}", "", "")
+    return t
+
+
+def _stage_lines(doc: dict) -> list[str]:
+    st, ips = doc.get("stage"), doc.get("inplace_ops") or []
+    lines = []
+    if st:
+        how = "streamed input rows" if st["streamed"] else "the whole input"
+        lines.append(
+            f"First stage: ops {st['ops']} on {how}, {st['patches']} bands of {st['band_rows']} output rows; "
+            f"{st['recomputed_macs']:,} MACs computed again ({st['recomputed_macs'] / max(st['macs'], 1):.1%} of the stage)"
+        )
+    if ips:
+        names = ", ".join(f"#{e['op']} {e['name']}" for e in ips[:12]) + (" …" if len(ips) > 12 else "")
+        lines.append(f"In place ({len(ips)} ops): {names}")
+    return lines
+
+
 def _live_table(doc: dict, plan: Plan) -> Table:
     lv = Table()
     for col in ("buffer", "bytes", "shape"):
@@ -116,6 +152,11 @@ def print_report(doc: dict, plan: Plan, console: Console | None = None, per_op: 
     peak = doc["peak"]
     con.print(_parts_table(doc))
     con.print(_comparison_table(doc))
+    tech = _techniques_table(doc)
+    if tech is not None:
+        con.print(tech)
+    for line in _stage_lines(doc):
+        con.print(line)
     con.print(
         f"Peak at step {peak['step']} (op #{peak['op']} {peak['op_name']}): "
         f"{peak['live_bytes_at_peak']:,} bytes live:"
@@ -126,47 +167,66 @@ def print_report(doc: dict, plan: Plan, console: Console | None = None, per_op: 
     _verdict(con, doc, plan)
 
 
+def _rect(ax, e: dict, color: str, hatch: str | None) -> None:
+    from matplotlib.patches import Rectangle
+
+    ax.add_patch(
+        Rectangle(
+            (e["first_step"], e["offset"] / 1024),
+            e["last_step"] - e["first_step"] + 1,
+            e["size"] / 1024,
+            facecolor=color,
+            edgecolor="black",
+            linewidth=0.3,
+            hatch=hatch,
+            alpha=0.5 if e["alias_of"] is not None else 0.85,
+        )
+    )
+
+
 def timeline_png(doc: dict, plan: Plan) -> bytes:
-    """PNG bytes: buffers as rectangles (steps × arena offset), the peak step and the budget line."""
+    """PNG bytes: buffers as rectangles (steps × arena offset), in-place outputs hatched, the
+    first stage's window and bands in their own colour over its steps, the peak and the budget."""
     import io
 
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    from matplotlib.patches import Rectangle
+    from matplotlib.patches import Patch
 
     colors = {"input": "#4c72b0", "activation": "#8c8c8c", "output": "#55a868", "scratch": "#dd8452"}
+    colors |= {"stage": "#c44e52"}
     n = len(plan.order)
     fig, ax = plt.subplots(figsize=(min(4 + n * 0.12, 24), 6))
     for e in doc["buffers"]:
-        ax.add_patch(
-            Rectangle(
-                (e["first_step"], e["offset"] / 1024),
-                e["last_step"] - e["first_step"] + 1,
-                e["size"] / 1024,
-                facecolor=colors[e["kind"]],
-                edgecolor="black",
-                linewidth=0.3,
-                alpha=0.5 if e["alias_of"] is not None else 0.85,
-            )
-        )
+        color = colors["stage"] if e.get("stage") else colors[e["kind"]]
+        _rect(ax, e, color, "////" if e.get("alias_reason") == "inplace" else None)
     arena_budget = (
         doc["budget_bytes"]
         - doc["peak"]["parts"]["stack"]["bytes"]
         - doc["peak"]["parts"]["runtime_statics"]["bytes"]
     )
     ax.axhline(arena_budget / 1024, color="red", linestyle="--", label=f"arena budget {kb(arena_budget)}")
+    st = doc.get("stage")
+    if st:
+        label = f"stage: {len(st['ops'])} ops x {st['patches']} bands" + (
+            ", streamed" if st["streamed"] else ""
+        )
+        ax.axvspan(0, len(st["ops"]), color="#c44e52", alpha=0.08, label=label)
     s = doc["peak"]["step"]
     ax.axvspan(s, s + 1, color="red", alpha=0.12, label=f"peak: step {s} ({doc['peak']['op_name']})")
-    for k, c in colors.items():
-        ax.add_patch(Rectangle((0, 0), 0, 0, facecolor=c, label=k))
+    handles = [
+        Patch(facecolor=c, label=k if k != "stage" else "stage window / band") for k, c in colors.items()
+    ]
+    handles.append(Patch(facecolor="white", edgecolor="black", hatch="////", label="in place"))
     ax.set_xlim(0, n)
     ax.set_ylim(0, max(doc["arena_size"], arena_budget) / 1024 * 1.08)
     ax.set_xlabel("step (op in execution order)")
     ax.set_ylabel("arena offset (KB)")
     ax.set_title(f"{plan.graph.name}: arena {kb(doc['arena_size'])} on {doc['target']}")
-    ax.legend(loc="upper right", fontsize=8)
+    h, _ = ax.get_legend_handles_labels()
+    ax.legend(handles=h + handles, loc="upper right", fontsize=8)
     fig.tight_layout()
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=110)

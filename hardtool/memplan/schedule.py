@@ -10,7 +10,7 @@ import time
 from dataclasses import dataclass
 
 from hardtool.core.graph.ir import Graph
-from hardtool.memplan.lifetimes import Groups, inplace_candidate, units
+from hardtool.memplan.lifetimes import Groups, inplace_candidate, inplace_saving, units
 
 
 @dataclass
@@ -47,18 +47,19 @@ class _Problem:
     succ: list[list[int]]  # per op: ops that need it
     makes: list[list[int]]  # per op: units it writes
     reads: list[list[int]]  # per op: units it reads
-    inplace: list[tuple[list[int], int] | None]  # per op: (input units it may overwrite, its output unit)
+    # per op: ((input unit it may overwrite, gap) candidates, its output unit)
+    inplace: list[tuple[list[tuple[int, int]], int] | None]
     scratch: dict[int, int]
 
 
-def _problem(g: Graph, gr: Groups, scratch: dict[int, int]) -> _Problem:
+def _problem(g: Graph, gr: Groups, scratch: dict[int, int], inplace_on: bool, spatial: bool) -> _Problem:
     us, unit_of = units(g, gr)
     n = len(g.ops)
     deps = _dependencies(g)
     inplace = []
     for op in g.ops:
-        c = inplace_candidate(g, op, gr)
-        inplace.append(([unit_of[x] for x in c], unit_of[op.outputs[0]]) if c else None)
+        c = inplace_candidate(g, op, gr, spatial) if inplace_on else []
+        inplace.append(([(unit_of[x], gap) for x, gap in c], unit_of[op.outputs[0]]) if c else None)
     return _Problem(
         units=us,
         deps=deps,
@@ -78,9 +79,9 @@ def _step(pb: _Problem, v: int, mask: int, done: int, cur: int) -> tuple[int, in
     step = cur + add + pb.scratch.get(v, 0)
     ip = pb.inplace[v]
     if ip is not None and ip[1] in new:
-        for ux in ip[0]:
+        for ux, gap in ip[0]:
             if not us[ux].is_output and not us[ux].consumers & ~done:
-                step -= us[ip[1]].size
+                step -= inplace_saving(us[ux].size, us[ip[1]].size, gap)
                 break
     freed = sum(
         us[u].size
@@ -114,20 +115,41 @@ def _expand(pb: _Problem, level: dict) -> dict:
     return nxt
 
 
+def _start(pb: _Problem, n: int, prefix: list[int]) -> tuple[int, int, int]:
+    """(mask, live bytes, ready ops) once the ``prefix`` ops have run (they come first in any order)."""
+    mask = sum(1 << v for v in prefix)
+    live = 0
+    for u in pb.units:
+        made = u.is_input or (u.producers & mask) != 0
+        if made and (u.is_output or u.consumers & ~mask):
+            live += u.size
+    ready = sum(1 << v for v in range(n) if not mask >> v & 1 and not pb.deps[v] & ~mask)
+    return mask, live, ready
+
+
 def best_order(
-    g: Graph, gr: Groups, scratch: dict[int, int], beam: int = 4000, time_limit: float = 2.0
+    g: Graph,
+    gr: Groups,
+    scratch: dict[int, int],
+    beam: int = 4000,
+    time_limit: float = 2.0,
+    prefix: list[int] | tuple[int, ...] = (),
+    inplace: bool = True,
+    spatial: bool = True,
 ) -> Schedule:
-    """The order with the smallest peak of live bytes (exact unless pruned; see module doc)."""
+    """The order with the smallest peak of live bytes (exact unless pruned; see module doc).
+    ``prefix``: ops that run first (a stage, whose steps memplan costs itself): the search and
+    its peak start after them."""
     t0 = time.perf_counter()
-    pb = _problem(g, gr, scratch)
+    pb = _problem(g, gr, scratch, inplace, spatial)
     n = len(g.ops)
-    cur0 = sum(u.size for u in pb.units if u.is_input)
-    ready0 = sum(1 << v for v in range(n) if not pb.deps[v])
+    prefix = list(prefix)
+    mask0, cur0, ready0 = _start(pb, n, prefix)
     # mask -> (peak, cur, prev mask, last op, ready mask)
-    level: dict[int, tuple[int, int, int, int, int]] = {0: (cur0, cur0, -1, -1, ready0)}
+    level: dict[int, tuple[int, int, int, int, int]] = {mask0: (cur0, cur0, -1, -1, ready0)}
     history: list[dict[int, tuple[int, int, int, int, int]]] = []
     exact, states = True, 0
-    for _ in range(n):
+    for _ in range(n - len(prefix)):
         nxt = _expand(pb, level)
         states += len(nxt)
         if len(nxt) > beam:
@@ -145,4 +167,4 @@ def best_order(
         order.append(v)
         mask = prev
     order.reverse()
-    return Schedule(order, level[full][0], exact, states, time.perf_counter() - t0)
+    return Schedule(prefix + order, level[full][0], exact, states, time.perf_counter() - t0)

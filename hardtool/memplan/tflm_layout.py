@@ -15,12 +15,12 @@ def _file_blocks(graph: Graph) -> list[Block]:
     """Blocks with TFLM's lifetimes for the file's op order. In-place sharing is kept only where
     TFLM's kernels allow it: reshapes (TFLM skips the copy) and elementwise ops over an input that
     dies there (the kernels read element i before writing it); concatenation slices are not shared
-    because TFLM's concat copies every input."""
+    because TFLM's concat copies every input, and no convolution runs in place."""
     if graph.lowered:
         raise ValueError("TFLM runs the file's graph, not the lowered one")
     gr = static_groups(graph)
     gr.alias = {t: a for t, a in gr.alias.items() if a.reason == "reshape"}
-    return blocks_for_order(graph, file_order(graph), gr, {})
+    return blocks_for_order(graph, file_order(graph), gr, {}, spatial=False)
 
 
 def tflm_layout(graph: Graph) -> dict:
@@ -36,7 +36,7 @@ def tflm_layout(graph: Graph) -> dict:
         for t, a in b.members.items():
             offsets[t] = off + a.offset
     step = max(range(len(prof)), key=lambda i: (prof[i], -i))
-    live = sorted((b for b in blocks if b.first <= step <= b.last), key=lambda b: -b.size)
+    live = sorted((b for b in blocks if b.live_bytes(step)), key=lambda b: -b.size)
     return {
         "offsets": offsets,
         "head_bytes": placement.arena,

@@ -56,7 +56,7 @@ def conv_2d(e: EmitContext, op: Op, layer: Layer, p: str) -> None:
         "dilation": tile(op, "dilation"),
         "padding": padding(op),
         "activation": activation(op, y),
-    }
+    } | e.stride_field(y.index)
     layer.decls.append(c_struct("hard_conv_params", f"{p}_p", params))
     layer.kernel = "hard_convolve_s8"
     layer.call = _call(e, op, p, layer.kernel, x, w, bias, y)
@@ -73,7 +73,7 @@ def depthwise_conv_2d(e: EmitContext, op: Op, layer: Layer, p: str) -> None:
         "dilation": tile(op, "dilation"),
         "padding": padding(op),
         "activation": activation(op, y),
-    }
+    } | e.stride_field(y.index)
     layer.decls.append(c_struct("hard_dw_conv_params", f"{p}_p", params))
     layer.kernel = "hard_depthwise_conv_s8"
     layer.call = _call(e, op, p, layer.kernel, x, w, bias, y)

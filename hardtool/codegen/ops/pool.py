@@ -11,6 +11,7 @@ def _pool(e: EmitContext, op: Op, layer: Layer, p: str, fn: str) -> None:
     x, y = e.t(op.inputs[0]), e.t(op.outputs[0])
     o = op.options
     params = {"stride": tile(op, "stride"), "padding": padding(op), "activation": activation(op, y)}
+    params |= e.stride_field(y.index)
     layer.decls.append(c_struct("hard_pool_params", f"{p}_p", params))
     window = dims((1, o["filter_height"], o["filter_width"], 1))
     layer.kernel = fn

@@ -8,18 +8,18 @@ from hardtool.codegen.registry import EmitContext, Layer, dims, emits
 from hardtool.core.graph.ir import Op
 
 
-def _params(op: Op, p: str) -> str:
+def _params(op: Op, p: str, extra: dict | None = None) -> str:
     o = op.options
     fields = {
         "align_corners": bool(o.get("align_corners")),
         "half_pixel_centers": bool(o.get("half_pixel_centers")),
-    }
+    } | (extra or {})
     return c_struct("hard_resize_params", f"{p}_p", fields)
 
 
 def _resize(e: EmitContext, op: Op, layer: Layer, p: str, fn: str) -> None:
     x, y = e.t(op.inputs[0]), e.t(op.outputs[0])
-    layer.decls.append(_params(op, p))
+    layer.decls.append(_params(op, p, e.stride_field(y.index)))
     layer.kernel = fn
     layer.call = (
         f"{{ static const hard_dims in = {dims(x.shape)}, out = {dims(y.shape)};\n"

@@ -1,5 +1,6 @@
-"""CONCATENATION (any axis), PAD / PADV2 and RESHAPE / SQUEEZE / EXPAND_DIMS (no code when the
-plan aliases the output to the input, as it always does for a contiguous input)."""
+"""CONCATENATION (any axis; inputs the plan produced in their slice are not copied), PAD / PADV2
+and RESHAPE / SQUEEZE / EXPAND_DIMS (no code when the plan aliases the output to the input, as it
+always does for a contiguous input)."""
 
 from __future__ import annotations
 
@@ -14,8 +15,14 @@ def concatenation(e: EmitContext, op: Op, layer: Layer, p: str) -> None:
     """Rows = everything outside the axis, so the channel kernel concatenates along any axis."""
     y = e.t(op.outputs[0])
     rows, widths = support.concat_layout(e.graph, op)
-    entries = [
-        c_init({"data": e.operand(layer, p, i), "channels": n, "requant": requant_fields(e.t(i), y)})
+    entries = [  # an input the plan put in its slice already is skipped (data NULL)
+        c_init(
+            {
+                "data": "NULL" if e.in_slice(op, i) else e.operand(layer, p, i),
+                "channels": n,
+                "requant": requant_fields(e.t(i), y),
+            }
+        )
         for i, n in zip(op.inputs, widths, strict=True)
     ]
     layer.kernel = "hard_concatenation_c_s8"

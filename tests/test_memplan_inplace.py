@@ -1,0 +1,130 @@
+"""Below the op-by-op bound, bit for bit: concatenation inputs produced in their channel slice,
+outputs written over inputs that die there (elementwise and spatial ops), the streamed input and
+the band-by-band first stage, each on a small model, through codegen's host code against TFLite's
+reference kernels; the contract check refusing hand-edited plans; codegen refusing a streamed
+plan a template cannot feed."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+
+import model_builders as mb
+import pytest
+
+from hardtool.codegen.generate import generate
+from hardtool.core.errors import HardtoolError
+from hardtool.core.graph import load_tflite, lower
+from hardtool.kernels.memory import SPATIAL_OPS, inplace_gap
+from hardtool.memplan.contract import PlanError, check_plan
+from hardtool.memplan.plan import PlanOptions, plan_file, to_json
+from tests.test_codegen import assert_bit_exact
+
+OFF = dict(strided_concat=False, inplace=False, stream=False, patch=False)
+
+
+def wide_stem():
+    """A stem whose first output is 8x the input (op by op its peak is input + stem output), then
+    a residual ADD whose first input dies there."""
+    _, keras, L = mb._keras()
+    inp = keras.Input((32, 32, 3), batch_size=1)
+    x = mb._conv(L, inp, 24)
+    x = mb._conv(L, x, 8, s=2)
+    y = L.Add()([mb._conv(L, x, 8, k=1), x])
+    return keras.Model(inp, mb._conv(L, y, 4, k=1, act=None))
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory) -> dict[str, Path]:
+    d = tmp_path_factory.mktemp("inplace_models")
+    (d / "wide_stem.tflite").write_bytes(mb.to_tflite(wide_stem()))
+    return {
+        "unet": mb.build("unet", d, input_size=(16, 16)),
+        "toy": mb.build("toy_hard", d, input_size=(32, 64)),
+        "stem": d / "wide_stem.tflite",
+    }
+
+
+def project(tflite: Path, out: Path, opts: PlanOptions, template: str = "host") -> tuple[Path, dict, object]:
+    p = plan_file(tflite, options=opts)
+    doc = to_json(p)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "memplan.json").write_text(json.dumps(doc))
+    generate(tflite, out / "memplan.json", template, out / template, force=True)
+    return out / template, doc, p
+
+
+def test_concat_inputs_written_in_their_slice(models, tmp_path):
+    opts = PlanOptions(**OFF | {"strided_concat": True, "inplace": True})
+    proj, doc, p = project(models["unet"], tmp_path, opts)
+    views = [e for e in doc["buffers"] if e.get("view")]
+    assert views and all(e["alias_reason"] == "concat" for e in views)
+    assert p.arena < plan_file(models["unet"], options=PlanOptions(**OFF | {"inplace": True})).arena
+    assert_bit_exact(proj, n_inputs=2)
+
+
+@pytest.mark.parametrize("model", ["toy", "stem"])
+def test_elementwise_and_spatial_ops_in_place(models, tmp_path, model):
+    proj, doc, p = project(models[model], tmp_path, PlanOptions(**OFF | {"inplace": True}))
+    ops = {e["name"] for e in doc["inplace_ops"]}
+    assert ops & SPATIAL_OPS and ("ADD" in ops or model == "toy"), ops
+    assert p.arena < plan_file(models[model], options=PlanOptions(**OFF)).arena
+    assert_bit_exact(proj, n_inputs=2)
+
+
+@pytest.mark.parametrize("patch", [False, True])
+def test_streamed_input(models, tmp_path, patch):
+    proj, doc, p = project(models["stem"], tmp_path, PlanOptions(**OFF | {"stream": True, "patch": patch}))
+    st = doc["stage"]
+    assert st["streamed"] and (len(st["ops"]) > 1) == patch
+    window = next(e for e in doc["buffers"] if e["tensor"] == p.graph.inputs[0])
+    assert window["stage"] == "window" and window["size"] < p.graph.tensors[p.graph.inputs[0]].nbytes
+    assert p.arena < plan_file(models["stem"], options=PlanOptions(**OFF)).arena
+    assert_bit_exact(proj, n_inputs=2)
+
+
+def test_band_stage_without_streaming(models, tmp_path):
+    proj, doc, p = project(models["stem"], tmp_path, PlanOptions(**OFF | {"patch": True}))
+    st = doc["stage"]
+    assert st and not st["streamed"] and len(st["ops"]) >= 2 and st["band_rows"] < 16
+    assert p.arena < plan_file(models["stem"], options=PlanOptions(**OFF)).arena
+    assert_bit_exact(proj, n_inputs=2)
+
+
+def test_contract_refuses_hand_edited_overlaps(models):
+    g = lower(load_tflite(models["toy"]))
+    doc = to_json(plan_file(models["toy"], options=PlanOptions(**OFF | {"inplace": True})))
+    check_plan(doc, g)
+    by_t = {e["tensor"]: e for e in doc["buffers"] if e["tensor"] is not None}
+    spatial = [
+        op
+        for op in g.ops
+        if op.name in SPATIAL_OPS and by_t[op.outputs[0]].get("alias_of") is not None and op.index
+    ]
+    assert spatial
+    bad = copy.deepcopy(doc)
+    op = spatial[0]
+    gap = inplace_gap(op, g)
+    y = next(e for e in bad["buffers"] if e["tensor"] == op.outputs[0])
+    y["offset"] = by_t[op.inputs[0]]["offset"] - gap + 16  # output starts too close to the input
+    with pytest.raises(PlanError, match="overlap"):
+        check_plan(bad, g)
+    # a concat slice moved by one byte
+    g = lower(load_tflite(models["unet"]))
+    cdoc = to_json(
+        plan_file(models["unet"], options=PlanOptions(**OFF | {"strided_concat": True, "inplace": True}))
+    )
+    check_plan(cdoc, g)
+    view = next(e for e in cdoc["buffers"] if e.get("view"))
+    view["offset"] += 1
+    with pytest.raises(PlanError):
+        check_plan(cdoc, g)
+
+
+def test_codegen_refuses_a_streamed_plan_the_template_cannot_feed(models, tmp_path):
+    with pytest.raises(HardtoolError) as e:  # the Mbed application fills the whole input
+        project(models["stem"], tmp_path, PlanOptions(stream=True), template="mbed")
+    msg = str(e.value)
+    assert "\n" not in msg and "CONV_2D" in msg and "mbed" in msg and "--no-stream" in msg
+    assert not (tmp_path / "mbed").exists()
