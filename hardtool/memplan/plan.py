@@ -167,6 +167,19 @@ def _arrange(c: _Ctx, order: list[int], stage: S.Stage | None) -> list[tuple]:
     return out
 
 
+def _precision(
+    graph: Graph, scratch_fn: ScratchFn | None, scratch_kind: str | None, opt: PlanOptions
+) -> tuple[str, ScratchFn, str, PlanOptions]:
+    """(precision, scratch function, its kind, options) for a graph: a float model gets estimated
+    float kernel scratch and no first stage (hardtool has no float kernels to run one)."""
+    if not is_float_model(graph):
+        kind = (scratch_kind or "exact") if scratch_fn is not None else "exact"
+        return "int8", scratch_fn or scratch_bytes, kind, opt
+    if scratch_fn is not None:
+        return "float32", scratch_fn, scratch_kind or "exact", replace(opt, stream=False, patch=False)
+    return "float32", float_scratch_bytes, "estimate", replace(opt, stream=False, patch=False)
+
+
 def plan_graph(
     graph: Graph,
     scratch_fn: ScratchFn | None = None,
@@ -178,16 +191,7 @@ def plan_graph(
     model is planned with float buffer sizes and estimated float kernel scratch (`float_scratch`),
     without the first stage or in-place spatial ops (no float kernels of hardtool's run them)."""
     t0 = time.perf_counter()
-    opt = options or PlanOptions()
-    precision = "float32" if is_float_model(graph) else "int8"
-    if scratch_fn is None and precision == "float32":
-        scratch_fn, kind = float_scratch_bytes, "estimate"
-    elif scratch_fn is None:
-        scratch_fn, kind = scratch_bytes, "exact"
-    else:
-        kind = scratch_kind or "exact"
-    if precision == "float32":
-        opt = replace(opt, stream=False, patch=False)
+    precision, scratch_fn, kind, opt = _precision(graph, scratch_fn, scratch_kind, options or PlanOptions())
     g = lower(graph)
     c = _Ctx(g, static_groups(g, opt.strided_concat, opt.inplace), _scratch_sizes(g, scratch_fn), opt)
     sched = _schedule(c)
