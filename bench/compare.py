@@ -45,6 +45,7 @@ def run_bench(out_dir: Path, work: Path) -> dict:
         "input_size": doc.get("input_size"),
         "target": doc.get("target"),
         "models": _summary(doc),
+        "failed": doc["failed"],
         "fits_int8": fits_int8,
         "only_hard_edge_fits_int8": fits_int8 == ["hard_edge"],
         "paper": doc.get("paper"),

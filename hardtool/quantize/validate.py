@@ -10,25 +10,12 @@ from pathlib import Path
 import numpy as np
 
 from hardtool.core.errors import HardtoolError
+from hardtool.core.graph.ops import FOLDED, FUSED, SUPPORTED
 
-NATIVE_INT8 = {
-    "CONV_2D",
-    "DEPTHWISE_CONV_2D",
-    "AVERAGE_POOL_2D",
-    "MAX_POOL_2D",
-    "MEAN",
-    "ADD",
-    "MUL",
-    "CONCATENATION",
-    "PAD",
-    "RESIZE_BILINEAR",
-    "RESIZE_NEAREST_NEIGHBOR",
-    "QUANTIZE",
-    "ARG_MAX",
-    "RESHAPE",
-    "RELU",
-    "RELU6",
-}
+# the builtins hardtool deploys as int8 ops: everything its graph layer supports except float
+# edges (DEQUANTIZE), the space-to-batch form of dilation (native dilation is wanted) and the
+# ops that exist only after lowering
+NATIVE_INT8 = set(SUPPORTED - FUSED - FOLDED - {"DEQUANTIZE"})
 
 
 def op_list(interp) -> list[dict]:
