@@ -22,7 +22,6 @@ from hardtool.core.errors import HardtoolError
 from hardtool.core.files import atomic_dir, check_input_file, json_text
 from hardtool.core.graph import Graph, load_tflite, lower, unsupported_op_error, validate_graph
 from hardtool.core.graph.ir import describe_op
-from hardtool.core.graph.ops import SUPPORTED
 from hardtool.core.resources import firmware_dir, templates_dir
 from hardtool.memplan.contract import check_plan
 from hardtool.memplan.lifetimes import concat_slices
@@ -139,7 +138,7 @@ def load_graph(model: Path) -> Graph:
     graph = load_tflite(model, validate=False)
     # float models, then every field TFLite's Prepare functions check; ops without a kernel are
     # listed all at once below (check_supported), not one by one here
-    validate_graph(graph, supported=SUPPORTED | {op.name for op in graph.ops})
+    validate_graph(graph, supported=None)
     graph = lower(graph)
     check_supported(graph)
     return graph

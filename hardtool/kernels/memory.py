@@ -21,30 +21,16 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from hardtool.core.graph.ops import ELEMENTWISE_BINARY, ELEMENTWISE_UNARY
+
 if TYPE_CHECKING:
     from hardtool.core.graph.ir import Graph, Op
 
 ALIGN = 16  # the planner's buffer alignment: a gap keeps both buffers aligned
 
-# out[i] is computed from in[i] (and a second same-shape input) before out[i] is written
-ALIASING_OPS = frozenset(
-    {
-        "ADD",
-        "SUB",
-        "MUL",
-        "MAXIMUM",
-        "MINIMUM",
-        "QUANTIZE",
-        "RELU",
-        "RELU6",
-        "RELU_N1_TO_1",
-        "RELU_0_TO_1",
-        "LEAKY_RELU",
-        "HARD_SWISH",
-        "LOGISTIC",
-        "TANH",
-    }
-)
+# every elementwise kernel computes out[i] from in[i] (and a second same-shape input) before it
+# writes out[i], so its output may lie exactly on a dying input
+ALIASING_OPS = ELEMENTWISE_UNARY | ELEMENTWISE_BINARY
 # kernels that produce raster order one output row at a time (README "In place")
 SPATIAL_OPS = frozenset({"CONV_2D", "DEPTHWISE_CONV_2D", "AVERAGE_POOL_2D", "MAX_POOL_2D"})
 # kernels whose params take ``output_stride`` (elements between output pixels)

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from hardtool.core.errors import HardtoolError
 from hardtool.core.graph import Graph
-from hardtool.core.graph.ops import ELEMENTWISE_BINARY, ELEMENTWISE_UNARY, RESHAPES
+from hardtool.core.graph.ops import RESHAPES
 from hardtool.kernels.memory import ALIASING_OPS, SPATIAL_OPS, inplace_gap
 from hardtool.memplan import stage as S
 from hardtool.memplan.lifetimes import concat_slices
@@ -144,7 +144,7 @@ class _Graph:
         if x.get("view") is not None or y.get("view") is not None:
             return False
         tx, ty = self.g.tensors[x["tensor"]], self.g.tensors[y["tensor"]]
-        if op.name in ALIASING_OPS and op.name in ELEMENTWISE_UNARY | ELEMENTWISE_BINARY:
+        if op.name in ALIASING_OPS:
             return tx.shape == ty.shape and tx.itemsize == ty.itemsize and x["offset"] == y["offset"]
         gap = inplace_gap(op, self.g) if op.name in SPATIAL_OPS and op.inputs[0] == x["tensor"] else None
         return gap is not None and y["offset"] + gap <= x["offset"]

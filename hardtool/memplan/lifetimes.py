@@ -24,7 +24,7 @@ import math
 from dataclasses import dataclass, field
 
 from hardtool.core.graph.ir import Graph, Tensor
-from hardtool.core.graph.ops import ELEMENTWISE_BINARY, ELEMENTWISE_UNARY, RESHAPES
+from hardtool.core.graph.ops import ELEMENTWISE_UNARY, RESHAPES
 from hardtool.kernels.memory import ALIASING_OPS, inplace_gap, writes_strided
 from hardtool.memplan.stage import Stage
 
@@ -156,7 +156,7 @@ def inplace_candidate(g: Graph, op, gr: Groups, spatial: bool = True) -> list[tu
     y = g.tensors[op.outputs[0]]
     if y.dtype not in INPLACE_TYPES:
         return []
-    if op.name in ELEMENTWISE_UNARY | ELEMENTWISE_BINARY and op.name in ALIASING_OPS:
+    if op.name in ALIASING_OPS:
         n_data = 1 if op.name in ELEMENTWISE_UNARY else 2
         res = []
         for t in op.inputs[:n_data]:

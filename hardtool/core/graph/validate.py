@@ -171,14 +171,14 @@ def unsupported_op_error(graph: Graph, lines: list[str], why: str) -> HardtoolEr
     return HardtoolError(f"{graph.name}: {len(lines)} op(s) {why}:\n" + "\n".join(f"  {ln}" for ln in lines))
 
 
-def _check_types(g: Graph, supported: frozenset[str], float_ok: bool) -> None:
+def _check_types(g: Graph, supported: frozenset[str] | None, float_ok: bool) -> None:
     """Float models (naming the float ops) unless ``float_ok``, and every op outside ``supported``
-    (index, name and tensor shapes; one line each)."""
+    (index, name and tensor shapes; one line each; None: the caller lists unsupported ops)."""
     if not float_ok:
         check_float_ops(g)
     if not g.ops:
         raise HardtoolError(f"{g.name} has no ops")
-    bad = [op for op in g.ops if op.name not in supported]
+    bad = [op for op in g.ops if supported is not None and op.name not in supported]
     if bad:
         lines = [describe_op(g, op) + (f"; {HINTS[op.name]}" if op.name in HINTS else "") for op in bad]
         raise unsupported_op_error(
@@ -566,10 +566,14 @@ OP_CHECKS: dict[str, Callable[[Check], None]] = (
 )
 
 
-def validate_graph(graph: Graph, supported: frozenset[str] = SUPPORTED, float_ok: bool = False) -> None:
+def validate_graph(
+    graph: Graph, supported: frozenset[str] | None = SUPPORTED, float_ok: bool = False
+) -> None:
     """Raise a one-line HardtoolError for the first field TFLite's Prepare functions would refuse
     (or that our planner and kernels cannot take); return None for a deployable graph. A float
-    model is refused unless ``float_ok`` (memory planning takes float models; codegen does not)."""
+    model is refused unless ``float_ok`` (memory planning takes float models; codegen does not).
+    ``supported=None`` checks the fields of every op and leaves listing the ops without a kernel
+    to the caller (codegen lists them all at once, with why)."""
     _check_types(graph, supported, float_ok)
     for t in graph.tensors:
         _check_tensor(graph, t)
