@@ -153,7 +153,10 @@ def emit_layer(ctx: EmitContext, step: int, op: Op) -> Layer:
     layer = Layer(step, op.index, f"{op.name}#{op.index}", elements=elements)
     EMITTERS[op.name](ctx, op, layer, f"l{step}")
     try:
-        layer.path = select_kernel(op, ctx.graph).reason
+        choice = select_kernel(op, ctx.graph)
     except ValueError:  # an op without a choice of paths (FULLY_CONNECTED, SOFTMAX, ...)
         layer.path = ""
+        return layer
+    lean = choice.scratch > 0 and ctx.scratch(op.index) is None
+    layer.path = "portable: the plan gives it no scratch (memplan --lean-kernels)" if lean else choice.reason
     return layer

@@ -78,6 +78,12 @@ def warn_unsupported(graph, precision: str = "int8") -> None:
     "(the host template's input API; the board firmware and Mbed templates need the whole input).",
 )
 @click.option("--no-patch", is_flag=True, help="Run the first ops op by op (no band-by-band first stage).")
+@click.option(
+    "--lean-kernels",
+    is_flag=True,
+    help="Trade speed for memory: the convolutions whose DSP scratch sets the peak get none and "
+    "run their portable kernel (slower; the plan lists them and their MACs).",
+)
 @click.pass_context
 def memplan_cmd(
     ctx: click.Context,
@@ -92,10 +98,12 @@ def memplan_cmd(
     no_inplace: bool,
     stream: bool,
     no_patch: bool,
+    lean_kernels: bool,
 ) -> None:
     """Plan the SRAM of MODEL.tflite: peak and its parts, TFLite Micro's arena for the same file,
     the arena without each technique that goes below the op-by-op bound (in-place ops and
-    concatenation slices, streamed input, band-by-band first stage) and both lower bounds, a
+    concatenation slices, streamed input, band-by-band first stage, and with --lean-kernels
+    scratch-free kernels at the peak) and both lower bounds, a
     timeline PNG and a verdict (exit 3 when it does not fit). Writes <model stem>.memplan.json
     (what codegen reads) and <model stem>.memplan.png beside the model.
 
@@ -109,7 +117,11 @@ def memplan_cmd(
     if budget is not None and not 0 < budget <= MAX_BUDGET:
         raise HardtoolError(f"--budget must be a number of bytes in 1..{MAX_BUDGET} (4 GiB), not {budget}")
     opts = PlanOptions(
-        strided_concat=not no_inplace, inplace=not no_inplace, stream=stream, patch=not no_patch
+        strided_concat=not no_inplace,
+        inplace=not no_inplace,
+        stream=stream,
+        patch=not no_patch,
+        lean_kernels=lean_kernels,
     )
     doc, plan, json_path, png_path = plan_to_files(
         model, out, target, budget, png, force, not no_tflm, options=opts

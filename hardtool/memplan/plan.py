@@ -7,7 +7,9 @@ them) the plan goes with four techniques, each exact for hardtool's kernels and 
 off by a ``PlanOptions`` flag: concatenation inputs produced in their slice of the output
 (``strided_concat`` for channel slices), ops written over an input that dies there
 (``inplace``), the first convolution run on input rows as they arrive (``stream``) and the
-first ops run band by band (``patch``, MCUNetV2)."""
+first ops run band by band (``patch``, MCUNetV2). A fifth, off by default, trades speed for
+memory (``lean_kernels``, X-CUBE-AI's "ram" optimisation): a convolution whose DSP scratch
+sets the peak gets no scratch, so its kernel runs its portable path."""
 
 from __future__ import annotations
 
@@ -51,6 +53,8 @@ class PlanOptions:
     # template feeds its input row by row (the board firmware receives the whole input first)
     stream: bool = False
     patch: bool = True  # the first ops run band by band (halo rows computed again)
+    # the convolutions whose DSP scratch sets the peak run their scratch-free portable path
+    lean_kernels: bool = False
     beam: int = 4000
     schedule_seconds: float = 2.0
     place_seconds: float = 1.0
@@ -76,6 +80,7 @@ class Plan:
     stage: S.Stage | None = None
     options: PlanOptions = field(default_factory=PlanOptions)
     precision: str = "int8"  # 'int8' | 'float32' (a float model: planned, not deployable)
+    lean_ops: list[int] = field(default_factory=list)  # ops given no scratch (``lean_kernels``)
 
     @property
     def peak_step(self) -> int:
@@ -175,9 +180,43 @@ def _precision(
     if not is_float_model(graph):
         kind = (scratch_kind or "exact") if scratch_fn is not None else "exact"
         return "int8", scratch_fn or scratch_bytes, kind, opt
+    opt = replace(opt, stream=False, patch=False, lean_kernels=False)
     if scratch_fn is not None:
-        return "float32", scratch_fn, scratch_kind or "exact", replace(opt, stream=False, patch=False)
-    return "float32", float_scratch_bytes, "estimate", replace(opt, stream=False, patch=False)
+        return "float32", scratch_fn, scratch_kind or "exact", opt
+    return "float32", float_scratch_bytes, "estimate", opt
+
+
+# kernels that run a portable path, without scratch, when the caller gives them none
+LEAN_OPS = frozenset({"CONV_2D", "DEPTHWISE_CONV_2D"})
+LEAN_ROUNDS = 8  # ops given up at most, one per round (each round plans once more)
+
+
+def _without_scratch(fn: ScratchFn, ops: set[int]) -> ScratchFn:
+    return lambda op, g: 0 if op.index in ops else fn(op, g)
+
+
+def _lean(graph: Graph, fn: ScratchFn, kind: str, opt: PlanOptions, plan: Plan) -> Plan:
+    """``lean_kernels``: while the op at the peak is a convolution with scratch (outside the first
+    stage), plan again without its scratch; keep it when the arena (or, at an equal arena, the
+    live-bytes bound) shrinks. The kept set is
+    planned once more with the full search, and that plan wins only if it is smaller."""
+    lean: set[int] = set()
+    best, quick = plan, replace(opt, lean_kernels=False, **QUICK)
+    for _ in range(LEAN_ROUNDS):
+        op = best.order[best.peak_step]
+        staged = best.stage is not None and op in best.stage.ops
+        scratch = next((b.size for b in best.blocks if b.op == op), 0)
+        if staged or not scratch or best.graph.ops[op].name not in LEAN_OPS:
+            break
+        trial = _plan_once(graph, _without_scratch(fn, lean | {op}), kind, quick)
+        if (trial.arena, trial.lower_bound) >= (best.arena, best.lower_bound):
+            break
+        lean, best = lean | {op}, trial
+    if not lean:
+        return plan
+    final = _plan_once(graph, _without_scratch(fn, lean), kind, replace(opt, lean_kernels=False))
+    final.options, final.lean_ops = opt, sorted(lean)
+    return final if final.arena < plan.arena else plan
 
 
 def plan_graph(
@@ -189,9 +228,22 @@ def plan_graph(
     """Plan a graph (lowered here if it is not yet): the stage (if one lowers the peak), then the
     best of the memory-aware order and the file's order, each placed with the best placer. A float
     model is planned with float buffer sizes and estimated float kernel scratch (`float_scratch`),
-    without the first stage or in-place spatial ops (no float kernels of hardtool's run them)."""
+    without the first stage or in-place spatial ops (no float kernels of hardtool's run them).
+    With ``lean_kernels`` the convolutions whose scratch sets the peak are given none (`_lean`)."""
     t0 = time.perf_counter()
     precision, scratch_fn, kind, opt = _precision(graph, scratch_fn, scratch_kind, options or PlanOptions())
+    plan = _plan_once(graph, scratch_fn, kind, opt)
+    plan.precision = precision
+    if opt.lean_kernels:
+        plan = _lean(graph, scratch_fn, kind, opt, plan)
+    plan.seconds = time.perf_counter() - t0
+    return plan
+
+
+def _plan_once(graph: Graph, scratch_fn: ScratchFn, kind: str, opt: PlanOptions) -> Plan:
+    """One plan: the stage (if one lowers the peak), then the best of the memory-aware order and
+    the file's order, each placed with the best placer."""
+    t0 = time.perf_counter()
     g = lower(graph)
     c = _Ctx(g, static_groups(g, opt.strided_concat, opt.inplace), _scratch_sizes(g, scratch_fn), opt)
     sched = _schedule(c)
@@ -233,7 +285,6 @@ def plan_graph(
         last,
         stage,
         opt,
-        precision,
     )
 
 
@@ -348,6 +399,21 @@ def inplace_ops(plan: Plan) -> list[dict]:
     return sorted(out, key=lambda e: e["step"])
 
 
+def lean_ops(plan: Plan) -> list[dict]:
+    """The ops ``lean_kernels`` gave no scratch: their kernels run the portable path (slower)."""
+    g, pos = plan.graph, {op: s for s, op in enumerate(plan.order)}
+    return [
+        {
+            "op": i,
+            "name": g.ops[i].name,
+            "step": pos[i],
+            "scratch_saved": scratch_bytes(g.ops[i], g),
+            "macs": S.op_macs(g, i),
+        }
+        for i in plan.lean_ops
+    ]
+
+
 def to_json(
     plan: Plan,
     target: Target | None = None,
@@ -384,7 +450,10 @@ def to_json(
         "buffers": buffers(plan),
         "stage": stage_json(plan.stage),
         "inplace_ops": inplace_ops(plan),
-        "options": {k: getattr(o, k) for k in ("inplace", "stream", "patch", "strided_concat")},
+        "lean_ops": lean_ops(plan),
+        "options": {
+            k: getattr(o, k) for k in ("inplace", "stream", "patch", "strided_concat", "lean_kernels")
+        },
         "peak": peak,
         "live_per_step": plan.profile,
         "lower_bound": plan.lower_bound,
@@ -408,6 +477,7 @@ TECHNIQUES = {
     "inplace": "outputs written over inputs that die at the op",
     "stream": "first convolution on input rows as they arrive",
     "patch": "first ops run band by band (halo rows computed again)",
+    "lean_kernels": "scratch-free portable kernels for the convolutions at the peak (slower)",
 }
 QUICK = {"schedule_seconds": 0.5, "place_seconds": 0.2}
 
@@ -417,7 +487,9 @@ def technique_report(graph: Graph, plan: Plan, scratch_fn: ScratchFn | None = No
     and the two lower bounds: op by op (no technique, every op's inputs and output whole, as
     TFLite Micro holds them) and with the techniques (this plan's live-bytes bound)."""
     o = plan.options
-    base = replace(o, strided_concat=False, inplace=False, stream=False, patch=False, **QUICK)
+    base = replace(
+        o, strided_concat=False, inplace=False, stream=False, patch=False, lean_kernels=False, **QUICK
+    )
     op_by_op = plan_graph(graph, scratch_fn, base)
     rows = {}
     for name, what in TECHNIQUES.items():

@@ -102,6 +102,14 @@ def _stage_lines(doc: dict) -> list[str]:
     if ips:
         names = ", ".join(f"#{e['op']} {e['name']}" for e in ips[:12]) + (" …" if len(ips) > 12 else "")
         lines.append(f"In place ({len(ips)} ops): {names}")
+    lean = doc.get("lean_ops") or []
+    if lean:
+        names = ", ".join(f"#{e['op']} {e['name']}" for e in lean)
+        macs = sum(e["macs"] for e in lean)
+        lines.append(
+            f"Lean kernels ({len(lean)} ops, portable path, no scratch): {names}; "
+            f"{macs:,} MACs run slower, {max(e['scratch_saved'] for e in lean):,} B of scratch at most saved"
+        )
     return lines
 
 
