@@ -2,7 +2,8 @@
 never copied into the repository) through memplan → codegen → build → the emulated board: every
 output bit-exact with TFLite's reference kernels, exact instructions per inference on the
 emulated Cortex-M7 next to the cycles X-CUBE-AI 8.0 needs on a Cortex-M7 (published MLPerf Tiny
-v1.1 results), and our arena next to TFLite Micro's."""
+v1.1 results), and our arena next to TFLite Micro's; where ``--lean-kernels`` changes the plan,
+the lean build is run too (``lean``: its arena, measured SRAM and instructions, bit-exact)."""
 
 from __future__ import annotations
 
@@ -51,6 +52,33 @@ def _xcube(name: str, instructions: float) -> dict | None:
     }
 
 
+def _lean(tfl: Path, folder: Path, data: Path, plain: dict) -> dict | None:
+    """The model planned with --lean-kernels, built and run: None when that plan is the same."""
+    from hardtool.codegen.generate import generate
+    from hardtool.flash_and_bench.run import flash_and_bench
+    from hardtool.memplan.files import plan_to_files
+    from hardtool.memplan.plan import PlanOptions
+
+    lean_dir = folder / "lean"
+    lean_dir.mkdir(parents=True, exist_ok=True)
+    opts = PlanOptions(lean_kernels=True)
+    doc, _, _, _ = plan_to_files(tfl, lean_dir, force=True, measure_tflm=False, options=opts)
+    if not doc["lean_ops"]:
+        return None
+    generate(tfl, lean_dir / "model_int8.memplan.json", "qemu", lean_dir / "qemu", force=True)
+    r = flash_and_bench(lean_dir / "qemu", data, n=INPUTS, board="qemu", progress=False, log=lambda *_: None)
+    mean = r["latency"]["mean"]
+    return {
+        "lean_ops": [f"#{e['op']} {e['name']}" for e in doc["lean_ops"]],
+        "portable_macs": sum(e["macs"] for e in doc["lean_ops"]),
+        "arena_bytes": doc["arena_size"],
+        "measured_sram": r["sram"],
+        "bit_exact": r["agreement"]["bit_exact"],
+        "instructions_per_inference": r["latency"],
+        "instructions_vs_default": round(mean / plain["latency"]["mean"], 3),
+    }
+
+
 def measure(name: str, work: Path) -> dict:
     from hardtool.codegen.generate import generate
     from hardtool.flash_and_bench.run import flash_and_bench
@@ -65,6 +93,7 @@ def measure(name: str, work: Path) -> dict:
     data = _inputs(folder / "inputs", cg, seed=0)
     r = flash_and_bench(folder / "qemu", data, n=INPUTS, board="qemu", progress=False, log=lambda *_: None)
     mean = r["latency"]["mean"]
+    lean = _lean(tfl, folder, data, r)
     tflm = doc.get("tflm_arena") or {}
     return {
         "task": FILES[name],
@@ -86,6 +115,7 @@ def measure(name: str, work: Path) -> dict:
         "flash_bytes": r["build"]["flash_used"],
         "weights_bytes": cg["weights_bytes"],
         "per_layer": r["per_layer"],
+        "lean": lean,
     }
 
 

@@ -1,8 +1,9 @@
 """Below the op-by-op bound, bit for bit: concatenation inputs produced in their channel slice,
 outputs written over inputs that die there (elementwise and spatial ops), the streamed input and
 the band-by-band first stage, each on a small model, through codegen's host code against TFLite's
-reference kernels; the contract check refusing hand-edited plans; codegen refusing a streamed
-plan a template cannot feed."""
+reference kernels; concatenation inputs relocated into their slice ahead of the concat (host and
+emulated board); the contract check refusing hand-edited plans; codegen refusing a streamed plan
+a template cannot feed."""
 
 from __future__ import annotations
 
@@ -17,9 +18,12 @@ from hardtool.codegen.generate import generate
 from hardtool.core.errors import HardtoolError
 from hardtool.core.graph import load_tflite, lower
 from hardtool.kernels.memory import SPATIAL_OPS, inplace_gap
+from hardtool.kernels.scratch import scratch_bytes
 from hardtool.memplan.contract import PlanError, check_plan
+from hardtool.memplan.lifetimes import blocks_for_order, live_profile, static_groups
 from hardtool.memplan.plan import PlanOptions, plan_file, to_json
 from tests.test_codegen import assert_bit_exact
+from tests.test_memplan_lean import emulated, run_on_qemu
 
 OFF = dict(strided_concat=False, inplace=False, stream=False, patch=False)
 
@@ -41,6 +45,7 @@ def models(tmp_path_factory) -> dict[str, Path]:
     (d / "wide_stem.tflite").write_bytes(mb.to_tflite(wide_stem()))
     return {
         "unet": mb.build("unet", d, input_size=(16, 16)),
+        "unet32": mb.build("unet", d, input_size=(32, 32)),
         "toy": mb.build("toy_hard", d, input_size=(32, 64)),
         "stem": d / "wide_stem.tflite",
     }
@@ -120,6 +125,53 @@ def test_contract_refuses_hand_edited_overlaps(models):
     view["offset"] += 1
     with pytest.raises(PlanError):
         check_plan(cdoc, g)
+
+
+def relocated(doc: dict, g) -> list[tuple[dict, dict, int]]:
+    """(relocated input, concat output, concat step) of every relocation in the plan."""
+    by_t = {e["tensor"]: e for e in doc["buffers"] if e["tensor"] is not None}
+    pos = {op: s for s, op in enumerate(doc["order"])}
+    return [
+        (by_t[t], by_t[op.outputs[0]], pos[op.index])
+        for op in g.ops
+        if op.name == "CONCATENATION"
+        for t in op.inputs
+        if by_t[t].get("alias_reason") == "relocate"
+    ]
+
+
+def test_concat_inputs_relocated_into_their_slice(models, tmp_path):
+    opts = PlanOptions(**OFF | {"strided_concat": True, "inplace": True})
+    proj, doc, p = project(models["unet32"], tmp_path, opts)
+    g = p.graph
+    moves = relocated(doc, g)
+    assert moves
+    for x, y, concat_step in moves:  # at the top of the output's bytes, gone before the concat
+        assert x["offset"] + x["size"] == y["offset"] + y["size"] and x["last_step"] < concat_step
+        assert y["first_step"] <= x["last_step"]
+    scratch = {op.index: scratch_bytes(op, g) for op in g.ops}
+    kept = blocks_for_order(g, p.order, static_groups(g, True), scratch, p.stage, relocate=False)
+    assert p.lower_bound < max(live_profile(kept, len(p.order)))  # the relocation lowers the peak
+    assert_bit_exact(proj, n_inputs=2)
+    bad = copy.deepcopy(doc)  # the relocated input 16 bytes below the top: refused
+    x = next(e for e in bad["buffers"] if e["tensor"] == moves[0][0]["tensor"])
+    x["offset"] -= 16
+    with pytest.raises(PlanError):
+        check_plan(bad, g)
+    bad = copy.deepcopy(doc)  # kept to its concat while a slice is written over it: refused
+    x = next(e for e in bad["buffers"] if e["tensor"] == moves[0][0]["tensor"])
+    x["last_step"] = moves[0][2]
+    with pytest.raises(PlanError, match="overlap"):
+        check_plan(bad, g)
+
+
+@emulated
+def test_relocated_concat_inputs_bit_exact_on_the_emulated_board(models, tmp_path):
+    proj, doc, p = project(models["unet32"], tmp_path, PlanOptions(), template="qemu")
+    assert relocated(doc, p.graph)
+    cg = json.loads((proj / "codegen.json").read_text())
+    r = run_on_qemu(proj, cg, tmp_path)
+    assert r["completed"] == 2 and r["agreement"]["bit_exact"]
 
 
 def test_codegen_refuses_a_streamed_plan_the_template_cannot_feed(models, tmp_path):

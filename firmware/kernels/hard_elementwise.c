@@ -153,7 +153,9 @@ hard_status hard_concatenation_c_s8(const hard_concat_input *inputs, int32_t num
         }
         out_c += inputs[k].channels;
     }
-    /* Input by input: each one is a strided copy (or requantisation) into its slice. */
+    /* Input by input: each one is a strided copy (or requantisation) into its slice, in ascending
+     * order: an input the plan placed at the top of the output's bytes (relocated) is never
+     * overwritten before it is read, as every write lands at or below the bytes it reads. */
     int32_t c_begin = 0;
     for (int32_t k = 0; k < num_inputs; ++k)
     {
@@ -169,7 +171,7 @@ hard_status hard_concatenation_c_s8(const hard_concat_input *inputs, int32_t num
         {
             for (int32_t r = 0; r < rows; ++r)
             {
-                memcpy(dst, src, (size_t)ch);
+                memmove(dst, src, (size_t)ch);
                 src += ch;
                 dst += out_c;
             }

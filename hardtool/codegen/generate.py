@@ -16,6 +16,7 @@ from hardtool.codegen import ops  # noqa: F401 - registers every op family's emi
 from hardtool.codegen import stage as ST
 from hardtool.codegen.emit import c_float, c_string
 from hardtool.codegen.model_io import ModelIO, model_io
+from hardtool.codegen.ops.shape import relocate
 from hardtool.codegen.registry import EmitContext, Layer, emit_layer, unsupported
 from hardtool.core.boards import DEFAULT_STACK_BYTES, boards
 from hardtool.core.errors import HardtoolError
@@ -99,10 +100,27 @@ def _layout(plan: dict) -> tuple[dict[int, int], dict[int, tuple[int, int]], dic
     return tensors, scratch, views
 
 
+def relocations(graph: Graph, plan: dict) -> dict[int, list[tuple[int, int]]]:
+    """Step -> (concat op, input) the plan relocates there: a concat input whose life ends before
+    its concat is copied into its slice at that step, before the op there writes (the contract
+    check proved it legal)."""
+    pos = {op: s for s, op in enumerate(plan["order"])}
+    last = {b["tensor"]: b["last_step"] for b in plan["buffers"] if b.get("tensor") is not None}
+    out: dict[int, list[tuple[int, int]]] = {}
+    for op in graph.ops:
+        if op.name == "CONCATENATION":
+            for t in op.inputs:
+                if t in last and last[t] < pos[op.index]:
+                    out.setdefault(last[t], []).append((op.index, t))
+    return out
+
+
 def _emit_context(graph: Graph, plan: dict) -> tuple[EmitContext, dict[int, int]]:
     """Where every buffer lives, which outputs go into a concat's channel slice (with their pixel
-    stride) and which concat inputs are there already (the contract check proved the offsets)."""
+    stride) and which concat inputs are there already (in their slice, or relocated there by an
+    earlier step; the contract check proved the offsets)."""
     offsets, scratch, views = _layout(plan)
+    moved = {(op, t) for pairs in relocations(graph, plan).values() for op, t in pairs}
 
     def scr(op: int) -> tuple[str, int] | None:
         s = scratch.get(op)
@@ -114,7 +132,7 @@ def _emit_context(graph: Graph, plan: dict) -> tuple[EmitContext, dict[int, int]
 
     def in_slice(op, t: int) -> bool:
         y = op.outputs[0]
-        return any(
+        return (op.index, t) in moved or any(
             i == t and offsets[t] == offsets[y] + off and views.get(t) == view
             for i, off, view in concat_slices(graph, op)
         )
@@ -152,10 +170,13 @@ def build_layers(graph: Graph, plan: dict) -> tuple[list[Layer], ModelIO, ST.Sta
     stage = ST.rebuild(graph, plan.get("stage"))
     staged = set(stage.ops) if stage else set()
     layers, errors = [], []
-    for i in plan["order"]:
+    moves = relocations(graph, plan)
+    for step, i in enumerate(plan["order"]):
         op = graph.ops[int(i)]
         try:
             layer = emit_layer(ctx, len(layers), op)
+            for concat, t in moves.get(step, []):  # copied into its slice before this op writes
+                relocate(ctx, graph.ops[concat], t, layer, f"l{len(layers)}r{t}")
         except (HardtoolError, ValueError) as e:
             errors.append(f"{describe_op(graph, op)}: {e}")
             continue

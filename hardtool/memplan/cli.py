@@ -68,7 +68,7 @@ def warn_unsupported(graph, precision: str = "int8") -> None:
     "--no-inplace",
     is_flag=True,
     help="Keep every op's output apart from its inputs (no in-place ops, no concatenation inputs "
-    "produced in their slice).",
+    "produced in or relocated into their slice).",
 )
 @click.option(
     "--stream/--no-stream",

@@ -8,6 +8,11 @@ makes it exact, derived again here:
 - a tensor and its reshape (same bytes, same offset);
 - a concatenation input and the output, the input exactly at its slice (with the slice's
   stride when it is a channel slice); two slices of one output never share a byte;
+- a concatenation input the concat copies, relocated: it lies at the top of the output's bytes and
+  dies at the step of the first producer of another input lying in its slice (that op copies it
+  into its slice first, in ascending order; ``hardtool.memplan.lifetimes.relocated_at``); the
+  output's bytes are held from that step; only the output and its slices may share the input's
+  bytes, from that step on;
 - an op's output written over an input that dies at that op: an elementwise op whose kernel
   reads ``in[i]`` before writing ``out[i]`` (same offset), or a convolution / depthwise /
   pooling whose output starts at least ``hardtool.kernels.memory.inplace_gap`` bytes before
@@ -20,7 +25,7 @@ from hardtool.core.graph import Graph
 from hardtool.core.graph.ops import RESHAPES
 from hardtool.kernels.memory import ALIASING_OPS, SPATIAL_OPS, inplace_gap
 from hardtool.memplan import stage as S
-from hardtool.memplan.lifetimes import concat_slices
+from hardtool.memplan.lifetimes import concat_slices, relocated_at, relocation_offset
 
 VERSION = 2
 _KEYS = ("version", "model_sha256", "arena_size", "order", "buffers", "peak")
@@ -102,6 +107,8 @@ class _Graph:
         self.producers = graph.producers()
         st = doc.get("stage") or {}
         self.stage_ops = set(st.get("ops", []))
+        self.entries = {e["tensor"]: e for e in doc["buffers"] if e.get("tensor") is not None}
+        self.order = doc["order"]
         self.cls = {t: t for t in graph.activations()}
         for op in graph.ops:
             if (
@@ -133,6 +140,31 @@ class _Graph:
         _, off, view = next(s for s in concat_slices(self.g, op) if s[0] == x["tensor"])
         return x["offset"] == y["offset"] + off and x.get("view") == view
 
+    def relocation(self, x: dict) -> tuple[int, dict] | None:
+        """(step, output buffer) when x is a concat input relocated into its slice at that step."""
+        t = x.get("tensor")
+        cons = [self.g.ops[c] for c in self.g.consumers().get(t, []) if self.g.ops[c].name == "CONCATENATION"]
+        for op in cons:
+            y = self.entries.get(op.outputs[0])
+            if y is None or op.index in self.stage_ops or x.get("view") or y.get("view") or "stage" in x:
+                continue
+            in_slice = {
+                i for i in op.inputs if i in self.entries and i != t and self.concat_slice(self.entries[i], y)
+            }
+            f = relocated_at(self.g, op, t, in_slice, self.pos)
+            at = relocation_offset(self.g, op, t)
+            if f is None or at is None or x["last_step"] != f or self.order[f] in self.stage_ops:
+                continue
+            whole = y["size"] == self.g.tensors[op.outputs[0]].nbytes
+            if x["offset"] == y["offset"] + at and whole and y["first_step"] <= f:
+                return f, y
+        return None
+
+    def relocated(self, x: dict, s: dict) -> bool:
+        """s is written into its concat slice over x once x was copied into its own slice."""
+        r = self.relocation(x)
+        return r is not None and s["first_step"] >= r[0] and (s is r[1] or self.concat_slice(s, r[1]))
+
     def inplace(self, x: dict, y: dict) -> bool:
         """y is written over x by the op producing y, x dying there."""
         op_i = self.producers.get(y["tensor"])
@@ -154,11 +186,11 @@ class _Graph:
             return False
         if "stage" not in a and "stage" not in b and self.same_bytes(a, b):
             return True
-        return any(rel(p, q) for rel in (self.concat_slice, self.inplace) for p, q in ((a, b), (b, a)))
+        rels = (self.concat_slice, self.inplace, self.relocated)
+        return any(rel(p, q) for rel in rels for p, q in ((a, b), (b, a)))
 
 
-def _check_overlaps(doc: dict, graph: Graph | None) -> None:
-    ctx = _Graph(graph, doc) if graph is not None else None
+def _check_overlaps(doc: dict, ctx: _Graph | None) -> None:
     bufs = sorted(doc["buffers"], key=lambda e: e["offset"])
     for i, a in enumerate(bufs):
         for b in bufs[i + 1 :]:
@@ -172,9 +204,10 @@ def _check_overlaps(doc: dict, graph: Graph | None) -> None:
                 raise _fail(f"buffers {a['name']!r} and {b['name']!r} are live together and overlap")
 
 
-def _check_lifetimes(doc: dict, graph: Graph, planned: dict[int, dict]) -> None:
+def _check_lifetimes(doc: dict, graph: Graph, planned: dict[int, dict], ctx: _Graph) -> None:
     """Each buffer lives from its producer's step (inputs: 0) through its last reader's (outputs:
-    the end); a scratch buffer at its op's step; the order runs producers before readers."""
+    the end; a relocated concat input: the step it is copied at); a scratch buffer at its op's
+    step; the order runs producers before readers."""
     pos = {op: s for s, op in enumerate(doc["order"])}
     producers = graph.producers()
     for op in graph.ops:
@@ -186,6 +219,9 @@ def _check_lifetimes(doc: dict, graph: Graph, planned: dict[int, dict]) -> None:
         steps.append(pos[producers[t]] if t in producers else 0)
         if t in graph.outputs:
             steps.append(len(doc["order"]) - 1)
+        moved = ctx.relocation(e)
+        if moved is not None:  # read by the concat before it runs: copied at step moved[0]
+            steps = [s for s in steps if s <= moved[0]]
         if e["first_step"] > min(steps) or e["last_step"] < max(steps):
             raise _fail(f"tensor {t} '{e['name']}' is used outside its planned steps")
     for e in doc["buffers"]:
@@ -222,7 +258,7 @@ def _stage_sizes(doc: dict, graph: Graph) -> dict[int, tuple[int, str, int, int]
     return out
 
 
-def _check_graph(doc: dict, graph: Graph) -> None:
+def _check_graph(doc: dict, graph: Graph, ctx: _Graph) -> None:
     """The plan describes exactly this (lowered) graph: its order, every activation, its sizes,
     lifetimes and stage."""
     order = doc["order"]
@@ -246,7 +282,7 @@ def _check_graph(doc: dict, graph: Graph) -> None:
             raise _fail(f"stage tensor {t} '{tensor.name}' cannot be a strided view")
     staged_t = {t for t, v in staged.items() if v[1]}
     ordinary = {t: e for t, e in planned.items() if t not in staged_t}
-    _check_lifetimes(doc, graph, ordinary)
+    _check_lifetimes(doc, graph, ordinary, ctx)
 
 
 def check_plan(doc: dict, graph: Graph | None = None) -> None:
@@ -256,6 +292,7 @@ def check_plan(doc: dict, graph: Graph | None = None) -> None:
     a graph only members of one declared alias group may overlap."""
     _check_shape(doc)
     _check_bounds(doc)
-    if graph is not None:
-        _check_graph(doc, graph)
-    _check_overlaps(doc, graph)
+    ctx = _Graph(graph, doc) if graph is not None else None
+    if ctx is not None:
+        _check_graph(doc, graph, ctx)
+    _check_overlaps(doc, ctx)

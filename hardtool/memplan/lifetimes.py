@@ -11,6 +11,11 @@ float32 model is planned for):
   input of the same shape that dies at that op, and a convolution, depthwise convolution or
   pooling writing over its input that dies there, its output starting
   ``hardtool.kernels.memory.inplace_gap`` bytes before the input;
+- relocated concatenation inputs (with ``inplace``): an input the concatenation copies (it could
+  not be produced in its slice) lies at the top of the output's bytes and is copied into its slice
+  just before the first producer of another slice writes (``relocated_at``), so it never
+  coexists with the output; the copy runs in ascending order, every write landing at or below
+  the bytes it reads;
 - the first stage (``hardtool.memplan.stage``): the streamed input's window and one band of each
   intermediate tensor instead of whole tensors.
 
@@ -38,7 +43,7 @@ class Alias:
 
     root: int
     offset: int
-    reason: str  # 'reshape' | 'concat' | 'inplace' | 'root'
+    reason: str  # 'reshape' | 'concat' | 'inplace' | 'relocate' | 'root'
     view: dict | None = None
 
 
@@ -146,6 +151,36 @@ def static_groups(g: Graph, strided_concat: bool = False, concat: bool = True) -
                 continue  # a strided slice has no contiguous bytes to re-view
             gr.alias[y] = Alias(gr.root(x), gr.offset(x), "reshape")
     return gr
+
+
+def relocated_at(g: Graph, op, x: int, in_slice: set[int], step: dict[int, int]) -> int | None:
+    """The step at which concat ``op``'s input ``x`` is copied into its slice ahead of the concat:
+    that of the first producer of an input that ``in_slice`` holds (produced in its slice), when
+    x is produced before it and every other reader of x runs before it; else None. int8 only:
+    the copy is hardtool's concatenation kernel."""
+    producers = g.producers()
+    firsts = [step[producers[t]] for t in op.inputs if t in in_slice and t in producers]
+    tx, ty = g.tensors[x], g.tensors[op.outputs[0]]
+    if (
+        not firsts
+        or x not in producers
+        or x in g.outputs
+        or tx.is_constant
+        or {tx.dtype, ty.dtype} != {"int8"}
+    ):
+        return None
+    if op.inputs.count(x) != 1 or x in in_slice:
+        return None
+    f = min(firsts)
+    others = [step[c] for c in g.consumers().get(x, []) if c != op.index]
+    return f if step[producers[x]] < f < step[op.index] and all(s < f for s in others) else None
+
+
+def relocation_offset(g: Graph, op, x: int) -> int | None:
+    """Offset of ``x`` inside the concat output: the top of its bytes, when that keeps the
+    planner's alignment (the ascending copy then never overwrites bytes still to be read)."""
+    top = g.tensors[op.outputs[0]].nbytes - g.tensors[x].nbytes
+    return top if top % 16 == 0 else None
 
 
 def inplace_candidate(g: Graph, op, gr: Groups, spatial: bool = True) -> list[tuple[int, int]]:
@@ -366,6 +401,42 @@ def _inplace(
             break
 
 
+def _relocate(g: Graph, order: list[int], lay: _Layout, last: dict, sizes: dict, stage: Stage | None) -> None:
+    """Move each concat input that the concat copies to the top of the output's block, its life
+    ending at ``relocated_at`` (``last`` is updated); outside the first stage only."""
+    step = {op: s for s, op in enumerate(order)}
+    staged = set(stage.ops) if stage is not None else set()
+    for op in g.ops:
+        y = op.outputs[0] if op.name == "CONCATENATION" and op.outputs else -1
+        if y < 0 or lay.root(y) != y or op.index in staged:
+            continue
+        in_slice = {t for t in op.inputs if t in lay.alias and lay.alias[t].reason == "concat"}
+        for x in op.inputs:
+            f = relocated_at(g, op, x, in_slice, step)
+            at = relocation_offset(g, op, x)
+            if f is None or at is None or order[f] in staged or lay.root(x) != x or len(lay.members[x]) > 1:
+                continue
+            if sizes[x] != g.tensors[x].nbytes or sizes[y] != g.tensors[y].nbytes:
+                continue
+            lay.members.pop(x)
+            lay.members[y].append(x)
+            lay.rel[x] = lay.rel[y] + at
+            lay.alias[x] = Alias(y, 0, "relocate", None)
+            last[x] = f
+            break
+
+
+def relocated_last(blocks: list[Block]) -> dict[int, int]:
+    """tensor -> its last step, for the concat inputs these blocks relocate."""
+    return {
+        m: p.last
+        for b in blocks
+        if b.tensor is not None
+        for (m, a), p in zip(b.members.items(), b.parts, strict=True)
+        if a.reason == "relocate"
+    }
+
+
 def blocks_for_order(
     g: Graph,
     order: list[int],
@@ -375,14 +446,18 @@ def blocks_for_order(
     inplace: bool = True,
     spatial: bool = True,
     only: set[int] | None = None,
+    relocate: bool = True,
 ) -> list[Block]:
     """Blocks with lifetimes (in steps of ``order``), after in-place decisions for this order.
     ``inplace`` False keeps every op's output apart from its inputs (reshape and concat aliases
-    stay); ``spatial`` False limits in-place to elementwise ops; ``only`` to a set of ops."""
+    stay); ``spatial`` False limits in-place to elementwise ops; ``only`` to a set of ops;
+    ``relocate`` False keeps concat inputs apart until their concat."""
     first, last = tensor_lifetimes(g, order, stage)
     step = {op: s for s, op in enumerate(order)}
     sizes, kinds = stage_sizes(g, stage)
     lay = _layout(g, gr)
+    if inplace and relocate:
+        _relocate(g, order, lay, last, sizes, stage)
     if inplace:
         _inplace(g, order, gr, lay, last, sizes, spatial, only)
     blocks = [_group_block(g, r, ms, lay, first, last, sizes, kinds) for r, ms in lay.members.items()]
@@ -397,12 +472,14 @@ def _group_block(g: Graph, r: int, ms: list[int], lay: _Layout, first, last, siz
     """One group as a block; a concat output's bytes are held from its first slice's birth."""
     g_first, g_last = min(first[m] for m in ms), max(last[m] for m in ms)
     concat = any(lay.alias[m].reason == "concat" for m in ms if m in lay.alias)
+    # the output's bytes are held from its first slice's birth (a relocated input is not a slice)
+    held = min(first[m] for m in ms if m not in lay.alias or lay.alias[m].reason != "relocate")
     parts, inside = [], {}
     for m in ms:
         a = lay.alias.get(m)
         view = a.view if a is not None else None
         extent = view_extent(view, sizes[m]) if view is not None else sizes[m]
-        parts.append(Part(lay.rel[m], extent, g_first if m == r and concat else first[m], last[m]))
+        parts.append(Part(lay.rel[m], extent, held if m == r and concat else first[m], last[m]))
         inside[m] = Alias(r, lay.rel[m], a.reason if a is not None else "root", view)
     size = max(p.offset + p.size for p in parts)
     stage = {m: kinds[m] for m in ms if m in kinds}

@@ -5,8 +5,8 @@ of the lowered graph, so that the arena is as small as we can make it, and descr
 Below the op-by-op bound (every op's inputs and output whole at once, as TFLite Micro holds
 them) the plan goes with four techniques, each exact for hardtool's kernels and each switched
 off by a ``PlanOptions`` flag: concatenation inputs produced in their slice of the output
-(``strided_concat`` for channel slices), ops written over an input that dies there
-(``inplace``), the first convolution run on input rows as they arrive (``stream``) and the
+(``strided_concat`` for channel slices), ops written over an input that dies there and
+concatenation inputs relocated into their slice ahead of the concat (``inplace``), the first convolution run on input rows as they arrive (``stream``) and the
 first ops run band by band (``patch``, MCUNetV2). A fifth, off by default, trades speed for
 memory (``lean_kernels``, X-CUBE-AI's "ram" optimisation): a convolution whose DSP scratch
 sets the peak gets no scratch, so its kernel runs its portable path."""
@@ -31,6 +31,7 @@ from hardtool.memplan.lifetimes import (
     blocks_for_order,
     inplace_savings,
     live_profile,
+    relocated_last,
     stage_sizes,
     static_groups,
     tensor_lifetimes,
@@ -155,20 +156,27 @@ def choose_stage(c: _Ctx, plain_peak: int) -> tuple[S.Stage | None, Schedule | N
 
 
 def _arrange(c: _Ctx, order: list[int], stage: S.Stage | None) -> list[tuple]:
-    """Blocks for one order, heuristically placed: (key, blocks, profile, placement, greedy).
-    In-place outputs are rigid within their group, which can make the placement worse than the
-    live bytes allow, so the blocks with only the in-place ops the peak needs are tried too."""
-    blocks = blocks_for_order(c.g, order, c.gr, c.scratch, stage, c.opt.inplace)
-    prof = live_profile(blocks, len(order))
-    savings = inplace_savings(c.g, order, blocks)
-    needed = {op for op, (s, saved) in savings.items() if prof[s] + saved > max(prof)}
+    """Blocks for one order, heuristically placed: (key, blocks, profile, placement, greedy,
+    relocated). In-place outputs and relocated concat inputs are rigid within their group, which
+    can make the placement worse than the live bytes allow, so the blocks with only the in-place
+    ops the peak needs, and without relocations, are tried too."""
     out = []
-    for only in (None, needed) if len(needed) < len(savings) else (None,):
-        if only is not None:
-            blocks = blocks_for_order(c.g, order, c.gr, c.scratch, stage, c.opt.inplace, only=only)
-            prof = live_profile(blocks, len(order))
-        placement, greedy = quick(blocks)
-        out.append(((placement.arena, max(prof)), blocks, prof, placement, greedy))
+    for relocate in (True, False):
+        blocks = blocks_for_order(c.g, order, c.gr, c.scratch, stage, c.opt.inplace, relocate=relocate)
+        moved = bool(relocated_last(blocks))
+        if not relocate and not out[0][5]:
+            break  # nothing was relocated: the same blocks again
+        prof = live_profile(blocks, len(order))
+        savings = inplace_savings(c.g, order, blocks)
+        needed = {op for op, (s, saved) in savings.items() if prof[s] + saved > max(prof)}
+        for only in (None, needed) if len(needed) < len(savings) else (None,):
+            if only is not None:
+                blocks = blocks_for_order(
+                    c.g, order, c.gr, c.scratch, stage, c.opt.inplace, only=only, relocate=relocate
+                )
+                prof = live_profile(blocks, len(order))
+            placement, greedy = quick(blocks)
+            out.append(((placement.arena, max(prof)), blocks, prof, placement, greedy, moved))
     return out
 
 
@@ -247,9 +255,9 @@ def _plan_once(graph: Graph, scratch_fn: ScratchFn, kind: str, opt: PlanOptions)
     g = lower(graph)
     c = _Ctx(g, static_groups(g, opt.strided_concat, opt.inplace), _scratch_sizes(g, scratch_fn), opt)
     sched = _schedule(c)
-    plain = max(
-        live_profile(blocks_for_order(g, sched.order, c.gr, c.scratch, None, opt.inplace), len(g.ops))
-    )
+    # the peak a stage must beat: without relocated concat inputs (the stage choice as before them)
+    plain_blocks = blocks_for_order(g, sched.order, c.gr, c.scratch, None, opt.inplace, relocate=False)
+    plain = max(live_profile(plain_blocks, len(g.ops)))
     stage, staged = choose_stage(c, plain)
     if staged is not None:
         sched = staged
@@ -257,16 +265,24 @@ def _plan_once(graph: Graph, scratch_fn: ScratchFn, kind: str, opt: PlanOptions)
     n = len(stage.ops) if stage else 0
     if sched.order != file_order(g) and (stage is None or file_order(g)[:n] == list(stage.ops)):
         candidates.append(("file order", file_order(g)))
-    best: tuple | None = None
+    # the best heuristic placement with relocated concat inputs and the best without, refined
+    family: dict[bool, tuple] = {}
     for name, order in candidates:
-        for key, blocks, prof, placement, greedy in _arrange(c, order, stage):
-            if best is None or key < best[0]:
-                best = (key, name, order, blocks, prof, placement, greedy)
-    _, name, order, blocks, prof, placement, greedy = best
-    placement: Placement = exact(blocks, max(prof), placement, opt.place_seconds)
+        for key, blocks, prof, placement, greedy, moved in _arrange(c, order, stage):
+            if moved not in family or key < family[moved][0]:
+                family[moved] = (key, name, order, blocks, prof, placement, greedy)
+    best: tuple | None = None
+    for _, name, order, blocks, prof, placement, greedy in family.values():
+        placed: Placement = exact(blocks, max(prof), placement, opt.place_seconds)
+        if best is None or placed.arena < best[-1].arena:
+            best = (name, order, blocks, prof, greedy, placed)
+    name, order, blocks, prof, greedy, placement = best
     for b, off in zip(blocks, placement.offsets, strict=True):
         b.offset = off
     first, last = tensor_lifetimes(g, order, stage)
+    for b in blocks:  # a relocated input dies where the concat output's bytes start to be held
+        for x, f in relocated_last([b]).items():
+            last[x], first[b.tensor] = f, min(first[b.tensor], f)
     return Plan(
         g,
         order,
@@ -474,7 +490,7 @@ def to_json(
 
 TECHNIQUES = {
     "strided_concat": "concatenation inputs produced in their channel slice",
-    "inplace": "outputs written over inputs that die at the op",
+    "inplace": "outputs written over inputs that die at the op; concat inputs relocated",
     "stream": "first convolution on input rows as they arrive",
     "patch": "first ops run band by band (halo rows computed again)",
     "lean_kernels": "scratch-free portable kernels for the convolutions at the peak (slower)",

@@ -25,6 +25,8 @@ def suggestions(doc: dict, plan: Plan) -> list[str]:
     live = doc["peak"]["live"]
     if any(e["tensor"] in g.inputs for e in live):
         tips.append("reduce the input resolution (the input image is live at the peak)")
+    if plan.precision == "int8" and not plan.options.lean_kernels:
+        tips.append("try --lean-kernels (the convolutions at the peak run without scratch, slower)")
     tips.append("use a narrower variant (fewer channels at the peak layer)")
     bigger = [t.name for t in targets().values() if t.budget_bytes >= total and t.name != doc["target"]]
     if bigger:
@@ -102,6 +104,10 @@ def _stage_lines(doc: dict) -> list[str]:
     if ips:
         names = ", ".join(f"#{e['op']} {e['name']}" for e in ips[:12]) + (" …" if len(ips) > 12 else "")
         lines.append(f"In place ({len(ips)} ops): {names}")
+    moved = [e for e in doc["buffers"] if e.get("alias_reason") == "relocate"]
+    if moved:
+        names = ", ".join(f"tensor {e['tensor']} at step {e['last_step']}" for e in moved)
+        lines.append(f"Concatenation inputs relocated into their slice ahead of the concat: {names}")
     lean = doc.get("lean_ops") or []
     if lean:
         names = ", ".join(f"#{e['op']} {e['name']}" for e in lean)

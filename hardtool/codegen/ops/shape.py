@@ -10,27 +10,41 @@ from hardtool.core.graph.ir import Op
 from hardtool.kernels import support
 
 
-@emits("CONCATENATION")
-def concatenation(e: EmitContext, op: Op, layer: Layer, p: str) -> None:
-    """Rows = everything outside the axis, so the channel kernel concatenates along any axis."""
+def _concat_call(e: EmitContext, op: Op, layer: Layer, p: str, copy) -> str:
+    """The kernel call copying the inputs ``copy(i)`` selects (the others' data NULL)."""
     y = e.t(op.outputs[0])
     rows, widths = support.concat_layout(e.graph, op)
-    entries = [  # an input the plan put in its slice already is skipped (data NULL)
+    entries = [
         c_init(
             {
-                "data": "NULL" if e.in_slice(op, i) else e.operand(layer, p, i),
+                "data": e.operand(layer, p, i) if copy(i) else "NULL",
                 "channels": n,
                 "requant": requant_fields(e.t(i), y),
             }
         )
         for i, n in zip(op.inputs, widths, strict=True)
     ]
-    layer.kernel = "hard_concatenation_c_s8"
-    layer.call = (
+    return (
         f"{{ const hard_concat_input in[{len(entries)}] = {{\n      "
         + ",\n      ".join(entries)
         + f"}};\n    st = hard_concatenation_c_s8(in, {len(entries)}, {rows}, {e.ptr(y.index)}); }}"
     )
+
+
+@emits("CONCATENATION")
+def concatenation(e: EmitContext, op: Op, layer: Layer, p: str) -> None:
+    """Rows = everything outside the axis, so the channel kernel concatenates along any axis. An
+    input the plan put in its slice already (produced there, or relocated) is skipped."""
+    layer.kernel = "hard_concatenation_c_s8"
+    layer.call = _concat_call(e, op, layer, p, lambda i: not e.in_slice(op, i))
+
+
+def relocate(e: EmitContext, concat: Op, t: int, layer: Layer, p: str) -> None:
+    """Copy concat input ``t`` into its slice before ``layer``'s own call (the plan put it at the
+    top of the output's bytes: the kernel's ascending copy writes at or below what it reads)."""
+    first = _concat_call(e, concat, layer, p, lambda i: i == t)
+    layer.call = f"{first}\n    if (st == HARD_OK) {{\n    {layer.call}\n    }}" if layer.call else first
+    layer.kernel = layer.kernel or "hard_concatenation_c_s8"
 
 
 @emits("PAD", "PADV2")
