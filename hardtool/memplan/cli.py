@@ -127,6 +127,10 @@ def memplan_cmd(
         model, out, target, budget, png, force, not no_tflm, options=opts
     )
     warn_unsupported(plan.graph, plan.precision)
+    if lean_kernels and plan.precision == "float32":
+        click.echo(
+            "note: --lean-kernels changes nothing for a float model (no int8 kernels run it)", err=True
+        )
     if as_json:
         click.echo(json_text(doc))
     else:
