@@ -198,8 +198,13 @@ def _rect(ax, e: dict, color: str, hatch: str | None) -> None:
     )
 
 
+HATCHES = {"inplace": "////", "relocate": "\\\\\\\\"}
+HATCH_LABELS = {"in place": HATCHES["inplace"], "relocated concat input": HATCHES["relocate"]}
+
+
 def timeline_png(doc: dict, plan: Plan) -> bytes:
-    """PNG bytes: buffers as rectangles (steps × arena offset), in-place outputs hatched, the
+    """PNG bytes: buffers as rectangles (steps × arena offset), in-place outputs and relocated
+    concat inputs hatched, the
     first stage's window and bands in their own colour over its steps, the peak and the budget."""
     import io
 
@@ -215,7 +220,7 @@ def timeline_png(doc: dict, plan: Plan) -> bytes:
     fig, ax = plt.subplots(figsize=(min(4 + n * 0.12, 24), 6))
     for e in doc["buffers"]:
         color = colors["stage"] if e.get("stage") else colors[e["kind"]]
-        _rect(ax, e, color, "////" if e.get("alias_reason") == "inplace" else None)
+        _rect(ax, e, color, HATCHES.get(e.get("alias_reason")))
     arena_budget = (
         doc["budget_bytes"]
         - doc["peak"]["parts"]["stack"]["bytes"]
@@ -233,7 +238,9 @@ def timeline_png(doc: dict, plan: Plan) -> bytes:
     handles = [
         Patch(facecolor=c, label=k if k != "stage" else "stage window / band") for k, c in colors.items()
     ]
-    handles.append(Patch(facecolor="white", edgecolor="black", hatch="////", label="in place"))
+    handles += [
+        Patch(facecolor="white", edgecolor="black", hatch=h, label=k) for k, h in HATCH_LABELS.items()
+    ]
     ax.set_xlim(0, n)
     ax.set_ylim(0, max(doc["arena_size"], arena_budget) / 1024 * 1.08)
     ax.set_xlabel("step (op in execution order)")
