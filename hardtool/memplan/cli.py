@@ -15,15 +15,17 @@ from hardtool.core.files import json_text
 MAX_BUDGET = 2**32  # a 32-bit MCU addresses 4 GiB in all
 
 
-def warn_unsupported(graph, precision: str = "int8") -> None:
+def warn_unsupported(graph, precision: str = "int8", lean_kernels: bool = False) -> None:
     """The ops hardtool's kernels cannot run (codegen will refuse them), one line each, on stderr;
-    for a float model, one line saying that codegen takes int8 models only."""
+    for a float model, one line saying that codegen takes int8 models only (and that
+    --lean-kernels changes nothing for it)."""
     from hardtool.kernels.support import unsupported
 
     if precision == "float32":
         click.echo(
             "note: a float32 model: planned with float buffer sizes and estimated float kernel scratch; "
-            "hardtool codegen runs int8 kernels only and will refuse it",
+            "hardtool codegen runs int8 kernels only and will refuse it"
+            + ("; --lean-kernels changes nothing for it" if lean_kernels else ""),
             err=True,
         )
         return
@@ -126,11 +128,7 @@ def memplan_cmd(
     doc, plan, json_path, png_path = plan_to_files(
         model, out, target, budget, png, force, not no_tflm, options=opts
     )
-    warn_unsupported(plan.graph, plan.precision)
-    if lean_kernels and plan.precision == "float32":
-        click.echo(
-            "note: --lean-kernels changes nothing for a float model (no int8 kernels run it)", err=True
-        )
+    warn_unsupported(plan.graph, plan.precision, lean_kernels)
     if as_json:
         click.echo(json_text(doc))
     else:
