@@ -58,25 +58,33 @@ def _quantize(ckpt: Path, data: Path, out: Path, opts: dict, log: Log) -> dict:
     }
 
 
-def _memplan(out: Path, log: Log) -> dict:
+def _memplan(out: Path, log: Log, lean_kernels: bool = False) -> dict:
     from hardtool.memplan.files import plan_to_files
     from hardtool.memplan.plan import PlanOptions
 
     # every technique: the board firmware `run` builds feeds the model its input rows as they arrive
-    opts = PlanOptions(stream=True)
+    opts = PlanOptions(stream=True, lean_kernels=lean_kernels)
     doc, _, _, png = plan_to_files(out / "model_int8.tflite", out, force=True, options=opts)
     peak, v = doc["peak"]["total_bytes"], doc["verdict"]
     tflm = (doc.get("tflm_arena") or {}).get("arena_bytes")
     log(
         f"[2/5] memplan    arena {doc['arena_size']:,} B, peak SRAM {peak:,} B of {doc['budget_bytes']:,} "
-        f"({'fits' if v['fits'] else 'DOES NOT FIT'})" + (f"; TFLite Micro needs {tflm:,} B" if tflm else "")
+        f"({'fits' if v['fits'] else 'DOES NOT FIT'})"
+        + (f"; TFLite Micro needs {tflm:,} B" if tflm else "")
+        + (
+            f"; {len(doc['lean_ops'])} convolutions on portable kernels (--lean-kernels)"
+            if doc["lean_ops"]
+            else ""
+        )
     )
     if not v["fits"]:
+        hint = "" if lean_kernels else " (--lean-kernels trades speed for less kernel scratch)"
         raise HardtoolError(
-            f"the model needs {peak:,} B of SRAM, {v['over_bytes']:,} B over the budget; see {png}",
+            f"the model needs {peak:,} B of SRAM, {v['over_bytes']:,} B over the budget; see {png}{hint}",
             exit_code=EXIT_DOES_NOT_FIT,
         )
-    return {"arena": doc["arena_size"], "peak": peak, "tflm_arena": tflm, "fits": v["fits"]}
+    lean = len(doc["lean_ops"])
+    return {"arena": doc["arena_size"], "peak": peak, "tflm_arena": tflm, "fits": v["fits"], "lean_ops": lean}
 
 
 def _codegen_and_build(out: Path, board: str, log: Log) -> tuple[Path, dict, dict]:
@@ -159,6 +167,7 @@ def run_pipeline(
     progress: bool = True,
     log: Log = print,
     allow_large_input: bool = False,
+    lean_kernels: bool = False,
 ) -> dict:
     """All stages on one checkpoint; returns {stage: key numbers}."""
     from hardtool.flash_and_bench.run import resolve_board
@@ -174,7 +183,8 @@ def run_pipeline(
     }
     opts |= {"input_size": input_size, "force": force, "progress": progress}
     opts["allow_large_input"] = allow_large_input
-    summary: dict = {"quantize": _quantize(ckpt, data, out, opts, log), "memplan": _memplan(out, log)}
+    summary: dict = {"quantize": _quantize(ckpt, data, out, opts, log)}
+    summary["memplan"] = _memplan(out, log, lean_kernels)
     board, port = resolve_board(board, port, log)
     proj, summary["codegen"], summary["build"] = _codegen_and_build(out, board, log)
     bench = _bench(proj, data, ckpt, board, port, opts, log)
@@ -198,6 +208,12 @@ def run_pipeline(
 @click.option("--eval-images", type=int, default=None, help="Host evaluation on the first N val images only.")
 @input_size_option("default: the checkpoint's")
 @allow_large_input_option()
+@click.option(
+    "--lean-kernels",
+    is_flag=True,
+    help="Plan with memplan --lean-kernels: the convolutions whose DSP scratch sets the peak run "
+    "their portable kernel (less SRAM, slower).",
+)
 @force_option("an existing output folder")
 @json_option()
 def run_cmd(ckpt, out, input_size, as_json, **stages) -> None:

@@ -89,3 +89,24 @@ def test_memplan_cli_lean_kernels_flag(tmp_path):
     assert doc["lean_ops"] and "Lean kernels" in res.stdout
     tech = doc["techniques"]["by_technique"]["lean_kernels"]
     assert tech["enabled"] and tech["saved_bytes"] > 0
+
+
+def residual_block() -> bytes:
+    """ResNet-8's shape in small: its peak is a 3x3 convolution next to the residual it is added to."""
+    _, keras, L = mb._keras()
+    inp = keras.Input((16, 16, 3), batch_size=1)
+    x = mb._conv(L, inp, 16)
+    y = mb._conv(L, mb._conv(L, x, 16), 16, act=None)
+    y = L.ReLU()(L.Add()([x, y]))
+    return mb.to_tflite(keras.Model(inp, mb._conv(L, y, 4, k=1, act=None)))
+
+
+def test_run_plans_with_lean_kernels_when_asked(tmp_path):
+    from hardtool.pipeline import _memplan
+
+    (tmp_path / "model_int8.tflite").write_bytes(residual_block())
+    lines: list[str] = []
+    lean = _memplan(tmp_path, lines.append, lean_kernels=True)
+    plain = _memplan(tmp_path, lines.append)
+    assert lean["lean_ops"] and lean["arena"] < plain["arena"] and not plain["lean_ops"]
+    assert "portable kernels (--lean-kernels)" in lines[0] and "portable" not in lines[1]
