@@ -3,13 +3,14 @@ of the lowered graph, so that the arena is as small as we can make it, and descr
 `memplan.json` contract (docs/contracts.md §2).
 
 Below the op-by-op bound (every op's inputs and output whole at once, as TFLite Micro holds
-them) the plan goes with four techniques, each exact for hardtool's kernels and each switched
+them) the plan goes with these techniques, each exact for hardtool's kernels and each switched
 off by a ``PlanOptions`` flag: concatenation inputs produced in their slice of the output
 (``strided_concat`` for channel slices), ops written over an input that dies there and
-concatenation inputs relocated into their slice ahead of the concat (``inplace``), the first convolution run on input rows as they arrive (``stream``) and the
-first ops run band by band (``patch``, MCUNetV2). A fifth, off by default, trades speed for
-memory (``lean_kernels``, X-CUBE-AI's "ram" optimisation): a convolution whose DSP scratch
-sets the peak gets no scratch, so its kernel runs its portable path."""
+concatenation inputs relocated into their slice ahead of the concat (``inplace``), the first
+convolution run on input rows as they arrive (``stream``) and the first ops run band by band
+(``patch``, MCUNetV2). One more, off by default, trades speed for memory (``lean_kernels``,
+X-CUBE-AI's "ram" optimisation): a convolution whose DSP scratch sets the peak gets no scratch,
+so its kernel runs its portable path."""
 
 from __future__ import annotations
 
@@ -206,8 +207,8 @@ def _without_scratch(fn: ScratchFn, ops: set[int]) -> ScratchFn:
 def _lean(graph: Graph, fn: ScratchFn, kind: str, opt: PlanOptions, plan: Plan) -> Plan:
     """``lean_kernels``: while the op at the peak is a convolution with scratch (outside the first
     stage), plan again without its scratch; keep it when the arena (or, at an equal arena, the
-    live-bytes bound) shrinks. The kept set is
-    planned once more with the full search, and that plan wins only if it is smaller."""
+    live-bytes bound) shrinks. The kept set is planned once more with the full search, and that
+    plan wins only if it is smaller."""
     lean: set[int] = set()
     best, quick = plan, replace(opt, lean_kernels=False, **QUICK)
     for _ in range(LEAN_ROUNDS):
