@@ -21,6 +21,7 @@ from hardtool.core.options import (
     force_option,
     input_size_option,
     json_option,
+    lean_kernels_option,
     out_option,
     port_option,
 )
@@ -208,12 +209,7 @@ def run_pipeline(
 @click.option("--eval-images", type=int, default=None, help="Host evaluation on the first N val images only.")
 @input_size_option("default: the checkpoint's")
 @allow_large_input_option()
-@click.option(
-    "--lean-kernels",
-    is_flag=True,
-    help="Plan with memplan --lean-kernels: the convolutions whose DSP scratch sets the peak run "
-    "their portable kernel (less SRAM, slower).",
-)
+@lean_kernels_option()
 @force_option("an existing output folder")
 @json_option()
 def run_cmd(ckpt, out, input_size, as_json, **stages) -> None:

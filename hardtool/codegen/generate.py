@@ -115,12 +115,12 @@ def relocations(graph: Graph, plan: dict) -> dict[int, list[tuple[int, int]]]:
     return out
 
 
-def _emit_context(graph: Graph, plan: dict) -> tuple[EmitContext, dict[int, int]]:
+def _emit_context(graph: Graph, plan: dict, moves: dict) -> tuple[EmitContext, dict[int, int]]:
     """Where every buffer lives, which outputs go into a concat's channel slice (with their pixel
     stride) and which concat inputs are there already (in their slice, or relocated there by an
-    earlier step; the contract check proved the offsets)."""
+    earlier step: ``moves``, from ``relocations``; the contract check proved the offsets)."""
     offsets, scratch, views = _layout(plan)
-    moved = {(op, t) for pairs in relocations(graph, plan).values() for op, t in pairs}
+    moved = {(op, t) for pairs in moves.values() for op, t in pairs}
 
     def scr(op: int) -> tuple[str, int] | None:
         s = scratch.get(op)
@@ -166,11 +166,11 @@ def build_layers(graph: Graph, plan: dict) -> tuple[list[Layer], ModelIO, ST.Sta
     """The C of every layer in the plan's order (ops that need no code, such as aliased reshapes,
     left out), the model's inputs and outputs, and the first stage's code (or None)."""
     check_supported(graph)
-    ctx, offsets = _emit_context(graph, plan)
+    moves = relocations(graph, plan)
+    ctx, offsets = _emit_context(graph, plan, moves)
     stage = ST.rebuild(graph, plan.get("stage"))
     staged = set(stage.ops) if stage else set()
     layers, errors = [], []
-    moves = relocations(graph, plan)
     for step, i in enumerate(plan["order"]):
         op = graph.ops[int(i)]
         try:

@@ -69,6 +69,16 @@ def allow_large_input_option() -> Decorator:
     )
 
 
+def lean_kernels_option() -> Decorator:
+    """memplan's and run's switch for memplan.plan.PlanOptions.lean_kernels."""
+    return click.option(
+        "--lean-kernels",
+        is_flag=True,
+        help="Trade speed for memory: the convolutions whose DSP scratch sets the peak get none and "
+        "run their portable kernel (slower; the plan lists them and their MACs).",
+    )
+
+
 def input_size_option(default_help: str) -> Decorator:
     return click.option(
         "--input-size",

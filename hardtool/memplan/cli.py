@@ -11,6 +11,7 @@ import click
 from hardtool.core.boards import DEFAULT_TARGET, targets
 from hardtool.core.errors import EXIT_DOES_NOT_FIT, HardtoolError
 from hardtool.core.files import json_text
+from hardtool.core.options import lean_kernels_option
 
 MAX_BUDGET = 2**32  # a 32-bit MCU addresses 4 GiB in all
 
@@ -80,12 +81,7 @@ def warn_unsupported(graph, precision: str = "int8", lean_kernels: bool = False)
     "(the host template's input API; the board firmware and Mbed templates need the whole input).",
 )
 @click.option("--no-patch", is_flag=True, help="Run the first ops op by op (no band-by-band first stage).")
-@click.option(
-    "--lean-kernels",
-    is_flag=True,
-    help="Trade speed for memory: the convolutions whose DSP scratch sets the peak get none and "
-    "run their portable kernel (slower; the plan lists them and their MACs).",
-)
+@lean_kernels_option()
 @click.pass_context
 def memplan_cmd(
     ctx: click.Context,

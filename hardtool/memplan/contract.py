@@ -25,7 +25,7 @@ from hardtool.core.graph import Graph
 from hardtool.core.graph.ops import RESHAPES
 from hardtool.kernels.memory import ALIASING_OPS, SPATIAL_OPS, inplace_gap
 from hardtool.memplan import stage as S
-from hardtool.memplan.lifetimes import concat_slices, relocated_at, relocation_offset
+from hardtool.memplan.lifetimes import concat_slices, relocated_at, relocation_offset, view_extent
 
 VERSION = 2
 _KEYS = ("version", "model_sha256", "arena_size", "order", "buffers", "peak")
@@ -66,7 +66,7 @@ def _check_shape(doc: dict) -> None:
 def extent(e: dict) -> int:
     """Bytes from the buffer's first byte to its last (a strided view spans its rows)."""
     v = e.get("view")
-    return e["size"] if v is None else (v["outer"] - 1) * v["row_bytes"] + e["size"] // v["outer"]
+    return e["size"] if v is None else view_extent(v, e["size"])
 
 
 def _group(e: dict) -> tuple:
@@ -105,6 +105,7 @@ class _Graph:
         self.g = graph
         self.pos = {op: s for s, op in enumerate(doc["order"])}
         self.producers = graph.producers()
+        self.consumers = graph.consumers()
         st = doc.get("stage") or {}
         self.stage_ops = set(st.get("ops", []))
         self.entries = {e["tensor"]: e for e in doc["buffers"] if e.get("tensor") is not None}
@@ -143,7 +144,7 @@ class _Graph:
     def relocation(self, x: dict) -> tuple[int, dict] | None:
         """(step, output buffer) when x is a concat input relocated into its slice at that step."""
         t = x.get("tensor")
-        cons = [self.g.ops[c] for c in self.g.consumers().get(t, []) if self.g.ops[c].name == "CONCATENATION"]
+        cons = [self.g.ops[c] for c in self.consumers.get(t, []) if self.g.ops[c].name == "CONCATENATION"]
         for op in cons:
             y = self.entries.get(op.outputs[0])
             if y is None or op.index in self.stage_ops or x.get("view") or y.get("view") or "stage" in x:
@@ -208,14 +209,13 @@ def _check_lifetimes(doc: dict, graph: Graph, planned: dict[int, dict], ctx: _Gr
     """Each buffer lives from its producer's step (inputs: 0) through its last reader's (outputs:
     the end; a relocated concat input: the step it is copied at); a scratch buffer at its op's
     step; the order runs producers before readers."""
-    pos = {op: s for s, op in enumerate(doc["order"])}
-    producers = graph.producers()
+    pos, producers = ctx.pos, ctx.producers
     for op in graph.ops:
         for t in op.inputs:
             if t in producers and pos[producers[t]] >= pos[op.index]:
                 raise _fail(f"op #{op.index} runs before the op producing its input {t}")
     for t, e in planned.items():
-        steps = [pos[c] for c in graph.consumers().get(t, [])]
+        steps = [pos[c] for c in ctx.consumers.get(t, [])]
         steps.append(pos[producers[t]] if t in producers else 0)
         if t in graph.outputs:
             steps.append(len(doc["order"]) - 1)

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 
 from hardtool.core.graph.ir import Graph, Tensor
 from hardtool.core.graph.ops import ELEMENTWISE_UNARY, RESHAPES
-from hardtool.kernels.memory import ALIASING_OPS, inplace_gap, writes_strided
+from hardtool.kernels.memory import ALIASING_OPS, ALIGN, inplace_gap, writes_strided
 from hardtool.memplan.stage import Stage
 
 # element types whose elementwise ops may write over their input (float32: planned float models)
@@ -180,7 +180,7 @@ def relocation_offset(g: Graph, op, x: int) -> int | None:
     """Offset of ``x`` inside the concat output: the top of its bytes, when that keeps the
     planner's alignment (the ascending copy then never overwrites bytes still to be read)."""
     top = g.tensors[op.outputs[0]].nbytes - g.tensors[x].nbytes
-    return top if top % 16 == 0 else None
+    return top if top % ALIGN == 0 else None
 
 
 def inplace_candidate(g: Graph, op, gr: Groups, spatial: bool = True) -> list[tuple[int, int]]:
@@ -352,8 +352,9 @@ class _Layout:
     def root(self, t: int) -> int:
         return self.alias[t].root if t in self.alias else t
 
-    def move(self, y: int, rx: int, at: int) -> None:
-        """Put y's group into rx's group with y at offset ``at`` (may be negative: shifts all)."""
+    def move(self, y: int, rx: int, at: int, reason: str = "inplace") -> None:
+        """Put y's group into rx's group with y at offset ``at`` (may be negative: shifts all),
+        y aliased there for ``reason``."""
         shift = max(0, -at)
         if shift:
             for m in self.members[rx]:
@@ -361,9 +362,8 @@ class _Layout:
         base = at + shift - self.rel[y]
         for m in self.members.pop(y):
             self.rel[m] += base
-            reason = "inplace" if m == y else self.alias[m].reason
             view = self.alias[m].view if m in self.alias else None
-            self.alias[m] = Alias(rx, 0, reason, view)
+            self.alias[m] = Alias(rx, 0, reason if m == y else self.alias[m].reason, view)
             self.members[rx].append(m)
 
 
@@ -418,18 +418,16 @@ def _relocate(g: Graph, order: list[int], lay: _Layout, last: dict, sizes: dict,
                 continue
             if sizes[x] != g.tensors[x].nbytes or sizes[y] != g.tensors[y].nbytes:
                 continue
-            lay.members.pop(x)
-            lay.members[y].append(x)
-            lay.rel[x] = lay.rel[y] + at
-            lay.alias[x] = Alias(y, 0, "relocate", None)
+            lay.move(x, y, lay.rel[y] + at, "relocate")
             last[x] = f
             break
 
 
-def relocated_last(blocks: list[Block]) -> dict[int, int]:
-    """tensor -> its last step, for the concat inputs these blocks relocate."""
+def relocated(blocks: list[Block]) -> dict[int, tuple[int, int]]:
+    """tensor -> (concat output holding it, its last step) for the concat inputs these blocks
+    relocate."""
     return {
-        m: p.last
+        m: (b.tensor, p.last)
         for b in blocks
         if b.tensor is not None
         for (m, a), p in zip(b.members.items(), b.parts, strict=True)
@@ -491,11 +489,13 @@ def inplace_savings(g: Graph, order: list[int], blocks: list[Block]) -> dict[int
     producers, pos = g.producers(), {op: s for s, op in enumerate(order)}
     out = {}
     for b in blocks:
+        if b.tensor is None:  # a scratch buffer
+            continue
+        part = dict(zip(b.members, b.parts, strict=True))
         for y, a in b.members.items():
             if a.reason != "inplace":
                 continue
             op = producers[y]
-            part = {t: p for t, p in zip(b.members, b.parts, strict=True)}
             for x in g.ops[op].inputs:
                 if x in b.members and part[x].last == pos[op]:
                     gap = b.members[x].offset - a.offset

@@ -32,7 +32,7 @@ from hardtool.memplan.lifetimes import (
     blocks_for_order,
     inplace_savings,
     live_profile,
-    relocated_last,
+    relocated,
     stage_sizes,
     static_groups,
     tensor_lifetimes,
@@ -164,9 +164,7 @@ def _arrange(c: _Ctx, order: list[int], stage: S.Stage | None) -> list[tuple]:
     out = []
     for relocate in (True, False):
         blocks = blocks_for_order(c.g, order, c.gr, c.scratch, stage, c.opt.inplace, relocate=relocate)
-        moved = bool(relocated_last(blocks))
-        if not relocate and not out[0][5]:
-            break  # nothing was relocated: the same blocks again
+        moved = relocate and bool(relocated(blocks))
         prof = live_profile(blocks, len(order))
         savings = inplace_savings(c.g, order, blocks)
         needed = {op for op, (s, saved) in savings.items() if prof[s] + saved > max(prof)}
@@ -178,6 +176,8 @@ def _arrange(c: _Ctx, order: list[int], stage: S.Stage | None) -> list[tuple]:
                 prof = live_profile(blocks, len(order))
             placement, greedy = quick(blocks)
             out.append(((placement.arena, max(prof)), blocks, prof, placement, greedy, moved))
+        if not moved:
+            break  # nothing was relocated: these are the blocks without relocations too
     return out
 
 
@@ -281,9 +281,8 @@ def _plan_once(graph: Graph, scratch_fn: ScratchFn, kind: str, opt: PlanOptions)
     for b, off in zip(blocks, placement.offsets, strict=True):
         b.offset = off
     first, last = tensor_lifetimes(g, order, stage)
-    for b in blocks:  # a relocated input dies where the concat output's bytes start to be held
-        for x, f in relocated_last([b]).items():
-            last[x], first[b.tensor] = f, min(first[b.tensor], f)
+    for x, (y, f) in relocated(blocks).items():  # dies where the concat output's bytes are held
+        last[x], first[y] = f, min(first[y], f)
     return Plan(
         g,
         order,
@@ -401,13 +400,13 @@ def stage_json(st: S.Stage | None) -> dict | None:
 
 def inplace_ops(plan: Plan) -> list[dict]:
     """The ops whose output was placed over an input that dies there, with the gap between them."""
-    g, pos = plan.graph, {op: s for s, op in enumerate(plan.order)}
+    g, pos, producers = plan.graph, {op: s for s, op in enumerate(plan.order)}, plan.graph.producers()
     out = []
     for b in plan.blocks:
         for t, a in b.members.items():
             if a.reason != "inplace":
                 continue
-            op = g.ops[g.producers()[t]]
+            op = g.ops[producers[t]]
             x = next(i for i in op.inputs if i in b.members and plan.last[i] == pos[op.index])
             gap = b.members[x].offset - a.offset
             out.append(
