@@ -216,7 +216,7 @@ hard_status hard_convolve_s8(const hard_context *ctx,
     const int32_t ostride = hard_out_stride(conv_params->output_stride, out_c);
     /* Per-channel full-window bias in the scratch when there is room, else per pixel. */
     int32_t *full_bias = 0;
-    if (ctx != 0 && ctx->buf != 0 && ctx->size >= out_c * (int32_t)sizeof(int32_t) && ((uintptr_t)ctx->buf & 3u) == 0)
+    if (hard_ctx_ok(ctx, out_c * (int32_t)sizeof(int32_t)))
     {
         full_bias = (int32_t *)ctx->buf;
         for (int32_t oc = 0; oc < out_c; ++oc)

@@ -25,11 +25,6 @@ static int hard_gemm_conv_valid(const hard_conv_params *p,
            hard_out_stride_valid(p->output_stride, output_dims->c);
 }
 
-static int hard_ctx_ok(const hard_context *ctx, int32_t need)
-{
-    return ctx != 0 && ctx->buf != 0 && ctx->size >= need && ((uintptr_t)ctx->buf & 3u) == 0;
-}
-
 static void hard_gemm_args_init(hard_gemm_args *a,
                                 const hard_conv_params *p,
                                 const hard_per_channel_quant *quant,

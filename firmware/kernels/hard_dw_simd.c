@@ -189,8 +189,7 @@ static int hard_dw_simd_valid(const hard_dw_conv_params *p,
            out->c == in->c && f->c == in->c && out->n == in->n && p->stride.h > 0 && p->stride.w > 0 &&
            p->dilation.h > 0 && p->dilation.w > 0 && p->padding.top >= 0 && p->padding.left >= 0 &&
            f->h * f->w <= HARD_DW_MAX_TAPS && hard_act_int8(&p->activation) &&
-           hard_out_stride_valid(p->output_stride, out->c) && ctx != 0 && ctx->buf != 0 &&
-           ((uintptr_t)ctx->buf & 3u) == 0 && ctx->size >= hard_dw_scratch_bytes(in->c);
+           hard_out_stride_valid(p->output_stride, out->c) && hard_ctx_ok(ctx, hard_dw_scratch_bytes(in->c));
 }
 
 static void hard_dw_geom_init(hard_dw_geom *g,

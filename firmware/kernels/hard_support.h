@@ -129,6 +129,12 @@ static inline int hard_out_stride_valid(int32_t output_stride, int32_t channels)
     return output_stride == 0 || output_stride >= channels;
 }
 
+/* A scratch buffer of at least `need` bytes, word-aligned (the kernels keep int32 in it). */
+static inline int hard_ctx_ok(const hard_context *ctx, int32_t need)
+{
+    return ctx != 0 && ctx->buf != 0 && ctx->size >= need && ((uintptr_t)ctx->buf & 3u) == 0;
+}
+
 static inline int hard_dims_valid(const hard_dims *d)
 {
     return d != 0 && d->n > 0 && d->h > 0 && d->w > 0 && d->c > 0;
