@@ -125,6 +125,9 @@ def test_contract_refuses_hand_edited_overlaps(models):
     view["offset"] += 1
     with pytest.raises(PlanError):
         check_plan(cdoc, g)
+    for order in ([[0]] + doc["order"][1:], ["0"] + doc["order"][1:], {"0": 0}):  # not op indices
+        with pytest.raises(PlanError, match="order is not a list of op indices"):
+            check_plan(copy.deepcopy(doc) | {"order": order}, g)
 
 
 def relocated(doc: dict, g) -> list[tuple[dict, dict, int]]:

@@ -47,6 +47,10 @@ def _check_shape(doc: dict) -> None:
         raise _fail(f"version {doc['version']!r}, expected {VERSION}")
     if not isinstance(doc["arena_size"], int) or doc["arena_size"] < 0:
         raise _fail(f"arena_size {doc['arena_size']!r} is not a byte count")
+    if not isinstance(doc["order"], list) or not all(type(i) is int for i in doc["order"]):
+        raise _fail("its order is not a list of op indices")
+    if not isinstance(doc["buffers"], list):
+        raise _fail("its buffers are not a list")
     for e in doc["buffers"]:
         if not isinstance(e, dict) or any(k not in e for k in _BUFFER_KEYS):
             raise _fail(f"a buffer lacks one of {', '.join(_BUFFER_KEYS)}")
