@@ -153,8 +153,8 @@ hard_status hard_resize_argmax_fast(const hard_context *ctx,
     const int32_t in_h = input_dims->h;
     const int32_t in_w = input_dims->w;
     const int32_t ch = input_dims->c;
-    if (ch > 32 || !hard_ctx_ok(ctx, hard_resize_argmax_fast_scratch(in_w, ch)) || output_dims->w > 0x7FFF ||
-        in_w > 0x7FFF)
+    if (ch > 32 || ctx->size < hard_resize_argmax_fast_scratch(in_w, ch) || ((uintptr_t)ctx->buf & 3u) != 0 ||
+        output_dims->w > 0x7FFF || in_w > 0x7FFF)
     {
         return HARD_ARG_ERROR;
     }
