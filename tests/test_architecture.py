@@ -19,6 +19,7 @@ PACKAGE = ROOT / "hardtool"
 LAYERS = [
     {"core"},
     {"data", "models", "kernels"},
+    {"ops"},
     {"metrics"},
     {"predict"},
     {"memplan", "quantize", "pretrain"},

@@ -14,7 +14,6 @@ import jinja2
 from hardtool import __version__
 from hardtool.codegen import ops  # noqa: F401 - registers every op family's emitter
 from hardtool.codegen import stage as ST
-from hardtool.codegen.emit import c_float, c_string
 from hardtool.codegen.model_io import ModelIO, model_io
 from hardtool.codegen.ops.shape import relocate
 from hardtool.codegen.registry import EmitContext, Layer, emit_layer, unsupported
@@ -26,6 +25,7 @@ from hardtool.core.graph.ir import describe_op
 from hardtool.core.resources import firmware_dir, templates_dir
 from hardtool.memplan.contract import check_plan
 from hardtool.memplan.lifetimes import concat_slices
+from hardtool.ops.cgen import c_float, c_string
 
 COPY_PATTERNS = ("*.o", "fuzz_*", "__pycache__", "build")
 COPY_IGNORE = shutil.ignore_patterns(*COPY_PATTERNS)

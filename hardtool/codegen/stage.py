@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from hardtool.codegen.emit import c_init
 from hardtool.codegen.registry import EmitContext, Layer, dims
 from hardtool.core.errors import HardtoolError
 from hardtool.core.graph.ir import Graph, Op
 from hardtool.memplan import stage as S
+from hardtool.ops.cgen import c_init
 
 PARAMS = {
     "CONV_2D": "hard_conv_params",

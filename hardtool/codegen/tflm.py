@@ -16,7 +16,6 @@ from pathlib import Path
 import numpy as np
 
 from hardtool import __version__
-from hardtool.codegen.emit import c_float
 from hardtool.codegen.generate import load_plan, render_env
 from hardtool.core.boards import DEFAULT_TARGET, get_target
 from hardtool.core.errors import HardtoolError
@@ -26,6 +25,7 @@ from hardtool.core.graph.edit import read_metadata_entry, with_metadata, with_ou
 from hardtool.core.graph.metadata import read_metadata
 from hardtool.core.tflm_arena import TFLM_ALIGN, measure
 from hardtool.memplan.files import default_plan
+from hardtool.ops.cgen import c_float
 
 OFFLINE_METADATA = "OfflineMemoryAllocation"
 OFFLINE_VERSION = 0

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from hardtool.codegen.emit import c_array, c_struct
 from hardtool.codegen.registry import EmitContext, Layer, emits, scale, zp
 from hardtool.core.graph.ir import Op
 from hardtool.kernels import quant as Q
 from hardtool.kernels.support import RELUS
+from hardtool.ops.cgen import c_array, c_struct
 
 
 def _unary(e: EmitContext, op: Op, layer: Layer, first_arg: str) -> None:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from hardtool.codegen.emit import c_array, c_struct
 from hardtool.codegen.registry import EmitContext, Layer, activation, dims, emits, padding, scale, tile, zp
 from hardtool.core.errors import HardtoolError
 from hardtool.core.graph.ir import Op, Tensor
 from hardtool.kernels import quant as Q
+from hardtool.ops.cgen import c_array, c_struct
 
 
 def _weights(

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from hardtool.codegen.emit import c_struct
 from hardtool.codegen.ops import broadcast, io
 from hardtool.codegen.registry import EmitContext, Layer, activation, emits, requant_fields, scale, zp
 from hardtool.core.graph.ir import Op, Tensor
 from hardtool.kernels import quant as Q
+from hardtool.ops.cgen import c_struct
 
 
 def _binary(e: EmitContext, op: Op) -> tuple[Tensor, Tensor, Tensor]:

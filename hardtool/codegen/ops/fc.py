@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from hardtool.codegen.emit import c_array, c_struct
 from hardtool.codegen.registry import EmitContext, Layer, activation, emits
 from hardtool.core.graph.ir import Op
 from hardtool.kernels import layout, support
+from hardtool.ops.cgen import c_array, c_struct
 
 
 @emits("FULLY_CONNECTED")

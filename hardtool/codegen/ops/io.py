@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from hardtool.codegen.emit import c_float, c_struct
 from hardtool.codegen.registry import EmitContext, Layer, emits, requant_fields, scale, zp
 from hardtool.core.graph.ir import Op
+from hardtool.ops.cgen import c_float, c_struct
 
 FLOAT_KERNELS = ("hard_quantize_f32_s8", "hard_dequantize_s8_f32")
 

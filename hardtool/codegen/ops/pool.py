@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from hardtool.codegen.emit import c_struct
 from hardtool.codegen.registry import EmitContext, Layer, activation, dims, emits, padding, tile
 from hardtool.core.graph.ir import Op
+from hardtool.ops.cgen import c_struct
 
 
 def _pool(e: EmitContext, op: Op, layer: Layer, p: str, fn: str) -> None:

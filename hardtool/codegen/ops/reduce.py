@@ -3,11 +3,11 @@ else the general hard_mean_s8."""
 
 from __future__ import annotations
 
-from hardtool.codegen.emit import c_struct
 from hardtool.codegen.registry import EmitContext, Layer, dims, emits, scale, zp
 from hardtool.core.graph.ir import Op
 from hardtool.kernels import quant as Q
 from hardtool.kernels import support
+from hardtool.ops.cgen import c_struct
 
 
 @emits("MEAN")

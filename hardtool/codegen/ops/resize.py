@@ -3,9 +3,9 @@
 
 from __future__ import annotations
 
-from hardtool.codegen.emit import c_struct
 from hardtool.codegen.registry import EmitContext, Layer, dims, emits
 from hardtool.core.graph.ir import Op
+from hardtool.ops.cgen import c_struct
 
 
 def _params(op: Op, p: str, extra: dict | None = None) -> str:

@@ -4,10 +4,10 @@ always does for a contiguous input)."""
 
 from __future__ import annotations
 
-from hardtool.codegen.emit import c_dims, c_init, c_struct
 from hardtool.codegen.registry import EmitContext, Layer, dims, emits, requant_fields
 from hardtool.core.graph.ir import Op
 from hardtool.kernels import support
+from hardtool.ops.cgen import c_dims, c_init, c_struct
 
 
 def _concat_call(e: EmitContext, op: Op, layer: Layer, p: str, copy) -> str:

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from hardtool.codegen.emit import c_dims, c_struct
 from hardtool.codegen.registry import EmitContext, Layer, dims, emits
 from hardtool.core.graph.ir import Op
 from hardtool.kernels import support
+from hardtool.ops.cgen import c_dims, c_struct
 
 
 @emits("STRIDED_SLICE", "SLICE")
