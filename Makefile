@@ -8,7 +8,7 @@ APT_PKGS := gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm clang clan
 export PATH := $(abspath $(BIN)):$(PATH)
 export TF_CPP_MIN_LOG_LEVEL := 2
 
-.PHONY: install apt demo test bench lint format clean
+.PHONY: install apt demo test test-fast bench lint format clean
 
 install: $(STAMP) apt
 
@@ -37,6 +37,10 @@ demo: install
 
 test: install
 	$(BIN)/python -m pytest -q -x --durations=15 tests; rc=$$?; if [ $$rc = 5 ]; then echo "no tests collected"; rc=0; fi; exit $$rc
+
+# the inner loop: everything but the long end-to-end tests (marked slow)
+test-fast: install
+	$(BIN)/python -m pytest -q -x -m "not slow" --durations=15 tests; rc=$$?; if [ $$rc = 5 ]; then echo "no tests collected"; rc=0; fi; exit $$rc
 
 bench: install
 	$(BIN)/python -m bench

@@ -306,8 +306,9 @@ def test_cli(edge, tmp_path):
 
 def test_memplan_is_checked_and_compared(edge, tmp_path):
     from hardtool.memplan import PlanOptions, plan_file, to_json
+    from hardtool.memplan.plan import QUICK
 
-    doc = to_json(plan_file(edge, options=PlanOptions(schedule_seconds=0.2, place_seconds=0.2)))
+    doc = to_json(plan_file(edge, options=PlanOptions(**QUICK)))
     good = tmp_path / "memplan.json"
     good.write_text(json.dumps(doc))
     summary = generate_tflm(edge, tmp_path / "a", good)

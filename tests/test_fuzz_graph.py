@@ -27,7 +27,7 @@ from tests.graph_mutants import KINDS, mutant
 
 SCALE = float(os.environ.get("HARDTOOL_FUZZ_SCALE", "1"))
 N_MEMPLAN, N_CODEGEN = int(200 * SCALE), int(40 * SCALE)
-FAST = PlanOptions(schedule_seconds=0.3, place_seconds=0.2)
+FAST = PlanOptions(schedule_states=20_000, place_work=20_000)
 
 
 @pytest.fixture(scope="module")

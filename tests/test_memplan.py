@@ -90,7 +90,7 @@ def independent_check(g: Graph, doc: dict) -> None:
 
 
 def plan(g: Graph, **kw):
-    kw.setdefault("place_seconds", 0.05)
+    kw.setdefault("place_work", 20_000)
     p = plan_graph(g, kw.pop("scratch_fn", NO_SCRATCH), PlanOptions(**kw))
     doc = to_json(p)
     independent_check(p.graph, doc)
@@ -340,7 +340,6 @@ def test_hard_edge_plan(hard_edge):
 
     p, doc = plan(load_tflite(hard_edge))
     assert p.arena <= 1.05 * p.lower_bound
-    assert p.seconds < 5
     assert doc["verdict"]["fits"]  # 128×256 HARD-Edge fits the STM32F746NG's 320 KB
 
 

@@ -7,7 +7,7 @@
  *   - layout NHWC; conv filters OHWI; depthwise filters 1HWC with
  *     C = input channels * channel multiplier; int32 bias (may be NULL);
  *   - quantisation parameters are precomputed on the host
- *     (hardtool/codegen/quant.py): the kernels do integer arithmetic only;
+ *     (hardtool/kernels/quant.py): the kernels do integer arithmetic only;
  *   - offsets follow TFLite: input_offset = -input zero point,
  *     output_offset = +output zero point;
  *   - a kernel that needs scratch memory takes a hard_context whose buffer
@@ -402,7 +402,7 @@ hard_status hard_softmax_s8(
 
 /* ---------------------------------------------------- LOGISTIC and TANH */
 /* out[i] = lut[(uint8_t)input[i]].  TFLite's reference LOGISTIC and TANH (int8)
- * are exactly such a table, filled in float by LUTPopulate; quant.py builds it. */
+ * are exactly such a table, filled in float by LUTPopulate; hardtool/kernels/quant.py builds it. */
 int32_t hard_lut_s8_get_buffer_size(void);
 
 /* Output may alias the input. */

@@ -15,7 +15,7 @@ Manifest (written by codegen; only ``board`` and ``sources`` are required)::
       "stack_size": 4096,                     # bytes at the bottom of RAM (default: DEFAULT_STACK_BYTES)
       "uart_baud": 115200,
       "build_id": "3f2a9c1",                  # reported in HELLO (<= 32 chars)
-      "linker_script": null,                  # default: the board's link.ld
+      "linker_script": null,                  # default: the board's, rendered (boards.link_script)
       "app": true                             # add the bench app + protocol + board support
     }
 
@@ -33,7 +33,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from hardtool.core.boards import C_FLAGS, DEFAULT_STACK_BYTES, Board, boards, get_board
+from hardtool.core.boards import C_FLAGS, DEFAULT_STACK_BYTES, Board, boards, get_board, link_script
 from hardtool.core.errors import EXIT_DOES_NOT_FIT, HardtoolError
 from hardtool.core.resources import firmware_dir
 from hardtool.core.toolchain import Toolchain, find_toolchain, first_error, run_tool
@@ -138,15 +138,13 @@ def retarget(m: dict[str, Any], board: Board) -> dict[str, Any]:
     """The manifest of a self-contained project, built for another board: the project's own board
     support files are swapped for ``board``'s, from hardtool's firmware tree (e.g. a project made
     for the DISCO board, built for the emulated board)."""
-    own = f"bsp/{m['board']}/"
     if m["board"] == board.name:
         return m
-    sources = [s for s in m["sources"] if not str(s).startswith(own)]
+    own = set(get_board(m["board"]).firmware_sources) if m["board"] in boards() else set()
+    sources = [s for s in m["sources"] if str(s) not in own and not str(s).startswith(f"bsp/{m['board']}/")]
     fw = firmware_dir().resolve()
-    for s in board.sources:
-        path = (board.bsp_dir / s).resolve()
-        if str(path.relative_to(fw)) not in sources:  # shared files (bsp/common) the project already has
-            sources.append(str(path))
+    for rel in board.firmware_sources:
+        sources.append(rel if rel in own else str(fw / rel))  # shared files the project already has
     return m | {"board": board.name, "sources": sources, "linker_script": None}
 
 
@@ -228,8 +226,12 @@ def _overflow_error(
 
 def _link(tc: Toolchain, board: Board, m: dict, objs: list[Path], sources: list[Path], out: Path, name: str):
     base = out.parent
-    script = Path(m["linker_script"]) if m.get("linker_script") else board.bsp_dir / board.linker_script
-    script = script if script.is_absolute() else base / script
+    if m.get("linker_script"):
+        script = Path(m["linker_script"])
+        script = script if script.is_absolute() else base / script
+    else:  # the board's own, rendered from the registry
+        script = out / "link.ld"
+        script.write_text(link_script(board))
     elf, mapf = out / f"{name}.elf", out / f"{name}.map"
     stack = int(m.get("stack_size", DEFAULT_STACK_BYTES))
     cmd = [tc.gcc, *board.cpu_flags, "-nostartfiles", "--specs=nano.specs", "--specs=nosys.specs"]

@@ -8,6 +8,7 @@ import click
 
 from hardtool.core.errors import HardtoolError
 from hardtool.core.files import json_text
+from hardtool.core.options import board_option
 from hardtool.memplan.files import default_plan
 
 
@@ -59,10 +60,11 @@ from hardtool.memplan.files import default_plan
     help="With --protocol mlperf-tiny, what `db` loads: the input's raw bytes, uint8 pixels (minus "
     "128, as the IC/VWW references) or float32 values (quantised, as the AD reference).",
 )
+@board_option("the template's board (device templates qemu and baremetal)")
 @click.option("--force", is_flag=True, help="Replace an existing output folder.")
 @click.option("--json", "as_json", is_flag=True)
 def codegen_cmd(
-    model, plan, template, out, runtime, baud, offline_plan, protocol, mlperf_input, force, as_json
+    model, plan, template, out, runtime, baud, offline_plan, protocol, mlperf_input, board, force, as_json
 ) -> None:
     """Generate C for MODEL: weights as const arrays, one static arena laid out by the plan,
     our int8 kernels, and the TEMPLATE's board files (with a README in the output)."""
@@ -87,6 +89,7 @@ def codegen_cmd(
             uart_baud=baud,
             protocol=protocol,
             mlperf_input=mlperf_input,
+            board=None if board == "auto" else board,
         )
     if as_json:
         click.echo(json_text(summary))

@@ -17,7 +17,14 @@ from hardtool.codegen import stage as ST
 from hardtool.codegen.model_io import ModelIO, model_io
 from hardtool.codegen.ops.shape import relocate
 from hardtool.codegen.registry import EmitContext, Layer, emit_layer, unsupported
-from hardtool.core.boards import DEFAULT_STACK_BYTES, boards
+from hardtool.core.boards import (
+    DEFAULT_STACK_BYTES,
+    Board,
+    boards,
+    chip_limits,
+    get_board,
+    link_script,
+)
 from hardtool.core.errors import HardtoolError
 from hardtool.core.files import atomic_dir, check_input_file, json_text
 from hardtool.core.graph import Graph, load_tflite, lower, unsupported_op_error, validate_graph
@@ -263,7 +270,8 @@ def _render(tmp: Path, template: str, tpl: dict, ctx: dict) -> None:
     ignore = COPY_IGNORE if ctx["float_io"] else shutil.ignore_patterns(*COPY_PATTERNS, "hard_float_io.c")
     for src in ("common/model.h.j2", "common/model.c.j2", "common/README.md.j2"):
         (tmp / Path(src).name[:-3]).write_text(env.get_template(src).render(**ctx))
-    for rel in tpl.get("render", []):
+    # IDE project files describe one board: left out when the project is for another
+    for rel in tpl.get("render", []) if tpl.get("ide_board", ctx["board"]) == ctx["board"] else []:
         dst = tmp / rel.removesuffix(".j2")
         dst.parent.mkdir(parents=True, exist_ok=True)
         dst.write_text(env.get_template(f"{template}/{rel}").render(**ctx))
@@ -274,6 +282,23 @@ def _render(tmp: Path, template: str, tpl: dict, ctx: dict) -> None:
             shutil.copytree(src, dst, ignore=ignore)
         else:
             shutil.copy2(src, dst)
+    if ctx["board"] in boards():
+        _copy_board(tmp, get_board(ctx["board"]))
+
+
+def _copy_board(tmp: Path, board: Board) -> None:
+    """The board's support code from the registry (its sources and the headers beside them, in
+    its own folder and the shared ones it names) and its linker script, rendered."""
+    fw = firmware_dir().resolve()
+    for rel in board.firmware_sources:
+        files = [fw / rel, *(fw / rel).parent.glob("*.h")]
+        for f in files:
+            dst = tmp / f.relative_to(fw)
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            if not dst.exists():
+                shutil.copy2(f, dst)
+    (tmp / "bsp" / board.name).mkdir(parents=True, exist_ok=True)
+    (tmp / "bsp" / board.name / "link.ld").write_text(link_script(board))
 
 
 def _manifest(tmp: Path, ctx: dict) -> dict:
@@ -283,7 +308,12 @@ def _manifest(tmp: Path, ctx: dict) -> dict:
         "name": ctx["name"],
         "board": ctx["board"],
         "sources": ["model.c"]
-        + sorted(str(p.relative_to(tmp)) for p in tmp.rglob("*.c") if p.name != "model.c"),
+        + sorted(
+            rel
+            for rel in (p.relative_to(tmp).as_posix() for p in tmp.rglob("*.c"))
+            if rel != "model.c" and not rel.startswith("bsp/")
+        )
+        + list(get_board(ctx["board"]).firmware_sources),
         "include_dirs": [
             d for d in (".", "kernels", "protocol", "bsp/include", "bsp/common") if (tmp / d).is_dir()
         ],
@@ -339,6 +369,13 @@ def _summary(tmp: Path, ctx: dict) -> dict:
     }
 
 
+def _device_board(tpl: dict, board: str) -> str:
+    """The registry name of ``board`` (name or nickname), for a template that builds board firmware."""
+    if tpl["board"] not in boards():
+        raise HardtoolError(f"--board is for the device templates (qemu, baremetal), not {tpl['name']}")
+    return get_board(board).name
+
+
 def generate(
     model: Path,
     plan_path: Path,
@@ -350,13 +387,17 @@ def generate(
     stack_size: int | None = None,
     protocol: str = "hardtool",
     mlperf_input: str = "raw",
+    board: str | None = None,
 ) -> dict:
     """Render the project; returns the summary written to codegen.json. ``protocol``: the device
-    firmware's serial protocol, hardtool's bench protocol or the MLPerf Tiny runner's."""
+    firmware's serial protocol, hardtool's bench protocol or the MLPerf Tiny runner's. ``board``:
+    a board of the registry for a device template (default: the template's)."""
     model = Path(model)
     tpl = load_template(template)
     if protocol not in PROTOCOLS:
         raise HardtoolError(f"unknown protocol '{protocol}'; choose one of {', '.join(PROTOCOLS)}")
+    if board is not None:
+        tpl = tpl | {"board": _device_board(tpl, board)}
     if protocol != "hardtool" and tpl["board"] not in boards():
         raise HardtoolError(
             f"--protocol {protocol} is for the device templates (qemu, baremetal), not {template}"
@@ -372,6 +413,7 @@ def generate(
         stack_size = int(plan["peak"].get("parts", {}).get("stack", {}).get("bytes", DEFAULT_STACK_BYTES))
     settings = {"name": name or model.parent.name or model.stem, "board": tpl["board"], "template": template}
     settings |= {"uart_baud": uart_baud, "stack_size": stack_size, "protocol": protocol}
+    settings["chip_limits"] = chip_limits(get_board(tpl["board"])) if tpl["board"] in boards() else ""
     settings["protocol_defines"] = protocol_defines(protocol, mlperf_input, info, settings["name"])
     ctx = _context(model, graph, plan, (layers, info, stage), settings)
     with atomic_dir(Path(out), force=force) as tmp:

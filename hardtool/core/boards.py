@@ -1,7 +1,10 @@
 """The one registry of chips and boards. Each chip is one file, ``firmware/targets/<chip>.json``
 (memory regions, core, clock, from the vendor's datasheet); each board we have firmware for is one
 file, ``firmware/bsp/<board>/board.json`` (the chip it carries or emulates, compiler flags, board
-support sources, how it is flashed). Every stage reads board and chip facts from here."""
+support sources, how it is flashed). Every stage reads board and chip facts from here: the
+linker script's MEMORY regions (`link_script`), the CLI's board, target and flasher choices, the
+emulated board's sources, the numbers the templates print. A board.json may hold keys this module
+does not read (another stage's settings): they are kept in ``Board.extra``."""
 
 from __future__ import annotations
 
@@ -22,8 +25,8 @@ EMULATED_BOARD = "qemu_mps2_an500"
 DEFAULT_STACK_BYTES = 4096
 # the C dialect and warnings every build of our sources uses (host, Cortex-M, tests)
 C_FLAGS = ("-std=c99", "-O2", "-Wall", "-Wextra", "-Werror")
-# the tools that flash a real board, in the order "auto" tries them
-FLASHERS = ("auto", "pyocd", "st-flash", "openocd", "cubeprogrammer", "mass-storage")
+# the linker script every Cortex-M board renders (its MEMORY regions from the board and its chip)
+LINK_TEMPLATE = "common/link.ld.in"
 
 
 @dataclass(frozen=True)
@@ -82,13 +85,13 @@ class Board:
     cpu_flags: tuple[str, ...]
     sources: tuple[str, ...]
     include_dirs: tuple[str, ...]
-    linker_script: str
     cflags: tuple[str, ...]
     timer_unit: str
     flash: dict = field(default_factory=dict)
     emulator: dict = field(default_factory=dict)
     # {"bytes": .data + .bss - arena of the bench firmware linked for "reference" (input, layers)}
     runtime_statics: dict = field(default_factory=dict)
+    extra: dict = field(default_factory=dict)  # keys of board.json this module does not read
 
     @property
     def bsp_dir(self) -> Path:
@@ -96,7 +99,19 @@ class Board:
 
     @property
     def flash_address(self) -> int:
+        """Where the image goes: the chip's flash, or address 0 where the emulator loads it."""
         return int(self.flash.get("address", "0x0"), 0)
+
+    @property
+    def flashers(self) -> tuple[str, ...]:
+        """The tools that can flash this board, in the order ``auto`` tries them (none: emulated)."""
+        return tuple(self.flash.get("tools", ()))
+
+    @property
+    def firmware_sources(self) -> tuple[str, ...]:
+        """The board's C sources as paths under firmware/ (its own folder's and shared ones)."""
+        fw = firmware_dir().resolve()
+        return tuple((self.bsp_dir / s).resolve().relative_to(fw).as_posix() for s in self.sources)
 
 
 def _read(path: Path) -> dict:
@@ -125,20 +140,77 @@ def boards() -> dict[str, Board]:
     for p in sorted((firmware_dir() / "bsp").glob("*/board.json")):
         d = _read(p)
         tuples = {k: tuple(d.get(k, ())) for k in ("cpu_flags", "sources", "include_dirs", "cflags")}
+        extra = {k: v for k, v in d.items() if k not in _BOARD_KEYS}
         out[d["name"]] = Board(
             name=d["name"],
             nickname=d["nickname"],
             title=d["title"],
             chip=get_target(d["chip"]),
             emulated=bool(d["emulated"]),
-            linker_script=d["linker_script"],
             timer_unit=d["timer_unit"],
             flash=d.get("flash", {}),
             emulator=d.get("emulator", {}),
             runtime_statics=d.get("runtime_statics", {}),
+            extra=extra,
             **tuples,
         )
     return out
+
+
+_BOARD_KEYS = {f for f in Board.__dataclass_fields__ if f != "extra"}
+
+
+def emulated_board() -> Board:
+    """The board the emulator runs (QEMU): the first emulated board of the registry."""
+    found = [b for b in boards().values() if b.emulated]
+    if not found:
+        raise HardtoolError(
+            "no emulated board in the registry (firmware/bsp/*/board.json); reinstall hardtool"
+        )
+    return found[0]
+
+
+def board_choices() -> tuple[str, ...]:
+    """The CLI's --board values: auto, every board's nickname, then every board's name."""
+    bs = boards().values()
+    return ("auto", *(b.nickname for b in bs), *(b.name for b in bs))
+
+
+def flasher_names() -> tuple[str, ...]:
+    """The CLI's --flasher values: auto, then every tool some board is flashed with, in order."""
+    names: dict[str, None] = {}
+    for b in boards().values():
+        names |= dict.fromkeys(b.flashers)
+    return ("auto", *names)
+
+
+def link_script(board: Board) -> str:
+    """The board's linker script: the shared Cortex-M script with the board's MEMORY regions, the
+    image at its flash address with its chip's flash size, RAM the chip's largest run of
+    address-adjacent regions (what memplan budgets)."""
+    origin, size = board.chip.largest_run()
+    fields = {
+        "TITLE": f"{board.title}: image at {board.flash_address:#010x}, RAM at {origin:#010x}",
+        "LIMITS": f"the {board.chip.name.upper()}'s: {_kb(board.chip.flash_bytes)} flash, {_kb(size)} SRAM",
+        "FLASH_ORIGIN": f"{board.flash_address:#010x}",
+        "FLASH_LENGTH": f"{board.chip.flash_bytes // 1024}K",
+        "RAM_ORIGIN": f"{origin:#010x}",
+        "RAM_LENGTH": f"{size // 1024}K",
+    }
+    text = (firmware_dir() / "bsp" / LINK_TEMPLATE).read_text()
+    for k, v in fields.items():
+        text = text.replace(f"@{k}@", v)
+    return text
+
+
+def _kb(n: int) -> str:
+    """1 MB, 2 MB, 320 KB: sizes as datasheets print them."""
+    return f"{n // (1 << 20)} MB" if n % (1 << 20) == 0 else f"{n // 1024} KB"
+
+
+def chip_limits(board: Board) -> str:
+    """The limits templates print, e.g. "the STM32F746NG's 320 KB RAM / 1 MB flash"."""
+    return f"the {board.chip.name.upper()}'s {_kb(board.chip.budget_bytes)} RAM / {_kb(board.chip.flash_bytes)} flash"
 
 
 def _key(name: str) -> str:

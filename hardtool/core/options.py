@@ -7,9 +7,7 @@ from pathlib import Path
 
 import click
 
-from hardtool.core.boards import FLASHERS
-
-BOARD_CHOICES = ("auto", "disco", "qemu", "stm32f746g_disco", "qemu_mps2_an500")
+from hardtool.core.boards import board_choices, boards, flasher_names
 
 Decorator = Callable[[Callable], Callable]
 
@@ -32,19 +30,21 @@ def out_option(default_help: str) -> Decorator:
 
 
 def board_option(auto_help: str) -> Decorator:
+    """--board: a board of the registry (hardtool.core.boards) by nickname or name, or auto."""
+    known = "; ".join(f"{b.nickname}: the {b.title}" for b in boards().values())
     return click.option(
         "--board",
-        type=click.Choice(BOARD_CHOICES),
+        type=click.Choice(board_choices()),
         default="auto",
         show_default=True,
-        help=f"disco: the STM32F746G-DISCO; qemu: the emulated board; auto: {auto_help}.",
+        help=f"{known}; auto: {auto_help}.",
     )
 
 
 def flasher_option() -> Decorator:
     return click.option(
         "--flasher",
-        type=click.Choice(FLASHERS),
+        type=click.Choice(flasher_names()),
         default="auto",
         show_default=True,
         help="How to flash the board (auto: the first one installed, in this order).",

@@ -38,14 +38,13 @@ def build_qemu_runner(out_dir: Path | None = None, dsp: bool = True) -> Path:
 
     tc = find_toolchain()
     bsp = FIRMWARE / "bsp"
+    board = get_board(EMULATED_BOARD)  # its board support from the registry, its own linker script
     srcs = [
         *runner_sources(),
         TOOLS / "runner_qemu.c",
-        bsp / "qemu_mps2_an500" / "startup.c",
-        bsp / "qemu_mps2_an500" / "bsp_qemu.c",
-        bsp / "common" / "bsp_stack.c",
+        *((board.bsp_dir / s).resolve() for s in board.sources),
     ]
-    cpu = get_board(EMULATED_BOARD).cpu_flags
+    cpu = board.cpu_flags
     flags = [*cpu, *C_FLAGS, *runner_includes(), f"-I{bsp / 'common'}"] + ([] if dsp else ["-DHARD_NO_DSP"])
     link = ["-nostartfiles", "--specs=nano.specs", "--specs=nosys.specs", "-Wl,--gc-sections"]
     script = TOOLS / "runner_qemu.ld"

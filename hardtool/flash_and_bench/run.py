@@ -172,9 +172,9 @@ def _open_link(board: str, build, opts: dict, n: int, log, run: DeviceRun):
         return Link(emu.serial)
     from hardtool.device.flashers import find_board_port, flash
 
-    used = flash(build.bin, build.elf, opts["flasher"])
+    used = flash(build.bin, build.elf, opts["flasher"], board)
     log(f"flashed {build.bin.name} with {used}")
-    return Link(open_port(opts["port"] or find_board_port(), opts["baud"]))
+    return Link(open_port(opts["port"] or find_board_port(board), opts["baud"]))
 
 
 def run_on_device(board: str, build, xs: list, model_sha: str, opts: dict, log, progress: bool) -> DeviceRun:

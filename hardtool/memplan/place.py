@@ -4,12 +4,13 @@
 - ``best_fit``: several orderings with smallest-fitting-gap placement.
 - ``exact``: branch and bound over the placement order with first-fit; every packing can be
   compacted into one that first-fit produces from the blocks sorted by offset, so exhausting the
-  orders is exact. Bounded by a time limit; stops early when it reaches the live-bytes bound.
+  orders is exact. Bounded by a count of work (blocks tried, each weighed by the blocks it is
+  fitted against; never by the clock, so the same blocks
+  give the same offsets on any machine and load); stops early when it reaches the live-bytes bound.
 The plan keeps whichever arena is smallest."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -28,6 +29,7 @@ class Placement:
     arena: int
     method: str
     optimal: bool = False
+    work: int = 0  # the exact search's work: blocks tried, each weighed by the blocks placed before
 
 
 def _overlap(a: Block, b: Block) -> bool:
@@ -110,24 +112,21 @@ def best_fit(blocks: Sequence[Block]) -> Placement:
     return best
 
 
-def exact(blocks: Sequence[Block], bound: int, upper: Placement, time_limit: float = 1.0) -> Placement:
+def exact(blocks: Sequence[Block], bound: int, upper: Placement, max_work: int = 100_000) -> Placement:
     """Branch and bound over placement orders (first fit); returns ``upper`` if it cannot improve it."""
     n = len(blocks)
     best = [upper.arena, list(upper.offsets), upper.arena <= align(bound)]
     if best[2] or n == 0:
         return Placement(best[1], best[0], upper.method, True)
-    deadline = time.perf_counter() + time_limit
     offsets = [0] * n
     used = [False] * n
-    timed_out = False
+    work = 0
+    cut = False
     # larger blocks first makes good solutions appear early
     by_size = sorted(range(n), key=lambda i: (-blocks[i].size, blocks[i].first))
 
     def rec(k: int, arena: int, placed: list[int]) -> bool:
-        nonlocal timed_out
-        if time.perf_counter() > deadline:
-            timed_out = True
-            return True
+        nonlocal work, cut
         if k == n:
             if align(arena) < best[0]:
                 best[0], best[1] = align(arena), list(offsets)
@@ -136,6 +135,10 @@ def exact(blocks: Sequence[Block], bound: int, upper: Placement, time_limit: flo
         for i in by_size:
             if used[i]:
                 continue
+            work += 1 + len(placed)  # one block tried against the blocks placed before it
+            if work > max_work:
+                cut = True
+                return True
             b = blocks[i]
             off = _fit(b, [(blocks[j], offsets[j]) for j in placed], False)
             if align(max(arena, off + b.size)) >= best[0]:
@@ -150,10 +153,9 @@ def exact(blocks: Sequence[Block], bound: int, upper: Placement, time_limit: flo
         return False
 
     rec(0, 0, [])
-    proved = not timed_out or best[0] <= align(bound)
-    return Placement(
-        best[1], best[0], "exact (branch and bound)" if best[0] < upper.arena else upper.method, proved
-    )
+    proved = not cut or best[0] <= align(bound)
+    method = "exact (branch and bound)" if best[0] < upper.arena else upper.method
+    return Placement(best[1], best[0], method, proved, work)
 
 
 def quick(blocks: Sequence[Block]) -> tuple[Placement, Placement]:
@@ -163,7 +165,7 @@ def quick(blocks: Sequence[Block]) -> tuple[Placement, Placement]:
     return (greedy if greedy.arena <= best.arena else best), greedy
 
 
-def place(blocks: Sequence[Block], bound: int, time_limit: float = 1.0) -> tuple[Placement, Placement]:
+def place(blocks: Sequence[Block], bound: int, max_work: int = 100_000) -> tuple[Placement, Placement]:
     """(best placement found, TFLM-style greedy-by-size placement) for the same blocks."""
     best, greedy = quick(blocks)
-    return exact(blocks, bound, best, time_limit), greedy
+    return exact(blocks, bound, best, max_work), greedy

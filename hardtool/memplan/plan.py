@@ -47,6 +47,10 @@ ScratchFn = Callable[[Op, Graph], int]  # scratch bytes an op's kernel needs
 STACK_ESTIMATE = DEFAULT_STACK_BYTES
 
 
+SCHEDULE_STATES = 100_000
+PLACE_WORK = 100_000
+
+
 @dataclass
 class PlanOptions:
     strided_concat: bool = True  # producers write into channel slices of a concat output
@@ -57,9 +61,10 @@ class PlanOptions:
     patch: bool = True  # the first ops run band by band (halo rows computed again)
     # the convolutions whose DSP scratch sets the peak run their scratch-free portable path
     lean_kernels: bool = False
-    beam: int = 4000
-    schedule_seconds: float = 2.0
-    place_seconds: float = 1.0
+    # the searches' budgets count work, never the clock, so a plan is the same on any machine
+    beam: int = 4000  # sets kept per level of the order search
+    schedule_states: int = SCHEDULE_STATES  # sets generated before it keeps one per level
+    place_work: int = PLACE_WORK  # blocks the exact placer may try, weighed by blocks fitted against
 
 
 @dataclass
@@ -102,11 +107,20 @@ class _Ctx:
     gr: Groups
     scratch: dict[int, int]
     opt: PlanOptions
+    # stages built so far, by (ops, streamed, band rows): they depend on the graph alone, so the
+    # plans of one graph (lean rounds) share them
+    stages: dict[tuple, S.Stage] = field(default_factory=dict)
+
+    def stage(self, ops: list[int], streamed: bool, rows: int) -> S.Stage:
+        key = (tuple(ops), streamed, rows)
+        if key not in self.stages:
+            self.stages[key] = S.build(self.g, ops, streamed, rows)
+        return self.stages[key]
 
 
 def _schedule(c: _Ctx, prefix: tuple[int, ...] = ()) -> Schedule:
     o = c.opt
-    return best_order(c.g, c.gr, c.scratch, o.beam, o.schedule_seconds, prefix, o.inplace)
+    return best_order(c.g, c.gr, c.scratch, o.beam, o.schedule_states, prefix, o.inplace)
 
 
 def _stage_step_bytes(c: _Ctx, st: S.Stage) -> int:
@@ -146,7 +160,7 @@ def choose_stage(c: _Ctx, plain_peak: int) -> tuple[S.Stage | None, Schedule | N
         sched = _schedule(c, tuple(ops))
         h_out = c.g.tensors[c.g.ops[ops[-1]].outputs[0]].shape[1]
         for rows in reversed(S.band_choices(h_out)):
-            st = S.build(c.g, ops, streamed, rows)
+            st = c.stage(ops, streamed, rows)
             if not S.valid(st):
                 continue
             peak = max(_stage_step_bytes(c, st), sched.peak)
@@ -204,7 +218,7 @@ def _without_scratch(fn: ScratchFn, ops: set[int]) -> ScratchFn:
     return lambda op, g: 0 if op.index in ops else fn(op, g)
 
 
-def _lean(graph: Graph, fn: ScratchFn, kind: str, opt: PlanOptions, plan: Plan) -> Plan:
+def _lean(graph: Graph, fn: ScratchFn, kind: str, opt: PlanOptions, plan: Plan, stages: dict) -> Plan:
     """``lean_kernels``: while the op at the peak is a convolution with scratch (outside the first
     stage), plan again without its scratch; keep it when the arena (or, at an equal arena, the
     live-bytes bound) shrinks. The kept set is planned once more with the full search, and that
@@ -217,13 +231,13 @@ def _lean(graph: Graph, fn: ScratchFn, kind: str, opt: PlanOptions, plan: Plan) 
         scratch = next((b.size for b in best.blocks if b.op == op), 0)
         if staged or not scratch or best.graph.ops[op].name not in LEAN_OPS:
             break
-        trial = _plan_once(graph, _without_scratch(fn, lean | {op}), kind, quick)
+        trial = _plan_once(graph, _without_scratch(fn, lean | {op}), kind, quick, stages)
         if (trial.arena, trial.lower_bound) >= (best.arena, best.lower_bound):
             break
         lean, best = lean | {op}, trial
     if not lean:
         return plan
-    final = _plan_once(graph, _without_scratch(fn, lean), kind, replace(opt, lean_kernels=False))
+    final = _plan_once(graph, _without_scratch(fn, lean), kind, replace(opt, lean_kernels=False), stages)
     final.options, final.lean_ops = opt, sorted(lean)
     return final if final.arena < plan.arena else plan
 
@@ -241,20 +255,24 @@ def plan_graph(
     With ``lean_kernels`` the convolutions whose scratch sets the peak are given none (`_lean`)."""
     t0 = time.perf_counter()
     precision, scratch_fn, kind, opt = _precision(graph, scratch_fn, scratch_kind, options or PlanOptions())
-    plan = _plan_once(graph, scratch_fn, kind, opt)
+    stages: dict = {}  # the first stages, built once for all the plans of this graph
+    plan = _plan_once(graph, scratch_fn, kind, opt, stages)
     plan.precision = precision
     if opt.lean_kernels:
-        plan = _lean(graph, scratch_fn, kind, opt, plan)
+        plan = _lean(graph, scratch_fn, kind, opt, plan, stages)
     plan.seconds = time.perf_counter() - t0
     return plan
 
 
-def _plan_once(graph: Graph, scratch_fn: ScratchFn, kind: str, opt: PlanOptions) -> Plan:
+def _plan_once(
+    graph: Graph, scratch_fn: ScratchFn, kind: str, opt: PlanOptions, stages: dict | None = None
+) -> Plan:
     """One plan: the stage (if one lowers the peak), then the best of the memory-aware order and
     the file's order, each placed with the best placer."""
     t0 = time.perf_counter()
     g = lower(graph)
-    c = _Ctx(g, static_groups(g, opt.strided_concat, opt.inplace), _scratch_sizes(g, scratch_fn), opt)
+    gr = static_groups(g, opt.strided_concat, opt.inplace)
+    c = _Ctx(g, gr, _scratch_sizes(g, scratch_fn), opt, stages if stages is not None else {})
     sched = _schedule(c)
     # the peak a stage must beat: without relocated concat inputs (the stage choice as before them)
     plain_blocks = blocks_for_order(g, sched.order, c.gr, c.scratch, None, opt.inplace, relocate=False)
@@ -274,7 +292,7 @@ def _plan_once(graph: Graph, scratch_fn: ScratchFn, kind: str, opt: PlanOptions)
                 family[moved] = (key, name, order, blocks, prof, placement, greedy)
     best: tuple | None = None
     for _, name, order, blocks, prof, placement, greedy in family.values():
-        placed: Placement = exact(blocks, max(prof), placement, opt.place_seconds)
+        placed: Placement = exact(blocks, max(prof), placement, opt.place_work)
         if best is None or placed.arena < best[-1].arena:
             best = (name, order, blocks, prof, greedy, placed)
     name, order, blocks, prof, greedy, placement = best
@@ -495,7 +513,7 @@ TECHNIQUES = {
     "patch": "first ops run band by band (halo rows computed again)",
     "lean_kernels": "scratch-free portable kernels for the convolutions at the peak (slower)",
 }
-QUICK = {"schedule_seconds": 0.5, "place_seconds": 0.2}
+QUICK = {"schedule_states": SCHEDULE_STATES // 4, "place_work": PLACE_WORK // 5}
 
 
 def technique_report(graph: Graph, plan: Plan, scratch_fn: ScratchFn | None = None) -> dict:

@@ -2,11 +2,12 @@
 orders and their peak live memory differs; a dynamic programme over the sets of executed ops
 finds the order with the smallest peak. The live bytes after a set of ops depend only on the set,
 so keeping the best peak per set is exact; when a level has more sets than ``beam`` the cheapest
-are kept (then the result is a good order, not a proven best), and a time limit bounds it."""
+are kept (then the result is a good order, not a proven best). The search is bounded by a count
+of states, never by the clock: once ``max_states`` sets have been generated the remaining levels
+keep only their cheapest set, so the same graph gives the same order on any machine and load."""
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 
 from hardtool.core.graph.ir import Graph
@@ -18,8 +19,7 @@ class Schedule:
     order: list[int]
     peak: int  # max bytes live at one step in this order (the placement lower bound)
     exact: bool  # True when no state was pruned: no order has a smaller peak
-    states: int
-    seconds: float
+    states: int  # sets generated (the search's work, bounded by ``max_states``)
 
 
 def file_order(g: Graph) -> list[int]:
@@ -132,7 +132,7 @@ def best_order(
     gr: Groups,
     scratch: dict[int, int],
     beam: int = 4000,
-    time_limit: float = 2.0,
+    max_states: int = 100_000,
     prefix: list[int] | tuple[int, ...] = (),
     inplace: bool = True,
     spatial: bool = True,
@@ -140,7 +140,6 @@ def best_order(
     """The order with the smallest peak of live bytes (exact unless pruned; see module doc).
     ``prefix``: ops that run first (a stage, whose steps memplan costs itself): the search and
     its peak start after them."""
-    t0 = time.perf_counter()
     pb = _problem(g, gr, scratch, inplace, spatial)
     n = len(g.ops)
     prefix = list(prefix)
@@ -155,7 +154,7 @@ def best_order(
         if len(nxt) > beam:
             exact = False
             nxt = dict(sorted(nxt.items(), key=lambda kv: kv[1][:2])[:beam])
-        if time.perf_counter() - t0 > time_limit and beam > 1:
+        if states > max_states and beam > 1:
             beam, exact = 1, False
             nxt = dict([min(nxt.items(), key=lambda kv: kv[1][:2])])
         history.append(nxt)
@@ -167,4 +166,4 @@ def best_order(
         order.append(v)
         mask = prev
     order.reverse()
-    return Schedule(prefix + order, level[full][0], exact, states, time.perf_counter() - t0)
+    return Schedule(prefix + order, level[full][0], exact, states)

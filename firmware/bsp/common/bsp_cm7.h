@@ -136,7 +136,7 @@ static inline __attribute__((noreturn)) void cm7_system_reset(void)
     }
 }
 
-/* Linker-script symbols (firmware/bsp/<board>/link.ld). */
+/* Linker-script symbols (firmware/bsp/common/link.ld.in). */
 extern uint32_t _sidata, _sdata, _edata, _sbss, _ebss, _sstack, _estack;
 
 /* Copy .data from flash, zero .bss. Runs before main, with no stack use beyond its frame. */

@@ -1,24 +1,23 @@
-/* STM32F746G-DISCO board support, register level (no HAL):
+/* STM32F7 Discovery board support (STM32F746G-DISCO, STM32F769I-DISCO), register level (no HAL):
  * - SYSCLK 216 MHz from the 25 MHz HSE via the main PLL (M=25, N=432, P=2, Q=9), over-drive on,
  *   7 flash wait states, ART accelerator + prefetch (disco_clock.c); L1 I/D caches on; AHB 216,
  *   APB1 54, APB2 108. Safe from any reset state (warm start, bootloader jump).
- * - USART1 (PA9 TX, PB7 RX, AF7) = the ST-LINK virtual COM port; RX is interrupt driven into a
- *   ring buffer so no byte is lost while the application is busy.
+ * - USART1 (AF7, on the board's pins: disco_board.h) = the ST-LINK virtual COM port; RX is
+ *   interrupt driven into a ring buffer so no byte is lost while the application is busy.
  * - Timer: DWT->CYCCNT core cycles, extended to 64 bits in software. */
 #include "bsp.h"
 #include "bsp_cm7.h"
+#include "disco_board.h"
 #include "disco_clock.h"
 
 #define SYSCLK_HZ DISCO_SYSCLK_HZ
 #define APB2_HZ   DISCO_APB2_HZ
 
-#define GPIOA_BASE      0x40020000u
-#define GPIOB_BASE      0x40020400u
+#define GPIO_BASE(port) (0x40020000u + 0x400u * (port))
 #define GPIO_MODER(b)   CM7_REG((b) + 0x00u)
 #define GPIO_OSPEEDR(b) CM7_REG((b) + 0x08u)
 #define GPIO_PUPDR(b)   CM7_REG((b) + 0x0Cu)
-#define GPIO_AFRL(b)    CM7_REG((b) + 0x20u)
-#define GPIO_AFRH(b)    CM7_REG((b) + 0x24u)
+#define GPIO_AFR(b, i)  CM7_REG((b) + 0x20u + 4u * (i)) /* i = 0: pins 0-7 (AFRL), 1: 8-15 */
 #define USART1_BASE     0x40011000u
 #define USART_CR1       CM7_REG(USART1_BASE + 0x00u)
 #define USART_CR3       CM7_REG(USART1_BASE + 0x08u)
@@ -73,21 +72,31 @@ void USART1_IRQHandler(void)
     }
 }
 
+/* One pin to alternate function 7 (USART1); TX at high speed, RX pulled up. */
+static void pin_af7(disco_pin_t p, int is_rx)
+{
+    uint32_t base = GPIO_BASE(p.port), two = 2u * p.pin, four = 4u * (p.pin & 7u);
+    RCC_AHB1ENR |= 1u << p.port; /* the port's clock */
+    (void)RCC_AHB1ENR;
+    GPIO_MODER(base) = (GPIO_MODER(base) & ~(3u << two)) | (2u << two);
+    if (is_rx)
+    {
+        GPIO_PUPDR(base) = (GPIO_PUPDR(base) & ~(3u << two)) | (1u << two);
+    }
+    else
+    {
+        GPIO_OSPEEDR(base) |= (3u << two);
+    }
+    GPIO_AFR(base, p.pin >> 3) = (GPIO_AFR(base, p.pin >> 3) & ~(0xFu << four)) | (7u << four);
+}
+
 static void uart_init(void)
 {
-    RCC_AHB1ENR |= (1u << 0) | (1u << 1); /* GPIOA, GPIOB */
-    RCC_APB2ENR |= (1u << 4);             /* USART1 */
+    RCC_APB2ENR |= (1u << 4); /* USART1 */
     (void)RCC_APB2ENR;
     RCC_DCKCFGR2 &= ~3u; /* USART1 clock = APB2 */
-
-    /* PA9 = AF7 (TX) */
-    GPIO_MODER(GPIOA_BASE) = (GPIO_MODER(GPIOA_BASE) & ~(3u << 18)) | (2u << 18);
-    GPIO_OSPEEDR(GPIOA_BASE) |= (3u << 18);
-    GPIO_AFRH(GPIOA_BASE) = (GPIO_AFRH(GPIOA_BASE) & ~(0xFu << 4)) | (7u << 4);
-    /* PB7 = AF7 (RX), pull-up */
-    GPIO_MODER(GPIOB_BASE) = (GPIO_MODER(GPIOB_BASE) & ~(3u << 14)) | (2u << 14);
-    GPIO_PUPDR(GPIOB_BASE) = (GPIO_PUPDR(GPIOB_BASE) & ~(3u << 14)) | (1u << 14);
-    GPIO_AFRL(GPIOB_BASE) = (GPIO_AFRL(GPIOB_BASE) & ~(0xFu << 28)) | (7u << 28);
+    pin_af7(disco_board.uart_tx, 0);
+    pin_af7(disco_board.uart_rx, 1);
 
     USART_CR1 = 0u;
     USART_BRR = (APB2_HZ + BSP_UART_BAUD / 2u) / BSP_UART_BAUD; /* oversampling by 16 */
@@ -118,7 +127,7 @@ void bsp_init(void)
 
 const char *bsp_board_name(void)
 {
-    return "stm32f746g-disco";
+    return disco_board.name;
 }
 uint32_t bsp_core_clock_hz(void)
 {

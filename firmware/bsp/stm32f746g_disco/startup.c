@@ -1,10 +1,13 @@
-/* STM32F746NG startup: vector table (16 core + 98 IRQs), reset handler, default handlers. */
+/* STM32F7 startup: vector table (16 core + the chip's IRQs: 98 on the STM32F746NG, 110 on the
+ * STM32F769NI, set by its board.json), reset handler, default handlers. */
 #include <stdint.h>
 
 #include "bsp_cm7.h"
 
+#ifndef STM32F7_NUM_IRQ
 #define STM32F7_NUM_IRQ 98u
-#define USART1_IRQn     37u
+#endif
+#define USART1_IRQn 37u
 
 extern int main(void);
 void Reset_Handler(void);
