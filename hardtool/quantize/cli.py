@@ -109,6 +109,13 @@ def _floats(ctx, param, value: str | None) -> tuple[float, ...] | None:
 )
 @click.option("--mean", callback=_floats, default=None, help="Per-channel mean, e.g. 0.485,0.456,0.406.")
 @click.option("--std", callback=_floats, default=None, help="Per-channel std, e.g. 0.229,0.224,0.225.")
+@click.option(
+    "--min-cosine",
+    type=float,
+    default=0.98,
+    show_default=True,
+    help="Warn when the cosine similarity of int8 and float outputs on held-out samples is lower.",
+)
 @click.option("--calib-images", type=int, default=64, show_default=True, help="Calibration images.")
 @click.option(
     "--out", type=click.Path(path_type=Path), default=None, help="Output folder [default: build/<name>]."
@@ -143,11 +150,7 @@ def quantize_cmd(
     as_json,
     allow_large_input,
     keep_float,
-    task,
-    tail,
-    float_io,
-    mean,
-    std,
+    **options,
 ) -> None:
     """Quantize INPUT (hardtool checkpoint, any .onnx, or int8 .tflite) to a full-int8 TFLite
     with int8 input and output tensors, keeping what the model outputs.
@@ -178,11 +181,7 @@ def quantize_cmd(
         progress=not as_json,
         allow_large_input=allow_large_input,
         keep_float=keep_float,
-        task=task,
-        tail=tail,
-        float_io=float_io,
-        mean=mean,
-        std=std,
+        **options,  # task, tail, float_io, mean, std, min_cosine
     )
     for w in report.get("warnings", []):
         click.echo(f"warning: {w}", err=True)

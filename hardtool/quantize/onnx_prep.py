@@ -188,16 +188,12 @@ def ends_in_argmax(m: onnx.ModelProto) -> bool:
     return prod is not None and prod.op_type == "ArgMax"
 
 
-def prepare(
-    m: onnx.ModelProto, name: str, input_size, calib_nchw: np.ndarray | None, tail: str
-) -> tuple[onnx.ModelProto, dict]:
-    """Everything above, in order; returns the model and what was changed (for the report)."""
-    fix_input(m, name, input_size)
-    m = _inferred(m)
-    changes = {}
-    if calib_nchw is not None:
-        changes["maxpool_pads_made_finite"] = pad_maxpools(m, calib_nchw)
-    if tail == "argmax" and not ends_in_argmax(m):
-        add_argmax(m)
-        changes["argmax_tail_added"] = True
-    return m, changes
+def argmax_logits(m: onnx.ModelProto) -> str | None:
+    """For a graph ending in ArgMax over channels: the logits it takes the argmax of, before the
+    bilinear Resize feeding it if there is one (the label map's upsampled logits); else None."""
+    prod = _producers(m)
+    last = prod.get(m.graph.output[0].name)
+    if last is None or last.op_type != "ArgMax":
+        return None
+    before = prod.get(last.input[0])
+    return before.input[0] if before is not None and before.op_type == "Resize" else last.input[0]

@@ -103,6 +103,7 @@ class Job:
     float_io: bool = False
     mean: tuple | None = None
     std: tuple | None = None
+    min_cosine: float = 0.98
 
 
 def _check_job(job: Job) -> None:
@@ -118,6 +119,8 @@ def _check_job(job: Job) -> None:
             f"{flag} needs a checkpoint or an .onnx input: a .tflite is already converted, with no float "
             "graph to change or keep"
         )
+    if not 0.0 <= job.min_cosine <= 1.0:
+        raise HardtoolError(f"--min-cosine must be between 0 and 1, not {job.min_cosine}")
     if (job.mean is None) != (job.std is None):
         raise HardtoolError("give --mean and --std together")
     if job.mean is not None and (len(job.mean) != len(job.std) or min(abs(v) for v in job.std) == 0):
@@ -319,7 +322,7 @@ def _evaluate(src: dict, smp: Samples, job: Job, tmp: Path, data: Path, progress
         if ref is None:
             del out["eval"]["float"], out["eval"]["agreement"]
     if ref is not None and not labels_out:
-        out["output_check"] = fidelity.output_report(ref, q)
+        out["output_check"] = fidelity.output_report(ref, q, job.min_cosine)
     out["warnings"] = _warnings(out)
     return out
 

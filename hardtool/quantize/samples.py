@@ -66,13 +66,15 @@ def load_input(path: Path, shape: tuple[int, int, int], mean, std) -> np.ndarray
 
 
 def _split(items: list, n_calib: int, n_eval: int | None, what: str) -> tuple[list, list]:
-    """A seeded shuffle; the first ``n_calib`` calibrate, the rest (up to ``n_eval``) are held out."""
+    """A seeded shuffle; the first ``n_calib`` calibrate, the rest (up to ``n_eval``) are held out.
+    A folder too small for ``n_calib`` keeps a quarter of its samples (at least one) held out."""
     items = list(items)
     random.Random(0).shuffle(items)
-    if len(items) <= n_calib:
+    n_calib = min(n_calib, len(items) - max(1, len(items) // 4))
+    if n_calib < 1:
         raise HardtoolError(
-            f"{what} has {len(items)} samples: --calib-images {n_calib} leaves none held out for the "
-            "report; lower --calib-images or add samples"
+            f"{what} has {len(items)} sample(s): at least 2 are needed, one to calibrate and one held "
+            "out for the report; add samples"
         )
     return items[:n_calib], items[n_calib:][:n_eval]
 

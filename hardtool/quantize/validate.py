@@ -96,16 +96,17 @@ def check_int8_graph(path: Path, allow_float_edges: bool = False) -> dict:
 ABSURD_SCALE = (1e-12, 1e6)
 
 
-def _cause(op_name: str, scale: float, ops: list, tensors: dict, i: int) -> str:
-    if scale > ABSURD_SCALE[1]:
-        for op in ops[max(0, i - 2) : i + 1]:
-            if op["op_name"] == "PADV2":
-                const = tensors[op["inputs"][2]]
-                return (
-                    "a PADV2 pads with a huge constant (an unrewritten padded MaxPool pads with -FLT_MAX): "
-                    "pad the pool explicitly with a finite value (e.g. F.pad(x, p, value=0) after a ReLU) "
-                    f"before nn.MaxPool2d(padding=0); constant tensor '{const['name'][:40]}'"
-                )
+def _cause(bad: list[tuple[int, str, str, float]]) -> str:
+    """The likely cause of absurd scales, from the ops that have them."""
+    pads = [i for i, name, _, sc in bad if name == "PADV2" and sc > ABSURD_SCALE[1]]
+    if pads:
+        return (
+            f"op #{pads[0]} PADV2 pads with a huge constant, as the converter pads a padded MaxPool "
+            "with -FLT_MAX: quantize the .onnx with 'hardtool quantize' (it pads the pool with a finite "
+            "value first), or pad explicitly (F.pad(x, p, value=0) after a ReLU) before an unpadded "
+            "nn.MaxPool2d"
+        )
+    if max(sc for *_, sc in bad) > ABSURD_SCALE[1]:
         return (
             "the calibration saw values near 1e8 or more: check the input normalisation (--mean/--std) "
             "and unbounded activations (e.g. exp, division by a small number)"
@@ -134,7 +135,7 @@ def check_scales(path: Path) -> list[dict]:
         raise HardtoolError(
             f"{Path(path).name}: op #{i} {name} has an absurd int8 output scale {sc:.3g} (tensor "
             f"'{tname[:60]}'){more}, so the int8 model computes nothing useful; likely cause: "
-            f"{_cause(name, sc, ops, tensors, i)}"
+            f"{_cause(bad)}"
         )
     return []
 
