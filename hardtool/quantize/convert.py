@@ -25,6 +25,13 @@ from hardtool.core.errors import HardtoolError
 SAMPLE_FILE = "calibration_image_sample_data_20x128x128x3_float32.npy"
 
 
+def one_line(e: BaseException, limit: int = 240) -> str:
+    """A converter's exception as one line: its lines that say 'error' (else all), joined."""
+    lines = [ln.strip() for ln in str(e).splitlines() if ln.strip()]
+    errs = [ln for ln in lines if "error" in ln.lower()] or lines
+    return f"{type(e).__name__}: {' | '.join(errs)}"[:limit]
+
+
 @contextlib.contextmanager
 def _quiet() -> Iterator[None]:
     """onnx2tf and TensorFlow print a lot; keep our stdout for our own report."""
@@ -98,7 +105,8 @@ def onnx_to_saved_model(
             ) from None
         except Exception as e:  # noqa: BLE001
             raise HardtoolError(
-                f"onnx2tf could not convert {onnx_path.name}: {type(e).__name__}: {str(e)[:200]}"
+                f"onnx2tf could not convert {onnx_path.name} ({one_line(e)}); replace the op it names "
+                "with standard ONNX ops (opset 17), or export with fixed shapes"
             ) from None
         finally:
             os.chdir(old_cwd)
@@ -173,7 +181,8 @@ def _check_outputs(saved: Path, onnx_path: Path, images_nchw: np.ndarray) -> dic
     if worst > 1e-3:
         raise HardtoolError(
             f"onnx2tf converted {Path(onnx_path).name} wrongly: its output differs from onnxruntime "
-            f"by {100 * worst:.1f}% of the output range"
+            f"by {100 * worst:.1f}% of the output range; change the layer shapes (a channel count equal "
+            "to a width or height) or the model"
         )
     return {"max_relative_diff": worst, "images": len(images_nchw)}
 
@@ -211,7 +220,10 @@ def saved_model_to_int8(saved: Path, calib_nchw: np.ndarray, progress=None, floa
         with interrupt.foreign(), _quiet():
             return conv.convert()
     except Exception as e:  # noqa: BLE001
-        raise HardtoolError(f"TFLite int8 conversion failed: {type(e).__name__}: {str(e)[:300]}") from None
+        raise HardtoolError(
+            f"TFLite int8 conversion failed ({one_line(e)}); replace the ops it names with TFLite int8 "
+            "builtins (a custom or float-only op has no int8 kernel)"
+        ) from None
 
 
 def saved_model_to_float32(saved: Path) -> bytes:
@@ -224,7 +236,7 @@ def saved_model_to_float32(saved: Path) -> bytes:
         with _quiet():
             return conv.convert()
     except Exception as e:  # noqa: BLE001
-        raise HardtoolError(f"TFLite float32 conversion failed: {type(e).__name__}: {str(e)[:300]}") from None
+        raise HardtoolError(f"TFLite float32 conversion failed ({one_line(e)})") from None
 
 
 DTYPES = ("int8", "float32")

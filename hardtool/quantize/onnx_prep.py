@@ -167,15 +167,17 @@ def add_argmax(m: onnx.ModelProto) -> None:
     fuses with a preceding bilinear Resize)."""
     if len(m.graph.output) != 1:
         raise HardtoolError(f"--tail argmax needs a model with one output, not {len(m.graph.output)}")
-    out = m.graph.output[0]
-    if len(_dims(out)) not in (0, 4):
+    out = _inferred(m).graph.output[0]
+    dims = _dims(out)
+    if len(dims) != 4:
         raise HardtoolError(
-            f"--tail argmax needs [1, classes, H, W] logits; output '{out.name}' has shape {_dims(out)}"
+            f"--tail argmax needs [1, classes, H, W] logits; output '{out.name}' has shape {dims}"
         )
     labels = f"{out.name}_labels"
     m.graph.node.append(helper.make_node("ArgMax", [out.name], [labels], axis=1, keepdims=0))
     del m.graph.output[:]
-    m.graph.output.append(helper.make_empty_tensor_value_info(labels))
+    shape = [d if isinstance(d, int) else None for d in (dims[0], dims[2], dims[3])]
+    m.graph.output.append(helper.make_tensor_value_info(labels, onnx.TensorProto.INT64, shape))
 
 
 def output_shape(m: onnx.ModelProto) -> list:
