@@ -167,8 +167,7 @@ def _source_onnx(job: Job, input_path: Path) -> dict:
     m = export.load_onnx(input_path)
     size = onnx_prep.fix_input(m, input_path.name, job.input_size)
     check_input_size(size, job.allow_large, f"{input_path.name}'s input size", min_side=1)
-    c = m.graph.input[[i.name for i in m.graph.input].index(onnx_prep.graph_inputs(m)[0].name)]
-    channels = c.type.tensor_type.shape.dim[1].dim_value
+    channels = onnx_prep.graph_inputs(m)[0].type.tensor_type.shape.dim[1].dim_value
     shape = onnx_prep.output_shape(m)
     job.tail = job.tail or "none"
     task = job.task or ("seg" if job.tail == "argmax" else _infer_task("onnx", shape, False))
