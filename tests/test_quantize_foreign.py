@@ -281,3 +281,30 @@ def test_checkpoint_without_its_tail(demo_ckpt, synth_data, tmp_path):
     assert r["task"] == "seg" and r["tail"] == "none" and "ARG_MAX" not in r["ops"]
     assert r["output_quant"]["dtype"] == "int8" and len(r["output_quant"]["shape"]) == 4
     assert r["output_check"]["within_threshold"] and {"float", "onnx", "int8"} <= set(r["eval"])
+
+
+def test_bad_options_fail_before_any_conversion(work, npy_folder, synth_data, tmp_path):
+    tiny = _tiny(work / "opts.onnx")
+    bad = [
+        (
+            {"data": synth_data, "task": "seg"},
+            "--task seg scores Cityscapes' 19 classes, but opts.onnx outputs 4",
+        ),
+        ({"data": npy_folder, "mean": (0.5, 0.5, 0.5)}, "give --mean and --std together"),
+        ({"data": npy_folder, "mean": (0.5,), "std": (0.0,)}, "no zero std"),
+        ({"data": npy_folder, "task": "nope"}, "--task must be one of"),
+    ]
+    for kw, says in bad:
+        data = kw.pop("data")
+        with pytest.raises(HardtoolError, match=says.replace("(", r"\(").replace("[", r"\[")):
+            quantize(tiny, data, tmp_path / "o", progress=False, **kw)
+    wrong = tmp_path / "wrong"
+    wrong.mkdir()
+    for i in range(3):
+        np.save(wrong / f"{i}.npy", np.zeros((3, 16, 16), np.float32))
+    with pytest.raises(
+        HardtoolError,
+        match=r"\d\.npy: a \.npy sample must be the preprocessed model input, shape \[3, 32, 32\]",
+    ):
+        quantize(tiny, wrong, tmp_path / "o", progress=False)
+    assert not (tmp_path / "o").exists()

@@ -171,6 +171,11 @@ def _source_onnx(job: Job, input_path: Path) -> dict:
     shape = onnx_prep.output_shape(m)
     job.tail = job.tail or "none"
     task = job.task or ("seg" if job.tail == "argmax" else _infer_task("onnx", shape, False))
+    if task == "seg" and len(shape) == 4 and shape[1] != len(class_names()):
+        raise HardtoolError(
+            f"--task seg scores Cityscapes' {len(class_names())} classes, but {input_path.name} outputs "
+            f"{shape[1]} channels; use --task generic (float vs int8 outputs) for other label sets"
+        )
     mean = job.mean or (DEFAULT_MEAN if channels == 3 else (0.0,) * channels)
     std = job.std or (DEFAULT_STD if channels == 3 else (1.0,) * channels)
     return {"model": None, "onnx": m, "size": size, "channels": channels, "mean": tuple(mean),
