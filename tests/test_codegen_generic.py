@@ -22,6 +22,7 @@ MLPERF_DIR = mlperf_dir() or Path("shared/mlperf-tiny")  # absent: the tests tha
 MLPERF = ["vww_96_int8", "resnet8_quant", "kws_ref_model", "ad01_int8", "strm_ww_int8"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", MLPERF)
 def test_mlperf_tiny_file_bit_exact(name, tmp_path):
     path = MLPERF_DIR / f"{name}.tflite"

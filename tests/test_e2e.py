@@ -11,10 +11,13 @@ import pytest
 from tests.test_cli_errors import assert_one_line_error, run
 from tests.test_interrupts import assert_interrupted, child_running, ctrl_c, descendants, snapshot
 
-pytestmark = pytest.mark.skipif(
-    shutil.which("qemu-system-arm") is None or shutil.which("arm-none-eabi-gcc") is None,
-    reason="needs qemu-system-arm and arm-none-eabi-gcc",
-)
+pytestmark = [
+    pytest.mark.skipif(
+        shutil.which("qemu-system-arm") is None or shutil.which("arm-none-eabi-gcc") is None,
+        reason="needs qemu-system-arm and arm-none-eabi-gcc",
+    ),
+    pytest.mark.slow,  # the whole pipeline on the emulated board
+]
 
 
 @pytest.fixture(scope="module")

@@ -71,6 +71,7 @@ def run_fuzz(items, check) -> tuple[collections.Counter, list[str]]:
     return counts, internal
 
 
+@pytest.mark.slow
 def test_memplan_mutants_never_give_an_internal_error(sources):
     names = sorted(sources)
     items = ((names[s % len(names)], s, mutant(sources[names[s % len(names)]], s)) for s in range(N_MEMPLAN))

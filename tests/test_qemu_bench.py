@@ -120,6 +120,7 @@ def test_reset_command_mid_image_resumes(elf: Path) -> None:
     assert results[1].stats["resets"] == 1
 
 
+@pytest.mark.slow
 def test_fault_injection_proxy_corrupt_drop_delay(elf: Path) -> None:
     images = fakemodel.random_images(4, seed=13)
     with QemuBoard(elf, timeout=90, connect=False) as board:

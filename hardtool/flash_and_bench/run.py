@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from hardtool.core import interrupt
-from hardtool.core.boards import EMULATED_BOARD, get_board
+from hardtool.core.boards import DEFAULT_BOARD, EMULATED_BOARD, get_board
 from hardtool.core.errors import HardtoolError
 from hardtool.core.files import check_clobber, free_path, output_dir
 from hardtool.flash_and_bench import report as R
@@ -45,20 +45,20 @@ def read_project(build_dir: Path) -> dict:
 
 
 def resolve_board(board: str, port: str | None, log: Callable[[str], None]) -> tuple[str, str | None]:
-    """(board name, port): 'auto' → the DISCO board when a port is given or an ST-LINK is found,
-    else the emulated board (and say so)."""
+    """(board name, port): 'auto' → the default board (the STM32F746G-DISCO) when a port is given
+    or its ST-LINK is found, else the emulated board (and say so)."""
     if board != "auto":
         return get_board(board).name, port
     if port:
-        return get_board("disco").name, port
+        return DEFAULT_BOARD, port
     from hardtool.device.flashers import find_board_port
 
     try:
-        return get_board("disco").name, find_board_port()
+        return DEFAULT_BOARD, find_board_port(DEFAULT_BOARD)
     except HardtoolError:
         log(
-            "no STM32F746G-DISCO found: running on the emulated board (QEMU mps2-an500); "
-            "latency is reported in emulated instructions"
+            f"no {get_board(DEFAULT_BOARD).title} found: running on the emulated board "
+            f"(QEMU {get_board(EMULATED_BOARD).emulator['machine']}); latency is reported in emulated instructions"
         )
         return EMULATED_BOARD, None
 
