@@ -54,15 +54,33 @@ from hardtool.memplan.files import default_plan
 @click.option(
     "--mlperf-input",
     type=click.Choice(["raw", "uint8", "float32"]),
-    default="raw",
-    show_default=True,
+    default=None,
     help="With --protocol mlperf-tiny, what `db` loads: the input's raw bytes, uint8 pixels (minus "
-    "128, as the IC/VWW references) or float32 values (quantised, as the AD reference).",
+    "128, as the IC/VWW references) or float32 values (quantised, as the AD reference) "
+    "[default: as the benchmark's reference firmware].",
+)
+@click.option(
+    "--mlperf-model",
+    default=None,
+    metavar="NAME",
+    help="With --protocol mlperf-tiny, the benchmark the firmware answers as (kws01, vww01, ic01, "
+    "ad01, sww01) [default: recognised from the model's input and output shapes].",
 )
 @click.option("--force", is_flag=True, help="Replace an existing output folder.")
 @click.option("--json", "as_json", is_flag=True)
 def codegen_cmd(
-    model, plan, template, out, runtime, baud, offline_plan, protocol, mlperf_input, force, as_json
+    model,
+    plan,
+    template,
+    out,
+    runtime,
+    baud,
+    offline_plan,
+    protocol,
+    mlperf_input,
+    mlperf_model,
+    force,
+    as_json,
 ) -> None:
     """Generate C for MODEL: weights as const arrays, one static arena laid out by the plan,
     our int8 kernels, and the TEMPLATE's board files (with a README in the output)."""
@@ -87,6 +105,7 @@ def codegen_cmd(
             uart_baud=baud,
             protocol=protocol,
             mlperf_input=mlperf_input,
+            mlperf_model=mlperf_model,
         )
     if as_json:
         click.echo(json_text(summary))

@@ -13,6 +13,7 @@ import jinja2
 
 from hardtool import __version__
 from hardtool.codegen import ops  # noqa: F401 - registers every op family's emitter
+from hardtool.codegen import mlperf as MLPERF
 from hardtool.codegen import stage as ST
 from hardtool.codegen.model_io import ModelIO, model_io
 from hardtool.codegen.ops.shape import relocate
@@ -43,7 +44,6 @@ def load_template(name: str) -> dict:
 
 
 PROTOCOLS = ("hardtool", "mlperf-tiny")
-MLPERF_INPUTS = {"raw": 0, "uint8": 1, "float32": 2}
 
 
 def app_files(copy: list[str], protocol: str) -> list[str]:
@@ -54,18 +54,11 @@ def app_files(copy: list[str], protocol: str) -> list[str]:
     return [("mlperf" if rel == "app" else rel) for rel in copy if rel != "protocol"]
 
 
-def protocol_defines(protocol: str, mlperf_input: str, io: ModelIO, name: str) -> dict:
-    """Build switches of the MLPerf Tiny firmware: how `db` bytes become the input, the model name."""
+def protocol_defines(protocol: str, mlperf_input: str | None, io: ModelIO, mlperf_model: str | None) -> dict:
+    """Build switches of the MLPerf Tiny firmware (hardtool.codegen.mlperf)."""
     if protocol == "hardtool":
         return {}
-    if mlperf_input not in MLPERF_INPUTS:
-        raise HardtoolError(f"--mlperf-input {mlperf_input}: choose one of {', '.join(MLPERF_INPUTS)}")
-    if mlperf_input != "raw" and (len(io.inputs) != 1 or io.inputs[0].dtype != "int8"):
-        raise HardtoolError(
-            f"--mlperf-input {mlperf_input} needs one int8 model input; use --mlperf-input raw"
-        )
-    model = re.sub(r"[^A-Za-z0-9._-]", "_", name)[:32]
-    return {"MLPERF_INPUT": MLPERF_INPUTS[mlperf_input], "MLPERF_MODEL_NAME": f'"{model}"'}
+    return MLPERF.protocol_defines(io, mlperf_model, mlperf_input)
 
 
 def load_plan(plan_path: Path, graph: Graph, model: Path) -> dict:
@@ -349,7 +342,8 @@ def generate(
     uart_baud: int = 115200,
     stack_size: int | None = None,
     protocol: str = "hardtool",
-    mlperf_input: str = "raw",
+    mlperf_input: str | None = None,
+    mlperf_model: str | None = None,
 ) -> dict:
     """Render the project; returns the summary written to codegen.json. ``protocol``: the device
     firmware's serial protocol, hardtool's bench protocol or the MLPerf Tiny runner's."""
@@ -372,7 +366,7 @@ def generate(
         stack_size = int(plan["peak"].get("parts", {}).get("stack", {}).get("bytes", DEFAULT_STACK_BYTES))
     settings = {"name": name or model.parent.name or model.stem, "board": tpl["board"], "template": template}
     settings |= {"uart_baud": uart_baud, "stack_size": stack_size, "protocol": protocol}
-    settings["protocol_defines"] = protocol_defines(protocol, mlperf_input, info, settings["name"])
+    settings["protocol_defines"] = protocol_defines(protocol, mlperf_input, info, mlperf_model)
     ctx = _context(model, graph, plan, (layers, info, stage), settings)
     with atomic_dir(Path(out), force=force) as tmp:
         _render(tmp, template, tpl, ctx)
