@@ -116,7 +116,44 @@ def test_runner_exchange_on_the_emulated_board(name, tmp_path):
         lines = dut.command("infer 3 1", timeout=300)
         assert lines[:3] == ["m-warmup-start-1", "m-warmup-done", "m-infer-start-3"]
         us, insns = laps(lines), laps(lines, "instructions")
-        assert insns[1] - insns[0] >= 3 * (one[1] - one[0]) * 0.99 and insns[1] - insns[0] > 3 * summary["macs"]
+        assert (
+            insns[1] - insns[0] >= 3 * (one[1] - one[0]) * 0.99 and insns[1] - insns[0] > 3 * summary["macs"]
+        )
         assert us[1] - us[0] == insns[1] // 1000 - insns[0] // 1000  # 1 ns per instruction
         assert close(result_items(lines), expected(tfl, summary, raw, x), anomaly)
         assert result_items(dut.command("results")) == result_items(lines)
+
+
+@needs_board
+def test_serve_puts_the_uart_on_a_pty_until_ctrl_c(tmp_path):
+    """`hardtool serve DIR`: prints the pty, any serial client talks to the firmware there (twice,
+    as the runner opens the port more than once), Ctrl-C -> exit 130 with QEMU gone."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    import serial
+
+    firmware("sww01", tmp_path)
+    link = tmp_path / "tty"
+    env = os.environ | {"PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    cmd = [sys.executable, "-m", "hardtool", "serve", str(tmp_path / "dut"), "--link", str(link)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        first = proc.stdout.readline()
+        assert "its UART is on /dev/" in first and link.is_symlink(), (first, proc.stderr.read())
+        for _ in range(2):
+            with serial.Serial(str(link), 115200, timeout=0.1) as port:
+                port.write(b"name%")
+                dut = DutClient(port)
+                assert dut.lines() == ["m-name-dut-[hardtool]", "m-ready"]
+                assert dut.command("profile")[1] == "m-model-[sww01]"
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(60) == 130
+        assert "interrupted (Ctrl-C)" in proc.stderr.read() and not link.exists()
+        qemu = subprocess.run(["pgrep", "-f", str(tmp_path)], capture_output=True, text=True).stdout
+        assert not qemu.strip(), qemu
+    finally:
+        if proc.poll() is None:
+            proc.kill()

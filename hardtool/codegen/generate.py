@@ -5,15 +5,14 @@ the plan, the kernel library, and the template's board files), written atomicall
 from __future__ import annotations
 
 import json
-import re
 import shutil
 from pathlib import Path
 
 import jinja2
 
 from hardtool import __version__
-from hardtool.codegen import ops  # noqa: F401 - registers every op family's emitter
 from hardtool.codegen import mlperf as MLPERF
+from hardtool.codegen import ops  # noqa: F401 - registers every op family's emitter
 from hardtool.codegen import stage as ST
 from hardtool.codegen.model_io import ModelIO, model_io
 from hardtool.codegen.ops.shape import relocate
