@@ -36,7 +36,11 @@ from hardtool.memplan.files import default_plan
     help="hardtool: our kernels and static plan; tflm: the .tflite as a C array for TFLite Micro.",
 )
 @click.option(
-    "--baud", type=int, default=115200, show_default=True, help="UART baud rate of device templates."
+    "--baud",
+    type=int,
+    default=None,
+    help="UART baud rate of device templates [default: the board's (DISCO: 1,228,800, the fastest "
+    "its ST-LINK/V2-1 carries reliably; fallback 921,600); MLPerf Tiny firmware: the runner's].",
 )
 @click.option(
     "--offline-plan",

@@ -23,6 +23,7 @@ from hardtool.core.files import atomic_dir, check_input_file, json_text
 from hardtool.core.graph import Graph, load_tflite, lower, unsupported_op_error, validate_graph
 from hardtool.core.graph.ir import describe_op
 from hardtool.core.resources import firmware_dir, templates_dir
+from hardtool.core.uart import check_baud, default_baud
 from hardtool.memplan.contract import check_plan
 from hardtool.memplan.lifetimes import concat_slices
 from hardtool.ops.cgen import c_float, c_string
@@ -58,6 +59,21 @@ def protocol_defines(protocol: str, mlperf_input: str | None, io: ModelIO, mlper
     if protocol == "hardtool":
         return {}
     return MLPERF.protocol_defines(io, mlperf_model, mlperf_input)
+
+
+def firmware_baud(board: str, baud: int | None, defines: dict) -> int:
+    """The UART rate the firmware is built for, checked against the board: by default the board's
+    (its USB-serial bridge's fastest reliable rate), or for MLPerf Tiny firmware the rate of the
+    runner's devices file for that benchmark."""
+    if board not in boards():
+        if baud is not None and baud <= 0:
+            raise HardtoolError(f"--baud {baud}: a baud rate must be a positive number of bits per second")
+        return baud or 115200
+    b = boards()[board]
+    if baud is None:
+        name = str(defines.get("MLPERF_MODEL_NAME", "")).strip('"')
+        baud = MLPERF.RUNNER_BAUD.get(name, MLPERF.RUNNER_BAUD["*"]) if defines else default_baud(b)
+    return check_baud(b, baud)
 
 
 def load_plan(plan_path: Path, graph: Graph, model: Path) -> dict:
@@ -338,7 +354,7 @@ def generate(
     out: Path,
     force: bool = False,
     name: str | None = None,
-    uart_baud: int = 115200,
+    uart_baud: int | None = None,
     stack_size: int | None = None,
     protocol: str = "hardtool",
     mlperf_input: str | None = None,
@@ -364,8 +380,9 @@ def generate(
     if stack_size is None:  # reserve what memplan budgets for the stack, so the link checks the same total
         stack_size = int(plan["peak"].get("parts", {}).get("stack", {}).get("bytes", DEFAULT_STACK_BYTES))
     settings = {"name": name or model.parent.name or model.stem, "board": tpl["board"], "template": template}
-    settings |= {"uart_baud": uart_baud, "stack_size": stack_size, "protocol": protocol}
     settings["protocol_defines"] = protocol_defines(protocol, mlperf_input, info, mlperf_model)
+    uart_baud = firmware_baud(tpl["board"], uart_baud, settings["protocol_defines"])
+    settings |= {"uart_baud": uart_baud, "stack_size": stack_size, "protocol": protocol}
     ctx = _context(model, graph, plan, (layers, info, stage), settings)
     with atomic_dir(Path(out), force=force) as tmp:
         _render(tmp, template, tpl, ctx)

@@ -12,6 +12,8 @@ from hardtool.codegen.model_io import ModelIO
 from hardtool.core.errors import HardtoolError
 
 MLPERF_INPUTS = {"raw": 0, "uint8": 1, "float32": 2}
+# the DUT's baud in the runner's devices files (devices_ad.yaml: 921600; the others 115200)
+RUNNER_BAUD = {"ad01": 921600, "*": 115200}
 RESULTS_SCORES = 0  # every output value, dequantised, %0.3f (the classifiers)
 RESULTS_MSE = 1  # one anomaly score: mean squared error of the output against the float input (AD)
 

@@ -89,6 +89,8 @@ class Board:
     emulator: dict = field(default_factory=dict)
     # {"bytes": .data + .bss - arena of the bench firmware linked for "reference" (input, layers)}
     runtime_statics: dict = field(default_factory=dict)
+    # UART clock, divider range, USB-serial bridge limit and default baud (hardtool.core.uart)
+    uart: dict = field(default_factory=dict)
 
     @property
     def bsp_dir(self) -> Path:
@@ -136,6 +138,7 @@ def boards() -> dict[str, Board]:
             flash=d.get("flash", {}),
             emulator=d.get("emulator", {}),
             runtime_statics=d.get("runtime_statics", {}),
+            uart=d.get("uart", {}),
             **tuples,
         )
     return out
