@@ -39,7 +39,9 @@ def test_every_header_constant_has_the_same_value_on_the_host():
         if name.startswith("UNIT_"):  # the host keeps the timer units as names
             word = {"NANOSECONDS": "ns"}.get(name[5:], name[5:].lower())
             if P.UNIT_NAMES.get(value) != word:
-                differ.append(f"HP_{name} = {value}, protocol.UNIT_NAMES[{value}] = {P.UNIT_NAMES.get(value)}")
+                differ.append(
+                    f"HP_{name} = {value}, protocol.UNIT_NAMES[{value}] = {P.UNIT_NAMES.get(value)}"
+                )
             continue
         host = HOST_NAME.get(name, name)
         if not hasattr(P, host):
