@@ -34,16 +34,20 @@ class PtyBridge:
         self.stopped_because = ""
 
     def __enter__(self) -> PtyBridge:
+        if self.link is not None and (self.link.exists() or self.link.is_symlink()):
+            raise HardtoolError(f"{self.link} exists; choose another --link or remove it")
         self.master, self.slave = os.openpty()
         tty.setraw(self.slave)  # no echo, no CR/LF translation: the bytes as the UART sends them
         self.path = os.ttyname(self.slave)
         if self.link is not None:
-            if self.link.exists() or self.link.is_symlink():
-                raise HardtoolError(f"{self.link} exists; choose another --link or remove it")
             self.link.symlink_to(self.path)
-        self.board.start()
-        self.sock = socket.create_connection(("127.0.0.1", self.board.port), timeout=5.0)
-        self.banner = self._boot_output()
+        try:
+            self.board.start()
+            self.sock = socket.create_connection(("127.0.0.1", self.board.port), timeout=5.0)
+            self.banner = self._boot_output()
+        except BaseException:
+            self.close()  # QEMU missing or failing, Ctrl-C while it boots: nothing left behind
+            raise
         os.set_blocking(self.master, False)
         return self
 
