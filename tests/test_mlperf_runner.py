@@ -154,6 +154,10 @@ def test_serve_puts_the_uart_on_a_pty_until_ctrl_c(tmp_path):
         assert "interrupted (Ctrl-C)" in proc.stderr.read() and not link.exists()
         qemu = subprocess.run(["pgrep", "-f", str(tmp_path)], capture_output=True, text=True).stdout
         assert not qemu.strip(), qemu
-    finally:
+    finally:  # a failed assertion: stop it as Ctrl-C does, so that it stops its QEMU too
         if proc.poll() is None:
-            proc.kill()
+            proc.send_signal(signal.SIGINT)
+            try:
+                proc.wait(30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
