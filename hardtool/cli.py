@@ -29,6 +29,7 @@ COMMANDS: dict[str, str] = {
     "codegen": "hardtool.codegen.cli:codegen_cmd",
     "build": "hardtool.build.cli:build_cmd",
     "flash-and-bench": "hardtool.flash_and_bench.cli:flash_and_bench_cmd",
+    "serve": "hardtool.flash_and_bench.serve:serve_cmd",
     "run": "hardtool.pipeline:run_cmd",
 }
 

@@ -34,6 +34,13 @@
 #ifndef APP_IDLE_MS
 #define APP_IDLE_MS 2000u
 #endif
+#ifdef APP_PROTOCOL_MARKS /* bench builds: every received byte's handling between region marks */
+#define APP_WORK_BEGIN() BSP_MARK(BSP_MARK_REGION_BEGIN)
+#define APP_WORK_END()   BSP_MARK(BSP_MARK_REGION_END)
+#else
+#define APP_WORK_BEGIN() ((void)0)
+#define APP_WORK_END()   ((void)0)
+#endif
 
 #define APP_ROW_BYTES   ((uint32_t)HARD_INPUT_ROW_BYTES)
 #define APP_IN_ROWS     ((uint32_t)HARD_INPUT_ROWS)
@@ -566,7 +573,8 @@ int main(void)
             hp_parser_reset(&a->parser); /* silence: forget any partial frame */
             continue;
         }
-        rc = hp_parser_feed(&a->parser, (uint8_t)c, &f);
+        APP_WORK_BEGIN();
+        rc = hp_parser_feed_inline(&a->parser, (uint8_t)c, &f);
         if (rc == HP_FRAME)
         {
             app_on_frame(a, &f);
@@ -575,5 +583,6 @@ int main(void)
         {
             app_on_parse_error(a, rc);
         }
+        APP_WORK_END();
     }
 }

@@ -116,6 +116,19 @@ void hp_parser_reset(hp_parser_t *p);
 /* Feed one received byte. Returns HP_NONE, HP_FRAME (then *out is filled) or an HP_ERR_*. */
 int hp_parser_feed(hp_parser_t *p, uint8_t byte, hp_frame_t *out);
 
+/* The same, with the common case (a data byte inside a COBS block of a frame that fits) inline:
+ * a call per received byte costs more than storing it. */
+static inline int hp_parser_feed_inline(hp_parser_t *p, uint8_t byte, hp_frame_t *out)
+{
+    if (byte != 0u && p->remaining != 0u && p->len < p->cap && (p->overflow | p->bad) == 0u)
+    {
+        p->buf[p->len++] = byte;
+        p->remaining--;
+        return HP_NONE;
+    }
+    return hp_parser_feed(p, byte, out);
+}
+
 /* ---- streaming frame writer: COBS-encodes while the frame is produced ---- */
 typedef void (*hp_put_fn)(void *ctx, const uint8_t *data, size_t n);
 

@@ -36,6 +36,7 @@ from typing import Any
 from hardtool.core.boards import C_FLAGS, DEFAULT_STACK_BYTES, Board, boards, get_board, link_script
 from hardtool.core.errors import EXIT_DOES_NOT_FIT, HardtoolError
 from hardtool.core.resources import firmware_dir
+from hardtool.core.uart import check_baud
 from hardtool.core.toolchain import Toolchain, find_toolchain, first_error, run_tool
 from hardtool.core.files import json_text
 
@@ -155,6 +156,17 @@ def _app_sources(board: Board) -> tuple[list[Path], list[Path]]:
     sources += [(bdir / s).resolve() for s in board.sources]
     includes = [fw / "protocol"] + [(bdir / i).resolve() for i in board.include_dirs]
     return sources, includes
+
+
+def _check_baud(m: dict[str, Any], board: Board) -> None:
+    """The manifest's uart_baud is one the board's UART makes (hardtool.core.uart)."""
+    baud = m.get("uart_baud", 115200)
+    if not isinstance(baud, int) or isinstance(baud, bool):
+        raise HardtoolError(f"{MANIFEST}: uart_baud must be an integer baud rate, not {baud!r}")
+    try:
+        check_baud(board, baud)
+    except HardtoolError as e:
+        raise HardtoolError(f"{MANIFEST} uart_baud: {str(e).removeprefix('--baud ')}") from None
 
 
 def _defines(m: dict[str, Any], extra: dict[str, Any] | None) -> dict[str, Any]:
@@ -307,6 +319,7 @@ def build_firmware(
     m = load_manifest(project)
     base = project if project.is_dir() else project.parent
     b = get_board(board or m["board"])
+    _check_baud(m, b)
     if not m.get("app", True):
         m = retarget(m, b)
     tc = find_toolchain()

@@ -144,6 +144,7 @@ class DeviceRun:
     stop: list = field(default_factory=list)  # emulator / proxy shutdown, in order
     proxy: object = None
     emulator: object = None  # the emulated board, when its instructions are counted
+    baud: int = 0  # the UART rate both ends use
 
 
 def _open_link(board: str, build, opts: dict, n: int, log, run: DeviceRun):
@@ -185,7 +186,7 @@ def run_on_device(board: str, build, xs: list, model_sha: str, opts: dict, log, 
 
     from hardtool.device.session import BenchSession
 
-    run, sess, t0 = DeviceRun(), None, time.monotonic()
+    run, sess, t0 = DeviceRun(baud=opts["baud"]), None, time.monotonic()
     try:
         link = _open_link(board, build, opts, len(xs), log, run)
         sess = BenchSession(link, timeout=opts["timeout"], run_timeout=opts["run_timeout"])
@@ -308,7 +309,8 @@ def assemble_report(board: str, port, project: dict, build, inp: Inputs, run: De
         "sram": _sram(project, build, results),
         "build": {"ram_used": build.ram_used, "flash_used": build.flash_used, "elf": str(build.elf)},
         "protocol": {**run.stats, "seconds": round(run.seconds, 2), "input_bytes": moved}
-        | {"bytes_per_s": moved / run.seconds if run.seconds > 0 else 0.0},
+        | {"bytes_per_s": moved / run.seconds if run.seconds > 0 else 0.0}
+        | {"images_per_s": k / run.seconds if run.seconds > 0 else 0.0, "baud": run.baud},
         "images": [
             {"index": r.index, "file": inp.names[r.index], "total": r.total}
             | {"equal_to_host": r.index not in agreement["differing_images"]}
@@ -370,6 +372,22 @@ def _write(out: Path, report: dict, inp: Inputs, run: DeviceRun) -> list[str]:
     return report["files"]
 
 
+def host_baud(project: dict, build_dir: Path, baud: int | None) -> int:
+    """The host talks at the rate the firmware's UART was built for (hardtool_build.json)."""
+    built = int(project["hardtool_build"].get("uart_baud", 115200))
+    if baud is not None and baud <= 0:
+        raise HardtoolError(
+            f"--baud {baud}: a baud rate must be a positive number of bits per second "
+            f"(this firmware's: {built:,})"
+        )
+    if baud is not None and baud != built:
+        raise HardtoolError(
+            f"--baud {baud:,}: the firmware in {build_dir} runs its UART at {built:,} baud; drop --baud, "
+            f"or regenerate it with hardtool codegen --baud {baud}"
+        )
+    return built
+
+
 def _target(
     project: dict, build_dir: Path, board: str, port: str | None, faults: dict, log
 ) -> tuple[str, str | None]:
@@ -389,7 +407,7 @@ def flash_and_bench(
     data: Path,
     n: int = 10,
     port: str | None = None,
-    baud: int = 115200,
+    baud: int | None = None,
     flasher: str = "auto",
     board: str = "auto",
     out: Path | None = None,
@@ -410,6 +428,7 @@ def flash_and_bench(
     out = Path(out) if out else build_dir / "bench"
     faults = _check_args(n, timeout, "qemu" if board == "auto" and fault_proxy else board, fault_proxy)
     project = read_project(build_dir)
+    baud = host_baud(project, build_dir, baud)
     check_data(data, split, project["codegen"], n)
     board, port = _target(project, build_dir, board, port, faults, log)
     own = project["hardtool_build"]["board"]

@@ -15,6 +15,7 @@ extern "C" {
 #ifndef BSP_UART_BAUD
 #define BSP_UART_BAUD 115200u
 #endif
+_Static_assert(BSP_UART_BAUD > 0u, "BSP_UART_BAUD must be a positive baud rate");
 
 /* timer units (same values as the protocol's HP_UNIT_*) */
 #define BSP_UNIT_CYCLES       0u
