@@ -16,6 +16,7 @@ from hardtool.device.kernel_runner import QemuRunner, build_qemu_runner, qemu_av
 from hardtool.kernels import host as H
 from hardtool.kernels import host_conv_ext as X
 from hardtool.kernels.runner import Buf, HostRunner, Program
+from hardtool.kernels.scratch_conv_ext import grouped_gemm_buffer_size, transpose_conv_gemm_buffer_size
 
 pytestmark = pytest.mark.skipif(not qemu_available(), reason="needs arm-none-eabi-gcc and qemu-system-arm")
 
@@ -66,7 +67,7 @@ def add_tconv(prog, rng, in_shape, k, stride, cout, out_hw, pads, gemm_only=Fals
         H.Activation(*act),
     )
     out_shape = (1, *out_hw, cout)
-    size = X.transpose_conv_gemm_buffer_size(in_shape[3], k, stride, cout)
+    size = transpose_conv_gemm_buffer_size(in_shape[3], k, stride, cout)
     outs = [] if gemm_only else [_call(prog, "hard_transpose_conv_s8", params, x, w, bias, q, out_shape, 0)]
     return outs + [_call(prog, "hard_transpose_conv_gemm_s8", params, x, w, bias, q, out_shape, size)]
 
@@ -86,7 +87,7 @@ def add_grouped(prog, rng, in_shape, k, groups, cout, stride, dil, pads, gemm_on
     oh = (in_shape[1] + pads[0] + pads[1] - ((k[0] - 1) * dil[0] + 1)) // stride[0] + 1
     ow = (in_shape[2] + pads[2] + pads[3] - ((k[1] - 1) * dil[1] + 1)) // stride[1] + 1
     out_shape = (1, oh, ow, cout)
-    size = X.grouped_gemm_buffer_size(w.shape)
+    size = grouped_gemm_buffer_size(w.shape)
     outs = [] if gemm_only else [_call(prog, "hard_convolve_grouped_s8", params, x, w, bias, q, out_shape, 0)]
     return outs + [_call(prog, "hard_convolve_grouped_gemm_s8", params, x, w, bias, q, out_shape, size)]
 

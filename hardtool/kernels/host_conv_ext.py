@@ -13,6 +13,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from hardtool.kernels import quant
+from hardtool.kernels.scratch_conv_ext import grouped_gemm_buffer_size, transpose_conv_gemm_buffer_size
 
 i32 = C.c_int32
 PaddingT = tuple[int, int, int, int]  # top, bottom, left, right
@@ -55,25 +56,6 @@ def _dims4(shape: Sequence[int]) -> tuple[int, int, int, int]:
     """A shape of rank <= 4 as NHWC dims (missing leading dims are 1)."""
     s = [int(v) for v in shape]
     return tuple([1] * (4 - len(s)) + s)  # type: ignore[return-value]
-
-
-def transpose_conv_gemm_buffer_size(
-    in_c: int, kernel: tuple[int, int], stride: tuple[int, int], out_c: int
-) -> int:
-    """Bytes of hard_transpose_conv_gemm_s8's scratch (its *_get_buffer_size, in Python for the
-    planner): a q15 column of the taps of one stride phase, their filter offsets, accumulators
-    and the requantisation table."""
-    taps = -(-kernel[0] // stride[0]) * -(-kernel[1] // stride[1])
-    col_pair = ((in_c + 3) // 4) * 4 * 4
-    return taps * (col_pair + 4) + 2 * out_c * 4 + out_c * 16
-
-
-def grouped_gemm_buffer_size(filter_shape: Sequence[int]) -> int:
-    """Bytes of hard_convolve_grouped_gemm_s8's scratch: a column pair, accumulators and table,
-    and k staging bytes."""
-    o, kh, kw, fc = (int(v) for v in filter_shape)
-    k = kh * kw * fc
-    return ((k + 3) // 4) * 16 + 2 * o * 4 + o * 16 + ((k + 3) // 4) * 4
 
 
 class ConvExt:
