@@ -138,6 +138,42 @@ typedef struct
     int32_t out_w;
 } hard_grouped_im2col;
 
+/* Group g's input pixel of a tap, or NULL in the padding. */
+static inline const int8_t *hard_grouped_tap(const hard_grouped_im2col *m, int32_t g, int32_t iy, int32_t ix)
+{
+    if (iy < 0 || iy >= m->in_dims->h || ix < 0 || ix >= m->in_dims->w)
+    {
+        return 0;
+    }
+    return m->in + (iy * m->in_dims->w + ix) * m->in_dims->c + g * m->f_dims->c;
+}
+
+/* Channels per group a multiple of four: each tap is whole groups of the column; expand
+ * straight from the input, zero columns for the padding (no staging copy). */
+static void hard_grouped_direct(const hard_grouped_im2col *m, int32_t g, int32_t iy0, int32_t ix0, int32_t lane)
+{
+    const hard_conv_params *p = m->p;
+    const int32_t fc = m->f_dims->c;
+    int32_t *col = m->col;
+    for (int32_t ky = 0; ky < m->f_dims->h; ++ky)
+    {
+        for (int32_t kx = 0; kx < m->f_dims->w; ++kx, col += fc)
+        {
+            const int8_t *src = hard_grouped_tap(m, g, iy0 + ky * p->dilation.h, ix0 + kx * p->dilation.w);
+            if (src != 0)
+            {
+                hard_col_expand(src, fc, m->offset2, col, lane);
+                continue;
+            }
+            for (int32_t i = 2 * lane; i < fc; i += 4)
+            {
+                col[i] = 0;
+                col[i + 1] = 0;
+            }
+        }
+    }
+}
+
 /* Lane `lane` of the column pair: group g's channels of every tap (zero point in the padding). */
 static void hard_grouped_pixel(const hard_grouped_im2col *m, int32_t g, int32_t pixel, int32_t lane)
 {
@@ -146,20 +182,25 @@ static void hard_grouped_pixel(const hard_grouped_im2col *m, int32_t g, int32_t 
     const int32_t oy = pixel / m->out_w;
     const int32_t iy0 = oy * p->stride.h - p->padding.top;
     const int32_t ix0 = (pixel - oy * m->out_w) * p->stride.w - p->padding.left;
+    if ((fc & 3) == 0)
+    {
+        hard_grouped_direct(m, g, iy0, ix0, lane);
+        return;
+    }
     int8_t *dst = m->stage;
     for (int32_t ky = 0; ky < m->f_dims->h; ++ky)
     {
         const int32_t iy = iy0 + ky * p->dilation.h;
         for (int32_t kx = 0; kx < m->f_dims->w; ++kx, dst += fc)
         {
-            const int32_t ix = ix0 + kx * p->dilation.w;
-            if (iy < 0 || iy >= m->in_dims->h || ix < 0 || ix >= m->in_dims->w)
+            const int8_t *src = hard_grouped_tap(m, g, iy, ix0 + kx * p->dilation.w);
+            if (src == 0)
             {
                 memset(dst, (int8_t)(-p->input_offset), (size_t)fc);
             }
             else
             {
-                memcpy(dst, m->in + (iy * m->in_dims->w + ix) * m->in_dims->c + g * fc, (size_t)fc);
+                memcpy(dst, src, (size_t)fc);
             }
         }
     }
