@@ -158,3 +158,48 @@ def test_grouped_conv_prelu_transpose_conv_chain(kernel_objs, tmp_path):
 
     ops = ["CONV_2D", "PRELU", "TRANSPOSE_CONV", "PRELU"]
     _check_model(convert_int8(f, [(1, 5, 6, 8)]), kernel_objs, tmp_path, ops)
+
+
+def _graph(model: bytes) -> Graph:
+    return lower(load_tflite_bytes(model, validate=False))
+
+
+def test_prepare_and_refusal_name_the_problem():
+    """Prepare rejects what TFLite's Prepare rejects (one line naming the op); the refusal says
+    why our kernels cannot run an instance."""
+    import dataclasses
+
+    import tensorflow as tf
+
+    from hardtool.core.errors import HardtoolError
+    from hardtool.kernels.support import Refused
+
+    rng = np.random.default_rng(2)
+    alpha = rng.normal(0.2, 0.3, (1, 1, 4)).astype(np.float32)
+    g = _graph(convert_int8(tf.function(lambda x: tf.nn.relu(x) + tf.nn.relu(-x) * (-alpha)), [(1, 3, 5, 4)]))
+    (op,) = g.ops
+    y = g.tensors[op.outputs[0]]
+    g.tensors[y.index] = dataclasses.replace(y, shape=(1, 3, 5, 5))
+    with pytest.raises(HardtoolError, match=r"op #0 PRELU: output \[1, 3, 5, 5\] is not the broadcast shape"):
+        records()["PRELU"].prepare(Check(g, op))
+    g.tensors[y.index] = dataclasses.replace(y, dtype="int16")
+    with pytest.raises(Refused, match="not int8"):
+        records()["PRELU"].refuse(g, op)
+
+    w = _w(rng, 3, 3, 5, 4)
+    f = tf.function(lambda x: tf.nn.conv2d_transpose(x, w, [1, 6, 10, 5], 2, "SAME"))
+    g = _graph(convert_int8(f, [(1, 3, 5, 4)]))
+    (op,) = g.ops
+    shape = g.tensors[op.inputs[0]]
+    g.tensors[shape.index] = dataclasses.replace(shape, data=np.array([1, 6, 11, 5], np.int32))
+    with pytest.raises(HardtoolError, match=r"TRANSPOSE_CONV: output shape operand \[1, 6, 11, 5\] is not"):
+        records()["TRANSPOSE_CONV"].prepare(Check(g, op))
+
+    wg = _w(rng, 3, 3, 2, 6)
+    g = _graph(convert_int8(tf.function(lambda x: tf.nn.conv2d(x, wg, 1, "SAME")), [(1, 5, 5, 6)]))
+    (op,) = g.ops
+    assert conv_grouped.groups(g, op) == 3 and conv_grouped.is_grouped(g, op)
+    y = g.tensors[op.outputs[0]]
+    g.tensors[y.index] = dataclasses.replace(y, shape=(1, 5, 5, 7))
+    with pytest.raises(Refused, match="do not split into 3 groups"):
+        conv_grouped.refuse(g, op)
