@@ -15,7 +15,7 @@ from kernels_util import (  # noqa: F401  (kernel_lib_fixture provides the kerne
     rand_int8,
 )
 
-FEW = settings(KERNEL_SETTINGS, max_examples=12)  # each example converts a model
+FEW = settings(KERNEL_SETTINGS, max_examples=9)  # each example converts a model
 shapes = st.integers(1, 4).flatmap(lambda r: st.tuples(*[st.integers(1, 5)] * r))
 
 

@@ -20,7 +20,7 @@ from kernels_util import (  # noqa: F401  (kernel_lib_fixture provides the kerne
 
 from hardtool.kernels import quant
 
-FEW = settings(KERNEL_SETTINGS, max_examples=10)  # each example converts a model
+FEW = settings(KERNEL_SETTINGS, max_examples=7)  # each example converts a model
 ranges = st.sampled_from([(-1.0, 1.0), (-0.05, 0.3), (-20.0, 2.0), (1.0, 3.0), (-4.0, -1.0)])
 
 

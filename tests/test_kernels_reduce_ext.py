@@ -24,7 +24,7 @@ from kernels_util import (  # noqa: F401  (kernel_lib_fixture provides the kerne
 
 from hardtool.kernels import layout_data, quant
 
-FEW = settings(KERNEL_SETTINGS, max_examples=10)  # each example converts a model
+FEW = settings(KERNEL_SETTINGS, max_examples=7)  # each example converts a model
 
 
 @st.composite

@@ -17,7 +17,7 @@ from kernels_util import (  # noqa: F401  (kernel_lib_fixture provides the kerne
 
 from hardtool.kernels import layout_data
 
-FEW = settings(KERNEL_SETTINGS, max_examples=10)  # each example converts a model
+FEW = settings(KERNEL_SETTINGS, max_examples=7)  # each example converts a model
 shapes = st.integers(1, 4).flatmap(lambda r: st.tuples(*[st.integers(1, 5)] * r))
 
 

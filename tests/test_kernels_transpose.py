@@ -18,9 +18,7 @@ from kernels_util import (  # noqa: F401  (kernel_lib_fixture provides the kerne
 
 from hardtool.kernels import layout_data
 
-FEW = settings(
-    KERNEL_SETTINGS, max_examples=10
-)  # each example converts a model: ~0.3 s (more on a busy machine)
+FEW = settings(KERNEL_SETTINGS, max_examples=7)  # each example converts a model
 
 
 def interpreter(model: bytes, reference: bool = True):
