@@ -107,7 +107,7 @@ RECORDS = [
         )
         for name, arity, tflm, summary in (
             ("SQUARED_DIFFERENCE", (2, 2, 1), "AddSquaredDifference", "(a - b)^2 with 4-D broadcasting"),
-            ("ABS", (1, 1, 1), "AddAbs", "|x|, rescaled"),
+            ("ABS", (1, 1, 1), "AddAbs", "absolute value, rescaled"),
             ("RSQRT", (1, 1, 1), "AddRsqrt", "1/sqrt(x) as a 256-entry table"),
         )
     ),
