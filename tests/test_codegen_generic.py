@@ -147,13 +147,13 @@ def test_label_api_only_for_argmax_with_its_class_count(tmp_path):
 
 
 def unsupported_model() -> bytes:
-    """A TRANSPOSE (no kernel) and a reversing STRIDED_SLICE (a stride the kernel does not take)."""
+    """A REVERSE_V2 (no kernel) and a reversing STRIDED_SLICE (a stride the kernel does not take)."""
     import tensorflow as tf
 
     @tf.function
     def f(x):
         y = tf.nn.relu(x)
-        return tf.transpose(y, (0, 2, 1, 3)), y[:, ::-1, :, :] * 2.0
+        return tf.reverse(y, [2]), y[:, ::-1, :, :] * 2.0
 
     return convert_int8(f, [(1, 8, 8, 4)])
 
@@ -175,8 +175,8 @@ def test_codegen_lists_every_unsupported_op_at_once(tmp_path):
     assert r.returncode == 2 and "Traceback" not in r.stderr
     first, *lines = r.stderr.strip().splitlines()
     assert first.startswith("error: bad: 2 op(s)") and len(lines) == 2, r.stderr
-    transpose = r"  op #\d+ TRANSPOSE \(\[1, 8, 8, 4\], \[4\] -> \[1, 8, 8, 4\]\): no int8 kernel"
-    assert any(re.fullmatch(transpose, ln) for ln in lines), lines
+    reverse = r"  op #\d+ REVERSE_V2 \(\[1, 8, 8, 4\], \[1\] -> \[1, 8, 8, 4\]\): no int8 kernel"
+    assert any(re.fullmatch(reverse, ln) for ln in lines), lines
     assert any(
         re.match(r"  op #\d+ STRIDED_SLICE \(\[1, 8, 8, 4\].*\): only positive strides", ln) for ln in lines
     )
@@ -196,8 +196,8 @@ def test_mean_reserves_scratch_only_for_the_hw_kernel():
     """MEAN over H and W with keep_dims runs hard_mean_hw_s8 (4 x C scratch); any other MEAN runs
     hard_mean_s8, which needs none."""
     from hardtool.core.graph.ir import Graph, Op, Quant, Tensor
-    from hardtool.kernels.scratch import scratch_bytes
     from hardtool.kernels.support import mean_is_hw
+    from hardtool.ops.tables import scratch_bytes
 
     q = Quant((0.1,), (0,))
     x = Tensor(0, "x", (1, 4, 6, 8), "int8", q)
@@ -215,8 +215,7 @@ def test_mean_reserves_scratch_only_for_the_hw_kernel():
     assert scratch_bytes(ops[0], g) == 4 * 8 and scratch_bytes(ops[1], g) == 0
 
 
-def test_the_registry_and_the_kernel_support_table_name_the_same_ops():
-    from hardtool.codegen.registry import EMITTERS
-    from hardtool.kernels.support import KERNEL_OPS
+def test_every_op_with_an_emitter_has_a_kernel_choice():
+    from hardtool.ops import records
 
-    assert set(EMITTERS) == KERNEL_OPS
+    assert all(r.choose is not None for r in records().values() if r.runs)
