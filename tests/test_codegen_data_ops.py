@@ -82,6 +82,7 @@ def test_shufflenet_units_bit_exact(tmp_path):
     assert_bit_exact(proj, n_inputs=3)
     model_c = (proj / "model.c").read_text()
     assert model_c.count("hard_transpose_s8(") == 2  # one copy per shuffle: its reshapes cost nothing
+    assert "memmove(" not in model_c  # (the plan aliases every RESHAPE)
 
 
 def test_data_ops_bit_exact(tmp_path):
