@@ -39,6 +39,7 @@ def test_every_record_is_complete():
         assert not r.runs or r.choose is not None, f"{name} has an emitter but no kernel choice"
         assert r.choose is None or r.runs, f"{name} chooses a kernel it cannot emit"
         assert not r.strided_output or r.runs, name
+        assert not r.lean or r.runs, name
         if name in TFLM_METHODS:  # a TFLite builtin TFLite Micro registers: its resolver method
             assert r.tflm == TFLM_METHODS[name], name
         else:
@@ -70,6 +71,7 @@ def test_tables_are_derived_from_the_records():
     assert {"CONV_2D", "DEPTHWISE_CONV_2D", "AVERAGE_POOL_2D", "MAX_POOL_2D"} <= tables.SPATIAL_OPS
     assert tables.SPATIAL_OPS <= tables.STRIDED_OUTPUT_OPS
     assert tables.RESOLVER == {n: r.tflm for n, r in recs.items() if r.tflm}
+    assert tables.LEAN_OPS == {n for n, r in recs.items() if r.lean} == {"CONV_2D", "DEPTHWISE_CONV_2D"}
 
 
 def test_readme_op_table_is_generated_from_the_records():

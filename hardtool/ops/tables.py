@@ -33,6 +33,7 @@ RESHAPES = _names(lambda r: r.memory == Memory.ALIAS)  # same bytes, new shape
 SPATIAL_OPS = _names(lambda r: r.memory == Memory.SPATIAL)  # raster order: in place with a gap
 STRIDED_OUTPUT_OPS = _names(lambda r: r.strided_output)  # params take ``output_stride``
 LOWERED = _names(lambda r: r.lowered)  # made or folded away by lower()
+LEAN_OPS = _names(lambda r: r.lean)  # scratch optional: memplan --lean-kernels may drop it
 RESOLVER = {n: r.tflm for n, r in sorted(records().items()) if r.tflm}
 
 
@@ -79,12 +80,15 @@ def unsupported(graph: Graph) -> list[str]:
 
 def choose(graph: Graph, op: Op, dsp: bool = True, has_scratch: bool = True) -> Kernel:
     """The one kernel decision for ``op``: its record's ``choose``. Without the scratch it asks
-    for (``memplan --lean-kernels``), the general entry point, whose portable path needs none."""
+    for (``memplan --lean-kernels``, only for a record whose scratch is optional: ``lean``), the
+    general entry point, whose portable path needs none."""
     rec = records().get(op.name)
     if rec is None or rec.choose is None:
         raise ValueError(f"{NO_KERNEL} for op {op.name!r}")
     k = rec.choose(graph, op, dsp)
     if k.scratch > 0 and not has_scratch:
+        if not rec.lean:
+            raise ValueError(f"{op.name} needs {k.scratch} bytes of scratch and the plan gives it none")
         k = replace(rec.choose(graph, op, False), reason=LEAN)
     return k
 
