@@ -78,9 +78,7 @@ def test_readme_op_table_is_generated_from_the_records():
     readme = (ROOT / "README.md").read_text()
     m = re.search(r"<!-- op-table:start -->\n(.*?)<!-- op-table:end -->", readme, re.S)
     assert m, "README.md lacks the op table markers"
-    assert m.group(1) == tables.op_table_markdown(), (
-        "regenerate it from hardtool.ops.tables.op_table_markdown()"
-    )
+    assert m.group(1) == tables.op_table_markdown(), "regenerate it: python -m hardtool.ops.tables README.md"
     text = tables.op_table_text()
     assert all(f"{n} " in text for n in TFLM_METHODS)
 

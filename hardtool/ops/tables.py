@@ -4,13 +4,17 @@ and scratch sizes, the kernels' refusal list, the kernel choice and TFLite Micro
 
 from __future__ import annotations
 
+import re
+import sys
 from dataclasses import replace
+from pathlib import Path
 
+from hardtool.core.files import atomic_write_bytes
 from hardtool.core.graph.ir import Graph, Op, describe_op
 from hardtool.core.oprules import OpRules
 from hardtool.kernels import memory
 from hardtool.ops import records
-from hardtool.ops.record import Kernel, Memory, OpRecord
+from hardtool.ops.record import Kernel, Memory
 from hardtool.ops.tflm_ops import TFLM_METHODS
 
 # ops without a record, and the rewrite that avoids them (for the unsupported-op error)
@@ -125,14 +129,6 @@ def writes_strided(op: Op, graph: Graph) -> bool:
     return len(y.shape) == 4 and y.dtype == "int8" and y.shape[0] == 1
 
 
-def record(name: str) -> OpRecord:
-    """The record of ``name`` (KeyError naming it when there is none)."""
-    try:
-        return records()[name]
-    except KeyError:
-        raise KeyError(f"no op record for {name!r}") from None
-
-
 def _support(name: str) -> tuple[str, str]:
     """(hardtool runs it: yes / no, a note) for one builtin."""
     rec = records().get(name)
@@ -169,3 +165,27 @@ def op_table_text() -> str:
         "\n".join(line.rstrip() for line in lines)
         + f"\n{runs} of {len(rows) - 1} ops run on hardtool's kernels\n"
     )
+
+
+README_MARKERS = ("<!-- op-table:start -->\n", "<!-- op-table:end -->")
+
+
+def update_readme(path: Path) -> bool:
+    """Rewrite the op table between the README's markers from the records; True if it changed."""
+    text = Path(path).read_text()
+    start, end = (re.escape(m) for m in README_MARKERS)
+    new = re.sub(
+        f"{start}.*?{end}",
+        lambda m: README_MARKERS[0] + op_table_markdown() + README_MARKERS[1],
+        text,
+        flags=re.S,
+    )
+    if new == text:
+        return False
+    atomic_write_bytes(Path(path), new.encode())
+    return True
+
+
+if __name__ == "__main__":  # python -m hardtool.ops.tables README.md: after adding an op record
+    done = update_readme(Path(sys.argv[1] if len(sys.argv) > 1 else "README.md"))
+    print("README op table " + ("rewritten from the op records" if done else "up to date"))
