@@ -23,6 +23,7 @@ needs_board = pytest.mark.skipif(
     reason="needs arm-none-eabi-gcc and qemu-system-arm",
 )
 ARCHITECTURES = ["mlperf_vww", "mlperf_kws", "mlperf_ic", "mlperf_ad"]
+pytestmark = pytest.mark.slow  # the MLPerf Tiny reference architectures end to end
 
 
 @pytest.fixture(scope="module")
