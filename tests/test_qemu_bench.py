@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import shutil
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -134,16 +133,24 @@ def test_fault_injection_proxy_corrupt_drop_delay(elf: Path) -> None:
 
 
 def test_hopeless_line_fails_cleanly_in_bounded_time(elf: Path) -> None:
+    """Bounded by the retry counts (frames sent), not by a clock: a loaded machine stretches time."""
+
+    class Counting(Link):
+        sent = 0
+
+        def send(self, type_: int, payload: bytes = b"") -> int:
+            Counting.sent += 1
+            return super().send(type_, payload)
+
     images = fakemodel.random_images(2, seed=14)
     with QemuBoard(elf, timeout=60, connect=False) as board:
         proxy = FaultProxy(board.port, corrupt=0.05, drop=0.05, seed=6)
-        t = time.monotonic()
         try:
             with pytest.raises(HardtoolError) as e:
-                list(run_images(Link(proxy.url), images, timeout=0.3, retries=3))
+                list(run_images(Counting(proxy.url), images, timeout=0.3, retries=3))
         finally:
             proxy.close()
-    assert time.monotonic() - t < 30
+    assert 1 <= Counting.sent <= 400
     assert "\n" not in str(e.value)
 
 
@@ -174,8 +181,8 @@ def test_qemu_is_stopped_on_every_exit_path(elf: Path) -> None:
             raise RuntimeError("boom")
     assert proc.poll() is not None
     board = QemuBoard(elf, timeout=1.0).start()
-    time.sleep(1.5)  # the watchdog stops a forgotten emulator
-    assert board.proc.poll() is not None and board.timed_out
+    board.proc.wait(120)  # the watchdog stops a forgotten emulator (waited for, not slept on: load)
+    assert board.timed_out
 
 
 def test_missing_qemu_is_one_line(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, elf: Path) -> None:
