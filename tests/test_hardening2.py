@@ -189,3 +189,27 @@ def test_flash_and_bench_checks_its_output_folder_before_building_or_running(zoo
     assert_one_line_error(r, f"cannot write {READ_ONLY}")
     assert r.returncode == 2
     assert not (proj / "build").exists()  # it stopped before the firmware was built (and run)
+
+
+def test_a_constant_graph_output_is_refused_by_codegen_in_one_line(zoo_model, tmp_path):
+    """Found by the structure-aware fuzz: a weights tensor listed as a graph output was planned
+    (it needs no arena) and then crashed codegen with a KeyError."""
+    from hardtool.codegen.generate import generate
+    from hardtool.core.errors import HardtoolError
+    from hardtool.core.graph.edit import drop_tail, rewrite
+    from tests.test_fuzz_graph import plan_outcome
+
+    def weights_out(m):
+        sg = m.subgraphs[0]
+        const = next(i for i, t in enumerate(sg.tensors) if m.buffers[t.buffer].data is not None)
+        sg.outputs = [int(t) for t in sg.outputs] + [const]
+
+    logits = drop_tail(Path(zoo_model("hard_edge")).read_bytes(), 2)  # no label tail: any output is fine
+    data = rewrite(logits, weights_out)
+    status, doc = plan_outcome(data)
+    assert status == "planned"
+    (tmp_path / "m.tflite").write_bytes(data)
+    (tmp_path / "m.memplan.json").write_text(json.dumps(doc))
+    with pytest.raises(HardtoolError, match=r"graph output tensor \d+ '.*' is a constant") as e:
+        generate(tmp_path / "m.tflite", tmp_path / "m.memplan.json", "host", tmp_path / "h")
+    assert "\n" not in str(e.value) and not (tmp_path / "h").exists()
