@@ -234,7 +234,7 @@ class BenchSession:
             n = min(self.tile_rows, h.in_rows - r0)
             payload = P.tile_payload(tag, r0, data[r0 * row_bytes : (r0 + n) * row_bytes], row_bytes)
             seqs.add(self.link.send(P.TILE, payload))
-            reply = self._await(seqs, P.TILE, time.monotonic() + self.timeout)
+            reply = self._await_tile(seqs, time.monotonic() + self.timeout)
             if isinstance(reply, P.Ack):
                 self._adapt(tries == 0, most)
                 return n
@@ -248,6 +248,16 @@ class BenchSession:
                     f"{tries} tries (no answer or a noisy line on {self.link.name})"
                 )
             self._adapt(False, most)
+
+    def _await_tile(self, seqs: set[int], deadline: float) -> P.Ack | P.DeviceError | None:
+        """A tile's reply. The device's report of a damaged frame (sequence unknown) may be about
+        an earlier try: the ACK of this one still gets a moment (a quarter of the timeout) before
+        the tile is resent, so a noisy line is not flooded with resends the device must parse."""
+        reply = self._await(seqs, P.TILE, deadline)
+        grace = min(deadline, time.monotonic() + self.timeout / 4)
+        while isinstance(reply, P.DeviceError) and reply.req_seq not in seqs and time.monotonic() < grace:
+            reply = self._await(seqs, P.TILE, grace) or reply
+        return reply
 
     def _adapt(self, clean: bool, most: int) -> None:
         """Halve the tile after a resend; double it after GROW_AFTER clean tiles in a row."""
