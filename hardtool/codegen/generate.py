@@ -245,6 +245,13 @@ def _labels(io: ModelIO) -> dict | None:
     return {"h": io.labels.nbytes // w, "w": w, "num_classes": io.num_classes, "offset": io.labels.offset}
 
 
+def plan_extents(plan: dict) -> list[tuple[int, int]]:
+    """(offset, bytes) of every buffer the plan places in the arena, each extent once (at least
+    one entry, so the C table is never empty), for the runtime's start-up check."""
+    found = sorted({(int(b["offset"]), int(b["size"])) for b in plan["buffers"] if int(b["size"]) > 0})
+    return found or [(0, 0)]
+
+
 def _context(model: Path, graph: Graph, plan: dict, built: tuple, settings: dict) -> dict:
     """Everything the Jinja2 templates see."""
     layers, io, stage = built
@@ -254,6 +261,7 @@ def _context(model: Path, graph: Graph, plan: dict, built: tuple, settings: dict
         "sha256": graph.sha256,
         "layers": layers,
         "arena_size": int(plan["arena_size"]),
+        "plan_extents": plan_extents(plan),
         "inputs": [
             t | ({"offset": None} if stage and stage.streamed else {}) for t in _tensor_table(io.inputs)
         ],

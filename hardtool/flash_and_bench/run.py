@@ -150,7 +150,7 @@ class DeviceRun:
 def _open_link(board: str, build, opts: dict, n: int, log, run: DeviceRun):
     """The link to the emulated board (started, behind the fault proxy if asked) or to the real one
     (flashed and opened); what must be stopped afterwards goes into ``run.stop``."""
-    from hardtool.device.link import Link, open_port
+    from hardtool.device.link import Link
 
     if get_board(board).emulated:
         from hardtool.device.qemu import start_counting_board
@@ -166,7 +166,7 @@ def _open_link(board: str, build, opts: dict, n: int, log, run: DeviceRun):
             run.stop.insert(0, proxy.close)
             run.proxy = proxy
             run.counter = "systick (40-instruction granularity)"  # no plugin behind the proxy
-            return Link(proxy.url)
+            return Link(proxy.url, reopen_within=opts["timeout"])  # the proxy can unplug the port
         emu = start_counting_board(build.elf, max(300.0, 60.0 + 60.0 * n), log)
         run.stop.append(emu.stop)
         run.emulator = emu
@@ -175,7 +175,8 @@ def _open_link(board: str, build, opts: dict, n: int, log, run: DeviceRun):
 
     used = flash(build.bin, build.elf, opts["flasher"], board)
     log(f"flashed {build.bin.name} with {used}")
-    return Link(open_port(opts["port"] or find_board_port(board), opts["baud"]))
+    # opened by name, so a cable pulled and put back within --timeout is opened again
+    return Link(opts["port"] or find_board_port(board), opts["baud"], reopen_within=opts["timeout"])
 
 
 def run_on_device(board: str, build, xs: list, model_sha: str, opts: dict, log, progress: bool) -> DeviceRun:
