@@ -85,8 +85,9 @@ class Writer(ctypes.Structure):
         ("ctx", ctypes.c_void_p),
         ("crc", ctypes.c_uint32),
         ("left", ctypes.c_uint16),
-        ("n", ctypes.c_uint8),
-        ("block", ctypes.c_uint8 * 255),
+        ("code", ctypes.c_uint16),
+        ("len", ctypes.c_uint16),
+        ("buf", ctypes.c_uint8 * 256),
     ]
 
 

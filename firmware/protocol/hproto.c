@@ -483,52 +483,60 @@ void hp_writer_init(hp_writer_t *w, hp_put_fn put, void *ctx)
     w->ctx = ctx;
     w->crc = 0;
     w->left = 0;
-    w->n = 0;
+    w->code = 0;
+    w->len = 0;
 }
 
-static inline void hp_writer_flush_block(hp_writer_t *w)
-{
-    w->block[0] = (uint8_t)(w->n + 1u);
-    w->put(w->ctx, w->block, (size_t)w->n + 1u);
-    w->n = 0;
-}
-
-/* COBS-encode n bytes into blocks (label runs put a zero every few bytes: a byte loop beats a
- * search and a copy per run). */
+/* COBS-encode n bytes into the buffer, a block closed by each zero byte or at 254 data bytes (code
+ * 0xFF: no implied zero); put is called only when the buffer is full, not once a block (label
+ * runs put a zero every few bytes). */
 static void hp_writer_raw(hp_writer_t *w, const uint8_t *data, size_t n)
 {
     const uint8_t *end = data + n;
-    uint8_t *first = w->block + 1u, *o = first + w->n, *full = first + 254u;
+    uint8_t *buf = w->buf, *full = w->buf + HP_WRITER_BUF, *o = buf + w->len, *code = buf + w->code;
     w->crc = hp_crc32(w->crc, data, n);
     while (data != end)
     {
         uint8_t b = *data++;
         if (b != 0x00u)
         {
+            if (o == full)
+            { /* put the finished blocks, move the open one (< 255 bytes) to the front */
+                size_t open = (size_t)(o - code);
+                w->put(w->ctx, buf, (size_t)(code - buf));
+                memmove(buf, code, open);
+                code = buf;
+                o = buf + open;
+            }
             *o++ = b;
-            if (o != full)
+            if (o - code < 255)
             {
                 continue;
             }
-        } /* a zero byte, or 254 data bytes (code 0xFF: no implied zero), ends the block */
-        w->n = (uint8_t)(o - first);
-        hp_writer_flush_block(w);
-        o = first;
+        }
+        *code = (uint8_t)(o - code); /* close the block; open the next */
+        if (o == full)
+        {
+            w->put(w->ctx, buf, HP_WRITER_BUF);
+            o = buf;
+        }
+        code = o++;
     }
-    w->n = (uint8_t)(o - first);
+    w->len = (uint16_t)(o - buf);
+    w->code = (uint16_t)(code - buf);
 }
 
 void hp_writer_begin(hp_writer_t *w, uint8_t type, uint16_t seq, uint16_t len)
 {
-    static const uint8_t delim = 0x00u;
     uint8_t hdr[HP_HEADER_SIZE];
     hdr[0] = (uint8_t)HP_VERSION;
     hdr[1] = type;
     hp_put_u16(hdr + 2, seq);
     hp_put_u16(hdr + 4, len);
-    w->put(w->ctx, &delim, 1); /* resync point before every frame */
+    w->buf[0] = 0x00u; /* a delimiter: the resync point before every frame */
+    w->code = 1;
+    w->len = 2;
     w->crc = 0;
-    w->n = 0;
     w->left = len;
     hp_writer_raw(w, hdr, sizeof hdr);
 }
@@ -541,13 +549,20 @@ void hp_writer_write(hp_writer_t *w, const void *data, size_t n)
 
 int hp_writer_end(hp_writer_t *w)
 {
-    static const uint8_t delim = 0x00u;
     int rc = w->left == 0 ? 0 : -1;
     uint8_t c[HP_CRC_SIZE];
     hp_put_u32(c, w->crc);
     hp_writer_raw(w, c, sizeof c);
-    hp_writer_flush_block(w);
-    w->put(w->ctx, &delim, 1);
+    w->buf[w->code] = (uint8_t)(w->len - w->code); /* the last block */
+    if (w->len == HP_WRITER_BUF)
+    {
+        w->put(w->ctx, w->buf, w->len);
+        w->len = 0;
+    }
+    w->buf[w->len++] = 0x00u; /* the frame's delimiter */
+    w->put(w->ctx, w->buf, w->len);
+    w->code = 0;
+    w->len = 0;
     w->left = 0;
     return rc;
 }
