@@ -493,7 +493,7 @@ void hp_writer_init(hp_writer_t *w, hp_put_fn put, void *ctx)
 static void hp_writer_raw(hp_writer_t *w, const uint8_t *data, size_t n)
 {
     const uint8_t *end = data + n;
-    uint8_t *buf = w->buf, *full = w->buf + HP_WRITER_BUF, *o = buf + w->len, *code = buf + w->code;
+    uint8_t *buf = w->buf, *full = w->buf + sizeof w->buf, *o = buf + w->len, *code = buf + w->code;
     w->crc = hp_crc32(w->crc, data, n);
     while (data != end)
     {
@@ -517,7 +517,7 @@ static void hp_writer_raw(hp_writer_t *w, const uint8_t *data, size_t n)
         *code = (uint8_t)(o - code); /* close the block; open the next */
         if (o == full)
         {
-            w->put(w->ctx, buf, HP_WRITER_BUF);
+            w->put(w->ctx, buf, sizeof w->buf);
             o = buf;
         }
         code = o++;
@@ -554,7 +554,7 @@ int hp_writer_end(hp_writer_t *w)
     hp_put_u32(c, w->crc);
     hp_writer_raw(w, c, sizeof c);
     w->buf[w->code] = (uint8_t)(w->len - w->code); /* the last block */
-    if (w->len == HP_WRITER_BUF)
+    if (w->len == sizeof w->buf)
     {
         w->put(w->ctx, w->buf, w->len);
         w->len = 0;

@@ -137,17 +137,16 @@ static inline int hp_parser_feed_inline(hp_parser_t *p, uint8_t byte, hp_frame_t
 /* ---- streaming frame writer: COBS-encodes while the frame is produced ---- */
 typedef void (*hp_put_fn)(void *ctx, const uint8_t *data, size_t n);
 
-#define HP_WRITER_BUF 256u /* > the largest COBS block (255 bytes), so an open block fits */
-
 typedef struct
 {
     hp_put_fn put;
     void *ctx;
     uint32_t crc;
-    uint16_t left;              /* payload bytes still expected */
-    uint16_t code;              /* index in buf of the open block's code byte */
-    uint16_t len;               /* bytes in buf: finished blocks, then the open one */
-    uint8_t buf[HP_WRITER_BUF]; /* wire bytes not yet put: put once full or at the frame's end */
+    uint16_t left;    /* payload bytes still expected */
+    uint16_t code;    /* index in buf of the open block's code byte */
+    uint16_t len;     /* bytes in buf: finished blocks, then the open one */
+    uint8_t buf[256]; /* wire bytes not yet put (once full or at the frame's end); an open block
+                       * (< 255 bytes) always fits */
 } hp_writer_t;
 
 void hp_writer_init(hp_writer_t *w, hp_put_fn put, void *ctx);
