@@ -3,9 +3,9 @@
 
 #include <string.h>
 
-/* CRC-32 tables for slicing by 4: T[k][b] = the CRC of byte b followed by k zero bytes
- * (T[0] is the classic byte table). 4 KB of flash for about a third of the instructions. */
-static const uint32_t hp_crc_table[4][256] = {
+/* CRC-32 tables for slicing by 8: T[k][b] = the CRC of byte b followed by k zero bytes
+ * (T[0] is the classic byte table). 8 KB of flash; about 3.4 instructions a byte on a Cortex-M7. */
+static const uint32_t hp_crc_table[8][256] = {
     {0x00000000U, 0x77073096U, 0xEE0E612CU, 0x990951BAU, 0x076DC419U, 0x706AF48FU, 0xE963A535U, 0x9E6495A3U,
      0x0EDB8832U, 0x79DCB8A4U, 0xE0D5E91EU, 0x97D2D988U, 0x09B64C2BU, 0x7EB17CBDU, 0xE7B82D07U, 0x90BF1D91U,
      0x1DB71064U, 0x6AB020F2U, 0xF3B97148U, 0x84BE41DEU, 0x1ADAD47DU, 0x6DDDE4EBU, 0xF4D4B551U, 0x83D385C7U,
@@ -133,23 +133,237 @@ static const uint32_t hp_crc_table[4][256] = {
      0xD67F4138U, 0x6EC3265DU, 0x7C7689B3U, 0xC4CAEED6U, 0x591DD66FU, 0xE1A1B10AU, 0xF3141EE4U, 0x4BA87981U,
      0x13CB69D7U, 0xAB770EB2U, 0xB9C2A15CU, 0x017EC639U, 0x9CA9FE80U, 0x241599E5U, 0x36A0360BU, 0x8E1C516EU,
      0x866616A7U, 0x3EDA71C2U, 0x2C6FDE2CU, 0x94D3B949U, 0x090481F0U, 0xB1B8E695U, 0xA30D497BU, 0x1BB12E1EU,
-     0x43D23E48U, 0xFB6E592DU, 0xE9DBF6C3U, 0x516791A6U, 0xCCB0A91FU, 0x740CCE7AU, 0x66B96194U, 0xDE0506F1U}};
+     0x43D23E48U, 0xFB6E592DU, 0xE9DBF6C3U, 0x516791A6U, 0xCCB0A91FU, 0x740CCE7AU, 0x66B96194U, 0xDE0506F1U},
+    {0x00000000U, 0x3D6029B0U, 0x7AC05360U, 0x47A07AD0U, 0xF580A6C0U, 0xC8E08F70U, 0x8F40F5A0U, 0xB220DC10U,
+     0x30704BC1U, 0x0D106271U, 0x4AB018A1U, 0x77D03111U, 0xC5F0ED01U, 0xF890C4B1U, 0xBF30BE61U, 0x825097D1U,
+     0x60E09782U, 0x5D80BE32U, 0x1A20C4E2U, 0x2740ED52U, 0x95603142U, 0xA80018F2U, 0xEFA06222U, 0xD2C04B92U,
+     0x5090DC43U, 0x6DF0F5F3U, 0x2A508F23U, 0x1730A693U, 0xA5107A83U, 0x98705333U, 0xDFD029E3U, 0xE2B00053U,
+     0xC1C12F04U, 0xFCA106B4U, 0xBB017C64U, 0x866155D4U, 0x344189C4U, 0x0921A074U, 0x4E81DAA4U, 0x73E1F314U,
+     0xF1B164C5U, 0xCCD14D75U, 0x8B7137A5U, 0xB6111E15U, 0x0431C205U, 0x3951EBB5U, 0x7EF19165U, 0x4391B8D5U,
+     0xA121B886U, 0x9C419136U, 0xDBE1EBE6U, 0xE681C256U, 0x54A11E46U, 0x69C137F6U, 0x2E614D26U, 0x13016496U,
+     0x9151F347U, 0xAC31DAF7U, 0xEB91A027U, 0xD6F18997U, 0x64D15587U, 0x59B17C37U, 0x1E1106E7U, 0x23712F57U,
+     0x58F35849U, 0x659371F9U, 0x22330B29U, 0x1F532299U, 0xAD73FE89U, 0x9013D739U, 0xD7B3ADE9U, 0xEAD38459U,
+     0x68831388U, 0x55E33A38U, 0x124340E8U, 0x2F236958U, 0x9D03B548U, 0xA0639CF8U, 0xE7C3E628U, 0xDAA3CF98U,
+     0x3813CFCBU, 0x0573E67BU, 0x42D39CABU, 0x7FB3B51BU, 0xCD93690BU, 0xF0F340BBU, 0xB7533A6BU, 0x8A3313DBU,
+     0x0863840AU, 0x3503ADBAU, 0x72A3D76AU, 0x4FC3FEDAU, 0xFDE322CAU, 0xC0830B7AU, 0x872371AAU, 0xBA43581AU,
+     0x9932774DU, 0xA4525EFDU, 0xE3F2242DU, 0xDE920D9DU, 0x6CB2D18DU, 0x51D2F83DU, 0x167282EDU, 0x2B12AB5DU,
+     0xA9423C8CU, 0x9422153CU, 0xD3826FECU, 0xEEE2465CU, 0x5CC29A4CU, 0x61A2B3FCU, 0x2602C92CU, 0x1B62E09CU,
+     0xF9D2E0CFU, 0xC4B2C97FU, 0x8312B3AFU, 0xBE729A1FU, 0x0C52460FU, 0x31326FBFU, 0x7692156FU, 0x4BF23CDFU,
+     0xC9A2AB0EU, 0xF4C282BEU, 0xB362F86EU, 0x8E02D1DEU, 0x3C220DCEU, 0x0142247EU, 0x46E25EAEU, 0x7B82771EU,
+     0xB1E6B092U, 0x8C869922U, 0xCB26E3F2U, 0xF646CA42U, 0x44661652U, 0x79063FE2U, 0x3EA64532U, 0x03C66C82U,
+     0x8196FB53U, 0xBCF6D2E3U, 0xFB56A833U, 0xC6368183U, 0x74165D93U, 0x49767423U, 0x0ED60EF3U, 0x33B62743U,
+     0xD1062710U, 0xEC660EA0U, 0xABC67470U, 0x96A65DC0U, 0x248681D0U, 0x19E6A860U, 0x5E46D2B0U, 0x6326FB00U,
+     0xE1766CD1U, 0xDC164561U, 0x9BB63FB1U, 0xA6D61601U, 0x14F6CA11U, 0x2996E3A1U, 0x6E369971U, 0x5356B0C1U,
+     0x70279F96U, 0x4D47B626U, 0x0AE7CCF6U, 0x3787E546U, 0x85A73956U, 0xB8C710E6U, 0xFF676A36U, 0xC2074386U,
+     0x4057D457U, 0x7D37FDE7U, 0x3A978737U, 0x07F7AE87U, 0xB5D77297U, 0x88B75B27U, 0xCF1721F7U, 0xF2770847U,
+     0x10C70814U, 0x2DA721A4U, 0x6A075B74U, 0x576772C4U, 0xE547AED4U, 0xD8278764U, 0x9F87FDB4U, 0xA2E7D404U,
+     0x20B743D5U, 0x1DD76A65U, 0x5A7710B5U, 0x67173905U, 0xD537E515U, 0xE857CCA5U, 0xAFF7B675U, 0x92979FC5U,
+     0xE915E8DBU, 0xD475C16BU, 0x93D5BBBBU, 0xAEB5920BU, 0x1C954E1BU, 0x21F567ABU, 0x66551D7BU, 0x5B3534CBU,
+     0xD965A31AU, 0xE4058AAAU, 0xA3A5F07AU, 0x9EC5D9CAU, 0x2CE505DAU, 0x11852C6AU, 0x562556BAU, 0x6B457F0AU,
+     0x89F57F59U, 0xB49556E9U, 0xF3352C39U, 0xCE550589U, 0x7C75D999U, 0x4115F029U, 0x06B58AF9U, 0x3BD5A349U,
+     0xB9853498U, 0x84E51D28U, 0xC34567F8U, 0xFE254E48U, 0x4C059258U, 0x7165BBE8U, 0x36C5C138U, 0x0BA5E888U,
+     0x28D4C7DFU, 0x15B4EE6FU, 0x521494BFU, 0x6F74BD0FU, 0xDD54611FU, 0xE03448AFU, 0xA794327FU, 0x9AF41BCFU,
+     0x18A48C1EU, 0x25C4A5AEU, 0x6264DF7EU, 0x5F04F6CEU, 0xED242ADEU, 0xD044036EU, 0x97E479BEU, 0xAA84500EU,
+     0x4834505DU, 0x755479EDU, 0x32F4033DU, 0x0F942A8DU, 0xBDB4F69DU, 0x80D4DF2DU, 0xC774A5FDU, 0xFA148C4DU,
+     0x78441B9CU, 0x4524322CU, 0x028448FCU, 0x3FE4614CU, 0x8DC4BD5CU, 0xB0A494ECU, 0xF704EE3CU, 0xCA64C78CU},
+    {0x00000000U, 0xCB5CD3A5U, 0x4DC8A10BU, 0x869472AEU, 0x9B914216U, 0x50CD91B3U, 0xD659E31DU, 0x1D0530B8U,
+     0xEC53826DU, 0x270F51C8U, 0xA19B2366U, 0x6AC7F0C3U, 0x77C2C07BU, 0xBC9E13DEU, 0x3A0A6170U, 0xF156B2D5U,
+     0x03D6029BU, 0xC88AD13EU, 0x4E1EA390U, 0x85427035U, 0x9847408DU, 0x531B9328U, 0xD58FE186U, 0x1ED33223U,
+     0xEF8580F6U, 0x24D95353U, 0xA24D21FDU, 0x6911F258U, 0x7414C2E0U, 0xBF481145U, 0x39DC63EBU, 0xF280B04EU,
+     0x07AC0536U, 0xCCF0D693U, 0x4A64A43DU, 0x81387798U, 0x9C3D4720U, 0x57619485U, 0xD1F5E62BU, 0x1AA9358EU,
+     0xEBFF875BU, 0x20A354FEU, 0xA6372650U, 0x6D6BF5F5U, 0x706EC54DU, 0xBB3216E8U, 0x3DA66446U, 0xF6FAB7E3U,
+     0x047A07ADU, 0xCF26D408U, 0x49B2A6A6U, 0x82EE7503U, 0x9FEB45BBU, 0x54B7961EU, 0xD223E4B0U, 0x197F3715U,
+     0xE82985C0U, 0x23755665U, 0xA5E124CBU, 0x6EBDF76EU, 0x73B8C7D6U, 0xB8E41473U, 0x3E7066DDU, 0xF52CB578U,
+     0x0F580A6CU, 0xC404D9C9U, 0x4290AB67U, 0x89CC78C2U, 0x94C9487AU, 0x5F959BDFU, 0xD901E971U, 0x125D3AD4U,
+     0xE30B8801U, 0x28575BA4U, 0xAEC3290AU, 0x659FFAAFU, 0x789ACA17U, 0xB3C619B2U, 0x35526B1CU, 0xFE0EB8B9U,
+     0x0C8E08F7U, 0xC7D2DB52U, 0x4146A9FCU, 0x8A1A7A59U, 0x971F4AE1U, 0x5C439944U, 0xDAD7EBEAU, 0x118B384FU,
+     0xE0DD8A9AU, 0x2B81593FU, 0xAD152B91U, 0x6649F834U, 0x7B4CC88CU, 0xB0101B29U, 0x36846987U, 0xFDD8BA22U,
+     0x08F40F5AU, 0xC3A8DCFFU, 0x453CAE51U, 0x8E607DF4U, 0x93654D4CU, 0x58399EE9U, 0xDEADEC47U, 0x15F13FE2U,
+     0xE4A78D37U, 0x2FFB5E92U, 0xA96F2C3CU, 0x6233FF99U, 0x7F36CF21U, 0xB46A1C84U, 0x32FE6E2AU, 0xF9A2BD8FU,
+     0x0B220DC1U, 0xC07EDE64U, 0x46EAACCAU, 0x8DB67F6FU, 0x90B34FD7U, 0x5BEF9C72U, 0xDD7BEEDCU, 0x16273D79U,
+     0xE7718FACU, 0x2C2D5C09U, 0xAAB92EA7U, 0x61E5FD02U, 0x7CE0CDBAU, 0xB7BC1E1FU, 0x31286CB1U, 0xFA74BF14U,
+     0x1EB014D8U, 0xD5ECC77DU, 0x5378B5D3U, 0x98246676U, 0x852156CEU, 0x4E7D856BU, 0xC8E9F7C5U, 0x03B52460U,
+     0xF2E396B5U, 0x39BF4510U, 0xBF2B37BEU, 0x7477E41BU, 0x6972D4A3U, 0xA22E0706U, 0x24BA75A8U, 0xEFE6A60DU,
+     0x1D661643U, 0xD63AC5E6U, 0x50AEB748U, 0x9BF264EDU, 0x86F75455U, 0x4DAB87F0U, 0xCB3FF55EU, 0x006326FBU,
+     0xF135942EU, 0x3A69478BU, 0xBCFD3525U, 0x77A1E680U, 0x6AA4D638U, 0xA1F8059DU, 0x276C7733U, 0xEC30A496U,
+     0x191C11EEU, 0xD240C24BU, 0x54D4B0E5U, 0x9F886340U, 0x828D53F8U, 0x49D1805DU, 0xCF45F2F3U, 0x04192156U,
+     0xF54F9383U, 0x3E134026U, 0xB8873288U, 0x73DBE12DU, 0x6EDED195U, 0xA5820230U, 0x2316709EU, 0xE84AA33BU,
+     0x1ACA1375U, 0xD196C0D0U, 0x5702B27EU, 0x9C5E61DBU, 0x815B5163U, 0x4A0782C6U, 0xCC93F068U, 0x07CF23CDU,
+     0xF6999118U, 0x3DC542BDU, 0xBB513013U, 0x700DE3B6U, 0x6D08D30EU, 0xA65400ABU, 0x20C07205U, 0xEB9CA1A0U,
+     0x11E81EB4U, 0xDAB4CD11U, 0x5C20BFBFU, 0x977C6C1AU, 0x8A795CA2U, 0x41258F07U, 0xC7B1FDA9U, 0x0CED2E0CU,
+     0xFDBB9CD9U, 0x36E74F7CU, 0xB0733DD2U, 0x7B2FEE77U, 0x662ADECFU, 0xAD760D6AU, 0x2BE27FC4U, 0xE0BEAC61U,
+     0x123E1C2FU, 0xD962CF8AU, 0x5FF6BD24U, 0x94AA6E81U, 0x89AF5E39U, 0x42F38D9CU, 0xC467FF32U, 0x0F3B2C97U,
+     0xFE6D9E42U, 0x35314DE7U, 0xB3A53F49U, 0x78F9ECECU, 0x65FCDC54U, 0xAEA00FF1U, 0x28347D5FU, 0xE368AEFAU,
+     0x16441B82U, 0xDD18C827U, 0x5B8CBA89U, 0x90D0692CU, 0x8DD55994U, 0x46898A31U, 0xC01DF89FU, 0x0B412B3AU,
+     0xFA1799EFU, 0x314B4A4AU, 0xB7DF38E4U, 0x7C83EB41U, 0x6186DBF9U, 0xAADA085CU, 0x2C4E7AF2U, 0xE712A957U,
+     0x15921919U, 0xDECECABCU, 0x585AB812U, 0x93066BB7U, 0x8E035B0FU, 0x455F88AAU, 0xC3CBFA04U, 0x089729A1U,
+     0xF9C19B74U, 0x329D48D1U, 0xB4093A7FU, 0x7F55E9DAU, 0x6250D962U, 0xA90C0AC7U, 0x2F987869U, 0xE4C4ABCCU},
+    {0x00000000U, 0xA6770BB4U, 0x979F1129U, 0x31E81A9DU, 0xF44F2413U, 0x52382FA7U, 0x63D0353AU, 0xC5A73E8EU,
+     0x33EF4E67U, 0x959845D3U, 0xA4705F4EU, 0x020754FAU, 0xC7A06A74U, 0x61D761C0U, 0x503F7B5DU, 0xF64870E9U,
+     0x67DE9CCEU, 0xC1A9977AU, 0xF0418DE7U, 0x56368653U, 0x9391B8DDU, 0x35E6B369U, 0x040EA9F4U, 0xA279A240U,
+     0x5431D2A9U, 0xF246D91DU, 0xC3AEC380U, 0x65D9C834U, 0xA07EF6BAU, 0x0609FD0EU, 0x37E1E793U, 0x9196EC27U,
+     0xCFBD399CU, 0x69CA3228U, 0x582228B5U, 0xFE552301U, 0x3BF21D8FU, 0x9D85163BU, 0xAC6D0CA6U, 0x0A1A0712U,
+     0xFC5277FBU, 0x5A257C4FU, 0x6BCD66D2U, 0xCDBA6D66U, 0x081D53E8U, 0xAE6A585CU, 0x9F8242C1U, 0x39F54975U,
+     0xA863A552U, 0x0E14AEE6U, 0x3FFCB47BU, 0x998BBFCFU, 0x5C2C8141U, 0xFA5B8AF5U, 0xCBB39068U, 0x6DC49BDCU,
+     0x9B8CEB35U, 0x3DFBE081U, 0x0C13FA1CU, 0xAA64F1A8U, 0x6FC3CF26U, 0xC9B4C492U, 0xF85CDE0FU, 0x5E2BD5BBU,
+     0x440B7579U, 0xE27C7ECDU, 0xD3946450U, 0x75E36FE4U, 0xB044516AU, 0x16335ADEU, 0x27DB4043U, 0x81AC4BF7U,
+     0x77E43B1EU, 0xD19330AAU, 0xE07B2A37U, 0x460C2183U, 0x83AB1F0DU, 0x25DC14B9U, 0x14340E24U, 0xB2430590U,
+     0x23D5E9B7U, 0x85A2E203U, 0xB44AF89EU, 0x123DF32AU, 0xD79ACDA4U, 0x71EDC610U, 0x4005DC8DU, 0xE672D739U,
+     0x103AA7D0U, 0xB64DAC64U, 0x87A5B6F9U, 0x21D2BD4DU, 0xE47583C3U, 0x42028877U, 0x73EA92EAU, 0xD59D995EU,
+     0x8BB64CE5U, 0x2DC14751U, 0x1C295DCCU, 0xBA5E5678U, 0x7FF968F6U, 0xD98E6342U, 0xE86679DFU, 0x4E11726BU,
+     0xB8590282U, 0x1E2E0936U, 0x2FC613ABU, 0x89B1181FU, 0x4C162691U, 0xEA612D25U, 0xDB8937B8U, 0x7DFE3C0CU,
+     0xEC68D02BU, 0x4A1FDB9FU, 0x7BF7C102U, 0xDD80CAB6U, 0x1827F438U, 0xBE50FF8CU, 0x8FB8E511U, 0x29CFEEA5U,
+     0xDF879E4CU, 0x79F095F8U, 0x48188F65U, 0xEE6F84D1U, 0x2BC8BA5FU, 0x8DBFB1EBU, 0xBC57AB76U, 0x1A20A0C2U,
+     0x8816EAF2U, 0x2E61E146U, 0x1F89FBDBU, 0xB9FEF06FU, 0x7C59CEE1U, 0xDA2EC555U, 0xEBC6DFC8U, 0x4DB1D47CU,
+     0xBBF9A495U, 0x1D8EAF21U, 0x2C66B5BCU, 0x8A11BE08U, 0x4FB68086U, 0xE9C18B32U, 0xD82991AFU, 0x7E5E9A1BU,
+     0xEFC8763CU, 0x49BF7D88U, 0x78576715U, 0xDE206CA1U, 0x1B87522FU, 0xBDF0599BU, 0x8C184306U, 0x2A6F48B2U,
+     0xDC27385BU, 0x7A5033EFU, 0x4BB82972U, 0xEDCF22C6U, 0x28681C48U, 0x8E1F17FCU, 0xBFF70D61U, 0x198006D5U,
+     0x47ABD36EU, 0xE1DCD8DAU, 0xD034C247U, 0x7643C9F3U, 0xB3E4F77DU, 0x1593FCC9U, 0x247BE654U, 0x820CEDE0U,
+     0x74449D09U, 0xD23396BDU, 0xE3DB8C20U, 0x45AC8794U, 0x800BB91AU, 0x267CB2AEU, 0x1794A833U, 0xB1E3A387U,
+     0x20754FA0U, 0x86024414U, 0xB7EA5E89U, 0x119D553DU, 0xD43A6BB3U, 0x724D6007U, 0x43A57A9AU, 0xE5D2712EU,
+     0x139A01C7U, 0xB5ED0A73U, 0x840510EEU, 0x22721B5AU, 0xE7D525D4U, 0x41A22E60U, 0x704A34FDU, 0xD63D3F49U,
+     0xCC1D9F8BU, 0x6A6A943FU, 0x5B828EA2U, 0xFDF58516U, 0x3852BB98U, 0x9E25B02CU, 0xAFCDAAB1U, 0x09BAA105U,
+     0xFFF2D1ECU, 0x5985DA58U, 0x686DC0C5U, 0xCE1ACB71U, 0x0BBDF5FFU, 0xADCAFE4BU, 0x9C22E4D6U, 0x3A55EF62U,
+     0xABC30345U, 0x0DB408F1U, 0x3C5C126CU, 0x9A2B19D8U, 0x5F8C2756U, 0xF9FB2CE2U, 0xC813367FU, 0x6E643DCBU,
+     0x982C4D22U, 0x3E5B4696U, 0x0FB35C0BU, 0xA9C457BFU, 0x6C636931U, 0xCA146285U, 0xFBFC7818U, 0x5D8B73ACU,
+     0x03A0A617U, 0xA5D7ADA3U, 0x943FB73EU, 0x3248BC8AU, 0xF7EF8204U, 0x519889B0U, 0x6070932DU, 0xC6079899U,
+     0x304FE870U, 0x9638E3C4U, 0xA7D0F959U, 0x01A7F2EDU, 0xC400CC63U, 0x6277C7D7U, 0x539FDD4AU, 0xF5E8D6FEU,
+     0x647E3AD9U, 0xC209316DU, 0xF3E12BF0U, 0x55962044U, 0x90311ECAU, 0x3646157EU, 0x07AE0FE3U, 0xA1D90457U,
+     0x579174BEU, 0xF1E67F0AU, 0xC00E6597U, 0x66796E23U, 0xA3DE50ADU, 0x05A95B19U, 0x34414184U, 0x92364A30U},
+    {0x00000000U, 0xCCAA009EU, 0x4225077DU, 0x8E8F07E3U, 0x844A0EFAU, 0x48E00E64U, 0xC66F0987U, 0x0AC50919U,
+     0xD3E51BB5U, 0x1F4F1B2BU, 0x91C01CC8U, 0x5D6A1C56U, 0x57AF154FU, 0x9B0515D1U, 0x158A1232U, 0xD92012ACU,
+     0x7CBB312BU, 0xB01131B5U, 0x3E9E3656U, 0xF23436C8U, 0xF8F13FD1U, 0x345B3F4FU, 0xBAD438ACU, 0x767E3832U,
+     0xAF5E2A9EU, 0x63F42A00U, 0xED7B2DE3U, 0x21D12D7DU, 0x2B142464U, 0xE7BE24FAU, 0x69312319U, 0xA59B2387U,
+     0xF9766256U, 0x35DC62C8U, 0xBB53652BU, 0x77F965B5U, 0x7D3C6CACU, 0xB1966C32U, 0x3F196BD1U, 0xF3B36B4FU,
+     0x2A9379E3U, 0xE639797DU, 0x68B67E9EU, 0xA41C7E00U, 0xAED97719U, 0x62737787U, 0xECFC7064U, 0x205670FAU,
+     0x85CD537DU, 0x496753E3U, 0xC7E85400U, 0x0B42549EU, 0x01875D87U, 0xCD2D5D19U, 0x43A25AFAU, 0x8F085A64U,
+     0x562848C8U, 0x9A824856U, 0x140D4FB5U, 0xD8A74F2BU, 0xD2624632U, 0x1EC846ACU, 0x9047414FU, 0x5CED41D1U,
+     0x299DC2EDU, 0xE537C273U, 0x6BB8C590U, 0xA712C50EU, 0xADD7CC17U, 0x617DCC89U, 0xEFF2CB6AU, 0x2358CBF4U,
+     0xFA78D958U, 0x36D2D9C6U, 0xB85DDE25U, 0x74F7DEBBU, 0x7E32D7A2U, 0xB298D73CU, 0x3C17D0DFU, 0xF0BDD041U,
+     0x5526F3C6U, 0x998CF358U, 0x1703F4BBU, 0xDBA9F425U, 0xD16CFD3CU, 0x1DC6FDA2U, 0x9349FA41U, 0x5FE3FADFU,
+     0x86C3E873U, 0x4A69E8EDU, 0xC4E6EF0EU, 0x084CEF90U, 0x0289E689U, 0xCE23E617U, 0x40ACE1F4U, 0x8C06E16AU,
+     0xD0EBA0BBU, 0x1C41A025U, 0x92CEA7C6U, 0x5E64A758U, 0x54A1AE41U, 0x980BAEDFU, 0x1684A93CU, 0xDA2EA9A2U,
+     0x030EBB0EU, 0xCFA4BB90U, 0x412BBC73U, 0x8D81BCEDU, 0x8744B5F4U, 0x4BEEB56AU, 0xC561B289U, 0x09CBB217U,
+     0xAC509190U, 0x60FA910EU, 0xEE7596EDU, 0x22DF9673U, 0x281A9F6AU, 0xE4B09FF4U, 0x6A3F9817U, 0xA6959889U,
+     0x7FB58A25U, 0xB31F8ABBU, 0x3D908D58U, 0xF13A8DC6U, 0xFBFF84DFU, 0x37558441U, 0xB9DA83A2U, 0x7570833CU,
+     0x533B85DAU, 0x9F918544U, 0x111E82A7U, 0xDDB48239U, 0xD7718B20U, 0x1BDB8BBEU, 0x95548C5DU, 0x59FE8CC3U,
+     0x80DE9E6FU, 0x4C749EF1U, 0xC2FB9912U, 0x0E51998CU, 0x04949095U, 0xC83E900BU, 0x46B197E8U, 0x8A1B9776U,
+     0x2F80B4F1U, 0xE32AB46FU, 0x6DA5B38CU, 0xA10FB312U, 0xABCABA0BU, 0x6760BA95U, 0xE9EFBD76U, 0x2545BDE8U,
+     0xFC65AF44U, 0x30CFAFDAU, 0xBE40A839U, 0x72EAA8A7U, 0x782FA1BEU, 0xB485A120U, 0x3A0AA6C3U, 0xF6A0A65DU,
+     0xAA4DE78CU, 0x66E7E712U, 0xE868E0F1U, 0x24C2E06FU, 0x2E07E976U, 0xE2ADE9E8U, 0x6C22EE0BU, 0xA088EE95U,
+     0x79A8FC39U, 0xB502FCA7U, 0x3B8DFB44U, 0xF727FBDAU, 0xFDE2F2C3U, 0x3148F25DU, 0xBFC7F5BEU, 0x736DF520U,
+     0xD6F6D6A7U, 0x1A5CD639U, 0x94D3D1DAU, 0x5879D144U, 0x52BCD85DU, 0x9E16D8C3U, 0x1099DF20U, 0xDC33DFBEU,
+     0x0513CD12U, 0xC9B9CD8CU, 0x4736CA6FU, 0x8B9CCAF1U, 0x8159C3E8U, 0x4DF3C376U, 0xC37CC495U, 0x0FD6C40BU,
+     0x7AA64737U, 0xB60C47A9U, 0x3883404AU, 0xF42940D4U, 0xFEEC49CDU, 0x32464953U, 0xBCC94EB0U, 0x70634E2EU,
+     0xA9435C82U, 0x65E95C1CU, 0xEB665BFFU, 0x27CC5B61U, 0x2D095278U, 0xE1A352E6U, 0x6F2C5505U, 0xA386559BU,
+     0x061D761CU, 0xCAB77682U, 0x44387161U, 0x889271FFU, 0x825778E6U, 0x4EFD7878U, 0xC0727F9BU, 0x0CD87F05U,
+     0xD5F86DA9U, 0x19526D37U, 0x97DD6AD4U, 0x5B776A4AU, 0x51B26353U, 0x9D1863CDU, 0x1397642EU, 0xDF3D64B0U,
+     0x83D02561U, 0x4F7A25FFU, 0xC1F5221CU, 0x0D5F2282U, 0x079A2B9BU, 0xCB302B05U, 0x45BF2CE6U, 0x89152C78U,
+     0x50353ED4U, 0x9C9F3E4AU, 0x121039A9U, 0xDEBA3937U, 0xD47F302EU, 0x18D530B0U, 0x965A3753U, 0x5AF037CDU,
+     0xFF6B144AU, 0x33C114D4U, 0xBD4E1337U, 0x71E413A9U, 0x7B211AB0U, 0xB78B1A2EU, 0x39041DCDU, 0xF5AE1D53U,
+     0x2C8E0FFFU, 0xE0240F61U, 0x6EAB0882U, 0xA201081CU, 0xA8C40105U, 0x646E019BU, 0xEAE10678U, 0x264B06E6U}};
+
+static inline uint32_t hp_load_le32(const uint8_t *p)
+{ /* any alignment: the Cortex-M7 (and hosts) load unaligned words; memcpy compiles to one load */
+    uint32_t w;
+    memcpy(&w, p, sizeof w);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    w = __builtin_bswap32(w);
+#endif
+    return w;
+}
+
+/* Keeps a table pointer in a register of its own: without it the compiler adds each table's
+ * offset to one base on every lookup (a fifth more instructions a byte). */
+#if defined(__GNUC__)
+#define HP_IN_REGISTER(p) __asm__("" : "+r"(p))
+#else
+#define HP_IN_REGISTER(p) ((void)0)
+#endif
+
+uint32_t hp_crc32_table(uint32_t crc, const void *data, size_t n)
+{
+    const uint8_t *p = (const uint8_t *)data, *end = p + (n & ~(size_t)7u);
+    const uint32_t *t0 = hp_crc_table[0], *t1 = hp_crc_table[1], *t2 = hp_crc_table[2], *t3 = hp_crc_table[3];
+    const uint32_t *t4 = hp_crc_table[4], *t5 = hp_crc_table[5], *t6 = hp_crc_table[6], *t7 = hp_crc_table[7];
+    HP_IN_REGISTER(t1);
+    HP_IN_REGISTER(t2);
+    HP_IN_REGISTER(t3);
+    HP_IN_REGISTER(t4);
+    HP_IN_REGISTER(t5);
+    HP_IN_REGISTER(t6);
+    HP_IN_REGISTER(t7);
+    crc = ~crc;
+    while (p != end)
+    { /* eight bytes at a time, in byte order */
+        uint32_t a = crc ^ hp_load_le32(p), b = hp_load_le32(p + 4);
+        p += 8;
+        crc = t7[a & 0xFFu] ^ t6[(a >> 8) & 0xFFu] ^ t5[(a >> 16) & 0xFFu] ^ t4[a >> 24] ^ t3[b & 0xFFu] ^
+              t2[(b >> 8) & 0xFFu] ^ t1[(b >> 16) & 0xFFu] ^ t0[b >> 24];
+    }
+    for (n &= 7u; n > 0u; n--)
+    {
+        crc = t0[(crc ^ *p++) & 0xFFu] ^ (crc >> 8);
+    }
+    return ~crc;
+}
+
+#ifdef HP_CRC32_BSP
+int bsp_crc32(uint32_t *crc, const void *data, size_t n); /* bsp.h: the board's CRC unit */
+#endif
 
 uint32_t hp_crc32(uint32_t crc, const void *data, size_t n)
 {
-    const uint8_t *p = (const uint8_t *)data;
-    crc = ~crc;
-    for (; n >= 4u; n -= 4u, p += 4u)
-    { /* four bytes at a time, in byte order (any alignment) */
-        crc ^= (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24);
-        crc = hp_crc_table[3][crc & 0xFFu] ^ hp_crc_table[2][(crc >> 8) & 0xFFu] ^
-              hp_crc_table[1][(crc >> 16) & 0xFFu] ^ hp_crc_table[0][crc >> 24];
-    }
-    while (n--)
+#ifdef HP_CRC32_BSP
+    if (bsp_crc32(&crc, data, n) == 0)
     {
-        crc = hp_crc_table[0][(crc ^ *p++) & 0xFFu] ^ (crc >> 8);
+        return crc;
     }
-    return ~crc;
+#endif
+    return hp_crc32_table(crc, data, n);
+}
+
+/* (a * b) mod P over GF(2), in the CRC's reflected bit order (zlib's multmodp). */
+static uint32_t hp_crc32_mulmod(uint32_t a, uint32_t b)
+{
+    uint32_t m = 0x80000000u, p = 0;
+    for (;;)
+    {
+        if (a & m)
+        {
+            p ^= b;
+            if ((a & (m - 1u)) == 0)
+            {
+                break;
+            }
+        }
+        m >>= 1;
+        b = (b & 1u) ? (b >> 1) ^ 0xEDB88320u : b >> 1;
+    }
+    return p;
+}
+
+uint32_t hp_crc32_shift_const(size_t n)
+{
+    uint32_t x = 0x80000000u, sq = 0x00800000u; /* x^0; x^8 (one byte) */
+    while (n)
+    {
+        if (n & 1u)
+        {
+            x = hp_crc32_mulmod(x, sq);
+        }
+        n >>= 1;
+        if (n)
+        {
+            sq = hp_crc32_mulmod(sq, sq);
+        }
+    }
+    return x;
+}
+
+uint32_t hp_crc32_combine(uint32_t crc1, uint32_t crc2, uint32_t shift_const)
+{
+    return hp_crc32_mulmod(shift_const, crc1) ^ crc2;
 }
 
 /* ------------------------------------------------------------------ parser */
@@ -255,6 +469,12 @@ int hp_parser_feed(hp_parser_t *p, uint8_t byte, hp_frame_t *out)
     return HP_NONE;
 }
 
+uint32_t hp_frame_payload_crc(const hp_frame_t *f, size_t skip, uint32_t crc, uint32_t shift_const)
+{ /* CRC(frame) = K*CRC(head) ^ CRC(data), so K*crc ^ CRC(data) = CRC(frame) ^ K*(crc ^ CRC(head)) */
+    uint32_t head = hp_crc32(0, f->payload - HP_HEADER_SIZE, HP_HEADER_SIZE + skip);
+    return hp_get_u32(f->payload + f->len) ^ hp_crc32_mulmod(shift_const, crc ^ head);
+}
+
 /* ------------------------------------------------------------------ writer */
 
 void hp_writer_init(hp_writer_t *w, hp_put_fn put, void *ctx)
@@ -263,49 +483,60 @@ void hp_writer_init(hp_writer_t *w, hp_put_fn put, void *ctx)
     w->ctx = ctx;
     w->crc = 0;
     w->left = 0;
-    w->n = 0;
+    w->code = 0;
+    w->len = 0;
 }
 
-static inline void hp_writer_flush_block(hp_writer_t *w)
-{
-    w->block[0] = (uint8_t)(w->n + 1u);
-    w->put(w->ctx, w->block, (size_t)w->n + 1u);
-    w->n = 0;
-}
-
+/* COBS-encode n bytes into the buffer, a block closed by each zero byte or at 254 data bytes (code
+ * 0xFF: no implied zero); put is called only when the buffer is full, not once a block (label
+ * runs put a zero every few bytes). */
 static void hp_writer_raw(hp_writer_t *w, const uint8_t *data, size_t n)
 {
-    size_t i;
+    const uint8_t *end = data + n;
+    uint8_t *buf = w->buf, *full = w->buf + sizeof w->buf, *o = buf + w->len, *code = buf + w->code;
     w->crc = hp_crc32(w->crc, data, n);
-    for (i = 0; i < n; i++)
+    while (data != end)
     {
-        uint8_t b = data[i];
-        if (b == 0x00u)
+        uint8_t b = *data++;
+        if (b != 0x00u)
         {
-            hp_writer_flush_block(w);
-        }
-        else
-        {
-            w->block[++w->n] = b;
-            if (w->n == 254u)
+            if (o == full)
+            { /* put the finished blocks, move the open one (< 255 bytes) to the front */
+                size_t open = (size_t)(o - code);
+                w->put(w->ctx, buf, (size_t)(code - buf));
+                memmove(buf, code, open);
+                code = buf;
+                o = buf + open;
+            }
+            *o++ = b;
+            if (o - code < 255)
             {
-                hp_writer_flush_block(w); /* code 0xFF: no implied zero */
+                continue;
             }
         }
+        *code = (uint8_t)(o - code); /* close the block; open the next */
+        if (o == full)
+        {
+            w->put(w->ctx, buf, sizeof w->buf);
+            o = buf;
+        }
+        code = o++;
     }
+    w->len = (uint16_t)(o - buf);
+    w->code = (uint16_t)(code - buf);
 }
 
 void hp_writer_begin(hp_writer_t *w, uint8_t type, uint16_t seq, uint16_t len)
 {
-    static const uint8_t delim = 0x00u;
     uint8_t hdr[HP_HEADER_SIZE];
     hdr[0] = (uint8_t)HP_VERSION;
     hdr[1] = type;
     hp_put_u16(hdr + 2, seq);
     hp_put_u16(hdr + 4, len);
-    w->put(w->ctx, &delim, 1); /* resync point before every frame */
+    w->buf[0] = 0x00u; /* a delimiter: the resync point before every frame */
+    w->code = 1;
+    w->len = 2;
     w->crc = 0;
-    w->n = 0;
     w->left = len;
     hp_writer_raw(w, hdr, sizeof hdr);
 }
@@ -318,13 +549,20 @@ void hp_writer_write(hp_writer_t *w, const void *data, size_t n)
 
 int hp_writer_end(hp_writer_t *w)
 {
-    static const uint8_t delim = 0x00u;
     int rc = w->left == 0 ? 0 : -1;
     uint8_t c[HP_CRC_SIZE];
     hp_put_u32(c, w->crc);
     hp_writer_raw(w, c, sizeof c);
-    hp_writer_flush_block(w);
-    w->put(w->ctx, &delim, 1);
+    w->buf[w->code] = (uint8_t)(w->len - w->code); /* the last block */
+    if (w->len == sizeof w->buf)
+    {
+        w->put(w->ctx, w->buf, w->len);
+        w->len = 0;
+    }
+    w->buf[w->len++] = 0x00u; /* the frame's delimiter */
+    w->put(w->ctx, w->buf, w->len);
+    w->code = 0;
+    w->len = 0;
     w->left = 0;
     return rc;
 }
@@ -341,26 +579,47 @@ int hp_write_frame(hp_writer_t *w, uint8_t type, uint16_t seq, const void *paylo
 
 /* ------------------------------------------------------------------ RLE */
 
+/* Labels past p equal to v, up to lim: four at a time (the first differing byte of a word is its
+ * lowest non-zero byte of word ^ vvvv), the last few one by one. */
+static inline const uint8_t *hp_run_end(const uint8_t *p, const uint8_t *lim, uint8_t v)
+{
+#if defined(__GNUC__)
+    uint32_t vvvv = v * 0x01010101u;
+    while (lim - p >= 4)
+    {
+        uint32_t x = hp_load_le32(p) ^ vvvv;
+        if (x != 0u)
+        {
+            return p + ((unsigned)__builtin_ctz(x) >> 3);
+        }
+        p += 4;
+    }
+#endif
+    while (p != lim && *p == v)
+    {
+        p++;
+    }
+    return p;
+}
+
 size_t hp_rle_encode(const uint8_t *src, size_t n, uint8_t *dst, size_t cap)
 {
-    size_t i = 0, o = 0;
-    while (i < n)
+    const uint8_t *p = src, *end = src + n;
+    uint8_t *o = dst, *o_end = dst + (cap & ~(size_t)1u);
+    while (p != end)
     {
-        uint8_t v = src[i];
-        size_t run = 1;
-        while (i + run < n && run < 255u && src[i + run] == v)
-        {
-            run++;
-        }
-        if (o + 2u > cap)
+        uint8_t v = *p;
+        const uint8_t *q = hp_run_end(p + 1, (size_t)(end - p) > 255u ? p + 255 : end, v);
+        if (o == o_end)
         {
             return 0;
         }
-        dst[o++] = (uint8_t)run;
-        dst[o++] = v;
-        i += run;
+        o[0] = (uint8_t)(q - p);
+        o[1] = v;
+        o += 2;
+        p = q;
     }
-    return o;
+    return (size_t)(o - dst);
 }
 
 long hp_rle_decode(const uint8_t *src, size_t n, uint8_t *dst, size_t cap)
