@@ -29,6 +29,16 @@ def declared(symbol: str) -> bool:
     return symbol in C_LIBRARY or re.search(rf"\b{re.escape(symbol)}\s*\(", HEADER) is not None
 
 
+def record_kernels() -> set[str]:
+    """Every kernel symbol the records' sources name: the top-level kernel entry points."""
+    named = set()
+    for path in (ROOT / "hardtool" / "ops").glob("*.py"):
+        named |= set(
+            re.findall(r'"(hard_[a-z0-9_]+_(?:s8|u8|f32|s8_u8|u8_s8|s8_f32|f32_s8))"', path.read_text())
+        )
+    return named
+
+
 def test_every_record_is_complete():
     recs = records()
     assert recs, "no op records"
@@ -51,11 +61,7 @@ def test_every_record_is_complete():
 def test_every_kernel_a_record_names_exists_in_the_kernel_headers():
     """Every kernel symbol a record's source names (all branches of every ``choose``) is a
     function of firmware/kernels/hard_kernels.h."""
-    named = set()
-    for path in (ROOT / "hardtool" / "ops").glob("*.py"):
-        named |= set(
-            re.findall(r'"(hard_[a-z0-9_]+_(?:s8|u8|f32|s8_u8|u8_s8|s8_f32|f32_s8))"', path.read_text())
-        )
+    named = record_kernels()
     assert "hard_depthwise_conv_3x3_s8" in named and "hard_convolve_1x1_s8" in named
     missing = sorted(s for s in named if not declared(s))
     assert not missing, missing
