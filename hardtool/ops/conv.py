@@ -13,7 +13,6 @@ import numpy as np
 
 from hardtool.core.graph.ir import Graph, Op, Tensor
 from hardtool.core.graph.validate import Check, conv_quant, spatial, tensor_label
-from hardtool.kernels import quant as Q
 from hardtool.kernels import support as S
 from hardtool.kernels import weights
 from hardtool.kernels.scratch import kernel_scratch_bytes
@@ -22,11 +21,10 @@ from hardtool.ops.cgen import (
     EmitContext,
     Layer,
     activation,
-    c_array,
     c_struct,
+    channel_consts,
     dims,
     padding,
-    scale,
     tile,
     zp,
 )
@@ -125,22 +123,13 @@ def _weights(
     bias; returns (x, w, bias expr, y)."""
     x, w, y = e.t(op.inputs[0]), e.t(op.inputs[1]), e.t(op.outputs[0])
     b = e.t(op.inputs[2]) if len(op.inputs) > 2 and op.inputs[2] >= 0 else None
-    cout = y.shape[-1]
-    fscales = list(w.quant.scale) if len(w.quant.scale) > 1 else [w.quant.scale[0]] * cout
-    mult, shift = Q.conv_channel_params(scale(x), fscales, scale(y))
     data = w.data.astype(np.int8)
     if layer.layout is not None:
         data = getattr(weights, layer.layout)(data)
-    layer.decls += [
-        c_array(f"{p}_w", data),
-        c_array(f"{p}_mult", np.asarray(mult, np.int32)),
-        c_array(f"{p}_shift", np.asarray(shift, np.int32)),
-    ]
-    if b is not None:
-        layer.decls.append(c_array(f"{p}_b", b.data.astype(np.int32)))
+    bias = channel_consts(layer, p, x, w, y, b, data)
     kh, kw = w.shape[1], w.shape[2]
     layer.macs = int(np.prod(y.shape)) * kh * kw * (1 if depthwise else w.shape[3])
-    return x, w, f"{p}_b" if b is not None else "NULL", y
+    return x, w, bias, y
 
 
 def filter_arg(layer: Layer, p: str) -> str:
