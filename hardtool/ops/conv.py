@@ -178,6 +178,25 @@ def depthwise_conv_2d(e: EmitContext, op: Op, layer: Layer, p: str) -> None:
     layer.call = _call(e, op, layer, p, x, w, bias, y)
 
 
+def cmsis_conv_scratch(g: Graph, op: Op) -> int:
+    """TFLite Micro's CMSIS-NN CONV_2D scratch: arm_convolve_1x1_s8(_fast) none; arm_convolve_s8
+    two im2col columns of int16."""
+    _, kh, kw, cin = g.tensors[op.inputs[1]].shape
+    return 0 if kh == kw == 1 else 2 * ((kh * kw * cin + 3) // 4 * 4) * 2
+
+
+def cmsis_depthwise_scratch(g: Graph, op: Op) -> int:
+    """TFLite Micro's CMSIS-NN DEPTHWISE_CONV_2D scratch: arm_depthwise_conv_s8_opt's; the generic
+    and the 3x3 kernels take none."""
+    pad = op.options.get("explicit_padding", (0, 0, 0, 0))
+    _, kh, kw, cout = g.tensors[op.inputs[1]].shape
+    cin = g.tensors[op.inputs[0]].shape[-1]
+    dil = int(op.options.get("dilation_h_factor", 1)) * int(op.options.get("dilation_w_factor", 1))
+    if cin != cout or dil != 1 or (kh == kw == 3 and max(pad) <= 1):
+        return 0
+    return cin * kh * kw * 2
+
+
 RECORDS = [
     OpRecord(
         "CONV_2D",
@@ -186,10 +205,13 @@ RECORDS = [
         refuse=_refuse,
         memory=Memory.SPATIAL,
         strided_output=True,
+        params="hard_conv_params",
+        streams_rows=True,
         lean=True,
         choose=choose_conv,
         emit=conv_2d,
         tflm="AddConv2D",
+        tflm_scratch=cmsis_conv_scratch,
         summary="2-D convolution, per-channel int8, grouped too (1x1 GEMM, im2col GEMM, per-group GEMM)",
     ),
     OpRecord(
@@ -199,10 +221,13 @@ RECORDS = [
         refuse=_refuse,
         memory=Memory.SPATIAL,
         strided_output=True,
+        params="hard_dw_conv_params",
+        streams_rows=True,
         lean=True,
         choose=choose_depthwise,
         emit=depthwise_conv_2d,
         tflm="AddDepthwiseConv2D",
+        tflm_scratch=cmsis_depthwise_scratch,
         summary="depthwise convolution, any multiplier (3x3 specialised kernel)",
     ),
 ]

@@ -38,6 +38,10 @@ SPATIAL_OPS = _names(lambda r: r.memory == Memory.SPATIAL)  # raster order: in p
 STRIDED_OUTPUT_OPS = _names(lambda r: r.strided_output)  # params take ``output_stride``
 LOWERED = _names(lambda r: r.lowered)  # made or folded away by lower()
 LEAN_OPS = _names(lambda r: r.lean)  # scratch optional: memplan --lean-kernels may drop it
+CONCAT_OPS = _names(lambda r: r.memory == Memory.CONCAT)  # inputs may be produced in their slice
+STREAM_FIRST = _names(lambda r: r.streams_rows)  # may start a streamed stage
+PARAMS = {n: r.params for n, r in sorted(records().items()) if r.params}  # window ops' params struct
+TFLM_SCRATCH = {n: r.tflm_scratch for n, r in sorted(records().items()) if r.tflm_scratch}
 RESOLVER = {n: r.tflm for n, r in sorted(records().items()) if r.tflm}
 
 
