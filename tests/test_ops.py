@@ -81,6 +81,8 @@ def test_tables_are_derived_from_the_records():
     assert tables.LEAN_OPS == {n for n, r in recs.items() if r.lean} == {"CONV_2D", "DEPTHWISE_CONV_2D"}
     assert tables.CONCAT_OPS == {n for n, r in recs.items() if r.memory == Memory.CONCAT} == {"CONCATENATION"}
     assert tables.STREAM_FIRST == {n for n, r in recs.items() if r.streams_rows}
+    assert rules.folds_pad == tables.FOLDS_PAD == {n for n, r in recs.items() if r.folds_pad}
+    assert tables.FOLDS_PAD == {"CONV_2D", "DEPTHWISE_CONV_2D"}
     assert (
         tables.STREAM_FIRST == {"CONV_2D", "DEPTHWISE_CONV_2D"} and tables.STREAM_FIRST <= tables.SPATIAL_OPS
     )
@@ -105,6 +107,7 @@ def test_no_consumer_names_an_op_the_records_describe():
         src = (ROOT / "hardtool" / rel).read_text()
         assert '"CONCATENATION"' not in src and "STREAM_FIRST = " not in src and "PARAMS = {" not in src, rel
     assert "CMSIS_SCRATCH_OPS" not in (ROOT / "hardtool" / "codegen" / "tflm.py").read_text()
+    assert "CONVS" not in (ROOT / "hardtool" / "core" / "graph" / "lower.py").read_text()
 
 
 def test_readme_op_table_is_generated_from_the_records():

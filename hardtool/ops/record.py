@@ -64,6 +64,9 @@ class OpRecord:
     # C params struct of a window op (``{prefix}_p``); a stage function copies it per band and
     # sets the band's border padding (codegen.stage)
     params: str | None = None
+    # lowering may fold into it a PAD before it (its kernel pads with the input's zero point) and a
+    # SPACE_TO_BATCH_ND -> op -> BATCH_TO_SPACE_ND (as dilation): core/graph/lower via core/oprules
+    folds_pad: bool = False
     streams_rows: bool = False  # can be a streamed stage's first op: consumes input rows as they arrive
     # its scratch is optional: ``choose(graph, op, dsp=False)`` names a general entry point whose
     # portable path runs without it, so ``memplan --lean-kernels`` may give it none
