@@ -44,3 +44,13 @@ def test_plugin_fallback_note_when_it_cannot_be_built(tmp_path) -> None:
         note = icount.FALLBACK_NOTE.format(why=e)
     assert plugin is None and "SysTick" in note and "no-such-cc" in note and "\n" not in note
     assert shutil.which("no-such-cc") is None
+
+
+def test_entries_fall_into_their_layers(tmp_path) -> None:
+    log = tmp_path / "marks.txt"
+    log.write_text(
+        "3 0\ne 100 1\n1 5\ne 200 7\ne 300 9\n2 20\n1 21\n2 22\n1 30\ne 2a0 31\n2 40\n4 41\ntotal 50\n"
+    )
+    assert icount.layer_entries(log) == [[0x200, 0x300], [], [0x2A0]]
+    assert icount.read_marks(log)[1] == 50  # the entry lines do not disturb the marks
+    assert icount.plugin_args(log, log, log)[1].endswith(f",entries={log}")

@@ -29,6 +29,16 @@ def declared(symbol: str) -> bool:
     return symbol in C_LIBRARY or re.search(rf"\b{re.escape(symbol)}\s*\(", HEADER) is not None
 
 
+def record_kernels() -> set[str]:
+    """Every kernel symbol the records' sources name: the top-level kernel entry points."""
+    named = set()
+    for path in (ROOT / "hardtool" / "ops").glob("*.py"):
+        named |= set(
+            re.findall(r'"(hard_[a-z0-9_]+_(?:s8|u8|f32|s8_u8|u8_s8|s8_f32|f32_s8))"', path.read_text())
+        )
+    return named
+
+
 def test_every_record_is_complete():
     recs = records()
     assert recs, "no op records"
@@ -51,11 +61,7 @@ def test_every_record_is_complete():
 def test_every_kernel_a_record_names_exists_in_the_kernel_headers():
     """Every kernel symbol a record's source names (all branches of every ``choose``) is a
     function of firmware/kernels/hard_kernels.h."""
-    named = set()
-    for path in (ROOT / "hardtool" / "ops").glob("*.py"):
-        named |= set(
-            re.findall(r'"(hard_[a-z0-9_]+_(?:s8|u8|f32|s8_u8|u8_s8|s8_f32|f32_s8))"', path.read_text())
-        )
+    named = record_kernels()
     assert "hard_depthwise_conv_3x3_s8" in named and "hard_convolve_1x1_s8" in named
     missing = sorted(s for s in named if not declared(s))
     assert not missing, missing
@@ -73,6 +79,35 @@ def test_tables_are_derived_from_the_records():
     assert tables.SPATIAL_OPS <= tables.STRIDED_OUTPUT_OPS
     assert tables.RESOLVER == {n: r.tflm for n, r in recs.items() if r.tflm}
     assert tables.LEAN_OPS == {n for n, r in recs.items() if r.lean} == {"CONV_2D", "DEPTHWISE_CONV_2D"}
+    assert tables.CONCAT_OPS == {n for n, r in recs.items() if r.memory == Memory.CONCAT} == {"CONCATENATION"}
+    assert tables.STREAM_FIRST == {n for n, r in recs.items() if r.streams_rows}
+    assert rules.folds_pad == tables.FOLDS_PAD == {n for n, r in recs.items() if r.folds_pad}
+    assert tables.FOLDS_PAD == {"CONV_2D", "DEPTHWISE_CONV_2D"}
+    assert (
+        tables.STREAM_FIRST == {"CONV_2D", "DEPTHWISE_CONV_2D"} and tables.STREAM_FIRST <= tables.SPATIAL_OPS
+    )
+    assert tables.PARAMS == {n: r.params for n, r in recs.items() if r.params}
+    assert set(tables.PARAMS) == tables.SPATIAL_OPS  # every op a stage may hold has its params struct
+    assert tables.TFLM_SCRATCH == {n: r.tflm_scratch for n, r in recs.items() if r.tflm_scratch}
+    assert set(tables.TFLM_SCRATCH) == {"CONV_2D", "DEPTHWISE_CONV_2D", "AVERAGE_POOL_2D"}
+    assert set(tables.TFLM_SCRATCH) <= set(tables.RESOLVER)
+
+
+def test_record_params_structs_are_the_emitters_and_the_headers():
+    """A record's ``params`` is the struct its emitter declares and a type of the kernel headers."""
+    for name, struct in tables.PARAMS.items():
+        src = Path(records()[name].emit.__code__.co_filename).read_text()
+        assert f'"{struct}"' in src, (name, struct)
+        assert re.search(rf"}}\s*{struct};", HEADER), (name, struct)
+
+
+def test_no_consumer_names_an_op_the_records_describe():
+    """The planner and codegen ask the records (via hardtool.ops.tables), not op names."""
+    for rel in ("memplan/lifetimes.py", "memplan/contract.py", "memplan/stage.py", "codegen/stage.py"):
+        src = (ROOT / "hardtool" / rel).read_text()
+        assert '"CONCATENATION"' not in src and "STREAM_FIRST = " not in src and "PARAMS = {" not in src, rel
+    assert "CMSIS_SCRATCH_OPS" not in (ROOT / "hardtool" / "codegen" / "tflm.py").read_text()
+    assert "CONVS" not in (ROOT / "hardtool" / "core" / "graph" / "lower.py").read_text()
 
 
 def test_readme_op_table_is_generated_from_the_records():

@@ -57,6 +57,47 @@ static inline int8_t hard_conv_out(const hard_conv_geom *g, int32_t acc, int32_t
     return (int8_t)hard_clamp_i32(acc, g->act_min, g->act_max);
 }
 
+/* What every output pixel of a portable CONV_2D / DEPTHWISE_CONV_2D reads besides the input. */
+typedef struct
+{
+    hard_conv_geom g;
+    const int8_t *filter;
+    const int32_t *bias;
+    const int32_t *full_bias; /* CONV_2D: per-channel full-window bias, or NULL (computed per pixel) */
+    const hard_per_channel_quant *quant;
+    int32_t out_c;
+    int32_t ch_mult; /* DEPTHWISE_CONV_2D */
+} hard_conv_job;
+
+/* Every output channel of the output pixel whose window starts at input row iy0, column ix0. */
+typedef void (*hard_conv_pixel_fn)(
+    const hard_conv_job *job, const int8_t *in_batch, int32_t iy0, int32_t ix0, int8_t *out);
+
+/* Every output pixel of every batch in order, ostride bytes apart: pixel by pixel, so the output
+ * may overwrite the input (see hard_kernels.h, "in place"). */
+static void hard_conv_walk(const hard_conv_job *job,
+                           const hard_dims *input_dims,
+                           const int8_t *input,
+                           const hard_dims *output_dims,
+                           int8_t *output,
+                           int32_t ostride,
+                           hard_conv_pixel_fn pixel)
+{
+    const hard_conv_geom *g = &job->g;
+    for (int32_t b = 0; b < input_dims->n; ++b)
+    {
+        const int8_t *in_batch = input + b * g->in_h * g->in_w * g->in_c;
+        int8_t *out = output + b * output_dims->h * output_dims->w * ostride;
+        for (int32_t oy = 0; oy < output_dims->h; ++oy)
+        {
+            for (int32_t ox = 0; ox < output_dims->w; ++ox, out += ostride)
+            {
+                pixel(job, in_batch, oy * g->stride_h - g->pad_top, ox * g->stride_w - g->pad_left, out);
+            }
+        }
+    }
+}
+
 int32_t hard_convolve_s8_get_buffer_size(const hard_dims *input_dims,
                                          const hard_dims *filter_dims,
                                          const hard_dims *output_dims)
@@ -117,23 +158,17 @@ static int32_t hard_conv_full_bias(const hard_conv_geom *g, const int8_t *filt, 
     return bias_val + g->input_offset * hard_sum_s8(filt, g->k_h * g->k_w * g->in_c);
 }
 
-/* Every output channel of output pixel (oy, ox): pixel by pixel, so the output may overwrite
- * the input (see hard_kernels.h, "in place").  full_bias: per channel, or NULL (computed here). */
-HARD_NOINLINE void hard_conv_pixel(const hard_conv_geom *geom,
-                                   const int8_t *in_batch,
-                                   const int8_t *filter,
-                                   const int32_t *bias,
-                                   const int32_t *full_bias,
-                                   const hard_per_channel_quant *quant,
-                                   int32_t out_c,
-                                   int32_t oy,
-                                   int32_t ox,
-                                   int8_t *out)
+/* Every output channel of one output pixel (a hard_conv_pixel_fn). */
+HARD_NOINLINE void
+hard_conv_pixel(const hard_conv_job *job, const int8_t *in_batch, int32_t iy0, int32_t ix0, int8_t *out)
 {
-    const hard_conv_geom local = *geom; /* a copy: the int8 stores below cannot alias it */
+    const hard_conv_geom local = job->g; /* copies: the int8 stores below cannot alias them */
     const hard_conv_geom *g = &local;
-    const int32_t iy0 = oy * g->stride_h - g->pad_top;
-    const int32_t ix0 = ox * g->stride_w - g->pad_left;
+    const int8_t *filter = job->filter;
+    const int32_t *bias = job->bias;
+    const int32_t *full_bias = job->full_bias;
+    const hard_per_channel_quant *quant = job->quant;
+    const int32_t out_c = job->out_c;
     const int32_t filter_size = g->k_h * g->k_w * g->in_c;
     int32_t ky_lo;
     int32_t ky_hi;
@@ -209,33 +244,29 @@ hard_status hard_convolve_s8(const hard_context *ctx,
         return HARD_OK;
     }
 #endif
-    const hard_conv_geom g = hard_conv_geom_make(input_dims, filter_dims, &conv_params->stride, &conv_params->dilation,
-                                                 &conv_params->padding, conv_params->input_offset,
-                                                 conv_params->output_offset, &conv_params->activation);
+    hard_conv_job job = {hard_conv_geom_make(input_dims, filter_dims, &conv_params->stride, &conv_params->dilation,
+                                             &conv_params->padding, conv_params->input_offset,
+                                             conv_params->output_offset, &conv_params->activation),
+                         filter,
+                         bias,
+                         0,
+                         quant_params,
+                         output_dims->c,
+                         1};
     const int32_t out_c = output_dims->c;
-    const int32_t ostride = hard_out_stride(conv_params->output_stride, out_c);
     /* Per-channel full-window bias in the scratch when there is room, else per pixel. */
-    int32_t *full_bias = 0;
     if (hard_ctx_ok(ctx, out_c * (int32_t)sizeof(int32_t)))
     {
-        full_bias = (int32_t *)ctx->buf;
+        int32_t *full_bias = (int32_t *)ctx->buf;
         for (int32_t oc = 0; oc < out_c; ++oc)
         {
-            full_bias[oc] = hard_conv_full_bias(&g, filter + oc * g.k_h * g.k_w * g.in_c, bias != 0 ? bias[oc] : 0);
+            full_bias[oc] =
+                hard_conv_full_bias(&job.g, filter + oc * job.g.k_h * job.g.k_w * job.g.in_c, bias != 0 ? bias[oc] : 0);
         }
+        job.full_bias = full_bias;
     }
-    for (int32_t b = 0; b < input_dims->n; ++b)
-    {
-        const int8_t *in_batch = input + b * g.in_h * g.in_w * g.in_c;
-        int8_t *out = output + b * output_dims->h * output_dims->w * ostride;
-        for (int32_t oy = 0; oy < output_dims->h; ++oy)
-        {
-            for (int32_t ox = 0; ox < output_dims->w; ++ox, out += ostride)
-            {
-                hard_conv_pixel(&g, in_batch, filter, bias, full_bias, quant_params, out_c, oy, ox, out);
-            }
-        }
-    }
+    hard_conv_walk(&job, input_dims, input, output_dims, output, hard_out_stride(conv_params->output_stride, out_c),
+                   hard_conv_pixel);
     return HARD_OK;
 }
 
@@ -249,21 +280,16 @@ int32_t hard_depthwise_conv_s8_get_buffer_size(const hard_dims *input_dims,
     return hard_depthwise_conv_3x3_s8_get_buffer_size(input_dims);
 }
 
-/* Every output channel of one output pixel, walking only the valid taps. */
-HARD_NOINLINE void hard_dw_pixel(const hard_conv_geom *geom,
-                                 const int8_t *in_batch,
-                                 const int8_t *filter,
-                                 const int32_t *bias,
-                                 const hard_per_channel_quant *quant,
-                                 int32_t ch_mult,
-                                 int32_t oy,
-                                 int32_t ox,
-                                 int8_t *out)
+/* Every output channel of one output pixel, walking only the valid taps (a hard_conv_pixel_fn). */
+HARD_NOINLINE void
+hard_dw_pixel(const hard_conv_job *job, const int8_t *in_batch, int32_t iy0, int32_t ix0, int8_t *out)
 {
-    const hard_conv_geom local = *geom; /* a copy: the int8 stores below cannot alias it */
+    const hard_conv_geom local = job->g; /* copies: the int8 stores below cannot alias them */
     const hard_conv_geom *g = &local;
-    const int32_t iy0 = oy * g->stride_h - g->pad_top;
-    const int32_t ix0 = ox * g->stride_w - g->pad_left;
+    const int8_t *filter = job->filter;
+    const int32_t *bias = job->bias;
+    const hard_per_channel_quant *quant = job->quant;
+    const int32_t ch_mult = job->ch_mult;
     const int32_t out_c = g->in_c * ch_mult;
     int32_t ky_lo;
     int32_t ky_hi;
@@ -339,22 +365,17 @@ hard_status hard_depthwise_conv_s8(const hard_context *ctx,
 #else
     (void)ctx;
 #endif
-    const hard_conv_geom g = hard_conv_geom_make(
-        input_dims, filter_dims, &dw_conv_params->stride, &dw_conv_params->dilation, &dw_conv_params->padding,
-        dw_conv_params->input_offset, dw_conv_params->output_offset, &dw_conv_params->activation);
-    for (int32_t b = 0; b < input_dims->n; ++b)
-    {
-        const int8_t *in_batch = input + b * g.in_h * g.in_w * g.in_c;
-        const int32_t ostride = hard_out_stride(dw_conv_params->output_stride, output_dims->c);
-        int8_t *out_ptr = output + b * output_dims->h * output_dims->w * ostride;
-        for (int32_t oy = 0; oy < output_dims->h; ++oy)
-        {
-            for (int32_t ox = 0; ox < output_dims->w; ++ox)
-            {
-                hard_dw_pixel(&g, in_batch, filter, bias, quant_params, ch_mult, oy, ox, out_ptr);
-                out_ptr += ostride;
-            }
-        }
-    }
+    const hard_conv_job job = {hard_conv_geom_make(input_dims, filter_dims, &dw_conv_params->stride,
+                                                   &dw_conv_params->dilation, &dw_conv_params->padding,
+                                                   dw_conv_params->input_offset, dw_conv_params->output_offset,
+                                                   &dw_conv_params->activation),
+                               filter,
+                               bias,
+                               0,
+                               quant_params,
+                               output_dims->c,
+                               ch_mult};
+    hard_conv_walk(&job, input_dims, input, output_dims, output,
+                   hard_out_stride(dw_conv_params->output_stride, output_dims->c), hard_dw_pixel);
     return HARD_OK;
 }

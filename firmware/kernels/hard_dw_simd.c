@@ -225,6 +225,42 @@ static void hard_dw_geom_init(hard_dw_geom *g,
     g->pad = pad;
 }
 
+/* Every output pixel of the SIMD depthwise kernels in order, ostride bytes apart: its taps, then
+ * the pixel kernel (q15: the 3x3 kernel on its int16 filter, else the 1HWC one on the int8 filter). */
+HARD_HOT void hard_dw_walk(const hard_dw_geom *g,
+                           const hard_dims *input_dims,
+                           const int8_t *input,
+                           const hard_dims *output_dims,
+                           int8_t *output,
+                           int32_t ostride,
+                           const int8_t *filter,
+                           const int8_t **taps,
+                           const int q15)
+{
+    const int32_t in_size = input_dims->h * input_dims->w * input_dims->c;
+    for (int32_t b = 0; b < input_dims->n; ++b)
+    {
+        const int8_t *in = input + b * in_size;
+        int8_t *out = output + b * output_dims->h * output_dims->w * ostride;
+        for (int32_t oy = 0; oy < output_dims->h; ++oy)
+        {
+            for (int32_t ox = 0; ox < output_dims->w; ++ox)
+            {
+                hard_dw_taps(g, in, oy, ox, taps);
+                if (q15)
+                {
+                    hard_dw_pixel_3x3_q15(g, taps, (const int32_t *)(const void *)filter, out);
+                }
+                else
+                {
+                    hard_dw_pixel_1hwc(g, taps, filter, out);
+                }
+                out += ostride;
+            }
+        }
+    }
+}
+
 hard_status hard_dw_simd_1hwc(const hard_context *ctx,
                               const hard_dw_conv_params *params,
                               const hard_per_channel_quant *quant,
@@ -243,22 +279,8 @@ hard_status hard_dw_simd_1hwc(const hard_context *ctx,
     hard_dw_geom g;
     const int8_t *taps[HARD_DW_MAX_TAPS];
     hard_dw_geom_init(&g, params, quant, input_dims, filter_dims, bias, ctx->buf);
-    const int32_t ostride = hard_out_stride(params->output_stride, output_dims->c);
-    const int32_t in_size = input_dims->h * input_dims->w * input_dims->c;
-    for (int32_t b = 0; b < input_dims->n; ++b)
-    {
-        const int8_t *in = input + b * in_size;
-        int8_t *out = output + b * output_dims->h * output_dims->w * ostride;
-        for (int32_t oy = 0; oy < output_dims->h; ++oy)
-        {
-            for (int32_t ox = 0; ox < output_dims->w; ++ox)
-            {
-                hard_dw_taps(&g, in, oy, ox, taps);
-                hard_dw_pixel_1hwc(&g, taps, filter, out);
-                out += ostride;
-            }
-        }
-    }
+    hard_dw_walk(&g, input_dims, input, output_dims, output, hard_out_stride(params->output_stride, output_dims->c),
+                 filter, taps, 0);
     return HARD_OK;
 }
 
@@ -286,22 +308,7 @@ hard_status hard_depthwise_conv_3x3_s8(const hard_context *ctx,
     hard_dw_geom g;
     const int8_t *taps[9];
     hard_dw_geom_init(&g, dw_conv_params, quant_params, input_dims, filter_dims, bias, ctx->buf);
-    const int32_t ostride = hard_out_stride(dw_conv_params->output_stride, output_dims->c);
-    const int32_t *w = (const int32_t *)(const void *)filter;
-    const int32_t in_size = input_dims->h * input_dims->w * input_dims->c;
-    for (int32_t b = 0; b < input_dims->n; ++b)
-    {
-        const int8_t *in = input + b * in_size;
-        int8_t *out = output + b * output_dims->h * output_dims->w * ostride;
-        for (int32_t oy = 0; oy < output_dims->h; ++oy)
-        {
-            for (int32_t ox = 0; ox < output_dims->w; ++ox)
-            {
-                hard_dw_taps(&g, in, oy, ox, taps);
-                hard_dw_pixel_3x3_q15(&g, taps, w, out);
-                out += ostride;
-            }
-        }
-    }
+    hard_dw_walk(&g, input_dims, input, output_dims, output,
+                 hard_out_stride(dw_conv_params->output_stride, output_dims->c), filter, taps, 1);
     return HARD_OK;
 }

@@ -17,6 +17,10 @@
  * Option profile=PATH (for kernel work): also count every instruction address below 4 MB and
  * write "address count" lines to PATH at exit (map them to functions with the ELF's symbols).
  *
+ * Option entries=PATH (for checking which kernel runs): PATH lists code addresses, one hex number
+ * a line (function entry points, Thumb bit ignored); each time one executes the plugin appends
+ * "e address count" to the out file, in order with the marks, so each entry falls in its layer.
+ *
  * Debian's QEMU 7.2 ships the plugin API but no qemu-plugin.h, so the few functions used here
  * are declared below, as in QEMU 7.2's include/qemu/qemu-plugin.h (plugin API version 1).
  */
@@ -103,6 +107,10 @@ static FILE *icp_out;
 static uint64_t *icp_profile; /* NULL unless profile= was given */
 static const char *icp_profile_path;
 
+#define ICP_MAX_ENTRIES 1024
+static uint64_t icp_entries[ICP_MAX_ENTRIES]; /* sorted entry addresses to log */
+static size_t icp_n_entries;
+
 static void icp_on_mark(unsigned int vcpu_index, void *userdata)
 {
     (void)vcpu_index;
@@ -111,6 +119,61 @@ static void icp_on_mark(unsigned int vcpu_index, void *userdata)
      * differences are used (see the header comment). */
     fprintf(icp_out, "%u %" PRIu64 "\n", (unsigned)(uintptr_t)userdata, icp_count);
     fflush(icp_out);
+}
+
+static void icp_on_entry(unsigned int vcpu_index, void *userdata)
+{
+    (void)vcpu_index;
+    fprintf(icp_out, "e %" PRIx64 " %" PRIu64 "\n", (uint64_t)(uintptr_t)userdata, icp_count);
+    fflush(icp_out);
+}
+
+static bool icp_is_entry(uint64_t pc)
+{
+    size_t lo = 0;
+    size_t hi = icp_n_entries;
+    while (lo < hi)
+    {
+        const size_t mid = lo + (hi - lo) / 2;
+        if (icp_entries[mid] == pc)
+        {
+            return true;
+        }
+        if (icp_entries[mid] < pc)
+        {
+            lo = mid + 1;
+        }
+        else
+        {
+            hi = mid;
+        }
+    }
+    return false;
+}
+
+static int icp_cmp_u64(const void *a, const void *b)
+{
+    const uint64_t x = *(const uint64_t *)a;
+    const uint64_t y = *(const uint64_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* Reads the entries= file: hex addresses, one a line; returns 0, or -1 when it cannot. */
+static int icp_read_entries(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (f == NULL)
+    {
+        return -1;
+    }
+    unsigned long long a = 0;
+    while (icp_n_entries < ICP_MAX_ENTRIES && fscanf(f, "%llx", &a) == 1)
+    {
+        icp_entries[icp_n_entries++] = (uint64_t)a & ~(uint64_t)1;
+    }
+    fclose(f);
+    qsort(icp_entries, icp_n_entries, sizeof icp_entries[0], icp_cmp_u64);
+    return 0;
 }
 
 /* The mark's kind (0..255), or -1 when insn is not a mark.  QEMU 7.2 may report more bytes
@@ -143,6 +206,10 @@ static void icp_on_translate(qemu_plugin_id_t id, struct qemu_plugin_tb *tb)
         if (icp_profile != NULL && pc < ICP_PROFILE_LIMIT)
         {
             qemu_plugin_register_vcpu_insn_exec_inline(insn, QEMU_PLUGIN_INLINE_ADD_U64, &icp_profile[pc / 2], 1);
+        }
+        if (icp_n_entries > 0 && icp_is_entry(pc))
+        {
+            qemu_plugin_register_vcpu_insn_exec_cb(insn, icp_on_entry, QEMU_PLUGIN_CB_NO_REGS, (void *)(uintptr_t)pc);
         }
         const int kind = icp_mark_kind(insn);
         if (kind >= 0)
@@ -194,6 +261,11 @@ ICP_EXPORT int qemu_plugin_install(qemu_plugin_id_t id, const qemu_info_t *info,
         {
             icp_profile_path = argv[i] + 8;
             icp_profile = calloc(ICP_PROFILE_LIMIT / 2, sizeof(uint64_t));
+        }
+        else if (strncmp(argv[i], "entries=", 8) == 0 && icp_read_entries(argv[i] + 8) != 0)
+        {
+            qemu_plugin_outs("icount plugin: cannot read the entries= file\n");
+            return -1;
         }
     }
     icp_out = path != NULL ? fopen(path, "w") : stderr;

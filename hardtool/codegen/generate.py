@@ -33,6 +33,7 @@ from hardtool.memplan.contract import check_plan
 from hardtool.memplan.lifetimes import concat_slices
 from hardtool.ops.cgen import EmitContext, Layer, c_float, c_string
 from hardtool.ops.concat import relocate
+from hardtool.ops.tables import CONCAT_OPS
 
 COPY_PATTERNS = ("*.o", "fuzz_*", "__pycache__", "build")
 COPY_IGNORE = shutil.ignore_patterns(*COPY_PATTERNS)
@@ -122,7 +123,7 @@ def relocations(graph: Graph, plan: dict) -> dict[int, list[tuple[int, int]]]:
     last = {b["tensor"]: b["last_step"] for b in plan["buffers"] if b.get("tensor") is not None}
     out: dict[int, list[tuple[int, int]]] = {}
     for op in graph.ops:
-        if op.name == "CONCATENATION":
+        if op.name in CONCAT_OPS:
             for t in op.inputs:
                 if t in last and last[t] < pos[op.index]:
                     out.setdefault(last[t], []).append((op.index, t))

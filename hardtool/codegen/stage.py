@@ -13,13 +13,7 @@ from hardtool.core.graph.ir import Graph, Op
 from hardtool.memplan import stage as S
 from hardtool.ops.cgen import EmitContext, Layer, c_init, dims
 from hardtool.ops.conv import filter_arg
-
-PARAMS = {
-    "CONV_2D": "hard_conv_params",
-    "DEPTHWISE_CONV_2D": "hard_dw_conv_params",
-    "AVERAGE_POOL_2D": "hard_pool_params",
-    "MAX_POOL_2D": "hard_pool_params",
-}
+from hardtool.ops.tables import PARAMS
 
 
 @dataclass

@@ -26,14 +26,11 @@ from hardtool.core.graph.metadata import read_metadata
 from hardtool.core.tflm_arena import TFLM_ALIGN, measure
 from hardtool.memplan.files import default_plan
 from hardtool.ops.cgen import c_float
-from hardtool.ops.tables import RESOLVER  # builtin -> MicroMutableOpResolver method (op records)
+from hardtool.ops.tables import RESOLVER, TFLM_SCRATCH  # resolver methods, CMSIS-NN scratch (op records)
 
 OFFLINE_METADATA = "OfflineMemoryAllocation"
 OFFLINE_VERSION = 0
 PROBE_TAIL_BYTES = 1024  # tail bytes for each extra output of the check (a TfLiteTensor and its dims)
-# ops whose CMSIS-NN kernels (what TFLM uses on a Cortex-M7) ask for a scratch buffer that the
-# host's reference kernels do not
-CMSIS_SCRATCH_OPS = ("CONV_2D", "DEPTHWISE_CONV_2D", "AVERAGE_POOL_2D")
 
 
 def resolver_ops(graph: Graph) -> list[tuple[str, str]]:
@@ -48,31 +45,12 @@ def resolver_ops(graph: Graph) -> list[tuple[str, str]]:
     return [(n, RESOLVER[n]) for n in names]
 
 
-def _cmsis_nn_scratch(op, graph: Graph) -> int:
-    """Scratch bytes CMSIS-NN's wrappers (what TFLM uses on a Cortex-M7) ask for, DSP, no MVE."""
-    pad = op.options.get("explicit_padding", (0, 0, 0, 0))
-    if op.name == "CONV_2D":
-        _, kh, kw, cin = graph.tensors[op.inputs[1]].shape
-        # arm_convolve_1x1_s8(_fast): no buffer; arm_convolve_s8: two im2col columns of int16
-        return 0 if kh == kw == 1 else 2 * ((kh * kw * cin + 3) // 4 * 4) * 2
-    if op.name == "DEPTHWISE_CONV_2D":
-        _, kh, kw, cout = graph.tensors[op.inputs[1]].shape
-        cin = graph.tensors[op.inputs[0]].shape[-1]
-        dil = int(op.options.get("dilation_h_factor", 1)) * int(op.options.get("dilation_w_factor", 1))
-        if cin != cout or dil != 1 or (kh == kw == 3 and max(pad) <= 1):
-            return 0  # generic arm_depthwise_conv_s8 / arm_depthwise_conv_3x3_s8: no buffer
-        return cin * kh * kw * 2  # arm_depthwise_conv_s8_opt
-    if op.name == "AVERAGE_POOL_2D":
-        return graph.tensors[op.inputs[0]].shape[-1] * 4  # arm_avgpool_s8: int32 per channel
-    return 0
-
-
 def arena_margin(graph: Graph) -> dict:
     """Bytes added to the host measurement for the Cortex-M7 build: the largest CMSIS-NN scratch
     buffer (an estimate: TFLM places it in the head, at most once per op) and the arena's own
     alignment (TFLM aligns its start to 16 bytes)."""
     g = lower(graph)
-    scratch = max((_cmsis_nn_scratch(op, g) for op in g.ops if op.name in CMSIS_SCRATCH_OPS), default=0)
+    scratch = max((TFLM_SCRATCH[op.name](g, op) for op in g.ops if op.name in TFLM_SCRATCH), default=0)
     return {"kernel_scratch": int(scratch), "kernel_scratch_kind": "estimate", "alignment": TFLM_ALIGN}
 
 

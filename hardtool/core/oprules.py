@@ -24,6 +24,8 @@ class OpRules:
     checks: dict[str, Callable[[Any], None]] = field(default_factory=dict)
     supported: frozenset[str] = frozenset()  # every name the toolchain has a record of
     hints: dict[str, str] = field(default_factory=dict)  # nearest rewrite of an unsupported op
+    # what lower() may fold into these ops: a PAD before them, SPACE_TO_BATCH_ND around them
+    folds_pad: frozenset[str] = frozenset()
 
 
 _PROVIDER: list[Callable[[], OpRules]] = []

@@ -65,11 +65,13 @@ def build_plugin(out_dir: Path | None = None, cc: str = "gcc") -> Path:
     return lib
 
 
-def plugin_args(lib: Path, log: Path) -> list[str]:
-    """QEMU arguments that load the plugin and make it log marks to ``log``."""
-    if "," in str(lib) or "," in str(log):
-        raise HardtoolError(f"QEMU option paths cannot contain ',': {lib} / {log}")
-    return ["-plugin", f"{lib},out={log}"]
+def plugin_args(lib: Path, log: Path, entries: Path | None = None) -> list[str]:
+    """QEMU arguments that load the plugin and make it log marks to ``log`` (and, with
+    ``entries``, a file of hex code addresses, each execution of one of them: see layer_entries)."""
+    paths = [lib, log] + ([entries] if entries is not None else [])
+    if any("," in str(p) for p in paths):
+        raise HardtoolError(f"QEMU option paths cannot contain ',': {' / '.join(map(str, paths))}")
+    return ["-plugin", f"{lib},out={log}" + (f",entries={entries}" if entries is not None else "")]
 
 
 def try_plugin(out_dir: Path | None = None) -> tuple[Path | None, str]:
@@ -93,6 +95,24 @@ def read_marks(log: Path) -> tuple[list[Mark], int | None]:
         else:
             marks.append(Mark(int(parts[0]), int(parts[1])))
     return marks, total
+
+
+def layer_entries(log: Path) -> list[list[int]]:
+    """Per LAYER_BEGIN..LAYER_END region, in execution order: the watched code addresses (plugin
+    option ``entries=``) executed inside it, in order. Tells which functions ran for each layer."""
+    out: list[list[int]] = []
+    current: list[int] | None = None
+    for line in Path(log).read_text().splitlines():
+        parts = line.split()
+        if len(parts) == 3 and parts[0] == "e":
+            if current is not None:
+                current.append(int(parts[1], 16))
+        elif len(parts) == 2 and parts[0] == str(LAYER_BEGIN):
+            current = []
+        elif len(parts) == 2 and parts[0] == str(LAYER_END) and current is not None:
+            out.append(current)
+            current = None
+    return out
 
 
 def regions(marks: list[Mark], begin: int = REGION_BEGIN, end: int = REGION_END) -> list[int]:

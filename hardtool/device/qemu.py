@@ -89,6 +89,7 @@ class QemuBoard:
         icount: bool = True,
         extra_args: tuple[str, ...] = (),
         plugin: Path | None = None,
+        entries: Path | None = None,
     ):
         self.elf = Path(elf)
         self.timeout = timeout
@@ -97,6 +98,7 @@ class QemuBoard:
         self.icount = icount
         self.extra_args = tuple(extra_args)
         self.plugin = Path(plugin) if plugin is not None else None
+        self.entries = entries  # code addresses the plugin logs (icount.layer_entries)
         self._marks_dir = (
             tempfile.TemporaryDirectory(prefix="hardtool-marks-") if plugin is not None else None
         )
@@ -124,7 +126,7 @@ class QemuBoard:
             str(self.elf),
         ]
         if self.plugin is not None:
-            cmd += plugin_args(self.plugin, self.marks_log)
+            cmd += plugin_args(self.plugin, self.marks_log, self.entries)
         return cmd + list(self.extra_args)
 
     @property

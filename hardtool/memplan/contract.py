@@ -24,7 +24,7 @@ from hardtool.core.errors import HardtoolError
 from hardtool.core.graph import Graph
 from hardtool.memplan import stage as S
 from hardtool.memplan.lifetimes import concat_slices, relocated_at, relocation_offset, view_extent
-from hardtool.ops.tables import ALIASING_OPS, RESHAPES, SPATIAL_OPS, inplace_gap
+from hardtool.ops.tables import ALIASING_OPS, CONCAT_OPS, RESHAPES, SPATIAL_OPS, inplace_gap
 
 VERSION = 2
 _KEYS = ("version", "model_sha256", "arena_size", "order", "buffers", "peak")
@@ -137,7 +137,7 @@ class _Graph:
         """x is an input of the concat writing y, lying exactly in its slice until the concat."""
         op_i = self.producers.get(y["tensor"])
         op = self.g.ops[op_i] if op_i is not None else None
-        if op is None or op.name != "CONCATENATION" or x["tensor"] not in op.inputs:
+        if op is None or op.name not in CONCAT_OPS or x["tensor"] not in op.inputs:
             return False
         if op.inputs.count(x["tensor"]) != 1 or x["last_step"] != self.pos[op_i]:
             return False
@@ -147,7 +147,7 @@ class _Graph:
     def relocation(self, x: dict) -> tuple[int, dict] | None:
         """(step, output buffer) when x is a concat input relocated into its slice at that step."""
         t = x.get("tensor")
-        cons = [self.g.ops[c] for c in self.consumers.get(t, []) if self.g.ops[c].name == "CONCATENATION"]
+        cons = [self.g.ops[c] for c in self.consumers.get(t, []) if self.g.ops[c].name in CONCAT_OPS]
         for op in cons:
             y = self.entries.get(op.outputs[0])
             if y is None or op.index in self.stage_ops or x.get("view") or y.get("view") or "stage" in x:

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from hardtool.core.graph.ir import Graph, Tensor
 from hardtool.kernels.memory import ALIGN
 from hardtool.memplan.stage import Stage
-from hardtool.ops.tables import ALIASING_OPS, RESHAPES, data_inputs, inplace_gap, writes_strided
+from hardtool.ops.tables import ALIASING_OPS, CONCAT_OPS, RESHAPES, data_inputs, inplace_gap, writes_strided
 
 # element types whose elementwise ops may write over their input (float32: planned float models)
 INPLACE_TYPES = ("int8", "uint8", "float32")
@@ -110,7 +110,7 @@ def _concat_eligible(g: Graph, op, t: int, view: dict | None, ctx: tuple) -> boo
         and not x.is_constant
         and consumers.get(t) == [op.index]
         and same_values(x, out)
-        and g.ops[producers[t]].name not in RESHAPES | {"CONCATENATION"}
+        and g.ops[producers[t]].name not in RESHAPES | CONCAT_OPS
         and len(g.ops[producers[t]].outputs) == 1
     )
     if ok and view is not None:  # a channel slice: the producer writes pixels row_bytes apart
@@ -129,7 +129,7 @@ def static_groups(g: Graph, strided_concat: bool = False, concat: bool = True) -
     producers, consumers = g.producers(), g.consumers()
     io = set(g.inputs) | set(g.outputs)
     for op in g.ops:
-        if not concat or op.name != "CONCATENATION" or len(op.inputs) < 2:
+        if not concat or op.name not in CONCAT_OPS or len(op.inputs) < 2:
             continue
         if op.options.get("fused_activation_function", "NONE") != "NONE":
             continue
@@ -407,7 +407,7 @@ def _relocate(g: Graph, order: list[int], lay: _Layout, last: dict, sizes: dict,
     step = {op: s for s, op in enumerate(order)}
     staged = set(stage.ops) if stage is not None else set()
     for op in g.ops:
-        y = op.outputs[0] if op.name == "CONCATENATION" and op.outputs else -1
+        y = op.outputs[0] if op.name in CONCAT_OPS and op.outputs else -1
         if y < 0 or lay.root(y) != y or op.index in staged:
             continue
         in_slice = {t for t in op.inputs if t in lay.alias and lay.alias[t].reason == "concat"}

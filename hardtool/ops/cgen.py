@@ -178,6 +178,25 @@ def requant_fields(x: Tensor, y: Tensor) -> dict:
     }
 
 
+def channel_consts(
+    layer: Layer, p: str, x: Tensor, w: Tensor, y: Tensor, b: Tensor | None, data: np.ndarray | None = None
+) -> str:
+    """Declare a convolution's filter (``data``, default ``w`` as int8), per-channel multipliers
+    and shifts (per-tensor filter scales repeated) and bias; returns the bias expression."""
+    cout = y.shape[-1]
+    fscales = list(w.quant.scale) if len(w.quant.scale) > 1 else [w.quant.scale[0]] * cout
+    mult, shift = Q.conv_channel_params(scale(x), fscales, scale(y))
+    layer.decls += [
+        c_array(f"{p}_w", w.data.astype(np.int8) if data is None else data),
+        c_array(f"{p}_mult", np.asarray(mult, np.int32)),
+        c_array(f"{p}_shift", np.asarray(shift, np.int32)),
+    ]
+    if b is None:
+        return "NULL"
+    layer.decls.append(c_array(f"{p}_b", b.data.astype(np.int32).reshape(-1)))
+    return f"{p}_b"
+
+
 def padding(op: Op) -> dict:
     t, b, l_, r = op.options["explicit_padding"]
     return {"top": t, "bottom": b, "left": l_, "right": r}

@@ -6,7 +6,7 @@ from hardtool.core.graph.ir import Graph, Op
 from hardtool.core.graph.validate import Check, tensor_label
 from hardtool.kernels import support as S
 from hardtool.ops.cgen import EmitContext, Layer, c_init, requant_fields
-from hardtool.ops.record import Kernel, OpRecord
+from hardtool.ops.record import Kernel, Memory, OpRecord
 
 KERNEL = "hard_concatenation_c_s8"
 
@@ -82,6 +82,7 @@ RECORDS = [
         arity=(1, None, 1),
         prepare=_prepare,
         refuse=_refuse,
+        memory=Memory.CONCAT,
         choose=lambda g, op, dsp: Kernel(
             KERNEL, reason="row copies with requantisation; inputs in their slice skipped"
         ),

@@ -13,7 +13,6 @@ import numpy as np
 
 from hardtool.core.graph.ir import Graph, Op, Tensor
 from hardtool.core.graph.validate import Check, conv_quant, spatial, tensor_label
-from hardtool.kernels import quant as Q
 from hardtool.kernels import support as S
 from hardtool.kernels import weights
 from hardtool.kernels.scratch import kernel_scratch_bytes
@@ -22,11 +21,10 @@ from hardtool.ops.cgen import (
     EmitContext,
     Layer,
     activation,
-    c_array,
     c_struct,
+    channel_consts,
     dims,
     padding,
-    scale,
     tile,
     zp,
 )
@@ -125,22 +123,13 @@ def _weights(
     bias; returns (x, w, bias expr, y)."""
     x, w, y = e.t(op.inputs[0]), e.t(op.inputs[1]), e.t(op.outputs[0])
     b = e.t(op.inputs[2]) if len(op.inputs) > 2 and op.inputs[2] >= 0 else None
-    cout = y.shape[-1]
-    fscales = list(w.quant.scale) if len(w.quant.scale) > 1 else [w.quant.scale[0]] * cout
-    mult, shift = Q.conv_channel_params(scale(x), fscales, scale(y))
     data = w.data.astype(np.int8)
     if layer.layout is not None:
         data = getattr(weights, layer.layout)(data)
-    layer.decls += [
-        c_array(f"{p}_w", data),
-        c_array(f"{p}_mult", np.asarray(mult, np.int32)),
-        c_array(f"{p}_shift", np.asarray(shift, np.int32)),
-    ]
-    if b is not None:
-        layer.decls.append(c_array(f"{p}_b", b.data.astype(np.int32)))
+    bias = channel_consts(layer, p, x, w, y, b, data)
     kh, kw = w.shape[1], w.shape[2]
     layer.macs = int(np.prod(y.shape)) * kh * kw * (1 if depthwise else w.shape[3])
-    return x, w, f"{p}_b" if b is not None else "NULL", y
+    return x, w, bias, y
 
 
 def filter_arg(layer: Layer, p: str) -> str:
@@ -189,6 +178,25 @@ def depthwise_conv_2d(e: EmitContext, op: Op, layer: Layer, p: str) -> None:
     layer.call = _call(e, op, layer, p, x, w, bias, y)
 
 
+def cmsis_conv_scratch(g: Graph, op: Op) -> int:
+    """TFLite Micro's CMSIS-NN CONV_2D scratch: arm_convolve_1x1_s8(_fast) none; arm_convolve_s8
+    two im2col columns of int16."""
+    _, kh, kw, cin = g.tensors[op.inputs[1]].shape
+    return 0 if kh == kw == 1 else 2 * ((kh * kw * cin + 3) // 4 * 4) * 2
+
+
+def cmsis_depthwise_scratch(g: Graph, op: Op) -> int:
+    """TFLite Micro's CMSIS-NN DEPTHWISE_CONV_2D scratch: arm_depthwise_conv_s8_opt's; the generic
+    and the 3x3 kernels take none."""
+    pad = op.options.get("explicit_padding", (0, 0, 0, 0))
+    _, kh, kw, cout = g.tensors[op.inputs[1]].shape
+    cin = g.tensors[op.inputs[0]].shape[-1]
+    dil = int(op.options.get("dilation_h_factor", 1)) * int(op.options.get("dilation_w_factor", 1))
+    if cin != cout or dil != 1 or (kh == kw == 3 and max(pad) <= 1):
+        return 0
+    return cin * kh * kw * 2
+
+
 RECORDS = [
     OpRecord(
         "CONV_2D",
@@ -197,10 +205,14 @@ RECORDS = [
         refuse=_refuse,
         memory=Memory.SPATIAL,
         strided_output=True,
+        params="hard_conv_params",
+        folds_pad=True,
+        streams_rows=True,
         lean=True,
         choose=choose_conv,
         emit=conv_2d,
         tflm="AddConv2D",
+        tflm_scratch=cmsis_conv_scratch,
         summary="2-D convolution, per-channel int8, grouped too (1x1 GEMM, im2col GEMM, per-group GEMM)",
     ),
     OpRecord(
@@ -210,10 +222,14 @@ RECORDS = [
         refuse=_refuse,
         memory=Memory.SPATIAL,
         strided_output=True,
+        params="hard_dw_conv_params",
+        folds_pad=True,
+        streams_rows=True,
         lean=True,
         choose=choose_depthwise,
         emit=depthwise_conv_2d,
         tflm="AddDepthwiseConv2D",
+        tflm_scratch=cmsis_depthwise_scratch,
         summary="depthwise convolution, any multiplier (3x3 specialised kernel)",
     ),
 ]

@@ -12,18 +12,16 @@ from __future__ import annotations
 import numpy as np
 
 from hardtool.core.graph.ir import Graph, Op
-from hardtool.kernels import quant as Q
 from hardtool.kernels.scratch_conv_ext import grouped_gemm_buffer_size
 from hardtool.kernels.support import Refused
 from hardtool.ops.cgen import (
     EmitContext,
     Layer,
     activation,
-    c_array,
     c_struct,
+    channel_consts,
     dims,
     padding,
-    scale,
     tile,
     zp,
 )
@@ -66,16 +64,7 @@ def emit(e: EmitContext, op: Op, layer: Layer, p: str) -> None:
     """CONV_2D's constants and params (hard_conv_params, output_stride too) and the call."""
     x, w, y = e.t(op.inputs[0]), e.t(op.inputs[1]), e.t(op.outputs[0])
     b = e.t(op.inputs[2]) if len(op.inputs) > 2 and op.inputs[2] >= 0 else None
-    cout = y.shape[-1]
-    fscales = list(w.quant.scale) if len(w.quant.scale) > 1 else [w.quant.scale[0]] * cout
-    mult, shift = Q.conv_channel_params(scale(x), fscales, scale(y))
-    layer.decls += [
-        c_array(f"{p}_w", w.data.astype(np.int8)),
-        c_array(f"{p}_mult", np.asarray(mult, np.int32)),
-        c_array(f"{p}_shift", np.asarray(shift, np.int32)),
-    ]
-    if b is not None:
-        layer.decls.append(c_array(f"{p}_b", b.data.astype(np.int32).reshape(-1)))
+    bias = channel_consts(layer, p, x, w, y, b)
     params = {
         "input_offset": -zp(x),
         "output_offset": zp(y),
@@ -87,7 +76,6 @@ def emit(e: EmitContext, op: Op, layer: Layer, p: str) -> None:
     layer.decls.append(c_struct("hard_conv_params", f"{p}_p", params))
     layer.kernel = layer.kernel or PORTABLE
     layer.macs = int(np.prod(y.shape)) * w.shape[1] * w.shape[2] * w.shape[3]
-    bias = f"{p}_b" if b is not None else "NULL"
     layer.call = (
         f"{{ static const hard_per_channel_quant q = {{.multiplier = {p}_mult, .shift = {p}_shift}};\n"
         f"    static const hard_dims in = {dims(x.shape)}, f = {dims(w.shape)}, out = {dims(y.shape)};\n"

@@ -53,6 +53,11 @@ def _emit(e: EmitContext, op: Op, layer: Layer, p: str) -> None:
     )
 
 
+def _cmsis_avgpool_scratch(g: Graph, op: Op) -> int:
+    """TFLite Micro's CMSIS-NN arm_avgpool_s8 scratch: an int32 per channel."""
+    return g.tensors[op.inputs[0]].shape[-1] * 4
+
+
 RECORDS = [
     OpRecord(
         name,
@@ -61,13 +66,15 @@ RECORDS = [
         refuse=refuse_same_quant_4d,
         memory=Memory.SPATIAL,
         strided_output=True,
+        params="hard_pool_params",
         choose=choose,
         emit=_emit,
         tflm=tflm,
+        tflm_scratch=scratch,
         summary=summary,
     )
-    for name, choose, tflm, summary in (
-        ("AVERAGE_POOL_2D", _choose_avg, "AddAveragePool2D", "average pooling"),
-        ("MAX_POOL_2D", _choose_max, "AddMaxPool2D", "max pooling"),
+    for name, choose, tflm, scratch, summary in (
+        ("AVERAGE_POOL_2D", _choose_avg, "AddAveragePool2D", _cmsis_avgpool_scratch, "average pooling"),
+        ("MAX_POOL_2D", _choose_max, "AddMaxPool2D", None, "max pooling"),
     )
 ]

@@ -31,6 +31,9 @@ class Memory(str, Enum):
     ALIAS = "alias"  # same bytes, new shape (RESHAPE): the output *is* the input
     ELEMENTWISE = "elementwise"  # out[i] from in[i] only: may sit exactly on a dying same-size input
     SPATIAL = "spatial"  # raster-order window kernel: in place with a gap (kernels.memory.inplace_gap)
+    # the output is its inputs side by side (CONCATENATION): an input may be produced directly in
+    # its slice of the output, or copied there early (memplan.lifetimes, relocation)
+    CONCAT = "concat"
 
 
 @dataclass(frozen=True)
@@ -58,6 +61,13 @@ class OpRecord:
     refuse: Callable[[Graph, Op], None] | None = None
     memory: Memory = Memory.OWN
     strided_output: bool = False  # can write its output pixels ``output_stride`` apart
+    # C params struct of a window op (``{prefix}_p``); a stage function copies it per band and
+    # sets the band's border padding (codegen.stage)
+    params: str | None = None
+    # lowering may fold into it a PAD before it (its kernel pads with the input's zero point) and a
+    # SPACE_TO_BATCH_ND -> op -> BATCH_TO_SPACE_ND (as dilation): core/graph/lower via core/oprules
+    folds_pad: bool = False
+    streams_rows: bool = False  # can be a streamed stage's first op: consumes input rows as they arrive
     # its scratch is optional: ``choose(graph, op, dsp=False)`` names a general entry point whose
     # portable path runs without it, so ``memplan --lean-kernels`` may give it none
     lean: bool = False
@@ -66,6 +76,9 @@ class OpRecord:
     # writes the layer's constants and its call of ``choose(...).symbol`` into ``Layer``
     emit: Callable[[EmitContext, Op, Layer, str], None] | None = None
     tflm: str | None = None  # tflite::MicroMutableOpResolver method; None: TFLite Micro has none
+    # scratch bytes TFLite Micro's CMSIS-NN kernel (Cortex-M7, DSP, no MVE) asks for, where the
+    # host's reference kernel asks for none (codegen.tflm's arena margin); None: no scratch
+    tflm_scratch: Callable[[Graph, Op], int] | None = None
     lowered: bool = False  # exists only after lower() (fused) or is folded away by it
     summary: str = ""  # one line for the README's op table and `codegen --list-ops`
     hints: tuple[str, ...] = field(default_factory=tuple)  # nearest rewrite when refused

@@ -37,7 +37,12 @@ RESHAPES = _names(lambda r: r.memory == Memory.ALIAS)  # same bytes, new shape
 SPATIAL_OPS = _names(lambda r: r.memory == Memory.SPATIAL)  # raster order: in place with a gap
 STRIDED_OUTPUT_OPS = _names(lambda r: r.strided_output)  # params take ``output_stride``
 LOWERED = _names(lambda r: r.lowered)  # made or folded away by lower()
+FOLDS_PAD = _names(lambda r: r.folds_pad)  # lower() folds a PAD / SPACE_TO_BATCH_ND into them
 LEAN_OPS = _names(lambda r: r.lean)  # scratch optional: memplan --lean-kernels may drop it
+CONCAT_OPS = _names(lambda r: r.memory == Memory.CONCAT)  # inputs may be produced in their slice
+STREAM_FIRST = _names(lambda r: r.streams_rows)  # may start a streamed stage
+PARAMS = {n: r.params for n, r in sorted(records().items()) if r.params}  # window ops' params struct
+TFLM_SCRATCH = {n: r.tflm_scratch for n, r in sorted(records().items()) if r.tflm_scratch}
 RESOLVER = {n: r.tflm for n, r in sorted(records().items()) if r.tflm}
 
 
@@ -50,6 +55,7 @@ def validation_rules() -> OpRules:
         checks={n: r.prepare for n, r in recs.items() if r.prepare is not None},
         supported=SUPPORTED,
         hints=hints,
+        folds_pad=FOLDS_PAD,
     )
 
 

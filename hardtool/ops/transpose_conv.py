@@ -15,7 +15,7 @@ from hardtool.core.graph.validate import PADDINGS, Check
 from hardtool.kernels import quant as Q
 from hardtool.kernels.scratch_conv_ext import transpose_conv_gemm_buffer_size
 from hardtool.kernels.support import Refused
-from hardtool.ops.cgen import EmitContext, Layer, activation, c_array, c_struct, dims, scale, zp
+from hardtool.ops.cgen import EmitContext, Layer, activation, c_struct, channel_consts, dims, zp
 from hardtool.ops.record import Kernel, Memory, OpRecord
 
 PORTABLE = "hard_transpose_conv_s8"
@@ -94,17 +94,7 @@ def macs(g: Graph, op: Op) -> int:
 def _weights(e: EmitContext, op: Op, layer: Layer, p: str) -> tuple[Tensor, Tensor, str, Tensor]:
     w, x, y = e.t(op.inputs[1]), e.t(op.inputs[2]), e.t(op.outputs[0])
     b = e.t(op.inputs[3]) if len(op.inputs) > 3 and op.inputs[3] >= 0 else None
-    cout = y.shape[-1]
-    fscales = list(w.quant.scale) if len(w.quant.scale) > 1 else [w.quant.scale[0]] * cout
-    mult, shift = Q.conv_channel_params(scale(x), fscales, scale(y))
-    layer.decls += [
-        c_array(f"{p}_w", w.data.astype(np.int8)),
-        c_array(f"{p}_mult", np.asarray(mult, np.int32)),
-        c_array(f"{p}_shift", np.asarray(shift, np.int32)),
-    ]
-    if b is not None:
-        layer.decls.append(c_array(f"{p}_b", b.data.astype(np.int32).reshape(-1)))
-    return x, w, f"{p}_b" if b is not None else "NULL", y
+    return x, w, channel_consts(layer, p, x, w, y, b), y
 
 
 def emit(e: EmitContext, op: Op, layer: Layer, p: str) -> None:

@@ -17,11 +17,13 @@ code describe the same buffers (docs/contracts.md §1).
 from __future__ import annotations
 
 from hardtool.core.graph.ir import Graph, Op, Tensor
+from hardtool.core.oprules import op_rules
 
-CONVS = ("CONV_2D", "DEPTHWISE_CONV_2D")
 # logits the fused RESIZE_BILINEAR -> ARG_MAX epilogue reads: int8 (our kernel), float32 (planned only)
 FUSED_TAIL_TYPES = ("int8", "float32")
 POOLS = ("AVERAGE_POOL_2D", "MAX_POOL_2D")
+# TFLite's schema: the builtins whose options give SAME / VALID padding over a window
+WINDOW_OPS = ("CONV_2D", "DEPTHWISE_CONV_2D", *POOLS)
 
 
 def same_padding(size: int, kernel: int, stride: int, dilation: int = 1) -> tuple[int, int]:
@@ -41,7 +43,7 @@ def _kernel_hw(g: Graph, op: Op) -> tuple[int, int]:
 
 def _resolve_padding(g: Graph) -> None:
     for op in g.ops:
-        if op.name not in CONVS + POOLS or "explicit_padding" in op.options:
+        if op.name not in WINDOW_OPS or "explicit_padding" in op.options:
             continue
         o = op.options
         pad = (0, 0, 0, 0)
@@ -83,6 +85,7 @@ def _pad_amounts(g: Graph, op: Op) -> tuple[int, int, int, int] | None:
 
 def _fold_pads(g: Graph) -> set[int]:
     consumers = g.consumers()
+    folds = op_rules().folds_pad
     dead: set[int] = set()
     for op in g.ops:
         if op.name not in ("PAD", "PADV2"):
@@ -93,7 +96,7 @@ def _fold_pads(g: Graph) -> set[int]:
         if pad is None or y in g.outputs or not users:
             continue
         if not all(
-            u.name in CONVS
+            u.name in folds
             and u.options.get("tflite_padding") == "VALID"
             and u.inputs[0] == y
             and y not in u.inputs[1:]
@@ -157,7 +160,7 @@ def _fold_space_to_batch(g: Graph) -> set[int]:
         if s2b.name != "SPACE_TO_BATCH_ND":
             continue
         x, y = g.tensors[s2b.inputs[0]], g.tensors[s2b.outputs[0]]
-        conv = _sole_user(g, consumers, y.index, CONVS)
+        conv = _sole_user(g, consumers, y.index, tuple(op_rules().folds_pad))
         b2s = conv and _sole_user(g, consumers, conv.outputs[0], ("BATCH_TO_SPACE_ND",))
         if conv is None or b2s is None or x.dtype != "int8" or len(x.shape) != 4:
             continue
