@@ -21,7 +21,7 @@ from hardtool.device.kernel_runner import QemuRunner, build_qemu_runner
 from hardtool.kernels import calls as K
 from hardtool.kernels import quant
 from hardtool.kernels.runner import Program
-from hardtool.kernels.weights import dw3x3_q15
+from hardtool.kernels.weights import dw3x3_q15, gemm_q15_pairs
 
 # CMSIS-NN on the same emulator (CMSIS-NN 99f736a6 built with gcc 12.2 -O2, counted with the same plugin).
 CMSIS_NN = {
@@ -68,6 +68,9 @@ def _conv_class(prog, rng, key, cin, cout, k, hw, stride, pad, per):
         "dsp_dispatch": K.add_conv(prog, "hard_convolve_s8", x, w, b, a),
         "dsp_specialised": K.add_conv(prog, special, x, w, b, a),
     }
+    if k == 1:  # the kernel CONV_2D's record chooses for a pointwise layer on a DSP target
+        q15 = gemm_q15_pairs(w)
+        outs["dsp_q15_filter"] = K.add_conv(prog, "hard_convolve_1x1_q15_s8", x, w, b, a, w_data=q15)
     out_hw = a.out_hw(hw, (k, k))
     return key, out_hw[0] * out_hw[1] * cout * k * k * cin if per == "mac" else 1, outs
 

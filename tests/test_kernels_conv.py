@@ -19,7 +19,7 @@ from kernels_util import (  # noqa: F401  (the *_fixture imports provide kernel_
 from hardtool.kernels import calls as K
 from hardtool.kernels import quant
 from hardtool.kernels.runner import Program
-from hardtool.kernels.weights import dw3x3_q15
+from hardtool.kernels.weights import dw3x3_q15, gemm_q15_pairs
 
 ACTS = ("NONE", "RELU", "RELU6")
 
@@ -112,6 +112,8 @@ def _optimised(prog: Program, x, weights, bias, kw: dict, case: dict, depthwise:
     outs = [K.add_conv(prog, "hard_convolve_im2col_s8", x, weights, bias, a)]
     if case["k"] == (1, 1) and not any(a.padding):
         outs.append(K.add_conv(prog, "hard_convolve_1x1_s8", x, weights, bias, a))
+        q15 = gemm_q15_pairs(weights)
+        outs.append(K.add_conv(prog, "hard_convolve_1x1_q15_s8", x, weights, bias, a, w_data=q15))
     return outs
 
 

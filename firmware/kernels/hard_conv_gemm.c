@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "hard_gemm.h"
+#include "hard_gemm_rows.h"
 #include "hard_kernels.h"
 
 static int hard_gemm_conv_valid(const hard_conv_params *p,
@@ -315,6 +316,167 @@ hard_status hard_convolve_im2col_s8(const hard_context *ctx,
     {
         hard_im2col_batch(&m, conv_params, &args, col, stage, input + b * input_dims->h * input_dims->w * input_dims->c,
                           output_dims, output + b * pixels * hard_out_stride(conv_params->output_stride, out_c));
+    }
+    return HARD_OK;
+}
+
+/* ------------------------------------------------------- 1x1, q15 filter */
+
+/* Column pair for the "gemm q15 pairs" filter: per group of four k-values the words
+ * {A02, B02, A13, B13} (dst = col + lane), so one LDRD loads both pixels' halves. */
+static void hard_col_expand_q15(const int8_t *src, int32_t n, int32_t offset2, int32_t *dst)
+{
+    const int32_t full = n >> 2;
+    for (int32_t g = 0; g < full; ++g)
+    {
+        const int32_t x = hard_read_s8x4(src + 4 * g);
+        dst[4 * g] = hard_sxtab16(offset2, x);
+        dst[4 * g + 2] = hard_sxtab16_ror8(offset2, x);
+    }
+    const int32_t tail = n & 3;
+    if (tail != 0)
+    {
+        uint32_t x = 0;
+        if (n >= 4)
+        {
+            x = (uint32_t)hard_read_s8x4(src + n - 4) >> (8 * (4 - tail));
+        }
+        else
+        {
+            for (int32_t i = 0; i < tail; ++i)
+            {
+                x |= (uint32_t)(uint8_t)src[i] << (8 * i);
+            }
+        }
+        dst[4 * full] = hard_sxtab16(offset2, (int32_t)x);
+        dst[4 * full + 2] = hard_sxtab16_ror8(offset2, (int32_t)x);
+    }
+}
+
+/* Two words at p in one LDRD: GCC 12 splits a 64-bit load into two LDRs for the Cortex-M7. */
+HARD_HOT void hard_load_pair(const int32_t *p, int32_t *lo, int32_t *hi)
+{
+#if HARD_DSP
+    int32_t a;
+    int32_t b;
+    __asm("ldrd %0, %1, %2" : "=r"(a), "=r"(b) : "m"(*(const uint64_t *)(const void *)p));
+    *lo = a;
+    *hi = b;
+#else
+    hard_col_load(p, lo, hi);
+#endif
+}
+
+/* Half a group: the two channels' words w and the two pixels' words at col, four SMLAD. */
+HARD_HOT hard_acc2x2 hard_mac_q15_half(const int32_t *col, const int32_t *w, hard_acc2x2 acc)
+{
+    int32_t w0;
+    int32_t w1;
+    int32_t a;
+    int32_t b;
+    hard_load_pair(w, &w0, &w1);
+    hard_load_pair(col, &a, &b);
+    acc.c0p0 = hard_smlad(w0, a, acc.c0p0);
+    acc.c0p1 = hard_smlad(w0, b, acc.c0p1);
+    acc.c1p0 = hard_smlad(w1, a, acc.c1p0);
+    acc.c1p1 = hard_smlad(w1, b, acc.c1p1);
+    return acc;
+}
+
+HARD_HOT hard_acc2x2 hard_mac_q15(const int32_t *restrict col,
+                                  const int32_t *restrict w,
+                                  int32_t groups,
+                                  hard_acc2x2 acc)
+{
+    for (; groups >= 2; groups -= 2)
+    {
+        acc = hard_mac_q15_half(col, w, acc);
+        acc = hard_mac_q15_half(col + 2, w + 2, acc);
+        acc = hard_mac_q15_half(col + 4, w + 4, acc);
+        acc = hard_mac_q15_half(col + 6, w + 6, acc);
+        col += 8;
+        w += 8;
+    }
+    if (groups > 0)
+    {
+        acc = hard_mac_q15_half(col, w, acc);
+        acc = hard_mac_q15_half(col + 2, w + 2, acc);
+    }
+    return acc;
+}
+
+/* Every output channel of the pixel pair in col: channel pairs against the q15 filter. */
+static void hard_gemm_pair_q15(const hard_gemm_args *args, const int32_t *col, int8_t *out_a, int8_t *out_b)
+{
+    const int32_t *w = (const int32_t *)(const void *)args->filter;
+    const int32_t groups = (args->k + 3) >> 2;
+    const int32_t out_c = args->out_c;
+    const hard_rq *rq = args->rq;
+    int32_t *acc_out = args->acc;
+    for (int32_t c = 0; c + 1 < out_c; c += 2)
+    {
+        hard_acc2x2 acc = {rq[0].bias, rq[0].bias, rq[1].bias, rq[1].bias};
+        acc = hard_mac_q15(col, w, groups, acc);
+        acc_out[0] = acc.c0p0;
+        acc_out[1] = acc.c0p1;
+        acc_out[2] = acc.c1p0;
+        acc_out[3] = acc.c1p1;
+        acc_out += 4;
+        w += 4 * groups;
+        rq += 2;
+    }
+    if (out_c & 1)
+    {
+        /* The odd last channel: its pair partner is zeros in the filter. */
+        hard_acc2x2 acc = {rq[0].bias, rq[0].bias, 0, 0};
+        acc = hard_mac_q15(col, w, groups, acc);
+        acc_out[0] = acc.c0p0;
+        acc_out[1] = acc.c0p1;
+    }
+    hard_rq_store2(&args->out, args->rq, args->acc, out_c, out_a, out_b);
+}
+
+int32_t hard_convolve_1x1_q15_s8_get_buffer_size(const hard_dims *input_dims, const hard_dims *filter_dims)
+{
+    return hard_convolve_1x1_s8_get_buffer_size(input_dims, filter_dims);
+}
+
+hard_status hard_convolve_1x1_q15_s8(const hard_context *ctx,
+                                     const hard_conv_params *conv_params,
+                                     const hard_per_channel_quant *quant_params,
+                                     const hard_dims *input_dims,
+                                     const int8_t *input,
+                                     const hard_dims *filter_dims,
+                                     const int8_t *filter,
+                                     const int32_t *bias,
+                                     const hard_dims *output_dims,
+                                     int8_t *output)
+{
+    if (!hard_1x1_valid(conv_params, input_dims, filter_dims, output_dims) || ((uintptr_t)filter & 3u) != 0 ||
+        !hard_ctx_ok(ctx, hard_convolve_1x1_q15_s8_get_buffer_size(input_dims, filter_dims)))
+    {
+        return HARD_ARG_ERROR;
+    }
+    const int32_t in_c = input_dims->c;
+    const int32_t ostride = hard_out_stride(conv_params->output_stride, output_dims->c);
+    const int32_t pixels = output_dims->h * output_dims->w;
+    const int32_t offset2 = hard_dup_lanes(conv_params->input_offset);
+    int32_t *col = (int32_t *)ctx->buf;
+    hard_gemm_args args;
+    hard_gemm_args_init(&args, conv_params, quant_params, filter, bias, in_c, output_dims->c,
+                        (int8_t *)ctx->buf + hard_col_pair_bytes(in_c));
+    for (int32_t b = 0; b < input_dims->n; ++b)
+    {
+        const int8_t *in = input + b * input_dims->h * input_dims->w * in_c;
+        int8_t *out = output + b * pixels * ostride;
+        for (int32_t px = 0; px < pixels; px += 2)
+        {
+            const int32_t px_b = px + 1 < pixels ? px + 1 : px;
+            hard_col_expand_q15(hard_1x1_pixel(in, input_dims, conv_params, output_dims->w, px), in_c, offset2, col);
+            hard_col_expand_q15(hard_1x1_pixel(in, input_dims, conv_params, output_dims->w, px_b), in_c, offset2,
+                                col + 1);
+            hard_gemm_pair_q15(&args, col, out + px * ostride, out + px_b * ostride);
+        }
     }
     return HARD_OK;
 }

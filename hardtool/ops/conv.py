@@ -1,7 +1,8 @@
 """CONV_2D and DEPTHWISE_CONV_2D (PAD folded in by lower()), per-channel requantisation.
 
 The kernel choice is CMSIS-NN's wrapper decision made once, on the host: on a DSP target a
-pointwise convolution without padding runs the 2x2-blocked GEMM, every other convolution the
+pointwise convolution without padding runs the 2x2-blocked GEMM over a filter pre-widened to
+q15 ("gemm q15 pairs" layout), every other convolution the
 q15 im2col GEMM, a 3x3 depthwise with channel multiplier 1 the specialised kernel reading the
 "dw q15" filter layout; without the DSP extension the general entry points (their portable
 paths). Without the scratch those kernels ask for, codegen takes the general entry point
@@ -86,7 +87,9 @@ def choose_conv(g: Graph, op: Op, dsp: bool) -> Kernel:
     if not dsp:
         kernel, reason = "hard_convolve_s8", "general entry point (no DSP)"
     elif w[1] == w[2] == 1 and not any(pads):
-        kernel, reason = "hard_convolve_1x1_s8", "pointwise without padding: 2x2-blocked int8 x q15 GEMM"
+        kernel = "hard_convolve_1x1_q15_s8"
+        reason = "pointwise without padding: 2x2-blocked q15 GEMM, filter pre-widened (2 bytes a weight)"
+        return Kernel(kernel, "gemm_q15_pairs", kernel_scratch_bytes(kernel, x, w), reason)
     else:
         what = "3-channel stem" if x[-1] == 3 else f"{w[1]}x{w[2]} kernel"
         if w[1] == w[2] == 1:
