@@ -68,9 +68,9 @@ def _conv_class(prog, rng, key, cin, cout, k, hw, stride, pad, per):
         "dsp_dispatch": K.add_conv(prog, "hard_convolve_s8", x, w, b, a),
         "dsp_specialised": K.add_conv(prog, special, x, w, b, a),
     }
-    if k == 1:  # the kernel CONV_2D's record chooses for a pointwise layer on a DSP target
-        q15 = gemm_q15_pairs(w)
-        outs["dsp_q15_filter"] = K.add_conv(prog, "hard_convolve_1x1_q15_s8", x, w, b, a, w_data=q15)
+    # the kernel CONV_2D's record chooses on a DSP target: the filter pre-widened to q15
+    q15 = "hard_convolve_1x1_q15_s8" if k == 1 else "hard_convolve_im2col_q15_s8"
+    outs["dsp_q15_filter"] = K.add_conv(prog, q15, x, w, b, a, w_data=gemm_q15_pairs(w))
     out_hw = a.out_hw(hw, (k, k))
     return key, out_hw[0] * out_hw[1] * cout * k * k * cin if per == "mac" else 1, outs
 

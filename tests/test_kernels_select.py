@@ -39,10 +39,17 @@ def _graph(x_shape, w_shape, y_shape, **options) -> tuple[Op, Graph]:
             (4, 1, 1, 4),
             (1, 10, 10, 4),
             {"explicit_padding": (1, 1, 1, 1)},
-            "hard_convolve_im2col_s8",
-            None,
+            "hard_convolve_im2col_q15_s8",
+            "gemm_q15_pairs",
         ),
-        ((1, 128, 256, 3), (8, 3, 3, 3), (1, 64, 128, 8), {}, "hard_convolve_im2col_s8", None),
+        (
+            (1, 128, 256, 3),
+            (8, 3, 3, 3),
+            (1, 64, 128, 8),
+            {},
+            "hard_convolve_im2col_q15_s8",
+            "gemm_q15_pairs",
+        ),
         (
             (1, 16, 32, 32),
             (1, 3, 3, 32),
@@ -122,4 +129,6 @@ def test_gemm_q15_pairs_layout():
             want = [c0[[k, k + 2]], c1[[k, k + 2]], c0[[k + 1, k + 3]], c1[[k + 1, k + 3]]]
             np.testing.assert_array_equal(words[p, g], want)
     with pytest.raises(ValueError):
-        gemm_q15_pairs(np.zeros((4, 3, 3, 4), np.int8))
+        gemm_q15_pairs(np.zeros((4, 3, 3, 4), np.int16))
+    k3 = rng.integers(-128, 128, (5, 3, 3, 3), dtype=np.int16).astype(np.int8)
+    np.testing.assert_array_equal(gemm_q15_pairs(k3), gemm_q15_pairs(k3.reshape(5, 1, 1, 27)))

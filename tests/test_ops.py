@@ -123,9 +123,8 @@ def test_host_build_calls_the_general_entry_points(zoo_model, tmp_path):
     proj = project(zoo_model("hard_edge"), tmp_path, "host")
     seen = assert_calls_match_codegen_json(proj)
     assert "hard_convolve_s8" in seen and "hard_depthwise_conv_s8" in seen
-    assert not {"hard_convolve_1x1_q15_s8", "hard_convolve_im2col_s8", "hard_depthwise_conv_3x3_s8"} & set(
-        seen
-    )
+    specialised = {"hard_convolve_1x1_q15_s8", "hard_convolve_im2col_q15_s8", "hard_depthwise_conv_3x3_s8"}
+    assert not specialised & set(seen)
 
 
 def test_dsp_build_calls_the_chosen_kernels_and_is_bit_exact(zoo_model, tmp_path):
@@ -137,6 +136,9 @@ def test_dsp_build_calls_the_chosen_kernels_and_is_bit_exact(zoo_model, tmp_path
     summary = json.loads((proj / "codegen.json").read_text())
     dw = [L for L in summary["layer_table"] if L["kernel"] == "hard_depthwise_conv_3x3_s8"]
     assert all(L["layout"] == "dw3x3_q15" for L in dw)
+    assert seen.get("hard_convolve_im2col_q15_s8", 0) > 0
+    q15 = [L for L in summary["layer_table"] if L["kernel"].endswith("_q15_s8")]
+    assert all(L["layout"] == "gemm_q15_pairs" and "bytes of flash" in L["reason"] for L in q15)
     assert_bit_exact(proj, n_inputs=2)
 
 
