@@ -196,35 +196,75 @@ HARD_HOT hard_acc2x2 hard_mac_q15(const int32_t *restrict col,
     return acc;
 }
 
-/* Every output channel of the pixel pair in col: channel pairs against the q15 filter. */
-static void hard_gemm_pair_q15(const hard_gemm_args *args, const int32_t *col, int8_t *out_a, int8_t *out_b)
+/* One channel's outputs for both pixels, requantised straight from the registers. */
+HARD_HOT void hard_rq_out2(const hard_out_stage *st,
+                           const hard_rq *q,
+                           int32_t a,
+                           int32_t b,
+                           int8_t *out_a,
+                           int8_t *out_b,
+                           const int fast,
+                           const int full_range)
+{
+    int32_t va = fast ? hard_rq_apply(a, q->mult, q->rshift, q->round_hi) : hard_requantize(a, q->mult, q->rshift);
+    int32_t vb = fast ? hard_rq_apply(b, q->mult, q->rshift, q->round_hi) : hard_requantize(b, q->mult, q->rshift);
+    va = hard_ssat8(va + st->offset);
+    vb = hard_ssat8(vb + st->offset);
+    if (!full_range)
+    {
+        va = hard_clamp_i32(va, st->act_min, st->act_max);
+        vb = hard_clamp_i32(vb, st->act_min, st->act_max);
+    }
+    *out_a = (int8_t)va;
+    *out_b = (int8_t)vb;
+}
+
+/* Every output channel of the pixel pair in col: channel pairs against the q15 filter, each
+ * requantised as soon as its accumulators are done (out_b may equal out_a: a lone pixel). */
+HARD_HOT void hard_q15_channels(
+    const hard_gemm_args *args, const int32_t *col, int8_t *out_a, int8_t *out_b, const int fast, const int full_range)
 {
     const int32_t *w = (const int32_t *)(const void *)args->filter;
     const int32_t groups = (args->k + 3) >> 2;
     const int32_t out_c = args->out_c;
+    const hard_out_stage st = args->out;
     const hard_rq *rq = args->rq;
-    int32_t *acc_out = args->acc;
-    for (int32_t c = 0; c + 1 < out_c; c += 2)
+    int32_t c = 0;
+    for (; c + 1 < out_c; c += 2)
     {
-        hard_acc2x2 acc = {rq[0].bias, rq[0].bias, rq[1].bias, rq[1].bias};
+        hard_acc2x2 acc = {rq[c].bias, rq[c].bias, rq[c + 1].bias, rq[c + 1].bias};
         acc = hard_mac_q15(col, w, groups, acc);
-        acc_out[0] = acc.c0p0;
-        acc_out[1] = acc.c0p1;
-        acc_out[2] = acc.c1p0;
-        acc_out[3] = acc.c1p1;
-        acc_out += 4;
+        hard_rq_out2(&st, &rq[c], acc.c0p0, acc.c0p1, out_a + c, out_b + c, fast, full_range);
+        hard_rq_out2(&st, &rq[c + 1], acc.c1p0, acc.c1p1, out_a + c + 1, out_b + c + 1, fast, full_range);
         w += 4 * groups;
-        rq += 2;
     }
-    if (out_c & 1)
+    if (c < out_c)
     {
         /* The odd last channel: its pair partner is zeros in the filter. */
-        hard_acc2x2 acc = {rq[0].bias, rq[0].bias, 0, 0};
+        hard_acc2x2 acc = {rq[c].bias, rq[c].bias, 0, 0};
         acc = hard_mac_q15(col, w, groups, acc);
-        acc_out[0] = acc.c0p0;
-        acc_out[1] = acc.c0p1;
+        hard_rq_out2(&st, &rq[c], acc.c0p0, acc.c0p1, out_a + c, out_b + c, fast, full_range);
     }
-    hard_rq_store2(&args->out, args->rq, args->acc, out_c, out_a, out_b);
+}
+
+static void hard_gemm_pair_q15(const hard_gemm_args *args, const int32_t *col, int8_t *out_a, int8_t *out_b)
+{
+    const int full_range = args->out.act_min <= HARD_INT8_MIN && args->out.act_max >= HARD_INT8_MAX;
+    if (args->out.fast)
+    {
+        if (full_range)
+        {
+            hard_q15_channels(args, col, out_a, out_b, 1, 1);
+        }
+        else
+        {
+            hard_q15_channels(args, col, out_a, out_b, 1, 0);
+        }
+    }
+    else
+    {
+        hard_q15_channels(args, col, out_a, out_b, 0, full_range);
+    }
 }
 
 /* ----------------------------------------------------------------- im2col */
