@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -21,7 +22,7 @@ from hardtool.device.kernel_runner import QemuRunner, build_qemu_runner
 from hardtool.kernels import calls as K
 from hardtool.kernels import quant
 from hardtool.kernels.runner import Program
-from hardtool.kernels.weights import dw3x3_q15
+from hardtool.kernels.weights import dw3x3_q15, gemm_q15_pairs
 
 # CMSIS-NN on the same emulator (CMSIS-NN 99f736a6 built with gcc 12.2 -O2, counted with the same plugin).
 CMSIS_NN = {
@@ -68,6 +69,9 @@ def _conv_class(prog, rng, key, cin, cout, k, hw, stride, pad, per):
         "dsp_dispatch": K.add_conv(prog, "hard_convolve_s8", x, w, b, a),
         "dsp_specialised": K.add_conv(prog, special, x, w, b, a),
     }
+    # the kernel CONV_2D's record chooses on a DSP target: the filter pre-widened to q15
+    q15 = "hard_convolve_1x1_q15_s8" if k == 1 else "hard_convolve_im2col_q15_s8"
+    outs["dsp_q15_filter"] = K.add_conv(prog, q15, x, w, b, a, w_data=gemm_q15_pairs(w))
     out_hw = a.out_hw(hw, (k, k))
     return key, out_hw[0] * out_hw[1] * cout * k * k * cin if per == "mac" else 1, outs
 
@@ -168,6 +172,10 @@ def _frame(work: Path) -> dict:
             "ram_bytes": r["build"]["ram_used"],
             "by_op": {g["op"]: g for g in r["per_op_type"]},  # flash-and-bench's per-op-type table
         }
+        if variant == "dsp":
+            out["frame_classes"] = frame_classes(
+                json.loads((proj / "codegen.json").read_text()), r["per_layer"]
+            )
     out["cmsis_nn"] = FRAME_CMSIS_NN
     out["goal"] = FRAME_GOAL
     out["meets_goal"] = out["dsp"]["instructions"] <= FRAME_GOAL
@@ -175,6 +183,37 @@ def _frame(work: Path) -> dict:
     out["kernel_code_growth_bytes"] = out["dsp"]["kernel_code_bytes"] - out["portable"]["kernel_code_bytes"]
     out["kernel_code_growth_goal"] = 24 * 1024
     return out
+
+
+def frame_classes(codegen: dict, per_layer: list[dict]) -> list[dict]:
+    """The frame's own layers grouped by kernel and the reason's class (text before the colon):
+    instructions per MAC (per element without MACs), summed over the class's layers."""
+    table = {L["name"]: L for L in codegen["layer_table"]}
+    groups: dict[tuple[str, str], dict] = {}
+    for row in per_layer:
+        layer = table.get(row["name"], {})
+        kernel = layer.get("kernel", "?")
+        what = layer.get("reason", "").split(":")[0].split(",")[0]
+        g = groups.setdefault(
+            (kernel, what),
+            {"kernel": kernel, "class": what, "layers": 0, "instructions": 0.0, "macs": 0, "elements": 0},
+        )
+        g["layers"] += 1
+        g["instructions"] += row["mean"]
+        g["macs"] += layer.get("macs", 0)
+        g["elements"] += layer.get("elements", 0)
+    rows = sorted(groups.values(), key=lambda g: -g["instructions"])
+    for g in rows:
+        g["per_mac"] = round(g["instructions"] / g["macs"], 3) if g["macs"] else None
+        g["per_element"] = round(g["instructions"] / g["elements"], 2) if g["elements"] else None
+    return rows
+
+
+def _commit() -> str | None:
+    from bench.common import ROOT
+
+    proc = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "HEAD"], capture_output=True, text=True)
+    return proc.stdout.strip() or None
 
 
 _MAP_SECTION = re.compile(r"^ (\.text|\.rodata)\S*")
@@ -204,7 +243,9 @@ def run_bench(out_dir: Path, work: Path) -> dict:
     rows = _class_rows(work)
     res = {
         "board": "qemu mps2-an500 (emulated Cortex-M7)",
+        "commit": _commit(),
         "unit": "instructions, exact (TCG plugin firmware/tools/icount_plugin.c)",
+        "classes_note": "classes: test shapes; frame.frame_classes: the HARD-Edge frame's own layers",
         "cmsis_nn": "measured on the same emulator with exact instruction counts (CMSIS-NN 99f736a6, gcc 12 -O2)",
         "classes": rows,
         "frame": _frame(work),

@@ -92,7 +92,9 @@ def test_scratch_table_mirrors_c(kernel_lib):
             ("hard_convolve_s8", (cout, 3, 3, c), (inp, (cout, 3, 3, c), inp)),
             ("hard_convolve_s8", (cout, 1, 1, c), (inp, (cout, 1, 1, c), inp)),
             ("hard_convolve_1x1_s8", (cout, 1, 1, c), (inp, (cout, 1, 1, c))),
+            ("hard_convolve_1x1_q15_s8", (cout, 1, 1, c), (inp, (cout, 1, 1, c))),
             ("hard_convolve_im2col_s8", (cout, 3, 2, c), (inp, (cout, 3, 2, c), inp)),
+            ("hard_convolve_im2col_q15_s8", (cout, 3, 2, c), (inp, (cout, 3, 2, c), inp)),
             ("hard_depthwise_conv_s8", (1, 3, 3, c), (inp, (1, 3, 3, c), inp)),
             ("hard_depthwise_conv_3x3_s8", (1, 3, 3, c), (inp,)),
         ]:

@@ -19,7 +19,7 @@ from kernels_util import (  # noqa: F401  (the *_fixture imports provide kernel_
 from hardtool.kernels import calls as K
 from hardtool.kernels import quant
 from hardtool.kernels.runner import Program
-from hardtool.kernels.weights import dw3x3_q15
+from hardtool.kernels.weights import dw3x3_q15, gemm_q15_pairs
 
 ACTS = ("NONE", "RELU", "RELU6")
 
@@ -109,9 +109,14 @@ def _optimised(prog: Program, x, weights, bias, kw: dict, case: dict, depthwise:
             return []
         q15 = dw3x3_q15(weights)
         return [K.add_depthwise(prog, "hard_depthwise_conv_3x3_s8", x, weights, bias, a, w_data=q15)]
-    outs = [K.add_conv(prog, "hard_convolve_im2col_s8", x, weights, bias, a)]
+    outs = [
+        K.add_conv(prog, "hard_convolve_im2col_s8", x, weights, bias, a),
+        K.add_conv(prog, "hard_convolve_im2col_q15_s8", x, weights, bias, a, w_data=gemm_q15_pairs(weights)),
+    ]
     if case["k"] == (1, 1) and not any(a.padding):
         outs.append(K.add_conv(prog, "hard_convolve_1x1_s8", x, weights, bias, a))
+        q15 = gemm_q15_pairs(weights)
+        outs.append(K.add_conv(prog, "hard_convolve_1x1_q15_s8", x, weights, bias, a, w_data=q15))
     return outs
 
 

@@ -23,7 +23,7 @@ from hardtool.device.kernel_runner import QemuRunner, build_qemu_runner, qemu_av
 from hardtool.kernels import calls as K
 from hardtool.kernels import quant
 from hardtool.kernels.runner import HostRunner, Program
-from hardtool.kernels.weights import dw3x3_q15
+from hardtool.kernels.weights import dw3x3_q15, gemm_q15_pairs
 
 pytestmark = pytest.mark.skipif(not qemu_available(), reason="needs arm-none-eabi-gcc and qemu-system-arm")
 
@@ -101,9 +101,12 @@ def _add_conv_cases(prog: Program, rng, n: int) -> list:
         outs = [
             K.add_conv(prog, "hard_convolve_s8", x, wt, b, a),
             K.add_conv(prog, "hard_convolve_im2col_s8", x, wt, b, a),
+            K.add_conv(prog, "hard_convolve_im2col_q15_s8", x, wt, b, a, w_data=gemm_q15_pairs(wt)),
         ]
         if k == 1 and not any(a.padding):
             outs.append(K.add_conv(prog, "hard_convolve_1x1_s8", x, wt, b, a))
+            q15 = gemm_q15_pairs(wt)
+            outs.append(K.add_conv(prog, "hard_convolve_1x1_q15_s8", x, wt, b, a, w_data=q15))
         pairs += [(ref, o) for o in outs]
     return pairs
 
@@ -298,6 +301,10 @@ def test_dsp_paths_match_tflite_reference(runners: Runners) -> None:
         x, w, b, a, want = _tflite_conv_case(rng, False, k, stride, dil, cin, cout, (9, 14))
         fns = ["hard_convolve_s8", "hard_convolve_im2col_s8"] + (["hard_convolve_1x1_s8"] if k == 1 else [])
         expect += [(K.add_conv(prog, fn, x, w, b, a), want) for fn in fns]
+        q15 = gemm_q15_pairs(w)
+        expect.append((K.add_conv(prog, "hard_convolve_im2col_q15_s8", x, w, b, a, w_data=q15), want))
+        if k == 1:
+            expect.append((K.add_conv(prog, "hard_convolve_1x1_q15_s8", x, w, b, a, w_data=q15), want))
     for stride, dil, cin, mult in [
         (1, 1, 16, 1),
         (2, 1, 12, 1),

@@ -7,7 +7,7 @@ import pytest
 from kernels_util import kernel_lib_fixture  # noqa: F401  (provides the kernel_lib fixture)
 
 from hardtool.core.graph.ir import Graph, Op, Tensor
-from hardtool.kernels.weights import dw3x3_q15
+from hardtool.kernels.weights import dw3x3_q15, gemm_q15_pairs
 from hardtool.ops.tables import choose
 
 
@@ -25,17 +25,31 @@ def _graph(x_shape, w_shape, y_shape, **options) -> tuple[Op, Graph]:
 @pytest.mark.parametrize(
     "x, w, y, opts, kernel, layout",
     [
-        ((1, 16, 32, 32), (32, 1, 1, 32), (1, 16, 32, 32), {}, "hard_convolve_1x1_s8", None),
-        ((1, 32, 64, 16), (32, 1, 1, 16), (1, 16, 32, 32), {"stride_h": 2}, "hard_convolve_1x1_s8", None),
+        ((1, 16, 32, 32), (32, 1, 1, 32), (1, 16, 32, 32), {}, "hard_convolve_1x1_q15_s8", "gemm_q15_pairs"),
+        (
+            (1, 32, 64, 16),
+            (32, 1, 1, 16),
+            (1, 16, 32, 32),
+            {"stride_h": 2},
+            "hard_convolve_1x1_q15_s8",
+            "gemm_q15_pairs",
+        ),
         (
             (1, 8, 8, 4),
             (4, 1, 1, 4),
             (1, 10, 10, 4),
             {"explicit_padding": (1, 1, 1, 1)},
-            "hard_convolve_im2col_s8",
-            None,
+            "hard_convolve_im2col_q15_s8",
+            "gemm_q15_pairs",
         ),
-        ((1, 128, 256, 3), (8, 3, 3, 3), (1, 64, 128, 8), {}, "hard_convolve_im2col_s8", None),
+        (
+            (1, 128, 256, 3),
+            (8, 3, 3, 3),
+            (1, 64, 128, 8),
+            {},
+            "hard_convolve_im2col_q15_s8",
+            "gemm_q15_pairs",
+        ),
         (
             (1, 16, 32, 32),
             (1, 3, 3, 32),
@@ -98,3 +112,23 @@ def test_dw3x3_q15_layout():
         dw3x3_q15(w.astype(np.int16))
     with pytest.raises(ValueError):
         dw3x3_q15(np.zeros((1, 5, 5, 4), np.int8))
+
+
+def test_gemm_q15_pairs_layout():
+    rng = np.random.default_rng(1)
+    w = rng.integers(-128, 128, (3, 1, 1, 6), dtype=np.int16).astype(np.int8)
+    q = gemm_q15_pairs(w)
+    assert q.dtype == np.int16 and q.shape == (2 * 2 * 8,)
+    words = q.reshape(2, 2, 4, 2)  # channel pair, group of four, word, int16 lane
+    m = np.zeros((4, 8), np.int16)
+    m[:3, :6] = w.reshape(3, 6)
+    for p in range(2):
+        for g in range(2):
+            k = 4 * g
+            c0, c1 = m[2 * p], m[2 * p + 1]
+            want = [c0[[k, k + 2]], c1[[k, k + 2]], c0[[k + 1, k + 3]], c1[[k + 1, k + 3]]]
+            np.testing.assert_array_equal(words[p, g], want)
+    with pytest.raises(ValueError):
+        gemm_q15_pairs(np.zeros((4, 3, 3, 4), np.int16))
+    k3 = rng.integers(-128, 128, (5, 3, 3, 3), dtype=np.int16).astype(np.int8)
+    np.testing.assert_array_equal(gemm_q15_pairs(k3), gemm_q15_pairs(k3.reshape(5, 1, 1, 27)))

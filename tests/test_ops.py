@@ -62,7 +62,7 @@ def test_every_kernel_a_record_names_exists_in_the_kernel_headers():
     """Every kernel symbol a record's source names (all branches of every ``choose``) is a
     function of firmware/kernels/hard_kernels.h."""
     named = record_kernels()
-    assert "hard_depthwise_conv_3x3_s8" in named and "hard_convolve_1x1_s8" in named
+    assert "hard_depthwise_conv_3x3_s8" in named and "hard_convolve_1x1_q15_s8" in named
     missing = sorted(s for s in named if not declared(s))
     assert not missing, missing
 
@@ -158,7 +158,8 @@ def test_host_build_calls_the_general_entry_points(zoo_model, tmp_path):
     proj = project(zoo_model("hard_edge"), tmp_path, "host")
     seen = assert_calls_match_codegen_json(proj)
     assert "hard_convolve_s8" in seen and "hard_depthwise_conv_s8" in seen
-    assert not {"hard_convolve_1x1_s8", "hard_convolve_im2col_s8", "hard_depthwise_conv_3x3_s8"} & set(seen)
+    specialised = {"hard_convolve_1x1_q15_s8", "hard_convolve_im2col_q15_s8", "hard_depthwise_conv_3x3_s8"}
+    assert not specialised & set(seen)
 
 
 def test_dsp_build_calls_the_chosen_kernels_and_is_bit_exact(zoo_model, tmp_path):
@@ -166,10 +167,13 @@ def test_dsp_build_calls_the_chosen_kernels_and_is_bit_exact(zoo_model, tmp_path
     project (its DSP instructions emulated in C) equals TFLite's reference kernels bit for bit."""
     proj = project(zoo_model("hard_edge"), tmp_path, "qemu")
     seen = assert_calls_match_codegen_json(proj)
-    assert seen.get("hard_depthwise_conv_3x3_s8", 0) > 0 and seen.get("hard_convolve_1x1_s8", 0) > 0
+    assert seen.get("hard_depthwise_conv_3x3_s8", 0) > 0 and seen.get("hard_convolve_1x1_q15_s8", 0) > 0
     summary = json.loads((proj / "codegen.json").read_text())
     dw = [L for L in summary["layer_table"] if L["kernel"] == "hard_depthwise_conv_3x3_s8"]
     assert all(L["layout"] == "dw3x3_q15" for L in dw)
+    assert seen.get("hard_convolve_im2col_q15_s8", 0) > 0
+    q15 = [L for L in summary["layer_table"] if L["kernel"].endswith("_q15_s8")]
+    assert all(L["layout"] == "gemm_q15_pairs" and "bytes of flash" in L["reason"] for L in q15)
     assert_bit_exact(proj, n_inputs=2)
 
 

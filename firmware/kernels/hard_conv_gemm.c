@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "hard_gemm.h"
+#include "hard_gemm_rows.h"
 #include "hard_kernels.h"
 
 static int hard_gemm_conv_valid(const hard_conv_params *p,
@@ -108,6 +109,164 @@ hard_status hard_convolve_1x1_s8(const hard_context *ctx,
     return HARD_OK;
 }
 
+/* --------------------------------------------- the q15 filter ("gemm q15 pairs") */
+
+/* Pixel values as q15 plus the offset, per group of four: dst[4g] = {v0, v2},
+ * dst[4g + half] = {v1, v3}.  half 1 with dst = col + 2 * lane is the int8-filter column pair
+ * (hard_gemm.h); half 2 with dst = col + lane the "gemm q15 pairs" one: per group of four
+ * k-values the words {A02, B02, A13, B13}, so one LDRD loads both pixels' halves. */
+HARD_HOT void hard_col_expand_any(const int8_t *src, int32_t n, int32_t offset2, int32_t *dst, int32_t half)
+{
+    const int32_t full = n >> 2;
+    for (int32_t g = 0; g < full; ++g)
+    {
+        const int32_t x = hard_read_s8x4(src + 4 * g);
+        dst[4 * g] = hard_sxtab16(offset2, x);
+        dst[4 * g + half] = hard_sxtab16_ror8(offset2, x);
+    }
+    const int32_t tail = n & 3;
+    if (tail != 0)
+    {
+        uint32_t x = 0;
+        if (n >= 4)
+        {
+            x = (uint32_t)hard_read_s8x4(src + n - 4) >> (8 * (4 - tail));
+        }
+        else
+        {
+            for (int32_t i = 0; i < tail; ++i)
+            {
+                x |= (uint32_t)(uint8_t)src[i] << (8 * i);
+            }
+        }
+        dst[4 * full] = hard_sxtab16(offset2, (int32_t)x);
+        dst[4 * full + half] = hard_sxtab16_ror8(offset2, (int32_t)x);
+    }
+}
+
+/* Two words at p in one LDRD: GCC 12 splits a 64-bit load into two LDRs for the Cortex-M7. */
+HARD_HOT void hard_load_pair(const int32_t *p, int32_t *lo, int32_t *hi)
+{
+#if HARD_DSP
+    int32_t a;
+    int32_t b;
+    __asm("ldrd %0, %1, %2" : "=r"(a), "=r"(b) : "m"(*(const uint64_t *)(const void *)p));
+    *lo = a;
+    *hi = b;
+#else
+    hard_col_load(p, lo, hi);
+#endif
+}
+
+/* Half a group: the two channels' words w and the two pixels' words at col, four SMLAD. */
+HARD_HOT hard_acc2x2 hard_mac_q15_half(const int32_t *col, const int32_t *w, hard_acc2x2 acc)
+{
+    int32_t w0;
+    int32_t w1;
+    int32_t a;
+    int32_t b;
+    hard_load_pair(w, &w0, &w1);
+    hard_load_pair(col, &a, &b);
+    acc.c0p0 = hard_smlad(w0, a, acc.c0p0);
+    acc.c0p1 = hard_smlad(w0, b, acc.c0p1);
+    acc.c1p0 = hard_smlad(w1, a, acc.c1p0);
+    acc.c1p1 = hard_smlad(w1, b, acc.c1p1);
+    return acc;
+}
+
+HARD_HOT hard_acc2x2 hard_mac_q15(const int32_t *restrict col,
+                                  const int32_t *restrict w,
+                                  int32_t groups,
+                                  hard_acc2x2 acc)
+{
+    for (; groups >= 2; groups -= 2)
+    {
+        acc = hard_mac_q15_half(col, w, acc);
+        acc = hard_mac_q15_half(col + 2, w + 2, acc);
+        acc = hard_mac_q15_half(col + 4, w + 4, acc);
+        acc = hard_mac_q15_half(col + 6, w + 6, acc);
+        col += 8;
+        w += 8;
+    }
+    if (groups > 0)
+    {
+        acc = hard_mac_q15_half(col, w, acc);
+        acc = hard_mac_q15_half(col + 2, w + 2, acc);
+    }
+    return acc;
+}
+
+/* One channel's outputs for both pixels, requantised straight from the registers. */
+HARD_HOT void hard_rq_out2(const hard_out_stage *st,
+                           const hard_rq *q,
+                           int32_t a,
+                           int32_t b,
+                           int8_t *out_a,
+                           int8_t *out_b,
+                           const int fast,
+                           const int full_range)
+{
+    int32_t va = fast ? hard_rq_apply(a, q->mult, q->rshift, q->round_hi) : hard_requantize(a, q->mult, q->rshift);
+    int32_t vb = fast ? hard_rq_apply(b, q->mult, q->rshift, q->round_hi) : hard_requantize(b, q->mult, q->rshift);
+    va = hard_ssat8(va + st->offset);
+    vb = hard_ssat8(vb + st->offset);
+    if (!full_range)
+    {
+        va = hard_clamp_i32(va, st->act_min, st->act_max);
+        vb = hard_clamp_i32(vb, st->act_min, st->act_max);
+    }
+    *out_a = (int8_t)va;
+    *out_b = (int8_t)vb;
+}
+
+/* Every output channel of the pixel pair in col: channel pairs against the q15 filter, each
+ * requantised as soon as its accumulators are done (out_b may equal out_a: a lone pixel). */
+HARD_HOT void hard_q15_channels(
+    const hard_gemm_args *args, const int32_t *col, int8_t *out_a, int8_t *out_b, const int fast, const int full_range)
+{
+    const int32_t *w = (const int32_t *)(const void *)args->filter;
+    const int32_t groups = (args->k + 3) >> 2;
+    const int32_t out_c = args->out_c;
+    const hard_out_stage st = args->out;
+    const hard_rq *rq = args->rq;
+    int32_t c = 0;
+    for (; c + 1 < out_c; c += 2)
+    {
+        hard_acc2x2 acc = {rq[c].bias, rq[c].bias, rq[c + 1].bias, rq[c + 1].bias};
+        acc = hard_mac_q15(col, w, groups, acc);
+        hard_rq_out2(&st, &rq[c], acc.c0p0, acc.c0p1, out_a + c, out_b + c, fast, full_range);
+        hard_rq_out2(&st, &rq[c + 1], acc.c1p0, acc.c1p1, out_a + c + 1, out_b + c + 1, fast, full_range);
+        w += 4 * groups;
+    }
+    if (c < out_c)
+    {
+        /* The odd last channel: its pair partner is zeros in the filter. */
+        hard_acc2x2 acc = {rq[c].bias, rq[c].bias, 0, 0};
+        acc = hard_mac_q15(col, w, groups, acc);
+        hard_rq_out2(&st, &rq[c], acc.c0p0, acc.c0p1, out_a + c, out_b + c, fast, full_range);
+    }
+}
+
+static void hard_gemm_pair_q15(const hard_gemm_args *args, const int32_t *col, int8_t *out_a, int8_t *out_b)
+{
+    const int full_range = args->out.act_min <= HARD_INT8_MIN && args->out.act_max >= HARD_INT8_MAX;
+    if (args->out.fast)
+    {
+        if (full_range)
+        {
+            hard_q15_channels(args, col, out_a, out_b, 1, 1);
+        }
+        else
+        {
+            hard_q15_channels(args, col, out_a, out_b, 1, 0);
+        }
+    }
+    else
+    {
+        hard_q15_channels(args, col, out_a, out_b, 0, full_range);
+    }
+}
+
 /* ----------------------------------------------------------------- im2col */
 
 /* Geometry as plain values (read into locals: the int8 stores cannot alias them). */
@@ -123,7 +282,21 @@ typedef struct
     int32_t k;
     int32_t offset2;
     int8_t zero_point;
+    int32_t q15; /* the filter is "gemm q15 pairs": column words {A02, B02, A13, B13} */
 } hard_im2col;
+
+static inline void
+hard_gemm_pair_any(const hard_im2col *m, const hard_gemm_args *args, const int32_t *col, int8_t *out_a, int8_t *out_b)
+{
+    if (m->q15)
+    {
+        hard_gemm_pair_q15(args, col, out_a, out_b);
+    }
+    else
+    {
+        hard_gemm_pair(args, col, out_a, out_b);
+    }
+}
 
 static int32_t hard_im2col_k(const hard_dims *filter_dims)
 {
@@ -156,7 +329,8 @@ hard_im2col_direct(const hard_im2col *geom, const int8_t *in, int32_t iy0, int32
 {
     const hard_im2col m = *geom;
     const int32_t tap_words = m.c;
-    col += 2 * lane;
+    const int32_t half = m.q15 ? 2 : 1;
+    col += m.q15 ? lane : 2 * lane;
     for (int32_t ky = 0; ky < m.k_h; ++ky)
     {
         for (int32_t kx = 0; kx < m.k_w; ++kx)
@@ -164,14 +338,14 @@ hard_im2col_direct(const hard_im2col *geom, const int8_t *in, int32_t iy0, int32
             const int8_t *src = hard_tap(&m, in, iy0 + ky * m.dil_h, ix0 + kx * m.dil_w);
             if (src != 0)
             {
-                hard_col_expand(src, m.c, m.offset2, col, 0);
+                hard_col_expand_any(src, m.c, m.offset2, col, half);
             }
             else
             {
                 for (int32_t g = 0; g < tap_words; g += 4)
                 {
                     col[g] = 0;
-                    col[g + 1] = 0;
+                    col[g + half] = 0;
                 }
             }
             col += tap_words;
@@ -235,7 +409,7 @@ static inline void hard_im2col_pixel(
     else
     {
         hard_im2col_stage(m, stage, in, iy0, ix0);
-        hard_col_expand(stage, m->k, m->offset2, col, lane);
+        hard_col_expand_any(stage, m->k, m->offset2, m->q15 ? col + lane : col + 2 * lane, m->q15 ? 2 : 1);
     }
 }
 
@@ -263,7 +437,7 @@ static void hard_im2col_batch(const hard_im2col *m,
             }
             else
             {
-                hard_gemm_pair(args, col, pending, out);
+                hard_gemm_pair_any(m, args, col, pending, out);
                 pending = 0;
             }
             out += ostride;
@@ -273,20 +447,21 @@ static void hard_im2col_batch(const hard_im2col *m,
     {
         hard_im2col_pixel(m, stage, in, (out_dims->h - 1) * p->stride.h - p->padding.top,
                           (out_dims->w - 1) * p->stride.w - p->padding.left, col, 1);
-        hard_gemm_pair(args, col, pending, pending);
+        hard_gemm_pair_any(m, args, col, pending, pending);
     }
 }
 
-hard_status hard_convolve_im2col_s8(const hard_context *ctx,
-                                    const hard_conv_params *conv_params,
-                                    const hard_per_channel_quant *quant_params,
-                                    const hard_dims *input_dims,
-                                    const int8_t *input,
-                                    const hard_dims *filter_dims,
-                                    const int8_t *filter,
-                                    const int32_t *bias,
-                                    const hard_dims *output_dims,
-                                    int8_t *output)
+static hard_status hard_im2col_run(const hard_context *ctx,
+                                   const hard_conv_params *conv_params,
+                                   const hard_per_channel_quant *quant_params,
+                                   const hard_dims *input_dims,
+                                   const int8_t *input,
+                                   const hard_dims *filter_dims,
+                                   const int8_t *filter,
+                                   const int32_t *bias,
+                                   const hard_dims *output_dims,
+                                   int8_t *output,
+                                   int32_t q15)
 {
     if (!hard_gemm_conv_valid(conv_params, input_dims, filter_dims, output_dims) ||
         !hard_ctx_ok(ctx, hard_convolve_im2col_s8_get_buffer_size(input_dims, filter_dims, output_dims)))
@@ -307,7 +482,8 @@ hard_status hard_convolve_im2col_s8(const hard_context *ctx,
                            conv_params->dilation.w,
                            k,
                            hard_dup_lanes(conv_params->input_offset),
-                           (int8_t)(-conv_params->input_offset)};
+                           (int8_t)(-conv_params->input_offset),
+                           q15};
     int8_t *stage = out_scratch + hard_gemm_out_bytes(out_c);
     hard_gemm_args args;
     hard_gemm_args_init(&args, conv_params, quant_params, filter, bias, k, out_c, out_scratch);
@@ -315,6 +491,92 @@ hard_status hard_convolve_im2col_s8(const hard_context *ctx,
     {
         hard_im2col_batch(&m, conv_params, &args, col, stage, input + b * input_dims->h * input_dims->w * input_dims->c,
                           output_dims, output + b * pixels * hard_out_stride(conv_params->output_stride, out_c));
+    }
+    return HARD_OK;
+}
+
+hard_status hard_convolve_im2col_s8(const hard_context *ctx,
+                                    const hard_conv_params *conv_params,
+                                    const hard_per_channel_quant *quant_params,
+                                    const hard_dims *input_dims,
+                                    const int8_t *input,
+                                    const hard_dims *filter_dims,
+                                    const int8_t *filter,
+                                    const int32_t *bias,
+                                    const hard_dims *output_dims,
+                                    int8_t *output)
+{
+    return hard_im2col_run(ctx, conv_params, quant_params, input_dims, input, filter_dims, filter, bias, output_dims,
+                           output, 0);
+}
+
+int32_t hard_convolve_im2col_q15_s8_get_buffer_size(const hard_dims *input_dims,
+                                                    const hard_dims *filter_dims,
+                                                    const hard_dims *output_dims)
+{
+    return hard_convolve_im2col_s8_get_buffer_size(input_dims, filter_dims, output_dims);
+}
+
+hard_status hard_convolve_im2col_q15_s8(const hard_context *ctx,
+                                        const hard_conv_params *conv_params,
+                                        const hard_per_channel_quant *quant_params,
+                                        const hard_dims *input_dims,
+                                        const int8_t *input,
+                                        const hard_dims *filter_dims,
+                                        const int8_t *filter,
+                                        const int32_t *bias,
+                                        const hard_dims *output_dims,
+                                        int8_t *output)
+{
+    if (((uintptr_t)filter & 3u) != 0)
+    {
+        return HARD_ARG_ERROR;
+    }
+    return hard_im2col_run(ctx, conv_params, quant_params, input_dims, input, filter_dims, filter, bias, output_dims,
+                           output, 1);
+}
+
+int32_t hard_convolve_1x1_q15_s8_get_buffer_size(const hard_dims *input_dims, const hard_dims *filter_dims)
+{
+    return hard_convolve_1x1_s8_get_buffer_size(input_dims, filter_dims);
+}
+
+hard_status hard_convolve_1x1_q15_s8(const hard_context *ctx,
+                                     const hard_conv_params *conv_params,
+                                     const hard_per_channel_quant *quant_params,
+                                     const hard_dims *input_dims,
+                                     const int8_t *input,
+                                     const hard_dims *filter_dims,
+                                     const int8_t *filter,
+                                     const int32_t *bias,
+                                     const hard_dims *output_dims,
+                                     int8_t *output)
+{
+    if (!hard_1x1_valid(conv_params, input_dims, filter_dims, output_dims) || ((uintptr_t)filter & 3u) != 0 ||
+        !hard_ctx_ok(ctx, hard_convolve_1x1_q15_s8_get_buffer_size(input_dims, filter_dims)))
+    {
+        return HARD_ARG_ERROR;
+    }
+    const int32_t in_c = input_dims->c;
+    const int32_t ostride = hard_out_stride(conv_params->output_stride, output_dims->c);
+    const int32_t pixels = output_dims->h * output_dims->w;
+    const int32_t offset2 = hard_dup_lanes(conv_params->input_offset);
+    int32_t *col = (int32_t *)ctx->buf;
+    hard_gemm_args args;
+    hard_gemm_args_init(&args, conv_params, quant_params, filter, bias, in_c, output_dims->c,
+                        (int8_t *)ctx->buf + hard_col_pair_bytes(in_c));
+    for (int32_t b = 0; b < input_dims->n; ++b)
+    {
+        const int8_t *in = input + b * input_dims->h * input_dims->w * in_c;
+        int8_t *out = output + b * pixels * ostride;
+        for (int32_t px = 0; px < pixels; px += 2)
+        {
+            const int32_t px_b = px + 1 < pixels ? px + 1 : px;
+            hard_col_expand_any(hard_1x1_pixel(in, input_dims, conv_params, output_dims->w, px), in_c, offset2, col, 2);
+            hard_col_expand_any(hard_1x1_pixel(in, input_dims, conv_params, output_dims->w, px_b), in_c, offset2,
+                                col + 1, 2);
+            hard_gemm_pair_q15(&args, col, out + px * ostride, out + px_b * ostride);
+        }
     }
     return HARD_OK;
 }

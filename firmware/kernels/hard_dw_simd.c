@@ -177,6 +177,30 @@ void hard_dw_pixel_3x3_q15(const hard_dw_geom *g, const int8_t *const *taps, con
     hard_rq_store(&g->out, g->rq, g->acc, 1, g->c, out);
 }
 
+/* The taps of output pixel (oy, ox) given those of (oy, ox - 1): when both windows lie inside
+ * the input horizontally, every tap of an input row moves by stride_w pixels and the taps of
+ * padding rows stay on g->pad; otherwise they are listed anew. */
+static inline void
+hard_dw_taps_next(const hard_dw_geom *g, const int8_t *in, int32_t oy, int32_t ox, const int8_t **taps)
+{
+    const int32_t ix0 = ox * g->stride_w - g->pad_left;
+    if (ox == 0 || ix0 - g->stride_w < 0 || ix0 + (g->k_w - 1) * g->dil_w >= g->in_w)
+    {
+        hard_dw_taps(g, in, oy, ox, taps);
+        return;
+    }
+    const int32_t step = g->stride_w * g->c;
+    const int8_t *pad = g->pad;
+    const int32_t n_taps = g->k_h * g->k_w;
+    for (int32_t t = 0; t < n_taps; ++t)
+    {
+        if (taps[t] != pad)
+        {
+            taps[t] += step;
+        }
+    }
+}
+
 /* ------------------------------------------------------------ entry points */
 
 static int hard_dw_simd_valid(const hard_dw_conv_params *p,
@@ -246,7 +270,7 @@ HARD_HOT void hard_dw_walk(const hard_dw_geom *g,
         {
             for (int32_t ox = 0; ox < output_dims->w; ++ox)
             {
-                hard_dw_taps(g, in, oy, ox, taps);
+                hard_dw_taps_next(g, in, oy, ox, taps);
                 if (q15)
                 {
                     hard_dw_pixel_3x3_q15(g, taps, (const int32_t *)(const void *)filter, out);

@@ -622,6 +622,22 @@ hard_status hard_convolve_1x1_s8(const hard_context *ctx,
                                  const hard_dims *output_dims,
                                  int8_t *output);
 
+/* ------------------------------------ CONV_2D, 1x1 pointwise, q15 filter */
+/* As hard_convolve_1x1_s8 with the filter in the "gemm q15 pairs" layout (README "Weight
+ * layouts"), 4-byte aligned; scratch: as hard_convolve_1x1_s8. */
+int32_t hard_convolve_1x1_q15_s8_get_buffer_size(const hard_dims *input_dims, const hard_dims *filter_dims);
+
+hard_status hard_convolve_1x1_q15_s8(const hard_context *ctx,
+                                     const hard_conv_params *conv_params,
+                                     const hard_per_channel_quant *quant_params,
+                                     const hard_dims *input_dims,
+                                     const int8_t *input,
+                                     const hard_dims *filter_dims,
+                                     const int8_t *filter,
+                                     const int32_t *bias,
+                                     const hard_dims *output_dims,
+                                     int8_t *output);
+
 /* ---------------------------------------------- CONV_2D, k x k via im2col */
 /* Filter OHWI; any kernel size, stride, dilation, padding, channel count (the 3-channel
  * stem included).  Scratch: a q15 column pair of k = kh*kw*c values plus k bytes. */
@@ -639,6 +655,23 @@ hard_status hard_convolve_im2col_s8(const hard_context *ctx,
                                     const int32_t *bias,
                                     const hard_dims *output_dims,
                                     int8_t *output);
+
+/* As hard_convolve_im2col_s8 with the filter in the "gemm q15 pairs" layout (README "Weight
+ * layouts", k = kh*kw*c values a row), 4-byte aligned; scratch: as hard_convolve_im2col_s8. */
+int32_t hard_convolve_im2col_q15_s8_get_buffer_size(const hard_dims *input_dims,
+                                                    const hard_dims *filter_dims,
+                                                    const hard_dims *output_dims);
+
+hard_status hard_convolve_im2col_q15_s8(const hard_context *ctx,
+                                        const hard_conv_params *conv_params,
+                                        const hard_per_channel_quant *quant_params,
+                                        const hard_dims *input_dims,
+                                        const int8_t *input,
+                                        const hard_dims *filter_dims,
+                                        const int8_t *filter,
+                                        const int32_t *bias,
+                                        const hard_dims *output_dims,
+                                        int8_t *output);
 
 /* ------------------------------------- DEPTHWISE_CONV_2D 3x3, any dilation */
 /* Channel multiplier 1, any stride, dilation and padding.  Filter in the "dw q15" layout

@@ -288,7 +288,9 @@ static hard_status hkr_dispatch(const char *name, hkr_cursor *c)
     } conv_like[] = {
         {"hard_convolve_s8", hard_convolve_s8, 0},
         {"hard_convolve_1x1_s8", hard_convolve_1x1_s8, 0},
+        {"hard_convolve_1x1_q15_s8", hard_convolve_1x1_q15_s8, 0},
         {"hard_convolve_im2col_s8", hard_convolve_im2col_s8, 0},
+        {"hard_convolve_im2col_q15_s8", hard_convolve_im2col_q15_s8, 0},
         {"hard_depthwise_conv_s8", 0, hard_depthwise_conv_s8},
         {"hard_depthwise_conv_3x3_s8", 0, hard_depthwise_conv_3x3_s8},
         {"hard_convolve_grouped_s8", hard_convolve_grouped_s8, 0},

@@ -28,3 +28,25 @@ def dw3x3_q15(filter_1hwc: np.ndarray) -> np.ndarray:
     padded[:, :c] = w.reshape(9, c)
     per_group = padded.reshape(9, groups, 4)[:, :, _SXTB16_ORDER]
     return np.ascontiguousarray(per_group.transpose(1, 0, 2).reshape(-1))
+
+
+def gemm_q15_pairs(filter_ohwi: np.ndarray) -> np.ndarray:
+    """CONV_2D filter (O, kh, kw, I) int8 -> int16 for hard_convolve_1x1_q15_s8 /
+    hard_convolve_im2col_q15_s8.
+
+    Each output channel's row is its k = kh * kw * I values in OHWI order. Per pair of output
+    channels (an odd last one paired with zeros), per group of four k-values (the last one
+    zero-padded), the words c0 {w0, w2}, c1 {w0, w2}, c0 {w1, w3},
+    c1 {w1, w3}: one LDRD gives both channels' halves, multiplied with SMLAD against two
+    pixels without widening the filter. Twice the int8 filter's flash; emit it 4-byte aligned.
+    """
+    w = np.asarray(filter_ohwi)
+    if w.dtype != np.int8 or w.ndim != 4:
+        raise ValueError(f"expected an (O, kh, kw, I) int8 filter, got {w.dtype} {w.shape}")
+    o, i = w.shape[0], int(np.prod(w.shape[1:]))
+    pairs, groups = (o + 1) // 2, (i + 3) // 4
+    padded = np.zeros((pairs * 2, groups * 4), dtype=np.int16)
+    padded[:o, :i] = w.reshape(o, i)
+    # [pair, channel, group, half, lane] -> [pair, group, half, channel, lane]
+    split = padded.reshape(pairs, 2, groups, 4)[..., _SXTB16_ORDER].reshape(pairs, 2, groups, 2, 2)
+    return np.ascontiguousarray(split.transpose(0, 2, 3, 1, 4).reshape(-1))

@@ -2,8 +2,8 @@
 
 The kernel choice is CMSIS-NN's wrapper decision made once, on the host: on a DSP target a
 pointwise convolution without padding runs the 2x2-blocked GEMM, every other convolution the
-q15 im2col GEMM, a 3x3 depthwise with channel multiplier 1 the specialised kernel reading the
-"dw q15" filter layout; without the DSP extension the general entry points (their portable
+q15 im2col GEMM, both over a filter pre-widened to q15 ("gemm q15 pairs" layout), a 3x3
+depthwise with channel multiplier 1 the specialised kernel reading the "dw q15" filter layout; without the DSP extension the general entry points (their portable
 paths). Without the scratch those kernels ask for, codegen takes the general entry point
 (``hardtool.ops.tables.choose``)."""
 
@@ -83,14 +83,23 @@ def choose_conv(g: Graph, op: Op, dsp: bool) -> Kernel:
     pads = tuple(op.options.get("explicit_padding", (0, 0, 0, 0)))
     if not dsp:
         kernel, reason = "hard_convolve_s8", "general entry point (no DSP)"
-    elif w[1] == w[2] == 1 and not any(pads):
-        kernel, reason = "hard_convolve_1x1_s8", "pointwise without padding: 2x2-blocked int8 x q15 GEMM"
+    else:
+        return _choose_q15(x, w, pads)
+    return Kernel(kernel, None, kernel_scratch_bytes(kernel, x, w), reason)
+
+
+def _choose_q15(x: tuple[int, ...], w: tuple[int, ...], pads: tuple[int, ...]) -> Kernel:
+    """DSP targets: the GEMMs over a filter pre-widened to q15 (one LDRD per two channels'
+    words, no SXTB16), at the flash cost of the int8 filter once more, said in the reason."""
+    extra = f"filter pre-widened to q15 (+{int(np.prod(w))} bytes of flash)"
+    if w[1] == w[2] == 1 and not any(pads):
+        kernel, what = "hard_convolve_1x1_q15_s8", "pointwise without padding: 2x2-blocked q15 GEMM"
     else:
         what = "3-channel stem" if x[-1] == 3 else f"{w[1]}x{w[2]} kernel"
         if w[1] == w[2] == 1:
             what = "padded 1x1"
-        kernel, reason = "hard_convolve_im2col_s8", f"{what}: q15 im2col column pairs + GEMM"
-    return Kernel(kernel, None, kernel_scratch_bytes(kernel, x, w), reason)
+        kernel, what = "hard_convolve_im2col_q15_s8", f"{what}: q15 im2col column pairs + q15 GEMM"
+    return Kernel(kernel, "gemm_q15_pairs", kernel_scratch_bytes(kernel, x, w), f"{what}, {extra}")
 
 
 def choose_depthwise(g: Graph, op: Op, dsp: bool) -> Kernel:
