@@ -96,7 +96,7 @@ def assert_chosen_kernels_run(proj: Path, tmp: Path) -> dict[str, int]:
 def test_hard_edge_runs_the_kernels_codegen_json_names(zoo_model, tmp_path):
     proj = project(zoo_model("hard_edge"), tmp_path, "qemu")
     seen = assert_chosen_kernels_run(proj, tmp_path)
-    assert seen.get("hard_depthwise_conv_3x3_s8", 0) > 0 and seen.get("hard_convolve_1x1_s8", 0) > 0
+    assert seen.get("hard_depthwise_conv_3x3_s8", 0) > 0 and seen.get("hard_convolve_1x1_q15_s8", 0) > 0
 
 
 def test_mlperf_tiny_runs_the_kernels_codegen_json_names(tmp_path):
