@@ -55,27 +55,27 @@ def _tensor(i: int, shape, data: bool = False) -> Tensor:
     return Tensor(i, f"t{i}", tuple(shape), "int8", None, np.zeros(shape, np.int8) if data else None)
 
 
-def test_layer_macs_by_kernel_class() -> None:
+def test_layer_signatures_name_what_a_count_depends_on() -> None:
     ts = [
         _tensor(0, (1, 8, 8, 4)),
         _tensor(1, (16, 3, 3, 4), True),
         _tensor(2, (1, 8, 8, 16)),
-        _tensor(3, (1, 3, 3, 16), True),
-        _tensor(4, (1, 8, 8, 16)),
-        _tensor(5, (8, 1, 1, 16), True),
-        _tensor(6, (1, 8, 8, 8)),
+        _tensor(3, (1, 8, 8, 16)),
+        _tensor(4, (8, 1, 1, 2), True),
+        _tensor(5, (1, 8, 8, 8)),
     ]
+    conv = {"padding": "SAME", "stride_h": 1, "stride_w": 1}
     ops = [
-        Op(0, "CONV_2D", (0, 1), (2,)),
-        Op(1, "DEPTHWISE_CONV_2D", (2, 3), (4,)),
-        Op(2, "CONV_2D", (4, 5), (6,)),
+        Op(0, "CONV_2D", (0, 1), (2,), conv),
+        Op(1, "ADD", (2, 2), (3,), {}),
+        Op(2, "CONV_2D", (3, 4), (5,), {"padding": "VALID"}),  # grouped
+        Op(3, "SOFTMAX", (5,), (5,), {}),
     ]
-    g = Graph(ts, ops, (0,), (6,))
-    assert counts.layer_macs(g) == {"conv3x3": 64 * 16 * 36, "dw3x3": 64 * 16 * 9, "conv1x1": 64 * 8 * 16}
-    assert (
-        counts.frame_instructions(g, {"conv3x3": 2.0, "dw3x3": 4.0, "conv1x1": 1.0})
-        == 2 * 36864 + 4 * 9216 + 8192
-    )
+    g = Graph(ts, ops, (0,), (5,), lowered=True)
+    sig = json.loads(counts.signature(g, ops[0]))
+    assert sig["w"] == [16, 3, 3, 4] and sig["pads"] == [1, 1, 1, 1] and sig["out"] == [1, 8, 8, 16]
+    assert json.loads(counts.signature(g, ops[1]))["op"] == "ADD"
+    assert counts.signature(g, ops[2]) is None and counts.signature(g, ops[3]) is None
 
 
 def _row(name: str, macs: int, sram: int, fps: float | None, budget: int = 1000) -> dict:

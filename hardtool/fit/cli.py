@@ -11,20 +11,7 @@ from hardtool.core.errors import EXIT_DOES_NOT_FIT, HardtoolError, Interrupted
 from hardtool.core.files import atomic_write_bytes, json_text
 
 
-def _rates(targets) -> dict[str, dict | None]:
-    """Each target's emulated core's instructions per MAC (None: core missing or no plugin)."""
-    from hardtool.core.boards import core_for
-    from hardtool.fit.counts import core_rates
-
-    out: dict[str, dict | None] = {}
-    for t in targets:
-        c = core_for(t).core
-        if c is not None and c.name not in out:
-            out[c.name] = core_rates(c.name)
-    return out
-
-
-def _run_all(cands, out: Path, targets, rates, quiet: bool) -> tuple[list[dict], bool]:
+def _run_all(cands, out: Path, targets, quiet: bool) -> tuple[list[dict], bool]:
     """Every candidate's row, with a progress bar; Ctrl-C stops and keeps the rows done."""
     from rich.progress import Progress
 
@@ -40,7 +27,7 @@ def _run_all(cands, out: Path, targets, rates, quiet: bool) -> tuple[list[dict],
                 bar.update(task, description=c.name)
                 with interrupt.foreign():
                     path = export_int8(c, out / "models")
-                rows.append(evaluate(c, path, targets, rates))
+                rows.append(evaluate(c, path, targets))
                 bar.advance(task)
     except KeyboardInterrupt:
         interrupt.consume()
@@ -94,7 +81,7 @@ def fit_cmd(family, targets, fps, widths, sizes, as_json, out) -> None:
     cands = C.family(
         family, tuple(widths) or C.DEFAULT_WIDTHS, tuple(C.parse_size(s) for s in sizes) or C.DEFAULT_SIZES
     )
-    rows, stopped = _run_all(cands, out, tgts, _rates(tgts), as_json)
+    rows, stopped = _run_all(cands, out, tgts, as_json)
     doc = _summary(rows, names, fps) | {"complete": not stopped}
     if rows:
         out.mkdir(parents=True, exist_ok=True)

@@ -35,26 +35,27 @@ def plan_row(path: Path, target: Target) -> dict:
     }
 
 
-def speed_row(graph, target: Target, rates: dict[str, dict | None]) -> dict:
+def speed_row(graph, target: Target) -> dict:
     """Instructions per frame on the target's emulated core (estimated) and frames/s, or missing."""
     match = core_for(target)
     row = {"core": target.core, "emulated_core": match.core.name if match.core else None}
-    row["core_note"] = match.note if not match.exact else ""
-    r = rates.get(match.core.name) if match.core else None
-    if r is None:
+    row["core_note"] = "" if match.exact else match.note
+    per_layer = counts.layer_counts(graph, match.core.name) if match.core else None
+    if per_layer is None:
         return row | {"instructions": None, "fps": None, "instructions_kind": "missing"}
-    n = counts.frame_instructions(graph, r)
-    return row | {"instructions": n, "fps": target.mhz * 1e6 / n, "instructions_kind": "estimated"}
+    n, left_out = counts.frame_instructions(graph, per_layer)
+    row |= {"instructions": n, "fps": target.mhz * 1e6 / n, "instructions_kind": "estimated"}
+    return row | {"ops_not_counted": left_out}
 
 
-def evaluate(c: Candidate, path: Path, targets: list[Target], rates: dict[str, dict | None]) -> dict:
+def evaluate(c: Candidate, path: Path, targets: list[Target]) -> dict:
     """The candidate's row: per target its plan, flash, instructions and frames/s."""
     from hardtool.core.graph import load_tflite
 
     graph = load_tflite(path)
     row = {"name": c.name, "arch": c.arch, "width": c.width, "input": list(c.size), "macs": c.macs}
     row["file"] = str(path)
-    row["targets"] = {t.name: plan_row(path, t) | speed_row(graph, t, rates) for t in targets}
+    row["targets"] = {t.name: plan_row(path, t) | speed_row(graph, t) for t in targets}
     return row
 
 
