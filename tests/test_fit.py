@@ -121,3 +121,12 @@ def test_fit_end_to_end_on_two_targets(tmp_path: Path) -> None:
         assert d["sram_bytes"] <= d["sram_budget"]
     assert doc["chosen"] == {"stm32f746ng": row["name"], "nrf52840": row["name"]}
     assert (tmp_path / "pareto.png").stat().st_size > 0
+
+
+def test_codegen_takes_the_kernels_dsp_choice_from_the_boards_core(monkeypatch) -> None:
+    from hardtool.codegen import generate
+
+    assert generate.board_has_dsp("qemu_mps2_an500") and not generate.board_has_dsp("host")
+    m0 = B.CoreMatch(B.get_core("m3"), False, "Cortex-M0+ on the Cortex-M3")
+    monkeypatch.setattr(generate, "core_for", lambda chip: m0)
+    assert not generate.board_has_dsp("qemu_mps2_an500")
