@@ -5,17 +5,13 @@ user .tflite at its own size."""
 
 from __future__ import annotations
 
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-
-import numpy as np
 
 from hardtool.core.errors import HardtoolError
 
 DEFAULT_WIDTHS = (0.5, 0.75, 1.0)
 DEFAULT_SIZES = ((64, 128), (96, 192), (128, 256))
-CALIB_IMAGES = 4  # random calibration: the int8 graph's shapes do not depend on it
 
 
 @dataclass(frozen=True)
@@ -63,29 +59,10 @@ def family(arch: str, widths: tuple[float, ...], sizes: tuple[tuple[int, int], .
 
 
 def export_int8(c: Candidate, out: Path, seed: int = 0) -> Path:
-    """The candidate's full-int8 .tflite in ``out`` (kept: a second fit reuses it)."""
+    """The candidate's full-int8 .tflite in ``out`` (seeded weights, calibrated on synthetic
+    scenes; kept: a second fit reuses it)."""
+    from hardtool.quantize import zoo_tflite
+
     if c.tflite is not None:
         return c.tflite
-    path = out / f"{c.name.replace(' ', '_').replace('@', '_')}.tflite"
-    if path.is_file():
-        return path
-    import torch
-
-    from hardtool.core.files import atomic_write_bytes
-    from hardtool.models.checkpoint import DEFAULT_MEAN, DEFAULT_STD
-    from hardtool.models.registry import build_model
-    from hardtool.quantize import convert, export
-    from hardtool.quantize.pipeline import random_bn_stats
-
-    torch.manual_seed(seed)
-    model = random_bn_stats(build_model(c.arch).eval())
-    calib = np.random.default_rng(seed).standard_normal((CALIB_IMAGES, 3, *c.size)).astype(np.float32)
-    meta = {"arch": c.arch, "input_size": list(c.size), "mean": list(DEFAULT_MEAN), "std": list(DEFAULT_STD)}
-    with tempfile.TemporaryDirectory(prefix="hardtool-fit-") as work:
-        export.export_onnx(model, c.size, Path(work) / "model.onnx")
-        flats, _, _ = convert.onnx_to_tflites(
-            Path(work) / "model.onnx", Path(work), calib, meta | {"weights": f"random (seed {seed})"}
-        )
-    out.mkdir(parents=True, exist_ok=True)
-    atomic_write_bytes(path, flats["int8"])
-    return path
+    return zoo_tflite(c.arch, c.size, out, seed)
