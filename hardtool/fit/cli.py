@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from hardtool.core.errors import EXIT_DOES_NOT_FIT, HardtoolError, Interrupted
-from hardtool.core.files import atomic_write_bytes, json_text
+from hardtool.core.files import atomic_write_bytes, check_clobber, json_text
 
 
 def _run_all(cands, out: Path, targets, quiet: bool) -> tuple[list[dict], bool]:
@@ -61,6 +61,7 @@ def _no_fit(rows: list[dict], names: list[str]) -> HardtoolError:
     "--size", "sizes", multiple=True, help="Input sizes HxW, multiples of 32 (default 64x128 96x192 128x256)."
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@click.option("--force", is_flag=True, help="Replace an existing fit.json / pareto.png in --out.")
 @click.option(
     "--out",
     type=click.Path(path_type=Path),
@@ -68,7 +69,7 @@ def _no_fit(rows: list[dict], names: list[str]) -> HardtoolError:
     show_default=True,
     help="Folder for the candidates' .tflite files, fit.json and pareto.png.",
 )
-def fit_cmd(family, targets, fps, widths, sizes, as_json, out) -> None:
+def fit_cmd(family, targets, fps, widths, sizes, as_json, out, force) -> None:
     """The largest candidate of FAMILY (hard_edge, hard_edge@w0.75, or a .tflite) that fits each
     target's SRAM and flash (exact plans) and reaches --fps (instructions per frame estimated on
     the target's emulated core, frames/s at its clock at one instruction per cycle)."""
@@ -77,6 +78,8 @@ def fit_cmd(family, targets, fps, widths, sizes, as_json, out) -> None:
     from hardtool.fit.report import pareto_png, table
 
     tgts = [get_target(t) for t in targets]
+    for name in ("fit.json", "pareto.png"):
+        check_clobber(out / name, force)
     names = [t.name for t in tgts]
     cands = C.family(
         family, tuple(widths) or C.DEFAULT_WIDTHS, tuple(C.parse_size(s) for s in sizes) or C.DEFAULT_SIZES

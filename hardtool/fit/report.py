@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
+from hardtool.core.files import atomic_write_bytes
 from hardtool.fit.evaluate import meets
 
 
@@ -63,5 +65,7 @@ def pareto_png(rows: list[dict], targets: list[str], path: Path) -> None:
     ax.set_title("hardtool fit: candidates and Pareto front per target")
     ax.legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=120)
     plt.close(fig)
+    atomic_write_bytes(path, buf.getvalue())
