@@ -9,6 +9,7 @@ plugin, `hardtool fit`'s method; layers of other ops are listed as not counted).
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -67,15 +68,17 @@ def models(work: Path, only: tuple[str, ...] | None = None) -> dict[str, Path]:
 
 
 def run_bench(out_dir: Path, work: Path, only: tuple[str, ...] | None = None) -> dict:
+    """Every model on every core; with ``only``, those models, kept beside the others measured before."""
+    path = Path(out_dir) / "cores.json"
+    before = json.loads(path.read_text())["models"] if only and path.is_file() else {}
     res = {
         "method": counts.METHOD,
         "bit_exact": f"{INPUTS} random int8 inputs, outputs compared with the native build",
         "cores": {c.name: c.title for c in cores().values()},
-        "models": {
-            name: measure(p, Path(work) / "cores" / name) for name, p in models(Path(work), only).items()
-        },
+        "models": before
+        | {name: measure(p, Path(work) / "cores" / name) for name, p in models(Path(work), only).items()},
     }
-    atomic_write_json(Path(out_dir) / "cores.json", res)
+    atomic_write_json(path, res)
     return res
 
 

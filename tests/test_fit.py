@@ -130,3 +130,42 @@ def test_codegen_takes_the_kernels_dsp_choice_from_the_boards_core(monkeypatch) 
     m0 = B.CoreMatch(B.get_core("m3"), False, "Cortex-M0+ on the Cortex-M3")
     monkeypatch.setattr(generate, "core_for", lambda chip: m0)
     assert not generate.board_has_dsp("qemu_mps2_an500")
+
+
+def test_a_core_without_an_emulated_board_gets_counts_marked_missing() -> None:
+    from hardtool.fit.evaluate import speed_row
+
+    g = Graph([_tensor(0, (1, 4, 4, 4))], [], (0,), (0,))
+    row = speed_row(g, B.Target("a53", "Cortex-A53", 1000, 1 << 20, (), ""))
+    assert row["instructions"] is None and row["fps"] is None and row["instructions_kind"] == "missing"
+    assert "no emulated board" in row["core_note"]
+
+
+def test_ctrl_c_keeps_the_candidates_done(monkeypatch, tmp_path: Path) -> None:
+    """Ctrl-C during the second candidate: the first one's row is kept and written."""
+    from hardtool.core import interrupt
+    from hardtool.fit import cli, evaluate
+
+    calls = []
+
+    def fake_export(c, out):
+        if calls:
+            interrupt._requested.set()
+            raise KeyboardInterrupt
+        calls.append(c.name)
+        return tmp_path / "m.tflite"
+
+    monkeypatch.setattr(C, "export_int8", fake_export)
+    monkeypatch.setattr(evaluate, "evaluate", lambda c, p, t: _row(c.name, c.macs, 100, 9.0))
+    cands = C.family("hard_edge", (0.5,), ((64, 128), (96, 192)))
+    rows, stopped = cli._run_all(cands, tmp_path, [], quiet=True)
+    assert stopped and [r["name"] for r in rows] == ["hard_edge@w0.5 64x128"] and not interrupt.requested()
+
+
+def test_a_user_tflite_is_one_candidate_at_its_own_size(tmp_path: Path) -> None:
+    model = tmp_path / "mine.tflite"
+    with pytest.raises(HardtoolError, match="not found"):
+        C.family(str(model), (1.0,), ())
+    model.write_bytes(b"x")
+    (c,) = C.family(str(model), (0.5, 1.0), ((64, 128),))
+    assert c.tflite == model and c.arch is None and c.name == "mine"
