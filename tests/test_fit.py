@@ -96,8 +96,10 @@ def test_choice_is_the_largest_that_meets_memory_and_fps() -> None:
     assert choose([_row("m", 1, 100, None)], "chip", 1.0) is None  # counts missing: cannot meet --fps
     text = table(rows, ["chip"], 5.0)
     assert "too slow" in text and "too big" in text and "fits" in text
-    e = _no_fit([_row("s", 1, 1500, None), _row("t", 2, 3000, None)], ["chip"])
-    assert e.exit_code == 3 and "s" in str(e) and "500 bytes" in str(e)
+    e = _no_fit([_row("s", 1, 1500, None), _row("t", 2, 3000, None)], ["chip"], None)
+    assert e.exit_code == 3 and "smallest, s," in str(e) and "500 bytes over" in str(e)
+    e = _no_fit([_row("s", 1, 100, 3.0)], ["chip"], 5.0)
+    assert "fits in memory but reaches 3.00 of 5 frames/s" in str(e)
 
 
 def test_unknown_target_lists_the_known_ones(tmp_path: Path) -> None:

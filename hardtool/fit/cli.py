@@ -42,12 +42,20 @@ def _summary(rows, names, fps) -> dict:
     return {"fps": fps, "targets": names, "candidates": rows, "chosen": chosen}
 
 
-def _no_fit(rows: list[dict], names: list[str]) -> HardtoolError:
-    """Exit 3 with the smallest candidate's shortfall in bytes."""
+def _no_fit(rows: list[dict], names: list[str], fps: float | None) -> HardtoolError:
+    """Exit 3 with the smallest candidate's shortfall in bytes (or in frames/s when it fits)."""
     small = min(rows, key=lambda r: r["macs"] or 0)
-    short = {t: small["targets"][t]["shortfall_bytes"] for t in names}
-    worst = ", ".join(f"{t}: {n} bytes over" if n else f"{t}: too slow" for t, n in short.items())
-    e = HardtoolError(f"no candidate fits; the smallest, {small['name']}, misses by {worst}")
+
+    def miss(t: str) -> str:
+        d = small["targets"][t]
+        if d["shortfall_bytes"]:
+            return f"{t}: {d['shortfall_bytes']:,} bytes over its SRAM and flash"
+        got = "unknown (instructions missing)" if d["fps"] is None else f"{d['fps']:.2f}"
+        return f"{t}: fits in memory but reaches {got} of {fps:g} frames/s"
+
+    e = HardtoolError(
+        f"no candidate fits; the smallest, {small['name']}, misses by {'; '.join(map(miss, names))}"
+    )
     e.exit_code = EXIT_DOES_NOT_FIT
     return e
 
@@ -94,7 +102,7 @@ def fit_cmd(family, targets, fps, widths, sizes, as_json, out, force) -> None:
     if stopped:
         raise Interrupted(f"interrupted after {len(rows)} of {len(cands)} candidates; kept in {out}/fit.json")
     if rows and all(v is None for v in doc["chosen"].values()):
-        raise _no_fit(rows, names)
+        raise _no_fit(rows, names, fps)
 
 
 def _chosen_text(doc: dict) -> str:
