@@ -122,6 +122,8 @@ def test_fit_end_to_end_on_two_targets(tmp_path: Path) -> None:
         assert d["emulated_core"] == core and d["instructions"] > row["macs"] / 2
         assert d["sram_bytes"] <= d["sram_budget"]
     assert doc["chosen"] == {"stm32f746ng": row["name"], "nrf52840": row["name"]}
+    want = "hardtool train --arch hard_edge@w0.5 --input-size 64 128"
+    assert doc["train_commands"]["nrf52840"].startswith(want)
     assert (tmp_path / "pareto.png").stat().st_size > 0
 
 

@@ -38,8 +38,16 @@ def _run_all(cands, out: Path, targets, quiet: bool) -> tuple[list[dict], bool]:
 def _summary(rows, names, fps) -> dict:
     from hardtool.fit.report import choose
 
-    chosen = {t: (r["name"] if (r := choose(rows, t, fps)) else None) for t in names}
-    return {"fps": fps, "targets": names, "candidates": rows, "chosen": chosen}
+    picks = {t: choose(rows, t, fps) for t in names}
+    chosen = {t: (r["name"] if r else None) for t, r in picks.items()}
+    train = {t: _train_command(r) for t, r in picks.items() if r and r["arch"]}
+    return {"fps": fps, "targets": names, "candidates": rows, "chosen": chosen, "train_commands": train}
+
+
+def _train_command(row: dict) -> str:
+    """How to train the chosen candidate (its architecture name carries the width)."""
+    h, w = row["input"]
+    return f"hardtool train --arch {row['arch']} --input-size {h} {w} --data DATA --out {row['arch']}.pt"
 
 
 def _no_fit(rows: list[dict], names: list[str], fps: float | None) -> HardtoolError:
@@ -110,5 +118,8 @@ def _chosen_text(doc: dict) -> str:
     from hardtool.fit.evaluate import FLASH_METHOD, FPS_METHOD
 
     lines = ["", f"instr/frame: {METHOD}", f"fps*: {FPS_METHOD}", f"flash: {FLASH_METHOD}"]
-    lines += [f"largest that fits {t}: {c or 'none'}" for t, c in doc["chosen"].items()]
+    for t, c in doc["chosen"].items():
+        lines.append(f"largest that fits {t}: {c or 'none'}")
+        if t in doc["train_commands"]:
+            lines.append(f"  train it: {doc['train_commands'][t]}")
     return "\n".join(lines)
