@@ -173,3 +173,10 @@ def test_a_user_tflite_is_one_candidate_at_its_own_size(tmp_path: Path) -> None:
     model.write_bytes(b"x")
     (c,) = C.family(str(model), (0.5, 1.0), ((64, 128),))
     assert c.tflite == model and c.arch is None and c.name == "mine"
+
+
+def test_pareto_front_keeps_the_undominated_candidates() -> None:
+    from hardtool.fit.report import front
+
+    pts = [(10.0, 50.0, 2.0), (12.0, 50.0, 1.0), (20.0, 30.0, 3.0), (20.0, 60.0, 3.0), (30.0, 100.0, 5.0)]
+    assert front(pts) == [(10.0, 50.0, 2.0), (20.0, 30.0, 3.0), (30.0, 100.0, 5.0)]

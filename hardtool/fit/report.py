@@ -36,8 +36,18 @@ def table(rows: list[dict], targets: list[str], fps: float | None) -> str:
     return "\n".join(lines)
 
 
+def front(points: list[tuple[float, float, float]]) -> list[tuple[float, float, float]]:
+    """The (instructions, SRAM, MACs) points no other point beats: as many MACs or more for no
+    more instructions and no more SRAM (and better in one of them)."""
+
+    def beats(q, p) -> bool:
+        return q[0] <= p[0] and q[1] <= p[1] and q[2] >= p[2] and q != p
+
+    return sorted(p for p in points if not any(beats(q, p) for q in points))
+
+
 def pareto_png(rows: list[dict], targets: list[str], path: Path) -> None:
-    """SRAM (x) vs instructions per frame (y) per target; the Pareto front joined by a line."""
+    """Model size (MACs) against instructions per frame per target, the Pareto front joined."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -45,24 +55,23 @@ def pareto_png(rows: list[dict], targets: list[str], path: Path) -> None:
 
     fig, ax = plt.subplots(figsize=(7, 4.5))
     for t in targets:
-        pts = sorted(
-            (r["targets"][t]["sram_bytes"] / 1024, r["targets"][t]["instructions"] / 1e6, r["name"])
+        pts = [
+            (
+                r["targets"][t]["instructions"] / 1e6,
+                r["targets"][t]["sram_bytes"] / 1024,
+                (r["macs"] or 0) / 1e6,
+            )
             for r in rows
             if r["targets"][t]["instructions"]
-        )
+        ]
         if not pts:
             continue
-        front, best = [], float("inf")
-        for x, y, _ in pts:
-            if y < best:
-                front.append((x, y))
-                best = y
-        ax.scatter([p[0] for p in pts], [p[1] for p in pts], label=t, s=18)
-        ax.plot([p[0] for p in front], [p[1] for p in front], lw=1)
-        ax.axvline(rows[0]["targets"][t]["sram_budget"] / 1024, ls=":", lw=0.8)
-    ax.set_xlabel("peak SRAM (KB, exact plan)")
-    ax.set_ylabel("instructions per frame (M, estimated)")
-    ax.set_title("hardtool fit: candidates and Pareto front per target")
+        dots = ax.scatter([p[0] for p in pts], [p[2] for p in pts], label=t, s=18)
+        best = front(pts)
+        ax.plot([p[0] for p in best], [p[2] for p in best], lw=1.2, color=dots.get_facecolor()[0])
+    ax.set_xlabel("instructions per frame (M, estimated on the target's emulated core)")
+    ax.set_ylabel("model MACs (M)")
+    ax.set_title("hardtool fit: candidates, Pareto front per target")
     ax.legend(fontsize=8)
     fig.tight_layout()
     buf = io.BytesIO()
