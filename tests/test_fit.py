@@ -36,6 +36,8 @@ def test_family_is_sorted_by_macs_and_sizes_are_multiples_of_32() -> None:
     fam = C.family("hard_edge", (0.5, 1.0), ((64, 128), (128, 256)))
     assert [c.macs for c in fam] == sorted(c.macs for c in fam) and len(fam) == 4
     assert fam[0].name == "hard_edge@w0.5 64x128" and fam[-1].name == "hard_edge 128x256"
+    assert [c.name for c in C.family("edge@w0.75", None, ((64, 128),))] == ["hard_edge@w0.75 64x128"]
+    assert len(C.family("hard_edge", None, ((64, 128),))) == len(C.DEFAULT_WIDTHS)
     assert C.parse_size("96x192") == (96, 192)
     for bad in ("100x200", "96", "0x32"):
         with pytest.raises(HardtoolError, match="size"):

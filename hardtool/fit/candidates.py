@@ -35,8 +35,11 @@ def parse_size(text: str) -> tuple[int, int]:
     return h, w
 
 
-def family(arch: str, widths: tuple[float, ...], sizes: tuple[tuple[int, int], ...]) -> list[Candidate]:
-    """Every width x size of a HARD variant, smallest MACs first; a .tflite path: that one file."""
+def family(
+    arch: str, widths: tuple[float, ...] | None, sizes: tuple[tuple[int, int], ...]
+) -> list[Candidate]:
+    """Every width x size of a HARD variant, smallest MACs first (widths None: the name's own
+    width, e.g. hard_edge@w0.75, else DEFAULT_WIDTHS); a .tflite path: that one file."""
     from hardtool.models.registry import PEERS, canonical, model_stats, split_width
 
     if arch.endswith(".tflite"):
@@ -45,6 +48,8 @@ def family(arch: str, widths: tuple[float, ...], sizes: tuple[tuple[int, int], .
             raise HardtoolError(f"model file {arch} not found")
         return [Candidate(path.stem, None, 1.0, (0, 0), None, path)]
     base = canonical(split_width(arch)[0])
+    if widths is None:
+        widths = (split_width(arch)[1],) if "@" in arch else DEFAULT_WIDTHS
     if base in PEERS:
         raise HardtoolError(
             f"'{arch}': fit searches the HARD variants (or a .tflite); {base} is a peer model"
