@@ -97,9 +97,7 @@ def fit_cmd(family, targets, fps, widths, sizes, as_json, out, force) -> None:
     for name in ("fit.json", "pareto.png"):
         check_clobber(out / name, force)
     names = [t.name for t in tgts]
-    cands = C.family(
-        family, tuple(widths) or C.DEFAULT_WIDTHS, tuple(C.parse_size(s) for s in sizes) or C.DEFAULT_SIZES
-    )
+    cands = C.family(family, tuple(widths) or None, tuple(C.parse_size(s) for s in sizes) or C.DEFAULT_SIZES)
     rows, stopped = _run_all(cands, out, tgts, as_json)
     doc = _summary(rows, names, fps) | {"complete": not stopped}
     if rows:
