@@ -5,7 +5,9 @@ Per model and core: the model's generated project (host template) built for the 
 its QEMU machine on random int8 inputs, its outputs compared byte for byte with the native
 build's; and the instructions per inference, estimated as the sum of per-layer counts on that
 core's kernel runner (each layer's kernel call with its exact shapes counted exactly by the TCG
-plugin, `hardtool fit`'s method; layers of other ops are listed as not counted)."""
+plugin, `hardtool fit`'s method; layers of other ops are listed as not counted) beside the
+exact count of one inference (the whole run on two inputs minus the run on one, with the plugin:
+one input's semihosted file I/O included)."""
 
 from __future__ import annotations
 

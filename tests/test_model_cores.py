@@ -1,7 +1,8 @@
 """A whole model on every emulated core: HARD-Edge (64 x 128, seeded weights, 59 layers) planned,
 generated as the host template's project, built for each core (firmware/cores/*.json: Cortex-M3
 portable, M4 / M7 / M33 / M55 DSP paths) and run on its QEMU machine; the label map must equal
-the native build's byte for byte."""
+the native build's byte for byte, and `hardtool fit`'s per-layer estimate of its instructions
+must be within 2 % of the whole run's exact count on that core."""
 
 from __future__ import annotations
 
@@ -12,8 +13,11 @@ import numpy as np
 import pytest
 
 from hardtool.core.boards import cores
+from hardtool.core.graph import load_tflite
+from hardtool.device import icount
 from hardtool.device.kernel_runner import qemu_available
-from hardtool.device.model_on_core import build_model_on_core, run_model_on_core
+from hardtool.device.model_on_core import build_model_on_core, instructions_per_inference, run_model_on_core
+from hardtool.fit import counts
 
 pytestmark = pytest.mark.skipif(not qemu_available(), reason="needs arm-none-eabi-gcc and qemu-system-arm")
 
@@ -41,3 +45,11 @@ def test_hard_edge_bit_exact_on_core(project, core: str, tmp_path: Path) -> None
     elf = build_model_on_core(proj, core, tmp_path)
     got = run_model_on_core(elf, core, data)
     assert len(want) == 2 * 64 * 128 and got == want, f"{core}: outputs differ from the native build"
+    plugin, _ = icount.try_plugin()
+    if plugin is None:
+        return
+    # fit's estimate (per-layer counts on the core's kernel runner) against the whole model's run
+    exact = instructions_per_inference(elf, core, data[: len(data) // 2], plugin)
+    graph = load_tflite(proj / "model_int8.tflite")
+    estimate, left_out = counts.frame_instructions(graph, counts.layer_counts(graph, core))
+    assert not left_out and abs(estimate - exact) < 0.02 * exact, (core, estimate, exact)

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from hardtool.core.boards import C_FLAGS, EMULATED_BOARD, get_board, get_core
 from hardtool.core.errors import HardtoolError
+from hardtool.device import icount
 from hardtool.device.kernel_runner import runner_link_script
 from hardtool.device.qemu import run_semihosted
 from hardtool.kernels.runner import FIRMWARE, TOOLS, build_cached, digest
@@ -45,10 +46,29 @@ def build_model_on_core(project: Path, core: str, out_dir: Path) -> Path:
 
 def run_model_on_core(elf: Path, core: str, data: bytes, timeout: float = 600.0) -> bytes:
     """The model's outputs for ``data`` (whole samples, as main_host.c reads them) on ``core``."""
+    return _run(elf, core, data, timeout, None)[0]
+
+
+def _run(elf: Path, core: str, data: bytes, timeout: float, plugin: Path | None) -> tuple[bytes, int | None]:
+    """(outputs, instructions the whole run executed: with the plugin, else None)."""
     with tempfile.TemporaryDirectory(prefix="hardtool-model-core-") as tmp:
         work = Path(tmp)
         (work / "input.bin").write_bytes(data)
-        rc = run_semihosted(elf, work, timeout, (), get_core(core).machine)
+        extra = icount.plugin_args(plugin, work / "marks.txt") if plugin else []
+        rc = run_semihosted(elf, work, timeout, extra, get_core(core).machine)
         if rc != 0:
             raise HardtoolError(f"model on the emulated {core} exited with {rc}")
-        return (work / "output.bin").read_bytes()
+        total = icount.read_marks(work / "marks.txt")[1] if plugin else None
+        return (work / "output.bin").read_bytes(), total
+
+
+def instructions_per_inference(
+    elf: Path, core: str, sample: bytes, plugin: Path, timeout: float = 600.0
+) -> int:
+    """Exact instructions of one inference on ``core``: the whole run on two copies of ``sample``
+    minus the run on one (start-up cancels out; one sample's semihosted file I/O stays in)."""
+    one = _run(elf, core, sample, timeout, plugin)[1]
+    two = _run(elf, core, sample * 2, timeout, plugin)[1]
+    if one is None or two is None:
+        raise HardtoolError(f"no instruction total from QEMU for the model on {core}")
+    return two - one
