@@ -22,7 +22,8 @@ from bench.common import demo_model, mlperf_dir
 from hardtool.core.boards import cores
 from hardtool.core.files import atomic_write_json
 from hardtool.core.graph import load_tflite
-from hardtool.device.model_on_core import build_model_on_core, run_model_on_core
+from hardtool.device import icount
+from hardtool.device.model_on_core import build_model_on_core, instructions_per_inference, run_model_on_core
 from hardtool.fit import counts
 
 MLPERF = ("vww_96_int8", "resnet8_quant", "kws_ref_model", "ad01_int8")
@@ -45,16 +46,21 @@ def _project(model: Path, work: Path) -> tuple[Path, bytes, bytes]:
 
 
 def measure(model: Path, work: Path) -> dict:
-    """Every core's row for one model: bit-exact with the native build, estimated instructions."""
+    """Every core's row for one model: bit-exact with the native build, exact and estimated
+    instructions per inference."""
     proj, data, want = _project(model, work)
     graph = load_tflite(model)
+    plugin, _ = icount.try_plugin()
     rows = {}
     for core in cores():
-        got = run_model_on_core(build_model_on_core(proj, core, work / "elf"), core, data)
+        elf = build_model_on_core(proj, core, work / "elf")
+        got = run_model_on_core(elf, core, data)
         per_layer = counts.layer_counts(graph, core)
         n, left_out = counts.frame_instructions(graph, per_layer) if per_layer else (None, [])
+        one = data[: len(data) // INPUTS]
         rows[core] = {
             "bit_exact_with_host": got == want,
+            "instructions_exact": instructions_per_inference(elf, core, one, plugin) if plugin else None,
             "instructions_estimated": n,
             "ops_not_counted": left_out,
         }
