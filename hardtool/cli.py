@@ -31,6 +31,7 @@ COMMANDS: dict[str, str] = {
     "flash-and-bench": "hardtool.flash_and_bench.cli:flash_and_bench_cmd",
     "serve": "hardtool.flash_and_bench.serve:serve_cmd",
     "run": "hardtool.pipeline:run_cmd",
+    "fit": "hardtool.fit.cli:fit_cmd",
 }
 
 

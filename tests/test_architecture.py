@@ -25,7 +25,7 @@ LAYERS = [
     {"memplan", "quantize", "pretrain"},
     {"codegen", "evaluate", "train", "compare"},
     {"build", "device"},
-    {"flash_and_bench"},
+    {"flash_and_bench", "fit"},
     {"pipeline"},
     {"demo", "cli"},
     {"__main__"},

@@ -411,3 +411,13 @@ def test_cli_unknown_target_lists_known(keras_models, tmp_path):
     r = run_cli([keras_models["toy_hard"], "--out", tmp_path, "--target", "esp32"])
     assert isinstance(r.exception, HardtoolError) and r.exception.exit_code == 2
     assert "unknown target 'esp32'" in str(r.exception) and "stm32f746ng" in str(r.exception)
+
+
+def test_cli_target_names_its_core(keras_models, tmp_path):
+    """memplan --target rp2040: the Cortex-M0+ is built and counted on the closest emulated core."""
+    r = run_cli([keras_models["toy_hard"], "--out", tmp_path, "--no-tflm", "--target", "rp2040", "--json"])
+    core = json.loads(r.output)["core"]
+    assert core["name"].startswith("Cortex-M0+") and core["emulated"] == "cortex-m3"
+    assert not core["exact"] and core["dsp"] is False
+    r = run_cli([keras_models["toy_hard"], "--out", tmp_path, "--no-tflm", "--target", "nrf52840", "--force"])
+    assert r.exit_code == 0 and "Core: Cortex-M4F on Cortex-M4F (QEMU mps2-an386)" in r.output

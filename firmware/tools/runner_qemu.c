@@ -5,15 +5,17 @@
  * hkr_execute() and writes results.bin, then exits QEMU with 0 (or 1 on an I/O error).
  *   calls.bin:   magic, program words, arena bytes, number of calls; program; arena
  *   results.bin: magic, calls run, status per call; arena after the calls
- * Program and arena live in the board's 16 MB RAM at 0x60000000 (tests are not bound by the
- * STM32F746's 320 KB; the model firmware is).
+ * Program and arena live in the machine's 16 MB bulk RAM at RUN_PROG_BASE (set per core from
+ * firmware/cores/<core>.json; tests are not bound by a chip's SRAM, the model firmware is).
  */
 #include <stdint.h>
 
 #include "bsp.h"
 #include "kernel_runner.h"
 
-#define RUN_PROG_BASE  0x60000000u
+#ifndef RUN_PROG_BASE
+#define RUN_PROG_BASE 0x60000000u /* mps2-an500 */
+#endif
 #define RUN_PROG_MAX   0x00100000u
 #define RUN_ARENA_BASE (RUN_PROG_BASE + RUN_PROG_MAX)
 #define RUN_ARENA_MAX  0x00F00000u

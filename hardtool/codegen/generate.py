@@ -20,6 +20,7 @@ from hardtool.core.boards import (
     Board,
     boards,
     chip_limits,
+    core_for,
     get_board,
     link_script,
 )
@@ -390,6 +391,15 @@ def _summary(tmp: Path, ctx: dict) -> dict:
     }
 
 
+def board_has_dsp(board: str) -> bool:
+    """The kernels' DSP choices for a board's chip: its core's (the host template: the portable ones;
+    a chip whose core has no DSP extension, e.g. a Cortex-M0+: the portable ones)."""
+    if board not in boards():
+        return False
+    match = core_for(get_board(board).chip)
+    return match.core is None or match.core.dsp
+
+
 def _device_board(tpl: dict, board: str) -> str:
     """The registry name of ``board`` (name or nickname), for a template that builds board firmware."""
     if tpl["board"] not in boards():
@@ -427,7 +437,7 @@ def generate(
     check_input_file(model, "model", "an int8 .tflite file")
     graph = load_graph(model)
     plan = load_plan(plan_path, graph, model)
-    layers, info, stage = build_layers(graph, plan, dsp=tpl["board"] != "host")
+    layers, info, stage = build_layers(graph, plan, dsp=board_has_dsp(tpl["board"]))
     st = ST.rebuild(graph, plan.get("stage"))
     if st is not None:
         ST.check_runnable(graph, st, tpl, protocol, (info.input_rows, info.input_row_bytes))

@@ -253,3 +253,80 @@ def statics_estimate(target: str) -> tuple[int, str]:
     return int(
         b.runtime_statics["bytes"]
     ), f"linked on {b.name} for {ref.get('model', 'its reference')}{where}"
+
+
+# ------------------------------------------------------------------ emulated cores
+@dataclass(frozen=True)
+class Core:
+    """A Cortex-M core the emulator runs (``firmware/cores/<core>.json``): its QEMU machine, the
+    compiler flags that select the core's instructions (and so the kernels' DSP or portable
+    primitives), and the machine's memory map for the kernel runner's linker script."""
+
+    name: str
+    title: str
+    machine: str
+    cpu_flags: tuple[str, ...]
+    dsp: bool
+    memory: dict[str, tuple[int, int]]  # "code", "ram", "bulk": (base, size)
+    uart_base: int
+    uart_clock_hz: int
+    sysclk_hz: int
+    covers: tuple[str, ...]
+    stands_in_for: tuple[str, ...]
+    source: str
+
+
+@dataclass(frozen=True)
+class CoreMatch:
+    """The emulated core a chip's code is counted on; ``exact`` False: the closest core, not its own."""
+
+    core: Core | None
+    exact: bool
+    note: str
+
+
+def _core(d: dict) -> Core:
+    mem = {k: (int(v[0], 0), int(v[1])) for k, v in d["memory"].items()}
+    return Core(
+        d["name"],
+        d["title"],
+        d["machine"],
+        tuple(d["cpu_flags"]),
+        bool(d["dsp"]),
+        mem,
+        int(d["uart"]["base"], 0),
+        int(d["uart"]["clock_hz"]),
+        int(d["sysclk_hz"]),
+        tuple(d.get("covers", ())),
+        tuple(d.get("stands_in_for", ())),
+        d["source"],
+    )
+
+
+@cache
+def cores() -> dict[str, Core]:
+    """Every core the emulator runs, by name (cortex-m3, cortex-m4, ...)."""
+    found = (_core(_read(p)) for p in sorted((firmware_dir() / "cores").glob("*.json")))
+    return {c.name: c for c in found}
+
+
+def get_core(name: str) -> Core:
+    """An emulated core by name ('cortex-m4', 'M4', 'm33' all work)."""
+    key = _key(name).replace("_", "").replace("cortex", "").lstrip("-")
+    for c in cores().values():
+        if c.name.split("-")[-1] == key or c.name == _key(name):
+            return c
+    raise HardtoolError(f"unknown core '{name}'; emulated cores: {', '.join(cores())}")
+
+
+def core_for(target: Target) -> CoreMatch:
+    """The emulated core a chip's instructions are counted on: the core that is the chip's own
+    (``covers``), else the closest one standing in for it (``stands_in_for``, e.g. the Cortex-M3
+    for the RP2040's Cortex-M0+: same lack of DSP, a superset of its instructions), else none."""
+    for c in cores().values():
+        if target.core in c.covers:
+            return CoreMatch(c, True, f"{target.core} on {c.title}")
+    for c in cores().values():
+        if target.core in c.stands_in_for:
+            return CoreMatch(c, False, f"{target.core} has no emulated board: counted on the {c.title}")
+    return CoreMatch(None, False, f"{target.core} has no emulated board: instruction counts missing")

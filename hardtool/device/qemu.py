@@ -55,9 +55,16 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def run_semihosted(elf: Path, cwd: Path, timeout: float, extra_args: list[str] | tuple[str, ...] = ()) -> int:
-    """Run a firmware that talks only through semihosting (files in ``cwd``) to its exit code."""
-    cmd = [find_qemu(), "-M", MACHINE, "-display", "none", "-monitor", "none", "-serial", "null"]
+def run_semihosted(
+    elf: Path,
+    cwd: Path,
+    timeout: float,
+    extra_args: list[str] | tuple[str, ...] = (),
+    machine: str = MACHINE,
+) -> int:
+    """Run a firmware that talks only through semihosting (files in ``cwd``) to its exit code, on
+    QEMU ``machine`` (the emulated core's, hardtool.core.boards.cores())."""
+    cmd = [find_qemu(), "-M", machine, "-display", "none", "-monitor", "none", "-serial", "null"]
     cmd += ["-semihosting-config", "enable=on,target=native", "-kernel", str(Path(elf).resolve())]
     cmd += list(extra_args)
     try:

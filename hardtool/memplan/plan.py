@@ -19,7 +19,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from hardtool.core.boards import DEFAULT_STACK_BYTES, DEFAULT_TARGET, Target, get_target, statics_estimate
+from hardtool.core.boards import (
+    DEFAULT_STACK_BYTES,
+    DEFAULT_TARGET,
+    Target,
+    core_for,
+    get_target,
+    statics_estimate,
+)
 from hardtool.core.graph import Graph, Op, is_float_model, load_tflite, lower
 from hardtool.memplan import stage as S
 from hardtool.memplan.contract import VERSION
@@ -447,6 +454,19 @@ def lean_ops(plan: Plan) -> list[dict]:
     ]
 
 
+def core_json(target: Target) -> dict:
+    """The chip's core and the emulated core its code is built and counted for (the closest one,
+    labelled, when the chip's own core has no emulated board)."""
+    m = core_for(target)
+    return {
+        "name": target.core,
+        "emulated": m.core.name if m.core else None,
+        "exact": m.exact,
+        "dsp": m.core.dsp if m.core else None,
+        "note": m.note,
+    }
+
+
 def to_json(
     plan: Plan,
     target: Target | None = None,
@@ -467,6 +487,7 @@ def to_json(
         "model_sha256": g.sha256,
         "precision": plan.precision,
         "target": target.name,
+        "core": core_json(target),
         "budget_bytes": budget,
         "arena_size": plan.arena,
         "alignment": 16,

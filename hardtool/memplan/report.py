@@ -146,6 +146,12 @@ def _per_op_table(doc: dict, plan: Plan) -> Table:
 
 def _verdict(con: Console, doc: dict, plan: Plan) -> None:
     peak, v = doc["peak"], doc["verdict"]
+    core = doc.get("core")
+    if core:
+        con.print(
+            f"Core: {core['note']}"
+            + (f" ({'DSP' if core['dsp'] else 'portable'} kernels)" if core["emulated"] else "")
+        )
     if v["fits"]:
         con.print(
             f"[green]FITS[/green]: {kb(peak['total_bytes'])} of {kb(doc['budget_bytes'])} "

@@ -4,6 +4,7 @@ models (hardtool.models.peers) are built and counted through the same functions.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import functools
 from dataclasses import dataclass
 
@@ -103,27 +104,68 @@ ALIASES = {"xxs": "hard_xxs", "xs": "hard_xs", "s": "hard_s", "gpu": "hard_gpu",
 ARCHS: tuple[str, ...] = (*VARIANTS, *PEERS)
 
 
+def split_width(arch: str) -> tuple[str, float]:
+    """'hard_edge@w0.75' -> ('hard_edge@w0.75' base name, 0.75); no suffix: width 1.0."""
+    base, _, suffix = arch.strip().partition("@")
+    if not suffix:
+        return base, 1.0
+    try:
+        width = float(suffix.removeprefix("w"))
+    except ValueError:
+        width = 0.0
+    if not suffix.startswith("w") or not 0.0 < width <= 4.0:
+        raise HardtoolError(f"bad width suffix in '{arch}'; write e.g. hard_edge@w0.75 (0 < width <= 4)")
+    return base, width
+
+
 def canonical(arch: str) -> str:
-    """Accept 'hard_edge', 'HARD-Edge', 'edge', 'ENet', 'Fast-SCNN' ...; fail with the list of known names."""
-    key = arch.strip().lower().replace("-", "_")
+    """Accept 'hard_edge', 'HARD-Edge', 'edge', 'ENet', 'Fast-SCNN', 'hard_edge@w0.75' ...; fail with
+    the list of known names."""
+    base, width = split_width(arch)
+    key = base.lower().replace("-", "_")
     key = ALIASES.get(key, PEER_ALIASES.get(key, key))
     if key not in ARCHS:
         raise HardtoolError(f"unknown architecture '{arch}'; known: {', '.join(ARCHS)}")
-    return key
+    if width != 1.0 and key in PEERS:
+        raise HardtoolError(f"'{arch}': width multipliers apply to the HARD variants only")
+    return key if width == 1.0 else f"{key}@w{width:g}"
+
+
+def _channels(c: int, width: float) -> int:
+    """Channels times the width multiplier, rounded to a multiple of 8 (at least 8), as MobileNet's."""
+    return max(8, int(c * width + 4) // 8 * 8)
+
+
+def variant_config(arch: str) -> HardConfig:
+    """A HARD variant's config, its channel counts scaled by the name's width multiplier."""
+    base, width = split_width(canonical(arch))
+    cfg = VARIANTS[base]
+    if width == 1.0:
+        return cfg
+    ch = functools.partial(_channels, width=width)
+    return dataclasses.replace(
+        cfg,
+        stem=(ch(cfg.stem[0]), ch(cfg.stem[1])),
+        c_hi=ch(cfg.c_hi),
+        c_mid=ch(cfg.c_mid),
+        c_lo=ch(cfg.c_lo),
+        c_dec=ch(cfg.c_dec),
+    )
 
 
 def build_model(arch: str, num_classes: int = 19) -> nn.Module:
-    """A HARD variant or a peer model; forward returns logits at the network's output stride."""
+    """A HARD variant (``@wX``: with a width multiplier) or a peer model; forward returns logits at
+    the network's output stride."""
     key = canonical(arch)
     if key in PEERS:
         return PEERS[key].build(num_classes)
-    return HARD(VARIANTS[key], num_classes)
+    return HARD(variant_config(key), num_classes)
 
 
 def default_input_size(arch: str) -> tuple[int, int]:
     """(H, W) the architecture is published at."""
     key = canonical(arch)
-    return tuple(PEERS[key].input_size if key in PEERS else VARIANTS[key].input_size)
+    return tuple(PEERS[key].input_size if key in PEERS else variant_config(key).input_size)
 
 
 @dataclass

@@ -13,7 +13,7 @@ from torch import nn
 
 from hardtool.core.errors import HardtoolError
 from hardtool.models.blocks import ConvBNReLU
-from hardtool.models.registry import VARIANTS, build_model, canonical
+from hardtool.models.registry import build_model, canonical, variant_config
 
 ENCODER = ("stem", "hi", "mid", "lo")
 FORMAT = "hardtool-pretrain"
@@ -28,7 +28,7 @@ class HardClassifier(nn.Module):
         self.arch = canonical(arch)
         for name in ENCODER:
             setattr(self, name, getattr(net, name))
-        c = VARIANTS[self.arch].c_lo
+        c = variant_config(self.arch).c_lo
         expand = [ConvBNReLU(c, head_width, 1)] if head_width else []
         self.head = nn.Sequential(
             *expand,

@@ -1,0 +1,138 @@
+"""Instructions per frame on a target's emulated core, from per-layer counts cached by layer
+signature: every layer of a kernel class the runner can call (convolution, depthwise, add,
+average pool, bilinear resize, the fused resize→argmax tail) is run once with its exact shapes,
+strides, dilations and padding (seeded random data and quantisation) on the core's kernel runner,
+its instructions counted exactly by the TCG plugin, and the count cached by (core, runner build,
+signature). A frame's figure is the sum over its layers: an estimate (data-dependent branches,
+the generated code's call overhead and layers of other ops are not in it), labelled so;
+`hardtool run` on the emulated board gives the exact count."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from hardtool.core.files import atomic_write_json
+from hardtool.core.graph import Graph, lower
+
+METHOD = "estimated: sum of per-layer counts on the target's emulated core (kernel runner, exact per layer)"
+CONVS = ("CONV_2D", "DEPTHWISE_CONV_2D")
+COUNTED = (*CONVS, "ADD", "AVERAGE_POOL_2D", "RESIZE_BILINEAR", "HARD_RESIZE_ARGMAX")
+GEOMETRY = ("stride_h", "stride_w", "dilation_h_factor", "dilation_w_factor", "filter_height", "filter_width")
+
+
+def _shape(g: Graph, t: int) -> list[int]:
+    return [int(v) for v in g.tensors[t].shape]
+
+
+def _pads(op, x: list[int], k: tuple[int, int], geo: dict) -> list[int]:
+    """(top, bottom, left, right): the lowered op's explicit padding, else TFLite's SAME / VALID."""
+    from hardtool.kernels.quant import same_padding
+
+    if "explicit_padding" in op.options:
+        return [int(v) for v in op.options["explicit_padding"]]
+    if op.options.get("padding") != "SAME":
+        return [0, 0, 0, 0]
+    h = same_padding(x[1], k[0], geo["stride_h"], geo["dilation_h_factor"])
+    w = same_padding(x[2], k[1], geo["stride_w"], geo["dilation_w_factor"])
+    return [h[0], h[1], w[0], w[1]]
+
+
+def signature(g: Graph, op) -> str | None:
+    """What a layer's instruction count depends on, as a JSON text (None: left out of the estimate)."""
+    if op.name not in COUNTED:
+        return None
+    geo = {k: int(op.options.get(k, 1)) for k in GEOMETRY}
+    x, out = _shape(g, op.inputs[0]), _shape(g, op.outputs[0])
+    sig: dict = {"op": op.name, "x": x, "out": out, "geo": geo}
+    if op.name in CONVS:
+        w = _shape(g, op.inputs[1])
+        if op.name == "CONV_2D" and w[3] != x[3]:
+            return None  # grouped: not a call the runner's helpers make
+        sig |= {"w": w, "pads": _pads(op, x, (w[1], w[2]), geo)}
+    elif op.name == "AVERAGE_POOL_2D":
+        sig["pads"] = _pads(op, x, (geo["filter_height"], geo["filter_width"]), geo)
+    elif op.name in ("RESIZE_BILINEAR", "HARD_RESIZE_ARGMAX"):
+        sig["half_pixel"] = bool(op.options.get("half_pixel_centers"))
+        sig["align"] = bool(op.options.get("align_corners"))
+    elif op.name == "ADD" and _shape(g, op.inputs[1]) != x:
+        return None  # broadcast add: another kernel
+    return json.dumps(sig, sort_keys=True)
+
+
+def _add_call(prog, rng: np.random.Generator, sig: dict) -> None:
+    """The layer's kernel call with its exact geometry, random int8 data and quantisation."""
+    from hardtool.kernels import calls as K
+    from hardtool.kernels import quant
+
+    x = rng.integers(-128, 128, sig["x"]).astype(np.int8)
+    geo, name = sig["geo"], sig["op"]
+    if name in CONVS:
+        cout = sig["out"][3]
+        mult = rng.integers(1 << 30, (1 << 31) - 1, cout)
+        a = K.ConvArgs(
+            -3,
+            5,
+            mult,
+            rng.integers(-10, -7, cout),
+            (geo["stride_h"], geo["stride_w"]),
+            (geo["dilation_h_factor"], geo["dilation_w_factor"]),
+            tuple(sig["pads"]),
+        )
+        w = rng.integers(-128, 128, sig["w"]).astype(np.int8)
+        bias = rng.integers(-2000, 2000, cout).astype(np.int32)
+        if name == "CONV_2D":
+            K.add_conv(prog, "hard_convolve_s8", x, w, bias, a)
+        else:
+            K.add_depthwise(prog, "hard_depthwise_conv_s8", x, w, bias, a, cout // sig["x"][3])
+    elif name == "ADD":
+        y = rng.integers(-128, 128, sig["x"]).astype(np.int8)
+        K.add_add(prog, x, y, quant.add_params(0.05, 3, 0.07, -2, 0.09, 1))
+    elif name == "AVERAGE_POOL_2D":
+        k, s = (geo["filter_height"], geo["filter_width"]), (geo["stride_h"], geo["stride_w"])
+        K.add_avgpool(prog, x, k, s, tuple(sig["pads"]))
+    elif name == "RESIZE_BILINEAR":
+        K.add_resize(prog, x, tuple(sig["out"][1:3]), sig["align"], sig["half_pixel"])
+    else:
+        K.add_resize_argmax(prog, x, tuple(sig["out"][1:3]), sig["align"], sig["half_pixel"])
+
+
+def layer_counts(graph: Graph, core: str, cache: Path | None = None) -> dict[str, int] | None:
+    """{signature: instructions} of every counted layer of ``graph`` on ``core``, from the cache or
+    counted now in one runner program (None: no instruction-count plugin on this machine)."""
+    from hardtool.device import icount
+    from hardtool.device.kernel_runner import QemuRunner, build_qemu_runner
+    from hardtool.kernels.runner import Program, cache_dir
+
+    g = lower(graph)
+    sigs = sorted({s for op in g.ops if (s := signature(g, op)) is not None})
+    elf = build_qemu_runner(None, True, core)
+    path = Path(cache or cache_dir()) / f"fit_counts_{elf.stem}.json"
+    known = json.loads(path.read_text()) if path.is_file() else {}
+    todo = [s for s in sigs if s not in known]
+    if todo:
+        plugin, _ = icount.try_plugin()
+        if plugin is None:
+            return None
+        prog, rng = Program(), np.random.default_rng(0)
+        for s in todo:
+            _add_call(prog, rng, json.loads(s))
+        res = QemuRunner(elf, plugin, timeout=600.0, core=core).run(prog)
+        known |= dict(zip(todo, res.counts, strict=True))
+        atomic_write_json(path, known)
+    return {s: int(known[s]) for s in sigs}
+
+
+def frame_instructions(graph: Graph, counts: dict[str, int]) -> tuple[int, list[str]]:
+    """(Σ per-layer counts, the ops left out of the estimate)."""
+    g = lower(graph)
+    total, left_out = 0, []
+    for op in g.ops:
+        s = signature(g, op)
+        if s is None:
+            left_out.append(op.name)
+        else:
+            total += counts[s]
+    return total, sorted(set(left_out))
