@@ -26,21 +26,45 @@ def _allocates(runtime, data: bytes, size: int) -> bool:
     return True
 
 
+def _c_output(fn, fds: tuple[int, ...] = (2,)) -> str:
+    """What ``fn()`` writes to the C-level ``fds`` (the interpreter reports there, not to Python)."""
+    with tempfile.TemporaryFile() as f:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        saved = [os.dup(fd) for fd in fds]
+        for fd in fds:
+            os.dup2(f.fileno(), fd)
+        try:
+            fn()
+        finally:
+            for fd, old in zip(fds, saved, strict=True):
+                os.dup2(old, fd)
+                os.close(old)
+        f.seek(0)
+        return f.read().decode(errors="replace")
+
+
+MISSING_OP = re.compile(r"Didn't find op for builtin opcode '(\w+)'")
+
+
+def missing_kernels(runtime, data: bytes, size: int) -> list[str]:
+    """The builtins the `tflite-micro` package's interpreter has no kernel for, as it reports them
+    when asked to allocate the model in an arena of ``size`` bytes (it stops at the first)."""
+
+    def load() -> None:
+        try:
+            runtime.Interpreter.from_bytes(data, arena_size=size)
+        except (RuntimeError, ValueError):
+            pass
+
+    return sorted(set(MISSING_OP.findall(_c_output(load, (1, 2)))))
+
+
 def _allocation_report(runtime, data: bytes, size: int) -> dict:
     """Head (activations, scratch) and tail (persistent) bytes, from the recording allocator's
     report, which goes to the C-level stderr."""
     it = runtime.Interpreter.from_bytes(data, arena_size=size)
-    with tempfile.TemporaryFile() as f:
-        sys.stderr.flush()
-        saved = os.dup(2)
-        os.dup2(f.fileno(), 2)
-        try:
-            it.print_allocations()
-        finally:
-            os.dup2(saved, 2)
-            os.close(saved)
-        f.seek(0)
-        text = f.read().decode(errors="replace")
+    text = _c_output(it.print_allocations)
     out = {}
     for key in ("total", "head", "tail"):
         m = re.search(rf"Arena allocation {key} (\d+) bytes", text)
@@ -62,6 +86,20 @@ def _search(path: Path, lo: int, hi: int | None, limit: int = 256 << 20) -> None
         print(f"{'ok' if ok else 'fail'} {size}", flush=True)
         return ok
 
+    if hi is None and lo == 0:
+        missing = missing_kernels(runtime, data, limit)
+        if missing:
+            print(
+                json.dumps(
+                    {
+                        "error": f"TFLite Micro's Python interpreter has no kernel for {', '.join(missing)}; "
+                        "no arena measured",
+                        "missing_kernels": missing,
+                    }
+                ),
+                flush=True,
+            )
+            return
     if hi is None:
         hi = max(64 << 10, lo * 2)
         while not probe(hi):

@@ -67,7 +67,7 @@ def _comparison_table(doc: dict) -> Table:
     for label, n in rows:
         c.add_row(label, f"{n:,}", kb(n), _ratio(n, doc["arena_size"]))
     if "arena_bytes" not in tflm and tflm.get("error"):
-        c.add_row("TFLite Micro arena", "—", "", tflm["error"][:60])
+        c.add_row("TFLite Micro arena", "—", "", tflm["error"][:100])
     return c
 
 

@@ -25,6 +25,13 @@ from hardtool.core.errors import HardtoolError
 SAMPLE_FILE = "calibration_image_sample_data_20x128x128x3_float32.npy"
 
 
+def one_line(e: BaseException, limit: int = 240) -> str:
+    """A converter's exception as one line: its lines that say 'error' (else all), joined."""
+    lines = [ln.strip() for ln in str(e).splitlines() if ln.strip()]
+    errs = [ln for ln in lines if "error" in ln.lower()] or lines
+    return f"{type(e).__name__}: {' | '.join(errs)}"[:limit]
+
+
 @contextlib.contextmanager
 def _quiet() -> Iterator[None]:
     """onnx2tf and TensorFlow print a lot; keep our stdout for our own report."""
@@ -57,8 +64,12 @@ def _write_saved_model(model, saved: Path) -> None:
     archive.write_out(str(saved))
 
 
-def onnx_to_saved_model(onnx_path: Path, out_dir: Path, calib_nchw: np.ndarray) -> Path:
-    """Convert with onnx2tf's Python API to a Keras model, saved as a SavedModel; returns its folder."""
+def onnx_to_saved_model(
+    onnx_path: Path, out_dir: Path, calib_nchw: np.ndarray, simplified: bool = False
+) -> Path:
+    """Convert with onnx2tf's Python API to a Keras model, saved as a SavedModel; returns its folder.
+    ``simplified``: the ONNX was already simplified (and then edited), so onnx2tf must not run
+    onnxsim again (it would fold an explicit finite Pad back into a MaxPool's -inf padding)."""
     import onnx2tf
     import onnx2tf.onnx2tf as o2t_main
 
@@ -84,6 +95,7 @@ def onnx_to_saved_model(onnx_path: Path, out_dir: Path, calib_nchw: np.ndarray) 
                     non_verbose=True,
                     verbosity="error",
                     disable_model_save=True,
+                    not_use_onnxsim=simplified,
                 )
                 _write_saved_model(model, saved)
         except SystemExit as e:
@@ -93,7 +105,8 @@ def onnx_to_saved_model(onnx_path: Path, out_dir: Path, calib_nchw: np.ndarray) 
             ) from None
         except Exception as e:  # noqa: BLE001
             raise HardtoolError(
-                f"onnx2tf could not convert {onnx_path.name}: {type(e).__name__}: {str(e)[:200]}"
+                f"onnx2tf could not convert {onnx_path.name} ({one_line(e)}); replace the op it names "
+                "with standard ONNX ops (opset 17), or export with fixed shapes"
             ) from None
         finally:
             os.chdir(old_cwd)
@@ -120,12 +133,11 @@ def check_saved_model(saved: Path, onnx_path: Path, images_nchw: np.ndarray) -> 
     import onnx
     import onnxruntime as ort
 
-    from hardtool.quantize.export import logits_name
+    from hardtool.quantize.onnx_prep import argmax_logits
 
     m = onnx.load(str(onnx_path))
-    try:
-        logits = logits_name(m)
-    except HardtoolError:
+    logits = argmax_logits(m)
+    if logits is None:  # not a label map: compare the outputs themselves
         return _check_outputs(saved, onnx_path, images_nchw)
     m.graph.output.append(onnx.helper.make_empty_tensor_value_info(logits))
     buf = io.BytesIO()
@@ -169,7 +181,8 @@ def _check_outputs(saved: Path, onnx_path: Path, images_nchw: np.ndarray) -> dic
     if worst > 1e-3:
         raise HardtoolError(
             f"onnx2tf converted {Path(onnx_path).name} wrongly: its output differs from onnxruntime "
-            f"by {100 * worst:.1f}% of the output range"
+            f"by {100 * worst:.1f}% of the output range; change the layer shapes (a channel count equal "
+            "to a width or height) or the model"
         )
     return {"max_relative_diff": worst, "images": len(images_nchw)}
 
@@ -183,8 +196,9 @@ def _upsample(logits: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return F.interpolate(t, size=tuple(size), mode="bilinear", align_corners=False).numpy()
 
 
-def saved_model_to_int8(saved: Path, calib_nchw: np.ndarray, progress=None) -> bytes:
-    """Full integer quantisation: int8 input, per-channel int8 weights, int32 bias, int8 builtins only."""
+def saved_model_to_int8(saved: Path, calib_nchw: np.ndarray, progress=None, float_io: bool = False) -> bytes:
+    """Full integer quantisation: int8 input and output (float32 ones with ``float_io``), per-channel
+    int8 weights, int32 bias, int8 builtins only. Integer outputs (a label map) stay integer."""
     import tensorflow as tf
 
     calib = np.transpose(calib_nchw, (0, 2, 3, 1)).astype(np.float32)
@@ -200,12 +214,16 @@ def saved_model_to_int8(saved: Path, calib_nchw: np.ndarray, progress=None) -> b
     conv.optimizations = [tf.lite.Optimize.DEFAULT]
     conv.representative_dataset = representative
     conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-    conv.inference_input_type = tf.int8
+    conv.inference_input_type = tf.float32 if float_io else tf.int8
+    conv.inference_output_type = tf.float32 if float_io else tf.int8
     try:
         with interrupt.foreign(), _quiet():
             return conv.convert()
     except Exception as e:  # noqa: BLE001
-        raise HardtoolError(f"TFLite int8 conversion failed: {type(e).__name__}: {str(e)[:300]}") from None
+        raise HardtoolError(
+            f"TFLite int8 conversion failed ({one_line(e)}); replace the ops it names with TFLite int8 "
+            "builtins (a custom or float-only op has no int8 kernel)"
+        ) from None
 
 
 def saved_model_to_float32(saved: Path) -> bytes:
@@ -218,7 +236,7 @@ def saved_model_to_float32(saved: Path) -> bytes:
         with _quiet():
             return conv.convert()
     except Exception as e:  # noqa: BLE001
-        raise HardtoolError(f"TFLite float32 conversion failed: {type(e).__name__}: {str(e)[:300]}") from None
+        raise HardtoolError(f"TFLite float32 conversion failed ({one_line(e)})") from None
 
 
 DTYPES = ("int8", "float32")
@@ -231,6 +249,8 @@ def onnx_to_tflites(
     metadata: dict,
     progress=None,
     dtypes: tuple[str, ...] = ("int8",),
+    float_io: bool = False,
+    simplified: bool = False,
 ) -> tuple[dict[str, bytes], int, dict[str, float]]:
     """The whole ONNX → deployable TFLite path, to each of ``dtypes`` ("int8": full int8, calibrated;
     "float32": the same graph unquantised) from one SavedModel (checked against onnxruntime), each
@@ -249,7 +269,7 @@ def onnx_to_tflites(
         )
     steps: dict[str, float] = {}
     t0 = time.perf_counter()
-    saved = onnx_to_saved_model(onnx_path, Path(work) / "tf", calib_nchw)
+    saved = onnx_to_saved_model(onnx_path, Path(work) / "tf", calib_nchw, simplified)
     with _quiet():
         check_saved_model(saved, onnx_path, calib_nchw[:2])
     steps["onnx2tf"] = round(time.perf_counter() - t0, 3)
@@ -258,7 +278,7 @@ def onnx_to_tflites(
     for dt in dtypes:
         t1 = time.perf_counter()
         flat = (
-            saved_model_to_int8(saved, calib_nchw, progress)
+            saved_model_to_int8(saved, calib_nchw, progress, float_io)
             if dt == "int8"
             else saved_model_to_float32(saved)
         )

@@ -14,8 +14,9 @@ from hardtool.core.errors import HardtoolError
 from hardtool.models.hard import HARD, ExportHARD
 
 
-def export_onnx(model: HARD, input_size: tuple[int, int], path: Path) -> None:
-    """Export the deployed graph (logits → bilinear upsample → argmax) at a fixed input size.
+def export_onnx(model: HARD, input_size: tuple[int, int], path: Path, argmax: bool = True) -> None:
+    """Export the deployed graph (logits → bilinear upsample → argmax, or with ``argmax=False``
+    the model's own logits) at a fixed input size.
 
     The TorchScript-based exporter at opset 17 gives a plain graph that onnx2tf converts into
     native TFLite ops (no leftover transposes)."""
@@ -23,13 +24,15 @@ def export_onnx(model: HARD, input_size: tuple[int, int], path: Path) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         torch.onnx.export(
-            ExportHARD(model.eval()).eval(),  # eval wrapper: export restores its mode on the model
+            ExportHARD(model.eval()).eval()
+            if argmax
+            else model.eval(),  # eval wrapper: export restores its mode
             x,
             str(path),
             dynamo=False,
             opset_version=17,
             input_names=["input"],
-            output_names=["labels"],
+            output_names=["labels" if argmax else "logits"],
             do_constant_folding=True,
         )
 

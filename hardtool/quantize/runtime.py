@@ -12,10 +12,26 @@ from hardtool.data.cityscapes import normalize
 from hardtool.models.checkpoint import DEFAULT_MEAN, DEFAULT_STD
 
 
+def label_map(out: np.ndarray, size: tuple[int, int], channels_last: bool) -> np.ndarray:
+    """A segmentation output as a uint8 label map of ``size``: a label map as is, logits (one
+    image's [C, H, W] or [H, W, C]) by argmax over classes; nearest-resized when smaller."""
+    if out.ndim == 3:
+        out = np.argmax(out, axis=-1 if channels_last else 0)
+    if out.ndim != 2:
+        raise HardtoolError(
+            f"a segmentation model outputs a label map or [C, H, W] logits, not shape {list(out.shape)}"
+        )
+    if out.shape != tuple(size):
+        rows = np.arange(size[0]) * out.shape[0] // size[0]
+        cols = np.arange(size[1]) * out.shape[1] // size[1]
+        out = out[rows][:, cols]
+    return out.astype(np.uint8)
+
+
 class Int8Model:
     """An int8 .tflite on the reference interpreter, with the preprocessing stored in its metadata."""
 
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, mean=None, std=None):
         from hardtool.core.graph.metadata import read_metadata
         from hardtool.quantize.validate import load_interpreter
 
@@ -29,8 +45,8 @@ class Int8Model:
         except Exception:  # noqa: BLE001 - a model written by another tool has no metadata of ours
             meta = {}
         self.meta = meta
-        self.mean = tuple(meta.get("mean", DEFAULT_MEAN))
-        self.std = tuple(meta.get("std", DEFAULT_STD))
+        self.mean = tuple(mean or meta.get("mean", DEFAULT_MEAN))
+        self.std = tuple(std or meta.get("std", DEFAULT_STD))
         d = self.interp.get_input_details()[0]
         self.input_index = d["index"]
         self.input_dtype = np.dtype(d["dtype"])
@@ -53,7 +69,7 @@ class Int8Model:
     def run_int8(self, x_int8: np.ndarray) -> np.ndarray:
         self.interp.set_tensor(self.input_index, x_int8)
         self.interp.invoke()
-        return self.interp.get_tensor(self.output_index)[0].astype(np.uint8)
+        return label_map(self.interp.get_tensor(self.output_index)[0], self.input_size, channels_last=True)
 
     def __call__(self, rgb: np.ndarray) -> np.ndarray:
         return self.run_int8(self.quantize_input(rgb))
@@ -73,9 +89,7 @@ class OnnxModel:
 
     def __call__(self, rgb: np.ndarray) -> np.ndarray:
         out = self.sess.run(None, {self.input_name: normalize(rgb, self.mean, self.std)[None]})[0]
-        if out.ndim == 4:  # logits
-            raise HardtoolError("ONNX model outputs logits; export it with its argmax label-map tail")
-        return out[0].astype(np.uint8)
+        return label_map(out[0], self.input_size, channels_last=False)
 
 
 def load_predictor(path: Path):

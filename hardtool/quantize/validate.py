@@ -1,6 +1,7 @@
-"""Checks that a .tflite is a deployable full-int8 graph: NHWC, native int8 builtins only, no
-float tensors, no QUANTIZE/DEQUANTIZE pairs or transposes in the middle, dilation kept native,
-and the RESIZE_BILINEAR → ARG_MAX tail that later stages fuse."""
+"""Checks that a .tflite is a full-int8 graph (no op computing in float, int8 input), that its
+quantisation scales are sane, and (for hardtool's own segmentation checkpoints) the
+RESIZE_BILINEAR → ARG_MAX tail that later stages fuse. Whether hardtool's runtime has a kernel for
+every op is codegen's question, not this one."""
 
 from __future__ import annotations
 
@@ -41,34 +42,102 @@ def load_interpreter(path: Path, reference: bool = True):
     return it
 
 
-def check_int8_graph(path: Path) -> dict:
-    """Return the op histogram; raise with the list of offending ops otherwise."""
+def _edge_op(op: dict, graph_in: set, graph_out: set) -> bool:
+    """A float input's QUANTIZE or a float output's DEQUANTIZE: the model's float interface."""
+    if op["op_name"] == "QUANTIZE":
+        return op["inputs"][0] in graph_in
+    return op["op_name"] == "DEQUANTIZE" and op["outputs"][0] in graph_out
+
+
+def _problems(it, allow_float_edges: bool) -> list[str]:
+    tensors = {t["index"]: t for t in it.get_tensor_details()}
+    graph_in = {d["index"] for d in it.get_input_details()}
+    graph_out = {d["index"] for d in it.get_output_details()}
+    ops = op_list(it)
+    problems = []
+    for i, op in enumerate(ops):
+        if allow_float_edges and _edge_op(op, graph_in, graph_out):
+            continue
+        ins = [tensors[t] for t in op["inputs"] if t >= 0]
+        outs = [tensors[t] for t in op["outputs"]]
+        floats = [t for t in ins + outs if np.dtype(t["dtype"]).kind == "f"]
+        if floats:
+            t = floats[0]
+            problems.append(f"#{i} {op['op_name']} (float32 tensor '{t['name'][:60]}' {list(t['shape'])})")
+    for d in it.get_input_details():
+        if np.dtype(d["dtype"]) not in (np.int8, np.float32) or (
+            np.dtype(d["dtype"]) == np.float32 and not allow_float_edges
+        ):
+            problems.append(f"input is {np.dtype(d['dtype']).name}, not int8")
+    return problems
+
+
+def check_int8_graph(path: Path, allow_float_edges: bool = False) -> dict:
+    """Return the op histogram of a full-int8 graph: every op computes on int8 / int16 / int32
+    tensors, the input is int8 (with ``allow_float_edges``, a float input's QUANTIZE and a float
+    output's DEQUANTIZE are accepted as the model's interface). Ops hardtool has no kernel for are
+    not refused here: that is codegen's business. Raises with the ops computing in float."""
+    it = load_interpreter(path)
+    hist = Counter(op["op_name"] for op in op_list(it))
+    problems = _problems(it, allow_float_edges)
+    if problems:
+        shown = ", ".join(problems[:6]) + (f" and {len(problems) - 6} more" if len(problems) > 6 else "")
+        float_model = len(problems) >= len(op_list(it))
+        fix = (
+            "this is a float TFLite model, which hardtool cannot calibrate: quantize the .onnx or the "
+            "checkpoint it came from instead"
+            if float_model
+            else "re-quantize it from its .onnx with 'hardtool quantize' (full integer, TFLITE_BUILTINS_INT8)"
+        )
+        raise HardtoolError(f"{Path(path).name} is not a full-int8 graph: {shown}; {fix}")
+    return dict(hist)
+
+
+ABSURD_SCALE = (1e-12, 1e6)
+
+
+def _cause(bad: list[tuple[int, str, str, float]]) -> str:
+    """The likely cause of absurd scales, from the ops that have them."""
+    pads = [i for i, name, _, sc in bad if name == "PADV2" and sc > ABSURD_SCALE[1]]
+    if pads:
+        return (
+            f"op #{pads[0]} PADV2 pads with a huge constant, as the converter pads a padded MaxPool "
+            "with -FLT_MAX: quantize the .onnx with 'hardtool quantize' (it pads the pool with a finite "
+            "value first), or pad explicitly (F.pad(x, p, value=0) after a ReLU) before an unpadded "
+            "nn.MaxPool2d"
+        )
+    if max(sc for *_, sc in bad) > ABSURD_SCALE[1]:
+        return (
+            "the calibration saw values near 1e8 or more: check the input normalisation (--mean/--std) "
+            "and unbounded activations (e.g. exp, division by a small number)"
+        )
+    return (
+        "the tensor was constant (zero) on every calibration sample: calibrate on real data (more "
+        "--calib-images), or remove the dead branch from the model"
+    )
+
+
+def check_scales(path: Path) -> list[dict]:
+    """Every activation tensor's quantisation scale within ABSURD_SCALE; raises naming the first op
+    whose output scale is absurd, with the likely cause and what to change. Returns [] (checked)."""
     it = load_interpreter(path)
     tensors = {t["index"]: t for t in it.get_tensor_details()}
     ops = op_list(it)
-    hist = Counter(op["op_name"] for op in ops)
-    problems = []
+    bad = []
     for i, op in enumerate(ops):
-        name = op["op_name"]
-        ins = [tensors[t] for t in op["inputs"] if t >= 0]
-        outs = [tensors[t] for t in op["outputs"]]
-        floats = [t["name"] for t in ins + outs if np.dtype(t["dtype"]).kind == "f"]
-        if name not in NATIVE_INT8:
-            problems.append(f"#{i} {name}")
-        elif floats:
-            problems.append(f"#{i} {name} (float tensor {floats[0]})")
-        elif name == "QUANTIZE" and i not in (0, len(ops) - 1) and np.dtype(ins[0]["dtype"]) != np.int8:
-            problems.append(f"#{i} QUANTIZE from {np.dtype(ins[0]['dtype']).name}")
-    inp = it.get_input_details()
-    if np.dtype(inp[0]["dtype"]) != np.int8:
-        problems.append(f"input is {np.dtype(inp[0]['dtype']).name}, not int8")
-    if problems:
-        shown = ", ".join(problems[:8]) + (f" and {len(problems) - 8} more" if len(problems) > 8 else "")
+        for t in op["outputs"]:
+            sc = tensors[t]["quantization_parameters"]["scales"]
+            if len(sc) and not (ABSURD_SCALE[0] <= float(np.max(sc)) <= ABSURD_SCALE[1]):
+                bad.append((i, op["op_name"], tensors[t]["name"], float(np.max(sc))))
+    if bad:
+        i, name, tname, sc = bad[0]
+        more = f" ({len(bad) - 1} more tensors after it)" if len(bad) > 1 else ""
         raise HardtoolError(
-            f"{Path(path).name} is not a full-int8 graph of native ops: {shown}; "
-            "re-quantize with 'hardtool quantize' (full integer, TFLITE_BUILTINS_INT8)"
+            f"{Path(path).name}: op #{i} {name} has an absurd int8 output scale {sc:.3g} (tensor "
+            f"'{tname[:60]}'){more}, so the int8 model computes nothing useful; likely cause: "
+            f"{_cause(bad)}"
         )
-    return dict(hist)
+    return []
 
 
 def check_tail(path: Path) -> None:
