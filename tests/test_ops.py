@@ -18,7 +18,8 @@ from hardtool.ops.tflm_ops import TFLM_BUILTINS, TFLM_METHODS
 from tests.test_codegen import assert_bit_exact, project
 
 ROOT = Path(__file__).resolve().parents[1]
-HEADER = (ROOT / "firmware" / "kernels" / "hard_kernels.h").read_text()
+# hard_kernels.h and the headers it includes (hard_conv_ext.h)
+HEADER = "".join(p.read_text() for p in sorted((ROOT / "firmware" / "kernels").glob("hard_*.h")))
 MLPERF_DIR = mlperf_dir() or Path("shared/mlperf-tiny")
 C_LIBRARY = {"memmove"}  # a reshape the plan cannot alias is one C library copy
 

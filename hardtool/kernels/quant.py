@@ -359,3 +359,37 @@ def sub_params(s1: float, z1: int, s2: float, z2: int, s_out: float, z_out: int)
 
     p = add_params(s1, z1, s2, z2, s_out, z_out)
     return replace(p, input2_multiplier=-p.input2_multiplier)
+
+
+@dataclass(frozen=True)
+class PreluParams:
+    """Fields of the C ``hard_prelu_params``."""
+
+    input_offset: int
+    alpha_offset: int
+    output_offset: int
+    identity_multiplier: int
+    identity_shift: int
+    alpha_multiplier: int
+    alpha_shift: int
+
+
+def prelu_params(
+    s_in: float, z_in: int, s_alpha: float, z_alpha: int, s_out: float, z_out: int
+) -> PreluParams:
+    """PRELU int8 (TFLite PreluPrepare): s_in / s_out and s_in * s_alpha / s_out, each computed in
+    float32 (the tensors' float scales) before QuantizeMultiplier widens it."""
+    mi, si = quantize_multiplier(float(_f32(s_in) / _f32(s_out)))
+    ma, sa = quantize_multiplier(float(_f32(s_in) * _f32(s_alpha) / _f32(s_out)))
+    return PreluParams(-int(z_in), -int(z_alpha), int(z_out), mi, si, ma, sa)
+
+
+def transpose_conv_padding(out_size: int, kernel: int, stride: int, padding: str) -> tuple[int, int]:
+    """TRANSPOSE_CONV (before, after) padding of one axis: TFLite's ComputePaddingHeightWidth run
+    on the *output* size (the conv whose gradient this is); the kernels use only 'before'."""
+    if padding.upper() == "SAME":
+        conv_out = (out_size + stride - 1) // stride
+    else:
+        conv_out = (out_size - kernel + stride) // stride
+    total = max((conv_out - 1) * stride + kernel - out_size, 0)
+    return total // 2, total - total // 2
