@@ -158,8 +158,10 @@ def test_bad_inputs(tmp_path, edge_project):
         "qemu",
     )
     # an op without a kernel: named, with its node (one line per op after the summary)
-    bad = memplan_models.build("transposed", tmp_path)
+    bad = memplan_models.build("reversed_rows", tmp_path)
     r = run("codegen", str(bad), "--plan", str(plan), "-t", "host", "--out", str(tmp_path / "c"))
     assert r.returncode == 2 and "Traceback" not in r.stderr
-    assert [ln.split()[:4] for ln in r.stderr.strip().splitlines()[1:]] == [["op", "#1", "TRANSPOSE", "([1,"]]
+    assert [ln.split()[:4] for ln in r.stderr.strip().splitlines()[1:]] == [
+        ["op", "#1", "REVERSE_V2", "([1,"]
+    ]
     assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists() and not (tmp_path / "c").exists()

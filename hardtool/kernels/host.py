@@ -226,6 +226,13 @@ class KernelLib(ConvExt):
     def __init__(self, path: Path):
         self.lib = C.CDLL(str(path))
 
+    @property
+    def data(self):
+        """The data-movement, reduction and math kernels of hard_data.h (``host_data.DataKernels``)."""
+        from hardtool.kernels.host_data import DataKernels
+
+        return DataKernels(self)
+
     def _call(self, fn_name: str, *args) -> None:
         fn = getattr(self.lib, fn_name)
         fn.restype = C.c_int

@@ -48,8 +48,9 @@ class OpRecord:
     """One TFLite builtin (or a HARD_* op made by lowering)."""
 
     name: str
-    # (required inputs, most inputs (None: any), outputs); inputs past the required may be -1
-    arity: tuple[int, int | None, int]
+    # (required inputs, most inputs (None: any), outputs (None: any, e.g. SPLIT's num_splits));
+    # inputs past the required may be -1
+    arity: tuple[int, int | None, int | None]
     # the checks TFLite's Prepare makes on fields / shapes / quantisation (graph validation);
     # fail with ``c.fail("...")``
     prepare: Callable[[Check], None] | None = None
