@@ -1,10 +1,12 @@
 """PRELU, LEAKY_RELU, TRANSPOSE_CONV, grouped CONV_2D and a padded MAX_POOL_2D through the whole
-pipeline: memplan, codegen -t host, the host build, every layer's output and the model's output
-bytes equal TFLite's reference kernels (single-op models and a small U-Net-like decoder)."""
+pipeline: memplan, codegen (host, and the emulated board's DSP target), the build, every layer's
+output and the model's output bytes equal TFLite's reference kernels (single-op models and a small
+U-Net level); the U-Net level also as firmware on the emulated Cortex-M7."""
 
 from __future__ import annotations
 
 import json
+import shutil
 
 import numpy as np
 import pytest
@@ -125,3 +127,21 @@ def test_unet_level_bit_exact(leaky, template, tmp_path):
     kernels = {L["kernel"] for L in json.loads((proj / "codegen.json").read_text())["layer_table"]}
     assert SIMD <= kernels if template == "qemu" else not SIMD & kernels, kernels
     assert_bit_exact(proj, n_inputs=3)
+
+
+@pytest.mark.skipif(
+    not (shutil.which("arm-none-eabi-gcc") and shutil.which("qemu-system-arm")),
+    reason="needs arm-none-eabi-gcc and qemu-system-arm",
+)
+def test_unet_level_bit_exact_on_the_emulated_board(tmp_path):
+    """The same level as firmware on the emulated Cortex-M7: the SIMD kernels' real DSP
+    instructions, output bytes equal to TFLite's reference kernels."""
+    from tests.test_memplan_lean import run_on_qemu
+
+    tfl = tmp_path / "model_int8.tflite"
+    tfl.write_bytes(unet_model(False))
+    proj = project(tfl, tmp_path, "qemu")
+    cg = json.loads((proj / "codegen.json").read_text())
+    assert SIMD <= {L["kernel"] for L in cg["layer_table"]}
+    r = run_on_qemu(proj, cg, tmp_path)
+    assert r["completed"] == 2 and r["agreement"]["bit_exact"], r["agreement"]

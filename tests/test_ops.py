@@ -40,6 +40,7 @@ def test_every_record_is_complete():
         assert not r.runs or r.choose is not None, f"{name} has an emitter but no kernel choice"
         assert r.choose is None or r.runs, f"{name} chooses a kernel it cannot emit"
         assert not r.strided_output or r.runs, name
+        assert not r.lean or r.runs, name
         if name in TFLM_METHODS:  # a TFLite builtin TFLite Micro registers: its resolver method
             assert r.tflm == TFLM_METHODS[name], name
         else:
@@ -71,15 +72,14 @@ def test_tables_are_derived_from_the_records():
     assert {"CONV_2D", "DEPTHWISE_CONV_2D", "AVERAGE_POOL_2D", "MAX_POOL_2D"} <= tables.SPATIAL_OPS
     assert tables.SPATIAL_OPS <= tables.STRIDED_OUTPUT_OPS
     assert tables.RESOLVER == {n: r.tflm for n, r in recs.items() if r.tflm}
+    assert tables.LEAN_OPS == {n for n, r in recs.items() if r.lean} == {"CONV_2D", "DEPTHWISE_CONV_2D"}
 
 
 def test_readme_op_table_is_generated_from_the_records():
     readme = (ROOT / "README.md").read_text()
     m = re.search(r"<!-- op-table:start -->\n(.*?)<!-- op-table:end -->", readme, re.S)
     assert m, "README.md lacks the op table markers"
-    assert m.group(1) == tables.op_table_markdown(), (
-        "regenerate it from hardtool.ops.tables.op_table_markdown()"
-    )
+    assert m.group(1) == tables.op_table_markdown(), "regenerate it: python -m hardtool.ops.tables README.md"
     text = tables.op_table_text()
     assert all(f"{n} " in text for n in TFLM_METHODS)
 

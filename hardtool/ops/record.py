@@ -58,6 +58,9 @@ class OpRecord:
     refuse: Callable[[Graph, Op], None] | None = None
     memory: Memory = Memory.OWN
     strided_output: bool = False  # can write its output pixels ``output_stride`` apart
+    # its scratch is optional: ``choose(graph, op, dsp=False)`` names a general entry point whose
+    # portable path runs without it, so ``memplan --lean-kernels`` may give it none
+    lean: bool = False
     # the one kernel decision: (graph, op, dsp target?) -> Kernel (symbol, layout, scratch, why)
     choose: Callable[[Graph, Op, bool], Kernel] | None = None
     # writes the layer's constants and its call of ``choose(...).symbol`` into ``Layer``
