@@ -662,6 +662,6 @@ hard_status hard_depthwise_conv_3x3_s8(const hard_context *ctx,
 #endif
 
 #include "hard_conv_ext.h" /* PRELU, TRANSPOSE_CONV, grouped CONV_2D */
-#include "hard_data.h" /* data movement, reductions, elementwise math */
+#include "hard_data.h"     /* data movement, reductions, elementwise math */
 
 #endif /* HARD_KERNELS_H */

@@ -393,6 +393,8 @@ def transpose_conv_padding(out_size: int, kernel: int, stride: int, padding: str
         conv_out = (out_size - kernel + stride) // stride
     total = max((conv_out - 1) * stride + kernel - out_size, 0)
     return total // 2, total - total // 2
+
+
 # ------------------------------------------------- SQUARED_DIFFERENCE, ABS, RSQRT, SUM (int8)
 SQUARED_DIFFERENCE_LEFT_SHIFT = 7  # TFLite's int8 SquaredDifference headroom
 
