@@ -6,6 +6,7 @@ U-Net level); the U-Net level also as firmware on the emulated Cortex-M7."""
 from __future__ import annotations
 
 import json
+import re
 import shutil
 
 import numpy as np
@@ -145,3 +146,38 @@ def test_unet_level_bit_exact_on_the_emulated_board(tmp_path):
     assert SIMD <= {L["kernel"] for L in cg["layer_table"]}
     r = run_on_qemu(proj, cg, tmp_path)
     assert r["completed"] == 2 and r["agreement"]["bit_exact"], r["agreement"]
+
+
+def grouped_concat_model() -> bytes:
+    """Two grouped convs written straight into their channel slices of a concatenation (the
+    plan's strided output), as ESPNetV2's EESP unit concatenates its grouped branches."""
+    import tensorflow as tf
+
+    rng = np.random.default_rng(12)
+    wa, wb, ba, bb = _w(rng, 3, 3, 4, 8), _w(rng, 1, 1, 2, 8), _w(rng, 8), _w(rng, 8)
+
+    @tf.function
+    def f(x):
+        a = tf.nn.relu(tf.nn.conv2d(x, wa, 1, "SAME") + ba)
+        b = tf.nn.conv2d(x, wb, 1, "VALID") + bb
+        return tf.concat([a, b], axis=3)
+
+    return convert_int8(f, [(1, 6, 7, 8)])
+
+
+@pytest.mark.parametrize("template", ["host", "qemu"])
+def test_grouped_convs_into_concat_slices_bit_exact(template, tmp_path):
+    model = grouped_concat_model()
+    assert _ops(model) == ["CONV_2D", "CONV_2D", "CONCATENATION"], _ops(model)
+    tfl = tmp_path / "model_int8.tflite"
+    tfl.write_bytes(model)
+    proj = project(tfl, tmp_path, template)
+    assert (
+        len(
+            re.findall(
+                r"hard_conv_params l\d_p = \{[^;]*\.output_stride = 16", (proj / "model.c").read_text()
+            )
+        )
+        == 2
+    )
+    assert_bit_exact(proj, n_inputs=3)

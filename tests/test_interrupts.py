@@ -25,11 +25,12 @@ def descendants(pid: int) -> list[str]:
     cmd: dict[int, str] = {}
     for d in Path("/proc").iterdir():
         if d.name.isdigit():
-            try:
-                parent[int(d.name)] = int((d / "stat").read_text().rsplit(")", 1)[1].split()[1])
-                cmd[int(d.name)] = (d / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            try:  # both read before either is kept: a process may exit between the two reads
+                pp = int((d / "stat").read_text().rsplit(")", 1)[1].split()[1])
+                line = (d / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
             except (OSError, IndexError, ValueError):
                 continue
+            parent[int(d.name)], cmd[int(d.name)] = pp, line
     found, todo = [], [pid]
     while todo:
         p = todo.pop()

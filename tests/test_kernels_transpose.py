@@ -140,6 +140,8 @@ def test_canonical_transpose_merges_and_drops_axes():
     assert layout_data.canonical_transpose((1, 4, 4, 2, 3), (0, 1, 2, 4, 3)) == ((16, 2, 3), (0, 2, 1))
     assert layout_data.canonical_transpose((2, 3, 4), (0, 1, 2)) == ((24,), (0,))
     assert layout_data.canonical_transpose((1, 1), (1, 0)) == ((1,), (0,))
+    assert layout_data.canonical_transpose((2, 1, 2), (0, 1, 2)) == ((4,), (0,))  # a size-1 axis between
+    assert layout_data.canonical_transpose((2, 1, 3), (2, 1, 0)) == ((2, 3), (1, 0))
     with pytest.raises(ValueError, match="not a permutation"):
         layout_data.canonical_transpose((2, 3), (0, 0))
 

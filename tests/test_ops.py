@@ -138,12 +138,15 @@ def test_dsp_build_calls_the_chosen_kernels_and_is_bit_exact(zoo_model, tmp_path
     assert_bit_exact(proj, n_inputs=2)
 
 
-@pytest.mark.parametrize("name", ["vww_96_int8"])
+@pytest.mark.parametrize(
+    "name", ["vww_96_int8", "resnet8_quant", "kws_ref_model", "ad01_int8", "strm_ww_int8"]
+)
 def test_mlperf_tiny_calls_match_codegen_json(name, tmp_path):
     path = MLPERF_DIR / f"{name}.tflite"
     if not path.is_file():
         pytest.skip(f"{path} not present")
     proj = project(path, tmp_path, "qemu")
     seen = assert_calls_match_codegen_json(proj)
-    assert seen.get("hard_depthwise_conv_3x3_s8", 0) > 0
-    assert_bit_exact(proj, n_inputs=1)
+    if name == "vww_96_int8":  # MobileNet: 3x3 depthwise layers, bit-exact through the DSP choices
+        assert seen.get("hard_depthwise_conv_3x3_s8", 0) > 0
+        assert_bit_exact(proj, n_inputs=1)

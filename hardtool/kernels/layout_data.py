@@ -28,7 +28,9 @@ def canonical_transpose(shape: Sequence[int], perm: Sequence[int]) -> tuple[tupl
         raise ValueError(f"perm {list(perm)} is not a permutation of the {len(shape)} axes")
     if any(d <= 0 for d in shape):
         raise ValueError(f"empty or negative dimension in shape {shape}")
-    kept = [p for p in perm if shape[p] != 1]
+    rank_of = {a: i for i, a in enumerate(a for a in range(len(shape)) if shape[a] != 1)}
+    kept = [rank_of[p] for p in perm if shape[p] != 1]  # the axes left, renumbered
+    sizes = [shape[a] for a in rank_of]
     groups: list[list[int]] = []  # runs of input axes, in output order
     for p in kept:
         if groups and groups[-1][-1] + 1 == p:
@@ -40,7 +42,7 @@ def canonical_transpose(shape: Sequence[int], perm: Sequence[int]) -> tuple[tupl
     for g in order:
         size = 1
         for a in groups[g]:
-            size *= shape[a]
+            size *= sizes[a]
         in_shape.append(size)
     position = {g: i for i, g in enumerate(order)}
     new_perm = tuple(position[g] for g in range(len(groups)))
