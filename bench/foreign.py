@@ -19,8 +19,8 @@ from hardtool.core.files import atomic_write_json
 SAMPLES, CALIB = 12, 8
 SIZE_NOTE = (
     "the fixtures' sizes (segmentation 64x128, the classifier 96x96, ShuffleNetV2 and the U-Nets "
-    "64x64), reduced from torchvision's 128x256 / 224x224 so every model's int8 weights and arena "
-    "fit the emulated board (320 KB SRAM)"
+    "64x64), reduced from 128x256 / 224x224 to fit the emulated board's 320 KB of SRAM (at 128x256 "
+    "a segmentation net's int8 logits alone are 622,592 B)"
 )
 
 
