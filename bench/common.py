@@ -45,9 +45,18 @@ def demo_model(work: Path) -> Path:
     return q / "model_int8.tflite"
 
 
-def model_builders() -> ModuleType:
-    """tests/model_builders.py: Keras models (MobileNetV2, U-Net, ...) converted to full int8."""
-    spec = importlib.util.spec_from_file_location("model_builders", ROOT / "tests" / "model_builders.py")
+def _test_module(name: str) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(name, ROOT / "tests" / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def model_builders() -> ModuleType:
+    """tests/model_builders.py: Keras models (MobileNetV2, U-Net, ...) converted to full int8."""
+    return _test_module("model_builders")
+
+
+def foreign_models() -> ModuleType:
+    """tests/foreign_models.py: seven kinds of plain-torch models exported to ONNX as users do."""
+    return _test_module("foreign_models")

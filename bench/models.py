@@ -3,7 +3,8 @@ never copied into the repository) through memplan → codegen → build → the 
 output bit-exact with TFLite's reference kernels, exact instructions per inference on the
 emulated Cortex-M7 next to the cycles X-CUBE-AI 8.0 needs on a Cortex-M7 (published MLPerf Tiny
 v1.1 results), and our arena next to TFLite Micro's; where ``--lean-kernels`` changes the plan,
-the lean build is run too (``lean``: its arena, measured SRAM and instructions, bit-exact)."""
+the lean build is run too (``lean``: its arena, measured SRAM and instructions, bit-exact).
+``foreign_models``: the seven kinds of models users bring (bench/foreign.py)."""
 
 from __future__ import annotations
 
@@ -80,14 +81,20 @@ def _lean(tfl: Path, folder: Path, data: Path, plain: dict) -> dict | None:
 
 
 def measure(name: str, work: Path) -> dict:
-    from hardtool.codegen.generate import generate
-    from hardtool.flash_and_bench.run import flash_and_bench
-    from hardtool.memplan.files import plan_to_files
-
     folder = work / name
     folder.mkdir(parents=True, exist_ok=True)
     tfl = folder / "model_int8.tflite"
     shutil.copy(MLPERF_DIR / f"{name}.tflite", tfl)
+    return {"task": FILES[name], **measure_tflite(tfl, folder, name)}
+
+
+def measure_tflite(tfl: Path, folder: Path, name: str = "") -> dict:
+    """``folder``/model_int8.tflite planned (with TFLite Micro's arena), generated for the emulated
+    board, run on ``INPUTS`` random inputs and again with --lean-kernels where that plan differs."""
+    from hardtool.codegen.generate import generate
+    from hardtool.flash_and_bench.run import flash_and_bench
+    from hardtool.memplan.files import plan_to_files
+
     doc, _, _, _ = plan_to_files(tfl, folder, force=True, measure_tflm=True)
     cg = generate(tfl, folder / "model_int8.memplan.json", "qemu", folder / "qemu", force=True)
     data = _inputs(folder / "inputs", cg, seed=0)
@@ -96,7 +103,6 @@ def measure(name: str, work: Path) -> dict:
     lean = _lean(tfl, folder, data, r)
     tflm = doc.get("tflm_arena") or {}
     return {
-        "task": FILES[name],
         "layers": cg["layers"],
         "macs": cg["macs"],
         "inputs_run": r["completed"],
@@ -110,6 +116,7 @@ def measure(name: str, work: Path) -> dict:
         "arena_vs_tflm": round(doc["arena_size"] / tflm["arena_bytes"], 4)
         if tflm.get("arena_bytes")
         else None,
+        "tflm_error": tflm.get("error"),
         "memplan_peak_bytes": doc["peak"]["total_bytes"],
         "measured_sram": r["sram"],
         "flash_bytes": r["build"]["flash_used"],
@@ -129,6 +136,8 @@ def _xcube_report() -> dict | None:
 
 
 def run_bench(out_dir: Path, work: Path) -> dict:
+    from bench import foreign
+
     work = Path(work) / "models"
     present = [n for n in FILES if (MLPERF_DIR / f"{n}.tflite").is_file()]
     if not present:
@@ -138,6 +147,7 @@ def run_bench(out_dir: Path, work: Path) -> dict:
         "inputs": f"{INPUTS} random int8 inputs per model",
         "models": {name: measure(name, work) for name in present},
         "strm_ww_xcube_ai_report": _xcube_report(),
+        "foreign_models": foreign.run_bench(work),
     }
     atomic_write_json(out_dir / "models.json", res)
     return res
