@@ -54,6 +54,13 @@ def load_template(name: str) -> dict:
 PROTOCOLS = ("hardtool", "mlperf-tiny")
 
 
+def _board_defines(board: str) -> list[str]:
+    """The -D switches of the board's cflags (board.json), for IDE projects that list symbols."""
+    if board not in boards():
+        return []
+    return [f[2:] for f in get_board(board).cflags if f.startswith("-D")]
+
+
 def app_files(copy: list[str], protocol: str) -> list[str]:
     """The template's firmware subtrees for the serial protocol: hardtool's bench app (app/ +
     protocol/) or the MLPerf Tiny DUT firmware (mlperf/)."""
@@ -276,6 +283,7 @@ def _context(model: Path, graph: Graph, plan: dict, built: tuple, settings: dict
         "labels": _labels(io),
         "float_io": io.float_io,
         "defines": ({"HARD_FLOAT_IO": 1} if io.float_io else {}) | settings.get("protocol_defines", {}),
+        "board_defines": _board_defines(settings.get("board", "")),
         "layer_names": [c_string(L.name) for L in layers],
         "macs": sum(L.macs for L in layers),
         "weights_bytes": sum(t.nbytes for t in graph.tensors if t.is_constant),
