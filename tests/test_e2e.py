@@ -68,7 +68,7 @@ def test_run_on_emulated_board_is_bit_exact(pipeline):
     # codegen says which path each kernel takes on the Cortex-M7 (HARD's depthwise convs are 3x3)
     table = json.loads((out / "qemu" / "codegen.json").read_text())["layer_table"]
     dw = [L for L in table if L["name"].startswith("DEPTHWISE_CONV_2D#")]
-    assert dw and all(L["dsp_path"].startswith("3x3, dilation") for L in dw)
+    assert dw and all(L["reason"].startswith("3x3, dilation") for L in dw)
     assert (out / "qemu" / "bench" / "masks.png").stat().st_size > 1000
     # measured SRAM close to memplan's prediction (stack and statics are estimates there)
     sram = bench["sram"]

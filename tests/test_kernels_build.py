@@ -16,7 +16,7 @@ from kernels_util import kernel_lib_fixture  # noqa: F401  (provides the kernel_
 from hardtool.core.boards import C_FLAGS, EMULATED_BOARD, get_board
 from hardtool.kernels import build as hostlib
 from hardtool.kernels import quant
-from hardtool.kernels.scratch import kernel_scratch_bytes, scratch_bytes_for
+from hardtool.kernels.scratch import kernel_scratch_bytes
 
 ARM_CC = "arm-none-eabi-gcc"
 
@@ -82,9 +82,9 @@ def test_scratch_table_mirrors_c(kernel_lib):
         n, h, w, c = 1, *(int(v) for v in rng.integers(1, 50, size=3))
         inp, out = (n, h, w, c), (n, h * 2, w * 2, c)
         lib = kernel_lib.buffer_size
-        assert scratch_bytes_for("AVERAGE_POOL_2D", channels=c) == lib("hard_avgpool_s8", inp, out)
-        assert scratch_bytes_for("MEAN", channels=c) == lib("hard_mean_hw_s8", inp)
-        assert scratch_bytes_for("HARD_RESIZE_ARGMAX", input_width=w, channels=c) == lib(
+        assert kernel_scratch_bytes("hard_avgpool_s8", inp) == lib("hard_avgpool_s8", inp, out)
+        assert kernel_scratch_bytes("hard_mean_hw_s8", inp) == lib("hard_mean_hw_s8", inp)
+        assert kernel_scratch_bytes("hard_resize_bilinear_argmax_s8", inp) == lib(
             "hard_resize_bilinear_argmax_s8", inp
         )
         cout = int(rng.integers(1, 70))
@@ -97,14 +97,14 @@ def test_scratch_table_mirrors_c(kernel_lib):
             ("hard_depthwise_conv_3x3_s8", (1, 3, 3, c), (inp,)),
         ]:
             assert kernel_scratch_bytes(fn, inp, filt) == lib(fn, *c_args), (fn, inp, filt)
-        assert scratch_bytes_for("MAX_POOL_2D") == lib("hard_max_pool_s8", inp, out)
+        assert kernel_scratch_bytes("hard_max_pool_s8", inp) == lib("hard_max_pool_s8", inp, out) == 0
     for _ in range(5):
         units, depth = (int(v) for v in rng.integers(1, 300, size=2))
         for fn in ("hard_fully_connected_s8", "hard_fully_connected_per_channel_s8"):
             assert (
-                scratch_bytes_for("FULLY_CONNECTED") == kernel_lib.buffer_size(fn, (units, 1, 1, depth)) == 0
+                kernel_scratch_bytes(fn, (1, depth)) == kernel_lib.buffer_size(fn, (units, 1, 1, depth)) == 0
             )
-    for op, fn in [
+    for _op, fn in [
         ("SOFTMAX", "hard_softmax_s8"),
         ("LOGISTIC", "hard_lut_s8"),
         ("TANH", "hard_lut_s8"),
@@ -136,14 +136,12 @@ def test_scratch_table_mirrors_c(kernel_lib):
         ("RESIZE_NEAREST_NEIGHBOR", "hard_resize_nearest_s8"),
         ("ARG_MAX", "hard_argmax_c_s8"),
     ]:
-        assert scratch_bytes_for(op) == kernel_lib.buffer_size(fn) == 0
-    assert kernel_lib.buffer_size("hard_mean_s8") == 0  # MEAN's table entry covers hard_mean_hw_s8
+        assert kernel_scratch_bytes(fn, (1, 4, 4, 8)) == kernel_lib.buffer_size(fn) == 0
+    assert kernel_lib.buffer_size("hard_mean_s8") == kernel_scratch_bytes("hard_mean_s8", (1, 4, 4, 8)) == 0
     with pytest.raises(ValueError):
-        scratch_bytes_for("LSTM")
+        kernel_scratch_bytes("hard_avgpool_s8", (1, 4, 4, 0))
     with pytest.raises(TypeError):
-        scratch_bytes_for("MEAN")
-    with pytest.raises(TypeError):
-        scratch_bytes_for("CONV_2D")
+        kernel_scratch_bytes("hard_convolve_s8", (1, 4, 4, 8))
 
 
 @pytest.mark.parametrize(
@@ -198,7 +196,7 @@ def test_same_padding_matches_tflite_convention():
 def test_scratch_bytes_for_ir_ops():
     """The memory planner's entry point reads the dims from the lowered graph's tensors."""
     from hardtool.core.graph.ir import Graph, Op, Tensor
-    from hardtool.kernels.scratch import scratch_bytes
+    from hardtool.ops.tables import scratch_bytes
 
     logits = Tensor(0, "logits", (1, 16, 32, 19), "int8")
     labels = Tensor(1, "labels", (1, 128, 256), "uint8")

@@ -7,8 +7,8 @@ import pytest
 from kernels_util import kernel_lib_fixture  # noqa: F401  (provides the kernel_lib fixture)
 
 from hardtool.core.graph.ir import Graph, Op, Tensor
-from hardtool.kernels.select import select_kernel
 from hardtool.kernels.weights import dw3x3_q15
+from hardtool.ops.tables import choose
 
 
 def _graph(x_shape, w_shape, y_shape, **options) -> tuple[Op, Graph]:
@@ -64,8 +64,8 @@ def _graph(x_shape, w_shape, y_shape, **options) -> tuple[Op, Graph]:
 )
 def test_select_kernel_and_scratch(kernel_lib, x, w, y, opts, kernel, layout):
     op, graph = _graph(x, w, y, **opts)
-    choice = select_kernel(op, graph)
-    assert (choice.kernel, choice.layout) == (kernel, layout), choice.reason
+    choice = choose(graph, op)
+    assert (choice.symbol, choice.layout) == (kernel, layout), choice.reason
     c_args = (x,) if kernel == "hard_depthwise_conv_3x3_s8" else (x, w) if "1x1" in kernel else (x, w, y)
     assert choice.scratch == kernel_lib.buffer_size(kernel, *c_args) > 0
     assert choice.reason
@@ -73,15 +73,15 @@ def test_select_kernel_and_scratch(kernel_lib, x, w, y, opts, kernel, layout):
 
 def test_fallbacks_say_why():
     op, graph = _graph((1, 8, 8, 4), (1, 3, 3, 8), (1, 8, 8, 8), name="DEPTHWISE_CONV_2D")
-    assert "multiplier 2" in select_kernel(op, graph).reason
+    assert "multiplier 2" in choose(graph, op).reason
     op, graph = _graph((1, 8, 8, 4), (1, 9, 9, 4), (1, 8, 8, 4), name="DEPTHWISE_CONV_2D")
-    assert "portable" in select_kernel(op, graph).reason
+    assert "portable" in choose(graph, op).reason
     op, graph = _graph((1, 16, 32, 40), (1, 16, 32, 40), (1, 128, 256), name="HARD_RESIZE_ARGMAX")
-    assert "40 classes" in select_kernel(op, graph).reason
+    assert "40 classes" in choose(graph, op).reason
     op, graph = _graph((1, 8, 8, 4), (4, 3, 3, 4), (1, 8, 8, 4))
-    assert select_kernel(op, graph, dsp=False).kernel == "hard_convolve_s8"
-    with pytest.raises(ValueError, match="SOFTMAX"):
-        select_kernel(_graph((1, 4), (1, 4), (1, 4), name="SOFTMAX")[0], graph)
+    assert choose(graph, op, dsp=False).symbol == "hard_convolve_s8"
+    with pytest.raises(ValueError, match="LSTM"):
+        choose(graph, _graph((1, 4), (1, 4), (1, 4), name="LSTM")[0])
 
 
 def test_dw3x3_q15_layout():

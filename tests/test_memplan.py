@@ -12,11 +12,11 @@ from hypothesis import strategies as st
 
 from hardtool.core.errors import HardtoolError
 from hardtool.core.graph import Graph, Op, Quant, Tensor
-from hardtool.kernels.memory import ALIASING_OPS, SPATIAL_OPS, inplace_gap
 from hardtool.memplan.contract import check_plan
 from hardtool.memplan.lifetimes import blocks_for_order, live_profile, static_groups
 from hardtool.memplan.plan import PlanOptions, plan_graph, to_json
 from hardtool.memplan.schedule import best_order
+from hardtool.ops.tables import ALIASING_OPS, SPATIAL_OPS, inplace_gap
 
 Q = Quant((0.1,), (0,))
 NO_SCRATCH = lambda op, g: 0  # noqa: E731

@@ -17,11 +17,10 @@ import pytest
 from hardtool.codegen.generate import generate
 from hardtool.core.errors import HardtoolError
 from hardtool.core.graph import load_tflite, lower
-from hardtool.kernels.memory import SPATIAL_OPS, inplace_gap
-from hardtool.kernels.scratch import scratch_bytes
 from hardtool.memplan.contract import PlanError, check_plan
 from hardtool.memplan.lifetimes import blocks_for_order, live_profile, static_groups
 from hardtool.memplan.plan import PlanOptions, plan_file, to_json
+from hardtool.ops.tables import SPATIAL_OPS, inplace_gap, scratch_bytes
 from tests.test_codegen import assert_bit_exact
 from tests.test_memplan_lean import emulated, run_on_qemu
 

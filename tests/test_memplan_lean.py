@@ -53,7 +53,7 @@ def check_lean(doc: dict, cg: dict, plain_arena: int) -> None:
     scratch_ops = {b["op"] for b in doc["buffers"] if b["kind"] == "scratch"}
     assert not scratch_ops & set(lean), "a lean op still has a scratch buffer"
     assert all(e["scratch_saved"] > 0 and e["macs"] > 0 for e in lean.values())
-    paths = {L["op"]: L.get("dsp_path", "") for L in cg["layer_table"]}
+    paths = {L["op"]: L.get("reason", "") for L in cg["layer_table"]}
     assert all(paths[op].startswith("portable") for op in lean), paths
     assert any(not p.startswith("portable") for op, p in paths.items() if op not in lean)
 

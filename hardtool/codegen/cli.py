@@ -12,8 +12,25 @@ from hardtool.core.options import board_option
 from hardtool.memplan.files import default_plan
 
 
+def _list_ops(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    if not value or ctx.resilient_parsing:
+        return
+    from hardtool.ops.tables import op_table_text
+
+    click.echo(op_table_text(), nl=False)
+    ctx.exit(0)
+
+
 @click.command("codegen")
 @click.argument("model", type=click.Path(path_type=Path))
+@click.option(
+    "--list-ops",
+    is_flag=True,
+    expose_value=False,
+    is_eager=True,
+    callback=_list_ops,
+    help="Print every builtin TFLite Micro registers, whether hardtool's kernels run it, and exit.",
+)
 @click.option(
     "--plan",
     "plan",

@@ -12,11 +12,9 @@ from pathlib import Path
 import jinja2
 
 from hardtool import __version__
-from hardtool.codegen import ops  # noqa: F401 - registers every op family's emitter
 from hardtool.codegen import stage as ST
 from hardtool.codegen.model_io import ModelIO, model_io
-from hardtool.codegen.ops.shape import relocate
-from hardtool.codegen.registry import EmitContext, Layer, emit_layer, unsupported
+from hardtool.codegen.registry import emit_layer, unsupported
 from hardtool.core.boards import (
     DEFAULT_STACK_BYTES,
     Board,
@@ -32,7 +30,8 @@ from hardtool.core.graph.ir import describe_op
 from hardtool.core.resources import firmware_dir, templates_dir
 from hardtool.memplan.contract import check_plan
 from hardtool.memplan.lifetimes import concat_slices
-from hardtool.ops.cgen import c_float, c_string
+from hardtool.ops.cgen import EmitContext, Layer, c_float, c_string
+from hardtool.ops.concat import relocate
 
 COPY_PATTERNS = ("*.o", "fuzz_*", "__pycache__", "build")
 COPY_IGNORE = shutil.ignore_patterns(*COPY_PATTERNS)
@@ -122,7 +121,7 @@ def relocations(graph: Graph, plan: dict) -> dict[int, list[tuple[int, int]]]:
     return out
 
 
-def _emit_context(graph: Graph, plan: dict, moves: dict) -> tuple[EmitContext, dict[int, int]]:
+def _emit_context(graph: Graph, plan: dict, moves: dict, dsp: bool) -> tuple[EmitContext, dict[int, int]]:
     """Where every buffer lives, which outputs go into a concat's channel slice (with their pixel
     stride) and which concat inputs are there already (in their slice, or relocated there by an
     earlier step: ``moves``, from ``relocations``; the contract check proved the offsets)."""
@@ -144,7 +143,8 @@ def _emit_context(graph: Graph, plan: dict, moves: dict) -> tuple[EmitContext, d
             for i, off, view in concat_slices(graph, op)
         )
 
-    return EmitContext(graph, lambda t: f"A({offsets[t]})", scr, out_stride, in_slice), offsets
+    ctx = EmitContext(graph, lambda t: f"A({offsets[t]})", scr, out_stride, in_slice, dsp)
+    return ctx, offsets
 
 
 def check_supported(graph: Graph) -> None:
@@ -169,12 +169,15 @@ def load_graph(model: Path) -> Graph:
     return graph
 
 
-def build_layers(graph: Graph, plan: dict) -> tuple[list[Layer], ModelIO, ST.StageCode | None]:
+def build_layers(
+    graph: Graph, plan: dict, dsp: bool = True
+) -> tuple[list[Layer], ModelIO, ST.StageCode | None]:
     """The C of every layer in the plan's order (ops that need no code, such as aliased reshapes,
-    left out), the model's inputs and outputs, and the first stage's code (or None)."""
+    left out), the model's inputs and outputs, and the first stage's code (or None). ``dsp``:
+    the target has the DSP extension (the records' kernel choice may use it)."""
     check_supported(graph)
     moves = relocations(graph, plan)
-    ctx, offsets = _emit_context(graph, plan, moves)
+    ctx, offsets = _emit_context(graph, plan, moves, dsp)
     stage = ST.rebuild(graph, plan.get("stage"))
     staged = set(stage.ops) if stage else set()
     layers, errors = [], []
@@ -360,7 +363,8 @@ def _summary(tmp: Path, ctx: dict) -> dict:
         "input_row_bytes": ctx["input_row_bytes"],
         "layer_table": [
             {"name": L.name, "op": L.op, "kernel": L.kernel, "macs": L.macs, "elements": L.elements}
-            | ({"dsp_path": L.path} if L.path and ctx["board"] != "host" else {})
+            | {"reason": L.path}
+            | ({"layout": L.layout} if L.layout else {})
             | ({"stage": True} if L.stage else {})
             for L in ctx["layers"]
         ],
@@ -405,7 +409,7 @@ def generate(
     check_input_file(model, "model", "an int8 .tflite file")
     graph = load_graph(model)
     plan = load_plan(plan_path, graph, model)
-    layers, info, stage = build_layers(graph, plan)
+    layers, info, stage = build_layers(graph, plan, dsp=tpl["board"] != "host")
     st = ST.rebuild(graph, plan.get("stage"))
     if st is not None:
         ST.check_runnable(graph, st, tpl, protocol, (info.input_rows, info.input_row_bytes))

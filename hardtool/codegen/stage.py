@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from hardtool.codegen.registry import EmitContext, Layer, dims
 from hardtool.core.errors import HardtoolError
 from hardtool.core.graph.ir import Graph, Op
 from hardtool.memplan import stage as S
-from hardtool.ops.cgen import c_init
+from hardtool.ops.cgen import EmitContext, Layer, c_init, dims
+from hardtool.ops.conv import filter_arg
 
 PARAMS = {
     "CONV_2D": "hard_conv_params",
@@ -69,7 +69,7 @@ def function(e: EmitContext, op: Op, layer: Layer, p: str, k: int) -> str:
         body = [
             f"    static const hard_per_channel_quant q = {{.multiplier = {p}_mult, .shift = {p}_shift}};",
             f"    static const hard_dims f = {dims(w.shape)};",
-            f"    return {layer.kernel}(&ctx, &prm, &q, &in_d, in, &f, {p}_w, {bias}, &out_d, out);",
+            f"    return {layer.kernel}(&ctx, &prm, &q, &in_d, in, &f, {filter_arg(layer, p)}, {bias}, &out_d, out);",
         ]
     else:
         o = op.options

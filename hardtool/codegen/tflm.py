@@ -26,42 +26,11 @@ from hardtool.core.graph.metadata import read_metadata
 from hardtool.core.tflm_arena import TFLM_ALIGN, measure
 from hardtool.memplan.files import default_plan
 from hardtool.ops.cgen import c_float
+from hardtool.ops.tables import RESOLVER  # builtin -> MicroMutableOpResolver method (op records)
 
 OFFLINE_METADATA = "OfflineMemoryAllocation"
 OFFLINE_VERSION = 0
 PROBE_TAIL_BYTES = 1024  # tail bytes for each extra output of the check (a TfLiteTensor and its dims)
-# builtin → tflite::MicroMutableOpResolver method (tensorflow/lite/micro/micro_mutable_op_resolver.h)
-RESOLVER = {
-    "ADD": "AddAdd",
-    "ARG_MAX": "AddArgMax",
-    "AVERAGE_POOL_2D": "AddAveragePool2D",
-    "CONCATENATION": "AddConcatenation",
-    "CONV_2D": "AddConv2D",
-    "DEPTHWISE_CONV_2D": "AddDepthwiseConv2D",
-    "EXPAND_DIMS": "AddExpandDims",
-    "FULLY_CONNECTED": "AddFullyConnected",
-    "HARD_SWISH": "AddHardSwish",
-    "LEAKY_RELU": "AddLeakyRelu",
-    "LOGISTIC": "AddLogistic",
-    "MAX_POOL_2D": "AddMaxPool2D",
-    "MAXIMUM": "AddMaximum",
-    "MEAN": "AddMean",
-    "MINIMUM": "AddMinimum",
-    "MUL": "AddMul",
-    "PAD": "AddPad",
-    "PADV2": "AddPadV2",
-    "QUANTIZE": "AddQuantize",
-    "RELU": "AddRelu",
-    "RELU6": "AddRelu6",
-    "RESHAPE": "AddReshape",
-    "RESIZE_BILINEAR": "AddResizeBilinear",
-    "RESIZE_NEAREST_NEIGHBOR": "AddResizeNearestNeighbor",
-    "SOFTMAX": "AddSoftmax",
-    "SQUEEZE": "AddSqueeze",
-    "SUB": "AddSub",
-    "TANH": "AddTanh",
-    "TRANSPOSE_CONV": "AddTransposeConv",
-}
 # ops whose CMSIS-NN kernels (what TFLM uses on a Cortex-M7) ask for a scratch buffer that the
 # host's reference kernels do not
 CMSIS_SCRATCH_OPS = ("CONV_2D", "DEPTHWISE_CONV_2D", "AVERAGE_POOL_2D")

@@ -170,7 +170,7 @@ def add_avgpool(
     out_w = (x.shape[2] + padding[2] + padding[3] - pool[1]) // stride[1] + 1
     out_shape = (x.shape[0], out_h, out_w, x.shape[3])
     params = H.PoolParams(H.Tile(*stride), H.Padding(*padding), H.Activation(*act))
-    ctx = _ctx(prog, S.scratch_bytes_for("AVERAGE_POOL_2D", channels=x.shape[3]))
+    ctx = _ctx(prog, S.kernel_scratch_bytes("hard_avgpool_s8", x.shape))
     xb = prog.array(x)
     out = prog.empty(out_shape)
     args = [*ctx, *_words(params), *_dims(x.shape), *_ptr(xb), 1, pool[0], pool[1], 1]
@@ -202,7 +202,7 @@ def add_resize_argmax(
     """Fused RESIZE_BILINEAR -> ARG_MAX; ``rows=(begin, end)`` calls the row-range entry point."""
     x = np.ascontiguousarray(x, dtype=np.int8)
     out_dims = (1, size[0], size[1], x.shape[3])
-    size_b = S.scratch_bytes_for("HARD_RESIZE_ARGMAX", input_width=x.shape[2], channels=x.shape[3])
+    size_b = S.kernel_scratch_bytes("hard_resize_bilinear_argmax_s8", x.shape)
     ctx = _ctx(prog, size_b)
     xb = prog.array(x)
     out = prog.empty(size if rows is None else (rows[1] - rows[0], size[1]), np.uint8)

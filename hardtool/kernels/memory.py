@@ -1,8 +1,8 @@
 """How the C kernels touch memory, for the planner, the plan's contract check and codegen:
 
-- which ops write their output with a pixel stride (``output_stride`` in their params), so a
-  producer can write straight into its channel slice of a concatenation;
-- which ops may write their output over their input (*in place*), and how far before the input
+- (which ops write their output with a pixel stride, and which ops are elementwise or spatial,
+  is each op record's ``strided_output`` / ``memory``: ``hardtool.ops.tables``);
+- how an op may write their output over their input (*in place*), and how far before the input
   the output must start. Elementwise kernels read ``in[i]`` before writing ``out[i]``, so the
   output may sit exactly on the input (gap 0). The spatial kernels (convolutions, depthwise,
   pooling; every portable and DSP path) produce output pixels in raster order, every channel of
@@ -21,20 +21,10 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from hardtool.core.graph.ops import ELEMENTWISE_BINARY, ELEMENTWISE_UNARY
-
 if TYPE_CHECKING:
     from hardtool.core.graph.ir import Graph, Op
 
-ALIGN = 16  # the planner's buffer alignment: a gap keeps both buffers aligned
-
-# every elementwise kernel computes out[i] from in[i] (and a second same-shape input) before it
-# writes out[i], so its output may lie exactly on a dying input
-ALIASING_OPS = ELEMENTWISE_UNARY | ELEMENTWISE_BINARY
-# kernels that produce raster order one output row at a time (README "In place")
-SPATIAL_OPS = frozenset({"CONV_2D", "DEPTHWISE_CONV_2D", "AVERAGE_POOL_2D", "MAX_POOL_2D"})
-# kernels whose params take ``output_stride`` (elements between output pixels)
-STRIDED_OUTPUT_OPS = SPATIAL_OPS | {"RESIZE_BILINEAR", "RESIZE_NEAREST_NEIGHBOR"}
+ALIGN = 16  # the planner's buffer alignment (TFLite Micro's): a gap keeps both buffers aligned
 
 
 @dataclass(frozen=True)
@@ -64,11 +54,13 @@ def _dense4(graph: Graph, t: int) -> bool:
 
 
 def window(op: Op, graph: Graph) -> Window | None:
-    """The op's window, or None for an op that is not a 2-D sliding window the kernels run."""
-    if op.name not in SPATIAL_OPS or not op.outputs or not _dense4(graph, op.inputs[0]):
+    """The window of a spatial op (an op record with ``Memory.SPATIAL``: callers check the class;
+    a convolution's filter is input 1, a pool's is its ``filter_height`` x ``filter_width``), or
+    None for a shape the kernels do not run as a 2-D sliding window."""
+    if not op.outputs or not op.inputs or not _dense4(graph, op.inputs[0]):
         return None
     o = op.options
-    if op.name in ("CONV_2D", "DEPTHWISE_CONV_2D"):
+    if "filter_height" not in o:
         if len(op.inputs) < 2 or op.inputs[1] < 0 or len(graph.tensors[op.inputs[1]].shape) != 4:
             return None
         k_h, k_w = graph.tensors[op.inputs[1]].shape[1:3]
@@ -115,12 +107,3 @@ def inplace_gap(op: Op, graph: Graph) -> int | None:
     pixels = h_out * w_out
     written = np.minimum(np.arange(pixels) + 2, pixels).astype(np.int64) * c_out
     return _align(max(int((written - still_read).max()), 0))
-
-
-def writes_strided(op: Op, graph: Graph) -> bool:
-    """True when the op's kernel can write its output pixels ``output_stride`` elements apart
-    (a channel slice of a wider tensor)."""
-    if op.name not in STRIDED_OUTPUT_OPS or len(op.outputs) != 1:
-        return False
-    y = graph.tensors[op.outputs[0]]
-    return len(y.shape) == 4 and y.dtype == "int8" and y.shape[0] == 1

@@ -29,7 +29,7 @@ FIRMWARE = firmware_dir()
 KERNEL_DIR = FIRMWARE / "kernels"
 TOOLS = FIRMWARE / "tools"
 MAGIC = 0x31524B48  # "HKR1"
-ALIGN = 8
+BUFFER_ALIGN = 8
 
 
 @dataclass(frozen=True)
@@ -55,7 +55,7 @@ class Program:
     outputs: list[Buf | None] = field(default_factory=list)  # each call's output buffer
 
     def _reserve(self, nbytes: int, fill: bytes) -> int:
-        off = (len(self.arena) + ALIGN - 1) // ALIGN * ALIGN
+        off = (len(self.arena) + BUFFER_ALIGN - 1) // BUFFER_ALIGN * BUFFER_ALIGN
         self.arena.extend(b"\0" * (off - len(self.arena)))
         self.arena.extend((fill * (nbytes // max(len(fill), 1) + 1))[:nbytes])
         return off
@@ -165,7 +165,7 @@ class HostRunner:
 
     def run(self, prog: Program) -> Result:
         words = np.asarray(prog.words, dtype=np.int32)
-        arena = np.frombuffer(bytes(prog.arena) + b"\0" * ALIGN, dtype=np.uint8).copy()
+        arena = np.frombuffer(bytes(prog.arena) + b"\0" * BUFFER_ALIGN, dtype=np.uint8).copy()
         status = np.zeros(max(len(prog.names), 1), dtype=np.int32)
         n = self.lib.hkr_execute(
             C.c_void_p(words.ctypes.data),

@@ -20,7 +20,7 @@ def warn_unsupported(graph, precision: str = "int8", lean_kernels: bool = False)
     """The ops hardtool's kernels cannot run (codegen will refuse them), one line each, on stderr;
     for a float model, one line saying that codegen takes int8 models only (and that
     --lean-kernels changes nothing for it)."""
-    from hardtool.kernels.support import unsupported
+    from hardtool.ops.tables import unsupported
 
     if precision == "float32":
         click.echo(

@@ -15,17 +15,16 @@ makes it exact, derived again here:
   bytes, from that step on;
 - an op's output written over an input that dies at that op: an elementwise op whose kernel
   reads ``in[i]`` before writing ``out[i]`` (same offset), or a convolution / depthwise /
-  pooling whose output starts at least ``hardtool.kernels.memory.inplace_gap`` bytes before
+  pooling whose output starts at least ``hardtool.ops.tables.inplace_gap`` bytes before
   its input (the kernels' raster order; docs/contracts.md §2)."""
 
 from __future__ import annotations
 
 from hardtool.core.errors import HardtoolError
 from hardtool.core.graph import Graph
-from hardtool.core.graph.ops import RESHAPES
-from hardtool.kernels.memory import ALIASING_OPS, SPATIAL_OPS, inplace_gap
 from hardtool.memplan import stage as S
 from hardtool.memplan.lifetimes import concat_slices, relocated_at, relocation_offset, view_extent
+from hardtool.ops.tables import ALIASING_OPS, RESHAPES, SPATIAL_OPS, inplace_gap
 
 VERSION = 2
 _KEYS = ("version", "model_sha256", "arena_size", "order", "buffers", "peak")

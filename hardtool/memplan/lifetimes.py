@@ -10,7 +10,7 @@ float32 model is planned for):
 - in place (``inplace``): an elementwise op (ADD, RELU, QUANTIZE int8→int8, ...) writing over an
   input of the same shape that dies at that op, and a convolution, depthwise convolution or
   pooling writing over its input that dies there, its output starting
-  ``hardtool.kernels.memory.inplace_gap`` bytes before the input;
+  ``hardtool.ops.tables.inplace_gap`` bytes before the input;
 - relocated concatenation inputs (with ``inplace``): an input the concatenation copies (it could
   not be produced in its slice) lies at the top of the output's bytes and is copied into its slice
   just before the first producer of another slice writes (``relocated_at``), so it never
@@ -29,9 +29,9 @@ import math
 from dataclasses import dataclass, field
 
 from hardtool.core.graph.ir import Graph, Tensor
-from hardtool.core.graph.ops import ELEMENTWISE_UNARY, RESHAPES
-from hardtool.kernels.memory import ALIASING_OPS, ALIGN, inplace_gap, writes_strided
+from hardtool.kernels.memory import ALIGN
 from hardtool.memplan.stage import Stage
+from hardtool.ops.tables import ALIASING_OPS, RESHAPES, data_inputs, inplace_gap, writes_strided
 
 # element types whose elementwise ops may write over their input (float32: planned float models)
 INPLACE_TYPES = ("int8", "uint8", "float32")
@@ -192,7 +192,7 @@ def inplace_candidate(g: Graph, op, gr: Groups, spatial: bool = True) -> list[tu
     if y.dtype not in INPLACE_TYPES:
         return []
     if op.name in ALIASING_OPS:
-        n_data = 1 if op.name in ELEMENTWISE_UNARY else 2
+        n_data = data_inputs(op)
         res = []
         for t in op.inputs[:n_data]:
             x = g.tensors[t] if t >= 0 else None

@@ -14,9 +14,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from hardtool.kernels.memory import ALIGN  # TFLite Micro's buffer alignment; keeps int32 aligned
 from hardtool.memplan.lifetimes import Block
-
-ALIGN = 16  # TFLite Micro's buffer alignment; also keeps int32 accesses aligned
 
 
 def align(n: int, a: int = ALIGN) -> int:

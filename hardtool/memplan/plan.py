@@ -21,7 +21,6 @@ from pathlib import Path
 
 from hardtool.core.boards import DEFAULT_STACK_BYTES, DEFAULT_TARGET, Target, get_target, statics_estimate
 from hardtool.core.graph import Graph, Op, is_float_model, load_tflite, lower
-from hardtool.kernels.scratch import scratch_bytes
 from hardtool.memplan import stage as S
 from hardtool.memplan.contract import VERSION
 from hardtool.memplan.float_scratch import SOURCE as FLOAT_SCRATCH_SOURCE
@@ -39,6 +38,7 @@ from hardtool.memplan.lifetimes import (
 )
 from hardtool.memplan.place import Placement, exact, quick
 from hardtool.memplan.schedule import Schedule, best_order, file_order
+from hardtool.ops.tables import scratch_bytes
 
 ScratchFn = Callable[[Op, Graph], int]  # scratch bytes an op's kernel needs
 # Outside the arena, estimates until a link measures them (`hardtool build` writes the measured

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from hardtool.core.graph.ir import Graph
-from hardtool.kernels.memory import SPATIAL_OPS, window
+from hardtool.ops.tables import SPATIAL_OPS, window
 
 STREAM_FIRST = frozenset({"CONV_2D", "DEPTHWISE_CONV_2D"})  # ops that can consume streamed rows
 

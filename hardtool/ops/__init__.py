@@ -11,7 +11,7 @@ from hardtool.ops.record import Kernel, Memory, OpRecord
 
 __all__ = ["Kernel", "Memory", "OpRecord", "get", "records"]
 
-_NOT_RECORDS = {"record", "cgen"}
+_NOT_RECORDS = {"record", "cgen", "tables", "tflm_ops"}
 
 
 @cache

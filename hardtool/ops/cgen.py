@@ -97,9 +97,10 @@ class Layer:
     decls: list[str] = field(default_factory=list)
     call: str = ""
     macs: int = 0
-    kernel: str = ""  # the C function that runs it; "" for an op that needs no code (an alias)
+    kernel: str = ""  # the C function that runs it (its record's choice); "" for no code (an alias)
+    layout: str | None = None  # hardtool.kernels.weights function for its filter (the choice's)
     elements: int = 0  # output elements (the unit of per-element rates for ops without MACs)
-    path: str = ""  # the path the kernel takes inside on a DSP target, and why (kernels.select)
+    path: str = ""  # why this kernel (the record's choice, ``Kernel.reason``)
     stage: bool = False  # run band by band by the first stage (its call is hard_stage_<index>)
 
 
@@ -115,6 +116,7 @@ class EmitContext:
     out_stride: Callable[[int], int] = lambda t: 0
     # (concat op, input tensor) -> True when the plan already put the input in its slice
     in_slice: Callable[[Op, int], bool] = lambda op, t: False
+    dsp: bool = True  # the target has the DSP extension (the kernel choice may use it)
 
     def t(self, i: int) -> Tensor:
         return self.graph.tensors[i]

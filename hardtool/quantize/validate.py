@@ -11,12 +11,12 @@ from pathlib import Path
 import numpy as np
 
 from hardtool.core.errors import HardtoolError
-from hardtool.core.graph.ops import FOLDED, FUSED, SUPPORTED
+from hardtool.ops.tables import LOWERED, SUPPORTED
 
 # the builtins hardtool deploys as int8 ops: everything its graph layer supports except float
 # edges (DEQUANTIZE), the space-to-batch form of dilation (native dilation is wanted) and the
 # ops that exist only after lowering
-NATIVE_INT8 = set(SUPPORTED - FUSED - FOLDED - {"DEQUANTIZE"})
+NATIVE_INT8 = set(SUPPORTED - LOWERED - {"DEQUANTIZE"})
 
 
 def op_list(interp) -> list[dict]:

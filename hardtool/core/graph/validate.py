@@ -3,7 +3,7 @@ codegen use, so a damaged or hand-edited `.tflite` fails here with one line nami
 field, and never deeper inside lowering, planning or the generated C.
 
 What is checked, beyond the reader's own checks (file structure, buffers vs shapes, types):
-- float models (unless ``float_ok``: memplan plans them) and ops outside ``SUPPORTED`` (named,
+- float models (unless ``float_ok``: memplan plans them) and ops without an op record (named,
   with their index);
 - graph structure: op arity, omitted inputs only where optional, every tensor written once,
   every activation produced before it is read (file order is the execution order), graph
@@ -14,18 +14,22 @@ What is checked, beyond the reader's own checks (file structure, buffers vs shap
 - per op: ranks, shapes consistent with the inputs (output sizes recomputed as TFLite does),
   strides, dilations, filter sizes, padding kinds and amounts, fused activations, constant
   operands, equal types, and the requantisation multipliers the kernels derive from the scales.
+
+The per-op part (arity, each op's Prepare checks, the supported names) is not written here: it
+comes from the op records (``hardtool.ops``, one layer up) through ``hardtool.core.oprules``,
+which the package root fills. This module holds the generic checks and the ``Check`` helpers the
+records' ``prepare`` functions use.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 
 import numpy as np
 
 from hardtool.core.errors import HardtoolError
 from hardtool.core.graph.ir import Graph, Op, Tensor, describe_op
-from hardtool.core.graph.ops import ELEMENTWISE_BINARY, ELEMENTWISE_UNARY, HINTS, SUPPORTED
+from hardtool.core.oprules import OpRules, op_rules
 
 INT32_MAX = 2**31 - 1
 MAX_RANK = 6
@@ -35,39 +39,8 @@ ZERO_POINT_RANGE = {"int8": (-128, 127), "uint8": (0, 255), "int16": (0, 0)}
 QUANTIZED = tuple(ZERO_POINT_RANGE)
 FIX = "the file is damaged or was not written by TFLite's converter (re-export it with 'hardtool quantize')"
 
-# op -> (required inputs, most inputs (None: any), outputs); inputs past the required ones may be -1
-ARITY: dict[str, tuple[int, int | None, int]] = (
-    {
-        "CONV_2D": (2, 3, 1),
-        "DEPTHWISE_CONV_2D": (2, 3, 1),
-        "TRANSPOSE_CONV": (3, 4, 1),
-        "FULLY_CONNECTED": (2, 3, 1),
-        "AVERAGE_POOL_2D": (1, 1, 1),
-        "MAX_POOL_2D": (1, 1, 1),
-        "MEAN": (2, 2, 1),
-        "SOFTMAX": (1, 1, 1),
-        "CONCATENATION": (1, None, 1),
-        "PAD": (2, 2, 1),
-        "PADV2": (2, 3, 1),
-        "RESIZE_BILINEAR": (2, 2, 1),
-        "RESIZE_NEAREST_NEIGHBOR": (2, 2, 1),
-        "ARG_MAX": (2, 2, 1),
-        "RESHAPE": (1, 2, 1),
-        "SQUEEZE": (1, 1, 1),
-        "EXPAND_DIMS": (2, 2, 1),
-        "HARD_RESIZE_ARGMAX": (1, 1, 1),
-        "STRIDED_SLICE": (4, 4, 1),
-        "SLICE": (3, 3, 1),
-        "DEQUANTIZE": (1, 1, 1),
-        "SPACE_TO_BATCH_ND": (3, 3, 1),
-        "BATCH_TO_SPACE_ND": (3, 3, 1),
-    }
-    | {n: (1, 1, 1) for n in ELEMENTWISE_UNARY}
-    | {n: (2, 2, 1) for n in ELEMENTWISE_BINARY}
-)
 
-
-def _t(t: Tensor) -> str:
+def tensor_label(t: Tensor) -> str:
     return f"tensor {t.index} '{t.name}'" if t.name else f"tensor {t.index}"
 
 
@@ -92,7 +65,10 @@ class Check:
         return self.g.tensors[self.op.outputs[i]]
 
     def rank(self, t: Tensor, *ranks: int) -> None:
-        self.ensure(len(t.shape) in ranks, f"{_t(t)} has rank {len(t.shape)} {list(t.shape)}, not {ranks[0]}")
+        self.ensure(
+            len(t.shape) in ranks,
+            f"{tensor_label(t)} has rank {len(t.shape)} {list(t.shape)}, not {ranks[0]}",
+        )
 
     def const(self, t: Tensor | None, what: str) -> np.ndarray:
         if t is None or t.data is None:
@@ -106,11 +82,12 @@ class Check:
         return int(v)
 
     def same_type(self, a: Tensor, b: Tensor) -> None:
-        self.ensure(a.dtype == b.dtype, f"{_t(a)} is {a.dtype} but {_t(b)} is {b.dtype}")
+        self.ensure(a.dtype == b.dtype, f"{tensor_label(a)} is {a.dtype} but {tensor_label(b)} is {b.dtype}")
 
     def same_shape(self, a: Tensor, b: Tensor) -> None:
         self.ensure(
-            a.shape == b.shape, f"{_t(a)} {list(a.shape)} and {_t(b)} {list(b.shape)} differ in shape"
+            a.shape == b.shape,
+            f"{tensor_label(a)} {list(a.shape)} and {tensor_label(b)} {list(b.shape)} differ in shape",
         )
 
     def multiplier(self, value: float, what: str, below_one: bool = False) -> None:
@@ -171,7 +148,7 @@ def unsupported_op_error(graph: Graph, lines: list[str], why: str) -> HardtoolEr
     return HardtoolError(f"{graph.name}: {len(lines)} op(s) {why}:\n" + "\n".join(f"  {ln}" for ln in lines))
 
 
-def _check_types(g: Graph, supported: frozenset[str] | None, float_ok: bool) -> None:
+def _check_types(g: Graph, supported: frozenset[str] | None, float_ok: bool, hints: dict[str, str]) -> None:
     """Float models (naming the float ops) unless ``float_ok``, and every op outside ``supported``
     (index, name and tensor shapes; one line each; None: the caller lists unsupported ops)."""
     if not float_ok:
@@ -180,14 +157,14 @@ def _check_types(g: Graph, supported: frozenset[str] | None, float_ok: bool) -> 
         raise HardtoolError(f"{g.name} has no ops")
     bad = [op for op in g.ops if supported is not None and op.name not in supported]
     if bad:
-        lines = [describe_op(g, op) + (f"; {HINTS[op.name]}" if op.name in HINTS else "") for op in bad]
+        lines = [describe_op(g, op) + (f"; {hints[op.name]}" if op.name in hints else "") for op in bad]
         raise unsupported_op_error(
             g, lines, f"that hardtool cannot deploy (supported: {', '.join(sorted(supported))})"
         )
 
 
 def _check_quant(g: Graph, t: Tensor) -> None:
-    q, where = t.quant, f"{g.name}: {_t(t)}"
+    q, where = t.quant, f"{g.name}: {tensor_label(t)}"
     if q is None:
         if t.dtype in QUANTIZED:
             raise HardtoolError(f"{where} is {t.dtype} without quantisation parameters; {FIX}")
@@ -215,7 +192,7 @@ def _check_quant(g: Graph, t: Tensor) -> None:
 
 
 def _check_tensor(g: Graph, t: Tensor) -> None:
-    where = f"{g.name}: {_t(t)}"
+    where = f"{g.name}: {tensor_label(t)}"
     if len(t.shape) > MAX_RANK:
         raise HardtoolError(f"{where} has rank {len(t.shape)} (at most {MAX_RANK}); {FIX}")
     if any(d <= 0 for d in t.shape):
@@ -233,19 +210,21 @@ def _check_io(g: Graph) -> None:
         raise HardtoolError(f"{g.name} declares no graph {'inputs' if not g.inputs else 'outputs'}; {FIX}")
     for t in g.inputs:
         if g.tensors[t].is_constant:
-            raise HardtoolError(f"{g.name}: graph input {_t(g.tensors[t])} is a constant; {FIX}")
+            raise HardtoolError(f"{g.name}: graph input {tensor_label(g.tensors[t])} is a constant; {FIX}")
     produced = set(g.producers()) | set(g.inputs)
     for t in g.outputs:
         if t not in produced and not g.tensors[t].is_constant:
-            raise HardtoolError(f"{g.name}: graph output {_t(g.tensors[t])} is written by no op; {FIX}")
+            raise HardtoolError(
+                f"{g.name}: graph output {tensor_label(g.tensors[t])} is written by no op; {FIX}"
+            )
 
 
-def _check_arity(c: Check, op: Op) -> None:
+def _check_arity(c: Check, op: Op, arity: dict[str, tuple[int, int | None, int]]) -> None:
     """Input and output counts, omitted inputs only where optional (ops hardtool does not deploy
     are listed by the caller and not checked here)."""
-    if op.name not in ARITY:
+    if op.name not in arity:
         return
-    need, most, n_out = ARITY[op.name]
+    need, most, n_out = arity[op.name]
     n_in = len(op.inputs)
     c.ensure(
         need <= n_in <= (most if most is not None else n_in) and len(op.outputs) == n_out,
@@ -256,26 +235,26 @@ def _check_arity(c: Check, op: Op) -> None:
     c.ensure(not missing, f"required input {missing[0] if missing else 0} is omitted (-1)")
 
 
-def _check_structure(g: Graph) -> None:
+def _check_structure(g: Graph, arity: dict[str, tuple[int, int | None, int]]) -> None:
     """Arity, omitted inputs, single writers, and every activation produced before it is read."""
     written = set(g.inputs)
     for op in g.ops:
         c = Check(g, op)
-        _check_arity(c, op)
+        _check_arity(c, op, arity)
         for t in op.inputs:
             if t >= 0 and not g.tensors[t].is_constant:
-                c.ensure(t in written, f"reads {_t(g.tensors[t])} before any op writes it")
+                c.ensure(t in written, f"reads {tensor_label(g.tensors[t])} before any op writes it")
         for t in op.outputs:
             y = g.tensors[t]
-            c.ensure(not y.is_constant, f"writes into constant {_t(y)}")
-            c.ensure(t not in written, f"writes {_t(y)}, which is a graph input or written before")
+            c.ensure(not y.is_constant, f"writes into constant {tensor_label(y)}")
+            c.ensure(t not in written, f"writes {tensor_label(y)}, which is a graph input or written before")
             written.add(t)
 
 
 # ---------------------------------------------------------------- ops
 
 
-def _window(c: Check, size: int, kernel: int, stride: int, dilation: int, padding: str, what: str) -> int:
+def window_size(c: Check, size: int, kernel: int, stride: int, dilation: int, padding: str, what: str) -> int:
     """Output size along one axis, as TFLite computes it (ComputeOutSize), with 32-bit limits."""
     eff = (kernel - 1) * dilation + 1
     c.ensure(eff <= INT32_MAX, f"{what}: dilated kernel extent {eff:,} overflows 32 bits")
@@ -286,7 +265,7 @@ def _window(c: Check, size: int, kernel: int, stride: int, dilation: int, paddin
     return out
 
 
-def _spatial(c: Check, x: Tensor, y: Tensor, kh: int, kw: int, dilation: bool = True) -> None:
+def spatial(c: Check, x: Tensor, y: Tensor, kh: int, kw: int, dilation: bool = True) -> None:
     """Strides, dilations, padding kind and the output's H and W recomputed from the input."""
     sh, sw = c.int_option("stride_h"), c.int_option("stride_w")
     dh = c.int_option("dilation_h_factor") if dilation else 1
@@ -294,13 +273,16 @@ def _spatial(c: Check, x: Tensor, y: Tensor, kh: int, kw: int, dilation: bool = 
     pad = c.o.get("padding")
     c.ensure(pad in PADDINGS, f"padding {pad!r} is not SAME or VALID")
     c.ensure(kh >= 1 and kw >= 1, f"kernel {kh}x{kw} is empty")
-    oh = _window(c, x.shape[1], kh, sh, dh, pad, "height")
-    ow = _window(c, x.shape[2], kw, sw, dw, pad, "width")
+    oh = window_size(c, x.shape[1], kh, sh, dh, pad, "height")
+    ow = window_size(c, x.shape[2], kw, sw, dw, pad, "width")
     want = (x.shape[0], oh, ow)
-    c.ensure(y.shape[:3] == want, f"output {_t(y)} is {list(y.shape)}, but the input gives {list(want)}xC")
+    c.ensure(
+        y.shape[:3] == want,
+        f"output {tensor_label(y)} is {list(y.shape)}, but the input gives {list(want)}xC",
+    )
 
 
-def _conv_quant(
+def conv_quant(
     c: Check, x: Tensor, w: Tensor, b: Tensor | None, y: Tensor, axis: int, cout: int, symmetric: bool = True
 ) -> None:
     q = w.quant
@@ -311,56 +293,18 @@ def _conv_quant(
         not symmetric or zp == 0, f"filter zero point {zp} is not 0 (TFLite's int8 convolutions require it)"
     )
     if b is not None:
-        c.ensure(b.dtype == "int32" and b.is_constant, f"bias {_t(b)} must be a constant int32 tensor")
-        c.ensure(b.shape in ((cout,), (1, cout)), f"bias {_t(b)} {list(b.shape)} has not {cout} values")
+        c.ensure(
+            b.dtype == "int32" and b.is_constant, f"bias {tensor_label(b)} must be a constant int32 tensor"
+        )
+        c.ensure(
+            b.shape in ((cout,), (1, cout)), f"bias {tensor_label(b)} {list(b.shape)} has not {cout} values"
+        )
     for s in (min(q.scale), max(q.scale)):
         c.multiplier(x.quant.scale[0] * s / y.quant.scale[0], "input x filter / output")
 
 
-def _conv_like(c: Check, depthwise: bool) -> None:
-    x, w, b, y = c.inp(0), c.inp(1), c.inp(2), c.out()
-    for t in (x, w, y):
-        c.rank(t, 4)
-    c.const(w, "filter")
-    c.same_type(x, y)
-    c.ensure(w.dtype == "int8" or w.dtype == x.dtype, f"filter {_t(w)} is {w.dtype}")
-    cin = x.shape[3]
-    if depthwise:
-        cout = w.shape[3]
-        c.ensure(w.shape[0] == 1, f"filter {list(w.shape)} must be [1, kh, kw, C]")
-        c.ensure(cout % cin == 0, f"filter has {cout} channels, not a multiple of the input's {cin}")
-    else:
-        cout = w.shape[0]
-        c.ensure(
-            cin % w.shape[3] == 0, f"input has {cin} channels, not a multiple of the filter's {w.shape[3]}"
-        )
-    c.ensure(y.shape[3] == cout, f"output has {y.shape[3]} channels, the filter makes {cout}")
-    _spatial(c, x, y, w.shape[1], w.shape[2])
-    c.activation()
-    if x.quant is not None and w.quant is not None and y.quant is not None:
-        _conv_quant(c, x, w, b, y, 3 if depthwise else 0, cout)
-
-
-def _conv(c: Check) -> None:
-    _conv_like(c, depthwise=False)
-
-
-def _depthwise(c: Check) -> None:
-    _conv_like(c, depthwise=True)
-
-
-def _pool(c: Check) -> None:
-    x, y = c.inp(0), c.out()
-    c.rank(x, 4)
-    c.rank(y, 4)
-    c.same_type(x, y)
-    kh, kw = c.int_option("filter_height"), c.int_option("filter_width")
-    _spatial(c, x, y, kh, kw, dilation=False)
-    c.ensure(y.shape[3] == x.shape[3], f"output has {y.shape[3]} channels, the input {x.shape[3]}")
-    c.activation()
-
-
-def _broadcast(c: Check, a: tuple[int, ...], b: tuple[int, ...]) -> tuple[int, ...]:
+def broadcast(c: Check, a: tuple[int, ...], b: tuple[int, ...]) -> tuple[int, ...]:
+    """The broadcast of shapes ``a`` and ``b`` (numpy's rules), failing when they do not broadcast."""
     n = max(len(a), len(b))
     a, b = (1,) * (n - len(a)) + a, (1,) * (n - len(b)) + b
     c.ensure(
@@ -369,50 +313,7 @@ def _broadcast(c: Check, a: tuple[int, ...], b: tuple[int, ...]) -> tuple[int, .
     return tuple(max(p, q) for p, q in zip(a, b, strict=True))
 
 
-def _binary(c: Check) -> None:
-    a, b, y = c.inp(0), c.inp(1), c.out()
-    c.same_type(a, b)
-    c.same_type(a, y)
-    want = _broadcast(c, a.shape, b.shape)
-    c.ensure(y.shape == want, f"output {_t(y)} is {list(y.shape)}, the inputs broadcast to {list(want)}")
-    if "fused_activation_function" in c.o:
-        c.activation()
-    if a.quant is None or b.quant is None or y.quant is None:
-        return
-    sa, sb, sy = a.quant.scale[0], b.quant.scale[0], y.quant.scale[0]
-    if c.op.name in ("ADD", "SUB") and y.dtype in ("int8", "uint8"):  # TFLite: a multiplier below one
-        # after a 20-bit left shift (QuantizeMultiplierSmallerThanOneExp; TFLite aborts otherwise)
-        c.multiplier(2 * max(sa, sb) / ((1 << 20) * sy), "2 x max(input) / (2^20 x output)", below_one=True)
-    elif c.op.name == "MUL":
-        c.multiplier(sa * sb / sy, "input1 x input2 / output")
-
-
-def _unary(c: Check) -> None:
-    x, y = c.inp(0), c.out()
-    c.same_shape(x, y)
-    if c.op.name != "QUANTIZE":
-        c.same_type(x, y)
-    elif x.quant is not None and y.quant is not None:
-        c.multiplier(x.quant.scale[0] / y.quant.scale[0], "input / output")
-    fixed = {"LOGISTIC": (1 / 256, -128), "TANH": (1 / 128, 0)}.get(c.op.name)
-    if fixed and y.dtype == "int8" and y.quant is not None:
-        c.ensure(
-            math.isclose(y.quant.scale[0], fixed[0], rel_tol=1e-3) and y.quant.zero_point[0] == fixed[1],
-            f"int8 output must have scale {fixed[0]:g} and zero point {fixed[1]}",
-        )
-
-
-def _softmax(c: Check) -> None:
-    x, y = c.inp(0), c.out()
-    c.same_shape(x, y)
-    if y.dtype == "int8" and y.quant is not None:
-        c.ensure(
-            math.isclose(y.quant.scale[0], 1 / 256, rel_tol=1e-3) and y.quant.zero_point[0] == -128,
-            "int8 output must have scale 1/256 and zero point -128",
-        )
-
-
-def _axis(c: Check, i: int, rank: int) -> list[int]:
+def axis_values(c: Check, i: int, rank: int) -> list[int]:
     """Constant axis operand ``i``: values in [-rank, rank), returned normalised."""
     data = c.const(c.inp(i), "axis")
     c.ensure(data.dtype.kind == "i", f"axis tensor is {data.dtype}, not an integer")
@@ -421,165 +322,28 @@ def _axis(c: Check, i: int, rank: int) -> list[int]:
     return [v % rank for v in vals]
 
 
-def _concat(c: Check) -> None:
-    y, xs = c.out(), [c.g.tensors[t] for t in c.op.inputs]
-    axis = c.o.get("axis", 0)
-    r = len(y.shape)
-    c.ensure(isinstance(axis, int) and -r <= axis < r, f"axis {axis!r} is outside [-{r}, {r})")
-    axis %= r
-    for x in xs:
-        c.same_type(x, y)
-        c.ensure(len(x.shape) == r, f"{_t(x)} has rank {len(x.shape)}, the output {r}")
-        other = [d for i, d in enumerate(x.shape) if i != axis]
-        c.ensure(
-            other == [d for i, d in enumerate(y.shape) if i != axis],
-            f"{_t(x)} {list(x.shape)} does not fit {list(y.shape)}",
-        )
-    total = sum(x.shape[axis] for x in xs)
-    c.ensure(
-        total == y.shape[axis], f"inputs add up to {total} along axis {axis}, the output has {y.shape[axis]}"
-    )
-    c.activation()
-
-
-def _pad(c: Check) -> None:
-    x, y = c.inp(0), c.out()
-    p = c.const(c.inp(1), "paddings")
-    r = len(x.shape)
-    c.ensure(r <= 5, f"input has rank {r} (PAD handles at most 5)")
-    c.ensure(
-        p.dtype.kind == "i" and p.shape == (r, 2), f"paddings {list(p.shape)} must be an integer [{r}, 2]"
-    )
-    c.ensure(bool((p >= 0).all()), f"padding amount {int(p.min())} is negative")
-    want = tuple(int(d + a + b) for d, (a, b) in zip(x.shape, p, strict=True))
-    c.ensure(y.shape == want, f"output {_t(y)} is {list(y.shape)}, padding gives {list(want)}")
-    c.same_type(x, y)
-    v = c.inp(2)
-    if v is not None:
-        c.ensure(v.is_constant and math.prod(v.shape) == 1, "pad value must be one constant")
-
-
-def _resize(c: Check) -> None:
-    x, y = c.inp(0), c.out()
-    c.rank(x, 4)
-    c.rank(y, 4)
-    c.same_type(x, y)
-    size = c.const(c.inp(1), "size")
-    c.ensure(size.dtype == np.int32 and size.shape == (2,), f"size {list(size.shape)} must be int32 [2]")
-    want = (x.shape[0], int(size[0]), int(size[1]), x.shape[3])
-    c.ensure(y.shape == want, f"output {_t(y)} is {list(y.shape)}, the size operand gives {list(want)}")
-    c.ensure(
-        c.op.name != "RESIZE_BILINEAR" or not (c.o.get("align_corners") and c.o.get("half_pixel_centers")),
-        "align_corners and half_pixel_centers are both set",
-    )
-
-
-def _arg_max(c: Check) -> None:
-    x, y = c.inp(0), c.out()
-    (axis,) = _axis(c, 1, len(x.shape))[:1]
-    want = tuple(d for i, d in enumerate(x.shape) if i != axis)
-    c.ensure(y.shape == want, f"output {_t(y)} is {list(y.shape)}, reducing axis {axis} gives {list(want)}")
-    c.ensure(y.dtype in ("int32", "int64"), f"output is {y.dtype}, not int32 or int64")
-
-
-def _mean(c: Check) -> None:
-    x, y = c.inp(0), c.out()
-    axes = set(_axis(c, 1, len(x.shape)))
-    keep = [1 if i in axes else d for i, d in enumerate(x.shape)]
-    drop = [d for i, d in enumerate(x.shape) if i not in axes]
-    c.ensure(
-        list(y.shape) in (keep, drop),
-        f"output {_t(y)} is {list(y.shape)}, reducing {sorted(axes)} gives {keep}",
-    )
-    c.same_type(x, y)
-    if x.quant is not None and y.quant is not None:
-        c.multiplier(x.quant.scale[0] / y.quant.scale[0], "input / output")
-
-
-def _reshape(c: Check) -> None:
-    x, y = c.inp(0), c.out()
-    c.same_type(x, y)
-    c.ensure(
-        math.prod(x.shape) == math.prod(y.shape),
-        f"{_t(x)} {list(x.shape)} and output {list(y.shape)} hold different numbers of elements",
-    )
-
-
-def _fully_connected(c: Check) -> None:
-    x, w, b, y = c.inp(0), c.inp(1), c.inp(2), c.out()
-    c.const(w, "weights")
-    c.rank(w, 2)
-    units, depth = w.shape
-    c.ensure(
-        math.prod(x.shape) % depth == 0, f"input {list(x.shape)} is not a whole number of {depth}-vectors"
-    )
-    c.ensure(y.shape[-1] == units, f"output has {y.shape[-1]} units, the weights make {units}")
-    batches = math.prod(x.shape) // depth
-    c.ensure(
-        math.prod(y.shape) == batches * units,
-        f"output {list(y.shape)} does not hold {batches}x{units} values",
-    )
-    c.same_type(x, y)
-    c.activation()
-    if x.quant is not None and w.quant is not None and y.quant is not None:
-        _conv_quant(c, x, w, b, y, 0, units, symmetric=False)  # FULLY_CONNECTED has a weights offset
-
-
-def _transpose_conv(c: Check) -> None:
-    shape, w, x, y = c.inp(0), c.inp(1), c.inp(2), c.out()
-    s = c.const(shape, "output shape")
-    c.ensure(
-        tuple(int(v) for v in np.ravel(s)) == y.shape,
-        f"output shape operand {s.tolist()} is not {list(y.shape)}",
-    )
-    c.const(w, "filter")
-    for t in (x, w, y):
-        c.rank(t, 4)
-    c.ensure(w.shape[3] == x.shape[3] and w.shape[0] == y.shape[3], f"filter {list(w.shape)} does not fit")
-    c.int_option("stride_h")
-    c.int_option("stride_w")
-    c.ensure(c.o.get("padding") in PADDINGS, f"padding {c.o.get('padding')!r} is not SAME or VALID")
-
-
-OP_CHECKS: dict[str, Callable[[Check], None]] = (
-    {
-        "CONV_2D": _conv,
-        "DEPTHWISE_CONV_2D": _depthwise,
-        "AVERAGE_POOL_2D": _pool,
-        "MAX_POOL_2D": _pool,
-        "CONCATENATION": _concat,
-        "PAD": _pad,
-        "PADV2": _pad,
-        "RESIZE_BILINEAR": _resize,
-        "RESIZE_NEAREST_NEIGHBOR": _resize,
-        "ARG_MAX": _arg_max,
-        "MEAN": _mean,
-        "SOFTMAX": _softmax,
-        "FULLY_CONNECTED": _fully_connected,
-        "TRANSPOSE_CONV": _transpose_conv,
-        "RESHAPE": _reshape,
-        "SQUEEZE": _reshape,
-        "EXPAND_DIMS": _reshape,
-    }
-    | {n: _binary for n in ELEMENTWISE_BINARY}
-    | {n: _unary for n in ELEMENTWISE_UNARY}
-)
+RECORDED = "recorded"  # validate_graph's default: the op records' supported names
 
 
 def validate_graph(
-    graph: Graph, supported: frozenset[str] | None = SUPPORTED, float_ok: bool = False
+    graph: Graph,
+    supported: frozenset[str] | str | None = RECORDED,
+    float_ok: bool = False,
+    rules: OpRules | None = None,
 ) -> None:
     """Raise a one-line HardtoolError for the first field TFLite's Prepare functions would refuse
     (or that our planner and kernels cannot take); return None for a deployable graph. A float
     model is refused unless ``float_ok`` (memory planning takes float models; codegen does not).
     ``supported=None`` checks the fields of every op and leaves listing the ops without a kernel
-    to the caller (codegen lists them all at once, with why)."""
-    _check_types(graph, supported, float_ok)
+    to the caller (codegen lists them all at once, with why). The per-op rules (arity, checks,
+    supported names) are ``rules``, by default the op records' (``hardtool.core.oprules``)."""
+    rules = rules if rules is not None else op_rules()
+    _check_types(graph, rules.supported if supported == RECORDED else supported, float_ok, rules.hints)
     for t in graph.tensors:
         _check_tensor(graph, t)
     _check_io(graph)
-    _check_structure(graph)
+    _check_structure(graph, rules.arity)
     for op in graph.ops:
-        check = OP_CHECKS.get(op.name)
+        check = rules.checks.get(op.name)
         if check is not None:
             check(Check(graph, op))

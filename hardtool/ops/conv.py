@@ -1,0 +1,216 @@
+"""CONV_2D and DEPTHWISE_CONV_2D (PAD folded in by lower()), per-channel requantisation.
+
+The kernel choice is CMSIS-NN's wrapper decision made once, on the host: on a DSP target a
+pointwise convolution without padding runs the 2x2-blocked GEMM, every other convolution the
+q15 im2col GEMM, a 3x3 depthwise with channel multiplier 1 the specialised kernel reading the
+"dw q15" filter layout; without the DSP extension the general entry points (their portable
+paths). Without the scratch those kernels ask for, codegen takes the general entry point
+(``hardtool.ops.tables.choose``)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from hardtool.core.graph.ir import Graph, Op, Tensor
+from hardtool.core.graph.validate import Check, conv_quant, spatial, tensor_label
+from hardtool.kernels import quant as Q
+from hardtool.kernels import support as S
+from hardtool.kernels import weights
+from hardtool.kernels.scratch import kernel_scratch_bytes
+from hardtool.ops.cgen import (
+    EmitContext,
+    Layer,
+    activation,
+    c_array,
+    c_struct,
+    dims,
+    padding,
+    scale,
+    tile,
+    zp,
+)
+from hardtool.ops.record import Kernel, Memory, OpRecord
+
+DW_MAX_TAPS = 64  # HARD_DW_MAX_TAPS: larger depthwise windows take the portable loop
+
+
+# ---------------------------------------------------------------- Prepare (graph validation)
+
+
+def _prepare(c: Check, depthwise: bool) -> None:
+    x, w, b, y = c.inp(0), c.inp(1), c.inp(2), c.out()
+    for t in (x, w, y):
+        c.rank(t, 4)
+    c.const(w, "filter")
+    c.same_type(x, y)
+    c.ensure(w.dtype == "int8" or w.dtype == x.dtype, f"filter {tensor_label(w)} is {w.dtype}")
+    cin = x.shape[3]
+    if depthwise:
+        cout = w.shape[3]
+        c.ensure(w.shape[0] == 1, f"filter {list(w.shape)} must be [1, kh, kw, C]")
+        c.ensure(cout % cin == 0, f"filter has {cout} channels, not a multiple of the input's {cin}")
+    else:
+        cout = w.shape[0]
+        c.ensure(
+            cin % w.shape[3] == 0, f"input has {cin} channels, not a multiple of the filter's {w.shape[3]}"
+        )
+    c.ensure(y.shape[3] == cout, f"output has {y.shape[3]} channels, the filter makes {cout}")
+    spatial(c, x, y, w.shape[1], w.shape[2])
+    c.activation()
+    if x.quant is not None and w.quant is not None and y.quant is not None:
+        conv_quant(c, x, w, b, y, 3 if depthwise else 0, cout)
+
+
+def _refuse(g: Graph, op: Op) -> None:
+    x, w, y = S.tensor_of(g, op, 0), S.tensor_of(g, op, 1), S.tensor_of(g, op, 0, True)
+    S.int8(x, y)
+    S.const(g, op, 1, "filter")
+    S.need(len(x.shape) == 4, "input is not 4-D NHWC")
+    if op.name == "CONV_2D":
+        S.need(
+            w.shape[3] == x.shape[3],
+            f"grouped ({x.shape[3]} input channels, filter {w.shape[3]}); "
+            "re-quantize with hardtool quantize, which rewrites it as depthwise",
+        )
+
+
+# ---------------------------------------------------------------- the kernel choice
+
+
+def _shapes(g: Graph, op: Op) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    return g.tensors[op.inputs[0]].shape, g.tensors[op.inputs[1]].shape
+
+
+def choose_conv(g: Graph, op: Op, dsp: bool) -> Kernel:
+    x, w = _shapes(g, op)
+    pads = tuple(op.options.get("explicit_padding", (0, 0, 0, 0)))
+    if not dsp:
+        kernel, reason = "hard_convolve_s8", "general entry point (no DSP)"
+    elif w[1] == w[2] == 1 and not any(pads):
+        kernel, reason = "hard_convolve_1x1_s8", "pointwise without padding: 2x2-blocked int8 x q15 GEMM"
+    else:
+        what = "3-channel stem" if x[-1] == 3 else f"{w[1]}x{w[2]} kernel"
+        if w[1] == w[2] == 1:
+            what = "padded 1x1"
+        kernel, reason = "hard_convolve_im2col_s8", f"{what}: q15 im2col column pairs + GEMM"
+    return Kernel(kernel, None, kernel_scratch_bytes(kernel, x, w), reason)
+
+
+def choose_depthwise(g: Graph, op: Op, dsp: bool) -> Kernel:
+    x, w = _shapes(g, op)
+    mult = w[-1] // x[-1]
+    if dsp and mult == 1 and w[1] == w[2] == 3:
+        kernel = "hard_depthwise_conv_3x3_s8"
+        dil = (op.options.get("dilation_h_factor", 1), op.options.get("dilation_w_factor", 1))
+        reason = f"3x3, dilation {dil[0]}x{dil[1]}: four channels per SMLABB/SMLATT, q15 filter"
+        return Kernel(kernel, "dw3x3_q15", kernel_scratch_bytes(kernel, x, w), reason)
+    if not dsp:
+        reason = "general entry point (no DSP)"
+    elif mult != 1:
+        reason = f"channel multiplier {mult}: portable loop (the SIMD path needs multiplier 1)"
+    elif w[1] * w[2] > DW_MAX_TAPS:
+        reason = f"{w[1]}x{w[2]} window over {DW_MAX_TAPS} taps: portable loop"
+    else:
+        reason = f"{w[1]}x{w[2]} window: four channels per SMLABB/SMLATT inside"
+    kernel = "hard_depthwise_conv_s8"
+    return Kernel(kernel, None, kernel_scratch_bytes(kernel, x, w), reason)
+
+
+# ---------------------------------------------------------------- emitters
+
+
+def _weights(
+    e: EmitContext, op: Op, layer: Layer, p: str, depthwise: bool
+) -> tuple[Tensor, Tensor, str, Tensor]:
+    """Declare weights (in the chosen kernel's layout), per-channel multipliers / shifts and
+    bias; returns (x, w, bias expr, y)."""
+    x, w, y = e.t(op.inputs[0]), e.t(op.inputs[1]), e.t(op.outputs[0])
+    b = e.t(op.inputs[2]) if len(op.inputs) > 2 and op.inputs[2] >= 0 else None
+    cout = y.shape[-1]
+    fscales = list(w.quant.scale) if len(w.quant.scale) > 1 else [w.quant.scale[0]] * cout
+    mult, shift = Q.conv_channel_params(scale(x), fscales, scale(y))
+    data = w.data.astype(np.int8)
+    if layer.layout is not None:
+        data = getattr(weights, layer.layout)(data)
+    layer.decls += [
+        c_array(f"{p}_w", data),
+        c_array(f"{p}_mult", np.asarray(mult, np.int32)),
+        c_array(f"{p}_shift", np.asarray(shift, np.int32)),
+    ]
+    if b is not None:
+        layer.decls.append(c_array(f"{p}_b", b.data.astype(np.int32)))
+    kh, kw = w.shape[1], w.shape[2]
+    layer.macs = int(np.prod(y.shape)) * kh * kw * (1 if depthwise else w.shape[3])
+    return x, w, f"{p}_b" if b is not None else "NULL", y
+
+
+def filter_arg(layer: Layer, p: str) -> str:
+    """The filter argument: the int8 array, or a re-laid-out array seen as ``const int8_t *``."""
+    return f"{p}_w" if layer.layout is None else f"(const int8_t *)(const void *){p}_w"
+
+
+def _call(e: EmitContext, op: Op, layer: Layer, p: str, x: Tensor, w: Tensor, bias: str, y: Tensor) -> str:
+    return (
+        f"{{ static const hard_per_channel_quant q = {{.multiplier = {p}_mult, .shift = {p}_shift}};\n"
+        f"    static const hard_dims in = {dims(x.shape)}, f = {dims(w.shape)}, out = {dims(y.shape)};\n"
+        f"    const hard_context ctx = {e.ctx(op)};\n"
+        f"    st = {layer.kernel}(&ctx, &{p}_p, &q, &in, {e.ptr(x.index)}, &f, {filter_arg(layer, p)}, "
+        f"{bias}, &out, {e.ptr(y.index)}); }}"
+    )
+
+
+def conv_2d(e: EmitContext, op: Op, layer: Layer, p: str) -> None:
+    x, w, bias, y = _weights(e, op, layer, p, depthwise=False)
+    params = {
+        "input_offset": -zp(x),
+        "output_offset": zp(y),
+        "stride": tile(op, "stride"),
+        "dilation": tile(op, "dilation"),
+        "padding": padding(op),
+        "activation": activation(op, y),
+    } | e.stride_field(y.index)
+    layer.decls.append(c_struct("hard_conv_params", f"{p}_p", params))
+    layer.call = _call(e, op, layer, p, x, w, bias, y)
+
+
+def depthwise_conv_2d(e: EmitContext, op: Op, layer: Layer, p: str) -> None:
+    x, w, bias, y = _weights(e, op, layer, p, depthwise=True)
+    params = {
+        "input_offset": -zp(x),
+        "output_offset": zp(y),
+        "ch_mult": y.shape[-1] // x.shape[-1],
+        "stride": tile(op, "stride"),
+        "dilation": tile(op, "dilation"),
+        "padding": padding(op),
+        "activation": activation(op, y),
+    } | e.stride_field(y.index)
+    layer.decls.append(c_struct("hard_dw_conv_params", f"{p}_p", params))
+    layer.call = _call(e, op, layer, p, x, w, bias, y)
+
+
+RECORDS = [
+    OpRecord(
+        "CONV_2D",
+        arity=(2, 3, 1),
+        prepare=lambda c: _prepare(c, depthwise=False),
+        refuse=_refuse,
+        memory=Memory.SPATIAL,
+        strided_output=True,
+        choose=choose_conv,
+        emit=conv_2d,
+        tflm="AddConv2D",
+        summary="2-D convolution, per-channel int8 (1x1 GEMM, im2col GEMM)",
+    ),
+    OpRecord(
+        "DEPTHWISE_CONV_2D",
+        arity=(2, 3, 1),
+        prepare=lambda c: _prepare(c, depthwise=True),
+        refuse=_refuse,
+        memory=Memory.SPATIAL,
+        strided_output=True,
+        choose=choose_depthwise,
+        emit=depthwise_conv_2d,
+        tflm="AddDepthwiseConv2D",
+        summary="depthwise convolution, any multiplier (3x3 specialised kernel)",
+    ),
+]
