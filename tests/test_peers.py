@@ -104,6 +104,7 @@ LAYERS = (
     torch.nn.PReLU,
     torch.nn.ConvTranspose2d,
     torch.nn.Linear,
+    torch.nn.ZeroPad2d,
 )
 
 
