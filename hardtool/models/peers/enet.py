@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from hardtool.models.blocks import ConvBNReLU
-from hardtool.models.peers.layers import Deconv, Downsampler, cbr, factorized, up2
+from hardtool.models.peers.layers import Deconv, Downsampler, PReLU, cbr, factorized, up2
 
 
 class Bottleneck(nn.Module):
@@ -30,7 +30,7 @@ class Bottleneck(nn.Module):
         else:
             mid = cbr(m, m, 3, prelu, dilation=dilation)
         self.body = nn.Sequential(cbr(c, m, 1, prelu), mid, ConvBNReLU(m, c, 1, relu=False))
-        self.act = nn.PReLU(c) if prelu else nn.ReLU(inplace=True)
+        self.act = PReLU(c) if prelu else nn.ReLU(inplace=True)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.act(x + self.body(x))
@@ -48,7 +48,7 @@ class DownBottleneck(nn.Module):
         self.body = nn.Sequential(
             cbr(cin, m, 2, prelu, stride=2), cbr(m, m, 3, prelu), ConvBNReLU(m, cout, 1, relu=False)
         )
-        self.act = nn.PReLU(cout) if prelu else nn.ReLU(inplace=True)
+        self.act = PReLU(cout) if prelu else nn.ReLU(inplace=True)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         s = F.max_pool2d(x, 2)

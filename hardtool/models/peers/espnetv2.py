@@ -13,7 +13,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from hardtool.models.blocks import ConvBNReLU
-from hardtool.models.peers.layers import BNPReLU, ConvBNPReLU, pool_image, resize_like, up2
+from hardtool.models.peers.layers import BNPReLU, ConvBNPReLU, PReLU, pool_image, resize_like, up2
 
 
 def _dilations(k: int, r_lim: int) -> list[int]:
@@ -43,7 +43,7 @@ class EESP(nn.Module):
         self.act = BNPReLU(cout)
         self.exp = ConvBNReLU(cout, cout, 1, groups=k, relu=False)
         self.residual = stride == 1 and cin == cout
-        self.out_act = nn.PReLU(cout) if stride == 1 else None
+        self.out_act = PReLU(cout) if stride == 1 else None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         y = self.proj(x)
@@ -64,7 +64,7 @@ class Downsampler(nn.Module):
         self.level = level  # output at 1 / 2**level: the image is pooled that many times
         self.eesp = EESP(cin, cout - cin, 2, r_lim)
         self.reinf = nn.Sequential(ConvBNPReLU(3, 3, 3), ConvBNReLU(3, cout, 1, relu=False))
-        self.act = nn.PReLU(cout)
+        self.act = PReLU(cout)
 
     def forward(self, x: torch.Tensor, image: torch.Tensor) -> torch.Tensor:
         y = torch.cat([F.avg_pool2d(x, 3, 2, 1), self.eesp(x)], 1)

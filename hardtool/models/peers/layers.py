@@ -61,11 +61,35 @@ class BNReLU(nn.Sequential):
         super().__init__(ChannelBN(c), nn.ReLU(inplace=True))
 
 
+class _PReLUOp(torch.autograd.Function):
+    """F.prelu, exported as an ONNX PRelu whose slope is [1, C, 1, 1] (torch writes [C, 1, 1])."""
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+        return F.prelu(x, w)
+
+    @staticmethod
+    def symbolic(g, x, w):
+        slope = g.op("Unsqueeze", w, g.op("Constant", value_t=torch.tensor([0, 2, 3])))
+        return g.op("PRelu", x, slope)
+
+
+class PReLU(nn.PReLU):
+    """Per-channel PReLU (TFLite's PRELU). Exported with a [1, C, 1, 1] slope: onnx2tf applies
+    torch's [C, 1, 1] slope along the height when a channel count equals the height (e.g. 32
+    channels at 32×64), and then the shapes still fit."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if torch.onnx.is_in_onnx_export() and self.num_parameters > 1:
+            return _PReLUOp.apply(x, self.weight)
+        return super().forward(x)
+
+
 class BNPReLU(nn.Sequential):
     """`ChannelBN` + per-channel PReLU (ESPNet's, CGNet's and DABNet's ``BR``)."""
 
     def __init__(self, c: int):
-        super().__init__(ChannelBN(c), nn.PReLU(c))
+        super().__init__(ChannelBN(c), PReLU(c))
 
 
 class ConvBNPReLU(nn.Sequential):
@@ -81,7 +105,7 @@ class ConvBNPReLU(nn.Sequential):
         dilation: int | tuple[int, int] = 1,
         groups: int = 1,
     ):
-        super().__init__(conv2d(cin, cout, k, stride, dilation, groups), nn.BatchNorm2d(cout), nn.PReLU(cout))
+        super().__init__(conv2d(cin, cout, k, stride, dilation, groups), nn.BatchNorm2d(cout), PReLU(cout))
 
 
 def cbr(cin: int, cout: int, k: int | tuple[int, int] = 3, prelu: bool = False, **kw) -> nn.Sequential:
@@ -104,7 +128,7 @@ class Deconv(nn.Sequential):
         if act == "relu":
             layers.append(nn.ReLU(inplace=True))
         elif act == "prelu":
-            layers.append(nn.PReLU(cout))
+            layers.append(PReLU(cout))
         super().__init__(*layers)
 
 
@@ -132,7 +156,7 @@ class SumConv(nn.Module):
         )
         self.bn = nn.BatchNorm2d(cout) if bn else None
         self.relu = relu
-        self.prelu = nn.PReLU(cout) if prelu else None
+        self.prelu = PReLU(cout) if prelu else None
 
     def forward(self, xs: list[torch.Tensor]) -> torch.Tensor:
         if self.bn is not None and not self.training and torch.onnx.is_in_onnx_export():
@@ -177,7 +201,7 @@ class Downsampler(nn.Module):
         conv_act = not self.pool
         self.conv = SumConv(sizes, n, 3, 2, bn=True, relu=conv_act, bias=False, prelu=conv_act and prelu)
         self.pool_bn = nn.ModuleList(ChannelBN(c) for c in sizes) if self.pool else None
-        self.act = nn.PReLU(cout) if prelu and self.pool else nn.ReLU(inplace=True)
+        self.act = PReLU(cout) if prelu and self.pool else nn.ReLU(inplace=True)
 
     def forward(self, x: torch.Tensor | list[torch.Tensor]) -> torch.Tensor:
         xs = [x] if isinstance(x, torch.Tensor) else x
