@@ -4,7 +4,8 @@
 Some forms are chosen because onnx2tf converts the obvious ones wrongly or with transposes, and
 each computes the same function as the published layer: `ChannelBN` (a BatchNorm no conv
 precedes, as a 1×1 depthwise conv), `SumConv` (a conv over a concat as a sum of convs over its
-pieces), `global_pool`; every conversion is checked against onnxruntime."""
+pieces), `global_pool`, `PReLU` (its slope exported as [1, C, 1, 1]), `ConvTranspose` (padding
+as a crop); every conversion is checked against onnxruntime."""
 
 from __future__ import annotations
 
@@ -115,14 +116,33 @@ def cbr(cin: int, cout: int, k: int | tuple[int, int] = 3, prelu: bool = False, 
     return ConvBNReLU(cin, cout, k, **kw)
 
 
+class ConvTranspose(nn.ConvTranspose2d):
+    """nn.ConvTranspose2d. With padding (k = 3: padding 1, output padding 1) it is exported as the
+    unpadded transposed conv and a crop of its first row and column, the same values: onnx2tf
+    sizes a padded ConvTranspose wrongly when its output's channel count equals the output width
+    (ERFNet's 128 -> 64 at 32×64)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not torch.onnx.is_in_onnx_export():
+            return super().forward(x)
+        return self.exported(x, self.weight, self.bias)
+
+    def exported(self, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
+        """The export form, with the given weight and bias (a BN folded in by `Deconv`)."""
+        p = self.padding[0]
+        y = F.conv_transpose2d(x, weight, bias, self.stride)
+        if p == 0:
+            return y
+        h, w = y.shape[-2] - 2 * p + self.output_padding[0], y.shape[-1] - 2 * p + self.output_padding[1]
+        return y[:, :, p : p + h, p : p + w]
+
+
 class Deconv(nn.Sequential):
     """A stride-2 k×k transposed conv that doubles the size (k = 3: padding 1, output padding 1,
     as ENet and ERFNet publish it; k = 2: no padding), then optionally BN and ReLU / PReLU."""
 
     def __init__(self, cin: int, cout: int, k: int, bias: bool = True, bn: bool = True, act: str = "relu"):
-        layers: list[nn.Module] = [
-            nn.ConvTranspose2d(cin, cout, k, 2, (k - 1) // 2, k % 2, bias=bias and not bn)
-        ]
+        layers: list[nn.Module] = [ConvTranspose(cin, cout, k, 2, (k - 1) // 2, k % 2, bias=bias and not bn)]
         if bn:
             layers.append(nn.BatchNorm2d(cout))
         if act == "relu":
@@ -130,6 +150,19 @@ class Deconv(nn.Sequential):
         elif act == "prelu":
             layers.append(PReLU(cout))
         super().__init__(*layers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """At export the BN is folded into the transposed conv (torch's exporter folds it only
+        into convs, and onnx2tf lays out a BatchNormalization after this one wrongly)."""
+        deconv, rest = self[0], list(self)[1:]
+        if not (torch.onnx.is_in_onnx_export() and rest and isinstance(rest[0], nn.BatchNorm2d)):
+            return super().forward(x)
+        bn = rest.pop(0)
+        scale = bn.weight / torch.sqrt(bn.running_var + bn.eps)
+        y = deconv.exported(x, deconv.weight * scale.view(1, -1, 1, 1), bn.bias - bn.running_mean * scale)
+        for m in rest:
+            y = m(y)
+        return y
 
 
 class SumConv(nn.Module):
