@@ -8,7 +8,7 @@ APT_PKGS := gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm clang clan
 export PATH := $(abspath $(BIN)):$(PATH)
 export TF_CPP_MIN_LOG_LEVEL := 2
 
-.PHONY: install apt demo test test-fast bench lint format clean
+.PHONY: install apt demo test test-fast fuzz bench lint format clean
 
 install: $(STAMP) apt
 
@@ -41,6 +41,11 @@ test: install
 # the inner loop: everything but the long end-to-end tests (marked slow)
 test-fast: install
 	$(BIN)/python -m pytest -q -x -m "not slow" --durations=15 tests; rc=$$?; if [ $$rc = 5 ]; then echo "no tests collected"; rc=0; fi; exit $$rc
+
+# the full structure-aware fuzz (tests/test_fuzz_graph.py): 1,000 mutants through memplan, 200
+# through codegen into host programs built with AddressSanitizer + UBSan and run; `make test` runs a slice
+fuzz: install
+	HARDTOOL_FUZZ_MEMPLAN=1000 HARDTOOL_FUZZ_CODEGEN=200 $(BIN)/python -m pytest -q -x -s tests/test_fuzz_graph.py
 
 bench: install
 	$(BIN)/python -m bench

@@ -9,7 +9,7 @@ import time
 
 from bench.common import ROOT
 
-STAGES = ("quantize", "memplan", "codegen", "device", "kernels", "models", "speed", "compare")
+STAGES = ("quantize", "memplan", "codegen", "device", "protocol", "kernels", "models", "speed", "compare")
 
 
 def main(argv: list[str] | None = None) -> int:

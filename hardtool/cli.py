@@ -29,6 +29,7 @@ COMMANDS: dict[str, str] = {
     "codegen": "hardtool.codegen.cli:codegen_cmd",
     "build": "hardtool.build.cli:build_cmd",
     "flash-and-bench": "hardtool.flash_and_bench.cli:flash_and_bench_cmd",
+    "serve": "hardtool.flash_and_bench.serve:serve_cmd",
     "run": "hardtool.pipeline:run_cmd",
 }
 
@@ -88,6 +89,20 @@ def _usage(e: click.UsageError) -> int:
     return e.exit_code
 
 
+OOM_HINT = "choose a smaller --input-size or fewer images, or free memory"
+_OOM_TEXT = ("can't allocate memory", "not enough memory", "unable to allocate", "out of memory", "bad_alloc")
+
+
+def _out_of_memory(e: BaseException) -> bool:
+    """An allocation that failed, however the library spells it (torch raises RuntimeError)."""
+    return isinstance(e, MemoryError) or any(t in str(e).lower() for t in _OOM_TEXT)
+
+
+def _first_line(e: BaseException) -> str:
+    text = str(e).strip().splitlines()
+    return (text[0] if text else type(e).__name__)[:200]
+
+
 def _run(args: list[str], verbose: bool) -> int:
     """The command's exit code; every failure printed as one line."""
     from hardtool.core import interrupt
@@ -120,6 +135,9 @@ def _run(args: list[str], verbose: bool) -> int:
     except Exception as e:  # noqa: BLE001 - last resort: one line unless --verbose
         if interrupt.requested():
             return _interrupted(NOTHING_WRITTEN)
+        if _out_of_memory(e):
+            click.echo(f"error: out of memory ({_first_line(e)}); {OOM_HINT}", err=True)
+            return 2
         if verbose:
             traceback.print_exc()
         click.echo(f"internal error: {type(e).__name__}: {e} (rerun with --verbose for details)", err=True)

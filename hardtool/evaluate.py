@@ -3,13 +3,13 @@ folder — the same loop and the same metric for every stage, so any stage can b
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import click
 import numpy as np
 
 from hardtool.core.errors import HardtoolError
+from hardtool.core.files import json_text
 from hardtool.data.cityscapes import find_samples
 from hardtool.data.labels import class_names
 from hardtool.metrics import SegScores
@@ -43,9 +43,15 @@ def print_scores(sc: SegScores, title: str) -> None:
     t.add_column("IoU", justify="right")
     for name, v in zip(class_names(), sc.iou, strict=True):
         t.add_row(name, "—" if np.isnan(v) else f"{100 * v:.2f}")
-    t.add_row("[b]mIoU[/b]", f"[b]{100 * sc.miou:.2f}[/b]")
+    t.add_row("[b]mIoU[/b]", f"[b]{_pct(sc.miou)}[/b]")
     Console().print(t)
-    click.echo(f"mIoU {100 * sc.miou:.2f}  pixel acc {100 * sc.pixel_acc:.2f}  ({sc.pixels} labelled pixels)")
+    why = "" if sc.pixels else ": no pixel of these images has a valid label, so there is nothing to score"
+    click.echo(f"mIoU {_pct(sc.miou)}  pixel acc {_pct(sc.pixel_acc)}  ({sc.pixels} labelled pixels{why})")
+
+
+def _pct(v: float) -> str:
+    """A score in percent, or n/a when it is not a number (no labelled pixel, absent class)."""
+    return "n/a" if not np.isfinite(v) else f"{100 * v:.2f}"
 
 
 @click.command("eval")
@@ -63,17 +69,7 @@ def eval_cmd(model: Path, data: Path, split: str, limit: int | None, arch: str |
     predict, size, meta = load_predictor(model, arch)
     sc, cm, _ = evaluate_predictor(predict, data, size, split, limit, progress=not as_json)
     if as_json:
-        click.echo(
-            json.dumps(
-                {
-                    "model": str(model),
-                    "split": split,
-                    "input_size": list(size),
-                    **sc.as_dict(class_names()),
-                    "confusion": cm.tolist(),
-                },
-                indent=2,
-            )
-        )
+        doc = {"model": str(model), "split": split, "input_size": list(size)}
+        click.echo(json_text(doc | sc.as_dict(class_names()) | {"confusion": cm.tolist()}))
     else:
         print_scores(sc, f"{model.name} on {data} ({split})")

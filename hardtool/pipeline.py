@@ -88,7 +88,7 @@ def _memplan(out: Path, log: Log, lean_kernels: bool = False) -> dict:
     return {"arena": doc["arena_size"], "peak": peak, "tflm_arena": tflm, "fits": v["fits"], "lean_ops": lean}
 
 
-def _codegen_and_build(out: Path, board: str, log: Log) -> tuple[Path, dict, dict]:
+def _codegen_and_build(out: Path, board: str, baud: int | None, log: Log) -> tuple[Path, dict, dict]:
     from hardtool.build.firmware import build_firmware
     from hardtool.codegen.generate import generate
     from hardtool.memplan.files import plan_paths
@@ -96,7 +96,7 @@ def _codegen_and_build(out: Path, board: str, log: Log) -> tuple[Path, dict, dic
     template = "qemu" if get_board(board).emulated else "baremetal"
     proj = out / template
     model = out / "model_int8.tflite"
-    cg = generate(model, plan_paths(model)[0], template, proj, force=True)
+    cg = generate(model, plan_paths(model)[0], template, proj, force=True, uart_baud=baud)
     log(
         f"[3/5] codegen    {cg['layers']} layers, {cg['weights_bytes']:,} B of weights, template {template} → {proj}"
     )
@@ -159,7 +159,7 @@ def run_pipeline(
     n: int = 8,
     board: str = "auto",
     port: str | None = None,
-    baud: int = 115200,
+    baud: int | None = None,
     flasher: str = "auto",
     calib_images: int = 64,
     eval_images: int | None = None,
@@ -187,7 +187,7 @@ def run_pipeline(
     summary: dict = {"quantize": _quantize(ckpt, data, out, opts, log)}
     summary["memplan"] = _memplan(out, log, lean_kernels)
     board, port = resolve_board(board, port, log)
-    proj, summary["codegen"], summary["build"] = _codegen_and_build(out, board, log)
+    proj, summary["codegen"], summary["build"] = _codegen_and_build(out, board, baud, log)
     bench = _bench(proj, data, ckpt, board, port, opts, log)
     summary["bit_exact"] = bench.pop("bit_exact")
     summary["bench"] = bench

@@ -165,12 +165,12 @@ def mlperf_ad(inputs: int = 640, width: int = 128, bottleneck: int = 8):
     return model
 
 
-def transposed():
-    """A conv followed by a TRANSPOSE, an op the toolchain does not deploy."""
+def reversed_rows():
+    """A conv followed by a REVERSE_V2, an op the toolchain does not deploy."""
     tf, keras, L = _keras()
     inp = keras.Input((16, 16, 8), batch_size=1)
     y = L.Conv2D(8, 3, padding="same")(inp)
-    return keras.Model(inp, L.Lambda(lambda t: tf.transpose(t, (0, 2, 1, 3)))(y))
+    return keras.Model(inp, L.Lambda(lambda t: tf.reverse(t, [1]))(y))
 
 
 def to_tflite(model, int8: bool = True, seed: int = 0) -> bytes:
@@ -207,7 +207,7 @@ MLPERF = {"mlperf_vww": mlperf_vww, "mlperf_kws": mlperf_kws, "mlperf_ic": mlper
 
 def build(kind: str, out_dir: Path, **kw) -> Path:
     """Write (once) and return out_dir/<kind>.tflite for kind in toy_hard, toy_hard_notail, unet,
-    mobilenet_v2, toy_float, transposed, mlperf_vww, mlperf_kws, mlperf_ic, mlperf_ad."""
+    mobilenet_v2, toy_float, reversed_rows, mlperf_vww, mlperf_kws, mlperf_ic, mlperf_ad."""
     out_dir = Path(out_dir)
     suffix = "_".join(
         f"{k}{'x'.join(map(str, v)) if isinstance(v, tuple) else v}" for k, v in sorted(kw.items())
@@ -229,8 +229,8 @@ def build(kind: str, out_dir: Path, **kw) -> Path:
         data = to_tflite(unet(**kw))
     elif kind == "mobilenet_v2":
         data = to_tflite(mobilenet_v2(**kw))
-    elif kind == "transposed":
-        data = to_tflite(transposed())
+    elif kind == "reversed_rows":
+        data = to_tflite(reversed_rows())
     elif kind in MLPERF:
         data = to_tflite(MLPERF[kind](**kw))
     else:

@@ -88,13 +88,13 @@ def test_a_board_json_may_hold_keys_for_other_stages(monkeypatch: pytest.MonkeyP
     fw = tmp_path / "firmware"
     shutil.copytree(resources.firmware_dir(), fw)
     path = fw / "bsp" / "stm32f769i_disco" / "board.json"
-    d = json.loads(path.read_text()) | {"uart": {"baud": 921600, "usb_bridge": "st-link"}}
+    d = json.loads(path.read_text()) | {"probe_notes": {"swo_mhz": 2, "bridge": "st-link"}}
     path.write_text(json.dumps(d))
     monkeypatch.setenv("HARDTOOL_FIRMWARE_DIR", str(fw))
     caches = (B.boards, B.targets, resources.data_dir)
     [c.cache_clear() for c in caches]
     try:
-        assert B.get_board("disco769").extra == {"uart": {"baud": 921600, "usb_bridge": "st-link"}}
+        assert B.get_board("disco769").extra == {"probe_notes": {"swo_mhz": 2, "bridge": "st-link"}}
         assert B.get_board("disco769").chip.budget_bytes == 512 * KIB
     finally:
         monkeypatch.undo()

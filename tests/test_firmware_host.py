@@ -121,20 +121,23 @@ def test_bad_image_shape_is_one_line(host_exe: Path) -> None:
 
 
 def test_silent_line_fails_in_bounded_time() -> None:
+    """Bounded by the retry count, not measured by a clock (a loaded machine stretches any time)."""
+
     class Silent:
         name = "silent"
+        writes = 0
 
         def read(self, size: int = 1) -> bytes:
             time.sleep(0.01)
             return b""
 
         def write(self, data: bytes) -> int:
+            Silent.writes += 1
             return len(data)
 
         def close(self) -> None:
             pass
 
-    t = time.monotonic()
     with pytest.raises(HardtoolError, match="no answer from the bench firmware"):
         list(run_images(Silent(), [np.zeros((32, 64, 3), np.int8)], timeout=0.1, retries=3))
-    assert time.monotonic() - t < 2
+    assert 1 <= Silent.writes <= 4  # at most retries + 1 tries, never an endless loop

@@ -1,17 +1,26 @@
 """Hardening fuzz: seeded mutants of real models (the zoo's HARD-Edge and, when present, the MLPerf
-Tiny files nobody here wrote) through memplan and codegen. Each mutant ends in a plan (and, for
-codegen, C that compiles with -Wall -Wextra -Werror) or a one-line HardtoolError: never another
-exception. Mutants are byte damage and field-level edits made through the flatbuffer object API
-(tests/graph_mutants.py). HARDTOOL_FUZZ_SCALE=5 runs the full 1,000 / 200 mutants."""
+Tiny files nobody here wrote) through memplan, and through codegen into a host program built with
+AddressSanitizer and UBSan and run on a seeded input. Each mutant ends in a plan (and, for codegen,
+C that compiles with -Wall -Wextra -Werror and runs clean under the sanitizers, or stops at a
+kernel's argument check) or a one-line HardtoolError: never another exception, never a sanitizer
+report. Mutants are byte damage and edits of the flatbuffer's fields and structure made through
+the object API the graph reader uses (tests/graph_mutants.py).
+
+`make test` runs a small seeded slice; `make fuzz` the full run (HARDTOOL_FUZZ_MEMPLAN=1000,
+HARDTOOL_FUZZ_CODEGEN=200). Both spread the mutants over two processes or threads."""
 
 from __future__ import annotations
 
 import collections
 import json
+import multiprocessing
 import os
+import random
 import shutil
 import subprocess
+import threading
 import time
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -25,9 +34,11 @@ from hardtool.memplan.plan import PlanOptions, plan_graph, to_json
 from hardtool.memplan.tflm_layout import tflm_layout
 from tests.graph_mutants import KINDS, mutant
 
-SCALE = float(os.environ.get("HARDTOOL_FUZZ_SCALE", "1"))
-N_MEMPLAN, N_CODEGEN = int(200 * SCALE), int(40 * SCALE)
+N_MEMPLAN = int(os.environ.get("HARDTOOL_FUZZ_MEMPLAN", "120"))
+N_CODEGEN = int(os.environ.get("HARDTOOL_FUZZ_CODEGEN", "12"))
+WORKERS = 2
 FAST = PlanOptions(schedule_states=20_000, place_work=20_000)
+CLANG = shutil.which("clang")
 
 
 @pytest.fixture(scope="module")
@@ -37,6 +48,13 @@ def sources(zoo_model) -> dict[str, bytes]:
     for p in sorted(mlperf.glob("*.tflite")) if mlperf else []:
         models[p.stem] = p.read_bytes()
     return models
+
+
+def assert_one_line_or_op_listing(e: HardtoolError) -> None:
+    """One line, or the listing of ops a model cannot have: a summary line, then one indented
+    line per op (hardtool.core.graph.unsupported_op_error)."""
+    head, *ops = str(e).split("\n")
+    assert not ops or (head.endswith(":") and all(ln.startswith("  op #") for ln in ops)), str(e)
 
 
 def plan_outcome(data: bytes, picture: bool = False) -> tuple[str, dict | None]:
@@ -54,75 +72,189 @@ def plan_outcome(data: bytes, picture: bool = False) -> tuple[str, dict | None]:
             assert timeline_png(doc, plan)[:4] == b"\x89PNG"
         return "planned", doc
     except HardtoolError as e:
-        assert "\n" not in str(e)
+        assert_one_line_or_op_listing(e)
         return "refused", None
 
 
-def run_fuzz(items, check) -> tuple[collections.Counter, list[str]]:
-    """Outcome counts and the internal errors, each with what reproduces it."""
-    counts: collections.Counter = collections.Counter()
-    internal = []
-    for label, seed, data_kind in items:
-        kind, data = data_kind
-        try:
-            counts[f"{kind}:{check(data)}"] += 1
-        except Exception as e:  # noqa: BLE001 - exactly what this test looks for
-            internal.append(f"{label} seed {seed} ({kind}): {type(e).__name__}: {str(e)[:200]}")
-    return counts, internal
-
-
-def test_memplan_mutants_never_give_an_internal_error(sources):
+def pick(sources: dict[str, bytes], seed: int) -> tuple[str, str, bytes]:
+    """(source name, mutation kind, mutant) for ``seed``: the sources in turn."""
     names = sorted(sources)
-    items = ((names[s % len(names)], s, mutant(sources[names[s % len(names)]], s)) for s in range(N_MEMPLAN))
+    name = names[seed % len(names)]
+    return (name, *mutant(sources[name], seed))
+
+
+def _fuzz_one(check, sources: dict[str, bytes], seed: int) -> tuple[str, str]:
+    """(kind:outcome, '') or (kind, what went wrong and how to reproduce it)."""
+    name, kind, data = pick(sources, seed)
+    try:
+        return f"{kind}:{check(data, seed)}", ""
+    except Exception as e:  # noqa: BLE001 - exactly what this test looks for
+        return kind, f"{name} seed {seed} ({kind}): {type(e).__name__}: {str(e)[:300]}"
+
+
+_SOURCES: dict[str, bytes] = {}
+
+
+def _init_worker(sources: dict[str, bytes]) -> None:
+    _SOURCES.update(sources)
+
+
+def _memplan_one(seed: int) -> tuple[str, str]:
+    return _fuzz_one(lambda d, s: plan_outcome(d, picture=s % 64 == 0)[0], _SOURCES, seed)
+
+
+def summarise(results: list[tuple[str, str]]) -> tuple[collections.Counter, list[str]]:
+    counts = collections.Counter(k for k, err in results if not err)
+    return counts, [err for _, err in results if err]
+
+
+@pytest.mark.slow
+def test_memplan_mutants_never_give_an_internal_error(sources):
     t0 = time.perf_counter()
-    counts, internal = run_fuzz(items, lambda d: plan_outcome(d, picture=len(d) % 16 == 0)[0])
+    ctx = multiprocessing.get_context("spawn")  # no fork of a process that may hold TensorFlow's threads
+    with ProcessPoolExecutor(WORKERS, mp_context=ctx, initializer=_init_worker, initargs=(sources,)) as ex:
+        results = list(ex.map(_memplan_one, range(N_MEMPLAN), chunksize=8))
+    counts, internal = summarise(results)
+    print(
+        f"\n{N_MEMPLAN} memplan mutants in {time.perf_counter() - t0:.1f} s: {len(internal)} internal errors; "
+        f"{dict(sorted(counts.items()))}"
+    )
     assert not internal, internal[:10]
     assert sum(counts.values()) == N_MEMPLAN
-    kinds = {k.split(":")[0] for k in counts}
-    assert kinds == set(KINDS), kinds  # every kind of mutation was tried
+    if N_MEMPLAN >= 8 * len(KINDS):
+        assert {k.split(":")[0] for k in counts} == set(KINDS)  # every kind of mutation was tried
     assert any(k.endswith(":planned") for k in counts) and any(k.endswith(":refused") for k in counts)
-    print(f"{N_MEMPLAN} memplan mutants in {time.perf_counter() - t0:.1f} s: {dict(sorted(counts.items()))}")
 
 
-def compile_model_c(project: Path) -> None:
-    r = subprocess.run(
-        ["gcc", "-std=c99", "-fsyntax-only", "-Wall", "-Wextra", "-Werror", "-Ikernels", "model.c"],
-        cwd=project,
-        capture_output=True,
-        text=True,
-    )
+# ---- codegen, and the generated C under AddressSanitizer + UBSan ---------------------------------
+
+SAN_FLAGS = [
+    "-std=c99", "-O1", "-g", "-fno-omit-frame-pointer", "-Wall", "-Wextra", "-Werror",
+    "-fsanitize=address,undefined", "-fno-sanitize-recover=all",
+]  # fmt: skip
+SAN_ENV = {"ASAN_OPTIONS": "detect_leaks=1:abort_on_error=0", "UBSAN_OPTIONS": "print_stacktrace=1"}
+
+
+class SanitizerReport(AssertionError):
+    """The generated program crashed or a sanitizer reported (what this fuzz must never see)."""
+
+
+class SanitizedHost:
+    """Builds generated host projects with ASan + UBSan; the kernel library (identical in every
+    project) is compiled once per set of files and defines, the model per project."""
+
+    def __init__(self, cache: Path):
+        self.cache = cache
+        self.lock = threading.Lock()
+        self.kernels: dict[tuple, list[Path]] = {}
+
+    def _kernel_objects(self, project: Path, defines: list[str]) -> list[Path]:
+        files = sorted(p.name for p in (project / "kernels").glob("*.c"))
+        key = (tuple(files), tuple(defines))
+        with self.lock:
+            if key not in self.kernels:
+                out = self.cache / f"k{len(self.kernels)}"
+                out.mkdir()
+                for f in files:
+                    src = project / "kernels" / f
+                    cmd = [CLANG, *SAN_FLAGS, *defines, f"-I{project / 'kernels'}", "-c", str(src)]
+                    run_checked([*cmd, "-o", str(out / f.replace(".c", ".o"))], "kernels")
+                self.kernels[key] = sorted(out.glob("*.o"))
+            return self.kernels[key]
+
+    def build(self, project: Path, defines: dict) -> Path:
+        flags = [f"-D{k}={v}" for k, v in defines.items()]
+        objs = self._kernel_objects(project, flags)
+        exe = project / "model_host_san"
+        srcs = [str(project / "model.c"), str(project / "main_host.c")]
+        inc = [f"-I{project}", f"-I{project / 'kernels'}"]
+        run_checked([CLANG, *SAN_FLAGS, *flags, *inc, *srcs, *map(str, objs), "-lm", "-o", str(exe)], "model")
+        return exe
+
+    @staticmethod
+    def run(exe: Path, input_bytes: int, output_bytes: int, seed: int) -> str:
+        """'ran' (every output byte written) or 'stopped by a kernel check' (exit 3, one line)."""
+        data = random.Random(seed).randbytes(input_bytes)
+        r = subprocess.run([str(exe)], input=data, capture_output=True, env=os.environ | SAN_ENV, timeout=600)
+        err = r.stderr.decode(errors="replace")
+        if r.returncode < 0 or "Sanitizer" in err or "runtime error:" in err:
+            raise SanitizerReport(f"exit {r.returncode}: {err[-1500:]}")
+        if r.returncode == 0 and len(r.stdout) == output_bytes:
+            return "ran"
+        if r.returncode == 3 and err.startswith("error: layer ") and err.count("\n") == 1:
+            return "stopped by a kernel check"
+        raise AssertionError(
+            f"host program: exit {r.returncode}, {len(r.stdout)} of {output_bytes} B, {err[:300]}"
+        )
+
+
+@pytest.fixture(scope="module")
+def host(tmp_path_factory) -> SanitizedHost:
+    return SanitizedHost(tmp_path_factory.mktemp("sanitized"))
+
+
+def run_checked(cmd: list[str], what: str) -> None:
+    r = subprocess.run(cmd, capture_output=True, text=True)
     if r.returncode:
-        raise AssertionError(f"generated C does not compile: {r.stderr[:300]}")
+        raise AssertionError(f"generated C ({what}) does not compile: {r.stderr[:600]}")
 
 
-@pytest.mark.skipif(shutil.which("gcc") is None, reason="needs gcc")
-def test_codegen_mutants_give_c_that_compiles_or_one_line(sources, tmp_path):
+@pytest.mark.skipif(CLANG is None, reason="needs clang (apt-get install -y clang)")
+def test_codegen_mutants_compile_and_run_clean_under_sanitizers(sources, host, tmp_path):
     from hardtool.codegen.generate import generate
 
-    def codegen(data: bytes) -> str:
+    def codegen(data: bytes, seed: int) -> str:
         status, doc = plan_outcome(data)
         if doc is None:
-            return status
-        work = Path(tmp_path / f"m{len(list(tmp_path.iterdir()))}")
+            return "refused by memplan"
+        work = tmp_path / f"m{seed}"
         work.mkdir()
         (work / "model.tflite").write_bytes(data)
         (work / "model.memplan.json").write_text(json.dumps(doc))
         try:
-            generate(work / "model.tflite", work / "model.memplan.json", "host", work / "host")
+            summary = generate(work / "model.tflite", work / "model.memplan.json", "host", work / "host")
         except HardtoolError as e:
-            # one line, or the op listing: a summary line, then one indented line per op
-            head, *ops = str(e).split("\n")
-            assert not ops or (head.endswith(":") and all(ln.startswith("  ") for ln in ops)), str(e)
+            assert_one_line_or_op_listing(e)
             return "refused by codegen"
-        compile_model_c(work / "host")
+        exe = host.build(work / "host", summary["defines"])
+        n_in, n_out = (sum(t["bytes"] for t in summary[k]) for k in ("inputs", "outputs"))
+        outcome = host.run(exe, n_in, n_out, seed)
         shutil.rmtree(work)
-        return "compiled"
+        return outcome
 
-    src = sources["hard_edge"]
     t0 = time.perf_counter()
-    counts, internal = run_fuzz(
-        (("hard_edge", s, mutant(src, 10_000 + s)) for s in range(N_CODEGEN)), codegen
+    seeds = range(10_000, 10_000 + N_CODEGEN)
+    with ThreadPoolExecutor(WORKERS) as ex:
+        results = list(ex.map(lambda s: _fuzz_one(codegen, sources, s), seeds))
+    counts, internal = summarise(results)
+    reports = [e for e in internal if "SanitizerReport" in e]
+    print(
+        f"\n{N_CODEGEN} codegen mutants in {time.perf_counter() - t0:.1f} s: {len(internal) - len(reports)} "
+        f"internal errors, {len(reports)} sanitizer reports; {dict(sorted(counts.items()))}"
     )
     assert not internal, internal[:10]
-    assert any(k.endswith(":compiled") for k in counts), counts
-    print(f"{N_CODEGEN} codegen mutants in {time.perf_counter() - t0:.1f} s: {dict(sorted(counts.items()))}")
+    assert any(k.endswith(":ran") for k in counts), counts
+
+
+@pytest.mark.skipif(CLANG is None, reason="needs clang (apt-get install -y clang)")
+def test_a_plan_that_does_not_fit_its_arena_is_refused_at_start_up(sources, host, tmp_path):
+    """The start-up check: model.h edited to a smaller arena (as by hand) → the runtime refuses
+    before any kernel writes, with its own error code, under the sanitizers (no overflow first)."""
+    from hardtool.codegen.generate import generate
+
+    status, doc = plan_outcome(sources["hard_edge"])
+    assert status == "planned"
+    (tmp_path / "m.tflite").write_bytes(sources["hard_edge"])
+    (tmp_path / "m.memplan.json").write_text(json.dumps(doc))
+    summary = generate(tmp_path / "m.tflite", tmp_path / "m.memplan.json", "host", tmp_path / "h")
+    header = tmp_path / "h" / "model.h"
+    size = summary["arena_size"]
+    text = header.read_text()
+    assert f"#define HARD_ARENA_SIZE {size} " in text
+    header.write_text(
+        text.replace(f"#define HARD_ARENA_SIZE {size} ", f"#define HARD_ARENA_SIZE {size - 16} ")
+    )
+    exe = host.build(tmp_path / "h", summary["defines"])
+    r = subprocess.run([str(exe)], input=bytes(summary["inputs"][0]["bytes"]), capture_output=True)
+    assert r.returncode == 3 and r.stdout == b""
+    assert r.stderr == b"error: the plan does not fit the arena (model.c or model.h was edited?)\n"

@@ -16,7 +16,7 @@ def models(tmp_path_factory):
     import model_builders as mm
 
     d = tmp_path_factory.mktemp("graph_models")
-    return {k: mm.build(k, d) for k in ("toy_hard", "toy_float", "transposed")}
+    return {k: mm.build(k, d) for k in ("toy_hard", "toy_float", "reversed_rows")}
 
 
 def test_reader_matches_tflite_interpreter(models):
@@ -95,9 +95,9 @@ def test_float_model_is_refused_naming_the_ops(models):
 
 def test_unsupported_op_is_named_with_its_index(models):
     with pytest.raises(
-        HardtoolError, match=r"1 op\(s\) that hardtool cannot deploy.*\n  op #1 TRANSPOSE \(\[1, 16, 16, 8\]"
+        HardtoolError, match=r"1 op\(s\) that hardtool cannot deploy.*\n  op #1 REVERSE_V2 \(\[1, 16, 16, 8\]"
     ):
-        load_tflite(models["transposed"])
+        load_tflite(models["reversed_rows"])
 
 
 @pytest.mark.parametrize("cut", [0, 7, 100, 1000, 0.5, 0.9])

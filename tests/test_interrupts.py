@@ -19,24 +19,53 @@ import pytest
 FIXTURES = Path(__file__).parent / "fixtures"
 
 
-def descendants(pid: int) -> list[str]:
-    """Command lines of every process below ``pid``."""
-    parent: dict[int, int] = {}
-    cmd: dict[int, str] = {}
+def _processes() -> dict[int, tuple[int, int, str]]:
+    """pid -> (parent pid, session id, command line), each process read once; a process that exits
+    while being read is left out whole (never half-recorded), so a vanishing child cannot raise."""
+    found: dict[int, tuple[int, int, str]] = {}
     for d in Path("/proc").iterdir():
-        if d.name.isdigit():
-            try:
-                parent[int(d.name)] = int((d / "stat").read_text().rsplit(")", 1)[1].split()[1])
-                cmd[int(d.name)] = (d / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-            except (OSError, IndexError, ValueError):
-                continue
-    found, todo = [], [pid]
+        if not d.name.isdigit():
+            continue
+        try:
+            fields = (d / "stat").read_text().rsplit(")", 1)[1].split()
+            line = (d / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            found[int(d.name)] = (int(fields[1]), int(fields[3]), line)
+        except (OSError, IndexError, ValueError):
+            continue
+    return found
+
+
+def _below(pid: int, procs: dict[int, tuple[int, int, str]]) -> dict[int, str]:
+    """pid -> command line of every process below ``pid`` in ``procs``."""
+    found: dict[int, str] = {}
+    todo = [pid]
     while todo:
         p = todo.pop()
-        kids = [c for c, pp in parent.items() if pp == p]
-        found += [cmd[c] for c in kids]
-        todo += kids
+        for c, (pp, _, line) in procs.items():
+            if pp == p and c not in found and c != pid:
+                found[c] = line
+                todo.append(c)
     return found
+
+
+def descendants(pid: int) -> list[str]:
+    """Command lines of every process below ``pid``, and of every process still in the session
+    ``pid`` leads (ctrl_c starts each run in its own session), so an orphan reparented after
+    ``pid`` exited still counts."""
+    procs = _processes()
+    below = _below(pid, procs)
+    return [
+        *below.values(),
+        *(line for c, (_, sid, line) in procs.items() if sid == pid and c not in below | {pid: ""}),
+    ]
+
+
+def left_running(needle: str) -> list[str]:
+    """Processes that ran below the last ctrl_c run when Ctrl-C was pressed, whose command line
+    holds ``needle``, and that still run now (same pid, same command line). Catches children
+    started in sessions of their own (QEMU), which are reparented, not ended, when hardtool exits."""
+    now = _processes()
+    return [line for c, line in ctrl_c.children.items() if needle in line and c in now and now[c][2] == line]
 
 
 def ctrl_c(
@@ -48,9 +77,11 @@ def ctrl_c(
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         p = subprocess.Popen([*cmd, *args], stdout=out, stderr=err, start_new_session=True)
         ctrl_c.pid, pressed, deadline = p.pid, when is None, time.monotonic() + timeout
+        ctrl_c.children = {}
         while p.poll() is None and time.monotonic() < deadline:
             if not pressed and when():
                 time.sleep(after)
+                ctrl_c.children = _below(p.pid, _processes())
                 os.killpg(p.pid, signal.SIGINT)
                 pressed = True
             time.sleep(0.005)

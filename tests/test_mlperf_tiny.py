@@ -8,12 +8,12 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-import time
 from pathlib import Path
 
 import model_builders
 import numpy as np
 import pytest
+from mlperf_client import DutClient, results
 
 from hardtool.codegen.generate import generate
 from hardtool.memplan.files import plan_to_files
@@ -23,6 +23,7 @@ needs_board = pytest.mark.skipif(
     reason="needs arm-none-eabi-gcc and qemu-system-arm",
 )
 ARCHITECTURES = ["mlperf_vww", "mlperf_kws", "mlperf_ic", "mlperf_ad"]
+pytestmark = pytest.mark.slow  # the MLPerf Tiny reference architectures end to end
 
 
 @pytest.fixture(scope="module")
@@ -85,43 +86,6 @@ def test_reference_architecture_on_the_emulated_board(kind, tmp_path, keras_dir)
     assert saved["agreement"]["bit_exact"] and not (tmp_path / "qemu" / "bench" / "masks.png").exists()
 
 
-class DutClient:
-    """The MLPerf Tiny runner's side of the serial protocol: a command ends with '%', the reply
-    is every line up to 'm-ready'."""
-
-    def __init__(self, ser):
-        self.ser = ser
-        self.buf = b""
-
-    def lines(self, timeout: float = 60.0) -> list[str]:
-        out, deadline = [], time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            self.buf += self.ser.read(max(1, getattr(self.ser, "in_waiting", 0)))
-            while b"\n" in self.buf:
-                line, self.buf = self.buf.split(b"\n", 1)
-                if line.strip():
-                    out.append(line.strip().decode())
-                if line.strip() == b"m-ready":
-                    return out
-        raise TimeoutError(f"no m-ready after {out}")
-
-    def command(self, text: str, timeout: float = 60.0) -> list[str]:
-        self.ser.write(f"{text}%".encode())
-        return self.lines(timeout)
-
-    def load(self, data: bytes, per_line: int = 31) -> list[str]:
-        """`db load N`, then `db <hex>` with 31 bytes a line, as the runner sends them."""
-        assert self.command(f"db load {len(data)}") == [f"m-[Expecting {len(data)} bytes]", "m-ready"]
-        replies = [self.command("db " + data[i : i + per_line].hex()) for i in range(0, len(data), per_line)]
-        assert all(r == ["m-ready"] for r in replies[:-1]) and replies[-1] == ["m-load-done", "m-ready"]
-        return replies[-1]
-
-
-def results(lines: list[str]) -> np.ndarray:
-    (line,) = [ln for ln in lines if ln.startswith("m-results-[")]
-    return np.array([float(v) for v in line[len("m-results-[") : -1].split(",")])
-
-
 def requantize(values: np.ndarray, out: dict) -> np.ndarray:
     return np.round(values / out["scale"]).astype(np.int64) + out["zero_point"]
 
@@ -176,8 +140,14 @@ def test_mlperf_input_conversions_on_the_host(mode, tmp_path, keras_dir):
 
     tfl, _ = planned("mlperf_ad", tmp_path, keras_dir, tflm=False)
     proj = tmp_path / "dut"
-    summary = generate(
-        tfl, tmp_path / "model_int8.memplan.json", "qemu", proj, protocol="mlperf-tiny", mlperf_input=mode
+    summary = generate(  # float32: the AD reference's input and anomaly score; uint8 as IC's
+        tfl,
+        tmp_path / "model_int8.memplan.json",
+        "qemu",
+        proj,
+        protocol="mlperf-tiny",
+        mlperf_input=mode,
+        mlperf_model="ic01" if mode == "uint8" else None,
     )
     defines = [f"-D{k}={v}" for k, v in summary["defines"].items()]
     srcs = [proj / "model.c", proj / "mlperf" / "mlperf_dut.c", *sorted((proj / "kernels").glob("*.c"))]
@@ -212,6 +182,12 @@ def test_mlperf_input_conversions_on_the_host(mode, tmp_path, keras_dir):
             )
         with pytest.raises(HardtoolError, match="mlperf-tiny protocol"):
             read_project(proj)
-    assert np.array_equal(
-        requantize(results(lines), summary["outputs"][0]), want.reshape(-1).astype(np.int64)
-    )
+    if mode == "uint8":
+        assert np.array_equal(
+            requantize(results(lines), summary["outputs"][0]), want.reshape(-1).astype(np.int64)
+        )
+        return
+    out = summary["outputs"][0]
+    d = np.float32(out["scale"]) * (want.reshape(-1).astype(np.float32) - out["zero_point"]) - raw.reshape(-1)
+    (score,) = results(lines)
+    assert abs(score - float(np.mean(d * d, dtype=np.float32))) <= 0.0011

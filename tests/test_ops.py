@@ -18,7 +18,8 @@ from hardtool.ops.tflm_ops import TFLM_BUILTINS, TFLM_METHODS
 from tests.test_codegen import assert_bit_exact, project
 
 ROOT = Path(__file__).resolve().parents[1]
-HEADER = (ROOT / "firmware" / "kernels" / "hard_kernels.h").read_text()
+# hard_kernels.h and the headers it includes (hard_conv_ext.h, hard_data.h)
+HEADER = "".join(p.read_text() for p in sorted((ROOT / "firmware" / "kernels").glob("hard_*.h")))
 MLPERF_DIR = mlperf_dir() or Path("shared/mlperf-tiny")
 C_LIBRARY = {"memmove"}  # a reshape the plan cannot alias is one C library copy
 
@@ -34,11 +35,12 @@ def test_every_record_is_complete():
     for name, r in recs.items():
         need, most, outs = r.arity
         assert name == r.name and name.isupper(), name
-        assert 0 <= need and (most is None or most >= need) and outs >= 1, name
+        assert 0 <= need and (most is None or most >= need) and (outs is None or outs >= 1), name
         assert isinstance(r.memory, Memory) and r.summary, name
         assert not r.runs or r.choose is not None, f"{name} has an emitter but no kernel choice"
         assert r.choose is None or r.runs, f"{name} chooses a kernel it cannot emit"
         assert not r.strided_output or r.runs, name
+        assert not r.lean or r.runs, name
         if name in TFLM_METHODS:  # a TFLite builtin TFLite Micro registers: its resolver method
             assert r.tflm == TFLM_METHODS[name], name
         else:
@@ -70,15 +72,14 @@ def test_tables_are_derived_from_the_records():
     assert {"CONV_2D", "DEPTHWISE_CONV_2D", "AVERAGE_POOL_2D", "MAX_POOL_2D"} <= tables.SPATIAL_OPS
     assert tables.SPATIAL_OPS <= tables.STRIDED_OUTPUT_OPS
     assert tables.RESOLVER == {n: r.tflm for n, r in recs.items() if r.tflm}
+    assert tables.LEAN_OPS == {n for n, r in recs.items() if r.lean} == {"CONV_2D", "DEPTHWISE_CONV_2D"}
 
 
 def test_readme_op_table_is_generated_from_the_records():
     readme = (ROOT / "README.md").read_text()
     m = re.search(r"<!-- op-table:start -->\n(.*?)<!-- op-table:end -->", readme, re.S)
     assert m, "README.md lacks the op table markers"
-    assert m.group(1) == tables.op_table_markdown(), (
-        "regenerate it from hardtool.ops.tables.op_table_markdown()"
-    )
+    assert m.group(1) == tables.op_table_markdown(), "regenerate it: python -m hardtool.ops.tables README.md"
     text = tables.op_table_text()
     assert all(f"{n} " in text for n in TFLM_METHODS)
 
@@ -137,12 +138,15 @@ def test_dsp_build_calls_the_chosen_kernels_and_is_bit_exact(zoo_model, tmp_path
     assert_bit_exact(proj, n_inputs=2)
 
 
-@pytest.mark.parametrize("name", ["vww_96_int8"])
+@pytest.mark.parametrize(
+    "name", ["vww_96_int8", "resnet8_quant", "kws_ref_model", "ad01_int8", "strm_ww_int8"]
+)
 def test_mlperf_tiny_calls_match_codegen_json(name, tmp_path):
     path = MLPERF_DIR / f"{name}.tflite"
     if not path.is_file():
         pytest.skip(f"{path} not present")
     proj = project(path, tmp_path, "qemu")
     seen = assert_calls_match_codegen_json(proj)
-    assert seen.get("hard_depthwise_conv_3x3_s8", 0) > 0
-    assert_bit_exact(proj, n_inputs=1)
+    if name == "vww_96_int8":  # MobileNet: 3x3 depthwise layers, bit-exact through the DSP choices
+        assert seen.get("hard_depthwise_conv_3x3_s8", 0) > 0
+        assert_bit_exact(proj, n_inputs=1)

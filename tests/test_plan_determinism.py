@@ -65,6 +65,7 @@ def models(tmp_path_factory) -> list[Path]:
     return out + [MLPERF / "vww_96_int8.tflite"]
 
 
+@pytest.mark.slow
 def test_plan_is_the_same_under_load(models: list[Path]) -> None:
     quiet = [plan_text(m, "0") for m in models]
     burner = subprocess.Popen([sys.executable, "-c", BURN], start_new_session=True)
@@ -98,6 +99,7 @@ def test_plan_ignores_the_clock(models: list[Path], monkeypatch: pytest.MonkeyPa
     assert plan(model) == want
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not shutil.which("arm-none-eabi-gcc"), reason="arm-none-eabi-gcc not installed")
 def test_codegen_and_build_twice_give_the_same_firmware(tmp_path: Path) -> None:
     """Two projects generated in different folders, by interpreters with different hash seeds,

@@ -210,6 +210,7 @@ def test_random_resized_crop_resizes_like_pil():
     )
 
 
+@pytest.mark.slow
 def test_pretrain_learns(folder, tmp_path):
     """Loss falls and val top-1 ends well above chance (25 %) after a few epochs."""
     cfg = small(
@@ -276,6 +277,7 @@ def _args(cfg: PretrainConfig) -> list[str]:
     return out
 
 
+@pytest.mark.slow
 def test_torchrun_two_processes_equal_one(folder, reference, tmp_path):
     """torchrun, 2 CPU processes (gloo), same seed / batch / micro-batch: the same weights, BN
     running statistics, losses and accuracy as the single process."""

@@ -34,6 +34,17 @@ def lib(tmp_path_factory) -> ctypes.CDLL:
     so.hp_crc32.restype = ctypes.c_uint32
     so.hp_crc32.argtypes = [ctypes.c_uint32, ctypes.c_char_p, ctypes.c_size_t]
     so.hp_parser_feed.argtypes = [ctypes.c_void_p, ctypes.c_uint8, ctypes.POINTER(Frame)]
+    so.hp_crc32_shift_const.restype = ctypes.c_uint32
+    so.hp_crc32_shift_const.argtypes = [ctypes.c_size_t]
+    so.hp_crc32_combine.restype = ctypes.c_uint32
+    so.hp_crc32_combine.argtypes = [ctypes.c_uint32, ctypes.c_uint32, ctypes.c_uint32]
+    so.hp_frame_payload_crc.restype = ctypes.c_uint32
+    so.hp_frame_payload_crc.argtypes = [
+        ctypes.POINTER(Frame),
+        ctypes.c_size_t,
+        ctypes.c_uint32,
+        ctypes.c_uint32,
+    ]
     so.hp_rle_encode.restype = ctypes.c_size_t
     so.hp_rle_encode.argtypes = [ctypes.c_char_p, ctypes.c_size_t, ctypes.c_char_p, ctypes.c_size_t]
     so.hp_rle_decode.restype = ctypes.c_long
@@ -74,8 +85,9 @@ class Writer(ctypes.Structure):
         ("ctx", ctypes.c_void_p),
         ("crc", ctypes.c_uint32),
         ("left", ctypes.c_uint16),
-        ("n", ctypes.c_uint8),
-        ("block", ctypes.c_uint8 * 255),
+        ("code", ctypes.c_uint16),
+        ("len", ctypes.c_uint16),
+        ("buf", ctypes.c_uint8 * 256),
     ]
 
 
@@ -114,6 +126,45 @@ def c_write(lib, type_: int, seq: int, payload: bytes) -> bytes:
 @given(st.binary(max_size=3000))
 def test_crc_matches_zlib(lib, data: bytes) -> None:
     assert lib.hp_crc32(0, data, len(data)) == P.crc32(data)
+
+
+@given(st.binary(max_size=600), st.binary(max_size=2000))
+def test_crc_combine_is_zlib(lib, a: bytes, b: bytes) -> None:
+    k = lib.hp_crc32_shift_const(len(b))
+    assert lib.hp_crc32_combine(P.crc32(a), P.crc32(b), k) == P.crc32(a + b)
+    assert lib.hp_crc32_combine(P.crc32(a), P.crc32(a + b), k) == P.crc32(b)  # linear: the inverse too
+
+
+@given(st.integers(0, 0xFFFF), st.binary(max_size=1200), st.integers(0, 1200), st.binary(max_size=300))
+def test_frame_payload_crc_from_the_frame_crc(
+    lib, seq: int, payload: bytes, skip: int, before: bytes
+) -> None:
+    """A tile's rows extend the input's CRC from the frame's CRC alone (what the firmware does)."""
+    skip = min(skip, len(payload))
+    raw = ctypes.create_string_buffer(P.raw_frame(P.TILE, seq, payload))
+    f = Frame(2, P.TILE, seq, len(payload), ctypes.cast(ctypes.byref(raw, 6), ctypes.POINTER(ctypes.c_uint8)))
+    k = lib.hp_crc32_shift_const(len(payload) - skip)
+    assert lib.hp_frame_payload_crc(ctypes.byref(f), skip, 0, k) == P.crc32(payload[skip:])
+    assert lib.hp_frame_payload_crc(ctypes.byref(f), skip, P.crc32(before), k) == P.crc32(
+        before + payload[skip:]
+    )
+
+
+runs = st.lists(st.tuples(st.integers(0, 255), st.integers(1, 700)), max_size=12)
+
+
+@given(runs)
+def test_rle_c_equals_python_on_long_runs(lib, spans) -> None:
+    data = b"".join(bytes([v]) * n for v, n in spans)
+    out = ctypes.create_string_buffer(2 * len(data) + 2)
+    n = lib.hp_rle_encode(data, len(data), out, len(out))
+    assert out.raw[:n] == P.rle_encode(data)
+
+
+@given(st.integers(0, 0xFFFF), runs)
+def test_c_writer_on_long_runs(lib, seq: int, spans) -> None:
+    payload = b"".join(bytes([v]) * n for v, n in spans)[:0xFFFF]
+    assert c_write(lib, P.TILE, seq, payload) == P.encode_frame(P.TILE, seq, payload)
 
 
 @settings(max_examples=200)

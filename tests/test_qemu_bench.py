@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import shutil
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -120,6 +119,7 @@ def test_reset_command_mid_image_resumes(elf: Path) -> None:
     assert results[1].stats["resets"] == 1
 
 
+@pytest.mark.slow
 def test_fault_injection_proxy_corrupt_drop_delay(elf: Path) -> None:
     images = fakemodel.random_images(4, seed=13)
     with QemuBoard(elf, timeout=90, connect=False) as board:
@@ -133,17 +133,73 @@ def test_fault_injection_proxy_corrupt_drop_delay(elf: Path) -> None:
     assert sum(proxy.counts.values()) > 0
 
 
+def test_one_error_per_thousand_bytes_shrinks_the_tiles_and_still_finishes_bit_exact(elf: Path) -> None:
+    """At 1e-3 corrupt bytes per byte (both ways) a full 5-row tile (965 B) is damaged about 62 %
+    of the time: the tiles shrink to what gets through, grow back when it does, and every label
+    map is bit-exact."""
+    images = fakemodel.random_images(6, seed=21)
+    with QemuBoard(elf, timeout=600, connect=False) as board:
+        proxy = FaultProxy(board.port, corrupt=1e-3, seed=9)
+        try:
+            session = BenchSession(Link(proxy.url), timeout=0.6)
+            session.hello()
+            results = [session.infer(i, img) for i, img in enumerate(images)]
+        finally:
+            proxy.close()
+    _check(results, images)
+    s = session.stats
+    print(
+        f"1e-3: {s.resends} resends, smallest tile {s.smallest_tile} rows, grew back {s.tile_growths} times"
+    )
+    assert proxy.counts["corrupt"] > 0 and s.resends > 0
+    assert 1 <= s.smallest_tile < 5 and s.tile_growths > 0
+
+
+def test_a_board_reset_and_a_pulled_cable_mid_run_are_survived(elf: Path) -> None:
+    """The fault proxy pulls the cable for a second (the port is gone, then back) before image 1
+    and resets the board before image 2: the port is opened again, the reset is seen (its boot
+    HELLO) and the image sent again; every label map is bit-exact."""
+    images = fakemodel.random_images(4, seed=31)
+    with QemuBoard(elf, timeout=600, connect=False) as board:
+        proxy = FaultProxy(board.port, seed=4)
+        try:
+            link = Link(proxy.url, reopen_within=30.0)
+            session = BenchSession(link, timeout=0.6)
+            session.hello()
+            results = []
+            for i, img in enumerate(images):
+                if i == 1:
+                    proxy.unplug(1.0)
+                if i == 2:
+                    proxy.reset_board()
+                results.append(session.infer(i, img))
+        finally:
+            proxy.close()
+    _check(results, images)
+    print(f"reopens {link.reopens}, resets {session.stats.resets}, resends {session.stats.resends}")
+    assert link.reopens >= 1 and proxy.counts["unplug"] == 1
+    assert session.stats.resets == 1 and results[2].stats["resets"] == 1 and proxy.counts["reset"] == 1
+
+
 def test_hopeless_line_fails_cleanly_in_bounded_time(elf: Path) -> None:
+    """Bounded by the retry counts (frames sent), not by a clock: a loaded machine stretches time."""
+
+    class Counting(Link):
+        sent = 0
+
+        def send(self, type_: int, payload: bytes = b"") -> int:
+            Counting.sent += 1
+            return super().send(type_, payload)
+
     images = fakemodel.random_images(2, seed=14)
     with QemuBoard(elf, timeout=60, connect=False) as board:
         proxy = FaultProxy(board.port, corrupt=0.05, drop=0.05, seed=6)
-        t = time.monotonic()
         try:
             with pytest.raises(HardtoolError) as e:
-                list(run_images(Link(proxy.url), images, timeout=0.3, retries=3))
+                list(run_images(Counting(proxy.url), images, timeout=0.3, retries=3))
         finally:
             proxy.close()
-    assert time.monotonic() - t < 30
+    assert 1 <= Counting.sent <= 400
     assert "\n" not in str(e.value)
 
 
@@ -174,8 +230,8 @@ def test_qemu_is_stopped_on_every_exit_path(elf: Path) -> None:
             raise RuntimeError("boom")
     assert proc.poll() is not None
     board = QemuBoard(elf, timeout=1.0).start()
-    time.sleep(1.5)  # the watchdog stops a forgotten emulator
-    assert board.proc.poll() is not None and board.timed_out
+    board.proc.wait(120)  # the watchdog stops a forgotten emulator (waited for, not slept on: load)
+    assert board.timed_out
 
 
 def test_missing_qemu_is_one_line(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, elf: Path) -> None:

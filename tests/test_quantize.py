@@ -115,6 +115,7 @@ def test_tflite_input_passes_through(demo_quant, synth_data, tmp_path):
     assert (tmp_path / "again" / "model_int8.tflite").read_bytes() == (out / "model_int8.tflite").read_bytes()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("arch", ["hard_xxs", "hard_xs", "hard_s", "hard_gpu", "hard_edge"])
 def test_every_variant_converts_to_native_int8(arch, zoo_model):
     from hardtool.quantize.validate import check_int8_graph, check_tail, load_interpreter, op_list

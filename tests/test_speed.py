@@ -34,12 +34,39 @@ class _Sleeper(torch.nn.Module):
         return x[:, :2, ::8, ::8]
 
 
-def test_timer_measures_the_forward():
-    m = speed.time_model(_Sleeper(), (64, 64), runs=5, warmup=1)
-    assert 29.5 <= m["median_ms"] <= 60 and m["fps"] == round(1000 / m["median_ms"], 2)
-    assert m["min_ms"] <= m["median_ms"] <= m["max_ms"] and m["runs"] == 5
-    capped = speed.time_model(_Sleeper(), (64, 64), runs=100, warmup=0, budget_s=0.2)
-    assert 5 <= capped["runs"] <= 8  # stops once 0.2 s of timed runs are spent, never below 5 runs
+class _Clock:
+    """A perf_counter that only the model's forward advances: the timer's arithmetic is tested
+    exactly, whatever else the machine is doing."""
+
+    def __init__(self):
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class _Ticker(torch.nn.Module):
+    """A 'network' whose forward takes 30 ms of the fake clock, then 40 ms, alternately."""
+
+    def __init__(self, clock: _Clock):
+        super().__init__()
+        self.clock, self.calls = clock, 0
+
+    def forward(self, x):
+        self.clock.now += 0.03 if self.calls % 2 == 0 else 0.04
+        self.calls += 1
+        return x[:, :2, ::8, ::8]
+
+
+def test_timer_measures_the_forward(monkeypatch):
+    clock = _Clock()
+    monkeypatch.setattr(speed.time, "perf_counter", clock)
+    m = speed.time_model(_Ticker(clock), (64, 64), runs=5, warmup=1)
+    # warm-up 30 ms; timed 40, 30, 40, 30, 40 ms -> median 40
+    assert m["median_ms"] == pytest.approx(40.0) and m["fps"] == round(1000 / m["median_ms"], 2)
+    assert m["min_ms"] == pytest.approx(30.0) and m["max_ms"] == pytest.approx(40.0) and m["runs"] == 5
+    capped = speed.time_model(_Ticker(clock), (64, 64), runs=100, warmup=0, budget_s=0.2)
+    assert capped["runs"] == 6  # stops once 0.2 s of timed runs are spent (35 ms each on average)
 
 
 def test_peers_appear_by_registration(monkeypatch, tmp_path):

@@ -57,6 +57,7 @@ def test_wheel_holds_templates_and_firmware(wheel):
 
 
 @pytest.mark.skipif(shutil.which("arm-none-eabi-gcc") is None, reason="arm-none-eabi-gcc not installed")
+@pytest.mark.slow
 def test_installed_wheel_generates_and_builds(wheel, zoo_model, tmp_path):
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)

@@ -34,6 +34,13 @@
 #ifndef APP_IDLE_MS
 #define APP_IDLE_MS 2000u
 #endif
+#ifdef APP_PROTOCOL_MARKS /* bench builds: every received byte's handling between region marks */
+#define APP_WORK_BEGIN() BSP_MARK(BSP_MARK_REGION_BEGIN)
+#define APP_WORK_END()   BSP_MARK(BSP_MARK_REGION_END)
+#else
+#define APP_WORK_BEGIN() ((void)0)
+#define APP_WORK_END()   ((void)0)
+#endif
 
 #define APP_ROW_BYTES   ((uint32_t)HARD_INPUT_ROW_BYTES)
 #define APP_IN_ROWS     ((uint32_t)HARD_INPUT_ROWS)
@@ -55,6 +62,7 @@
 #define APP_TX_PAYLOAD                                                                                                 \
     (HP_LABELS_HEADER + APP_ROW_RLE_MAX > APP_TX_PAYLOAD_MIN ? HP_LABELS_HEADER + APP_ROW_RLE_MAX : APP_TX_PAYLOAD_MIN)
 #define APP_PROFILE_PER_FRAME ((APP_TX_PAYLOAD - HP_PROFILE_HEADER) / 8u)
+#define APP_CRC_UNORDERED     0xFFFFFFFFu
 
 typedef char app_check_payload[(APP_MAX_PAYLOAD <= 0xFFFFu && APP_TX_PAYLOAD <= 0xFFFFu) ? 1 : -1];
 typedef char app_check_rows[(APP_IN_ROWS <= 0xFFFFu && APP_LABELS_H <= 0xFFFFu && APP_LABELS_W <= 0xFFFFu) ? 1 : -1];
@@ -78,10 +86,20 @@ typedef struct
 #ifdef HARD_STREAMED
     uint32_t in_crc;     /* CRC-32 of the rows fed so far */
     uint64_t feed_count; /* time spent running the first layers while rows were fed */
+#else
+    uint32_t in_crc;      /* CRC-32 of rows [0, crc_rows) while they arrive in order */
+    uint32_t crc_rows;    /* APP_CRC_UNORDERED once a tile came out of order */
+    size_t shift_len;     /* the tile data size shift_const is for */
+    uint32_t shift_const; /* hp_crc32_shift_const(shift_len) */
 #endif
-    uint8_t rx[APP_RX_CAP];
+    union
+    { /* a received frame; while results are sent (the request decoded), a LABELS payload */
+        uint8_t rx[APP_RX_CAP];
+#ifdef HARD_NUM_CLASSES
+        uint8_t out[APP_TX_PAYLOAD];
+#endif
+    } io;
     uint8_t tx[HP_HELLO_MAX > HP_ERROR_HEADER + HP_ERROR_TEXT_MAX ? HP_HELLO_MAX : HP_ERROR_HEADER + HP_ERROR_TEXT_MAX];
-    uint8_t rle[APP_ROW_RLE_MAX];
 } app_t;
 
 static app_t app; /* the application's whole state */
@@ -191,54 +209,38 @@ static uint32_t app_tensors_crc(int outputs)
 }
 
 #ifdef HARD_NUM_CLASSES
-static inline size_t app_rle_size(const uint8_t *row, size_t n)
+static inline void app_send_labels(app_t *a, uint32_t first, uint32_t count, size_t size)
 {
-    size_t i = 0, out = 0;
-    while (i < n)
-    {
-        size_t run = 1;
-        while (i + run < n && run < 255u && row[i + run] == row[i])
-        {
-            run++;
-        }
-        out += 2u;
-        i += run;
-    }
-    return out;
+    hp_labels_header(a->io.out, a->result.image, a->result.run_id, (uint16_t)first, (uint16_t)count);
+    app_send(a, HP_MSG_LABELS, a->io.out, size);
 }
 
-/* LABELS frames: whole label rows, run-length coded. Returns the frame count. */
+/* LABELS frames: whole label rows, run-length coded in place, as many as fit a payload (a row
+ * that does not fit is coded again at the start of the next). Returns the frame count. */
 static uint16_t app_send_outputs(app_t *a)
 {
     const uint8_t *labels = hard_model_labels();
-    uint8_t buf[HP_LABELS_HEADER];
     uint16_t frames = 0;
-    uint32_t row = 0;
+    uint32_t row, first = 0;
+    size_t size = HP_LABELS_HEADER;
 
-    while (row < APP_LABELS_H)
+    for (row = 0; row < APP_LABELS_H; row++)
     {
-        uint32_t count = 0, r;
-        size_t size = HP_LABELS_HEADER;
-        while (row + count < APP_LABELS_H)
-        {
-            size_t s = app_rle_size(labels + (row + count) * APP_LABELS_W, APP_LABELS_W);
-            if (count > 0 && size + s > APP_TX_PAYLOAD)
-            {
-                break;
-            }
-            size += s;
-            count++;
+        const uint8_t *src = labels + row * APP_LABELS_W;
+        size_t n = hp_rle_encode(src, APP_LABELS_W, a->io.out + size, APP_TX_PAYLOAD - size);
+        if (n == 0)
+        { /* full: send the rows so far; a payload holds any one row (APP_TX_PAYLOAD) */
+            app_send_labels(a, first, row - first, size);
+            frames++;
+            first = row;
+            size = HP_LABELS_HEADER;
+            n = hp_rle_encode(src, APP_LABELS_W, a->io.out + size, APP_TX_PAYLOAD - size);
         }
-        hp_labels_header(buf, a->result.image, a->result.run_id, (uint16_t)row, (uint16_t)count);
-        hp_writer_begin(&a->writer, HP_MSG_LABELS, a->tx_seq++, (uint16_t)size);
-        hp_writer_write(&a->writer, buf, HP_LABELS_HEADER);
-        for (r = row; r < row + count; r++)
-        {
-            size_t n = hp_rle_encode(labels + r * APP_LABELS_W, APP_LABELS_W, a->rle, sizeof a->rle);
-            hp_writer_write(&a->writer, a->rle, n);
-        }
-        (void)hp_writer_end(&a->writer);
-        row += count;
+        size += n;
+    }
+    if (row > first)
+    {
+        app_send_labels(a, first, row - first, size);
         frames++;
     }
     return frames;
@@ -376,14 +378,29 @@ static int app_take_rows(app_t *a, const hp_frame_t *f, const hp_tile_t *t)
 static int app_take_rows(app_t *a, const hp_frame_t *f, const hp_tile_t *t)
 {
     uint32_t r;
-    (void)f;
     if (t->image != a->image || a->rows_received == 0)
     {
         a->image = t->image;
         a->rows_received = 0;
+        a->in_crc = 0;
+        a->crc_rows = 0;
         memset(a->rows_seen, 0, sizeof a->rows_seen);
     }
     app_input_write((uint32_t)t->row_start * APP_ROW_BYTES, t->data, t->data_len);
+    if (t->row_start == a->crc_rows)
+    { /* in order: the input's CRC grows from the frame's CRC, without another pass over the rows */
+        if (a->shift_len != t->data_len)
+        {
+            a->shift_len = t->data_len;
+            a->shift_const = hp_crc32_shift_const(t->data_len);
+        }
+        a->in_crc = hp_frame_payload_crc(f, HP_TILE_HEADER, a->in_crc, a->shift_const);
+        a->crc_rows += t->row_count;
+    }
+    else
+    {
+        a->crc_rows = APP_CRC_UNORDERED; /* RUN checks the input buffer instead */
+    }
     for (r = t->row_start; r < (uint32_t)t->row_start + t->row_count; r++)
     {
         uint8_t bit = (uint8_t)(1u << (r & 7u));
@@ -424,7 +441,7 @@ static void app_on_tile(app_t *a, const hp_frame_t *f)
 #define APP_FEED_COUNT(a)     ((a)->feed_count)
 #define APP_STREAM_RESTART(a) ((a)->rows_received = 0) /* the host sends the image again */
 #else
-#define APP_INPUT_CRC(a)      app_tensors_crc(0)
+#define APP_INPUT_CRC(a)      ((a)->crc_rows == APP_IN_ROWS ? (a)->in_crc : app_tensors_crc(0))
 #define APP_FEED_COUNT(a)     0u
 #define APP_STREAM_RESTART(a) ((void)(a))
 #endif
@@ -548,12 +565,77 @@ static void app_on_parse_error(app_t *a, int rc)
     }
 }
 
+/* The next received byte, or -1 after APP_IDLE_MS of silence. The wait and the UART driver's
+ * read stand outside the work regions of APP_PROTOCOL_MARKS builds, as in the main loop. */
+static inline int app_getc(void)
+{
+    int c;
+    APP_WORK_END();
+    c = bsp_uart_getc(APP_IDLE_MS);
+    APP_WORK_BEGIN();
+    return c;
+}
+
+/* Up to n data bytes into p, stopping at a 0x00 (a delimiter) or silence. Returns the end of the
+ * bytes stored; *last = the last getc result. Four bytes a loop turn: fewer branches a byte. */
+static inline uint8_t *app_read_data(uint8_t *p, size_t n, int *last)
+{
+    uint8_t *end = p + n, *end4 = p + (n & ~(size_t)3u);
+    int c = 1;
+    while (p != end4)
+    {
+        if ((c = app_getc()) <= 0)
+        {
+            break;
+        }
+        *p++ = (uint8_t)c;
+        if ((c = app_getc()) <= 0)
+        {
+            break;
+        }
+        *p++ = (uint8_t)c;
+        if ((c = app_getc()) <= 0)
+        {
+            break;
+        }
+        *p++ = (uint8_t)c;
+        if ((c = app_getc()) <= 0)
+        {
+            break;
+        }
+        *p++ = (uint8_t)c;
+    }
+    while (c > 0 && p != end)
+    {
+        if ((c = app_getc()) > 0)
+        {
+            *p++ = (uint8_t)c;
+        }
+    }
+    *last = c;
+    return p;
+}
+
+/* The rest of the current COBS block straight into the frame buffer, the parser's state kept in
+ * registers (a 0x00 or silence ends it early). Returns the last getc result: > 0 when the block
+ * was read whole. */
+static int app_read_block(hp_parser_t *p)
+{
+    uint8_t *dst = p->buf + p->len;
+    size_t n = p->cap - p->len < p->remaining ? p->cap - p->len : p->remaining;
+    int c;
+    n = (size_t)(app_read_data(dst, n, &c) - dst);
+    p->len += n;
+    p->remaining = (uint8_t)(p->remaining - n);
+    return c;
+}
+
 int main(void)
 {
     app_t *a = &app;
     bsp_init();
     bsp_stack_paint();
-    hp_parser_init(&a->parser, a->rx, sizeof a->rx);
+    hp_parser_init(&a->parser, a->io.rx, sizeof a->io.rx);
     hp_writer_init(&a->writer, app_put, a);
     app_send_hello(a, 0);
     for (;;)
@@ -566,7 +648,20 @@ int main(void)
             hp_parser_reset(&a->parser); /* silence: forget any partial frame */
             continue;
         }
-        rc = hp_parser_feed(&a->parser, (uint8_t)c, &f);
+        APP_WORK_BEGIN();
+        rc = hp_parser_feed_inline(&a->parser, (uint8_t)c, &f);
+        if (rc == HP_NONE && a->parser.remaining != 0u && (a->parser.overflow | a->parser.bad) == 0u)
+        {
+            c = app_read_block(&a->parser);
+            if (c < 0)
+            {
+                hp_parser_reset(&a->parser); /* silence: forget the partial frame */
+            }
+            else if (c == 0)
+            {
+                rc = hp_parser_feed(&a->parser, 0x00u, &f); /* a delimiter inside the block */
+            }
+        }
         if (rc == HP_FRAME)
         {
             app_on_frame(a, &f);
@@ -575,5 +670,6 @@ int main(void)
         {
             app_on_parse_error(a, rc);
         }
+        APP_WORK_END();
     }
 }

@@ -11,7 +11,7 @@
  * Two filter layouts:
  *   - 1HWC as TFLite stores it (hard_depthwise_conv_s8 dispatches here on ARMv7E-M);
  *   - "dw q15" for hard_depthwise_conv_3x3_s8: per group of four channels, per tap, the two
- *     words {w[c], w[c+2]}, {w[c+1], w[c+3]} as int16 (hardtool/kernels/layout.py), so the
+ *     words {w[c], w[c+2]}, {w[c+1], w[c+3]} as int16 (hardtool/kernels/weights.py), so the
  *     filter needs no widening in the loop.
  */
 #include <string.h>

@@ -642,7 +642,7 @@ hard_status hard_convolve_im2col_s8(const hard_context *ctx,
 
 /* ------------------------------------- DEPTHWISE_CONV_2D 3x3, any dilation */
 /* Channel multiplier 1, any stride, dilation and padding.  Filter in the "dw q15" layout
- * (README "Weight layouts"; hardtool/kernels/layout.py), 4-byte aligned.  Scratch: the
+ * (README "Weight layouts"; hardtool/kernels/weights.py), 4-byte aligned.  Scratch: the
  * channel count rounded up to 4 bytes (a row of input zero points for padding taps). */
 int32_t hard_depthwise_conv_3x3_s8_get_buffer_size(const hard_dims *input_dims);
 
@@ -660,5 +660,8 @@ hard_status hard_depthwise_conv_3x3_s8(const hard_context *ctx,
 #ifdef __cplusplus
 }
 #endif
+
+#include "hard_conv_ext.h" /* PRELU, TRANSPOSE_CONV, grouped CONV_2D */
+#include "hard_data.h"     /* data movement, reductions, elementwise math */
 
 #endif /* HARD_KERNELS_H */

@@ -5,16 +5,23 @@
  * the DUT side is benchmark/api): commands end with '%', every reply ends with "m-ready".
  *   name            -> m-name-dut-[hardtool]
  *   profile         -> m-profile-[ULPMark for tinyML Firmware V0.0.1], m-model-[MODEL]
+ *                      (MODEL: the benchmark's name, kws01 vww01 ic01 ad01 sww01, that the runner
+ *                      looks up in its tests files)
  *   timestamp       -> m-lap-us-N
  *   db load N       -> m-[Expecting N bytes]          (N = the model's input, see MLPERF_INPUT)
  *   db HEXHEX...    -> bytes appended; m-load-done once N bytes arrived
  *   db print        -> m-buffer-xx-xx-... (8 bytes a line)
  *   infer N W       -> m-warmup-start-W, W runs, m-warmup-done, m-infer-start-N, m-lap-us-T0,
- *                      N runs, m-lap-us-T1, m-infer-done, m-results-[...]
- *   results         -> m-results-[v0,v1,...]: every output value, dequantised, outputs in order
- *                      (a label map: its labels)
+ *                      exactly N runs (m-infer-progress-K about once a second of a long
+ *                      window), m-lap-us-T1, m-infer-done, m-results-[...]
+ *   results         -> m-results-[...] as the benchmark's reference firmware prints them:
+ *                      classifiers every output value dequantised ("%0.3f", comma-separated);
+ *                      AD (MLPERF_RESULTS_MSE) one anomaly score, the mean squared error of the
+ *                      dequantised output against the float input
+ *   anything else   -> e-[Unknown command: WORD]
  * Every timestamp line is followed by m-lap-UNIT-COUNT with the raw timer count (cycles on the
- * board, instructions on the emulator, whose m-lap-us is virtual time at 1 ns per instruction).
+ * board, instructions on the emulated board, whose m-lap-us is QEMU's virtual time under
+ * -icount shift=0: 1 ns per instruction, not a real board's microseconds).
  * Each run copies the loaded input into the model's input buffers first (the run may overwrite
  * them), so the N timed runs include one copy of the input each.
  */
@@ -31,6 +38,14 @@
 #endif
 #ifndef MLPERF_MODEL_NAME
 #define MLPERF_MODEL_NAME "model"
+#endif
+#define MLPERF_RESULTS_SCORES 0 /* every output value, dequantised (the classifiers) */
+#define MLPERF_RESULTS_MSE    1 /* one anomaly score (AD) */
+#ifndef MLPERF_RESULTS
+#define MLPERF_RESULTS MLPERF_RESULTS_SCORES
+#endif
+#if MLPERF_RESULTS == MLPERF_RESULTS_MSE && MLPERF_INPUT != MLPERF_INPUT_FLOAT32
+#error "the anomaly score needs the float32 input (MLPERF_INPUT_FLOAT32)"
 #endif
 #define MLPERF_FW_VERSION "ULPMark for tinyML Firmware V0.0.1"
 #define MLPERF_CMD_SIZE   80u
@@ -75,56 +90,39 @@ static void put_hex2(uint8_t v)
     put(buf);
 }
 
-/* v with 8 significant digits, d.ddddddde[+-]XX: enough to recover any int8 level exactly. */
-static void put_float(float f)
+/* f as printf's "%0.3f" does (exact ties to even), without a printf. */
+static void put_fixed3(float f)
 {
     double a = f < 0.0f ? -(double)f : (double)f;
-    int e = 0;
-    uint64_t m;
-    char buf[16];
+    double d, r;
+    uint64_t v;
     if (f != f)
     {
         put("nan");
         return;
     }
-    if (f < 0.0f)
+    if (a > 1e15)
+    {
+        put(f < 0.0f ? "-inf" : "inf");
+        return;
+    }
+    d = a * 1000.0;
+    v = (uint64_t)d;
+    r = d - (double)v;
+    if (r > 0.5 || (r == 0.5 && (v & 1u) != 0u))
+    {
+        v++;
+    }
+    if (f < 0.0f && v != 0u)
     {
         put("-");
     }
-    if (a == 0.0)
+    put_u64(v / 1000u);
     {
-        put("0");
-        return;
+        char frac[5] = {'.', (char)('0' + (int)(v / 100u % 10u)), (char)('0' + (int)(v / 10u % 10u)),
+                        (char)('0' + (int)(v % 10u)), 0};
+        put(frac);
     }
-    while (a >= 10.0 && e < 60)
-    {
-        a /= 10.0;
-        e++;
-    }
-    while (a < 1.0 && e > -60)
-    {
-        a *= 10.0;
-        e--;
-    }
-    m = (uint64_t)(a * 1e7 + 0.5);
-    if (m >= 100000000u)
-    {
-        m /= 10u;
-        e++;
-    }
-    buf[0] = (char)('0' + (int)(m / 10000000u));
-    buf[1] = '.';
-    for (int i = 8; i >= 2; i--)
-    {
-        buf[i] = (char)('0' + (int)(m % 10u));
-        m /= 10u;
-    }
-    buf[9] = 'e';
-    buf[10] = e < 0 ? '-' : '+';
-    buf[11] = (char)('0' + (e < 0 ? -e : e) / 10);
-    buf[12] = (char)('0' + (e < 0 ? -e : e) % 10);
-    buf[13] = 0;
-    put(buf);
 }
 
 static void timestamp(void)
@@ -166,6 +164,32 @@ static uint32_t element_size(const hard_tensor_info *t)
     return (t->type == HARD_TYPE_FLOAT32 || t->type == HARD_TYPE_INT32) ? 4u : 1u;
 }
 
+#if MLPERF_RESULTS == MLPERF_RESULTS_MSE
+/* The reference AD firmware's anomaly score: mean of (dequantised output - float input)^2,
+ * summed in float in element order. */
+static float anomaly_score(void)
+{
+    const hard_tensor_info *t = &hard_outputs[0];
+    const void *data = hard_model_output(0);
+    uint32_t n = t->bytes / element_size(t);
+    float sum = 0.0f;
+    for (uint32_t i = 0; i < n; i++)
+    {
+        float x, d;
+        memcpy(&x, dut.db + 4u * i, sizeof x);
+        d = output_value(t, data, i) - x;
+        sum += d * d;
+    }
+    return sum / (float)n;
+}
+
+static void results(void)
+{
+    put("m-results-[");
+    put_fixed3(dut.have_run ? anomaly_score() : 0.0f);
+    put("]\r\n");
+}
+#else
 static void results(void)
 {
     int first = 1;
@@ -181,11 +205,12 @@ static void results(void)
                 put(",");
             }
             first = 0;
-            put_float(dut.have_run ? output_value(t, data, i) : 0.0f);
+            put_fixed3(dut.have_run ? output_value(t, data, i) : 0.0f);
         }
     }
     put("]\r\n");
 }
+#endif
 
 /* The loaded db bytes into the input buffers, converted as MLPERF_INPUT says. */
 static void load_tensor(void)
@@ -335,6 +360,32 @@ static void db_command(char *arg, char *rest)
     }
 }
 
+/* The N timed runs between two timestamps. A window longer than a second (of the board's time:
+ * cycles at its clock, or instructions at 1 ns on the emulated board) prints m-infer-progress-K
+ * about once a second, so a host that waits a fixed time for each line (the runner: 30 s) keeps
+ * waiting through a window of many seconds on a slow emulator; the runner ignores these lines. */
+static int timed_runs(uint32_t n)
+{
+    uint32_t hz = bsp_timer_hz();
+    uint64_t second = hz != 0u ? hz : 1000000000u, next;
+    int rc = 0;
+    timestamp();
+    next = bsp_timer_read() + second;
+    for (uint32_t i = 0; i < n; i++)
+    {
+        rc |= run_once();
+        if (bsp_timer_read() >= next && i + 1u < n)
+        {
+            put("m-infer-progress-");
+            put_u64(i + 1u);
+            put("\r\n");
+            next += second;
+        }
+    }
+    timestamp();
+    return rc;
+}
+
 static void infer(const char *n_arg, const char *w_arg)
 {
     uint32_t n = 1, w = 10, i;
@@ -358,13 +409,7 @@ static void infer(const char *n_arg, const char *w_arg)
     put("m-warmup-done\r\nm-infer-start-");
     put_u64(n);
     put("\r\n");
-    timestamp();
-    int rc = 0;
-    for (i = 0; i < n; i++)
-    {
-        rc |= run_once();
-    }
-    timestamp();
+    int rc = timed_runs(n);
     dut.have_run = rc == 0;
     put(rc == 0 ? "m-infer-done\r\n" : "e-[hard_model_run failed]\r\n");
     results();
@@ -417,6 +462,11 @@ static void command(char *line)
     else if (strcmp(words[0], "results") == 0)
     {
         results();
+    }
+    else if (strcmp(words[0], "help") == 0)
+    {
+        put(MLPERF_FW_VERSION "\r\nname, profile, timestamp, db load N, db HEX.., db print, infer N [W=10], "
+                              "results, help\r\n");
     }
     else
     {

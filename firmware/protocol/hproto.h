@@ -116,6 +116,24 @@ void hp_parser_reset(hp_parser_t *p);
 /* Feed one received byte. Returns HP_NONE, HP_FRAME (then *out is filled) or an HP_ERR_*. */
 int hp_parser_feed(hp_parser_t *p, uint8_t byte, hp_frame_t *out);
 
+/* The CRC-32 of some bytes (whose CRC-32 is crc; 0 for none) followed by payload[skip:len) of a
+ * frame the parser returned, from the frame's checked CRC without a pass over the payload;
+ * shift_const = hp_crc32_shift_const(len - skip). */
+uint32_t hp_frame_payload_crc(const hp_frame_t *f, size_t skip, uint32_t crc, uint32_t shift_const);
+
+/* The same, with the common case (a data byte inside a COBS block of a frame that fits) inline:
+ * a call per received byte costs more than storing it. */
+static inline int hp_parser_feed_inline(hp_parser_t *p, uint8_t byte, hp_frame_t *out)
+{
+    if (byte != 0u && p->remaining != 0u && p->len < p->cap && (p->overflow | p->bad) == 0u)
+    {
+        p->buf[p->len++] = byte;
+        p->remaining--;
+        return HP_NONE;
+    }
+    return hp_parser_feed(p, byte, out);
+}
+
 /* ---- streaming frame writer: COBS-encodes while the frame is produced ---- */
 typedef void (*hp_put_fn)(void *ctx, const uint8_t *data, size_t n);
 
@@ -124,9 +142,11 @@ typedef struct
     hp_put_fn put;
     void *ctx;
     uint32_t crc;
-    uint16_t left; /* payload bytes still expected */
-    uint8_t n;     /* data bytes in the current block */
-    uint8_t block[255];
+    uint16_t left;    /* payload bytes still expected */
+    uint16_t code;    /* index in buf of the open block's code byte */
+    uint16_t len;     /* bytes in buf: finished blocks, then the open one */
+    uint8_t buf[256]; /* wire bytes not yet put (once full or at the frame's end); an open block
+                       * (< 255 bytes) always fits */
 } hp_writer_t;
 
 void hp_writer_init(hp_writer_t *w, hp_put_fn put, void *ctx);
@@ -137,8 +157,16 @@ int hp_writer_end(hp_writer_t *w);
 /* A whole frame in one call. */
 int hp_write_frame(hp_writer_t *w, uint8_t type, uint16_t seq, const void *payload, uint16_t len);
 
-/* ---- CRC-32 (IEEE 802.3, reflected, = zlib.crc32): crc = hp_crc32(0, data, n) ---- */
+/* ---- CRC-32 (IEEE 802.3, reflected, = zlib.crc32): crc = hp_crc32(0, data, n) ----
+ * Tables sliced by 8 (hp_crc32_table), or the board's CRC unit when built with HP_CRC32_BSP
+ * (bsp_crc32: the STM32F7's, on the DISCO), which falls back to the tables if it is absent. */
 uint32_t hp_crc32(uint32_t crc, const void *data, size_t n);
+uint32_t hp_crc32_table(uint32_t crc, const void *data, size_t n);
+/* x^(8n) mod P, the constant that moves a CRC over n more bytes (zlib's x2nmodp(n, 3)). */
+uint32_t hp_crc32_shift_const(size_t n);
+/* The CRC of A followed by B from crc1 = CRC(A), crc2 = CRC(B) and hp_crc32_shift_const(len(B))
+ * (zlib's crc32_combine); the relation is linear, so it also gives CRC(B) from CRC(A + B). */
+uint32_t hp_crc32_combine(uint32_t crc1, uint32_t crc2, uint32_t shift_const);
 
 /* ---- run-length code for label maps: pairs (count 1..255, value) ----
  * Returns bytes written, or 0 when dst is too small (n > 0). Worst case: 2 * n bytes. */

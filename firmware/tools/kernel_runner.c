@@ -243,6 +243,41 @@ static hard_status hkr_resize_argmax(hkr_cursor *c, int rows)
     return st;
 }
 
+typedef hard_status (*hkr_tconv_fn)(const hard_context *,
+                                    const hard_transpose_conv_params *,
+                                    const hard_per_channel_quant *,
+                                    const hard_dims *,
+                                    const int8_t *,
+                                    const hard_dims *,
+                                    const int8_t *,
+                                    const int32_t *,
+                                    const hard_dims *,
+                                    int8_t *);
+
+/* TRANSPOSE_CONV: the convolution's argument order with its own params struct. */
+static hard_status hkr_transpose_conv(hkr_cursor *c, hkr_tconv_fn fn)
+{
+    hard_transpose_conv_params p;
+    const hard_context ctx = hkr_ctx(c);
+    hkr_struct(c, &p, sizeof p);
+    const hard_per_channel_quant q = hkr_quant(c);
+    const hard_dims in = hkr_dims(c);
+    const int8_t *x = (const int8_t *)hkr_ptr(c);
+    const hard_dims f = hkr_dims(c);
+    const int8_t *w = (const int8_t *)hkr_ptr(c);
+    const int32_t *bias = (const int32_t *)hkr_ptr(c);
+    const hard_dims out = hkr_dims(c);
+    int8_t *y = (int8_t *)hkr_ptr(c);
+    if (c->bad)
+    {
+        return HARD_ARG_ERROR;
+    }
+    BSP_MARK(BSP_MARK_REGION_BEGIN);
+    const hard_status st = fn(&ctx, &p, &q, &in, x, &f, w, bias, &out, y);
+    BSP_MARK(BSP_MARK_REGION_END);
+    return st;
+}
+
 static hard_status hkr_dispatch(const char *name, hkr_cursor *c)
 {
     static const struct
@@ -256,6 +291,8 @@ static hard_status hkr_dispatch(const char *name, hkr_cursor *c)
         {"hard_convolve_im2col_s8", hard_convolve_im2col_s8, 0},
         {"hard_depthwise_conv_s8", 0, hard_depthwise_conv_s8},
         {"hard_depthwise_conv_3x3_s8", 0, hard_depthwise_conv_3x3_s8},
+        {"hard_convolve_grouped_s8", hard_convolve_grouped_s8, 0},
+        {"hard_convolve_grouped_gemm_s8", hard_convolve_grouped_gemm_s8, 0},
     };
     for (size_t i = 0; i < sizeof conv_like / sizeof conv_like[0]; ++i)
     {
@@ -263,6 +300,14 @@ static hard_status hkr_dispatch(const char *name, hkr_cursor *c)
         {
             return conv_like[i].conv != 0 ? hkr_conv(c, conv_like[i].conv) : hkr_dw(c, conv_like[i].dw);
         }
+    }
+    if (strcmp(name, "hard_transpose_conv_s8") == 0)
+    {
+        return hkr_transpose_conv(c, hard_transpose_conv_s8);
+    }
+    if (strcmp(name, "hard_transpose_conv_gemm_s8") == 0)
+    {
+        return hkr_transpose_conv(c, hard_transpose_conv_gemm_s8);
     }
     if (strcmp(name, "hard_elementwise_add_s8") == 0)
     {

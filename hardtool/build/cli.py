@@ -16,12 +16,17 @@ from hardtool.core.files import json_text
     "--out",
     type=click.Path(file_okay=False, path_type=Path),
     default=None,
-    help="Output folder for .elf/.bin/.map (default: PROJECT/build).",
+    help="Output folder for .elf/.bin/.map (default: PROJECT/build). It is a cache of the project: "
+    "each build replaces the files the previous build wrote there, at the end and all at once (a failed "
+    "or interrupted build leaves the earlier one whole); files hardtool did not write there are kept.",
 )
 @board_option("the board the project was generated for")
 @json_option()
 def build_cmd(project: Path, out: Path | None, board: str, as_json: bool) -> None:
-    """Build PROJECT (a folder with hardtool_build.json, written by `hardtool codegen`)."""
+    """Build PROJECT (a folder with hardtool_build.json, written by `hardtool codegen`).
+
+    The build folder is a cache, rebuilt from the project on every run (as flash-and-bench does),
+    so no --force is needed to replace an earlier build."""
     from hardtool.build.firmware import build_firmware
 
     res = build_firmware(project, out=out, board=None if board == "auto" else board)

@@ -36,8 +36,9 @@ from typing import Any
 from hardtool.core.boards import C_FLAGS, DEFAULT_STACK_BYTES, Board, boards, get_board, link_script
 from hardtool.core.errors import EXIT_DOES_NOT_FIT, HardtoolError
 from hardtool.core.resources import firmware_dir
+from hardtool.core.uart import check_baud
 from hardtool.core.toolchain import Toolchain, find_toolchain, first_error, run_tool
-from hardtool.core.files import json_text
+from hardtool.core.files import atomic_dir, atomic_write_bytes, json_text
 
 MANIFEST = "hardtool_build.json"
 TARGET_FLAGS = ("-g", "-ffunction-sections", "-fdata-sections")
@@ -157,6 +158,17 @@ def _app_sources(board: Board) -> tuple[list[Path], list[Path]]:
     return sources, includes
 
 
+def _check_baud(m: dict[str, Any], board: Board) -> None:
+    """The manifest's uart_baud is one the board's UART makes (hardtool.core.uart)."""
+    baud = m.get("uart_baud", 115200)
+    if not isinstance(baud, int) or isinstance(baud, bool):
+        raise HardtoolError(f"{MANIFEST}: uart_baud must be an integer baud rate, not {baud!r}")
+    try:
+        check_baud(board, baud)
+    except HardtoolError as e:
+        raise HardtoolError(f"{MANIFEST} uart_baud: {str(e).removeprefix('--baud ')}") from None
+
+
 def _defines(m: dict[str, Any], extra: dict[str, Any] | None) -> dict[str, Any]:
     defs: dict[str, Any] = {"BSP_UART_BAUD": f"{int(m.get('uart_baud', 115200))}u"}
     if m.get("build_id"):
@@ -165,8 +177,18 @@ def _defines(m: dict[str, Any], extra: dict[str, Any] | None) -> dict[str, Any]:
     return defs | m.get("defines", {}) | (extra or {})
 
 
+def _log(tmp: Path, final: Path, name: str, text: str, failed: bool) -> Path:
+    """Write a tool's log into the build being made; a failed build is thrown away, so its log is
+    also written into the output folder (beside the earlier build, which stays whole)."""
+    (tmp / name).write_text(text)
+    if not failed:
+        return final / name
+    atomic_write_bytes(final / name, text.encode())
+    return final / name
+
+
 def _compile(
-    tc: Toolchain, cflags: list[str], sources: list[Path], out: Path, jobs: int | None
+    tc: Toolchain, cflags: list[str], sources: list[Path], out: Path, jobs: int | None, final: Path
 ) -> list[Path]:
     objdir = out / "obj"
     objdir.mkdir(exist_ok=True)
@@ -177,12 +199,10 @@ def _compile(
 
     with ThreadPoolExecutor(max_workers=jobs or os.cpu_count() or 2) as ex:
         results = list(ex.map(one, zip(sources, objs, strict=True)))
-    (out / "compile.log").write_text("".join(r.stderr for r in results))
     failed = [r for r in results if r.returncode != 0]
+    log = _log(out, final, "compile.log", "".join(r.stderr for r in results), bool(failed))
     if failed:
-        raise HardtoolError(
-            f"compile failed: {first_error(failed[0].stderr)} (full log: {out / 'compile.log'})"
-        )
+        raise HardtoolError(f"compile failed: {first_error(failed[0].stderr)} (full log: {log})")
     return objs
 
 
@@ -224,11 +244,11 @@ def _overflow_error(
     )
 
 
-def _link(tc: Toolchain, board: Board, m: dict, objs: list[Path], sources: list[Path], out: Path, name: str):
-    base = out.parent
-    if m.get("linker_script"):
+def _link(
+    tc: Toolchain, board: Board, m: dict, objs: list[Path], sources: list[Path], out: Path, name: str, final: Path
+):
+    if m.get("linker_script"):  # made absolute by build_firmware
         script = Path(m["linker_script"])
-        script = script if script.is_absolute() else base / script
     else:  # the board's own, rendered from the registry
         script = out / "link.ld"
         script.write_text(link_script(board))
@@ -245,11 +265,11 @@ def _link(tc: Toolchain, board: Board, m: dict, objs: list[Path], sources: list[
         "-lm",
     ]
     link = run_tool(cmd)
-    (out / "link.log").write_text(link.stdout + link.stderr)
+    log = _log(out, final, "link.log", link.stdout + link.stderr, link.returncode != 0)
     if link.returncode != 0:
         if "overflowed by" in link.stderr:
             raise _overflow_error(tc, board, link.stderr, objs, sources, stack)
-        raise HardtoolError(f"link failed: {first_error(link.stderr)} (full log: {out / 'link.log'})")
+        raise HardtoolError(f"link failed: {first_error(link.stderr)} (full log: {log})")
     return elf, mapf
 
 
@@ -302,17 +322,23 @@ def build_firmware(
     defines: dict[str, Any] | None = None,
     jobs: int | None = None,
 ) -> BuildResult:
-    """Compile + link the project at ``project`` (a folder with hardtool_build.json)."""
+    """Compile + link the project at ``project`` (a folder with hardtool_build.json).
+
+    The output folder (default PROJECT/build) is a cache of the project: each build replaces the
+    files the previous build wrote there, in one step at the end, so a failed or interrupted build
+    leaves the earlier one whole; files that hardtool did not write there are never touched."""
     project = Path(project).resolve()
     m = load_manifest(project)
     base = project if project.is_dir() else project.parent
     b = get_board(board or m["board"])
+    _check_baud(m, b)
     if not m.get("app", True):
         m = retarget(m, b)
+    if m.get("linker_script"):  # relative to the project, wherever the output goes
+        m = m | {"linker_script": str(resolve_paths(base, [m["linker_script"]], "linker script")[0])}
     tc = find_toolchain()
     name = str(m.get("name") or "firmware")
-    out = Path(out) if out else base / "build"
-    out.mkdir(parents=True, exist_ok=True)
+    out = (Path(out) if out else base / "build").absolute()
     sources, includes = project_sources(base, m)
     if m.get("app", True):
         app_src, app_inc = _app_sources(b)
@@ -320,30 +346,30 @@ def build_firmware(
     defs = _defines(m, defines)
     cflags = [*b.cpu_flags, *C_FLAGS, *TARGET_FLAGS, *[f"-I{i}" for i in includes]]
     cflags += [f"-D{k}={v}" for k, v in defs.items()] + list(m.get("cflags", [])) + list(b.cflags)
-    objs = _compile(tc, cflags, sources, out, jobs)
-    elf, mapf = _link(tc, b, m, objs, sources, out, name)
-    binf = out / f"{name}.bin"
-    oc = run_tool([tc.tool("objcopy"), "-O", "binary", str(elf), str(binf)])
-    if oc.returncode != 0:
-        raise HardtoolError(f"objcopy failed: {first_error(oc.stderr)}")
-    secs = _sections(tc, elf)
-    ram, flash = _usage(secs, b.chip.ram_origin)
-    res = BuildResult(
-        name=name,
-        board=b.name,
-        elf=elf,
-        bin=binf,
-        map=mapf,
-        ram_used=ram,
-        flash_used=flash,
-        ram_total=b.chip.budget_bytes,
-        flash_total=b.chip.flash_bytes,
-        sections=secs,
-        largest_ram_symbols=_largest_symbols(tc, [elf], ram=True),
-        toolchain=tc.version(),
-        **sram_parts(tc, elf, secs),
-    )
-    (out / "build.json").write_text(json_text(res.to_json()) + "\n")
+    with atomic_dir(out, force=True) as tmp:
+        objs = _compile(tc, cflags, sources, tmp, jobs, out)
+        elf, _ = _link(tc, b, m, objs, sources, tmp, name, out)
+        oc = run_tool([tc.tool("objcopy"), "-O", "binary", str(elf), str(tmp / f"{name}.bin")])
+        if oc.returncode != 0:
+            raise HardtoolError(f"objcopy failed: {first_error(oc.stderr)}")
+        secs = _sections(tc, elf)
+        ram, flash = _usage(secs, b.chip.ram_origin)
+        res = BuildResult(
+            name=name,
+            board=b.name,
+            elf=out / f"{name}.elf",
+            bin=out / f"{name}.bin",
+            map=out / f"{name}.map",
+            ram_used=ram,
+            flash_used=flash,
+            ram_total=b.chip.budget_bytes,
+            flash_total=b.chip.flash_bytes,
+            sections=secs,
+            largest_ram_symbols=_largest_symbols(tc, [elf], ram=True),
+            toolchain=tc.version(),
+            **sram_parts(tc, elf, secs),
+        )
+        (tmp / "build.json").write_text(json_text(res.to_json()) + "\n")
     return res
 
 

@@ -54,7 +54,11 @@ def _list_ops(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
     help="hardtool: our kernels and static plan; tflm: the .tflite as a C array for TFLite Micro.",
 )
 @click.option(
-    "--baud", type=int, default=115200, show_default=True, help="UART baud rate of device templates."
+    "--baud",
+    type=int,
+    default=None,
+    help="UART baud rate of device templates [default: the board's (DISCO: 1,228,800, the fastest "
+    "its ST-LINK/V2-1 carries reliably; fallback 921,600); MLPerf Tiny firmware: the runner's].",
 )
 @click.option(
     "--offline-plan",
@@ -72,16 +76,35 @@ def _list_ops(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
 @click.option(
     "--mlperf-input",
     type=click.Choice(["raw", "uint8", "float32"]),
-    default="raw",
-    show_default=True,
+    default=None,
     help="With --protocol mlperf-tiny, what `db` loads: the input's raw bytes, uint8 pixels (minus "
-    "128, as the IC/VWW references) or float32 values (quantised, as the AD reference).",
+    "128, as the IC/VWW references) or float32 values (quantised, as the AD reference) "
+    "[default: as the benchmark's reference firmware].",
+)
+@click.option(
+    "--mlperf-model",
+    default=None,
+    metavar="NAME",
+    help="With --protocol mlperf-tiny, the benchmark the firmware answers as (kws01, vww01, ic01, "
+    "ad01, sww01) [default: recognised from the model's input and output shapes].",
 )
 @board_option("the template's board (device templates qemu and baremetal)")
 @click.option("--force", is_flag=True, help="Replace an existing output folder.")
 @click.option("--json", "as_json", is_flag=True)
 def codegen_cmd(
-    model, plan, template, out, runtime, baud, offline_plan, protocol, mlperf_input, board, force, as_json
+    model,
+    plan,
+    template,
+    out,
+    runtime,
+    baud,
+    offline_plan,
+    protocol,
+    mlperf_input,
+    mlperf_model,
+    board,
+    force,
+    as_json,
 ) -> None:
     """Generate C for MODEL: weights as const arrays, one static arena laid out by the plan,
     our int8 kernels, and the TEMPLATE's board files (with a README in the output)."""
@@ -107,6 +130,7 @@ def codegen_cmd(
             protocol=protocol,
             mlperf_input=mlperf_input,
             board=None if board == "auto" else board,
+            mlperf_model=mlperf_model,
         )
     if as_json:
         click.echo(json_text(summary))

@@ -5,13 +5,13 @@ the plan, the kernel library, and the template's board files), written atomicall
 from __future__ import annotations
 
 import json
-import re
 import shutil
 from pathlib import Path
 
 import jinja2
 
 from hardtool import __version__
+from hardtool.codegen import mlperf as MLPERF
 from hardtool.codegen import stage as ST
 from hardtool.codegen.model_io import ModelIO, model_io
 from hardtool.codegen.registry import emit_layer, unsupported
@@ -28,6 +28,7 @@ from hardtool.core.files import atomic_dir, check_input_file, json_text
 from hardtool.core.graph import Graph, load_tflite, lower, unsupported_op_error, validate_graph
 from hardtool.core.graph.ir import describe_op
 from hardtool.core.resources import firmware_dir, templates_dir
+from hardtool.core.uart import check_baud, default_baud
 from hardtool.memplan.contract import check_plan
 from hardtool.memplan.lifetimes import concat_slices
 from hardtool.ops.cgen import EmitContext, Layer, c_float, c_string
@@ -49,7 +50,6 @@ def load_template(name: str) -> dict:
 
 
 PROTOCOLS = ("hardtool", "mlperf-tiny")
-MLPERF_INPUTS = {"raw": 0, "uint8": 1, "float32": 2}
 
 
 def app_files(copy: list[str], protocol: str) -> list[str]:
@@ -60,18 +60,26 @@ def app_files(copy: list[str], protocol: str) -> list[str]:
     return [("mlperf" if rel == "app" else rel) for rel in copy if rel != "protocol"]
 
 
-def protocol_defines(protocol: str, mlperf_input: str, io: ModelIO, name: str) -> dict:
-    """Build switches of the MLPerf Tiny firmware: how `db` bytes become the input, the model name."""
+def protocol_defines(protocol: str, mlperf_input: str | None, io: ModelIO, mlperf_model: str | None) -> dict:
+    """Build switches of the MLPerf Tiny firmware (hardtool.codegen.mlperf)."""
     if protocol == "hardtool":
         return {}
-    if mlperf_input not in MLPERF_INPUTS:
-        raise HardtoolError(f"--mlperf-input {mlperf_input}: choose one of {', '.join(MLPERF_INPUTS)}")
-    if mlperf_input != "raw" and (len(io.inputs) != 1 or io.inputs[0].dtype != "int8"):
-        raise HardtoolError(
-            f"--mlperf-input {mlperf_input} needs one int8 model input; use --mlperf-input raw"
-        )
-    model = re.sub(r"[^A-Za-z0-9._-]", "_", name)[:32]
-    return {"MLPERF_INPUT": MLPERF_INPUTS[mlperf_input], "MLPERF_MODEL_NAME": f'"{model}"'}
+    return MLPERF.protocol_defines(io, mlperf_model, mlperf_input)
+
+
+def firmware_baud(board: str, baud: int | None, defines: dict) -> int:
+    """The UART rate the firmware is built for, checked against the board: by default the board's
+    (its USB-serial bridge's fastest reliable rate), or for MLPerf Tiny firmware the rate of the
+    runner's devices file for that benchmark."""
+    if board not in boards():
+        if baud is not None and baud <= 0:
+            raise HardtoolError(f"--baud {baud}: a baud rate must be a positive number of bits per second")
+        return baud or 115200
+    b = boards()[board]
+    if baud is None:
+        name = str(defines.get("MLPERF_MODEL_NAME", "")).strip('"')
+        baud = MLPERF.RUNNER_BAUD.get(name, MLPERF.RUNNER_BAUD["*"]) if defines else default_baud(b)
+    return check_baud(b, baud)
 
 
 def load_plan(plan_path: Path, graph: Graph, model: Path) -> dict:
@@ -237,6 +245,13 @@ def _labels(io: ModelIO) -> dict | None:
     return {"h": io.labels.nbytes // w, "w": w, "num_classes": io.num_classes, "offset": io.labels.offset}
 
 
+def plan_extents(plan: dict) -> list[tuple[int, int]]:
+    """(offset, bytes) of every buffer the plan places in the arena, each extent once (at least
+    one entry, so the C table is never empty), for the runtime's start-up check."""
+    found = sorted({(int(b["offset"]), int(b["size"])) for b in plan["buffers"] if int(b["size"]) > 0})
+    return found or [(0, 0)]
+
+
 def _context(model: Path, graph: Graph, plan: dict, built: tuple, settings: dict) -> dict:
     """Everything the Jinja2 templates see."""
     layers, io, stage = built
@@ -246,6 +261,7 @@ def _context(model: Path, graph: Graph, plan: dict, built: tuple, settings: dict
         "sha256": graph.sha256,
         "layers": layers,
         "arena_size": int(plan["arena_size"]),
+        "plan_extents": plan_extents(plan),
         "inputs": [
             t | ({"offset": None} if stage and stage.streamed else {}) for t in _tensor_table(io.inputs)
         ],
@@ -387,10 +403,11 @@ def generate(
     out: Path,
     force: bool = False,
     name: str | None = None,
-    uart_baud: int = 115200,
+    uart_baud: int | None = None,
     stack_size: int | None = None,
     protocol: str = "hardtool",
-    mlperf_input: str = "raw",
+    mlperf_input: str | None = None,
+    mlperf_model: str | None = None,
     board: str | None = None,
 ) -> dict:
     """Render the project; returns the summary written to codegen.json. ``protocol``: the device
@@ -416,9 +433,10 @@ def generate(
     if stack_size is None:  # reserve what memplan budgets for the stack, so the link checks the same total
         stack_size = int(plan["peak"].get("parts", {}).get("stack", {}).get("bytes", DEFAULT_STACK_BYTES))
     settings = {"name": name or model.parent.name or model.stem, "board": tpl["board"], "template": template}
+    settings["protocol_defines"] = protocol_defines(protocol, mlperf_input, info, mlperf_model)
+    uart_baud = firmware_baud(tpl["board"], uart_baud, settings["protocol_defines"])
     settings |= {"uart_baud": uart_baud, "stack_size": stack_size, "protocol": protocol}
     settings["chip_limits"] = chip_limits(get_board(tpl["board"])) if tpl["board"] in boards() else ""
-    settings["protocol_defines"] = protocol_defines(protocol, mlperf_input, info, settings["name"])
     ctx = _context(model, graph, plan, (layers, info, stage), settings)
     with atomic_dir(Path(out), force=force) as tmp:
         _render(tmp, template, tpl, ctx)

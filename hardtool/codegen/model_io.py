@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from hardtool.core.errors import HardtoolError
 from hardtool.core.graph.ir import Graph, Tensor
 from hardtool.kernels import support
 
@@ -96,6 +97,14 @@ def input_rows(inputs: list[TensorInfo]) -> tuple[int, int]:
 
 def model_io(graph: Graph, offsets: dict[int, int]) -> ModelIO:
     """Inputs and outputs of the lowered ``graph`` with their arena ``offsets`` (tensor -> bytes)."""
+    for t in (*graph.inputs, *graph.outputs):
+        if t not in offsets:  # a constant graph output: it has bytes in flash, no place in the arena
+            kind = "a constant" if graph.tensors[t].is_constant else "not in the plan"
+            raise HardtoolError(
+                f"graph {'input' if t in graph.inputs else 'output'} tensor {t} '{graph.tensors[t].name}' is "
+                f"{kind}: hardtool's runtime returns only tensors its ops compute; re-export the model "
+                "without it as an output"
+            )
     lop = label_op(graph)
     ins = [_info(graph.tensors[t], offsets[t], False) for t in graph.inputs]
     outs = [_info(graph.tensors[t], offsets[t], lop is not None) for t in graph.outputs]

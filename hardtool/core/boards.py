@@ -92,6 +92,8 @@ class Board:
     # {"bytes": .data + .bss - arena of the bench firmware linked for "reference" (input, layers)}
     runtime_statics: dict = field(default_factory=dict)
     extra: dict = field(default_factory=dict)  # keys of board.json this module does not read
+    # UART clock, divider range, USB-serial bridge limit and default baud (hardtool.core.uart)
+    uart: dict = field(default_factory=dict)
 
     @property
     def bsp_dir(self) -> Path:
@@ -152,6 +154,7 @@ def boards() -> dict[str, Board]:
             emulator=d.get("emulator", {}),
             runtime_statics=d.get("runtime_statics", {}),
             extra=extra,
+            uart=d.get("uart", {}),
             **tuples,
         )
     return out

@@ -81,6 +81,19 @@ def make_dir(path: Path) -> Path:
     return path
 
 
+def check_writable(folder: Path) -> None:
+    """A file can be created in the existing ``folder`` (tried, not guessed from its mode bits:
+    root ignores them and a read-only mount does not show in them), else one line, before any
+    long work whose result would then be lost."""
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".write-test-", dir=folder)
+    except OSError as e:
+        raise _cannot_write(Path(folder), e) from None
+    os.close(fd)
+    with contextlib.suppress(OSError):
+        os.unlink(probe)
+
+
 @contextlib.contextmanager
 def output_dir(path: Path) -> Iterator[Path]:
     """``path`` created up front (so a folder that cannot be made fails before any slow step) and
@@ -89,6 +102,7 @@ def output_dir(path: Path) -> Iterator[Path]:
     created = not path.exists()
     make_dir(path)
     try:
+        check_writable(path)
         yield path
     except BaseException:
         if created:
@@ -107,12 +121,34 @@ def free_path(path: Path) -> Path:
     return found
 
 
+WRITTEN = ".hardtool-files.json"  # in a folder hardtool fills: the files it wrote there
+
+
+def written_files(folder: Path) -> list[str]:
+    """The relative paths hardtool wrote into ``folder`` last time (its WRITTEN list); a list that
+    is missing, unreadable or names a path outside ``folder`` counts as empty (nothing removed)."""
+    try:
+        names = json.loads((Path(folder) / WRITTEN).read_text())["files"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return []
+    if not isinstance(names, list):
+        return []
+    ok = [n for n in names if isinstance(n, str) and n and not Path(n).is_absolute()]
+    return [n for n in ok if ".." not in Path(n).parts and n != WRITTEN]
+
+
 @contextlib.contextmanager
 def atomic_dir(target: Path, force: bool = False) -> Iterator[Path]:
-    """Yield a temp dir; on success it replaces ``target`` in one rename, on failure it is removed."""
+    """Yield a temp dir; on success its files become ``target``'s, on failure it is removed.
+
+    A new or empty ``target`` is replaced in one rename. A non-empty one needs ``force``; then only
+    the files hardtool wrote there before (its WRITTEN list) are replaced or removed, and every
+    other file (the user's, a build folder, bench results) is kept."""
     target = Path(target)
     check_clobber(target, force)
     make_dir(target.parent)
+    if target.is_dir():
+        check_writable(target)  # before the work, not after it
     try:
         tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
     except OSError as e:
@@ -122,10 +158,15 @@ def atomic_dir(target: Path, force: bool = False) -> Iterator[Path]:
     os.chmod(tmp, 0o777 & ~umask)  # mkdtemp makes 0700; the output is an ordinary folder
     try:
         yield tmp
+        files = sorted(str(p.relative_to(tmp)) for p in tmp.rglob("*") if p.is_file() or p.is_symlink())
+        (tmp / WRITTEN).write_text(json_text({"files": files}) + "\n")
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    _swap_in(tmp, target)
+    if target.is_dir() and any(target.iterdir()):
+        _merge_in(tmp, target, files)
+    else:
+        _swap_in(tmp, target)
 
 
 def _swap_in(tmp: Path, target: Path) -> None:
@@ -144,6 +185,35 @@ def _swap_in(tmp: Path, target: Path) -> None:
         shutil.rmtree(tmp, ignore_errors=True)
         if old is not None and old.exists() and target.exists():
             shutil.rmtree(old, ignore_errors=True) if old.is_dir() else old.unlink()
+
+
+def _merge_in(tmp: Path, target: Path, files: list[str]) -> None:
+    """Move ``files`` from ``tmp`` into ``target`` and remove what hardtool wrote there before and
+    no longer writes (all under one `interrupt.commit()`); other files stay."""
+    stale = [n for n in written_files(target) if n not in set(files)]
+    try:
+        with interrupt.commit():
+            for n in stale:
+                with contextlib.suppress(FileNotFoundError, IsADirectoryError, NotADirectoryError):
+                    (target / n).unlink()
+                _prune(target, (target / n).parent)
+            for n in [*files, WRITTEN]:
+                (target / n).parent.mkdir(parents=True, exist_ok=True)
+                os.replace(tmp / n, target / n)
+    except OSError as e:
+        raise _cannot_write(target, e) from None
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _prune(top: Path, folder: Path) -> None:
+    """Remove ``folder`` and its parents up to (not including) ``top`` while they are empty."""
+    while folder != top and top in folder.parents:
+        try:
+            folder.rmdir()
+        except OSError:
+            return
+        folder = folder.parent
 
 
 @contextlib.contextmanager

@@ -18,8 +18,8 @@ from typing import Any
 class OpRules:
     """What validation needs per op, by TFLite builtin name."""
 
-    # name -> (required inputs, most inputs (None: any), outputs)
-    arity: dict[str, tuple[int, int | None, int]] = field(default_factory=dict)
+    # name -> (required inputs, most inputs (None: any), outputs (None: any))
+    arity: dict[str, tuple[int, int | None, int | None]] = field(default_factory=dict)
     # name -> check(Check) raising through Check.fail (TFLite's Prepare checks)
     checks: dict[str, Callable[[Any], None]] = field(default_factory=dict)
     supported: frozenset[str] = frozenset()  # every name the toolchain has a record of

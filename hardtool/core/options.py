@@ -58,7 +58,12 @@ def port_option() -> Decorator:
 
 
 def baud_option() -> Decorator:
-    return click.option("--baud", type=int, default=115200, show_default=True, help="UART baud rate.")
+    return click.option(
+        "--baud",
+        type=int,
+        default=None,
+        help="UART baud rate [default: the one the firmware was built for; the DISCO's is 1,228,800].",
+    )
 
 
 def allow_large_input_option() -> Decorator:

@@ -38,3 +38,16 @@ def firmware_dir() -> Path:
 
 def templates_dir() -> Path:
     return data_dir("templates")
+
+
+def available_memory() -> int | None:
+    """Bytes this machine can still give a process (free RAM plus free swap), or None if unknown."""
+    try:
+        info = dict(line.split(":", 1) for line in Path("/proc/meminfo").read_text().splitlines())
+        return (int(info["MemAvailable"].split()[0]) + int(info.get("SwapFree", "0 kB").split()[0])) * 1024
+    except (OSError, KeyError, ValueError):
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, AttributeError):
+        return None

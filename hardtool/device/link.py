@@ -6,6 +6,7 @@ Every receive takes a deadline, so nothing here can block forever on a silent or
 from __future__ import annotations
 
 import collections
+import contextlib
 import time
 from typing import Any, Protocol
 
@@ -50,9 +51,20 @@ def open_port(port: str, baud: int = 115200, read_timeout: float = 0.05) -> seri
 class Link:
     """Sends and receives protocol frames; counts what went wrong for the report."""
 
-    def __init__(self, port: str | SerialLike, baud: int = 115200, read_timeout: float = 0.05):
+    def __init__(
+        self,
+        port: str | SerialLike,
+        baud: int = 115200,
+        read_timeout: float = 0.05,
+        reopen_within: float = 0.0,
+    ):
+        """``reopen_within``: seconds a port opened here by name may be gone (a cable pulled and
+        put back, a board re-enumerating) and be opened again, before a read or write fails."""
         self.ser: Any = open_port(port, baud, read_timeout) if isinstance(port, str) else port
         self.name = port if isinstance(port, str) else getattr(port, "name", type(port).__name__)
+        self._reopen = (port, baud, read_timeout) if isinstance(port, str) and reopen_within > 0 else None
+        self.reopen_within = reopen_within
+        self.reopens = 0
         self.parser = P.FrameParser()
         self._pending: collections.deque[P.Frame] = collections.deque()
         self.tx_seq = 0
@@ -73,11 +85,29 @@ class Link:
             if hasattr(self.ser, "flush"):
                 self.ser.flush()
         except (serial.SerialException, OSError) as e:
-            raise HardtoolError(
-                f"serial write to {self.name} failed: {e} (board unplugged or emulator stopped?)"
-            ) from None
+            self._reopen_or_fail("write to", e)  # the frame is lost: its resend goes on the new port
         self.bytes_out += len(data)
         return seq
+
+    def _reopen_or_fail(self, what: str, e: Exception) -> None:
+        """Open the port again (within ``reopen_within`` s), or one line saying it is gone."""
+        if self._reopen is not None:
+            deadline = time.monotonic() + self.reopen_within
+            with contextlib.suppress(Exception):
+                self.ser.close()
+            while time.monotonic() < deadline:
+                time.sleep(0.05)
+                try:
+                    self.ser = open_port(*self._reopen)
+                except HardtoolError:
+                    continue
+                self.reopens += 1
+                self.parser.reset()  # a frame cut by the unplug is dropped, and resent
+                return
+        within = f" and did not come back within {self.reopen_within:g} s" if self._reopen else ""
+        raise HardtoolError(
+            f"serial {what} {self.name} failed: {e}{within} (board unplugged or emulator stopped?)"
+        ) from None
 
     def recv(self, deadline: float) -> P.Frame | None:
         """The next valid frame, or None once ``deadline`` (time.monotonic) has passed."""
@@ -90,9 +120,8 @@ class Link:
                 waiting = getattr(self.ser, "in_waiting", 0) or 1
                 data = self.ser.read(min(max(waiting, 1), 65536))
             except (serial.SerialException, OSError) as e:
-                raise HardtoolError(
-                    f"serial read from {self.name} failed: {e} (board unplugged or emulator stopped?)"
-                ) from None
+                self._reopen_or_fail("read from", e)
+                continue
             if data:
                 self.bytes_in += len(data)
                 self._pending.extend(self.parser.feed(data))

@@ -38,12 +38,18 @@ class DeviceResult:
     stats: dict[str, int] = field(default_factory=dict)  # resends, resets, bad frames
 
 
+GROW_AFTER = 4  # tiles acknowledged at once before the tile size doubles again
+ONE_ROW_TRIES = 4  # x retries: tries of a one-row tile (the smallest) before the line is given up
+
+
 @dataclass
 class SessionStats:
     resends: int = 0
     resets: int = 0
     device_errors: int = 0
     result_requests: int = 0
+    smallest_tile: int = 0  # fewest rows per input tile the line forced (0: never shrunk)
+    tile_growths: int = 0  # times the tile size doubled back on a quieter line
 
 
 class BoardReset(Exception):
@@ -82,6 +88,8 @@ class BenchSession:
         self.max_resets = max_resets
         self.hello_info: P.Hello | None = None
         self.stats = SessionStats()
+        self.tile_rows = 0  # rows per input tile now (0: the firmware's maximum), see _send_tiles
+        self.clean_tiles = 0  # tiles acknowledged at the first try since the size last changed
 
     # ------------------------------------------------------------ receiving
 
@@ -202,26 +210,65 @@ class BenchSession:
                 return msg
 
     def _send_tiles(self, tag: int, data: bytes) -> None:
+        """The input in tiles whose size adapts to the line: a tile that needs a resend is sent
+        again with half its rows (a frame is damaged less often the shorter it is), and after
+        GROW_AFTER tiles acknowledged at once the size doubles back, up to the firmware's
+        maximum payload. The device takes any rows it lacks from a tile (overlaps are ACKed),
+        so the size can change between resends; the wire format is unchanged."""
         h = self.hello_info
-        row_bytes = h.in_row_bytes
-        rows_per_tile = max(1, (h.max_payload - P.TILE_HEADER) // row_bytes)
-        for r0 in range(0, h.in_rows, rows_per_tile):
-            n = min(rows_per_tile, h.in_rows - r0)
+        most = max(1, (h.max_payload - P.TILE_HEADER) // h.in_row_bytes)
+        r0 = 0
+        while r0 < h.in_rows:
+            self.tile_rows = min(self.tile_rows or most, most)
+            r0 += self._send_tile(tag, data, r0, most)
+
+    def _send_tile(self, tag: int, data: bytes, r0: int, most: int) -> int:
+        """Send the tile at row ``r0`` until it is acknowledged; returns its rows. Tries are
+        bounded: ONE_ROW_TRIES x ``retries`` once the tile is one row (it can shrink no more, and a
+        768-byte row meets a damaged byte about half the time at 1e-3 errors per byte), on top
+        of the halvings that got it there."""
+        h, row_bytes = self.hello_info, self.hello_info.in_row_bytes
+        seqs: set[int] = set()
+        tries = 0
+        while True:
+            n = min(self.tile_rows, h.in_rows - r0)
             payload = P.tile_payload(tag, r0, data[r0 * row_bytes : (r0 + n) * row_bytes], row_bytes)
-            seqs: set[int] = set()
-            for _ in range(self.retries):
-                seqs.add(self.link.send(P.TILE, payload))
-                reply = self._await(seqs, P.TILE, time.monotonic() + self.timeout)
-                if isinstance(reply, P.Ack):
-                    break
-                if isinstance(reply, P.DeviceError) and reply.code == P.E_BAD_TILE and reply.req_seq in seqs:
-                    raise HardtoolError(f"the device rejected input rows {r0}..{r0 + n - 1}: {reply.text}")
-                self.stats.resends += 1
-            else:
+            seqs.add(self.link.send(P.TILE, payload))
+            reply = self._await_tile(seqs, time.monotonic() + self.timeout)
+            if isinstance(reply, P.Ack):
+                self._adapt(tries == 0, most)
+                return n
+            if isinstance(reply, P.DeviceError) and reply.code == P.E_BAD_TILE and reply.req_seq in seqs:
+                raise HardtoolError(f"the device rejected input rows {r0}..{r0 + n - 1}: {reply.text}")
+            self.stats.resends += 1
+            tries += n == 1
+            if tries >= ONE_ROW_TRIES * self.retries:
                 raise HardtoolError(
                     f"image {tag}: input rows {r0}..{r0 + n - 1} not acknowledged after "
-                    f"{self.retries} tries (no answer or a noisy line on {self.link.name})"
+                    f"{tries} tries (no answer or a noisy line on {self.link.name})"
                 )
+            self._adapt(False, most)
+
+    def _await_tile(self, seqs: set[int], deadline: float) -> P.Ack | P.DeviceError | None:
+        """A tile's reply. The device's report of a damaged frame (sequence unknown) may be about
+        an earlier try: the ACK of this one still gets a moment (a quarter of the timeout) before
+        the tile is resent, so a noisy line is not flooded with resends the device must parse."""
+        reply = self._await(seqs, P.TILE, deadline)
+        grace = min(deadline, time.monotonic() + self.timeout / 4)
+        while isinstance(reply, P.DeviceError) and reply.req_seq not in seqs and time.monotonic() < grace:
+            reply = self._await(seqs, P.TILE, grace) or reply
+        return reply
+
+    def _adapt(self, clean: bool, most: int) -> None:
+        """Halve the tile after a resend; double it after GROW_AFTER clean tiles in a row."""
+        if not clean:
+            self.tile_rows, self.clean_tiles = max(1, self.tile_rows // 2), 0
+            self.stats.smallest_tile = min(self.stats.smallest_tile or self.tile_rows, self.tile_rows)
+            return
+        self.clean_tiles += 1
+        if self.clean_tiles >= GROW_AFTER and self.tile_rows < most:
+            self.tile_rows, self.clean_tiles = min(most, self.tile_rows * 2), 0
+            self.stats.tile_growths += 1
 
     def _run(self, tag: int, in_crc: int) -> DeviceResult | None:
         seqs: set[int] = set()

@@ -40,14 +40,19 @@ from hardtool.core.options import (
     help="Float checkpoint for the float mIoU (default: the one named in quant_report.json).",
 )
 @click.option(
-    "--timeout", type=float, default=2.0, show_default=True, help="Seconds to wait for one reply (≥ 0.1)."
+    "--timeout",
+    type=float,
+    default=2.0,
+    show_default=True,
+    help="Seconds to wait for one reply (≥ 0.1); a port that disappears is opened again if it returns within this time.",
 )
 @click.option(
     "--fault-proxy",
     default=None,
     metavar="SPEC",
-    help="Emulated board only: corrupt / drop / insert / delay bytes on the serial link to soak-test "
-    "it, e.g. corrupt=1e-4,drop=1e-4,seed=1 (rates per byte).",
+    help="Emulated board only: corrupt / drop / insert / delay bytes on the serial link, reset the "
+    "board or unplug the port for 0.5 s, to soak-test it, e.g. corrupt=1e-3,reset=1e-5,unplug=1e-5,seed=1 "
+    "(rates per byte).",
 )
 @click.option(
     "--out", type=click.Path(path_type=Path), default=None, help="Report folder [default: BUILD_DIR/bench]."

@@ -165,6 +165,10 @@ def _summary_rows(r: dict, label: str) -> list[tuple[str, str]]:
             f"{proto['bytes_per_s']:,.0f} B/s, {proto.get('resends', 0)} resends, {proto.get('resets', 0)} resets",
         )
     )
+    rate = f"{proto.get('images_per_s', 0.0):.3f} images/s (wall clock: transfer + inference)"
+    rows.append(
+        ("device validation throughput", rate + (f" at {proto['baud']:,} baud" if proto.get("baud") else ""))
+    )
     return rows
 
 

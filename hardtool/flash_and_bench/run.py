@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from hardtool.core import interrupt
-from hardtool.core.boards import EMULATED_BOARD, get_board
+from hardtool.core.boards import DEFAULT_BOARD, EMULATED_BOARD, get_board
 from hardtool.core.errors import HardtoolError
 from hardtool.core.files import check_clobber, free_path, output_dir
 from hardtool.flash_and_bench import report as R
@@ -45,20 +45,20 @@ def read_project(build_dir: Path) -> dict:
 
 
 def resolve_board(board: str, port: str | None, log: Callable[[str], None]) -> tuple[str, str | None]:
-    """(board name, port): 'auto' → the DISCO board when a port is given or an ST-LINK is found,
-    else the emulated board (and say so)."""
+    """(board name, port): 'auto' → the default board (the STM32F746G-DISCO) when a port is given
+    or its ST-LINK is found, else the emulated board (and say so)."""
     if board != "auto":
         return get_board(board).name, port
     if port:
-        return get_board("disco").name, port
+        return DEFAULT_BOARD, port
     from hardtool.device.flashers import find_board_port
 
     try:
-        return get_board("disco").name, find_board_port()
+        return DEFAULT_BOARD, find_board_port(DEFAULT_BOARD)
     except HardtoolError:
         log(
-            "no STM32F746G-DISCO found: running on the emulated board (QEMU mps2-an500); "
-            "latency is reported in emulated instructions"
+            f"no {get_board(DEFAULT_BOARD).title} found: running on the emulated board "
+            f"(QEMU {get_board(EMULATED_BOARD).emulator['machine']}); latency is reported in emulated instructions"
         )
         return EMULATED_BOARD, None
 
@@ -144,12 +144,13 @@ class DeviceRun:
     stop: list = field(default_factory=list)  # emulator / proxy shutdown, in order
     proxy: object = None
     emulator: object = None  # the emulated board, when its instructions are counted
+    baud: int = 0  # the UART rate both ends use
 
 
 def _open_link(board: str, build, opts: dict, n: int, log, run: DeviceRun):
     """The link to the emulated board (started, behind the fault proxy if asked) or to the real one
     (flashed and opened); what must be stopped afterwards goes into ``run.stop``."""
-    from hardtool.device.link import Link, open_port
+    from hardtool.device.link import Link
 
     if get_board(board).emulated:
         from hardtool.device.qemu import start_counting_board
@@ -165,7 +166,7 @@ def _open_link(board: str, build, opts: dict, n: int, log, run: DeviceRun):
             run.stop.insert(0, proxy.close)
             run.proxy = proxy
             run.counter = "systick (40-instruction granularity)"  # no plugin behind the proxy
-            return Link(proxy.url)
+            return Link(proxy.url, reopen_within=opts["timeout"])  # the proxy can unplug the port
         emu = start_counting_board(build.elf, max(300.0, 60.0 + 60.0 * n), log)
         run.stop.append(emu.stop)
         run.emulator = emu
@@ -174,7 +175,8 @@ def _open_link(board: str, build, opts: dict, n: int, log, run: DeviceRun):
 
     used = flash(build.bin, build.elf, opts["flasher"], board)
     log(f"flashed {build.bin.name} with {used}")
-    return Link(open_port(opts["port"] or find_board_port(board), opts["baud"]))
+    # opened by name, so a cable pulled and put back within --timeout is opened again
+    return Link(opts["port"] or find_board_port(board), opts["baud"], reopen_within=opts["timeout"])
 
 
 def run_on_device(board: str, build, xs: list, model_sha: str, opts: dict, log, progress: bool) -> DeviceRun:
@@ -185,7 +187,7 @@ def run_on_device(board: str, build, xs: list, model_sha: str, opts: dict, log, 
 
     from hardtool.device.session import BenchSession
 
-    run, sess, t0 = DeviceRun(), None, time.monotonic()
+    run, sess, t0 = DeviceRun(baud=opts["baud"]), None, time.monotonic()
     try:
         link = _open_link(board, build, opts, len(xs), log, run)
         sess = BenchSession(link, timeout=opts["timeout"], run_timeout=opts["run_timeout"])
@@ -308,7 +310,8 @@ def assemble_report(board: str, port, project: dict, build, inp: Inputs, run: De
         "sram": _sram(project, build, results),
         "build": {"ram_used": build.ram_used, "flash_used": build.flash_used, "elf": str(build.elf)},
         "protocol": {**run.stats, "seconds": round(run.seconds, 2), "input_bytes": moved}
-        | {"bytes_per_s": moved / run.seconds if run.seconds > 0 else 0.0},
+        | {"bytes_per_s": moved / run.seconds if run.seconds > 0 else 0.0}
+        | {"images_per_s": k / run.seconds if run.seconds > 0 else 0.0, "baud": run.baud},
         "images": [
             {"index": r.index, "file": inp.names[r.index], "total": r.total}
             | {"equal_to_host": r.index not in agreement["differing_images"]}
@@ -370,6 +373,22 @@ def _write(out: Path, report: dict, inp: Inputs, run: DeviceRun) -> list[str]:
     return report["files"]
 
 
+def host_baud(project: dict, build_dir: Path, baud: int | None) -> int:
+    """The host talks at the rate the firmware's UART was built for (hardtool_build.json)."""
+    built = int(project["hardtool_build"].get("uart_baud", 115200))
+    if baud is not None and baud <= 0:
+        raise HardtoolError(
+            f"--baud {baud}: a baud rate must be a positive number of bits per second "
+            f"(this firmware's: {built:,})"
+        )
+    if baud is not None and baud != built:
+        raise HardtoolError(
+            f"--baud {baud:,}: the firmware in {build_dir} runs its UART at {built:,} baud; drop --baud, "
+            f"or regenerate it with hardtool codegen --baud {baud}"
+        )
+    return built
+
+
 def _target(
     project: dict, build_dir: Path, board: str, port: str | None, faults: dict, log
 ) -> tuple[str, str | None]:
@@ -389,7 +408,7 @@ def flash_and_bench(
     data: Path,
     n: int = 10,
     port: str | None = None,
-    baud: int = 115200,
+    baud: int | None = None,
     flasher: str = "auto",
     board: str = "auto",
     out: Path | None = None,
@@ -410,6 +429,7 @@ def flash_and_bench(
     out = Path(out) if out else build_dir / "bench"
     faults = _check_args(n, timeout, "qemu" if board == "auto" and fault_proxy else board, fault_proxy)
     project = read_project(build_dir)
+    baud = host_baud(project, build_dir, baud)
     check_data(data, split, project["codegen"], n)
     board, port = _target(project, build_dir, board, port, faults, log)
     own = project["hardtool_build"]["board"]

@@ -14,6 +14,7 @@ import numpy as np
 
 from hardtool.kernels import layout, quant
 from hardtool.kernels.build import EMULATE_DSP, HOST_DEFINES, build_kernel_library, kernel_dir, kernel_sources  # noqa: F401
+from hardtool.kernels.host_conv_ext import ConvExt
 
 # ---------------------------------------------------------------- C structs
 i32 = C.c_int32
@@ -219,11 +220,18 @@ def _rescale(p: quant.RescaleParams) -> RequantParams:
     return RequantParams(p.input_offset, p.output_offset, PerTensorQuant(p.multiplier, p.shift))
 
 
-class KernelLib:
+class KernelLib(ConvExt):
     """numpy-in / numpy-out wrappers over the C kernels; every call checks the status."""
 
     def __init__(self, path: Path):
         self.lib = C.CDLL(str(path))
+
+    @property
+    def data(self):
+        """The data-movement, reduction and math kernels of hard_data.h (``host_data.DataKernels``)."""
+        from hardtool.kernels.host_data import DataKernels
+
+        return DataKernels(self)
 
     def _call(self, fn_name: str, *args) -> None:
         fn = getattr(self.lib, fn_name)

@@ -359,3 +359,158 @@ def sub_params(s1: float, z1: int, s2: float, z2: int, s_out: float, z_out: int)
 
     p = add_params(s1, z1, s2, z2, s_out, z_out)
     return replace(p, input2_multiplier=-p.input2_multiplier)
+
+
+@dataclass(frozen=True)
+class PreluParams:
+    """Fields of the C ``hard_prelu_params``."""
+
+    input_offset: int
+    alpha_offset: int
+    output_offset: int
+    identity_multiplier: int
+    identity_shift: int
+    alpha_multiplier: int
+    alpha_shift: int
+
+
+def prelu_params(
+    s_in: float, z_in: int, s_alpha: float, z_alpha: int, s_out: float, z_out: int
+) -> PreluParams:
+    """PRELU int8 (TFLite PreluPrepare): s_in / s_out and s_in * s_alpha / s_out, each computed in
+    float32 (the tensors' float scales) before QuantizeMultiplier widens it."""
+    mi, si = quantize_multiplier(float(_f32(s_in) / _f32(s_out)))
+    ma, sa = quantize_multiplier(float(_f32(s_in) * _f32(s_alpha) / _f32(s_out)))
+    return PreluParams(-int(z_in), -int(z_alpha), int(z_out), mi, si, ma, sa)
+
+
+def transpose_conv_padding(out_size: int, kernel: int, stride: int, padding: str) -> tuple[int, int]:
+    """TRANSPOSE_CONV (before, after) padding of one axis: TFLite's ComputePaddingHeightWidth run
+    on the *output* size (the conv whose gradient this is); the kernels use only 'before'."""
+    if padding.upper() == "SAME":
+        conv_out = (out_size + stride - 1) // stride
+    else:
+        conv_out = (out_size - kernel + stride) // stride
+    total = max((conv_out - 1) * stride + kernel - out_size, 0)
+    return total // 2, total - total // 2
+
+
+# ------------------------------------------------- SQUARED_DIFFERENCE, ABS, RSQRT, SUM (int8)
+SQUARED_DIFFERENCE_LEFT_SHIFT = 7  # TFLite's int8 SquaredDifference headroom
+
+
+def squared_difference_params(s1: float, z1: int, s2: float, z2: int, s_out: float, z_out: int) -> AddParams:
+    """SQUARED_DIFFERENCE int8 (squared_difference.cc Prepare): inputs rescaled to twice the larger
+    input scale (a float32 product) after a 7-bit left shift, the squared difference to the output
+    by twice_max^2 / (2^14 * s_out) (that denominator a float32 product)."""
+    twice_max = float(_f32(2.0) * max(_f32(s1), _f32(s2)))
+    m1, sh1 = quantize_multiplier_smaller_than_one(float(_f32(s1)) / twice_max)
+    m2, sh2 = quantize_multiplier_smaller_than_one(float(_f32(s2)) / twice_max)
+    denom = float(_f32(1 << (2 * SQUARED_DIFFERENCE_LEFT_SHIFT)) * _f32(s_out))
+    mo, sho = quantize_multiplier_smaller_than_one(twice_max * twice_max / denom)
+    return AddParams(-int(z1), m1, sh1, -int(z2), m2, sh2, SQUARED_DIFFERENCE_LEFT_SHIFT, int(z_out), mo, sho)
+
+
+@dataclass(frozen=True)
+class AbsParams:
+    """Fields of the C ``hard_abs_params``."""
+
+    input_offset: int
+    output_offset: int
+    rescale: bool
+    multiplier: int
+    shift: int
+
+
+def abs_params(s_in: float, z_in: int, s_out: float, z_out: int) -> AbsParams:
+    """ABS int8 (elementwise.cc): rescale only when the float32 scales differ, by their float32 quotient."""
+    rescale = bool(_f32(s_in) != _f32(s_out))
+    m, s = quantize_multiplier(float(_f32(s_in) / _f32(s_out))) if rescale else (0, 0)
+    return AbsParams(-int(z_in), int(z_out), rescale, m, s)
+
+
+def reduce_sum_params(s_in: float, z_in: int, s_out: float, z_out: int) -> RescaleParams:
+    """SUM int8 with a rescale: the sum minus zero point * count, times s_in / s_out."""
+    return requantize_params(s_in, z_in, s_out, z_out)
+
+
+_I32_MIN, _I32_MAX = -(1 << 31), (1 << 31) - 1
+
+
+def _wrap32(x: int) -> int:
+    return (x + (1 << 31)) % (1 << 32) - (1 << 31)
+
+
+def _srdhm(a: int, b: int) -> int:
+    """gemmlowp SaturatingRoundingDoublingHighMul on Python ints."""
+    if a == b == _I32_MIN:
+        return _I32_MAX
+    ab = a * b
+    nudge = (1 << 30) if ab >= 0 else 1 - (1 << 30)
+    q = abs(ab + nudge) >> 31
+    return q if ab + nudge >= 0 else -q
+
+
+def _rdbpot(x: int, exponent: int) -> int:
+    """gemmlowp RoundingDivideByPOT."""
+    mask = (1 << exponent) - 1
+    threshold = (mask >> 1) + (1 if x < 0 else 0)
+    return (x >> exponent) + (1 if (x & mask) > threshold else 0)
+
+
+def _sat_shl(x: int, exponent: int) -> int:
+    """gemmlowp SaturatingRoundingMultiplyByPOT for exponent >= 0."""
+    threshold = (1 << (31 - exponent)) - 1
+    if x > threshold:
+        return _I32_MAX
+    if x < -threshold:
+        return _I32_MIN
+    return _wrap32(x << exponent)
+
+
+def _mbqm(x: int, mult: int, shift: int) -> int:
+    """MultiplyByQuantizedMultiplier (double rounding, the int32 wrap of the left shift included)."""
+    return _rdbpot(_srdhm(_wrap32(x * (1 << max(shift, 0))), mult), max(-shift, 0))
+
+
+def inv_sqrt_multiplier_exp(value: int, reverse_shift: int) -> tuple[int, int]:
+    """TFLite's GetInvSqrtQuantizedMultiplierExp (gemmlowp Newton-Raphson in Q3.28)."""
+    if value <= 1:
+        return _I32_MAX, 0
+    shift = 11
+    while value >= (1 << 29):
+        value //= 4
+        shift += 1
+    pairs = ((32 - value.bit_length()) - 1) // 2 - 1
+    shift -= pairs
+    value <<= 2 * pairs
+    half_input = _rdbpot(value >> 1, 1)
+    half_three = (1 << 28) + (1 << 27)
+    x = 1 << 28  # F3 one
+    for _ in range(5):
+        x3 = _sat_shl(_srdhm(_srdhm(x, x), x), 6)  # Rescale<3>(F9)
+        x = _sat_shl(_wrap32(_srdhm(half_three, x) - _srdhm(half_input, x3)), 3)  # Rescale<3>(F6)
+    x = _srdhm(x, 1518500250)  # times sqrt(2)/2 in Q0.31
+    if shift < 0:
+        x = _wrap32(x << -shift)
+        shift = 0
+    return x, shift * reverse_shift
+
+
+def rsqrt_lut_s8(s_in: float, z_in: int, s_out: float, z_out: int) -> np.ndarray:
+    """RSQRT int8 (elementwise.cc RsqrtEvalQuantizedInt8) as the 256-entry table hard_lut_s8
+    indexes by (uint8_t)x. Inputs below the zero point (negative reals, which TFLite's Eval
+    refuses) map like the zero point: to 127."""
+    k_shift = 20
+    mult, shift = quantize_multiplier(1.0 / float(np.sqrt(_f32(s_in), dtype=np.float32) * _f32(s_out)))
+    table = np.zeros(256, dtype=np.int8)
+    for q in range(INT8_MIN, INT8_MAX + 1):
+        value = q - int(z_in)
+        if value <= 0:
+            out = INT8_MAX
+        else:
+            inv_mult, inv_shift = inv_sqrt_multiplier_exp(value, -1)
+            data = _mbqm(1, inv_mult, inv_shift + k_shift)
+            out = min(max(_mbqm(data, mult, shift - k_shift) + int(z_out), INT8_MIN), INT8_MAX)
+        table[q & 0xFF] = out
+    return table

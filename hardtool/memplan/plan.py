@@ -38,7 +38,7 @@ from hardtool.memplan.lifetimes import (
 )
 from hardtool.memplan.place import Placement, exact, quick
 from hardtool.memplan.schedule import Schedule, best_order, file_order
-from hardtool.ops.tables import scratch_bytes
+from hardtool.ops.tables import LEAN_OPS, scratch_bytes
 
 ScratchFn = Callable[[Op, Graph], int]  # scratch bytes an op's kernel needs
 # Outside the arena, estimates until a link measures them (`hardtool build` writes the measured
@@ -210,7 +210,6 @@ def _precision(
 
 
 # kernels that run a portable path, without scratch, when the caller gives them none
-LEAN_OPS = frozenset({"CONV_2D", "DEPTHWISE_CONV_2D"})
 LEAN_ROUNDS = 8  # ops given up at most, one per round (each round plans once more)
 
 

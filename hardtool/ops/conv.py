@@ -17,6 +17,7 @@ from hardtool.kernels import quant as Q
 from hardtool.kernels import support as S
 from hardtool.kernels import weights
 from hardtool.kernels.scratch import kernel_scratch_bytes
+from hardtool.ops import conv_grouped
 from hardtool.ops.cgen import (
     EmitContext,
     Layer,
@@ -62,16 +63,12 @@ def _prepare(c: Check, depthwise: bool) -> None:
 
 
 def _refuse(g: Graph, op: Op) -> None:
-    x, w, y = S.tensor_of(g, op, 0), S.tensor_of(g, op, 1), S.tensor_of(g, op, 0, True)
+    x, y = S.tensor_of(g, op, 0), S.tensor_of(g, op, 0, True)
     S.int8(x, y)
     S.const(g, op, 1, "filter")
     S.need(len(x.shape) == 4, "input is not 4-D NHWC")
-    if op.name == "CONV_2D":
-        S.need(
-            w.shape[3] == x.shape[3],
-            f"grouped ({x.shape[3]} input channels, filter {w.shape[3]}); "
-            "re-quantize with hardtool quantize, which rewrites it as depthwise",
-        )
+    if conv_grouped.is_grouped(g, op):
+        conv_grouped.refuse(g, op)
 
 
 # ---------------------------------------------------------------- the kernel choice
@@ -82,6 +79,8 @@ def _shapes(g: Graph, op: Op) -> tuple[tuple[int, ...], tuple[int, ...]]:
 
 
 def choose_conv(g: Graph, op: Op, dsp: bool) -> Kernel:
+    if conv_grouped.is_grouped(g, op):
+        return conv_grouped.choose(g, op, dsp)
     x, w = _shapes(g, op)
     pads = tuple(op.options.get("explicit_padding", (0, 0, 0, 0)))
     if not dsp:
@@ -160,6 +159,8 @@ def _call(e: EmitContext, op: Op, layer: Layer, p: str, x: Tensor, w: Tensor, bi
 
 
 def conv_2d(e: EmitContext, op: Op, layer: Layer, p: str) -> None:
+    if conv_grouped.is_grouped(e.graph, op):
+        return conv_grouped.emit(e, op, layer, p)
     x, w, bias, y = _weights(e, op, layer, p, depthwise=False)
     params = {
         "input_offset": -zp(x),
@@ -196,10 +197,11 @@ RECORDS = [
         refuse=_refuse,
         memory=Memory.SPATIAL,
         strided_output=True,
+        lean=True,
         choose=choose_conv,
         emit=conv_2d,
         tflm="AddConv2D",
-        summary="2-D convolution, per-channel int8 (1x1 GEMM, im2col GEMM)",
+        summary="2-D convolution, per-channel int8, grouped too (1x1 GEMM, im2col GEMM, per-group GEMM)",
     ),
     OpRecord(
         "DEPTHWISE_CONV_2D",
@@ -208,6 +210,7 @@ RECORDS = [
         refuse=_refuse,
         memory=Memory.SPATIAL,
         strided_output=True,
+        lean=True,
         choose=choose_depthwise,
         emit=depthwise_conv_2d,
         tflm="AddDepthwiseConv2D",

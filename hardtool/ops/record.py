@@ -48,8 +48,9 @@ class OpRecord:
     """One TFLite builtin (or a HARD_* op made by lowering)."""
 
     name: str
-    # (required inputs, most inputs (None: any), outputs); inputs past the required may be -1
-    arity: tuple[int, int | None, int]
+    # (required inputs, most inputs (None: any), outputs (None: any, e.g. SPLIT's num_splits));
+    # inputs past the required may be -1
+    arity: tuple[int, int | None, int | None]
     # the checks TFLite's Prepare makes on fields / shapes / quantisation (graph validation);
     # fail with ``c.fail("...")``
     prepare: Callable[[Check], None] | None = None
@@ -57,6 +58,9 @@ class OpRecord:
     refuse: Callable[[Graph, Op], None] | None = None
     memory: Memory = Memory.OWN
     strided_output: bool = False  # can write its output pixels ``output_stride`` apart
+    # its scratch is optional: ``choose(graph, op, dsp=False)`` names a general entry point whose
+    # portable path runs without it, so ``memplan --lean-kernels`` may give it none
+    lean: bool = False
     # the one kernel decision: (graph, op, dsp target?) -> Kernel (symbol, layout, scratch, why)
     choose: Callable[[Graph, Op, bool], Kernel] | None = None
     # writes the layer's constants and its call of ``choose(...).symbol`` into ``Layer``

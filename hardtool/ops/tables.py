@@ -4,13 +4,17 @@ and scratch sizes, the kernels' refusal list, the kernel choice and TFLite Micro
 
 from __future__ import annotations
 
+import re
+import sys
 from dataclasses import replace
+from pathlib import Path
 
+from hardtool.core.files import atomic_write_bytes
 from hardtool.core.graph.ir import Graph, Op, describe_op
 from hardtool.core.oprules import OpRules
 from hardtool.kernels import memory
 from hardtool.ops import records
-from hardtool.ops.record import Kernel, Memory, OpRecord
+from hardtool.ops.record import Kernel, Memory
 from hardtool.ops.tflm_ops import TFLM_METHODS
 
 # ops without a record, and the rewrite that avoids them (for the unsupported-op error)
@@ -33,6 +37,7 @@ RESHAPES = _names(lambda r: r.memory == Memory.ALIAS)  # same bytes, new shape
 SPATIAL_OPS = _names(lambda r: r.memory == Memory.SPATIAL)  # raster order: in place with a gap
 STRIDED_OUTPUT_OPS = _names(lambda r: r.strided_output)  # params take ``output_stride``
 LOWERED = _names(lambda r: r.lowered)  # made or folded away by lower()
+LEAN_OPS = _names(lambda r: r.lean)  # scratch optional: memplan --lean-kernels may drop it
 RESOLVER = {n: r.tflm for n, r in sorted(records().items()) if r.tflm}
 
 
@@ -79,12 +84,15 @@ def unsupported(graph: Graph) -> list[str]:
 
 def choose(graph: Graph, op: Op, dsp: bool = True, has_scratch: bool = True) -> Kernel:
     """The one kernel decision for ``op``: its record's ``choose``. Without the scratch it asks
-    for (``memplan --lean-kernels``), the general entry point, whose portable path needs none."""
+    for (``memplan --lean-kernels``, only for a record whose scratch is optional: ``lean``), the
+    general entry point, whose portable path needs none."""
     rec = records().get(op.name)
     if rec is None or rec.choose is None:
         raise ValueError(f"{NO_KERNEL} for op {op.name!r}")
     k = rec.choose(graph, op, dsp)
     if k.scratch > 0 and not has_scratch:
+        if not rec.lean:
+            raise ValueError(f"{op.name} needs {k.scratch} bytes of scratch and the plan gives it none")
         k = replace(rec.choose(graph, op, False), reason=LEAN)
     return k
 
@@ -119,14 +127,6 @@ def writes_strided(op: Op, graph: Graph) -> bool:
         return False
     y = graph.tensors[op.outputs[0]]
     return len(y.shape) == 4 and y.dtype == "int8" and y.shape[0] == 1
-
-
-def record(name: str) -> OpRecord:
-    """The record of ``name`` (KeyError naming it when there is none)."""
-    try:
-        return records()[name]
-    except KeyError:
-        raise KeyError(f"no op record for {name!r}") from None
 
 
 def _support(name: str) -> tuple[str, str]:
@@ -165,3 +165,27 @@ def op_table_text() -> str:
         "\n".join(line.rstrip() for line in lines)
         + f"\n{runs} of {len(rows) - 1} ops run on hardtool's kernels\n"
     )
+
+
+README_MARKERS = ("<!-- op-table:start -->\n", "<!-- op-table:end -->")
+
+
+def update_readme(path: Path) -> bool:
+    """Rewrite the op table between the README's markers from the records; True if it changed."""
+    text = Path(path).read_text()
+    start, end = (re.escape(m) for m in README_MARKERS)
+    new = re.sub(
+        f"{start}.*?{end}",
+        lambda m: README_MARKERS[0] + op_table_markdown() + README_MARKERS[1],
+        text,
+        flags=re.S,
+    )
+    if new == text:
+        return False
+    atomic_write_bytes(Path(path), new.encode())
+    return True
+
+
+if __name__ == "__main__":  # python -m hardtool.ops.tables README.md: after adding an op record
+    done = update_readme(Path(sys.argv[1] if len(sys.argv) > 1 else "README.md"))
+    print("README op table " + ("rewritten from the op records" if done else "up to date"))

@@ -16,6 +16,7 @@ import numpy as np
 from hardtool.core.boards import targets
 from hardtool.core.errors import HardtoolError
 from hardtool.core.files import atomic_files, atomic_write_json, check_input_file
+from hardtool.core.resources import available_memory
 from hardtool.data.cityscapes import find_samples, load_rgb, normalize
 from hardtool.data.labels import class_names
 from hardtool.quantize.samples import Samples
@@ -57,6 +58,15 @@ def check_input_size(
             f"{source} {h} {w}: the int8 input image alone takes {h * w * 3:,} B, more than the RAM of any "
             f"target hardtool knows ({biggest.name}: {biggest.ram_bytes:,} B); choose a smaller size, or pass "
             "--allow-large-input if you mean it"
+        )
+    need, have = (
+        h * w * 3 * 4,
+        available_memory(),
+    )  # at least one float32 input image, checked before it is made
+    if have is not None and need > have:
+        raise HardtoolError(
+            f"{source} {h} {w}: one float32 input image alone needs {need:,} B of memory, more than this "
+            f"machine has available ({have:,} B); choose a smaller size"
         )
 
 

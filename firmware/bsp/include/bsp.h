@@ -15,6 +15,7 @@ extern "C" {
 #ifndef BSP_UART_BAUD
 #define BSP_UART_BAUD 115200u
 #endif
+_Static_assert(BSP_UART_BAUD > 0u, "BSP_UART_BAUD must be a positive baud rate");
 
 /* timer units (same values as the protocol's HP_UNIT_*) */
 #define BSP_UNIT_CYCLES       0u
@@ -32,6 +33,11 @@ uint32_t bsp_core_clock_hz(void);
 void bsp_uart_write(const uint8_t *data, size_t n);
 /* One received byte (0..255), or -1 when nothing arrived within timeout_ms (0 = just poll). */
 int bsp_uart_getc(uint32_t timeout_ms);
+
+/* The board's CRC unit, where it has one and the build sets HP_CRC32_BSP (board.json cflags):
+ * *crc = the protocol's CRC-32 (zlib's crc32(*crc, data, n)) and 0, or -1 when the unit is not
+ * there or failed its self-test at bsp_init (the protocol then uses its tables). */
+int bsp_crc32(uint32_t *crc, const void *data, size_t n);
 
 /* Monotonic 64-bit counter in bsp_timer_unit() units. */
 uint64_t bsp_timer_read(void);

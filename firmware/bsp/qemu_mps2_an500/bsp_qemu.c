@@ -28,9 +28,9 @@ void SysTick_Handler(void)
 
 void bsp_init(void)
 {
-    uint32_t div = QEMU_SYSCLK_HZ / BSP_UART_BAUD;
-    UART0_BAUDDIV = div < 16u ? 16u : div; /* below 16 the model drops TX bytes */
-    UART0_CTRL = 0x3u;                     /* TX + RX enable */
+    uint32_t div = (QEMU_SYSCLK_HZ + BSP_UART_BAUD / 2u) / BSP_UART_BAUD; /* as hardtool.core.uart */
+    UART0_BAUDDIV = div < 16u ? 16u : div;                                /* below 16 the model drops TX bytes */
+    UART0_CTRL = 0x3u;                                                    /* TX + RX enable */
     cm7_enable_irq();
     bsp_timer_restart();
 }

@@ -219,7 +219,7 @@ def _check_io(g: Graph) -> None:
             )
 
 
-def _check_arity(c: Check, op: Op, arity: dict[str, tuple[int, int | None, int]]) -> None:
+def _check_arity(c: Check, op: Op, arity: dict[str, tuple[int, int | None, int | None]]) -> None:
     """Input and output counts, omitted inputs only where optional (ops hardtool does not deploy
     are listed by the caller and not checked here)."""
     if op.name not in arity:
@@ -227,15 +227,15 @@ def _check_arity(c: Check, op: Op, arity: dict[str, tuple[int, int | None, int]]
     need, most, n_out = arity[op.name]
     n_in = len(op.inputs)
     c.ensure(
-        need <= n_in <= (most if most is not None else n_in) and len(op.outputs) == n_out,
+        need <= n_in <= (most if most is not None else n_in) and n_out in (None, len(op.outputs)),
         f"has {n_in} inputs and {len(op.outputs)} outputs "
-        f"(expects {need}{'' if most == need else f'..{most}' if most else '+'} and {n_out})",
+        f"(expects {need}{'' if most == need else f'..{most}' if most else '+'} and {'any' if n_out is None else n_out})",
     )
     missing = [i for i, t in enumerate(op.inputs[:need]) if t < 0]
     c.ensure(not missing, f"required input {missing[0] if missing else 0} is omitted (-1)")
 
 
-def _check_structure(g: Graph, arity: dict[str, tuple[int, int | None, int]]) -> None:
+def _check_structure(g: Graph, arity: dict[str, tuple[int, int | None, int | None]]) -> None:
     """Arity, omitted inputs, single writers, and every activation produced before it is read."""
     written = set(g.inputs)
     for op in g.ops:
