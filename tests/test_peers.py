@@ -1,5 +1,6 @@
-"""The peer models: sizes against their published figures, layers that deploy, forward shapes, the
-models CLI, and representative peers converted to a clean full-int8 graph that plans."""
+"""The peer models: sizes against their published figures, the published layers (PReLU, transposed
+convs, linear gates), forward shapes, the models CLI, and representative peers converted to a
+clean full-int8 graph that plans."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from torch.utils.flop_counter import FlopCounterMode
 from hardtool.cli import cli
 from hardtool.models import PEERS, VARIANTS, ExportHARD, build_model, canonical, model_stats
 from hardtool.models.peers.espnet import ESPNet
-from hardtool.models.peers.layers import ChannelBN, UpConv
+from hardtool.models.peers.layers import ChannelBN
 from hardtool.models.registry import _flops_by_module, _upconv_macs
 
 TOL = 0.10
@@ -67,14 +68,14 @@ def test_meta_count_is_the_cpu_count(name):
     assert _flops_by_module(model, (64, 128))["Global"] == fc.get_total_flops()
 
 
-def test_transposed_conv_convention_counts_upconvs_at_output_resolution():
-    """Each UpConv stands for a stride-2 transposed conv; the published convention counts that at
-    its output resolution: 4x the conv's k·k·cin·cout·H·W at the input resolution."""
+def test_transposed_conv_convention_counts_them_at_output_resolution():
+    """torch counts a stride-2 transposed conv at its input resolution (k·k·cin·cout·H·W); the
+    published convention counts it at its output resolution: 4x that."""
     model = build_model("erfnet").eval()
-    ups = [m for m in model.modules() if isinstance(m, UpConv)]
+    ups = [m for m in model.modules() if isinstance(m, torch.nn.ConvTranspose2d)]
     shapes = []
     for m in ups:
-        m.register_forward_hook(lambda m, i, o: shapes.append((m.conv[0], i[0].shape)))
+        m.register_forward_hook(lambda m, i, o: shapes.append((m, i[0].shape)))
     with torch.no_grad():
         model(torch.zeros(1, 3, 64, 128))
     conv_macs = sum(
@@ -86,17 +87,40 @@ def test_transposed_conv_convention_counts_upconvs_at_output_resolution():
     assert s.macs_transposed_at_output - s.macs == 3 * conv_macs
 
 
-DEPLOYABLE = (torch.nn.Conv2d, torch.nn.BatchNorm2d, torch.nn.ReLU, torch.nn.ZeroPad2d)
+# What each paper publishes beyond conv / BN / ReLU, and is built here.
+PUBLISHED = {
+    "enet": {torch.nn.PReLU, torch.nn.ConvTranspose2d},
+    "fssnet": {torch.nn.ConvTranspose2d},
+    "espnet": {torch.nn.PReLU, torch.nn.ConvTranspose2d},
+    "espnetv2": {torch.nn.PReLU},
+    "erfnet": {torch.nn.ConvTranspose2d},
+    "cgnet": {torch.nn.PReLU, torch.nn.Linear},
+    "dabnet": {torch.nn.PReLU},
+}
+LAYERS = (
+    torch.nn.Conv2d,
+    torch.nn.BatchNorm2d,
+    torch.nn.ReLU,
+    torch.nn.PReLU,
+    torch.nn.ConvTranspose2d,
+    torch.nn.Linear,
+    torch.nn.ZeroPad2d,
+)
 
 
 @pytest.mark.parametrize("name", sorted(PEERS))
 def test_peer_forward_and_label_map(name):
-    """Logits at the recorded output stride; the export tail gives a label map; only layers with
-    native int8 TFLite kernels (no PReLU, transposed convs, unpooling, dropout, linear)."""
+    """Logits at the recorded output stride; the export tail gives a label map; the layers the
+    paper publishes (PReLU, transposed convs, FC gates, grouped convs) are the model's."""
     torch.manual_seed(0)
     model = build_model(name).eval()
-    leaves = [m for m in model.modules() if not list(m.children())]
-    assert all(isinstance(m, DEPLOYABLE) for m in leaves), {type(m).__name__ for m in leaves}
+    modules = [m for m in model.modules() if not list(m.children())]
+    assert all(isinstance(m, LAYERS) for m in modules), {type(m).__name__ for m in modules}
+    leaves = {t for t in LAYERS if any(isinstance(m, t) for m in modules)}
+    assert PUBLISHED.get(name, set()) <= leaves
+    assert (torch.nn.PReLU in leaves) == (torch.nn.PReLU in PUBLISHED.get(name, set()))
+    if name == "espnetv2":
+        assert any(m.groups == 4 for m in model.modules() if isinstance(m, torch.nn.Conv2d))
     x = torch.randn(1, 3, 64, 128)
     stride = PEERS[name].output_stride
     with torch.no_grad():
@@ -105,6 +129,18 @@ def test_peer_forward_and_label_map(name):
     assert logits.shape == (1, 19, 64 // stride, 128 // stride)
     assert labels.shape == (1, 64, 128) and labels.dtype == torch.int64
     assert 0 <= int(labels.min()) and int(labels.max()) < 19
+
+
+def test_lednet_split_and_shuffle_as_published(tmp_path):
+    """LEDNet's SS-nbt splits the channels in halves and shuffles them: the exported graph holds
+    the slices and the 5-D reshape -> transpose -> reshape of the public code."""
+    import onnx
+
+    from hardtool.quantize import export
+
+    export.export_onnx(build_model("lednet").eval(), (32, 64), tmp_path / "m.onnx", argmax=False)
+    ops = [n.op_type for n in onnx.load(str(tmp_path / "m.onnx")).graph.node]
+    assert ops.count("Transpose") == 13 and ops.count("Slice") >= 26
 
 
 def test_channel_bn_is_batchnorm_in_eval():
@@ -135,7 +171,7 @@ def test_models_cli_peers_json():
     for name, row in rows.items():
         pub = PEERS[name].published
         assert row["kind"] == "peer" and row["input_size"] == list(pub.input_size)
-        assert row["substitutions"] and row["paper"]["convention"]
+        assert bool(row["substitutions"]) == (name in ("enet", "fastscnn")) and row["paper"]["convention"]
         for key, what in (("params", "params"), ("macs", "flops")):
             assert (abs(row["deviation"][key]) <= TOL) == (what not in pub.mismatch), (name, key)
     r = CliRunner().invoke(cli, ["models", "--all", "--json"])
@@ -143,9 +179,10 @@ def test_models_cli_peers_json():
     assert {v["arch"] for v in json.loads(r.output)["variants"]} == set(VARIANTS) | set(PEERS)
 
 
-# Converted at 64x128: FastSCNN (pyramid pooling, global mean, a concat onnx2tf computes in NCHW
-# after an ADD), FSSNet (transposed convs as UpConv, ENet bottlenecks, max-pool shortcuts).
-CONVERTED = ["fastscnn", "fssnet"]
+# Converted at 64x128 through the zoo path: FastSCNN (pyramid pooling, global mean, a concat
+# onnx2tf computes in NCHW after an ADD), EDANet (dense concats, ENet downsamplers). The peers
+# with PReLU / transposed convs / FC gates / shuffles: tests/test_peers_deploy.py.
+CONVERTED = ["fastscnn", "edanet"]
 
 
 @pytest.mark.slow

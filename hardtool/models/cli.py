@@ -98,7 +98,8 @@ def _print_table(rows: list[dict]) -> None:
     for r in rows:
         if r["kind"] == "peer":
             note = f" [dim]({r['paper']['note']})[/dim]" if r["paper"]["note"] else ""
-            con.print(f"[b]{r['name']}[/b] vs {r['paper']['source']}: {r['substitutions']}{note}")
+            built = r["substitutions"] or "as published"
+            con.print(f"[b]{r['name']}[/b] vs {r['paper']['source']}: {built}{note}")
 
 
 @click.command("models")

@@ -15,7 +15,6 @@ from hardtool.core.errors import HardtoolError
 from hardtool.models.hard import HARD, HardConfig
 from hardtool.models.peers import ALIASES as PEER_ALIASES
 from hardtool.models.peers import PEERS
-from hardtool.models.peers.layers import UpConv
 
 VARIANTS: dict[str, HardConfig] = {
     "hard_xxs": HardConfig(
@@ -174,7 +173,9 @@ class ModelStats:
     params: int
     macs: int
     input_size: tuple[int, int]
-    macs_transposed_at_output: int = 0  # MACs with each UpConv counted as the transposed conv it replaces
+    macs_transposed_at_output: int = (
+        0  # MACs with each stride-2 transposed conv counted at its output resolution
+    )
 
 
 def _flops_by_module(model: nn.Module, input_size: tuple[int, int]) -> dict[str, int]:
@@ -196,8 +197,10 @@ def count_macs(model: nn.Module, input_size: tuple[int, int]) -> int:
 
 
 def _upconv_macs(model: nn.Module, flops: dict[str, int]) -> int:
+    """MACs of the transposed convs, as torch counts them: at their input resolution."""
     root = type(model).__name__
-    return sum(flops.get(f"{root}.{n}", 0) for n, m in model.named_modules() if isinstance(m, UpConv)) // 2
+    deconvs = (n for n, m in model.named_modules() if isinstance(m, nn.ConvTranspose2d))
+    return sum(flops.get(f"{root}.{n}", 0) for n in deconvs) // 2
 
 
 def model_stats(arch: str, input_size: tuple[int, int] | None = None) -> ModelStats:

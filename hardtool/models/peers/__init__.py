@@ -1,7 +1,10 @@
 """Peer segmentation models, the lightweight networks HARD is compared with, rebuilt from their
-papers with the ops int8 TFLite and our planner take. Each entry records the paper input size,
-the published parameter and FLOP figures with the convention they were counted in, and what was
-changed for deployment (``substitutions``)."""
+papers as published: PReLU where the paper uses it (ENet's encoder, ESPNet, ESPNetV2, CGNet,
+DABNet), stride-2 transposed convs in the decoders (ENet, FSSNet, ESPNet, ERFNet), LEDNet's
+channel split and shuffle, ESPNetV2's grouped convs, CGNet's fully connected gates. Each entry
+records the paper input size, the published parameter and FLOP figures with the convention they
+were counted in, and ``substitutions``: what still differs from the paper because int8 TFLite or
+the ONNX export cannot express it (empty for eight of the ten)."""
 
 from __future__ import annotations
 
@@ -28,15 +31,15 @@ TRANSPOSED_AT_OUTPUT = "macs, transposed convs at output resolution"
 CONVENTIONS = {
     MACS: "multiply-accumulates of convs (torch.utils.flop_counter FLOPs / 2)",
     TRANSPOSED_AT_OUTPUT: "multiply-accumulates of convs, each stride-2 transposed conv counted at its "
-    "output resolution (4x its MACs, as ptflops and thop count ConvTranspose2d); our UpConv stands for one",
+    "output resolution (4x its MACs, as ptflops and thop count ConvTranspose2d; torch counts it at its input)",
 }
 
 HARD_TABLE2 = "HARD (ACCV 2024) Table 2"
-RELU = "PReLU -> ReLU"
-UPCONV = "transposed convs -> the same conv at the low resolution + bilinear x2 (same params and MACs)"
-LAST_UPCONV = "the last transposed conv -> the same conv at 1/2; the export tail upsamples its logits"
-BN_DW = "BN not right after a conv -> a 1x1 depthwise conv in the graph (same per-channel scale and shift)"
-PIECES = "concats that only feed a conv -> one conv per piece, summed (same weights)"
+UNPOOL = "max-unpooling with the encoder's indices -> nearest x2 upsampling (int8 TFLite has no unpooling op)"
+ADAPTIVE = (
+    "pyramid pooling's adaptive pools to 3 and 6 bins -> average pools with window = stride = "
+    "floor(size / bins) (ONNX export takes adaptive pools only where the bins divide the size)"
+)
 
 
 @dataclass(frozen=True)
@@ -59,9 +62,11 @@ class PeerSpec:
     name: str  # as the papers write it
     build: Callable[[int], nn.Module]
     input_size: tuple[int, int]  # the paper's (H, W)
-    output_stride: int  # logits at 1/output_stride of the input; the export tail upsamples them
+    output_stride: (
+        int  # logits at 1/output_stride of the input; the export tail upsamples them (1: full size)
+    )
     published: Published
-    substitutions: str
+    substitutions: str = ""  # what still differs from the paper, and why
 
 
 FULL = (512, 1024)
@@ -72,7 +77,7 @@ PEERS: dict[str, PeerSpec] = {
         "ENet",
         ENet,
         FULL,
-        2,
+        1,
         Published(
             0.38,
             5.65,
@@ -81,13 +86,13 @@ PEERS: dict[str, PeerSpec] = {
             TRANSPOSED_AT_OUTPUT,
             "its final transposed conv is 3x3, as in the public PyTorch ENet whose count this is",
         ),
-        f"{RELU}; max-unpooling -> nearest x2 upsampling; {UPCONV}; {LAST_UPCONV}; {BN_DW}",
+        UNPOOL,
     ),
     "fssnet": PeerSpec(
         "FSSNet",
         FSSNet,
         FULL,
-        2,
+        1,
         Published(
             0.29,
             3.89,
@@ -98,13 +103,12 @@ PEERS: dict[str, PeerSpec] = {
             "so 0.29M is not reproducible (the FLOPs are)",
             ("params",),
         ),
-        f"{UPCONV}; {LAST_UPCONV}; {BN_DW}",
     ),
     "espnet": PeerSpec(
         "ESPNet",
         ESPNet,
         FULL,
-        2,
+        1,
         Published(
             0.36,
             4.1,
@@ -115,7 +119,6 @@ PEERS: dict[str, PeerSpec] = {
             "(0.20M params), so the pair is not one network",
             ("flops",),
         ),
-        f"{RELU}; {UPCONV}; {LAST_UPCONV}; {BN_DW}",
     ),
     "espnetv2": PeerSpec(
         "ESPNetV2",
@@ -123,16 +126,14 @@ PEERS: dict[str, PeerSpec] = {
         FULL,
         2,
         Published(1.25, 5.65, FULL, HARD_TABLE2),
-        f"{RELU}; {BN_DW}; grouped 1x1 convs kept as grouped CONV_2D (not in our C kernels)",
     ),
-    "edanet": PeerSpec("EDANet", EDANet, FULL, 8, Published(0.69, 8.88, FULL, HARD_TABLE2), BN_DW),
+    "edanet": PeerSpec("EDANet", EDANet, FULL, 8, Published(0.69, 8.88, FULL, HARD_TABLE2)),
     "erfnet": PeerSpec(
         "ERFNet",
         ERFNet,
         FULL,
-        2,
+        1,
         Published(2.06, 29.93, FULL, HARD_TABLE2, TRANSPOSED_AT_OUTPUT),
-        f"{UPCONV}; {LAST_UPCONV}; {BN_DW}",
     ),
     "lednet": PeerSpec(
         "LEDNet",
@@ -140,8 +141,6 @@ PEERS: dict[str, PeerSpec] = {
         FULL,
         8,
         Published(0.94, 11.31, FULL, HARD_TABLE2),
-        "channel split + shuffle (STRIDED_SLICE, TRANSPOSE) -> channel quarters routed between blocks "
-        f"(same params and MACs); APN global branch added by broadcasting; {PIECES}; {BN_DW}",
     ),
     "cgnet": PeerSpec(
         "CGNet",
@@ -149,7 +148,6 @@ PEERS: dict[str, PeerSpec] = {
         CITY,
         8,
         Published(0.50, 28.0, CITY, HARD_TABLE2),
-        f"{RELU}; global-context FC layers -> 1x1 convs (same weights); {PIECES}; {BN_DW}",
     ),
     "fastscnn": PeerSpec(
         "FastSCNN",
@@ -157,7 +155,7 @@ PEERS: dict[str, PeerSpec] = {
         CITY,
         8,
         Published(1.14, 6.72, CITY, HARD_TABLE2),
-        "pyramid pooling's adaptive pools -> average pools with window = stride = floor(size / bins)",
+        ADAPTIVE,
     ),
     "dabnet": PeerSpec(
         "DABNet",
@@ -165,7 +163,6 @@ PEERS: dict[str, PeerSpec] = {
         FULL,
         8,
         Published(0.76, 10.46, FULL, "DABNet (BMVC 2019)"),
-        f"{RELU}; {PIECES}; {BN_DW}",
     ),
 }
 

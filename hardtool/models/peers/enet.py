@@ -2,11 +2,12 @@
 bottlenecks: 1×1 projection to a quarter of the channels, a 3×3 (dilated) or factorised k×1 +
 1×k conv, 1×1 expansion, added to a shortcut.
 
-Changes for deployment (also in the registry's ``substitutions``): PReLU → ReLU; the decoder's
-max-unpooling with the encoder's pooling indices → nearest-neighbour ×2 upsampling; transposed
-convs → `UpConv` (same conv at the low resolution + bilinear ×2); the final full-resolution
-transposed conv → the same conv at 1/2, whose logits the export tail upsamples. Dropout is left
-out (it does nothing at inference)."""
+As published: ENet's encoder uses per-channel PReLU, its decoder ReLU (as the public PyTorch
+ENet); the decoders' upsampling bottlenecks use stride-2 transposed convs (3×3 in ENet, 2×2 in
+FSSNet) and both end in a stride-2 3×3 transposed conv to full resolution. One deviation: ENet's
+decoder shortcut un-pools with the encoder's max-pool indices (MaxUnpool, which int8 TFLite has
+no op for); here it is nearest-neighbour ×2 upsampling (no parameters, no MACs). Dropout is
+left out (it does nothing at inference)."""
 
 from __future__ import annotations
 
@@ -15,52 +16,57 @@ import torch.nn.functional as F
 from torch import nn
 
 from hardtool.models.blocks import ConvBNReLU
-from hardtool.models.peers.layers import Downsampler, UpConv, factorized, up2
+from hardtool.models.peers.layers import Deconv, Downsampler, PReLU, cbr, factorized, up2
 
 
 class Bottleneck(nn.Module):
     """Regular bottleneck: ``asym`` > 0 makes the middle conv an asym×1 + 1×asym pair."""
 
-    def __init__(self, c: int, dilation: int = 1, asym: int = 0):
+    def __init__(self, c: int, dilation: int = 1, asym: int = 0, prelu: bool = False):
         super().__init__()
         m = c // 4
-        mid = factorized(m, asym, inner="bn") if asym else ConvBNReLU(m, m, 3, dilation=dilation)
-        self.body = nn.Sequential(ConvBNReLU(c, m, 1), mid, ConvBNReLU(m, c, 1, relu=False))
+        if asym:
+            mid = factorized(m, asym, inner="bn", prelu=prelu)
+        else:
+            mid = cbr(m, m, 3, prelu, dilation=dilation)
+        self.body = nn.Sequential(cbr(c, m, 1, prelu), mid, ConvBNReLU(m, c, 1, relu=False))
+        self.act = PReLU(c) if prelu else nn.ReLU(inplace=True)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return F.relu(x + self.body(x))
+        return self.act(x + self.body(x))
 
 
 class DownBottleneck(nn.Module):
     """Downsampling bottleneck: the shortcut is a 2×2 max-pool, then zero channels (ENet) or a
     1×1 conv (FSSNet, ``conv_shortcut``); the body starts with a 2×2 stride-2 projection."""
 
-    def __init__(self, cin: int, cout: int, conv_shortcut: bool = False):
+    def __init__(self, cin: int, cout: int, conv_shortcut: bool = False, prelu: bool = False):
         super().__init__()
         m = cin // 4
         self.pad = cout - cin
         self.short = nn.Conv2d(cin, cout, 1, bias=False) if conv_shortcut else None
         self.body = nn.Sequential(
-            ConvBNReLU(cin, m, 2, stride=2), ConvBNReLU(m, m, 3), ConvBNReLU(m, cout, 1, relu=False)
+            cbr(cin, m, 2, prelu, stride=2), cbr(m, m, 3, prelu), ConvBNReLU(m, cout, 1, relu=False)
         )
+        self.act = PReLU(cout) if prelu else nn.ReLU(inplace=True)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         s = F.max_pool2d(x, 2)
         s = F.pad(s, (0, 0, 0, 0, 0, self.pad)) if self.short is None else self.short(s)
-        return F.relu(s + self.body(x))
+        return self.act(s + self.body(x))
 
 
 class UpBottleneck(nn.Module):
     """Upsampling bottleneck: shortcut 1×1 conv + BN then ×2 upsampling (ENet: nearest, for
-    max-unpooling; FSSNet: bilinear, after adding the encoder's feature map); body 1×1 →
-    `UpConv` (for the k×k transposed conv) → 1×1."""
+    max-unpooling; FSSNet: bilinear, after adding the encoder's feature map); body 1×1 → k×k
+    stride-2 transposed conv (BN, ReLU) → 1×1."""
 
     def __init__(self, cin: int, cout: int, k: int, mode: str):
         super().__init__()
         m = cin // 4
         self.mode = mode
         self.short = ConvBNReLU(cin, cout, 1, relu=False)
-        self.body = nn.Sequential(ConvBNReLU(cin, m, 1), UpConv(m, m, k), ConvBNReLU(m, cout, 1, relu=False))
+        self.body = nn.Sequential(ConvBNReLU(cin, m, 1), Deconv(m, m, k), ConvBNReLU(m, cout, 1, relu=False))
 
     def forward(self, x: torch.Tensor, skip: torch.Tensor | None = None) -> torch.Tensor:
         s = up2(self.short(x if skip is None else x + skip), self.mode)
@@ -69,30 +75,30 @@ class UpBottleneck(nn.Module):
 
 def _stage2(c: int) -> list[nn.Module]:
     """ENet's stage 2 (and 3) pattern: regular, dilated 2, asymmetric 5, dilated 4, regular, dilated 8,
-    asymmetric 5, dilated 16."""
+    asymmetric 5, dilated 16 (PReLU)."""
     return [
-        Bottleneck(c),
-        Bottleneck(c, 2),
-        Bottleneck(c, asym=5),
-        Bottleneck(c, 4),
-        Bottleneck(c),
-        Bottleneck(c, 8),
-        Bottleneck(c, asym=5),
-        Bottleneck(c, 16),
+        Bottleneck(c, prelu=True),
+        Bottleneck(c, 2, prelu=True),
+        Bottleneck(c, asym=5, prelu=True),
+        Bottleneck(c, 4, prelu=True),
+        Bottleneck(c, prelu=True),
+        Bottleneck(c, 8, prelu=True),
+        Bottleneck(c, asym=5, prelu=True),
+        Bottleneck(c, 16, prelu=True),
     ]
 
 
 class ENet(nn.Module):
     """Initial block to 16 channels at 1/2, 64 at 1/4, 128 at 1/8 (stages 2 and 3), decoder back
-    to 1/2; logits at 1/2."""
+    to 1/2, a transposed conv to full-resolution logits."""
 
     def __init__(self, num_classes: int = 19):
         super().__init__()
         self.encoder = nn.Sequential(
-            Downsampler(3, 16),
-            DownBottleneck(16, 64),
-            *(Bottleneck(64) for _ in range(4)),
-            DownBottleneck(64, 128),
+            Downsampler(3, 16, prelu=True),
+            DownBottleneck(16, 64, prelu=True),
+            *(Bottleneck(64, prelu=True) for _ in range(4)),
+            DownBottleneck(64, 128, prelu=True),
             *_stage2(128),
             *_stage2(128),  # stage 3: stage 2 without its downsampling block
         )
@@ -100,7 +106,7 @@ class ENet(nn.Module):
         self.dec4 = nn.Sequential(Bottleneck(64), Bottleneck(64))
         self.up5 = UpBottleneck(64, 16, 3, "nearest")
         self.dec5 = Bottleneck(16)
-        self.cls = UpConv(16, num_classes, 3, bn=False, relu=False, up=False)
+        self.cls = Deconv(16, num_classes, 3, bn=False, act="none")
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         y = self.dec4(self.up4(self.encoder(x)))
@@ -109,8 +115,8 @@ class ENet(nn.Module):
 
 class FSSNet(nn.Module):
     """ENet-like encoder with factorised (1/4) and dilated (1/8) bottlenecks, 1×1-conv shortcuts
-    in the downsampling blocks and encoder features added back in the upsampling blocks;
-    logits at 1/2."""
+    in the downsampling blocks and encoder features added back in the upsampling blocks; a
+    transposed conv to full-resolution logits."""
 
     def __init__(self, num_classes: int = 19):
         super().__init__()
@@ -123,7 +129,7 @@ class FSSNet(nn.Module):
         self.dec4 = nn.Sequential(Bottleneck(64), Bottleneck(64))
         self.up5 = UpBottleneck(64, 16, 2, "bilinear")
         self.dec5 = nn.Sequential(Bottleneck(16), Bottleneck(16))
-        self.cls = UpConv(16, num_classes, 3, bn=False, relu=False, up=False)
+        self.cls = Deconv(16, num_classes, 3, bn=False, act="none")
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x1 = self.down1(self.init(x))

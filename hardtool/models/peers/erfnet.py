@@ -1,10 +1,7 @@
 """ERFNet (Romera et al., 2017): ENet's downsampler, residual non-bottleneck-1D blocks (two
 factorised 3×1 + 1×3 pairs, the second dilated) at 1/4 and 1/8, and a small decoder back to
-full resolution.
-
-Changes for deployment: the decoder's 3×3 transposed convs → `UpConv` (same conv at the low
-resolution + bilinear ×2); the final 2×2 transposed conv → the same 2×2 conv at 1/2, whose logits
-the export tail upsamples. Dropout is left out (it does nothing at inference)."""
+full resolution: two stride-2 3×3 transposed convs (BN, ReLU) and a stride-2 2×2 transposed conv
+to the logits, as published. Dropout is left out (it does nothing at inference)."""
 
 from __future__ import annotations
 
@@ -12,7 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from hardtool.models.peers.layers import Downsampler, UpConv, factorized
+from hardtool.models.peers.layers import Deconv, Downsampler, factorized
 
 
 class NonBottleneck1D(nn.Module):
@@ -27,7 +24,7 @@ class NonBottleneck1D(nn.Module):
 
 
 class ERFNet(nn.Module):
-    """Encoder to 128 channels at 1/8 with dilations 2, 4, 8, 16 (twice); logits at 1/2."""
+    """Encoder to 128 channels at 1/8 with dilations 2, 4, 8, 16 (twice); full-resolution logits."""
 
     def __init__(self, num_classes: int = 19):
         super().__init__()
@@ -40,13 +37,13 @@ class ERFNet(nn.Module):
             *(NonBottleneck1D(128, d) for d in dil),
         )
         self.decoder = nn.Sequential(
-            UpConv(128, 64, 3),
+            Deconv(128, 64, 3),
             NonBottleneck1D(64),
             NonBottleneck1D(64),
-            UpConv(64, 16, 3),
+            Deconv(64, 16, 3),
             NonBottleneck1D(16),
             NonBottleneck1D(16),
-            UpConv(16, num_classes, 2, bn=False, relu=False, up=False),
+            Deconv(16, num_classes, 2, bn=False, act="none"),
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

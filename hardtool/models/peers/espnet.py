@@ -2,11 +2,9 @@
 n = cout/5 channels, five parallel 3×3 convs dilated 1, 2, 4, 8, 16, hierarchical feature
 fusion (each dilated output added to the sum of the smaller ones) and a concat — at 1/4 (p = 2)
 and 1/8 (q = 8), the image average-pooled and concatenated in, and the light decoder of the
-paper (RUM: project to the classes, upsample, merge with the finer level).
-
-Changes for deployment: PReLU → ReLU; the decoder's 2×2 transposed convs → `UpConv` (same conv at
-the low resolution + bilinear ×2); the last one → the same 2×2 conv at 1/2, whose logits the
-export tail upsamples."""
+paper (RUM: project to the classes, upsample, merge with the finer level). As published:
+per-channel PReLU after every BN, and the decoder's three stride-2 2×2 transposed convs (no bias),
+the last one to full-resolution logits."""
 
 from __future__ import annotations
 
@@ -14,7 +12,7 @@ import torch
 from torch import nn
 
 from hardtool.models.blocks import ConvBNReLU
-from hardtool.models.peers.layers import BNReLU, UpConv, pool_image
+from hardtool.models.peers.layers import BNPReLU, ConvBNPReLU, Deconv, pool_image
 
 RATES = (1, 2, 4, 8, 16)
 
@@ -31,7 +29,7 @@ class ESP(nn.Module):
             nn.Conv2d(n, cout - 4 * n if d == 1 else n, 3, 1, d, dilation=d, bias=False) for d in RATES
         )
         self.residual = residual and not down and cin == cout
-        self.act = BNReLU(cout)
+        self.act = BNPReLU(cout)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         y = self.reduce(x)
@@ -44,26 +42,26 @@ class ESP(nn.Module):
 
 
 class ESPNet(nn.Module):
-    """ESPNet with α2 = p, α3 = q; logits at 1/2."""
+    """ESPNet with α2 = p, α3 = q; full-resolution logits."""
 
     def __init__(self, num_classes: int = 19, p: int = 2, q: int = 8):
         super().__init__()
         c = num_classes
-        self.level1 = ConvBNReLU(3, 16, 3, 2)
-        self.act1 = BNReLU(19)
+        self.level1 = ConvBNPReLU(3, 16, 3, 2)
+        self.act1 = BNPReLU(19)
         self.down2 = ESP(19, 64, down=True)
         self.stage2 = nn.Sequential(*(ESP(64, 64) for _ in range(p)))
-        self.act2 = BNReLU(131)
+        self.act2 = BNPReLU(131)
         self.down3 = ESP(131, 128, down=True)
         self.stage3 = nn.Sequential(*(ESP(128, 128) for _ in range(q)))
-        self.act3 = BNReLU(256)
+        self.act3 = BNPReLU(256)
         self.cls3 = ConvBNReLU(256, c, 1, relu=False)
-        self.up3 = UpConv(c, c, 2, bn=False, relu=False)
+        self.up3 = Deconv(c, c, 2, bias=False, bn=False, act="none")
         self.proj2 = nn.Conv2d(131, c, 1, bias=False)
-        self.merge2 = nn.Sequential(BNReLU(2 * c), ESP(2 * c, c, residual=False))
-        self.up2 = UpConv(c, c, 2)
-        self.merge1 = ConvBNReLU(19 + c, c, 3)
-        self.cls = UpConv(c, c, 2, bn=False, relu=False, up=False)
+        self.merge2 = nn.Sequential(BNPReLU(2 * c), ESP(2 * c, c, residual=False))
+        self.up2 = Deconv(c, c, 2, act="prelu")
+        self.merge1 = ConvBNPReLU(19 + c, c, 3)
+        self.cls = Deconv(c, c, 2, bias=False, bn=False, act="none")
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         y0 = self.act1(torch.cat([self.level1(x), pool_image(x, 1)], 1))

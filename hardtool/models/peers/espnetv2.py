@@ -2,10 +2,9 @@
 reduction, four depthwise 3×3 branches with growing dilation fused hierarchically, grouped 1×1
 expansion) on a backbone to 1/16, strided EESP downsamplers beside an average pool with the
 image reinforced in, and the paper's segmentation head (projection, EESP + pyramid pooling at
-1/8, merges at 1/4 and 1/2). Logits at 1/2, bilinearly upsampled by the export tail.
-
-Changes for deployment: PReLU → ReLU; grouped 1×1 convs stay grouped CONV_2D (TFLite's kernels
-and our planner take them; our C kernels do not)."""
+1/8, merges at 1/4 and 1/2). Logits at 1/2, bilinearly upsampled by the export tail. As
+published: per-channel PReLU after every BN and after each module's sum, and the EESP modules'
+grouped 1×1 convs (4 groups: grouped CONV_2D in int8 TFLite)."""
 
 from __future__ import annotations
 
@@ -14,7 +13,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from hardtool.models.blocks import ConvBNReLU
-from hardtool.models.peers.layers import BNReLU, pool_image, resize_like, up2
+from hardtool.models.peers.layers import BNPReLU, ConvBNPReLU, PReLU, pool_image, resize_like, up2
 
 
 def _dilations(k: int, r_lim: int) -> list[int]:
@@ -39,11 +38,12 @@ class EESP(nn.Module):
         super().__init__()
         n = cout // k
         self.stride = stride
-        self.proj = ConvBNReLU(cin, n, 1, groups=k)
+        self.proj = ConvBNPReLU(cin, n, 1, groups=k)
         self.dw = nn.ModuleList(_dw(n, stride, d) for d in _dilations(k, r_lim))
-        self.act = BNReLU(cout)
+        self.act = BNPReLU(cout)
         self.exp = ConvBNReLU(cout, cout, 1, groups=k, relu=False)
         self.residual = stride == 1 and cin == cout
+        self.out_act = PReLU(cout) if stride == 1 else None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         y = self.proj(x)
@@ -53,7 +53,7 @@ class EESP(nn.Module):
         e = self.exp(self.act(torch.cat(outs, 1)))
         if self.stride == 2:
             return e
-        return F.relu(e + x if self.residual else e)
+        return self.out_act(e + x if self.residual else e)
 
 
 class Downsampler(nn.Module):
@@ -63,11 +63,12 @@ class Downsampler(nn.Module):
         super().__init__()
         self.level = level  # output at 1 / 2**level: the image is pooled that many times
         self.eesp = EESP(cin, cout - cin, 2, r_lim)
-        self.reinf = nn.Sequential(ConvBNReLU(3, 3, 3), ConvBNReLU(3, cout, 1, relu=False))
+        self.reinf = nn.Sequential(ConvBNPReLU(3, 3, 3), ConvBNReLU(3, cout, 1, relu=False))
+        self.act = PReLU(cout)
 
     def forward(self, x: torch.Tensor, image: torch.Tensor) -> torch.Tensor:
         y = torch.cat([F.avg_pool2d(x, 3, 2, 1), self.eesp(x)], 1)
-        return F.relu(y + self.reinf(pool_image(image, self.level)))
+        return self.act(y + self.reinf(pool_image(image, self.level)))
 
 
 class PSP(nn.Module):
@@ -77,7 +78,7 @@ class PSP(nn.Module):
     def __init__(self, c: int, cout: int, levels: int = 4):
         super().__init__()
         self.stages = nn.ModuleList(nn.Conv2d(c, c, 3, 1, 1, groups=c, bias=False) for _ in range(levels))
-        self.project = ConvBNReLU(c * (levels + 1), cout, 1)
+        self.project = ConvBNPReLU(c * (levels + 1), cout, 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         outs, f = [x], x
@@ -93,16 +94,16 @@ class ESPNetV2(nn.Module):
     def __init__(self, num_classes: int = 19):
         super().__init__()
         c = num_classes
-        self.level1 = ConvBNReLU(3, 32, 3, 2)
+        self.level1 = ConvBNPReLU(3, 32, 3, 2)
         self.level2 = Downsampler(32, 128, 13, 2)
         self.level3_0 = Downsampler(128, 256, 11, 3)
         self.level3 = nn.Sequential(*(EESP(256, 256, r_lim=9) for _ in range(3)))
         self.level4_0 = Downsampler(256, 512, 9, 4)
         self.level4 = nn.Sequential(*(EESP(512, 512, r_lim=7) for _ in range(7)))
-        self.proj4 = ConvBNReLU(512, 256, 1)
+        self.proj4 = ConvBNPReLU(512, 256, 1)
         self.psp = nn.Sequential(EESP(512, 256, r_lim=7), PSP(256, 256))
-        self.proj3 = ConvBNReLU(256, c, 1)
-        self.proj2 = ConvBNReLU(128 + c, c, 1)
+        self.proj3 = ConvBNPReLU(256, c, 1)
+        self.proj2 = ConvBNPReLU(128 + c, c, 1)
         self.proj1 = nn.Conv2d(32 + c, c, 1, bias=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

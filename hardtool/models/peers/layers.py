@@ -1,13 +1,11 @@
-"""Blocks shared by the peer models, written once and restricted to ops that convert to native
-int8 TFLite builtins our memory planner knows (conv, depthwise conv, pooling, add, mul, concat,
-pad, resize, ReLU, sigmoid).
+"""Blocks shared by the peer models, written once, with the layers the papers publish: PReLU
+(`ConvBNPReLU`, `BNPReLU`), stride-2 transposed convs (`Deconv`), grouped convs, linear layers.
 
-What the peers' papers use and int8 TFLite or our kernels cannot take is replaced here, once:
-PReLU by ReLU (TFLite's PRELU has no kernel of ours), transposed convs by `UpConv`, max-unpooling
-by nearest-neighbour upsampling, channel slicing by `SplitConv` (convs that emit their output
-channels as separate tensors) and `SumConv` (convs that read several tensors). Some forms are
-chosen because onnx2tf converts the obvious ones wrongly or with transposes (`ChannelBN`,
-`SumConv`, `global_pool`, `_apart`); every conversion is checked against onnxruntime."""
+Some forms are chosen because onnx2tf converts the obvious ones wrongly or with transposes, and
+each computes the same function as the published layer: `ChannelBN` (a BatchNorm no conv
+precedes, as a 1×1 depthwise conv), `SumConv` (a conv over a concat as a sum of convs over its
+pieces), `global_pool`, `PReLU` (its slope exported as [1, C, 1, 1]), `ConvTranspose` (padding
+as a crop); every conversion is checked against onnxruntime."""
 
 from __future__ import annotations
 
@@ -64,57 +62,107 @@ class BNReLU(nn.Sequential):
         super().__init__(ChannelBN(c), nn.ReLU(inplace=True))
 
 
-class UpConv(nn.Module):
-    """Stands in for a stride-2 k×k transposed conv: the same k×k conv at the input resolution,
-    then a bilinear ×2 resize. Same parameters and MACs; TRANSPOSE_CONV is not among our kernels
-    and its int8 TFLite kernel needs an int32 scratch buffer as large as its output.
-    ``up=False`` leaves the resize to the caller (the export tail's upsample + argmax)."""
+class _PReLUOp(torch.autograd.Function):
+    """F.prelu, exported as an ONNX PRelu whose slope is [1, C, 1, 1] (torch writes [C, 1, 1])."""
 
-    def __init__(self, cin: int, cout: int, k: int, bn: bool = True, relu: bool = True, up: bool = True):
-        super().__init__()
-        self.conv = ConvBNReLU(cin, cout, k, relu=relu, bn=bn)
-        self.up = up
+    @staticmethod
+    def forward(ctx, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+        return F.prelu(x, w)
+
+    @staticmethod
+    def symbolic(g, x, w):
+        slope = g.op("Unsqueeze", w, g.op("Constant", value_t=torch.tensor([0, 2, 3])))
+        return g.op("PRelu", x, slope)
+
+
+class PReLU(nn.PReLU):
+    """Per-channel PReLU (TFLite's PRELU). Exported with a [1, C, 1, 1] slope: onnx2tf applies
+    torch's [C, 1, 1] slope along the height when a channel count equals the height (e.g. 32
+    channels at 32×64), and then the shapes still fit."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        y = self.conv(x)
-        return up2(y) if self.up else y
+        if torch.onnx.is_in_onnx_export() and self.num_parameters > 1:
+            return _PReLUOp.apply(x, self.weight)
+        return super().forward(x)
 
 
-def _apart(k: int | tuple[int, int], dilation: int | tuple[int, int], i: int) -> int | tuple[int, int]:
-    """Dilation for the i-th of several equal dilated convs on one input. TensorFlow shares the
-    SPACE_TO_BATCH_ND of identical dilated convs, and a shared one no longer folds back into a
-    dilated CONV_2D; a different dilation along a kernel axis of size 1 changes nothing in the
-    result but keeps the convs apart."""
-    kh, kw = (k, k) if isinstance(k, int) else k
-    dh, dw = (dilation, dilation) if isinstance(dilation, int) else dilation
-    if max(dh, dw) == 1 or i == 0:
-        return dilation
-    if kh == 1:
-        return (i + 1, dw)
-    if kw == 1:
-        return (dh, i + 1)
-    raise ValueError(f"cannot split a dilated {kh}x{kw} conv without a unit kernel axis")
+class BNPReLU(nn.Sequential):
+    """`ChannelBN` + per-channel PReLU (ESPNet's, CGNet's and DABNet's ``BR``)."""
+
+    def __init__(self, c: int):
+        super().__init__(ChannelBN(c), PReLU(c))
 
 
-class SplitConv(nn.Module):
-    """One conv whose output channels come out as separate tensors of the given sizes: the same
-    weights and MACs as a single conv, and no STRIDED_SLICE when the pieces go different ways."""
+class ConvBNPReLU(nn.Sequential):
+    """`conv2d` + BatchNorm + per-channel PReLU (the papers' ``CBR``); BN folds into the conv at
+    export, the PReLU is TFLite's PRELU."""
 
     def __init__(
         self,
         cin: int,
-        sizes: list[int],
-        k: int | tuple[int, int] = 1,
+        cout: int,
+        k: int | tuple[int, int] = 3,
+        stride: int | tuple[int, int] = 1,
         dilation: int | tuple[int, int] = 1,
-        **kw,
+        groups: int = 1,
     ):
-        super().__init__()
-        self.convs = nn.ModuleList(
-            ConvBNReLU(cin, s, k, dilation=_apart(k, dilation, i), **kw) for i, s in enumerate(sizes)
-        )
+        super().__init__(conv2d(cin, cout, k, stride, dilation, groups), nn.BatchNorm2d(cout), PReLU(cout))
 
-    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
-        return [c(x) for c in self.convs]
+
+def cbr(cin: int, cout: int, k: int | tuple[int, int] = 3, prelu: bool = False, **kw) -> nn.Sequential:
+    """Conv + BN + activation: PReLU when ``prelu``, else `ConvBNReLU` (``relu=``, ``bn=`` as there)."""
+    if prelu:
+        return ConvBNPReLU(cin, cout, k, **kw)
+    return ConvBNReLU(cin, cout, k, **kw)
+
+
+class ConvTranspose(nn.ConvTranspose2d):
+    """nn.ConvTranspose2d. With padding (k = 3: padding 1, output padding 1) it is exported as the
+    unpadded transposed conv and a crop of its first row and column, the same values: onnx2tf
+    sizes a padded ConvTranspose wrongly when its output's channel count equals the output width
+    (ERFNet's 128 -> 64 at 32×64)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not torch.onnx.is_in_onnx_export():
+            return super().forward(x)
+        return self.exported(x, self.weight, self.bias)
+
+    def exported(self, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
+        """The export form, with the given weight and bias (a BN folded in by `Deconv`)."""
+        p = self.padding[0]
+        y = F.conv_transpose2d(x, weight, bias, self.stride)
+        if p == 0:
+            return y
+        h, w = y.shape[-2] - 2 * p + self.output_padding[0], y.shape[-1] - 2 * p + self.output_padding[1]
+        return y[:, :, p : p + h, p : p + w]
+
+
+class Deconv(nn.Sequential):
+    """A stride-2 k×k transposed conv that doubles the size (k = 3: padding 1, output padding 1,
+    as ENet and ERFNet publish it; k = 2: no padding), then optionally BN and ReLU / PReLU."""
+
+    def __init__(self, cin: int, cout: int, k: int, bias: bool = True, bn: bool = True, act: str = "relu"):
+        layers: list[nn.Module] = [ConvTranspose(cin, cout, k, 2, (k - 1) // 2, k % 2, bias=bias and not bn)]
+        if bn:
+            layers.append(nn.BatchNorm2d(cout))
+        if act == "relu":
+            layers.append(nn.ReLU(inplace=True))
+        elif act == "prelu":
+            layers.append(PReLU(cout))
+        super().__init__(*layers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """At export the BN is folded into the transposed conv (torch's exporter folds it only
+        into convs, and onnx2tf lays out a BatchNormalization after this one wrongly)."""
+        deconv, rest = self[0], list(self)[1:]
+        if not (torch.onnx.is_in_onnx_export() and rest and isinstance(rest[0], nn.BatchNorm2d)):
+            return super().forward(x)
+        bn = rest.pop(0)
+        scale = bn.weight / torch.sqrt(bn.running_var + bn.eps)
+        y = deconv.exported(x, deconv.weight * scale.view(1, -1, 1, 1), bn.bias - bn.running_mean * scale)
+        for m in rest:
+            y = m(y)
+        return y
 
 
 class SumConv(nn.Module):
@@ -133,6 +181,7 @@ class SumConv(nn.Module):
         relu: bool = False,
         bn: bool = False,
         bias: bool = True,
+        prelu: bool = False,
     ):
         super().__init__()
         self.convs = nn.ModuleList(
@@ -140,6 +189,7 @@ class SumConv(nn.Module):
         )
         self.bn = nn.BatchNorm2d(cout) if bn else None
         self.relu = relu
+        self.prelu = PReLU(cout) if prelu else None
 
     def forward(self, xs: list[torch.Tensor]) -> torch.Tensor:
         if self.bn is not None and not self.training and torch.onnx.is_in_onnx_export():
@@ -150,6 +200,8 @@ class SumConv(nn.Module):
                 y = y + conv(x)
             if self.bn is not None:
                 y = self.bn(y)
+        if self.prelu is not None:
+            return self.prelu(y)
         return F.relu(y) if self.relu else y
 
     def _folded(self, xs: list[torch.Tensor]) -> torch.Tensor:
@@ -171,15 +223,18 @@ class Downsampler(nn.Module):
     BN, ReLU. When ``cout <= cin`` only the conv (to ``cout``) with BN and ReLU. The input may
     come as pieces (``cin`` a list of their channels): the conv reads them as a `SumConv`, each is
     pooled on its own. The BN is applied per piece before the concat (the same per-channel
-    function): folded into the conv, a `ChannelBN` on each pooled piece."""
+    function): folded into the conv, a `ChannelBN` on each pooled piece. ``prelu``: a per-channel
+    PReLU instead of the ReLU (ENet, DABNet)."""
 
-    def __init__(self, cin: int | list[int], cout: int):
+    def __init__(self, cin: int | list[int], cout: int, prelu: bool = False):
         super().__init__()
         sizes = [cin] if isinstance(cin, int) else list(cin)
         self.pool = cout > sum(sizes)
         n = cout - sum(sizes) if self.pool else cout
-        self.conv = SumConv(sizes, n, 3, 2, bn=True, relu=not self.pool, bias=False)
+        conv_act = not self.pool
+        self.conv = SumConv(sizes, n, 3, 2, bn=True, relu=conv_act, bias=False, prelu=conv_act and prelu)
         self.pool_bn = nn.ModuleList(ChannelBN(c) for c in sizes) if self.pool else None
+        self.act = PReLU(cout) if prelu and self.pool else nn.ReLU(inplace=True)
 
     def forward(self, x: torch.Tensor | list[torch.Tensor]) -> torch.Tensor:
         xs = [x] if isinstance(x, torch.Tensor) else x
@@ -187,14 +242,15 @@ class Downsampler(nn.Module):
         if self.pool_bn is None:
             return y
         pooled = [bn(F.max_pool2d(p, 2)) for bn, p in zip(self.pool_bn, xs, strict=True)]
-        return F.relu(torch.cat([y, *pooled], 1))
+        return self.act(torch.cat([y, *pooled], 1))
 
 
 class PieceBNReLU(nn.ModuleList):
-    """BN + ReLU of a concatenation, applied to each piece (the same per-channel function)."""
+    """BN + ReLU (or per-channel PReLU) of a concatenation, applied to each piece (the same
+    per-channel function)."""
 
-    def __init__(self, sizes: list[int]):
-        super().__init__(BNReLU(c) for c in sizes)
+    def __init__(self, sizes: list[int], prelu: bool = False):
+        super().__init__((BNPReLU if prelu else BNReLU)(c) for c in sizes)
 
     def forward(self, xs: list[torch.Tensor]) -> list[torch.Tensor]:
         return [act(x) for act, x in zip(self, xs, strict=True)]
@@ -207,12 +263,22 @@ def factorized(
     inner: str = "relu",
     out_relu: bool = True,
     vertical_first: bool = True,
+    prelu: bool = False,
 ) -> nn.Sequential:
     """A k×k conv factorised into k×1 then 1×k (both dilated by ``dilation``), BN after the second.
     ``inner`` is what sits between the two: 'relu' (ERFNet, LEDNet: bias + ReLU), 'bn' (ENet,
-    FSSNet: BN + ReLU) or 'none' (EDANet: bias only)."""
+    FSSNet: BN + ReLU) or 'none' (EDANet: bias only); ``prelu`` (ENet's encoder, with 'bn'):
+    PReLU for both activations."""
     shapes = [(k, 1), (1, k)] if vertical_first else [(1, k), (k, 1)]
     dil = [(dilation, 1), (1, dilation)] if vertical_first else [(1, dilation), (dilation, 1)]
+    if prelu:
+        first = ConvBNPReLU(c, c, shapes[0], dilation=dil[0])
+        second = (
+            ConvBNPReLU(c, c, shapes[1], dilation=dil[1])
+            if out_relu
+            else ConvBNReLU(c, c, shapes[1], dilation=dil[1], relu=False)
+        )
+        return nn.Sequential(first, second)
     first = ConvBNReLU(c, c, shapes[0], dilation=dil[0], relu=inner != "none", bn=inner == "bn")
     return nn.Sequential(first, ConvBNReLU(c, c, shapes[1], dilation=dil[1], relu=out_relu))
 
