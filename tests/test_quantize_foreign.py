@@ -308,3 +308,26 @@ def test_bad_options_fail_before_any_conversion(work, npy_folder, synth_data, tm
     ):
         quantize(tiny, wrong, tmp_path / "o", progress=False)
     assert not (tmp_path / "o").exists()
+
+
+class ShuffleTail(nn.Module):
+    """conv → channel shuffle as the last layer (LEDNet's and CGNet's exports end so): onnx2tf may
+    end such a graph in a TRANSPOSE back to NCHW."""
+
+    def __init__(self):
+        super().__init__()
+        self.c = nn.Conv2d(3, 8, 3, 1, 1)
+
+    def forward(self, x):
+        return fm.channel_shuffle(self.c(x))
+
+
+def test_a_model_ending_in_a_shuffle_keeps_its_layout(work, npy_folder):
+    """--tail none on a graph whose converted output is NCHW (or NHWC): checked against
+    onnxruntime in the layout it has, and its float-vs-int8 report computed, never an internal error."""
+    torch.manual_seed(0)
+    onnx_path = fm.export(ShuffleTail(), (32, 32), work / "shuffle_tail.onnx")
+    r = quantize(onnx_path, npy_folder, work / "shuffle_tail_q", calib_images=8, progress=False)
+    _, outp = _io(work / "shuffle_tail_q" / "model_int8.tflite")
+    assert sorted(outp["shape"][1:].tolist()) == [8, 32, 32]
+    assert r["output_check"]["cosine_similarity"] > 0.99, r["output_check"]

@@ -165,6 +165,20 @@ def check_saved_model(saved: Path, onnx_path: Path, images_nchw: np.ndarray) -> 
     return {"label_agreement": same / max(total, 1), "worst_margin": worst, "images": len(images_nchw)}
 
 
+def _as_reference_layout(ours: np.ndarray, shape: tuple, onnx_path: Path) -> np.ndarray:
+    """The converted output in the ONNX model's layout: onnx2tf ends most graphs in NHWC, but some
+    (a final reshape or shuffle) with a TRANSPOSE back to NCHW, which then needs none."""
+    if ours.ndim == 4 and tuple(ours.shape) != tuple(shape):
+        ours = np.transpose(ours, (0, 3, 1, 2))
+    if tuple(ours.shape) != tuple(shape):
+        raise HardtoolError(
+            f"onnx2tf converted {Path(onnx_path).name} to an output of shape {list(ours.shape)} where "
+            f"onnxruntime gives {list(shape)}; change the model's last layers (a reshape or transpose "
+            "before the output) or add the label-map tail (--tail argmax)"
+        )
+    return ours
+
+
 def _check_outputs(saved: Path, onnx_path: Path, images_nchw: np.ndarray) -> dict:
     """For a graph without the label-map tail: its NHWC output against onnxruntime's NCHW one."""
     import onnxruntime as ort
@@ -174,9 +188,7 @@ def _check_outputs(saved: Path, onnx_path: Path, images_nchw: np.ndarray) -> dic
     worst = 0.0
     for x in images_nchw:
         ref = sess.run(None, {sess.get_inputs()[0].name: x[None]})[0]
-        ours = run_tf(np.transpose(x, (1, 2, 0))[None])
-        if ours.ndim == 4 and ref.ndim == 4:
-            ours = np.transpose(ours, (0, 3, 1, 2))
+        ours = _as_reference_layout(run_tf(np.transpose(x, (1, 2, 0))[None]), ref.shape, onnx_path)
         worst = max(worst, float(np.abs(ours - ref).max()) / max(float(np.abs(ref).max()), 1e-6))
     if worst > 1e-3:
         raise HardtoolError(

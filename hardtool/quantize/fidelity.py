@@ -47,6 +47,8 @@ def run_tflite(tflite_path: Path, xs: np.ndarray) -> np.ndarray:
 
 def output_report(ref: np.ndarray, q: np.ndarray, cosine_min: float = COSINE_MIN) -> dict:
     """Float vs int8 outputs over all held-out samples, and whether they are within the threshold."""
+    if q.shape != ref.shape and q.ndim == 4 and np.transpose(q, (0, 2, 3, 1)).shape == ref.shape:
+        q = np.transpose(q, (0, 2, 3, 1))  # the int8 graph already ends in NCHW (a final TRANSPOSE)
     r, v = ref.astype(np.float64).ravel(), q.astype(np.float64).ravel()
     denom = float(np.linalg.norm(r) * np.linalg.norm(v))
     cos = float(r @ v / denom) if denom > 0 else (1.0 if not r.any() and not v.any() else 0.0)
