@@ -15,34 +15,6 @@
 typedef void (*hard_row_fn)(
     const void *params, const int8_t *a, int32_t a_step, const int8_t *b, int32_t b_step, int8_t *out, int32_t count);
 
-/* Element strides of an input broadcast to the output (0 along broadcast dims). */
-typedef struct
-{
-    int32_t n;
-    int32_t h;
-    int32_t w;
-    int32_t c;
-} hard_strides;
-
-static int hard_bcast_dim_ok(int32_t in, int32_t out)
-{
-    return in == out || in == 1;
-}
-
-static int hard_bcast_strides(const hard_dims *in, const hard_dims *out, hard_strides *s)
-{
-    if (!hard_dims_valid(in) || !hard_bcast_dim_ok(in->n, out->n) || !hard_bcast_dim_ok(in->h, out->h) ||
-        !hard_bcast_dim_ok(in->w, out->w) || !hard_bcast_dim_ok(in->c, out->c))
-    {
-        return 0;
-    }
-    s->c = in->c == out->c ? 1 : 0;
-    s->w = in->w == out->w ? in->c : 0;
-    s->h = in->h == out->h ? in->w * in->c : 0;
-    s->n = in->n == out->n ? in->h * in->w * in->c : 0;
-    return 1;
-}
-
 static hard_status hard_bcast_run(hard_row_fn row,
                                   const void *params,
                                   const hard_dims *input1_dims,
@@ -52,8 +24,8 @@ static hard_status hard_bcast_run(hard_row_fn row,
                                   const hard_dims *output_dims,
                                   int8_t *output)
 {
-    hard_strides s1;
-    hard_strides s2;
+    hard_dims s1;
+    hard_dims s2;
     if (!hard_dims_valid(output_dims) || !hard_bcast_strides(input1_dims, output_dims, &s1) ||
         !hard_bcast_strides(input2_dims, output_dims, &s2))
     {

@@ -14,26 +14,6 @@
 #include "hard_kernels.h"
 #include "hard_support.h"
 
-static int hard_sqd_dim_ok(int32_t in, int32_t out)
-{
-    return in == out || in == 1;
-}
-
-/* Element strides of an input broadcast to the output (0 along broadcast dims); 0 if it does not broadcast. */
-static int hard_sqd_strides(const hard_dims *in, const hard_dims *out, hard_dims *s)
-{
-    if (!hard_dims_valid(in) || !hard_sqd_dim_ok(in->n, out->n) || !hard_sqd_dim_ok(in->h, out->h) ||
-        !hard_sqd_dim_ok(in->w, out->w) || !hard_sqd_dim_ok(in->c, out->c))
-    {
-        return 0;
-    }
-    s->c = in->c == out->c ? 1 : 0;
-    s->w = in->w == out->w ? in->c : 0;
-    s->h = in->h == out->h ? in->w * in->c : 0;
-    s->n = in->n == out->n ? in->h * in->w * in->c : 0;
-    return 1;
-}
-
 static inline int8_t hard_sqd_one(const hard_add_params *p, int32_t x, int32_t y)
 {
     const int32_t a =
@@ -61,7 +41,7 @@ hard_status hard_squared_difference_s8(const hard_add_params *params,
     hard_dims s1;
     hard_dims s2;
     if (params == 0 || params->left_shift < 0 || params->left_shift > 7 || !hard_dims_valid(output_dims) ||
-        !hard_sqd_strides(input1_dims, output_dims, &s1) || !hard_sqd_strides(input2_dims, output_dims, &s2))
+        !hard_bcast_strides(input1_dims, output_dims, &s1) || !hard_bcast_strides(input2_dims, output_dims, &s2))
     {
         return HARD_ARG_ERROR;
     }

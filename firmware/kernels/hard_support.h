@@ -140,4 +140,25 @@ static inline int hard_dims_valid(const hard_dims *d)
     return d != 0 && d->n > 0 && d->h > 0 && d->w > 0 && d->c > 0;
 }
 
+static inline int hard_bcast_dim_ok(int32_t in, int32_t out)
+{
+    return in == out || in == 1;
+}
+
+/* Element strides (as a hard_dims: n, h, w, c) of an input broadcast to the output, 0 along its
+ * broadcast dims; 0 when it does not broadcast to it (TFLite's rule: each dim equal or 1). */
+static inline int hard_bcast_strides(const hard_dims *in, const hard_dims *out, hard_dims *s)
+{
+    if (!hard_dims_valid(in) || !hard_bcast_dim_ok(in->n, out->n) || !hard_bcast_dim_ok(in->h, out->h) ||
+        !hard_bcast_dim_ok(in->w, out->w) || !hard_bcast_dim_ok(in->c, out->c))
+    {
+        return 0;
+    }
+    s->c = in->c == out->c ? 1 : 0;
+    s->w = in->w == out->w ? in->c : 0;
+    s->h = in->h == out->h ? in->w * in->c : 0;
+    s->n = in->n == out->n ? in->h * in->w * in->c : 0;
+    return 1;
+}
+
 #endif /* HARD_SUPPORT_H */
