@@ -104,15 +104,19 @@ def _pool_job(job: ModelJob) -> dict:
     return run_job(job, lambda s: _queue.put((job.name, s)))
 
 
-def _run_pool(jobs: list[ModelJob], workers: int, on_step, on_done) -> None:
-    """Run the jobs in ``workers`` processes, reporting steps and finished rows as they come."""
+def _run_pool(jobs: list[ModelJob], workers: int, on_step, on_done, retry: bool = True) -> None:
+    """Run the jobs in ``workers`` processes, reporting steps and finished rows as they come. A worker
+    that dies (a signal inside TensorFlow) breaks the pool for every model in it: those run again,
+    each alone, so only the one that dies again is reported failed."""
     import multiprocessing as mp
     import queue as queue_mod
     from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+    from concurrent.futures.process import BrokenProcessPool
 
     ctx = mp.get_context("spawn")  # TensorFlow is not fork-safe
     q = ctx.Queue()
     pool = ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker, initargs=(q,))
+    broken: list[ModelJob] = []
     try:
         pending = {pool.submit(_pool_job, j): j for j in jobs}
         while pending:
@@ -121,8 +125,11 @@ def _run_pool(jobs: list[ModelJob], workers: int, on_step, on_done) -> None:
                 while True:
                     on_step(*q.get_nowait())
             for f in done:
-                job = pending.pop(f)
-                on_done(job, f.result() if f.exception() is None else _crashed(job, f.exception()))
+                job, e = pending.pop(f), f.exception()
+                if isinstance(e, BrokenProcessPool) and retry:
+                    broken.append(job)
+                else:
+                    on_done(job, f.result() if e is None else _crashed(job, e))
     except BaseException:  # Ctrl-C (or a failure here): stop the models still running
         procs = list((getattr(pool, "_processes", None) or {}).values())
         pool.shutdown(wait=False, cancel_futures=True)
@@ -130,11 +137,19 @@ def _run_pool(jobs: list[ModelJob], workers: int, on_step, on_done) -> None:
             p.terminate()
         raise
     pool.shutdown(wait=True)
+    for job in broken:
+        _run_pool([job], 1, on_step, on_done, retry=False)
 
 
 def _crashed(job: ModelJob, e: BaseException) -> dict:
     from hardtool.compare.measure import one_line
 
+    if type(e).__name__ == "BrokenProcessPool":
+        return {
+            "name": job.name,
+            "error": "its worker process died (a signal inside TensorFlow's converter, e.g. an illegal "
+            "instruction); measure it at another --input-size",
+        }
     return {"name": job.name, "error": f"the worker process failed: {one_line(e)}"}
 
 
