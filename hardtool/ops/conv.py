@@ -1,7 +1,7 @@
 """CONV_2D and DEPTHWISE_CONV_2D (PAD folded in by lower()), per-channel requantisation.
 
 The kernel choice is CMSIS-NN's wrapper decision made once, on the host: on a DSP target a
-pointwise convolution without padding runs the 2x2-blocked GEMM, every other convolution the
+pointwise convolution without padding runs the 4-pixel x 2-channel GEMM, every other convolution the
 q15 im2col GEMM, both over a filter pre-widened to q15 ("gemm q15 pairs" layout), a 3x3
 depthwise with channel multiplier 1 the specialised kernel reading the "dw q15" filter layout; without the DSP extension the general entry points (their portable
 paths). Without the scratch those kernels ask for, codegen takes the general entry point
@@ -93,12 +93,12 @@ def _choose_q15(x: tuple[int, ...], w: tuple[int, ...], pads: tuple[int, ...]) -
     words, no SXTB16), at the flash cost of the int8 filter once more, said in the reason."""
     extra = f"filter pre-widened to q15 (+{int(np.prod(w))} bytes of flash)"
     if w[1] == w[2] == 1 and not any(pads):
-        kernel, what = "hard_convolve_1x1_q15_s8", "pointwise without padding: 2x2-blocked q15 GEMM"
+        kernel, what = "hard_convolve_1x1_q15_s8", "pointwise without padding: 4-pixel x 2-channel q15 GEMM"
     else:
         what = "3-channel stem" if x[-1] == 3 else f"{w[1]}x{w[2]} kernel"
         if w[1] == w[2] == 1:
             what = "padded 1x1"
-        kernel, what = "hard_convolve_im2col_q15_s8", f"{what}: q15 im2col column pairs + q15 GEMM"
+        kernel, what = "hard_convolve_im2col_q15_s8", f"{what}: q15 im2col column quads + 4x2 q15 GEMM"
     return Kernel(kernel, "gemm_q15_pairs", kernel_scratch_bytes(kernel, x, w), f"{what}, {extra}")
 
 
