@@ -428,10 +428,12 @@ def generate(
     mlperf_input: str | None = None,
     mlperf_model: str | None = None,
     board: str | None = None,
+    dsp: bool | None = None,
 ) -> dict:
     """Render the project; returns the summary written to codegen.json. ``protocol``: the device
     firmware's serial protocol, hardtool's bench protocol or the MLPerf Tiny runner's. ``board``:
-    a board of the registry for a device template (default: the template's)."""
+    a board of the registry for a device template (default: the template's). ``dsp``: False
+    chooses the general (portable) kernels on a DSP board too; default: the board's core."""
     model = Path(model)
     tpl = load_template(template)
     if protocol not in PROTOCOLS:
@@ -445,7 +447,8 @@ def generate(
     check_input_file(model, "model", "an int8 .tflite file")
     graph = load_graph(model)
     plan = load_plan(plan_path, graph, model)
-    layers, info, stage = build_layers(graph, plan, dsp=board_has_dsp(tpl["board"]))
+    dsp = board_has_dsp(tpl["board"]) and dsp is not False
+    layers, info, stage = build_layers(graph, plan, dsp=dsp)
     st = ST.rebuild(graph, plan.get("stage"))
     if st is not None:
         ST.check_runnable(graph, st, tpl, protocol, (info.input_rows, info.input_row_bytes))
