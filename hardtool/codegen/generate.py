@@ -34,6 +34,7 @@ from hardtool.memplan.contract import check_plan
 from hardtool.memplan.lifetimes import concat_slices
 from hardtool.ops.cgen import EmitContext, Layer, c_float, c_string
 from hardtool.ops.concat import relocate
+from hardtool.ops.conv_flash import mark_int8_filters, plan_filter_flash
 from hardtool.ops.tables import CONCAT_OPS
 
 COPY_PATTERNS = ("*.o", "fuzz_*", "__pycache__", "build")
@@ -448,6 +449,10 @@ def generate(
     graph = load_graph(model)
     plan = load_plan(plan_path, graph, model)
     dsp = board_has_dsp(tpl["board"]) and dsp is not False
+    flash = None
+    if dsp and tpl["board"] in boards():  # q15 filter copies only as far as the chip's flash holds them
+        flash = plan_filter_flash(graph, get_board(tpl["board"]).chip.flash_bytes)
+        graph = mark_int8_filters(graph, flash)
     layers, info, stage = build_layers(graph, plan, dsp=dsp)
     st = ST.rebuild(graph, plan.get("stage"))
     if st is not None:
@@ -467,5 +472,7 @@ def generate(
         if tpl["board"] in boards():
             (tmp / "hardtool_build.json").write_text(json_text(_manifest(tmp, ctx)) + "\n")
         summary = _summary(tmp, ctx)
+        if flash is not None:
+            summary["filter_flash"] = flash.summary()
         (tmp / "codegen.json").write_text(json_text(summary) + "\n")
     return summary
