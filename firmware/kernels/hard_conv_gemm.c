@@ -199,7 +199,18 @@ HARD_HOT hard_acc4x2 hard_mac_quad_half(const int32_t *col, int32_t w0, int32_t 
     return acc;
 }
 
-#if HARD_DSP
+/* The k loop in asm needs fourteen registers: GCC's optimised builds without a frame pointer
+ * (omitted from -O1 on; -O0 keeps r7 for it; Clang and armclang do not free enough registers).
+ * -DHARD_QUAD_ASM=0 takes the C loop anyway (for -fno-omit-frame-pointer builds). */
+#ifndef HARD_QUAD_ASM
+#if HARD_DSP && defined(__OPTIMIZE__) && defined(__GNUC__) && !defined(__clang__)
+#define HARD_QUAD_ASM 1
+#else
+#define HARD_QUAD_ASM 0
+#endif
+#endif
+
+#if HARD_QUAD_ASM
 /* The SMLAD lines of half a group: channel words w0, w1 against two pixels' words x, y. */
 #define HARD_QUAD_SMLAD(p, q)                                                                                          \
     "smlad %[c0p" #p "], %[w0], %[x], %[c0p" #p "]\n\t"                                                                \
