@@ -126,7 +126,7 @@ def _class_rows(work: Path) -> list[dict]:
     rows = []
     for key, per, outs in cases:
         ref = runs["portable"].get(outs["portable"])
-        row = {"class": key, "cmsis_nn": CMSIS_NN[key], "goal": GOALS[key]}
+        row = {"class": key, "shapes": "test shape", "cmsis_nn": CMSIS_NN[key], "goal": GOALS[key]}
         for path, buf in outs.items():
             run = runs["portable" if path == "portable" else "dsp"]
             row[path] = run.counts[index[buf.offset]] / per
@@ -156,7 +156,9 @@ def _frame(work: Path) -> dict:
     }
     for variant in ("portable", "dsp"):
         proj = work / "kernels_frame" / variant
-        generate(model, model.with_suffix(".memplan.json"), "qemu", proj, force=True)
+        # portable: the kernels a target without the DSP extension gets (dsp=False codegen), built
+        # with -DHARD_NO_DSP; dsp: the DSP target's own choices
+        generate(model, model.with_suffix(".memplan.json"), "qemu", proj, force=True, dsp=variant == "dsp")
         if variant == "portable":
             manifest = proj / "hardtool_build.json"
             m = json.loads(manifest.read_text())
@@ -164,6 +166,9 @@ def _frame(work: Path) -> dict:
             manifest.write_text(json.dumps(m, indent=2) + "\n")
         r = flash_and_bench(proj, bench_data(work), n=1, board="qemu", progress=False, log=lambda *_: None)
         out[variant] = {
+            "codegen": "dsp=False: general portable kernels, -DHARD_NO_DSP"
+            if variant == "portable"
+            else "the DSP target's kernels",
             "instructions": r["latency"]["mean"],
             "counter": r["latency"]["counter"],
             "bit_exact_with_host": r["agreement"]["bit_exact"],
@@ -171,11 +176,10 @@ def _frame(work: Path) -> dict:
             "kernel_code_bytes": linked_kernel_bytes(Path(r["build"]["elf"]).with_suffix(".map")),
             "ram_bytes": r["build"]["ram_used"],
             "by_op": {g["op"]: g for g in r["per_op_type"]},  # flash-and-bench's per-op-type table
+            # the frame's own layers by kernel and class (instructions per MAC on these shapes)
+            "frame_classes": frame_classes(json.loads((proj / "codegen.json").read_text()), r["per_layer"]),
         }
-        if variant == "dsp":
-            out["frame_classes"] = frame_classes(
-                json.loads((proj / "codegen.json").read_text()), r["per_layer"]
-            )
+    out["frame_classes"] = out["dsp"]["frame_classes"]
     out["cmsis_nn"] = FRAME_CMSIS_NN
     out["goal"] = FRAME_GOAL
     out["meets_goal"] = out["dsp"]["instructions"] <= FRAME_GOAL
@@ -245,7 +249,8 @@ def run_bench(out_dir: Path, work: Path) -> dict:
         "board": "qemu mps2-an500 (emulated Cortex-M7)",
         "commit": _commit(),
         "unit": "instructions, exact (TCG plugin firmware/tools/icount_plugin.c)",
-        "classes_note": "classes: test shapes; frame.frame_classes: the HARD-Edge frame's own layers",
+        "classes_note": "classes: test shapes (each row's 'shapes'), not the frame's; frame.<variant>.frame_classes"
+        " (and frame.frame_classes, the DSP build's): the HARD-Edge frame's own layers",
         "cmsis_nn": "measured on the same emulator with exact instruction counts (CMSIS-NN 99f736a6, gcc 12 -O2)",
         "classes": rows,
         "frame": _frame(work),

@@ -26,7 +26,7 @@ COMMANDS: dict[str, str] = {
     "quantize": "hardtool.quantize.cli:quantize_cmd",
     "memplan": "hardtool.memplan.cli:memplan_cmd",
     "compare": "hardtool.compare.cli:compare_cmd",
-    "codegen": "hardtool.codegen.cli:codegen_cmd",
+    "codegen": "hardtool.device.conv_tune:codegen_cmd",  # hardtool.codegen.cli's, plus --tune
     "build": "hardtool.build.cli:build_cmd",
     "flash-and-bench": "hardtool.flash_and_bench.cli:flash_and_bench_cmd",
     "serve": "hardtool.flash_and_bench.serve:serve_cmd",

@@ -215,9 +215,10 @@ def test_scratch_bytes_for_ir_ops():
     pooled = Tensor(3, "pooled", (1, 1, 1, 19), "int8")
     graph_mean = Graph(tensors=[logits, labels, axes, pooled], ops=[], inputs=(0,), outputs=(3,))
     assert scratch_bytes(Op(0, "MEAN", (0, 2), (3,)), graph_mean) == 19 * 4
-    # hard_convolve_s8's ARMv7E-M path: a q15 column pair (20 values -> 80 bytes), two int32
-    # accumulators and a 16-byte requantisation entry per output channel
-    assert scratch_bytes(op("CONV_2D"), graph) == 80 + 8 * (8 + 16)
+    # the DSP choice hard_convolve_1x1_q15_s8: a q15 column quad (4 pixels x 20 values -> 160
+    # bytes) and the word after it, two int32 accumulators and a 16-byte requantisation entry
+    # per output channel
+    assert scratch_bytes(op("CONV_2D"), graph) == 160 + 4 + 8 * (8 + 16)
     assert scratch_bytes(op("RESHAPE"), graph) == 0
 
 

@@ -111,18 +111,29 @@ hard_status hard_convolve_1x1_s8(const hard_context *ctx,
 
 /* --------------------------------------------- the q15 filter ("gemm q15 pairs") */
 
-/* Pixel values as q15 plus the offset, per group of four: dst[4g] = {v0, v2},
- * dst[4g + half] = {v1, v3}.  half 1 with dst = col + 2 * lane is the int8-filter column pair
- * (hard_gemm.h); half 2 with dst = col + lane the "gemm q15 pairs" one: per group of four
- * k-values the words {A02, B02, A13, B13}, so one LDRD loads both pixels' halves. */
-HARD_HOT void hard_col_expand_any(const int8_t *src, int32_t n, int32_t offset2, int32_t *dst, int32_t half)
+/* Output pixels in fours ("column quads"): per group of four k-values the eight words
+ * {A02, B02, C02, D02, A13, B13, C13, D13} of pixels A..D as q15 plus the offset, so one LDRD
+ * loads two pixels' halves and each filter word pair serves four pixels. */
+#define HARD_QUAD 4
+
+/* Bytes of one column quad for k values, and a word after it for the loop's end (hard_mac_quad). */
+static inline int32_t hard_col_quad_bytes(int32_t k)
+{
+    return 2 * hard_col_pair_bytes(k) + (int32_t)sizeof(int32_t);
+}
+
+/* Pixel values as q15 plus the offset, per group of four: dst[step * g] = {v0, v2},
+ * dst[step * g + half] = {v1, v3}.  half 1, step 4 with dst = col + 2 * lane is the int8-filter
+ * column pair (hard_gemm.h); half 4, step 8 with dst = col + lane the column quad. */
+HARD_HOT void
+hard_col_expand_any(const int8_t *src, int32_t n, int32_t offset2, int32_t *dst, int32_t half, int32_t step)
 {
     const int32_t full = n >> 2;
     for (int32_t g = 0; g < full; ++g)
     {
         const int32_t x = hard_read_s8x4(src + 4 * g);
-        dst[4 * g] = hard_sxtab16(offset2, x);
-        dst[4 * g + half] = hard_sxtab16_ror8(offset2, x);
+        dst[step * g] = hard_sxtab16(offset2, x);
+        dst[step * g + half] = hard_sxtab16_ror8(offset2, x);
     }
     const int32_t tail = n & 3;
     if (tail != 0)
@@ -139,8 +150,8 @@ HARD_HOT void hard_col_expand_any(const int8_t *src, int32_t n, int32_t offset2,
                 x |= (uint32_t)(uint8_t)src[i] << (8 * i);
             }
         }
-        dst[4 * full] = hard_sxtab16(offset2, (int32_t)x);
-        dst[4 * full + half] = hard_sxtab16_ror8(offset2, (int32_t)x);
+        dst[step * full] = hard_sxtab16(offset2, (int32_t)x);
+        dst[step * full + half] = hard_sxtab16_ror8(offset2, (int32_t)x);
     }
 }
 
@@ -158,45 +169,110 @@ HARD_HOT void hard_load_pair(const int32_t *p, int32_t *lo, int32_t *hi)
 #endif
 }
 
-/* Half a group: the two channels' words w and the two pixels' words at col, four SMLAD. */
-HARD_HOT hard_acc2x2 hard_mac_q15_half(const int32_t *col, const int32_t *w, hard_acc2x2 acc)
+typedef struct
 {
-    int32_t w0;
-    int32_t w1;
+    int32_t c0p0; /* filter channel 0 x pixel A */
+    int32_t c0p1;
+    int32_t c0p2;
+    int32_t c0p3;
+    int32_t c1p0; /* filter channel 1 x pixel A */
+    int32_t c1p1;
+    int32_t c1p2;
+    int32_t c1p3;
+} hard_acc4x2;
+
+/* Half a group: the two channels' words w0, w1 against the four pixels' words at col. */
+HARD_HOT hard_acc4x2 hard_mac_quad_half(const int32_t *col, int32_t w0, int32_t w1, hard_acc4x2 acc)
+{
     int32_t a;
     int32_t b;
-    hard_load_pair(w, &w0, &w1);
     hard_load_pair(col, &a, &b);
     acc.c0p0 = hard_smlad(w0, a, acc.c0p0);
     acc.c0p1 = hard_smlad(w0, b, acc.c0p1);
     acc.c1p0 = hard_smlad(w1, a, acc.c1p0);
     acc.c1p1 = hard_smlad(w1, b, acc.c1p1);
+    hard_load_pair(col + 2, &a, &b);
+    acc.c0p2 = hard_smlad(w0, a, acc.c0p2);
+    acc.c0p3 = hard_smlad(w0, b, acc.c0p3);
+    acc.c1p2 = hard_smlad(w1, a, acc.c1p2);
+    acc.c1p3 = hard_smlad(w1, b, acc.c1p3);
     return acc;
 }
 
-HARD_HOT hard_acc2x2 hard_mac_q15(const int32_t *restrict col,
-                                  const int32_t *restrict w,
-                                  int32_t groups,
-                                  hard_acc2x2 acc)
+/* The k loop in asm needs fourteen registers: GCC's optimised builds without a frame pointer
+ * (omitted from -O1 on; -O0 keeps r7 for it; Clang and armclang do not free enough registers).
+ * -DHARD_QUAD_ASM=0 takes the C loop anyway (for -fno-omit-frame-pointer builds). */
+#ifndef HARD_QUAD_ASM
+#if HARD_DSP && defined(__OPTIMIZE__) && defined(__GNUC__) && !defined(__clang__)
+#define HARD_QUAD_ASM 1
+#else
+#define HARD_QUAD_ASM 0
+#endif
+#endif
+
+#if HARD_QUAD_ASM
+/* The SMLAD lines of half a group: channel words w0, w1 against two pixels' words x, y. */
+#define HARD_QUAD_SMLAD(p, q)                                                                                          \
+    "smlad %[c0p" #p "], %[w0], %[x], %[c0p" #p "]\n\t"                                                                \
+    "smlad %[c0p" #q "], %[w0], %[y], %[c0p" #q "]\n\t"                                                                \
+    "smlad %[c1p" #p "], %[w1], %[x], %[c1p" #p "]\n\t"                                                                \
+    "smlad %[c1p" #q "], %[w1], %[y], %[c1p" #q "]\n\t"
+
+/* One group of four k-values: 6 LDRD and 16 SMLAD for 32 MACs. */
+#define HARD_QUAD_GROUP                                                                                                \
+    "ldrd %[w0], %[w1], [%[w]], #8\n\t"                                                                                \
+    "ldrd %[x], %[y], [%[col]], #8\n\t" HARD_QUAD_SMLAD(0, 1) "ldrd %[x], %[y], [%[col]], #8\n\t" HARD_QUAD_SMLAD(     \
+        2, 3) "ldrd %[w0], %[w1], [%[w]], #8\n\t"                                                                      \
+              "ldrd %[x], %[y], [%[col]], #8\n\t" HARD_QUAD_SMLAD(                                                     \
+                  0, 1) "ldrd %[x], %[y], [%[col]], #8\n\t" HARD_QUAD_SMLAD(2, 3)
+
+/* groups >= 1 groups of four k-values, two per turn (an odd count enters at the second).  The
+ * loop needs all fourteen registers (8 accumulators, 2 pointers, 4 operands), so it ends when
+ * the filter pointer reaches the word stored just after the column (hard_col_quad_bytes). */
+HARD_HOT hard_acc4x2 hard_mac_quad(const int32_t *col, const int32_t *w, int32_t groups, hard_acc4x2 acc)
 {
-    for (; groups >= 2; groups -= 2)
-    {
-        acc = hard_mac_q15_half(col, w, acc);
-        acc = hard_mac_q15_half(col + 2, w + 2, acc);
-        acc = hard_mac_q15_half(col + 4, w + 4, acc);
-        acc = hard_mac_q15_half(col + 6, w + 6, acc);
-        col += 8;
-        w += 8;
-    }
-    if (groups > 0)
-    {
-        acc = hard_mac_q15_half(col, w, acc);
-        acc = hard_mac_q15_half(col + 2, w + 2, acc);
-    }
+    int32_t *sentinel = (int32_t *)(uintptr_t)(col + 2 * HARD_QUAD * groups);
+    *sentinel = (int32_t)(uintptr_t)(w + 4 * groups);
+    int32_t w0;
+    int32_t w1;
+    int32_t x = groups;
+    int32_t y;
+    __asm volatile("tst %[x], #1\n\t"
+                   "bne 2f\n"
+                   "1:\n\t" HARD_QUAD_GROUP "2:\n\t" HARD_QUAD_GROUP "ldr %[x], [%[col]]\n\t"
+                   "cmp %[w], %[x]\n\t"
+                   "bne 1b\n\t"
+                   : [c0p0] "+r"(acc.c0p0), [c0p1] "+r"(acc.c0p1), [c0p2] "+r"(acc.c0p2), [c0p3] "+r"(acc.c0p3),
+                     [c1p0] "+r"(acc.c1p0), [c1p1] "+r"(acc.c1p1), [c1p2] "+r"(acc.c1p2), [c1p3] "+r"(acc.c1p3),
+                     [w] "+r"(w), [col] "+r"(col), [w0] "=&r"(w0), [w1] "=&r"(w1), [x] "+&r"(x), [y] "=&r"(y)
+                   :
+                   : "cc", "memory");
     return acc;
 }
+#else
+/* groups >= 1 groups of four k-values. */
+HARD_HOT hard_acc4x2 hard_mac_quad(const int32_t *restrict col,
+                                   const int32_t *restrict w,
+                                   int32_t groups,
+                                   hard_acc4x2 acc)
+{
+    do
+    {
+        int32_t w0;
+        int32_t w1;
+        hard_load_pair(w, &w0, &w1);
+        acc = hard_mac_quad_half(col, w0, w1, acc);
+        hard_load_pair(w + 2, &w0, &w1);
+        acc = hard_mac_quad_half(col + 4, w0, w1, acc);
+        w += 4;
+        col += 8;
+    } while (--groups > 0);
+    return acc;
+}
+#endif
 
-/* One channel's outputs for both pixels, requantised straight from the registers. */
+/* One channel's outputs for two pixels, requantised straight from the registers: the conv
+ * kernels' one requantisation epilogue. */
 HARD_HOT void hard_rq_out2(const hard_out_stage *st,
                            const hard_rq *q,
                            int32_t a,
@@ -219,51 +295,56 @@ HARD_HOT void hard_rq_out2(const hard_out_stage *st,
     *out_b = (int8_t)vb;
 }
 
-/* Every output channel of the pixel pair in col: channel pairs against the q15 filter, each
- * requantised as soon as its accumulators are done (out_b may equal out_a: a lone pixel). */
-HARD_HOT void hard_q15_channels(
-    const hard_gemm_args *args, const int32_t *col, int8_t *out_a, int8_t *out_b, const int fast, const int full_range)
+/* Every output channel of the four pixels in the column quad: channel pairs against the q15
+ * filter, each requantised as soon as its accumulators are done.  Output pointers may repeat
+ * (a last, partial quad repeats its last pixel). */
+HARD_HOT void hard_quad_channels(
+    const hard_gemm_args *args, const int32_t *col, int8_t *const *out, const int fast, const int full_range)
 {
     const int32_t *w = (const int32_t *)(const void *)args->filter;
     const int32_t groups = (args->k + 3) >> 2;
     const int32_t out_c = args->out_c;
     const hard_out_stage st = args->out;
     const hard_rq *rq = args->rq;
-    int32_t c = 0;
-    for (; c + 1 < out_c; c += 2)
+    int8_t *o0 = out[0];
+    int8_t *o1 = out[1];
+    int8_t *o2 = out[2];
+    int8_t *o3 = out[3];
+    for (int32_t c = 0; c < out_c; c += 2, rq += 2)
     {
-        hard_acc2x2 acc = {rq[c].bias, rq[c].bias, rq[c + 1].bias, rq[c + 1].bias};
-        acc = hard_mac_q15(col, w, groups, acc);
-        hard_rq_out2(&st, &rq[c], acc.c0p0, acc.c0p1, out_a + c, out_b + c, fast, full_range);
-        hard_rq_out2(&st, &rq[c + 1], acc.c1p0, acc.c1p1, out_a + c + 1, out_b + c + 1, fast, full_range);
+        const int32_t bias1 = c + 1 < out_c ? rq[1].bias : 0; /* the odd last channel's partner is zeros */
+        hard_acc4x2 acc = {rq[0].bias, rq[0].bias, rq[0].bias, rq[0].bias, bias1, bias1, bias1, bias1};
+        acc = hard_mac_quad(col, w, groups, acc);
+        const hard_rq q0 = rq[0]; /* copied: the int8 stores may not alias it */
+        hard_rq_out2(&st, &q0, acc.c0p0, acc.c0p1, o0 + c, o1 + c, fast, full_range);
+        hard_rq_out2(&st, &q0, acc.c0p2, acc.c0p3, o2 + c, o3 + c, fast, full_range);
+        if (c + 1 < out_c)
+        {
+            const hard_rq q1 = rq[1];
+            hard_rq_out2(&st, &q1, acc.c1p0, acc.c1p1, o0 + c + 1, o1 + c + 1, fast, full_range);
+            hard_rq_out2(&st, &q1, acc.c1p2, acc.c1p3, o2 + c + 1, o3 + c + 1, fast, full_range);
+        }
         w += 4 * groups;
-    }
-    if (c < out_c)
-    {
-        /* The odd last channel: its pair partner is zeros in the filter. */
-        hard_acc2x2 acc = {rq[c].bias, rq[c].bias, 0, 0};
-        acc = hard_mac_q15(col, w, groups, acc);
-        hard_rq_out2(&st, &rq[c], acc.c0p0, acc.c0p1, out_a + c, out_b + c, fast, full_range);
     }
 }
 
-static void hard_gemm_pair_q15(const hard_gemm_args *args, const int32_t *col, int8_t *out_a, int8_t *out_b)
+static void hard_gemm_quad_q15(const hard_gemm_args *args, const int32_t *col, int8_t *const *out)
 {
     const int full_range = args->out.act_min <= HARD_INT8_MIN && args->out.act_max >= HARD_INT8_MAX;
     if (args->out.fast)
     {
         if (full_range)
         {
-            hard_q15_channels(args, col, out_a, out_b, 1, 1);
+            hard_quad_channels(args, col, out, 1, 1);
         }
         else
         {
-            hard_q15_channels(args, col, out_a, out_b, 1, 0);
+            hard_quad_channels(args, col, out, 1, 0);
         }
     }
     else
     {
-        hard_q15_channels(args, col, out_a, out_b, 0, full_range);
+        hard_quad_channels(args, col, out, 0, full_range);
     }
 }
 
@@ -282,20 +363,27 @@ typedef struct
     int32_t k;
     int32_t offset2;
     int8_t zero_point;
-    int32_t q15; /* the filter is "gemm q15 pairs": column words {A02, B02, A13, B13} */
+    int32_t lanes; /* 2: int8 filter, column pairs; 4: "gemm q15 pairs" filter, column quads */
+    int32_t half;  /* words between a group's {v0, v2} and {v1, v3} */
+    int32_t step;  /* words per group of four k-values */
 } hard_im2col;
 
-static inline void
-hard_gemm_pair_any(const hard_im2col *m, const hard_gemm_args *args, const int32_t *col, int8_t *out_a, int8_t *out_b)
+static inline void hard_gemm_any(const hard_im2col *m, const hard_gemm_args *args, const int32_t *col, int8_t **out)
 {
-    if (m->q15)
+    if (m->lanes == HARD_QUAD)
     {
-        hard_gemm_pair_q15(args, col, out_a, out_b);
+        hard_gemm_quad_q15(args, col, out);
     }
     else
     {
-        hard_gemm_pair(args, col, out_a, out_b);
+        hard_gemm_pair(args, col, out[0], out[1]);
     }
+}
+
+/* Where lane `lane` of a column starts: pixel pairs interleave two words per lane, quads one. */
+static inline int32_t *hard_lane(const hard_im2col *m, int32_t *col, int32_t lane)
+{
+    return m->lanes == HARD_QUAD ? col + lane : col + 2 * lane;
 }
 
 static int32_t hard_im2col_k(const hard_dims *filter_dims)
@@ -328,9 +416,8 @@ static void
 hard_im2col_direct(const hard_im2col *geom, const int8_t *in, int32_t iy0, int32_t ix0, int32_t *col, int32_t lane)
 {
     const hard_im2col m = *geom;
-    const int32_t tap_words = m.c;
-    const int32_t half = m.q15 ? 2 : 1;
-    col += m.q15 ? lane : 2 * lane;
+    const int32_t groups = m.c >> 2;
+    col = hard_lane(&m, col, lane);
     for (int32_t ky = 0; ky < m.k_h; ++ky)
     {
         for (int32_t kx = 0; kx < m.k_w; ++kx)
@@ -338,17 +425,17 @@ hard_im2col_direct(const hard_im2col *geom, const int8_t *in, int32_t iy0, int32
             const int8_t *src = hard_tap(&m, in, iy0 + ky * m.dil_h, ix0 + kx * m.dil_w);
             if (src != 0)
             {
-                hard_col_expand_any(src, m.c, m.offset2, col, half);
+                hard_col_expand_any(src, m.c, m.offset2, col, m.half, m.step);
             }
             else
             {
-                for (int32_t g = 0; g < tap_words; g += 4)
+                for (int32_t g = 0; g < groups; ++g)
                 {
-                    col[g] = 0;
-                    col[g + half] = 0;
+                    col[m.step * g] = 0;
+                    col[m.step * g + m.half] = 0;
                 }
             }
-            col += tap_words;
+            col += groups * m.step;
         }
     }
 }
@@ -365,6 +452,11 @@ static inline int8_t *hard_stage(int8_t *dst, const int8_t *src, int32_t n, int8
     for (; i + 4 <= n; i += 4)
     {
         memcpy(dst + i, src + i, 4);
+    }
+    if (i < n && n >= 4)
+    {
+        memcpy(dst + n - 4, src + n - 4, 4); /* the word ending the run (rewrites bytes already there) */
+        return dst + n;
     }
     for (; i < n; ++i)
     {
@@ -398,22 +490,53 @@ static void hard_im2col_stage(const hard_im2col *geom, int8_t *stage, const int8
     }
 }
 
-/* Lane `lane` of the column pair for the output pixel whose window starts at (iy0, ix0). */
+/* The window inside the input with contiguous kernel rows (dilation 1 across): each row is
+ * expanded straight from the input when it is whole groups (C % 4 == 0), else the rows are
+ * copied a word at a time into `stage` and expanded from there (the 3-channel stem). */
+static void
+hard_im2col_rows(const hard_im2col *m, int8_t *stage, const int8_t *in, int32_t iy0, int32_t ix0, int32_t *dst)
+{
+    const int32_t row = m->k_w * m->c;
+    const int32_t src_step = m->dil_h * m->in_w * m->c;
+    const int8_t *src = in + (iy0 * m->in_w + ix0) * m->c;
+    if ((m->c & 3) == 0)
+    {
+        const int32_t dst_step = (row >> 2) * m->step;
+        for (int32_t ky = 0; ky < m->k_h; ++ky, src += src_step, dst += dst_step)
+        {
+            hard_col_expand_any(src, row, m->offset2, dst, m->half, m->step);
+        }
+        return;
+    }
+    int8_t *s = stage;
+    for (int32_t ky = 0; ky < m->k_h; ++ky, src += src_step)
+    {
+        s = hard_stage(s, src, row, 0);
+    }
+    hard_col_expand_any(stage, m->k, m->offset2, dst, m->half, m->step);
+}
+
+/* Lane `lane` of the column for the output pixel whose window starts at (iy0, ix0). */
 static inline void hard_im2col_pixel(
     const hard_im2col *m, int8_t *stage, const int8_t *in, int32_t iy0, int32_t ix0, int32_t *col, int32_t lane)
 {
-    if ((m->c & 3) == 0)
+    if (m->dil_w == 1 && iy0 >= 0 && ix0 >= 0 && iy0 + (m->k_h - 1) * m->dil_h < m->in_h && ix0 + m->k_w <= m->in_w)
+    {
+        hard_im2col_rows(m, stage, in, iy0, ix0, hard_lane(m, col, lane));
+    }
+    else if ((m->c & 3) == 0)
     {
         hard_im2col_direct(m, in, iy0, ix0, col, lane);
     }
     else
     {
         hard_im2col_stage(m, stage, in, iy0, ix0);
-        hard_col_expand_any(stage, m->k, m->offset2, m->q15 ? col + lane : col + 2 * lane, m->q15 ? 2 : 1);
+        hard_col_expand_any(stage, m->k, m->offset2, hard_lane(m, col, lane), m->half, m->step);
     }
 }
 
-/* Output pixels in raster order, two at a time (pairs may span rows); an odd last one alone. */
+/* Output pixels in raster order, m->lanes at a time (they may span rows); a last partial
+ * group repeats its last pixel in the lanes left. */
 static void hard_im2col_batch(const hard_im2col *m,
                               const hard_conv_params *p,
                               const hard_gemm_args *args,
@@ -424,30 +547,32 @@ static void hard_im2col_batch(const hard_im2col *m,
                               int8_t *out)
 {
     const int32_t ostride = hard_out_stride(p->output_stride, out_dims->c);
-    int8_t *pending = 0; /* output of the pixel waiting in lane 0 */
+    int8_t *pending[HARD_QUAD]; /* outputs of the pixels waiting in the lanes */
+    int32_t n = 0;
     for (int32_t oy = 0; oy < out_dims->h; ++oy)
     {
         const int32_t iy0 = oy * p->stride.h - p->padding.top;
         for (int32_t ox = 0, ix0 = -p->padding.left; ox < out_dims->w; ++ox, ix0 += p->stride.w)
         {
-            hard_im2col_pixel(m, stage, in, iy0, ix0, col, pending == 0 ? 0 : 1);
-            if (pending == 0)
+            hard_im2col_pixel(m, stage, in, iy0, ix0, col, n);
+            pending[n++] = out;
+            if (n == m->lanes)
             {
-                pending = out;
-            }
-            else
-            {
-                hard_gemm_pair_any(m, args, col, pending, out);
-                pending = 0;
+                hard_gemm_any(m, args, col, pending);
+                n = 0;
             }
             out += ostride;
         }
     }
-    if (pending != 0)
+    if (n != 0)
     {
-        hard_im2col_pixel(m, stage, in, (out_dims->h - 1) * p->stride.h - p->padding.top,
-                          (out_dims->w - 1) * p->stride.w - p->padding.left, col, 1);
-        hard_gemm_pair_any(m, args, col, pending, pending);
+        for (; n < m->lanes; ++n)
+        {
+            hard_im2col_pixel(m, stage, in, (out_dims->h - 1) * p->stride.h - p->padding.top,
+                              (out_dims->w - 1) * p->stride.w - p->padding.left, col, n);
+            pending[n] = pending[n - 1];
+        }
+        hard_gemm_any(m, args, col, pending);
     }
 }
 
@@ -463,16 +588,18 @@ static hard_status hard_im2col_run(const hard_context *ctx,
                                    int8_t *output,
                                    int32_t q15)
 {
+    const int32_t k = hard_im2col_k(filter_dims);
+    const int32_t col_bytes = q15 ? hard_col_quad_bytes(k) : hard_col_pair_bytes(k);
     if (!hard_gemm_conv_valid(conv_params, input_dims, filter_dims, output_dims) ||
-        !hard_ctx_ok(ctx, hard_convolve_im2col_s8_get_buffer_size(input_dims, filter_dims, output_dims)))
+        !hard_ctx_ok(ctx, col_bytes - hard_col_pair_bytes(k) +
+                              hard_convolve_im2col_s8_get_buffer_size(input_dims, filter_dims, output_dims)))
     {
         return HARD_ARG_ERROR;
     }
-    const int32_t k = hard_im2col_k(filter_dims);
     const int32_t out_c = output_dims->c;
     const int32_t pixels = output_dims->h * output_dims->w;
     int32_t *col = (int32_t *)ctx->buf;
-    int8_t *out_scratch = (int8_t *)ctx->buf + hard_col_pair_bytes(k);
+    int8_t *out_scratch = (int8_t *)ctx->buf + col_bytes;
     const hard_im2col m = {input_dims->h,
                            input_dims->w,
                            input_dims->c,
@@ -483,7 +610,9 @@ static hard_status hard_im2col_run(const hard_context *ctx,
                            k,
                            hard_dup_lanes(conv_params->input_offset),
                            (int8_t)(-conv_params->input_offset),
-                           q15};
+                           q15 ? HARD_QUAD : 2,
+                           q15 ? HARD_QUAD : 1,
+                           q15 ? 2 * HARD_QUAD : 4};
     int8_t *stage = out_scratch + hard_gemm_out_bytes(out_c);
     hard_gemm_args args;
     hard_gemm_args_init(&args, conv_params, quant_params, filter, bias, k, out_c, out_scratch);
@@ -514,7 +643,9 @@ int32_t hard_convolve_im2col_q15_s8_get_buffer_size(const hard_dims *input_dims,
                                                     const hard_dims *filter_dims,
                                                     const hard_dims *output_dims)
 {
-    return hard_convolve_im2col_s8_get_buffer_size(input_dims, filter_dims, output_dims);
+    const int32_t k = hard_im2col_k(filter_dims);
+    return hard_col_quad_bytes(k) - hard_col_pair_bytes(k) +
+           hard_convolve_im2col_s8_get_buffer_size(input_dims, filter_dims, output_dims);
 }
 
 hard_status hard_convolve_im2col_q15_s8(const hard_context *ctx,
@@ -538,7 +669,7 @@ hard_status hard_convolve_im2col_q15_s8(const hard_context *ctx,
 
 int32_t hard_convolve_1x1_q15_s8_get_buffer_size(const hard_dims *input_dims, const hard_dims *filter_dims)
 {
-    return hard_convolve_1x1_s8_get_buffer_size(input_dims, filter_dims);
+    return hard_col_quad_bytes(input_dims->c) + hard_gemm_out_bytes(filter_dims->n);
 }
 
 hard_status hard_convolve_1x1_q15_s8(const hard_context *ctx,
@@ -564,18 +695,22 @@ hard_status hard_convolve_1x1_q15_s8(const hard_context *ctx,
     int32_t *col = (int32_t *)ctx->buf;
     hard_gemm_args args;
     hard_gemm_args_init(&args, conv_params, quant_params, filter, bias, in_c, output_dims->c,
-                        (int8_t *)ctx->buf + hard_col_pair_bytes(in_c));
+                        (int8_t *)ctx->buf + hard_col_quad_bytes(in_c));
     for (int32_t b = 0; b < input_dims->n; ++b)
     {
         const int8_t *in = input + b * input_dims->h * input_dims->w * in_c;
         int8_t *out = output + b * pixels * ostride;
-        for (int32_t px = 0; px < pixels; px += 2)
+        for (int32_t px = 0; px < pixels; px += HARD_QUAD)
         {
-            const int32_t px_b = px + 1 < pixels ? px + 1 : px;
-            hard_col_expand_any(hard_1x1_pixel(in, input_dims, conv_params, output_dims->w, px), in_c, offset2, col, 2);
-            hard_col_expand_any(hard_1x1_pixel(in, input_dims, conv_params, output_dims->w, px_b), in_c, offset2,
-                                col + 1, 2);
-            hard_gemm_pair_q15(&args, col, out + px * ostride, out + px_b * ostride);
+            int8_t *pending[HARD_QUAD];
+            for (int32_t lane = 0; lane < HARD_QUAD; ++lane)
+            {
+                const int32_t p = px + lane < pixels ? px + lane : pixels - 1; /* a partial quad repeats */
+                const int8_t *src = hard_1x1_pixel(in, input_dims, conv_params, output_dims->w, p);
+                hard_col_expand_any(src, in_c, offset2, col + lane, HARD_QUAD, 2 * HARD_QUAD);
+                pending[lane] = out + p * ostride;
+            }
+            hard_gemm_quad_q15(&args, col, pending);
         }
     }
     return HARD_OK;

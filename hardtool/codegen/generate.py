@@ -34,6 +34,7 @@ from hardtool.memplan.contract import check_plan
 from hardtool.memplan.lifetimes import concat_slices
 from hardtool.ops.cgen import EmitContext, Layer, c_float, c_string
 from hardtool.ops.concat import relocate
+from hardtool.ops.conv_flash import mark_int8_filters, plan_filter_flash
 from hardtool.ops.tables import CONCAT_OPS
 
 COPY_PATTERNS = ("*.o", "fuzz_*", "__pycache__", "build")
@@ -428,10 +429,12 @@ def generate(
     mlperf_input: str | None = None,
     mlperf_model: str | None = None,
     board: str | None = None,
+    dsp: bool | None = None,
 ) -> dict:
     """Render the project; returns the summary written to codegen.json. ``protocol``: the device
     firmware's serial protocol, hardtool's bench protocol or the MLPerf Tiny runner's. ``board``:
-    a board of the registry for a device template (default: the template's)."""
+    a board of the registry for a device template (default: the template's). ``dsp``: False
+    chooses the general (portable) kernels on a DSP board too; default: the board's core."""
     model = Path(model)
     tpl = load_template(template)
     if protocol not in PROTOCOLS:
@@ -445,7 +448,12 @@ def generate(
     check_input_file(model, "model", "an int8 .tflite file")
     graph = load_graph(model)
     plan = load_plan(plan_path, graph, model)
-    layers, info, stage = build_layers(graph, plan, dsp=board_has_dsp(tpl["board"]))
+    dsp = board_has_dsp(tpl["board"]) and dsp is not False
+    flash = None
+    if dsp and tpl["board"] in boards():  # q15 filter copies only as far as the chip's flash holds them
+        flash = plan_filter_flash(graph, get_board(tpl["board"]).chip.flash_bytes)
+        graph = mark_int8_filters(graph, flash)
+    layers, info, stage = build_layers(graph, plan, dsp=dsp)
     st = ST.rebuild(graph, plan.get("stage"))
     if st is not None:
         ST.check_runnable(graph, st, tpl, protocol, (info.input_rows, info.input_row_bytes))
@@ -464,5 +472,7 @@ def generate(
         if tpl["board"] in boards():
             (tmp / "hardtool_build.json").write_text(json_text(_manifest(tmp, ctx)) + "\n")
         summary = _summary(tmp, ctx)
+        if flash is not None:
+            summary["filter_flash"] = flash.summary()
         (tmp / "codegen.json").write_text(json_text(summary) + "\n")
     return summary

@@ -27,7 +27,13 @@ def emit_layer(ctx: EmitContext, step: int, op: Op) -> Layer:
     out = ctx.graph.tensors[op.outputs[0]] if op.outputs else None
     elements = int(np.prod(out.shape)) if out is not None else 0
     layer = Layer(step, op.index, f"{op.name}#{op.index}", elements=elements)
-    k = tables.choose(ctx.graph, op, ctx.dsp, has_scratch=ctx.scratch(op.index) is not None)
+    planned = ctx.scratch(op.index)
+    k = tables.choose(ctx.graph, op, ctx.dsp, has_scratch=planned is not None)
+    if planned is not None and k.scratch > planned[1]:
+        raise HardtoolError(
+            f"op #{op.index} {op.name}: {k.symbol} needs {k.scratch} bytes of scratch, the plan gives "
+            f"{planned[1]}; run hardtool memplan again (the plan is older than the kernel choice)"
+        )
     layer.kernel, layer.layout, layer.path = k.symbol, k.layout, k.reason
     rec.emit(ctx, op, layer, f"l{step}")
     if layer.kernel not in (k.symbol, ""):

@@ -43,13 +43,16 @@ def _conv_scratch(kernel: str, input_shape: Sequence[int], filter_shape: Sequenc
     cin = int(input_shape[-1])
     cout, kh, kw, fc = (int(v) for v in filter_shape)
     k = kh * kw * fc
-    # GEMM kernels: q15 column pair + 2 accumulators and a 16-byte requantisation entry per channel
+    # GEMM kernels: q15 column pair (for the q15-filter kernels a column quad, twice that, and a word)
+    # + 2 accumulators and a 16-byte requantisation entry per channel
     out_stage = 2 * cout * INT32_BYTES + cout * _RQ_ENTRY_BYTES
-    if kernel in ("hard_convolve_1x1_s8", "hard_convolve_1x1_q15_s8") or (
-        kernel == "hard_convolve_s8" and kh == kw == 1
-    ):
+    if kernel == "hard_convolve_1x1_q15_s8":
+        return 2 * _col_pair_bytes(cin) + INT32_BYTES + out_stage
+    if kernel == "hard_convolve_1x1_s8" or (kernel == "hard_convolve_s8" and kh == kw == 1):
         return _col_pair_bytes(cin) + out_stage
-    if kernel in ("hard_convolve_s8", "hard_convolve_im2col_s8", "hard_convolve_im2col_q15_s8"):
+    if kernel == "hard_convolve_im2col_q15_s8":
+        return 2 * _col_pair_bytes(k) + INT32_BYTES + out_stage + _round4(k)
+    if kernel in ("hard_convolve_s8", "hard_convolve_im2col_s8"):
         return _col_pair_bytes(k) + out_stage + _round4(k)
     # depthwise: a row of zero points, one accumulator and one requantisation entry per channel
     return _round4(cin) + cin * (INT32_BYTES + _RQ_ENTRY_BYTES)

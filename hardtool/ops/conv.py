@@ -1,7 +1,7 @@
 """CONV_2D and DEPTHWISE_CONV_2D (PAD folded in by lower()), per-channel requantisation.
 
 The kernel choice is CMSIS-NN's wrapper decision made once, on the host: on a DSP target a
-pointwise convolution without padding runs the 2x2-blocked GEMM, every other convolution the
+pointwise convolution without padding runs the 4-pixel x 2-channel GEMM, every other convolution the
 q15 im2col GEMM, both over a filter pre-widened to q15 ("gemm q15 pairs" layout), a 3x3
 depthwise with channel multiplier 1 the specialised kernel reading the "dw q15" filter layout; without the DSP extension the general entry points (their portable
 paths). Without the scratch those kernels ask for, codegen takes the general entry point
@@ -16,7 +16,7 @@ from hardtool.core.graph.validate import Check, conv_quant, spatial, tensor_labe
 from hardtool.kernels import support as S
 from hardtool.kernels import weights
 from hardtool.kernels.scratch import kernel_scratch_bytes
-from hardtool.ops import conv_grouped
+from hardtool.ops import conv_flash, conv_grouped, conv_tune
 from hardtool.ops.cgen import (
     EmitContext,
     Layer,
@@ -82,23 +82,40 @@ def choose_conv(g: Graph, op: Op, dsp: bool) -> Kernel:
     x, w = _shapes(g, op)
     pads = tuple(op.options.get("explicit_padding", (0, 0, 0, 0)))
     if not dsp:
-        kernel, reason = "hard_convolve_s8", "general entry point (no DSP)"
+        kernel = "hard_convolve_s8"
+        return Kernel(kernel, None, kernel_scratch_bytes(kernel, x, w), "general entry point (no DSP)")
+    what = _what(x, w, pads)
+    layouts = dict(conv_tune.candidates(g, op))
+    int8_only = op.options.get(conv_flash.INT8_FILTER)  # codegen: the q15 copy does not fit the flash
+    measured = conv_tune.tuned(g, op)
+    if measured is not None and not (int8_only and layouts[measured[0]]):
+        kernel, how = measured
+    elif int8_only:
+        kernel = "hard_convolve_1x1_s8" if "hard_convolve_1x1_s8" in layouts else "hard_convolve_im2col_s8"
+        how = int8_only
     else:
         return _choose_q15(x, w, pads)
-    return Kernel(kernel, None, kernel_scratch_bytes(kernel, x, w), reason)
+    flash = f", filter pre-widened to q15 (+{conv_flash.q15_extra_bytes(g, op)} bytes of flash)"
+    reason = f"{what}: {how}{flash if layouts[kernel] else ''}"
+    return Kernel(kernel, layouts[kernel], kernel_scratch_bytes(kernel, x, w), reason)
+
+
+def _what(x: tuple[int, ...], w: tuple[int, ...], pads: tuple[int, ...]) -> str:
+    """The layer's class in codegen.json's reason (the text before the colon)."""
+    if w[1] == w[2] == 1:
+        return "padded 1x1" if any(pads) else "pointwise without padding"
+    return "3-channel stem" if x[-1] == 3 else f"{w[1]}x{w[2]} kernel"
 
 
 def _choose_q15(x: tuple[int, ...], w: tuple[int, ...], pads: tuple[int, ...]) -> Kernel:
-    """DSP targets: the GEMMs over a filter pre-widened to q15 (one LDRD per two channels'
+    """DSP targets by rule: the GEMMs over a filter pre-widened to q15 (one LDRD per two channels'
     words, no SXTB16), at the flash cost of the int8 filter once more, said in the reason."""
-    extra = f"filter pre-widened to q15 (+{int(np.prod(w))} bytes of flash)"
+    extra = f"filter pre-widened to q15 (+{conv_flash.q15_filter_bytes(w) - int(np.prod(w))} bytes of flash)"
+    what = _what(x, w, pads)
     if w[1] == w[2] == 1 and not any(pads):
-        kernel, what = "hard_convolve_1x1_q15_s8", "pointwise without padding: 2x2-blocked q15 GEMM"
+        kernel, what = "hard_convolve_1x1_q15_s8", f"{what}: 4-pixel x 2-channel q15 GEMM"
     else:
-        what = "3-channel stem" if x[-1] == 3 else f"{w[1]}x{w[2]} kernel"
-        if w[1] == w[2] == 1:
-            what = "padded 1x1"
-        kernel, what = "hard_convolve_im2col_q15_s8", f"{what}: q15 im2col column pairs + q15 GEMM"
+        kernel, what = "hard_convolve_im2col_q15_s8", f"{what}: q15 im2col column quads + 4x2 q15 GEMM"
     return Kernel(kernel, "gemm_q15_pairs", kernel_scratch_bytes(kernel, x, w), f"{what}, {extra}")
 
 
