@@ -29,6 +29,7 @@ def emit_layer(ctx: EmitContext, step: int, op: Op) -> Layer:
     layer = Layer(step, op.index, f"{op.name}#{op.index}", elements=elements)
     k = tables.choose(ctx.graph, op, ctx.dsp, has_scratch=ctx.scratch(op.index) is not None)
     layer.kernel, layer.layout, layer.path = k.symbol, k.layout, k.reason
+    layer.fusion = op.options.get("fused_add", {}).get("reason") or op.options.get("not_fused", "")
     rec.emit(ctx, op, layer, f"l{step}")
     if layer.kernel not in (k.symbol, ""):
         raise HardtoolError(f"op #{op.index} {op.name}: its emitter called {layer.kernel}, not {k.symbol}")

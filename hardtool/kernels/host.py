@@ -57,6 +57,18 @@ class ConvParams(C.Structure):
         ("padding", Padding),
         ("activation", Activation),
         ("output_stride", i32),
+        ("fused_add", C.c_void_p),  # const hard_fused_add *: None, or a FusedAdd's address
+    ]
+
+
+class FusedAdd(C.Structure):
+    _fields_ = [
+        ("residual", C.c_void_p),
+        ("table", C.c_void_p),
+        ("output_multiplier", i32),
+        ("output_shift", i32),
+        ("output_offset", i32),
+        ("activation", Activation),
     ]
 
 
@@ -318,8 +330,10 @@ class KernelLib(ConvExt):
         stride,
         dilation,
         padding,
+        w_data: np.ndarray | None = None,
     ) -> np.ndarray:
-        """The call both convolutions share: output size, per-channel quant, scratch, the kernel call."""
+        """The call both convolutions share: output size, per-channel quant, scratch, the kernel call
+        (``w_data``: the filter bytes the kernel reads when re-laid-out, e.g. gemm q15 pairs)."""
         kh, kw = w.shape[1], w.shape[2]
         out_h = (x.shape[1] + padding[0] + padding[1] - ((kh - 1) * dilation[0] + 1)) // stride[0] + 1
         out_w = (x.shape[2] + padding[2] + padding[3] - ((kw - 1) * dilation[1] + 1)) // stride[1] + 1
@@ -337,7 +351,7 @@ class KernelLib(ConvExt):
             C.byref(_dims(x.shape)),
             _ptr(x),
             C.byref(_dims(w.shape)),
-            _ptr(w),
+            _ptr(w if w_data is None else np.ascontiguousarray(w_data)),
             None if b is None else _ptr(b),
             C.byref(_dims(out.shape)),
             _ptr(out),
