@@ -4,9 +4,10 @@
  *
  * TFLite's int8 ADD rescales each input to (x + offset) << 20 times a multiplier below one: a
  * function of the int8 value alone, so codegen tabulates both inputs (512 int32 in flash) and
- * only the output requantisation runs per element.  With multiplier >= 0, -31 <= shift <= -1,
- * |table| < 2^29 and the output offset folded into SMMLAR's accumulator without overflow, that
- * requantisation is the single-multiply form of hard_dsp.h (exact); otherwise the two-step one.
+ * only the output requantisation runs per element.  The tables hold the values doubled (the
+ * single-multiply form's 2x, hard_dsp.h).  With multiplier >= 0, -31 <= shift <= -1,
+ * |table| < 2^30 and the output offset folded into SMMLAR's accumulator without overflow, that
+ * requantisation is the single-multiply form (exact); otherwise the two-step one.
  */
 #include "hard_dsp.h"
 #include "hard_fused_add.h"
@@ -17,10 +18,10 @@ int hard_fused_add_valid(const hard_fused_add *fa)
                        hard_act_int8(&fa->activation));
 }
 
-/* Every table entry below 2^29 in magnitude: the sum of two stays below 2^30. */
+/* Every (doubled) table entry below 2^30 in magnitude: the sum of two halved stays below 2^30. */
 static int hard_fa_table_ok(const int32_t *table)
 {
-    const int32_t limit = (int32_t)1 << 29;
+    const int32_t limit = (int32_t)1 << 30;
     for (int32_t i = 0; i < 512; ++i)
     {
         if (table[i] >= limit || table[i] <= -limit)
@@ -55,46 +56,69 @@ void hard_fa_prepare(hard_fa_stage *st, const hard_fused_add *fa, const int8_t *
     if (e >= 1 && fa->output_multiplier >= 0 && reach < ((int64_t)1 << 31) && hard_fa_table_ok(fa->table))
     {
         st->round = (int32_t)(((int64_t)1 << (e - 1)) + ((int64_t)fa->output_offset << e));
-        st->mode = st->lo <= HARD_INT8_MIN && st->hi >= HARD_INT8_MAX ? 1 : 2;
+        st->mode = st->lo <= HARD_INT8_MIN ? (st->hi >= HARD_INT8_MAX ? 1 : 3) : (st->hi >= HARD_INT8_MAX ? 2 : 3);
     }
 }
 
-/* One element: the sum of both rescaled inputs to the int8 output. */
-HARD_HOT int8_t hard_fa_one(const hard_fa_stage *k, int32_t v, int32_t r, const int mode)
+/* One element: the sum of both rescaled inputs to the int8 output.  mode 0: exact; 1: full
+ * int8 range; 2: a lower bound only (RELU: the upper one is int8's); 3: both bounds. */
+HARD_HOT int32_t hard_fa_one(const hard_fa_stage *k, int32_t v, int32_t r, const int mode)
 {
-    const int32_t s = k->conv_tab[v] + k->res_tab[r];
     int32_t y;
-    if (mode != 0)
+    if (mode == 0)
     {
-        y = hard_ssat8((hard_smmlar((int32_t)((uint32_t)s << 1), k->mult, k->round) + (s >> 31)) >> k->rshift);
+        const int32_t s = (int32_t)(((int64_t)k->conv_tab[v] + k->res_tab[r]) >> 1);
+        return hard_clamp_i32(hard_requantize_le1(s, k->mult, k->shift) + k->offset, k->lo, k->hi);
     }
-    else
+    const int32_t s2 = k->conv_tab[v] + k->res_tab[r];
+    y = hard_ssat8((hard_smmlar(s2, k->mult, k->round) + (s2 >> 31)) >> k->rshift);
+    if (mode >= 2)
     {
-        y = hard_requantize_le1(s, k->mult, k->shift) + k->offset;
+        y = y < k->lo ? k->lo : y;
     }
-    return (int8_t)(mode == 1 ? y : hard_clamp_i32(y, k->lo, k->hi));
+    if (mode == 3)
+    {
+        y = y > k->hi ? k->hi : y;
+    }
+    return y;
 }
 
-/* Channels of one or two pixels (b NULL: one), specialised per mode. */
-HARD_HOT void
-hard_fa_run(const hard_fa_stage *st, int8_t *a, const int8_t *ra, int8_t *b, const int8_t *rb, const int mode)
+/* Every channel of one pixel, two at a time, specialised per mode. */
+HARD_HOT void hard_fa_run(const hard_fa_stage *st, int8_t *a, const int8_t *ra, const int mode)
 {
     const hard_fa_stage k = *st;
     const int32_t n = k.out_c;
-    if (b == 0)
+    int32_t c = 0;
+    for (; c + 1 < n; c += 2)
     {
-        for (int32_t c = 0; c < n; ++c)
-        {
-            a[c] = hard_fa_one(&k, a[c], ra[c], mode);
-        }
-        return;
+        const int32_t y0 = hard_fa_one(&k, a[c], ra[c], mode);
+        const int32_t y1 = hard_fa_one(&k, a[c + 1], ra[c + 1], mode);
+        a[c] = (int8_t)y0;
+        a[c + 1] = (int8_t)y1;
     }
-    for (int32_t c = 0; c < n; ++c)
+    if (c < n)
     {
-        const int8_t ya = hard_fa_one(&k, a[c], ra[c], mode);
-        const int8_t yb = hard_fa_one(&k, b[c], rb[c], mode);
-        a[c] = ya;
-        b[c] = yb;
+        a[c] = (int8_t)hard_fa_one(&k, a[c], ra[c], mode);
+    }
+}
+
+/* One pixel in the layer's mode. */
+static void hard_fa_pixel(const hard_fa_stage *st, int8_t *out, const int8_t *res)
+{
+    switch (st->mode)
+    {
+        case 1:
+            hard_fa_run(st, out, res, 1);
+            break;
+        case 2:
+            hard_fa_run(st, out, res, 2);
+            break;
+        case 3:
+            hard_fa_run(st, out, res, 3);
+            break;
+        default:
+            hard_fa_run(st, out, res, 0);
+            break;
     }
 }
 
@@ -107,22 +131,9 @@ static inline const int8_t *hard_fa_residual(const hard_fa_stage *st, const int8
 
 void hard_fa_pair(const hard_fa_stage *st, int8_t *out_a, int8_t *out_b)
 {
-    const int8_t *ra = hard_fa_residual(st, out_a);
-    if (out_b == out_a)
+    hard_fa_pixel(st, out_a, hard_fa_residual(st, out_a));
+    if (out_b != 0 && out_b != out_a)
     {
-        out_b = 0;
-    }
-    const int8_t *rb = out_b != 0 ? hard_fa_residual(st, out_b) : 0;
-    if (st->mode == 1)
-    {
-        hard_fa_run(st, out_a, ra, out_b, rb, 1);
-    }
-    else if (st->mode == 2)
-    {
-        hard_fa_run(st, out_a, ra, out_b, rb, 2);
-    }
-    else
-    {
-        hard_fa_run(st, out_a, ra, out_b, rb, 0);
+        hard_fa_pixel(st, out_b, hard_fa_residual(st, out_b));
     }
 }

@@ -30,7 +30,7 @@ typedef struct
     int32_t offset;
     int32_t lo;
     int32_t hi;
-    int32_t mode; /* 0: exact, 1: fast full int8 range, 2: fast clamped */
+    int32_t mode; /* 0: exact; fast: 1 full int8 range, 2 a lower bound only, 3 both bounds */
 } hard_fa_stage;
 
 /* Nonzero when fa is NULL or its fields are usable (activation inside int8, shift <= 0). */

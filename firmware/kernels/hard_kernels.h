@@ -95,10 +95,10 @@ typedef struct
 /* A residual ADD fused into a convolution's output stage: each int8 output value v of the
  * convolution (exactly as without it) becomes TFLite's int8 ADD of v and the residual value r at
  * the same position,
- *     clamp(MultiplyByQuantizedMultiplierSmallerThanOneExp(table[v + 128] + table[r + 384],
+ *     clamp(MultiplyByQuantizedMultiplierSmallerThanOneExp((table[v + 128] + table[r + 384]) / 2,
  *           output_multiplier, output_shift) + output_offset, activation),
- * where table holds the ADD's rescaled inputs ((x + input offset) << left shift, times the
- * input's multiplier) for every int8 value: the convolution's side (256 entries), then the
+ * where table holds twice the ADD's rescaled inputs (2 x ((x + input offset) << left shift, times
+ * the input's multiplier)) for every int8 value: the convolution's side (256 entries), then the
  * residual's (hardtool.kernels.quant.fused_add_table).  The residual is dense, the output's
  * shape, and must not overlap the output or the convolution's input. */
 typedef struct
