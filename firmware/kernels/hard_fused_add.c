@@ -83,42 +83,48 @@ HARD_HOT int32_t hard_fa_one(const hard_fa_stage *k, int32_t v, int32_t r, const
     return y;
 }
 
-/* Every channel of one pixel, two at a time, specialised per mode. */
-HARD_HOT void hard_fa_run(const hard_fa_stage *st, int8_t *a, const int8_t *ra, const int mode)
+/* dst[c] = ADD(src[c], res[c]) for c < n, four at a time, specialised per mode; every value of a
+ * step is read before any is written (dst may be src or res). */
+HARD_HOT void
+hard_fa_run(const hard_fa_stage *st, const int8_t *src, const int8_t *res, int8_t *dst, int32_t n, const int mode)
 {
     const hard_fa_stage k = *st;
-    const int32_t n = k.out_c;
     int32_t c = 0;
-    for (; c + 1 < n; c += 2)
+    for (; c + 3 < n; c += 4)
     {
-        const int32_t y0 = hard_fa_one(&k, a[c], ra[c], mode);
-        const int32_t y1 = hard_fa_one(&k, a[c + 1], ra[c + 1], mode);
-        a[c] = (int8_t)y0;
-        a[c + 1] = (int8_t)y1;
+        const int32_t y0 = hard_fa_one(&k, src[c], res[c], mode);
+        const int32_t y1 = hard_fa_one(&k, src[c + 1], res[c + 1], mode);
+        const int32_t y2 = hard_fa_one(&k, src[c + 2], res[c + 2], mode);
+        const int32_t y3 = hard_fa_one(&k, src[c + 3], res[c + 3], mode);
+        dst[c] = (int8_t)y0;
+        dst[c + 1] = (int8_t)y1;
+        dst[c + 2] = (int8_t)y2;
+        dst[c + 3] = (int8_t)y3;
     }
-    if (c < n)
+    for (; c < n; ++c)
     {
-        a[c] = (int8_t)hard_fa_one(&k, a[c], ra[c], mode);
+        dst[c] = (int8_t)hard_fa_one(&k, src[c], res[c], mode);
     }
 }
 
-/* One pixel in the layer's mode. */
-static void hard_fa_pixel(const hard_fa_stage *st, int8_t *out, const int8_t *res)
+/* n values in the layer's mode. */
+static void hard_fa_values(const hard_fa_stage *st, const int8_t *src, const int8_t *res, int8_t *dst, int32_t n)
 {
-    switch (st->mode)
+    if (st->mode == 1)
     {
-        case 1:
-            hard_fa_run(st, out, res, 1);
-            break;
-        case 2:
-            hard_fa_run(st, out, res, 2);
-            break;
-        case 3:
-            hard_fa_run(st, out, res, 3);
-            break;
-        default:
-            hard_fa_run(st, out, res, 0);
-            break;
+        hard_fa_run(st, src, res, dst, n, 1);
+    }
+    else if (st->mode == 2)
+    {
+        hard_fa_run(st, src, res, dst, n, 2);
+    }
+    else if (st->mode == 3)
+    {
+        hard_fa_run(st, src, res, dst, n, 3);
+    }
+    else
+    {
+        hard_fa_run(st, src, res, dst, n, 0);
     }
 }
 
@@ -131,9 +137,34 @@ static inline const int8_t *hard_fa_residual(const hard_fa_stage *st, const int8
 
 void hard_fa_pair(const hard_fa_stage *st, int8_t *out_a, int8_t *out_b)
 {
-    hard_fa_pixel(st, out_a, hard_fa_residual(st, out_a));
+    const int32_t n = st->out_c;
+    if (out_b == out_a + n && st->ostride == n)
+    {
+        /* consecutive pixels of a dense output: one run over both */
+        hard_fa_values(st, out_a, hard_fa_residual(st, out_a), out_a, 2 * n);
+        return;
+    }
+    hard_fa_values(st, out_a, hard_fa_residual(st, out_a), out_a, n);
     if (out_b != 0 && out_b != out_a)
     {
-        hard_fa_pixel(st, out_b, hard_fa_residual(st, out_b));
+        hard_fa_values(st, out_b, hard_fa_residual(st, out_b), out_b, n);
     }
+}
+
+int32_t hard_elementwise_add_table_s8_get_buffer_size(void)
+{
+    return 0;
+}
+
+hard_status
+hard_elementwise_add_table_s8(const hard_fused_add *add, const int8_t *input1, int8_t *output, int32_t block_size)
+{
+    if (add == 0 || block_size < 0 || !hard_fused_add_valid(add))
+    {
+        return HARD_ARG_ERROR;
+    }
+    hard_fa_stage st;
+    hard_fa_prepare(&st, add, output, block_size, block_size);
+    hard_fa_values(&st, input1, add->residual, output, block_size);
+    return HARD_OK;
 }

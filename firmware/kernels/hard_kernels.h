@@ -248,6 +248,13 @@ typedef struct
     hard_activation activation;
 } hard_mul_params;
 
+/* The same ADD from its inputs' tables (hard_fused_add: residual = input 2, table: input 1's side
+ * first): one requantisation per element instead of three; output may alias an input. */
+int32_t hard_elementwise_add_table_s8_get_buffer_size(void);
+
+hard_status
+hard_elementwise_add_table_s8(const hard_fused_add *add, const int8_t *input1, int8_t *output, int32_t block_size);
+
 int32_t hard_elementwise_mul_s8_get_buffer_size(void);
 
 hard_status hard_elementwise_mul_s8(

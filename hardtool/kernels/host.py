@@ -405,6 +405,24 @@ class KernelLib(ConvExt):
         self._call("hard_elementwise_add_s8", C.byref(params), _ptr(a), _ptr(b), _ptr(out), i32(a.size))
         return out
 
+    def add_table(self, a: np.ndarray, b: np.ndarray, p: quant.AddParams, act=(-128, 127)) -> np.ndarray:
+        """The same ADD through hard_elementwise_add_table_s8 (the inputs' tables)."""
+        a = np.ascontiguousarray(a, dtype=np.int8)
+        b = np.ascontiguousarray(b, dtype=np.int8)
+        assert a.shape == b.shape
+        out = np.zeros_like(a)
+        table = quant.fused_add_table(p, True)
+        fa = FusedAdd(
+            b.ctypes.data,
+            table.ctypes.data,
+            p.output_multiplier,
+            p.output_shift,
+            p.output_offset,
+            Activation(*act),
+        )
+        self._call("hard_elementwise_add_table_s8", C.byref(fa), _ptr(a), _ptr(out), i32(a.size))
+        return out
+
     def mul(
         self, a: np.ndarray, b: np.ndarray, off1: int, off2: int, p: quant.RescaleParams, act=(-128, 127)
     ) -> np.ndarray:
