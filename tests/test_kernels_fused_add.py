@@ -168,3 +168,31 @@ def lower_tensors(tfl) -> list[int]:
     from hardtool.core.graph import load_tflite
 
     return lower(load_tflite(tfl)).activations()
+
+
+def test_fused_conv_writes_into_a_concat_slice(tmp_path):
+    """A fused layer whose output is a channel slice of a concatenation writes its pixels
+    output_stride apart while it reads the residual densely."""
+    import tensorflow as tf
+    from test_codegen import assert_bit_exact as assert_project_bit_exact
+    from test_codegen import project
+
+    rng = np.random.default_rng(5)
+    w1, w2 = (
+        rng.normal(0, 0.5, (1, 1, 8, 8)).astype(np.float32),
+        rng.normal(0, 0.5, (3, 3, 8, 8)).astype(np.float32),
+    )
+
+    @tf.function
+    def f(x):
+        a = tf.nn.relu(tf.nn.conv2d(x, w1, 1, "SAME"))
+        return tf.concat([tf.nn.conv2d(a, w2, 1, "SAME") + x, x], axis=-1)
+
+    tfl = tmp_path / "model_int8.tflite"
+    tfl.write_bytes(convert_int8(f, [(1, 5, 7, 8)], [2.0]))
+    proj = project(tfl, tmp_path)
+    table = json.loads((proj / "codegen.json").read_text())["layer_table"]
+    assert any("fused into the output stage" in L.get("fusion", "") for L in table), table
+    model_c = (proj / "model.c").read_text()
+    assert ".fused_add = &" in model_c and ".output_stride = 16" in model_c
+    assert_project_bit_exact(proj, n_inputs=3)
