@@ -130,6 +130,7 @@ def test_scratch_table_mirrors_c(kernel_lib):
         ("QUANTIZE", "hard_quantize_f32_s8"),
         ("DEQUANTIZE", "hard_dequantize_s8_f32"),
         ("ADD", "hard_elementwise_add_s8"),
+        ("ADD", "hard_elementwise_add_table_s8"),
         ("MUL", "hard_elementwise_mul_s8"),
         ("QUANTIZE", "hard_requantize_s8"),
         ("CONCATENATION", "hard_concatenation_c_s8"),

@@ -32,7 +32,8 @@ def runners() -> tuple[HostRunner, QemuRunner, QemuRunner]:
 
 
 def _words(obj) -> list[int]:
-    return [int(v) for v in np.frombuffer(bytes(obj), dtype="<i4")]
+    end = type(obj).output_stride.offset + 4 if hasattr(type(obj), "fused_add") else len(bytes(obj))
+    return [int(v) for v in np.frombuffer(bytes(obj)[:end], dtype="<i4")]
 
 
 def _ptr(prog: Program, a: np.ndarray | None) -> int:

@@ -42,6 +42,7 @@ def test_add_matches_tflite(kernel_lib, shape, r1, r2, relu, seed):
         a, b = rand_int8(rng, shape), rand_int8(rng, shape)
         (want,) = ref.run(a, b)
         assert_bit_exact(kernel_lib.add(a, b, p, act), want, f"ADD {shape} r1={r1} r2={r2}")
+        assert_bit_exact(kernel_lib.add_table(a, b, p, act), want, f"ADD by table {shape} r1={r1} r2={r2}")
 
 
 @KERNEL_SETTINGS

@@ -8,6 +8,7 @@
  */
 #include "hard_dsp.h"
 #include "hard_dw_simd.h"
+#include "hard_fused_add.h"
 #include "hard_kernels.h"
 #include "hard_support.h"
 
@@ -66,7 +67,8 @@ typedef struct
     const int32_t *full_bias; /* CONV_2D: per-channel full-window bias, or NULL (computed per pixel) */
     const hard_per_channel_quant *quant;
     int32_t out_c;
-    int32_t ch_mult; /* DEPTHWISE_CONV_2D */
+    int32_t ch_mult;         /* DEPTHWISE_CONV_2D */
+    const hard_fa_stage *fa; /* CONV_2D: NULL, or the fused residual ADD run after each pixel */
 } hard_conv_job;
 
 /* Every output channel of the output pixel whose window starts at input row iy0, column ix0. */
@@ -93,6 +95,10 @@ static void hard_conv_walk(const hard_conv_job *job,
             for (int32_t ox = 0; ox < output_dims->w; ++ox, out += ostride)
             {
                 pixel(job, in_batch, oy * g->stride_h - g->pad_top, ox * g->stride_w - g->pad_left, out);
+                if (job->fa != 0)
+                {
+                    hard_fa_pair(job->fa, out, out);
+                }
             }
         }
     }
@@ -233,7 +239,8 @@ hard_status hard_convolve_s8(const hard_context *ctx,
     if (!hard_dims_valid(input_dims) || !hard_dims_valid(filter_dims) || !hard_dims_valid(output_dims) ||
         input_dims->c != filter_dims->c || output_dims->c != filter_dims->n || output_dims->n != input_dims->n ||
         !hard_conv_geometry_valid(&conv_params->stride, &conv_params->dilation, &conv_params->padding) ||
-        !hard_out_stride_valid(conv_params->output_stride, output_dims->c))
+        !hard_out_stride_valid(conv_params->output_stride, output_dims->c) ||
+        !hard_fused_add_valid(conv_params->fused_add))
     {
         return HARD_ARG_ERROR;
     }
@@ -252,8 +259,16 @@ hard_status hard_convolve_s8(const hard_context *ctx,
                          0,
                          quant_params,
                          output_dims->c,
-                         1};
+                         1,
+                         0};
     const int32_t out_c = output_dims->c;
+    const int32_t ostride = hard_out_stride(conv_params->output_stride, out_c);
+    hard_fa_stage fa;
+    if (conv_params->fused_add != 0)
+    {
+        hard_fa_prepare(&fa, conv_params->fused_add, output, out_c, ostride);
+        job.fa = &fa;
+    }
     /* Per-channel full-window bias in the scratch when there is room, else per pixel. */
     if (hard_ctx_ok(ctx, out_c * (int32_t)sizeof(int32_t)))
     {
@@ -265,8 +280,7 @@ hard_status hard_convolve_s8(const hard_context *ctx,
         }
         job.full_bias = full_bias;
     }
-    hard_conv_walk(&job, input_dims, input, output_dims, output, hard_out_stride(conv_params->output_stride, out_c),
-                   hard_conv_pixel);
+    hard_conv_walk(&job, input_dims, input, output_dims, output, ostride, hard_conv_pixel);
     return HARD_OK;
 }
 
@@ -374,7 +388,8 @@ hard_status hard_depthwise_conv_s8(const hard_context *ctx,
                                0,
                                quant_params,
                                output_dims->c,
-                               ch_mult};
+                               ch_mult,
+                               0};
     hard_conv_walk(&job, input_dims, input, output_dims, output,
                    hard_out_stride(dw_conv_params->output_stride, output_dims->c), hard_dw_pixel);
     return HARD_OK;

@@ -23,7 +23,7 @@ static int hard_gemm_conv_valid(const hard_conv_params *p,
            input_dims->c == filter_dims->c && output_dims->c == filter_dims->n && output_dims->n == input_dims->n &&
            p->stride.h > 0 && p->stride.w > 0 && p->dilation.h > 0 && p->dilation.w > 0 && pad->top >= 0 &&
            pad->left >= 0 && pad->bottom >= 0 && pad->right >= 0 && hard_act_int8(&p->activation) &&
-           hard_out_stride_valid(p->output_stride, output_dims->c);
+           hard_out_stride_valid(p->output_stride, output_dims->c) && hard_fused_add_valid(p->fused_add);
 }
 
 static void hard_gemm_args_init(hard_gemm_args *a,
@@ -43,7 +43,18 @@ static void hard_gemm_args_init(hard_gemm_args *a,
     a->out.offset = p->output_offset;
     a->out.act_min = p->activation.min;
     a->out.act_max = p->activation.max;
+    a->fa = 0;
     hard_gemm_prepare(a, quant, scratch);
+}
+
+/* The fused residual ADD's constants in fa, when the layer has one. */
+static void hard_gemm_args_fuse(hard_gemm_args *a, hard_fa_stage *fa, const hard_conv_params *p, const int8_t *output)
+{
+    if (p->fused_add != 0)
+    {
+        hard_fa_prepare(fa, p->fused_add, output, a->out_c, hard_out_stride(p->output_stride, a->out_c));
+        a->fa = fa;
+    }
 }
 
 /* ------------------------------------------------------------------- 1x1 */
@@ -93,6 +104,8 @@ hard_status hard_convolve_1x1_s8(const hard_context *ctx,
     hard_gemm_args args;
     hard_gemm_args_init(&args, conv_params, quant_params, filter, bias, in_c, out_c,
                         (int8_t *)ctx->buf + hard_col_pair_bytes(in_c));
+    hard_fa_stage fa;
+    hard_gemm_args_fuse(&args, &fa, conv_params, output);
 
     for (int32_t b = 0; b < input_dims->n; ++b)
     {
@@ -345,6 +358,15 @@ static void hard_gemm_quad_q15(const hard_gemm_args *args, const int32_t *col, i
     else
     {
         hard_quad_channels(args, col, out, 0, full_range);
+    }
+    if (args->fa != 0)
+    {
+        /* a partial quad repeats its last pixel: each pixel gets its ADD once */
+        hard_fa_pair(args->fa, out[0], out[1]);
+        if (out[2] != out[1])
+        {
+            hard_fa_pair(args->fa, out[2], out[3]);
+        }
     }
 }
 
@@ -616,6 +638,8 @@ static hard_status hard_im2col_run(const hard_context *ctx,
     int8_t *stage = out_scratch + hard_gemm_out_bytes(out_c);
     hard_gemm_args args;
     hard_gemm_args_init(&args, conv_params, quant_params, filter, bias, k, out_c, out_scratch);
+    hard_fa_stage fa;
+    hard_gemm_args_fuse(&args, &fa, conv_params, output);
     for (int32_t b = 0; b < input_dims->n; ++b)
     {
         hard_im2col_batch(&m, conv_params, &args, col, stage, input + b * input_dims->h * input_dims->w * input_dims->c,
@@ -696,6 +720,8 @@ hard_status hard_convolve_1x1_q15_s8(const hard_context *ctx,
     hard_gemm_args args;
     hard_gemm_args_init(&args, conv_params, quant_params, filter, bias, in_c, output_dims->c,
                         (int8_t *)ctx->buf + hard_col_quad_bytes(in_c));
+    hard_fa_stage fa;
+    hard_gemm_args_fuse(&args, &fa, conv_params, output);
     for (int32_t b = 0; b < input_dims->n; ++b)
     {
         const int8_t *in = input + b * input_dims->h * input_dims->w * in_c;

@@ -17,7 +17,8 @@ static int hard_grouped_valid(const hard_conv_params *p, const hard_dims *in, co
     const int32_t groups = in->c / f->c;
     return out->c == f->n && out->c % groups == 0 && out->n == in->n && p->stride.h > 0 && p->stride.w > 0 &&
            p->dilation.h > 0 && p->dilation.w > 0 && p->padding.top >= 0 && p->padding.left >= 0 &&
-           p->activation.min <= p->activation.max && hard_out_stride_valid(p->output_stride, out->c);
+           p->activation.min <= p->activation.max && hard_out_stride_valid(p->output_stride, out->c) &&
+           p->fused_add == 0; /* no fused residual ADD here */
 }
 
 int32_t hard_convolve_grouped_s8_get_buffer_size(const hard_dims *input_dims,
@@ -264,7 +265,8 @@ hard_status hard_convolve_grouped_gemm_s8(const hard_context *ctx,
                            out_c / (input_dims->c / filter_dims->c),
                            acc,
                            table,
-                           {0, p->output_offset, p->activation.min, p->activation.max}};
+                           {0, p->output_offset, p->activation.min, p->activation.max},
+                           0};
     hard_rq_prepare(quant_params, bias, out_c, k, table, &args.out);
     for (int32_t b = 0; b < output_dims->n; ++b)
     {

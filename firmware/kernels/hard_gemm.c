@@ -43,4 +43,8 @@ void hard_gemm_pair(const hard_gemm_args *args, const int32_t *col, int8_t *out_
         acc_out[1] = acc.c0p1;
     }
     hard_rq_store2(&args->out, args->rq, args->acc, out_c, out_a, out_b);
+    if (args->fa != 0)
+    {
+        hard_fa_pair(args->fa, out_a, out_b);
+    }
 }

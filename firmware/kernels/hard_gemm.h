@@ -16,6 +16,7 @@
 #include <stdint.h>
 
 #include "hard_dsp.h"
+#include "hard_fused_add.h"
 
 typedef struct
 {
@@ -24,9 +25,10 @@ typedef struct
     int32_t k;            /* MACs per output */
     int32_t row_stride;   /* bytes between filter rows (>= k) */
     int32_t out_c;
-    int32_t *acc;       /* scratch: 2 * out_c raw accumulators */
-    const hard_rq *rq;  /* scratch: the per-channel table (hard_rq_prepare) */
-    hard_out_stage out; /* offset, clamp, which requantisation */
+    int32_t *acc;            /* scratch: 2 * out_c raw accumulators */
+    const hard_rq *rq;       /* scratch: the per-channel table (hard_rq_prepare) */
+    hard_out_stage out;      /* offset, clamp, which requantisation */
+    const hard_fa_stage *fa; /* NULL, or the fused residual ADD run after each pixel pair */
 } hard_gemm_args;
 
 /* Bytes of one column pair for k values. */

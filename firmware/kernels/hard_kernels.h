@@ -92,6 +92,25 @@ typedef struct
 } hard_per_channel_quant;
 
 /* ---------------------------------------------------------------- CONV_2D */
+/* A residual ADD fused into a convolution's output stage: each int8 output value v of the
+ * convolution (exactly as without it) becomes TFLite's int8 ADD of v and the residual value r at
+ * the same position,
+ *     clamp(MultiplyByQuantizedMultiplierSmallerThanOneExp((table[v + 128] + table[r + 384]) / 2,
+ *           output_multiplier, output_shift) + output_offset, activation),
+ * where table holds twice the ADD's rescaled inputs (2 x ((x + input offset) << left shift, times
+ * the input's multiplier)) for every int8 value: the convolution's side (256 entries), then the
+ * residual's (hardtool.kernels.quant.fused_add_table).  The residual is dense, the output's
+ * shape, and must not overlap the output or the convolution's input. */
+typedef struct
+{
+    const int8_t *residual;
+    const int32_t *table; /* 512 entries */
+    int32_t output_multiplier;
+    int32_t output_shift; /* <= 0 */
+    int32_t output_offset;
+    hard_activation activation;
+} hard_fused_add;
+
 typedef struct
 {
     int32_t input_offset;
@@ -100,7 +119,8 @@ typedef struct
     hard_tile dilation;
     hard_padding padding;
     hard_activation activation;
-    int32_t output_stride; /* elements between output pixels; 0: dense */
+    int32_t output_stride;           /* elements between output pixels; 0: dense */
+    const hard_fused_add *fused_add; /* NULL: none (grouped convolutions take none) */
 } hard_conv_params;
 
 int32_t hard_convolve_s8_get_buffer_size(const hard_dims *input_dims,
@@ -227,6 +247,13 @@ typedef struct
     hard_per_tensor_quant quant; /* s1 * s2 / s_out */
     hard_activation activation;
 } hard_mul_params;
+
+/* The same ADD from its inputs' tables (hard_fused_add: residual = input 2, table: input 1's side
+ * first): one requantisation per element instead of three; output may alias an input. */
+int32_t hard_elementwise_add_table_s8_get_buffer_size(void);
+
+hard_status
+hard_elementwise_add_table_s8(const hard_fused_add *add, const int8_t *input1, int8_t *output, int32_t block_size);
 
 int32_t hard_elementwise_mul_s8_get_buffer_size(void);
 

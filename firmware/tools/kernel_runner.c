@@ -12,6 +12,7 @@
  * hkr_execute() runs the calls in order; each is bracketed by instruction-count marks
  * (bsp_mark.h) and its status is stored.  An unknown name stops the run after that call.  hardtool/kernels/runner.py writes programs.
  */
+#include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -104,7 +105,9 @@ static hard_status hkr_conv(hkr_cursor *c, hkr_conv_fn fn)
 {
     hard_conv_params p;
     const hard_context ctx = hkr_ctx(c);
-    hkr_struct(c, &p, sizeof p);
+    /* the int32 words before the pointer (the same count on every ABI) */
+    hkr_struct(c, &p, offsetof(hard_conv_params, output_stride) + sizeof(int32_t));
+    p.fused_add = 0;
     const hard_per_channel_quant q = hkr_quant(c);
     const hard_dims in = hkr_dims(c);
     const int8_t *x = (const int8_t *)hkr_ptr(c);

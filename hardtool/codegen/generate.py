@@ -393,6 +393,7 @@ def _summary(tmp: Path, ctx: dict) -> dict:
             | {"reason": L.path}
             | ({"layout": L.layout} if L.layout else {})
             | ({"stage": True} if L.stage else {})
+            | ({"fusion": L.fusion} if L.fusion else {})
             for L in ctx["layers"]
         ],
         "stage": _stage_summary(ctx["stage"]),

@@ -26,6 +26,8 @@ class OpRules:
     hints: dict[str, str] = field(default_factory=dict)  # nearest rewrite of an unsupported op
     # what lower() may fold into these ops: a PAD before them, SPACE_TO_BATCH_ND around them
     folds_pad: frozenset[str] = frozenset()
+    # what lower() may fold a residual ADD into (a kernel with the fused ADD epilogue)
+    fuses_add: frozenset[str] = frozenset()
 
 
 _PROVIDER: list[Callable[[], OpRules]] = []

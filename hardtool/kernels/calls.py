@@ -22,7 +22,10 @@ PaddingT = tuple[int, int, int, int]
 
 
 def _words(obj) -> list[int]:
-    return [int(v) for v in np.frombuffer(bytes(obj), dtype="<i4")]
+    """A params struct's int32 words; a trailing pointer (hard_conv_params' ``fused_add``) is left
+    out: the runner reads the words before it and sets it NULL."""
+    end = type(obj).output_stride.offset + 4 if hasattr(type(obj), "fused_add") else len(bytes(obj))
+    return [int(v) for v in np.frombuffer(bytes(obj)[:end], dtype="<i4")]
 
 
 def _dims(shape: Sequence[int]) -> list[int]:

@@ -57,6 +57,18 @@ class ConvParams(C.Structure):
         ("padding", Padding),
         ("activation", Activation),
         ("output_stride", i32),
+        ("fused_add", C.c_void_p),  # const hard_fused_add *: None, or a FusedAdd's address
+    ]
+
+
+class FusedAdd(C.Structure):
+    _fields_ = [
+        ("residual", C.c_void_p),
+        ("table", C.c_void_p),
+        ("output_multiplier", i32),
+        ("output_shift", i32),
+        ("output_offset", i32),
+        ("activation", Activation),
     ]
 
 
@@ -318,8 +330,10 @@ class KernelLib(ConvExt):
         stride,
         dilation,
         padding,
+        w_data: np.ndarray | None = None,
     ) -> np.ndarray:
-        """The call both convolutions share: output size, per-channel quant, scratch, the kernel call."""
+        """The call both convolutions share: output size, per-channel quant, scratch, the kernel call
+        (``w_data``: the filter bytes the kernel reads when re-laid-out, e.g. gemm q15 pairs)."""
         kh, kw = w.shape[1], w.shape[2]
         out_h = (x.shape[1] + padding[0] + padding[1] - ((kh - 1) * dilation[0] + 1)) // stride[0] + 1
         out_w = (x.shape[2] + padding[2] + padding[3] - ((kw - 1) * dilation[1] + 1)) // stride[1] + 1
@@ -337,7 +351,7 @@ class KernelLib(ConvExt):
             C.byref(_dims(x.shape)),
             _ptr(x),
             C.byref(_dims(w.shape)),
-            _ptr(w),
+            _ptr(w if w_data is None else np.ascontiguousarray(w_data)),
             None if b is None else _ptr(b),
             C.byref(_dims(out.shape)),
             _ptr(out),
@@ -389,6 +403,24 @@ class KernelLib(ConvExt):
         out = np.zeros_like(a)
         params = add_params(p, act)
         self._call("hard_elementwise_add_s8", C.byref(params), _ptr(a), _ptr(b), _ptr(out), i32(a.size))
+        return out
+
+    def add_table(self, a: np.ndarray, b: np.ndarray, p: quant.AddParams, act=(-128, 127)) -> np.ndarray:
+        """The same ADD through hard_elementwise_add_table_s8 (the inputs' tables)."""
+        a = np.ascontiguousarray(a, dtype=np.int8)
+        b = np.ascontiguousarray(b, dtype=np.int8)
+        assert a.shape == b.shape
+        out = np.zeros_like(a)
+        table = quant.fused_add_table(p, True)
+        fa = FusedAdd(
+            b.ctypes.data,
+            table.ctypes.data,
+            p.output_multiplier,
+            p.output_shift,
+            p.output_offset,
+            Activation(*act),
+        )
+        self._call("hard_elementwise_add_table_s8", C.byref(fa), _ptr(a), _ptr(out), i32(a.size))
         return out
 
     def mul(

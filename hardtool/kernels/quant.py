@@ -514,3 +514,22 @@ def rsqrt_lut_s8(s_in: float, z_in: int, s_out: float, z_out: int) -> np.ndarray
             out = min(max(_mbqm(data, mult, shift - k_shift) + int(z_out), INT8_MIN), INT8_MAX)
         table[q & 0xFF] = out
     return table
+
+
+def fused_add_table(p: AddParams, conv_first: bool) -> np.ndarray:
+    """The 512 int32 of ``hard_fused_add.table``: twice TFLite's rescaled ADD input
+    ``MultiplyByQuantizedMultiplierSmallerThanOneExp((x + offset) << left_shift, m, shift)`` for
+    every int8 x (doubled: the kernels' single-multiply requantisation takes 2x), the
+    convolution's input first (``conv_first``: it is the ADD's input 1), then the residual's."""
+    sides = [
+        (p.input1_offset, p.input1_multiplier, p.input1_shift),
+        (p.input2_offset, p.input2_multiplier, p.input2_shift),
+    ]
+    if not conv_first:
+        sides.reverse()
+    table = [
+        2 * _mbqm((x + off) << p.left_shift, m, s)
+        for off, m, s in sides
+        for x in range(INT8_MIN, INT8_MAX + 1)
+    ]
+    return np.array(table, dtype=np.int32)

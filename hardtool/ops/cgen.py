@@ -102,6 +102,7 @@ class Layer:
     elements: int = 0  # output elements (the unit of per-element rates for ops without MACs)
     path: str = ""  # why this kernel (the record's choice, ``Kernel.reason``)
     stage: bool = False  # run band by band by the first stage (its call is hard_stage_<index>)
+    fusion: str = ""  # a residual ADD fused into it, or why an ADD runs alone (core/graph/fuse)
 
 
 @dataclass

@@ -9,10 +9,13 @@ paths). Without the scratch those kernels ask for, codegen takes the general ent
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
 from hardtool.core.graph.ir import Graph, Op, Tensor
 from hardtool.core.graph.validate import Check, conv_quant, spatial, tensor_label
+from hardtool.kernels import quant as Q
 from hardtool.kernels import support as S
 from hardtool.kernels import weights
 from hardtool.kernels.scratch import kernel_scratch_bytes
@@ -21,10 +24,12 @@ from hardtool.ops.cgen import (
     EmitContext,
     Layer,
     activation,
+    c_array,
     c_struct,
     channel_consts,
     dims,
     padding,
+    scale,
     tile,
     zp,
 )
@@ -67,6 +72,9 @@ def _refuse(g: Graph, op: Op) -> None:
     S.need(len(x.shape) == 4, "input is not 4-D NHWC")
     if conv_grouped.is_grouped(g, op):
         conv_grouped.refuse(g, op)
+    if "fused_add" in op.options:
+        S.need(not conv_grouped.is_grouped(g, op), "a grouped convolution has no fused ADD epilogue")
+        _add_params(g, op)
 
 
 # ---------------------------------------------------------------- the kernel choice
@@ -142,12 +150,53 @@ def choose_depthwise(g: Graph, op: Op, dsp: bool) -> Kernel:
 # ---------------------------------------------------------------- emitters
 
 
+def conv_output(g: Graph, op: Op) -> Tensor:
+    """The tensor the convolution itself computes: its output, or with a fused residual ADD
+    (core/graph/fuse) the ADD's output shape in the convolution's own quantisation."""
+    y = g.tensors[op.outputs[0]]
+    fused = op.options.get("fused_add")
+    return y if fused is None else replace(y, quant=fused["conv_quant"])
+
+
+def _add_params(g: Graph, op: Op) -> tuple[Q.AddParams, bool]:
+    """The fused ADD's parameters (TFLite's Prepare) and whether the convolution is its input 1."""
+    fused = op.options["fused_add"]
+    c, r, y = conv_output(g, op), g.tensors[op.inputs[3]], g.tensors[op.outputs[0]]
+    S.need(c.quant is not None and r.quant is not None and y.quant is not None, "unquantised fused ADD")
+    first = fused["conv_side"] == 0
+    a, b = (c, r) if first else (r, c)
+    try:
+        return Q.add_params(scale(a), zp(a), scale(b), zp(b), scale(y), zp(y)), first
+    except ValueError as err:
+        raise S.Refused(f"fused ADD: {err}") from None
+
+
+def _fused_add(e: EmitContext, op: Op, layer: Layer, p: str) -> str:
+    """Declare the fused residual ADD (its input table in flash and ``hard_fused_add``); returns
+    the ``fused_add`` field's value."""
+    ap, first = _add_params(e.graph, op)
+    y, act = e.t(op.outputs[0]), op.options["fused_add"]["activation"]
+    lo, hi = Q.activation_range(act, scale(y), zp(y))
+    layer.decls.append(c_array(f"{p}_addtab", Q.fused_add_table(ap, first), align=4))
+    fields = {
+        "residual": e.ptr(op.inputs[3]),
+        "table": f"{p}_addtab",
+        "output_multiplier": ap.output_multiplier,
+        "output_shift": ap.output_shift,
+        "output_offset": ap.output_offset,
+        "activation": {"min": lo, "max": hi},
+    }
+    layer.decls.append(c_struct("hard_fused_add", f"{p}_add", fields))
+    layer.path += "; residual ADD in the output stage (input tables in flash: +2048 bytes)"
+    return f"&{p}_add"
+
+
 def _weights(
     e: EmitContext, op: Op, layer: Layer, p: str, depthwise: bool
 ) -> tuple[Tensor, Tensor, str, Tensor]:
     """Declare weights (in the chosen kernel's layout), per-channel multipliers / shifts and
-    bias; returns (x, w, bias expr, y)."""
-    x, w, y = e.t(op.inputs[0]), e.t(op.inputs[1]), e.t(op.outputs[0])
+    bias; returns (x, w, bias expr, y: the convolution's own output, see ``conv_output``)."""
+    x, w, y = e.t(op.inputs[0]), e.t(op.inputs[1]), conv_output(e.graph, op)
     b = e.t(op.inputs[2]) if len(op.inputs) > 2 and op.inputs[2] >= 0 else None
     data = w.data.astype(np.int8)
     if layer.layout is not None:
@@ -185,6 +234,8 @@ def conv_2d(e: EmitContext, op: Op, layer: Layer, p: str) -> None:
         "padding": padding(op),
         "activation": activation(op, y),
     } | e.stride_field(y.index)
+    if "fused_add" in op.options:
+        params["fused_add"] = _fused_add(e, op, layer, p)
     layer.decls.append(c_struct("hard_conv_params", f"{p}_p", params))
     layer.call = _call(e, op, layer, p, x, w, bias, y)
 
@@ -233,6 +284,7 @@ RECORDS = [
         strided_output=True,
         params="hard_conv_params",
         folds_pad=True,
+        fuses_add=True,
         streams_rows=True,
         lean=True,
         choose=choose_conv,

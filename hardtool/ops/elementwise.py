@@ -1,6 +1,7 @@
 """ADD, SUB, MUL, MAXIMUM and MINIMUM: same-shape ADD and MUL of two activations run the
-elementwise kernels, everything else (4-D broadcasting, a constant operand, SUB, MAXIMUM,
-MINIMUM) the broadcast kernels."""
+elementwise kernels (ADD from its inputs' tables in flash: one requantisation per element),
+everything else (4-D broadcasting, a constant operand, SUB, MAXIMUM, MINIMUM) the broadcast
+kernels. A residual ADD that lower() folds into a convolution is no op here any more."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from hardtool.core.graph.ir import Graph, Op
 from hardtool.core.graph.validate import Check, broadcast, tensor_label
 from hardtool.kernels import quant as Q
 from hardtool.kernels import support as S
-from hardtool.ops.cgen import EmitContext, Layer, activation, c_struct, dims, scale, zp
+from hardtool.ops.cgen import EmitContext, Layer, activation, c_array, c_struct, dims, scale, zp
 from hardtool.ops.record import Kernel, Memory, OpRecord
 
 
@@ -53,8 +54,8 @@ def _broadcasts(g: Graph, op: Op) -> bool:
 
 _SAME_SHAPE = {
     "ADD": (
-        "hard_elementwise_add_s8",
-        "same shapes: single-multiply requantisation inside when TFLite's parameters allow",
+        "hard_elementwise_add_table_s8",
+        "same shapes: both inputs rescaled by table (+2048 bytes of flash), one requantisation per element",
     ),
     "MUL": (
         "hard_elementwise_mul_s8",
@@ -100,7 +101,26 @@ def _params(e: EmitContext, op: Op, p: str) -> str | None:
     return c_struct("hard_add_params", f"{p}_p", fields | {"activation": activation(op, e.t(op.outputs[0]))})
 
 
+def _emit_table_add(e: EmitContext, op: Op, layer: Layer, p: str) -> None:
+    """ADD from its inputs' tables: ``hard_fused_add`` with input 2 as the residual."""
+    ap, y = S.add_params(e.graph, op), e.t(op.outputs[0])
+    layer.decls.append(c_array(f"{p}_addtab", Q.fused_add_table(ap, True), align=4))
+    fields = {
+        "residual": e.ptr(op.inputs[1]),
+        "table": f"{p}_addtab",
+        "output_multiplier": ap.output_multiplier,
+        "output_shift": ap.output_shift,
+        "output_offset": ap.output_offset,
+        "activation": activation(op, y),
+    }
+    layer.decls.append(c_struct("hard_fused_add", f"{p}_add", fields))
+    n = int(np.prod(y.shape))
+    layer.call = f"st = {layer.kernel}(&{p}_add, {e.ptr(op.inputs[0])}, {e.ptr(y.index)}, {n});"
+
+
 def _emit(e: EmitContext, op: Op, layer: Layer, p: str) -> None:
+    if layer.kernel == "hard_elementwise_add_table_s8":
+        return _emit_table_add(e, op, layer, p)
     params = _params(e, op, p)
     if params is not None:
         layer.decls.append(params)

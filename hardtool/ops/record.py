@@ -67,6 +67,9 @@ class OpRecord:
     # lowering may fold into it a PAD before it (its kernel pads with the input's zero point) and a
     # SPACE_TO_BATCH_ND -> op -> BATCH_TO_SPACE_ND (as dilation): core/graph/lower via core/oprules
     folds_pad: bool = False
+    # lower() may fold a residual ADD of its output into its output stage (core/graph/fuse): its
+    # kernels take ``hard_fused_add`` (the fused op reads the residual as input 3)
+    fuses_add: bool = False
     streams_rows: bool = False  # can be a streamed stage's first op: consumes input rows as they arrive
     # its scratch is optional: ``choose(graph, op, dsp=False)`` names a general entry point whose
     # portable path runs without it, so ``memplan --lean-kernels`` may give it none

@@ -38,6 +38,7 @@ SPATIAL_OPS = _names(lambda r: r.memory == Memory.SPATIAL)  # raster order: in p
 STRIDED_OUTPUT_OPS = _names(lambda r: r.strided_output)  # params take ``output_stride``
 LOWERED = _names(lambda r: r.lowered)  # made or folded away by lower()
 FOLDS_PAD = _names(lambda r: r.folds_pad)  # lower() folds a PAD / SPACE_TO_BATCH_ND into them
+FUSES_ADD = _names(lambda r: r.fuses_add)  # lower() folds a residual ADD into their output stage
 LEAN_OPS = _names(lambda r: r.lean)  # scratch optional: memplan --lean-kernels may drop it
 CONCAT_OPS = _names(lambda r: r.memory == Memory.CONCAT)  # inputs may be produced in their slice
 STREAM_FIRST = _names(lambda r: r.streams_rows)  # may start a streamed stage
@@ -56,6 +57,7 @@ def validation_rules() -> OpRules:
         supported=SUPPORTED,
         hints=hints,
         folds_pad=FOLDS_PAD,
+        fuses_add=FUSES_ADD,
     )
 
 

@@ -16,6 +16,7 @@ code describe the same buffers (docs/contracts.md §1).
 
 from __future__ import annotations
 
+from hardtool.core.graph.fuse import fuse_residual_adds
 from hardtool.core.graph.ir import Graph, Op, Tensor
 from hardtool.core.oprules import op_rules
 
@@ -249,7 +250,7 @@ def _compact(g: Graph, dead_ops: set[int]) -> Graph:
 
 def lower(graph: Graph) -> Graph:
     """A new graph with padding resolved, space-to-batch dilated convs folded, PADs folded into
-    convs and the resize+argmax tail fused."""
+    convs, the resize+argmax tail fused and residual ADDs folded into a convolution (``fuse``)."""
     if graph.lowered:
         return graph
     g = graph.copy()
@@ -258,6 +259,7 @@ def lower(graph: Graph) -> Graph:
     g = _compact(g, dead)
     dead = _fold_pads(g) | _fuse_resize_argmax(g)
     g = _compact(g, dead)
+    g = _compact(g, fuse_residual_adds(g))
     g.lowered = True
     g.check()
     return g

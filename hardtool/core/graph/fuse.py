@@ -1,0 +1,113 @@
+"""Residual ADDs folded into the convolution producing one of their inputs (part of ``lower()``).
+
+An int8 ADD of two same-shape activations, one of them written by a convolution that nothing else
+reads, becomes that convolution with a fused epilogue: the convolution's int8 output value is
+computed as before, then TFLite's ADD with the other input (the *residual*) at the same position.
+The fused op takes the ADD's place in the op list (both inputs exist there), reads the residual as
+a fourth input and writes the ADD's output; the convolution's own output tensor no longer exists.
+Which ops have a kernel with that epilogue is the op records' ``fuses_add`` (through
+``core/oprules``); ``residual_adds`` says for every ADD what was decided and why."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from hardtool.core.graph.ir import Graph, Op
+from hardtool.core.oprules import op_rules
+
+
+@dataclass(frozen=True)
+class AddFusion:
+    """The decision for one ADD: the op it is fused into (None: it runs alone) and why."""
+
+    add: int  # op index in the graph decided on
+    conv: int | None
+    residual: int | None  # tensor index of the ADD's other input
+    conv_side: int  # which ADD input (0 or 1) the convolution wrote
+    reason: str
+
+
+def _src(op: Op) -> str:
+    return ", ".join(str(i) for i in op.source_ops) or str(op.index)
+
+
+def _same_shape_int8(g: Graph, add: Op) -> str | None:
+    if len(add.inputs) != 2 or min(add.inputs) < 0:
+        return "not a two-input ADD"
+    a, b, y = (g.tensors[t] for t in (*add.inputs, add.outputs[0]))
+    if a.is_constant or b.is_constant or a.shape != y.shape or b.shape != y.shape:
+        return "broadcast or a constant operand"
+    if {a.dtype, b.dtype, y.dtype} != {"int8"} or len(y.shape) != 4 or y.shape[0] != 1:
+        return "not a same-shape int8 NHWC ADD"
+    if any(t.quant is None for t in (a, b, y)):
+        return "unquantised"
+    return None
+
+
+def _candidate(g: Graph, add: Op, side: int, producers: dict, consumers: dict) -> str | None:
+    """Why input ``side`` of ``add`` cannot take the ADD into its producer, or None when it can."""
+    t, r = add.inputs[side], add.inputs[1 - side]
+    p = producers.get(t)
+    conv = g.ops[p] if p is not None else None
+    if conv is None or conv.name not in op_rules().fuses_add:
+        return f"input {side} is not written by a convolution"
+    x, w = g.tensors[conv.inputs[0]], g.tensors[conv.inputs[1]]
+    if len(w.shape) != 4 or w.shape[3] != x.shape[-1]:
+        return f"input {side}: a grouped convolution (its kernels have no fused ADD)"
+    if consumers.get(t) != [add.index] or t in g.outputs:
+        return f"input {side}: the convolution's output is read elsewhere too"
+    if t == r or r in conv.inputs:
+        return f"input {side}: the residual is also the convolution's input"
+    return None
+
+
+def decide(g: Graph) -> list[AddFusion]:
+    """One decision per ADD of ``g``: fused into the later-running eligible convolution (its
+    residual is then more likely already made), else the reasons neither input qualifies."""
+    producers, consumers = g.producers(), g.consumers()
+    out = []
+    for add in g.ops:
+        if add.name != "ADD":
+            continue
+        why = _same_shape_int8(g, add)
+        reasons = [why] if why else [_candidate(g, add, s, producers, consumers) for s in (0, 1)]
+        sides = [s for s in (0, 1) if why is None and reasons[s] is None]
+        if not sides:
+            why = "; ".join(r for r in reasons if r)
+            out.append(AddFusion(add.index, None, None, 0, f"ADD (.tflite op {_src(add)}) runs alone: {why}"))
+            continue
+        side = max(sides, key=lambda s: producers[add.inputs[s]])
+        conv, r = g.ops[producers[add.inputs[side]]], add.inputs[1 - side]
+        reason = (
+            f"ADD (.tflite op {_src(add)}) fused into the output stage of {conv.name} (.tflite op "
+            f"{_src(conv)}); residual: its input {1 - side} '{g.tensors[r].name}'"
+        )
+        out.append(AddFusion(add.index, conv.index, r, side, reason))
+    return out
+
+
+def fuse_residual_adds(g: Graph) -> set[int]:
+    """Rewrites each fusable ADD of ``g`` into its convolution (in place); the convolutions' old
+    op indices, now dead."""
+    dead: set[int] = set()
+    for d in decide(g):
+        if d.conv is None:
+            g.ops[d.add].options["not_fused"] = d.reason
+            continue
+        add, conv = g.ops[d.add], g.ops[d.conv]
+        t = g.tensors[add.inputs[d.conv_side]]
+        bias = conv.inputs[2] if len(conv.inputs) > 2 else -1
+        fused = {
+            "add_source_ops": add.source_ops,
+            "conv_side": d.conv_side,
+            "conv_output": t.name,
+            "conv_quant": t.quant,
+            "activation": add.options.get("fused_activation_function", "NONE"),
+            "reason": d.reason,
+        }
+        add.name = conv.name
+        add.inputs = (conv.inputs[0], conv.inputs[1], bias, d.residual)
+        add.options = dict(conv.options) | {"fused_add": fused}
+        add.source_ops = tuple(sorted((*conv.source_ops, *add.source_ops)))
+        dead.add(conv.index)
+    return dead
