@@ -4,8 +4,9 @@
  *
  * Output columns sharing their two source columns (lo, hi) form a run; inside a run the
  * horizontal weight grows by the scale at each pixel, so a class's value at the next pixel
- * is the previous one plus (vrow[hi] - vrow[lo]) * scale: the bilinear weights are not
- * recomputed per class.  Each rounded value becomes a 16-bit key
+ * is the previous one plus (v[hi] - v[lo]) * scale (v: the two source columns interpolated
+ * vertically): the bilinear weights are not recomputed per class.  Each rounded value becomes
+ * a 16-bit key
  *     round(v) * 32 + (31 - class)
  * whose maximum is the largest value with ties to the lowest class (ARG_MAX's first
  * maximum); two pixels' keys share a word and SSUB16/SEL keep the lane-wise maximum.
@@ -17,8 +18,11 @@
  * value is bilinear in the two weights, and so is the difference of two classes' values, which
  * is therefore extreme at the block's corners.  Class k labels the whole block when at its four
  * corners every higher class is not above k and every lower class is at least 2^20 (one unit
- * after rounding) below it: rounding is monotone and ties go to the lower class.  Otherwise the
- * block's rows take the eight-pixel path on the two interpolated columns they need.
+ * after rounding) below it: rounding is monotone and ties go to the lower class.  Otherwise each
+ * of the block's rows keeps the classes that can win somewhere along it (its values are linear
+ * in the weight: a class whose larger end value is a unit below the largest smaller end value
+ * of any class never wins), fills the run when one is left and else runs the eight-pixel path
+ * over those only.
  *
  * hard_resize_bilinear_s8 dispatches to hard_resize_bilinear_fast: four channels per step, the
  * two horizontal weights packed in one word for SMLAxy, the vertical pass in 32 bits.
@@ -37,9 +41,10 @@ typedef struct
     int16_t label; /* the class winning the run in the current band of rows, or -1 */
 } hard_xrun;
 
-#define HARD_KEY_HALF   0x00100010 /* 2^19 >> 15 in both lanes */
-#define HARD_KEY_CLASS  0x001F001Fu
-#define HARD_KEY_LOWEST ((int32_t)0x80008000u)
+#define HARD_KEY_HALF            0x00100010 /* 2^19 >> 15 in both lanes */
+#define HARD_KEY_CLASS           0x001F001Fu
+#define HARD_KEY_LOWEST          ((int32_t)0x80008000u)
+#define HARD_ARGMAX_FAST_CLASSES 32
 
 int32_t hard_resize_argmax_fast_scratch(int32_t in_w, int32_t channels)
 {
@@ -87,26 +92,73 @@ static inline void hard_store_labels(int32_t best, uint8_t *labels)
     labels[1] = (uint8_t)(31u - (((uint32_t)best >> 16) & 31u));
 }
 
+/* The classes that can label a pixel of a run, in class order: base = value * 1024 and d =
+ * difference of the two source columns' vertically interpolated values, key = the class's
+ * key bits (31 - class) in both lanes. */
+typedef struct
+{
+    int32_t base[HARD_ARGMAX_FAST_CLASSES];
+    int32_t d[HARD_ARGMAX_FAST_CLASSES];
+    int32_t key[HARD_ARGMAX_FAST_CLASSES];
+    int32_t n;
+} hard_cands;
+
+/* Fills k for the run whose source pixels are lo[0..ch) and lo[hoff..hoff + ch) of the rows
+ * row0 / row1 (vertical weights ty), horizontal weights w0 .. w1.  Values are linear in the
+ * weight, so some class is at least L = max over classes of min(value at w0, value at w1) at
+ * every pixel; a class whose largest value is at least one unit (2^20) below L never wins. */
+static void hard_run_cands(const int8_t *row0,
+                           const int8_t *row1,
+                           int32_t hoff,
+                           int32_t ch,
+                           const hard_bilinear_tap *ty,
+                           int32_t w0,
+                           int32_t w1,
+                           hard_cands *k)
+{
+    int32_t lower = INT32_MIN;
+    for (int32_t c = 0; c < ch; ++c)
+    {
+        const int32_t l = row0[c] * ty->w_lo + row1[c] * ty->w_hi;
+        const int32_t d = row0[c + hoff] * ty->w_lo + row1[c + hoff] * ty->w_hi - l;
+        const int32_t v0 = l * HARD_RESIZE_ONE + d * w0;
+        const int32_t v1 = l * HARD_RESIZE_ONE + d * w1;
+        k->base[c] = l * HARD_RESIZE_ONE;
+        k->d[c] = d;
+        k->key[c] = hard_max_i32(v0, v1);
+        lower = hard_max_i32(lower, hard_min_i32(v0, v1));
+    }
+    const int32_t limit = lower - (1 << 20);
+    int32_t n = 0;
+    for (int32_t c = 0; c < ch; ++c)
+    {
+        if (k->key[c] > limit)
+        {
+            k->base[n] = k->base[c];
+            k->d[n] = k->d[c];
+            k->key[n++] = hard_dup_lanes(31 - c);
+        }
+    }
+    k->n = n;
+}
+
 /* Eight consecutive pixels of one run: weights w0, w0 + step, ... */
-static void
-hard_argmax_chunk8(const int32_t *lo, const int32_t *hi, int32_t channels, int32_t w0, int32_t step, uint8_t *labels)
+static void hard_argmax_chunk8(const hard_cands *k, int32_t w0, int32_t step, uint8_t *labels)
 {
     int32_t b0 = HARD_KEY_LOWEST;
     int32_t b1 = HARD_KEY_LOWEST;
     int32_t b2 = HARD_KEY_LOWEST;
     int32_t b3 = HARD_KEY_LOWEST;
-    int32_t k2 = hard_dup_lanes(31);
-    for (int32_t c = 0; c < channels; ++c)
+    for (int32_t i = 0; i < k->n; ++i)
     {
-        const int32_t l = lo[c];
-        const int32_t d = hi[c] - l;
+        const int32_t d = k->d[i];
+        const int32_t k2 = k->key[i];
         const int32_t ds = d * step;
-        const int32_t v = l * 1024 + d * w0;
+        const int32_t v = k->base[i] + d * w0;
         b0 = hard_max16(b0, hard_key_pair(v, v + ds, k2));
         b1 = hard_max16(b1, hard_key_pair(v + 2 * ds, v + 3 * ds, k2));
         b2 = hard_max16(b2, hard_key_pair(v + 4 * ds, v + 5 * ds, k2));
         b3 = hard_max16(b3, hard_key_pair(v + 6 * ds, v + 7 * ds, k2));
-        k2 -= 0x00010001;
     }
     hard_store_labels(b0, labels);
     hard_store_labels(b1, labels + 2);
@@ -114,32 +166,21 @@ hard_argmax_chunk8(const int32_t *lo, const int32_t *hi, int32_t channels, int32
     hard_store_labels(b3, labels + 6);
 }
 
-/* One pixel (as the portable kernel): the first class with the largest rounded value. */
-static uint8_t hard_argmax_pixel(const int32_t *lo, const int32_t *hi, int32_t channels, int32_t w_hi)
+/* One pixel (as the portable kernel): the first candidate with the largest rounded value. */
+static uint8_t hard_argmax_pixel(const hard_cands *k, int32_t w_hi)
 {
     int32_t best = 0;
-    int32_t best_val = hard_round_shift20(lo[0] * 1024 + (hi[0] - lo[0]) * w_hi);
-    for (int32_t c = 1; c < channels; ++c)
+    int32_t best_val = hard_round_shift20(k->base[0] + k->d[0] * w_hi);
+    for (int32_t i = 1; i < k->n; ++i)
     {
-        const int32_t val = hard_round_shift20(lo[c] * 1024 + (hi[c] - lo[c]) * w_hi);
+        const int32_t val = hard_round_shift20(k->base[i] + k->d[i] * w_hi);
         if (val > best_val)
         {
             best_val = val;
-            best = c;
+            best = i;
         }
     }
-    return (uint8_t)best;
-}
-
-/* Vertical pass of source column col: ch values in 10-bit fixed point, at vrow + col * ch. */
-static void hard_vcol(const int8_t *row0, const int8_t *row1, int32_t ch, const hard_bilinear_tap *ty, int32_t *vrow)
-{
-    const int32_t w_lo = ty->w_lo;
-    const int32_t w_hi = ty->w_hi;
-    for (int32_t c = 0; c < ch; ++c)
-    {
-        vrow[c] = row0[c] * w_lo + row1[c] * w_hi;
-    }
+    return (uint8_t)(31 - (k->key[best] & 31));
 }
 
 /* The four corner values of each class (v[4c .. 4c + 3]) and the first class largest at the
@@ -197,7 +238,7 @@ typedef struct
     int32_t in_w;
     int32_t ch;
     int32_t step;    /* horizontal scale: weight step from one output column to the next */
-    int32_t *vrow;   /* in_w * ch interpolated values (only the columns a row needs) */
+    int32_t *vrow;   /* scratch: the corner values of the block test (4 * ch) */
     hard_xrun *runs; /* the column runs */
     int32_t n_runs;
 } hard_argmax_rows;
@@ -220,36 +261,42 @@ static void hard_band_labels(const hard_argmax_rows *a, const hard_bilinear_tap 
     }
 }
 
-/* One output row: proven runs filled, the others through the eight-pixel path. */
+/* One output row: proven runs filled, the others through the eight-pixel path over the
+ * classes that can win there (one such class labels the run at once). */
 static void hard_argmax_row(const hard_argmax_rows *a, const hard_bilinear_tap *ty, uint8_t *labels)
 {
     const int32_t ch = a->ch;
     const int8_t *row0 = a->input + ty->lo * a->in_w * ch;
     const int8_t *row1 = a->input + ty->hi * a->in_w * ch;
+    hard_cands k;
     for (int32_t r = 0; r < a->n_runs; ++r)
     {
         const hard_xrun run = a->runs[r];
         uint8_t *out = labels + run.x0;
-        if (run.label >= 0)
+        int32_t label = run.label;
+        if (label < 0)
+        {
+            const int32_t w_last = run.w_hi0 + (run.count - 1) * a->step;
+            hard_run_cands(row0 + run.lo * ch, row1 + run.lo * ch, (run.hi - run.lo) * ch, ch, ty, run.w_hi0, w_last,
+                           &k);
+            label = k.n == 1 ? 31 - (k.key[0] & 31) : -1;
+        }
+        if (label >= 0)
         {
             for (int32_t x = 0; x < run.count; ++x)
             {
-                out[x] = (uint8_t)run.label;
+                out[x] = (uint8_t)label;
             }
             continue;
         }
-        const int32_t *lo = a->vrow + run.lo * ch;
-        const int32_t *hi = a->vrow + run.hi * ch;
-        hard_vcol(row0 + run.lo * ch, row1 + run.lo * ch, ch, ty, a->vrow + run.lo * ch);
-        hard_vcol(row0 + run.hi * ch, row1 + run.hi * ch, ch, ty, a->vrow + run.hi * ch);
         int32_t x = 0;
         for (; x + 8 <= run.count; x += 8)
         {
-            hard_argmax_chunk8(lo, hi, ch, run.w_hi0 + x * a->step, a->step, out + x);
+            hard_argmax_chunk8(&k, run.w_hi0 + x * a->step, a->step, out + x);
         }
         for (; x < run.count; ++x)
         {
-            out[x] = hard_argmax_pixel(lo, hi, ch, run.w_hi0 + x * a->step);
+            out[x] = hard_argmax_pixel(&k, run.w_hi0 + x * a->step);
         }
     }
 }
@@ -271,8 +318,8 @@ hard_status hard_resize_argmax_fast(const hard_context *ctx,
     const int32_t in_h = input_dims->h;
     const int32_t in_w = input_dims->w;
     const int32_t ch = input_dims->c;
-    if (ch > 32 || ctx->size < hard_resize_argmax_fast_scratch(in_w, ch) || ((uintptr_t)ctx->buf & 3u) != 0 ||
-        output_dims->w > 0x7FFF || in_w > 0x7FFF)
+    if (ch > HARD_ARGMAX_FAST_CLASSES || ctx->size < hard_resize_argmax_fast_scratch(in_w, ch) ||
+        ((uintptr_t)ctx->buf & 3u) != 0 || output_dims->w > 0x7FFF || in_w > 0x7FFF)
     {
         return HARD_ARG_ERROR;
     }
