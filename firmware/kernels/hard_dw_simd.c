@@ -260,6 +260,22 @@ HARD_HOT void hard_dw_pixel_pairs(
     }
 }
 
+/* The doubled weight sums of channels c .. c + 3 from one group of the layout. */
+static void hard_dw_group_sums(const int32_t *w, int32_t sums[4])
+{
+    for (int32_t j = 0; j < 4; ++j)
+    {
+        int32_t s = 0;
+        for (int32_t p = 0; p < 4; ++p)
+        {
+            const int32_t word = w[4 * p + j];
+            s += (int32_t)(int16_t)word + (int32_t)(int16_t)((uint32_t)word >> 16);
+        }
+        const int32_t last = w[16 + (j & 1)];
+        sums[j] = s + (j < 2 ? (int32_t)(int16_t)last : (int32_t)(int16_t)((uint32_t)last >> 16));
+    }
+}
+
 /* The 3x3 kernel's table: each bias takes the input offset (bias + offset * the channel's
  * weight sum; the doubled filter's sum halved).  When the fast requantisation applies and every
  * shift is at most 22 (so that offset * 2^shift + 2^30 stays inside 32 bits), the bias is
@@ -272,14 +288,14 @@ static int hard_dw_fold(const hard_dw_geom *g, hard_rq *table, const int32_t *fi
     {
         fold &= table[c].rshift <= 22;
     }
+    int32_t sums[4];
     for (int32_t c = 0; c < g->c; ++c)
     {
-        int32_t sum2 = 0;
-        for (int32_t t = 0; t < 9; ++t)
+        if ((c & 3) == 0)
         {
-            sum2 += hard_dw_q15_weight(filter, t, c);
+            hard_dw_group_sums(filter + (c >> 2) * 18, sums);
         }
-        table[c].bias += g->input_offset * (sum2 / 2);
+        table[c].bias += g->input_offset * (sums[c & 3] / 2);
         if (fold)
         {
             table[c].bias *= 2;
@@ -404,7 +420,14 @@ HARD_HOT void hard_dw_walk_3x3(const hard_dw_geom *g,
                                const int mode)
 {
     const int32_t step = g->stride_w * g->c;
-    const int32_t reach_w = 2 * g->dil_w;
+    const int32_t out_w = output_dims->w;
+    /* Output columns [x_in, x_end) have their windows inside the input horizontally. */
+    const int32_t x_in = (g->pad_left + g->stride_w - 1) / g->stride_w;
+    int32_t x_end = x_in;
+    while (x_end < out_w && x_end * g->stride_w - g->pad_left + 2 * g->dil_w < g->in_w)
+    {
+        ++x_end;
+    }
     for (int32_t b = 0; b < input_dims->n; ++b)
     {
         const int8_t *in = input + b * input_dims->h * input_dims->w * input_dims->c;
@@ -413,10 +436,9 @@ HARD_HOT void hard_dw_walk_3x3(const hard_dw_geom *g,
             const int32_t iy0 = oy * g->stride_h - g->pad_top;
             const int rows_in = iy0 >= 0 && iy0 + 2 * g->dil_h < g->in_h;
             int32_t off = 0;
-            for (int32_t ox = 0; ox < output_dims->w; ++ox, out += ostride)
+            for (int32_t ox = 0; ox < out_w; ++ox, out += ostride)
             {
-                const int32_t ix0 = ox * g->stride_w - g->pad_left;
-                if (rows_in && ox > 0 && ix0 - g->stride_w >= 0 && ix0 + reach_w < g->in_w)
+                if (rows_in && ox > x_in && ox < x_end)
                 {
                     off += step;
                 }
