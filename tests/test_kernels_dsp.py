@@ -216,6 +216,51 @@ def test_fused_epilogue_whole_and_in_row_bands(runners: Runners) -> None:
         assert_bit_exact(dsp.get(buf), host.get(whole)[y : y + 9], f"rows {y}..{y + 9}")
 
 
+def _smooth_logits(rng: np.random.Generator, shape: tuple[int, ...], levels: int) -> np.ndarray:
+    """Logits like a segmentation head's: smooth per-class fields (regions with one winner and
+    boundaries between them), quantised to `levels` steps so that ties and one-unit margins are
+    common."""
+    n, h, w, c = shape
+    yy, xx = np.meshgrid(np.linspace(0, 1, h), np.linspace(0, 1, w), indexing="ij")
+    f = np.stack(
+        [
+            np.sin(rng.uniform(1, 6) * yy + rng.uniform(0, 6)) * np.cos(rng.uniform(1, 6) * xx)
+            for _ in range(c)
+        ],
+        -1,
+    )
+    q = np.round(f * levels) * (120 // levels)
+    return np.clip(q, -128, 127).astype(np.int8).reshape(n, h, w, c)
+
+
+def test_fused_epilogue_blocks_with_one_label(runners: Runners) -> None:
+    """Smooth logits (most blocks of output pixels have one label, proven from their corners;
+    ties and one-unit margins at the boundaries): the DSP path equals the portable one, whole
+    and in row bands, with and without half-pixel centres, every class count and odd sizes."""
+    rng = np.random.default_rng(23)
+    prog = Program()
+    outs = []
+    for i, (shape, size) in enumerate(
+        [
+            ((1, 16, 32, 19), (128, 256)),
+            ((1, 9, 7, 5), (40, 33)),
+            ((1, 6, 4, 32), (23, 61)),
+            ((1, 5, 3, 2), (17, 9)),
+        ]
+    ):
+        for levels in (2, 8, 60):
+            x = _smooth_logits(rng, shape, levels)
+            for half in (True, False):
+                outs.append(
+                    K.add_resize_argmax(prog, x, size, half_pixel=half, align_corners=not half and i % 2 == 1)
+                )
+            outs.append(K.add_resize_argmax(prog, x, size, half_pixel=True, rows=(size[0] // 3, size[0] - 2)))
+    host, dsp = runners.host.run(prog), runners.dsp.run(prog)
+    dsp.check(prog.names)
+    for name, buf in zip(prog.names, outs, strict=True):
+        assert_bit_exact(dsp.get(buf), host.get(buf), name)
+
+
 def test_fast_requantisation_refuses_what_it_cannot_take(runners: Runners) -> None:
     """Shifts >= 0 or huge biases take the exact requantisation, an activation outside int8 the
     portable path (hard_convolve_s8) or a refusal (the optimised entry point): never wrong output."""

@@ -103,11 +103,15 @@ def test_dw3x3_q15_layout():
     w = rng.integers(-128, 128, (1, 3, 3, 6), dtype=np.int16).astype(np.int8)
     q = dw3x3_q15(w)
     assert q.dtype == np.int16 and q.shape == (2 * 9 * 4,)
-    words = q.reshape(2, 9, 4)  # group, tap, [c, c+2, c+1, c+3]
-    taps = w.reshape(9, 6)
-    for t in range(9):
-        np.testing.assert_array_equal(words[0, t], taps[t, [0, 2, 1, 3]])
-        np.testing.assert_array_equal(words[1, t], [taps[t, 4], 0, taps[t, 5], 0])
+    group = q.reshape(2, 36)
+    taps = np.zeros((9, 8), np.int16)
+    taps[:, :6] = w.reshape(9, 6).astype(np.int16) * 2  # doubled
+    for g in range(2):
+        pairs = group[g, :32].reshape(4, 4, 2)  # tap pair, channel, [tap 2p, tap 2p + 1]
+        for p in range(4):
+            for j in range(4):
+                np.testing.assert_array_equal(pairs[p, j], taps[2 * p : 2 * p + 2, 4 * g + j])
+        np.testing.assert_array_equal(group[g, 32:], taps[8, 4 * g + np.array([0, 2, 1, 3])])
     with pytest.raises(ValueError):
         dw3x3_q15(w.astype(np.int16))
     with pytest.raises(ValueError):

@@ -49,6 +49,21 @@ static inline int32_t hard_read_q15x2(const int16_t *p)
     return v;
 }
 
+/* Two aligned words at p in one LDRD (GCC 12 splits a 64-bit load into two LDRs). */
+static inline void hard_read_word_pair(const int32_t *p, int32_t *lo, int32_t *hi)
+{
+#if defined(__ARM_FEATURE_DSP) && !defined(HARD_NO_DSP)
+    int32_t a;
+    int32_t b;
+    __asm("ldrd %0, %1, %2" : "=r"(a), "=r"(b) : "m"(*(const uint64_t *)(const void *)p));
+    *lo = a;
+    *hi = b;
+#else
+    *lo = p[0];
+    *hi = p[1];
+#endif
+}
+
 static inline void hard_write_q15x2(int16_t *p, int32_t v)
 {
     memcpy(p, &v, sizeof v);
@@ -128,6 +143,22 @@ static inline int32_t hard_max16(int32_t a, int32_t b)
 {
     (void)__ssub16(a, b);
     return (int32_t)__sel((uint32_t)a, (uint32_t)b);
+}
+
+/* lo16(a) as the low half, lo16(b) as the high half: PKHBT with LSL #16. */
+static inline int32_t hard_pkhbt_lsl16(int32_t a, int32_t b)
+{
+    int32_t r;
+    __asm("pkhbt %0, %1, %2, lsl #16" : "=r"(r) : "r"(a), "r"(b));
+    return r;
+}
+
+/* hi16(b) as the low half, hi16(a) as the high half: PKHTB with ASR #16. */
+static inline int32_t hard_pkhtb_asr16(int32_t a, int32_t b)
+{
+    int32_t r;
+    __asm("pkhtb %0, %1, %2, asr #16" : "=r"(r) : "r"(a), "r"(b));
+    return r;
 }
 
 /* SMMLAR: (acc * 2^32 + a * b + 2^31) >> 32.  ACLE has no intrinsic and GCC 12 does not
@@ -226,6 +257,16 @@ static inline int32_t hard_max16(int32_t a, int32_t b)
 {
     return hard_pack_lanes(hard_max_i32(hard_lane_lo(a), hard_lane_lo(b)),
                            hard_max_i32(hard_lane_hi(a), hard_lane_hi(b)));
+}
+
+static inline int32_t hard_pkhbt_lsl16(int32_t a, int32_t b)
+{
+    return (int32_t)(((uint32_t)a & 0xFFFFu) | ((uint32_t)b << 16));
+}
+
+static inline int32_t hard_pkhtb_asr16(int32_t a, int32_t b)
+{
+    return (int32_t)(((uint32_t)a & 0xFFFF0000u) | ((uint32_t)b >> 16));
 }
 
 /* Callers keep |acc * 2^32 + a * b| < 2^63 (hard_rq_apply does). */

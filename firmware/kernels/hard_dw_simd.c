@@ -10,14 +10,28 @@
  *
  * Two filter layouts:
  *   - 1HWC as TFLite stores it (hard_depthwise_conv_s8 dispatches here on ARMv7E-M);
- *   - "dw q15" for hard_depthwise_conv_3x3_s8: per group of four channels, per tap, the two
- *     words {w[c], w[c+2]}, {w[c+1], w[c+3]} as int16 (hardtool/kernels/weights.py), so the
- *     filter needs no widening in the loop.
+ *   - "dw q15" for hard_depthwise_conv_3x3_s8 (hardtool/kernels/weights.py): per group of four
+ *     channels, per pair of taps (0, 1), (2, 3), (4, 5), (6, 7), the four words
+ *     {w[t][c + j], w[t + 1][c + j]} as int16, then tap 8's {w[c], w[c+2]}, {w[c+1], w[c+3]}.
+ *     The 3x3 kernel pairs the two taps' input bytes of each channel with PKHBT/PKHTB, widens
+ *     them with SXTB16 and multiplies both taps with one SMLAD: per tap pair and four channels
+ *     two input words, two PKH, four SXTB16, four filter words and four SMLAD.  The input
+ *     offset is folded into the accumulator's start (bias + offset * sum of the channel's
+ *     weights; a padding tap reads the zero point, -offset, and so still contributes nothing),
+ *     and the four accumulators are requantised from registers.
  */
 #include <string.h>
 
 #include "hard_dsp.h"
 #include "hard_dw_simd.h"
+
+/* GCC hoists the next pairs' loads above the multiplies and runs out of registers; an empty asm
+ * on the accumulators after each pair keeps the loads where they are used. */
+#if HARD_DSP
+#define HARD_KEEP4(acc) __asm volatile("" : "+r"((acc).a0), "+r"((acc).a1), "+r"((acc).a2), "+r"((acc).a3))
+#else
+#define HARD_KEEP4(acc) (void)0
+#endif
 
 typedef struct
 {
@@ -139,42 +153,157 @@ void hard_dw_pixel_1hwc(const hard_dw_geom *g, const int8_t *const *taps, const 
     hard_rq_store(&g->out, g->rq, acc_out, 1, channels, out);
 }
 
-/* One output pixel of a 3x3 kernel, filter in the dw q15 layout (README "Weight layouts"). */
-void hard_dw_pixel_3x3_q15(const hard_dw_geom *g, const int8_t *const *taps, const int32_t *filter, int8_t *out)
+/* Four channels of the tap pair whose input words are a and b (no input offset), filter words w. */
+HARD_HOT hard_acc4 hard_dw_mac_pair(hard_acc4 acc, int32_t a, int32_t b, const int32_t *w)
 {
-    const int32_t offset2 = hard_dup_lanes(g->input_offset);
-    const int32_t groups = g->c >> 2;
+    const int32_t lo = hard_pkhbt_lsl16(a, b); /* bytes a0 a1 b0 b1 */
+    const int32_t hi = hard_pkhtb_asr16(b, a); /* bytes a2 a3 b2 b3 */
+    int32_t w0;
+    int32_t w1;
+    hard_read_word_pair(w, &w0, &w1);
+    acc.a0 = hard_smlad(hard_sxtb16(lo), w0, acc.a0);
+    acc.a1 = hard_smlad(hard_sxtb16_ror8(lo), w1, acc.a1);
+    hard_read_word_pair(w + 2, &w0, &w1);
+    acc.a2 = hard_smlad(hard_sxtb16(hi), w0, acc.a2);
+    acc.a3 = hard_smlad(hard_sxtb16_ror8(hi), w1, acc.a3);
+    HARD_KEEP4(acc);
+    return acc;
+}
+
+/* Four channels of the ninth tap (no input offset), filter words {w[c], w[c+2]}, {w[c+1], w[c+3]}. */
+HARD_HOT hard_acc4 hard_dw_mac_last(hard_acc4 acc, int32_t x, const int32_t *w)
+{
+    const int32_t x02 = hard_sxtb16(x);
+    const int32_t x13 = hard_sxtb16_ror8(x);
+    int32_t w02;
+    int32_t w13;
+    hard_read_word_pair(w, &w02, &w13);
+    acc.a0 = hard_smlabb(x02, w02, acc.a0);
+    acc.a2 = hard_smlatt(x02, w02, acc.a2);
+    acc.a1 = hard_smlabb(x13, w13, acc.a1);
+    acc.a3 = hard_smlatt(x13, w13, acc.a3);
+    return acc;
+}
+
+/* Weight of tap t, channel c in the dw q15 layout. */
+static int32_t hard_dw_q15_weight(const int32_t *filter, int32_t t, int32_t c)
+{
+    const int32_t *w = filter + (c >> 2) * 18;
+    const int32_t lane = c & 3;
+    const int32_t word = t < 8 ? w[(t >> 1) * 4 + lane] : w[16 + (lane & 1)];
+    const int32_t high = t < 8 ? (t & 1) : (lane >> 1);
+    return high ? (int32_t)(int16_t)((uint32_t)word >> 16) : (int32_t)(int16_t)word;
+}
+
+/* One output from its doubled accumulator: the fast requantisation with the output offset
+ * already in the table's rounding term (hard_dw_fold), saturated and clamped. */
+HARD_HOT int8_t hard_dw_rq(int32_t acc2, const hard_rq *q, const hard_out_stage *s, const int full_range)
+{
+    const int32_t v = hard_ssat8((hard_smmlar(acc2, q->mult, q->round_hi) + (acc2 >> 31)) >> q->rshift);
+    return (int8_t)(full_range ? v : hard_clamp_i32(v, s->act_min, s->act_max));
+}
+
+/* Four channels of the window: the taps in pairs, then the ninth. */
+HARD_HOT hard_acc4 hard_dw_window(hard_acc4 acc, const int8_t *const *taps, int32_t c, const int32_t *w)
+{
+    acc = hard_dw_mac_pair(acc, hard_read_s8x4(taps[0] + c), hard_read_s8x4(taps[1] + c), w);
+    acc = hard_dw_mac_pair(acc, hard_read_s8x4(taps[2] + c), hard_read_s8x4(taps[3] + c), w + 4);
+    acc = hard_dw_mac_pair(acc, hard_read_s8x4(taps[4] + c), hard_read_s8x4(taps[5] + c), w + 8);
+    acc = hard_dw_mac_pair(acc, hard_read_s8x4(taps[6] + c), hard_read_s8x4(taps[7] + c), w + 12);
+    return hard_dw_mac_last(acc, hard_read_s8x4(taps[8] + c), w + 16);
+}
+
+/* One output pixel of a 3x3 kernel, its taps at taps[t] + off, filter in the dw q15 layout
+ * (weights doubled, so the accumulators hold twice the sum).  mode 0: fast requantisation from registers, full range;
+ * 1: the same, clamped; 2: the accumulators halved, plus the bias, through hard_rq_store. */
+HARD_HOT void hard_dw_pixel_pairs(
+    const hard_dw_geom *g, const int8_t *const *taps, int32_t off, const int32_t *filter, int8_t *out, const int mode)
+{
+    const hard_rq *q = g->rq;
+    const int32_t c4 = g->c & ~3;
+    const hard_acc4 zero = {0, 0, 0, 0};
     int32_t c = 0;
-    for (int32_t grp = 0; grp < groups; ++grp, c += 4)
+    for (; c < c4; c += 4, filter += 18)
     {
-        hard_acc4 acc = hard_dw_bias4(g->rq, c);
-        const int32_t *w = filter + grp * 18;
-        acc = hard_dw_mac(acc, hard_read_s8x4(taps[0] + c), offset2, w[0], w[1]);
-        acc = hard_dw_mac(acc, hard_read_s8x4(taps[1] + c), offset2, w[2], w[3]);
-        acc = hard_dw_mac(acc, hard_read_s8x4(taps[2] + c), offset2, w[4], w[5]);
-        acc = hard_dw_mac(acc, hard_read_s8x4(taps[3] + c), offset2, w[6], w[7]);
-        acc = hard_dw_mac(acc, hard_read_s8x4(taps[4] + c), offset2, w[8], w[9]);
-        acc = hard_dw_mac(acc, hard_read_s8x4(taps[5] + c), offset2, w[10], w[11]);
-        acc = hard_dw_mac(acc, hard_read_s8x4(taps[6] + c), offset2, w[12], w[13]);
-        acc = hard_dw_mac(acc, hard_read_s8x4(taps[7] + c), offset2, w[14], w[15]);
-        acc = hard_dw_mac(acc, hard_read_s8x4(taps[8] + c), offset2, w[16], w[17]);
-        hard_dw_keep4(g, acc, c);
+        hard_acc4 acc = hard_dw_window(mode == 2 ? zero : hard_dw_bias4(q, c), taps, off + c, filter);
+        if (mode == 2)
+        {
+            acc.a0 = q[c].bias + (acc.a0 >> 1);
+            acc.a1 = q[c + 1].bias + (acc.a1 >> 1);
+            acc.a2 = q[c + 2].bias + (acc.a2 >> 1);
+            acc.a3 = q[c + 3].bias + (acc.a3 >> 1);
+            hard_dw_keep4(g, acc, c);
+            continue;
+        }
+        out[c] = hard_dw_rq(acc.a0, q + c, &g->out, mode == 0);
+        out[c + 1] = hard_dw_rq(acc.a1, q + c + 1, &g->out, mode == 0);
+        out[c + 2] = hard_dw_rq(acc.a2, q + c + 2, &g->out, mode == 0);
+        out[c + 3] = hard_dw_rq(acc.a3, q + c + 3, &g->out, mode == 0);
     }
-    /* Tail channels: the layout's last group holds them zero-padded to four. */
-    for (; c < g->c; ++c)
+    for (; c < g->c; ++c) /* the layout's last group holds them zero-padded to four */
     {
-        const int32_t *w = filter + groups * 18;
-        const int32_t lane = c & 3;
-        int32_t acc = g->rq[c].bias;
+        int32_t acc2 = mode == 2 ? 0 : q[c].bias;
         for (int32_t t = 0; t < 9; ++t)
         {
-            const int32_t word = w[2 * t + (lane & 1)];
-            const int32_t wv = (lane & 2) ? (int32_t)(int16_t)((uint32_t)word >> 16) : (int32_t)(int16_t)word;
-            acc += wv * (taps[t][c] + g->input_offset);
+            acc2 += hard_dw_q15_weight(filter - (c4 >> 2) * 18, t, c) * taps[t][off + c];
         }
-        g->acc[c] = acc;
+        if (mode == 2)
+        {
+            g->acc[c] = q[c].bias + (acc2 >> 1);
+            continue;
+        }
+        out[c] = hard_dw_rq(acc2, q + c, &g->out, mode == 0);
     }
-    hard_rq_store(&g->out, g->rq, g->acc, 1, g->c, out);
+    if (mode == 2)
+    {
+        hard_rq_store(&g->out, q, g->acc, 1, g->c, out);
+    }
+}
+
+/* The doubled weight sums of channels c .. c + 3 from one group of the layout. */
+static void hard_dw_group_sums(const int32_t *w, int32_t sums[4])
+{
+    for (int32_t j = 0; j < 4; ++j)
+    {
+        int32_t s = 0;
+        for (int32_t p = 0; p < 4; ++p)
+        {
+            const int32_t word = w[4 * p + j];
+            s += (int32_t)(int16_t)word + (int32_t)(int16_t)((uint32_t)word >> 16);
+        }
+        const int32_t last = w[16 + (j & 1)];
+        sums[j] = s + (j < 2 ? (int32_t)(int16_t)last : (int32_t)(int16_t)((uint32_t)last >> 16));
+    }
+}
+
+/* The 3x3 kernel's table: each bias takes the input offset (bias + offset * the channel's
+ * weight sum; the doubled filter's sum halved).  When the fast requantisation applies and every
+ * shift is at most 22 (so that offset * 2^shift + 2^30 stays inside 32 bits), the bias is
+ * doubled like the accumulators and the output offset moves into the rounding term:
+ * ((t + 2^(e-1)) >> e) + offset == (t + 2^(e-1) + offset * 2^e) >> e.  Returns the pixel mode. */
+static int hard_dw_fold(const hard_dw_geom *g, hard_rq *table, const int32_t *filter)
+{
+    int fold = g->out.fast;
+    for (int32_t c = 0; c < g->c; ++c)
+    {
+        fold &= table[c].rshift <= 22;
+    }
+    int32_t sums[4];
+    for (int32_t c = 0; c < g->c; ++c)
+    {
+        if ((c & 3) == 0)
+        {
+            hard_dw_group_sums(filter + (c >> 2) * 18, sums);
+        }
+        table[c].bias += g->input_offset * (sums[c & 3] / 2);
+        if (fold)
+        {
+            table[c].bias *= 2;
+            table[c].round_hi += (int32_t)((uint32_t)g->out.offset << table[c].rshift);
+        }
+    }
+    const int full_range = g->out.act_min <= HARD_INT8_MIN && g->out.act_max >= HARD_INT8_MAX;
+    return fold ? (full_range ? 0 : 1) : 2;
 }
 
 /* The taps of output pixel (oy, ox) given those of (oy, ox - 1): when both windows lie inside
@@ -249,17 +378,15 @@ static void hard_dw_geom_init(hard_dw_geom *g,
     g->pad = pad;
 }
 
-/* Every output pixel of the SIMD depthwise kernels in order, ostride bytes apart: its taps, then
- * the pixel kernel (q15: the 3x3 kernel on its int16 filter, else the 1HWC one on the int8 filter). */
-HARD_HOT void hard_dw_walk(const hard_dw_geom *g,
-                           const hard_dims *input_dims,
-                           const int8_t *input,
-                           const hard_dims *output_dims,
-                           int8_t *output,
-                           int32_t ostride,
-                           const int8_t *filter,
-                           const int8_t **taps,
-                           const int q15)
+/* Every output pixel of the 1HWC kernel in order, ostride bytes apart: its taps, then the pixel. */
+static void hard_dw_walk(const hard_dw_geom *g,
+                         const hard_dims *input_dims,
+                         const int8_t *input,
+                         const hard_dims *output_dims,
+                         int8_t *output,
+                         int32_t ostride,
+                         const int8_t *filter,
+                         const int8_t **taps)
 {
     const int32_t in_size = input_dims->h * input_dims->w * input_dims->c;
     for (int32_t b = 0; b < input_dims->n; ++b)
@@ -271,15 +398,56 @@ HARD_HOT void hard_dw_walk(const hard_dw_geom *g,
             for (int32_t ox = 0; ox < output_dims->w; ++ox)
             {
                 hard_dw_taps_next(g, in, oy, ox, taps);
-                if (q15)
+                hard_dw_pixel_1hwc(g, taps, filter, out);
+                out += ostride;
+            }
+        }
+    }
+}
+
+/* Every output pixel of the 3x3 kernel (mode as hard_dw_pixel_pairs).  Where a row's windows
+ * lie inside the input vertically, the taps are listed at the first pixel whose window is
+ * inside horizontally too and the following pixels read them at a growing offset (no tap
+ * moves); other pixels move or list their taps as hard_dw_taps_next. */
+HARD_HOT void hard_dw_walk_3x3(const hard_dw_geom *g,
+                               const hard_dims *input_dims,
+                               const int8_t *input,
+                               const hard_dims *output_dims,
+                               int8_t *out,
+                               int32_t ostride,
+                               const int32_t *filter,
+                               const int8_t **taps,
+                               const int mode)
+{
+    const int32_t step = g->stride_w * g->c;
+    const int32_t out_w = output_dims->w;
+    /* Output columns [x_in, x_end) have their windows inside the input horizontally. */
+    const int32_t x_in = (g->pad_left + g->stride_w - 1) / g->stride_w;
+    int32_t x_end = x_in;
+    while (x_end < out_w && x_end * g->stride_w - g->pad_left + 2 * g->dil_w < g->in_w)
+    {
+        ++x_end;
+    }
+    for (int32_t b = 0; b < input_dims->n; ++b)
+    {
+        const int8_t *in = input + b * input_dims->h * input_dims->w * input_dims->c;
+        for (int32_t oy = 0; oy < output_dims->h; ++oy)
+        {
+            const int32_t iy0 = oy * g->stride_h - g->pad_top;
+            const int rows_in = iy0 >= 0 && iy0 + 2 * g->dil_h < g->in_h;
+            int32_t off = 0;
+            for (int32_t ox = 0; ox < out_w; ++ox, out += ostride)
+            {
+                if (rows_in && ox > x_in && ox < x_end)
                 {
-                    hard_dw_pixel_3x3_q15(g, taps, (const int32_t *)(const void *)filter, out);
+                    off += step;
                 }
                 else
                 {
-                    hard_dw_pixel_1hwc(g, taps, filter, out);
+                    hard_dw_taps_next(g, in, oy, ox, taps);
+                    off = 0;
                 }
-                out += ostride;
+                hard_dw_pixel_pairs(g, taps, off, filter, out, mode);
             }
         }
     }
@@ -304,7 +472,7 @@ hard_status hard_dw_simd_1hwc(const hard_context *ctx,
     const int8_t *taps[HARD_DW_MAX_TAPS];
     hard_dw_geom_init(&g, params, quant, input_dims, filter_dims, bias, ctx->buf);
     hard_dw_walk(&g, input_dims, input, output_dims, output, hard_out_stride(params->output_stride, output_dims->c),
-                 filter, taps, 0);
+                 filter, taps);
     return HARD_OK;
 }
 
@@ -332,7 +500,21 @@ hard_status hard_depthwise_conv_3x3_s8(const hard_context *ctx,
     hard_dw_geom g;
     const int8_t *taps[9];
     hard_dw_geom_init(&g, dw_conv_params, quant_params, input_dims, filter_dims, bias, ctx->buf);
-    hard_dw_walk(&g, input_dims, input, output_dims, output,
-                 hard_out_stride(dw_conv_params->output_stride, output_dims->c), filter, taps, 1);
+    hard_rq *table = (hard_rq *)(void *)((int8_t *)ctx->buf + (input_dims->c + 3) / 4 * 4);
+    const int32_t *w = (const int32_t *)(const void *)filter;
+    const int mode = hard_dw_fold(&g, table, w);
+    const int32_t ostride = hard_out_stride(dw_conv_params->output_stride, output_dims->c);
+    if (mode == 0)
+    {
+        hard_dw_walk_3x3(&g, input_dims, input, output_dims, output, ostride, w, taps, 0);
+    }
+    else if (mode == 1)
+    {
+        hard_dw_walk_3x3(&g, input_dims, input, output_dims, output, ostride, w, taps, 1);
+    }
+    else
+    {
+        hard_dw_walk_3x3(&g, input_dims, input, output_dims, output, ostride, w, taps, 2);
+    }
     return HARD_OK;
 }

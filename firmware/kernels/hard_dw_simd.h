@@ -40,7 +40,6 @@ static inline int32_t hard_dw_scratch_bytes(int32_t c)
 
 void hard_dw_taps(const hard_dw_geom *g, const int8_t *in, int32_t oy, int32_t ox, const int8_t **taps);
 void hard_dw_pixel_1hwc(const hard_dw_geom *g, const int8_t *const *taps, const int8_t *filter, int8_t *out);
-void hard_dw_pixel_3x3_q15(const hard_dw_geom *g, const int8_t *const *taps, const int32_t *filter, int8_t *out);
 
 /* hard_depthwise_conv_s8 on ARMv7E-M: HARD_OK, or HARD_ARG_ERROR when the shape is not for
  * this path (then nothing was written). */

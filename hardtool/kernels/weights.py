@@ -15,9 +15,12 @@ _SXTB16_ORDER = [0, 2, 1, 3]
 def dw3x3_q15(filter_1hwc: np.ndarray) -> np.ndarray:
     """DEPTHWISE_CONV_2D 3x3 filter (1, 3, 3, C) int8 -> int16 for hard_depthwise_conv_3x3_s8.
 
-    Per group of four channels (the last one zero-padded), per tap in row-major order, the
-    words {w[c], w[c+2]} and {w[c+1], w[c+3]}: 36 int16 (72 bytes) per group, so the kernel
-    multiplies with SMLABB/SMLATT without widening the filter. Emit it 4-byte aligned.
+    Per group of four channels (the last one zero-padded): for each tap pair (0, 1), (2, 3),
+    (4, 5), (6, 7) (taps in row-major order) the four words {w[t][c+j], w[t+1][c+j]}, j = 0..3,
+    then tap 8's words {w[c], w[c+2]} and {w[c+1], w[c+3]}: 36 int16 (72 bytes) per group, so
+    the kernel multiplies two taps of a channel with one SMLAD without widening the filter.
+    Every weight is doubled: the accumulators then hold the doubled sum the fast
+    requantisation multiplies (no shift per output). Emit it 4-byte aligned.
     """
     w = np.asarray(filter_1hwc)
     if w.dtype != np.int8 or w.ndim != 4 or w.shape[:3] != (1, 3, 3):
@@ -25,9 +28,11 @@ def dw3x3_q15(filter_1hwc: np.ndarray) -> np.ndarray:
     c = w.shape[3]
     groups = (c + 3) // 4
     padded = np.zeros((9, groups * 4), dtype=np.int16)
-    padded[:, :c] = w.reshape(9, c)
-    per_group = padded.reshape(9, groups, 4)[:, :, _SXTB16_ORDER]
-    return np.ascontiguousarray(per_group.transpose(1, 0, 2).reshape(-1))
+    padded[:, :c] = w.reshape(9, c).astype(np.int16) * 2
+    per_group = padded.reshape(9, groups, 4).transpose(1, 0, 2)  # group, tap, channel
+    pairs = per_group[:, :8].reshape(groups, 4, 2, 4).transpose(0, 1, 3, 2)  # group, pair, channel, tap
+    last = per_group[:, 8][:, _SXTB16_ORDER]
+    return np.ascontiguousarray(np.concatenate([pairs.reshape(groups, 32), last], axis=1).reshape(-1))
 
 
 def gemm_q15_pairs(filter_ohwi: np.ndarray) -> np.ndarray:

@@ -39,7 +39,11 @@ def _choose_fused(g: Graph, op: Op, dsp: bool) -> Kernel:
     shape = g.tensors[op.inputs[0]].shape
     classes = shape[-1]
     fast = classes <= ARGMAX_FAST_CLASSES
-    reason = "eight pixels per SIMD key maximum inside" if fast else f"{classes} classes: portable loop"
+    reason = (
+        "blocks labelled from their corners, else eight pixels per SIMD key maximum over the classes that can win"
+        if fast
+        else f"{classes} classes: portable loop"
+    )
     kernel = "hard_resize_bilinear_argmax_s8"
     return Kernel(kernel, None, kernel_scratch_bytes(kernel, shape), reason)
 

@@ -133,7 +133,7 @@ def choose_depthwise(g: Graph, op: Op, dsp: bool) -> Kernel:
     if dsp and mult == 1 and w[1] == w[2] == 3:
         kernel = "hard_depthwise_conv_3x3_s8"
         dil = (op.options.get("dilation_h_factor", 1), op.options.get("dilation_w_factor", 1))
-        reason = f"3x3, dilation {dil[0]}x{dil[1]}: four channels per SMLABB/SMLATT, q15 filter"
+        reason = f"3x3, dilation {dil[0]}x{dil[1]}: tap pairs per SMLAD, doubled q15 filter, requantised from registers"
         return Kernel(kernel, "dw3x3_q15", kernel_scratch_bytes(kernel, x, w), reason)
     if not dsp:
         reason = "general entry point (no DSP)"
