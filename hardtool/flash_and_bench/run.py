@@ -413,6 +413,13 @@ def _target(
     return board, port
 
 
+def _build_folder(project: dict, build_dir: Path, board: str, target: str | None) -> Path:
+    """The project's build folder, or one beside it for another board (or chip's limits)."""
+    if project["hardtool_build"]["board"] == board and target is None:
+        return build_dir / "build"
+    return build_dir / (f"build_{board}" + (f"_{target}" if target else ""))
+
+
 def flash_and_bench(
     build_dir: Path,
     data: Path,
@@ -432,9 +439,8 @@ def flash_and_bench(
     fault_proxy: str | None = None,
     target: str | None = None,
 ) -> dict:
-    """Run N inputs of DATA on the device (or the emulated board); writes bench.json and, for label
-    maps on Cityscapes images, masks.png (``report["files"]``; after Ctrl-C new partial files).
-    ``target``: on the emulated board of that chip's core, linked with its limits."""
+    """Run N inputs of DATA on the device (or the emulated board; ``target``: that chip's core's, with
+    its limits); writes bench.json and, for label maps on Cityscapes images, masks.png."""
     from hardtool.build.firmware import build_firmware
 
     build_dir = Path(build_dir)
@@ -444,15 +450,13 @@ def flash_and_bench(
     baud = host_baud(project, build_dir, baud)
     check_data(data, split, project["codegen"], n)
     board, port = _target(project, build_dir, board, port, faults, log, target)
-    own = project["hardtool_build"]["board"]
-    where = (
-        "build" if own == board and target is None else f"build_{board}" + (f"_{target}" if target else "")
-    )
     for name in OUTPUTS:  # a complete report is replaced only with --force (partial ones never)
         check_clobber(out / name, force)
     with output_dir(out):
         # a project for the board runs on the emulated board too: built there with its board support
-        build = build_firmware(build_dir, out=build_dir / where, board=board, target=target)
+        build = build_firmware(
+            build_dir, out=_build_folder(project, build_dir, board, target), board=board, target=target
+        )
         inp = prepare_inputs(build_dir, data, split, n, ckpt, project["codegen"])
         model_sha = hashlib.sha256((build_dir / "model_int8.tflite").read_bytes()).hexdigest()
         opts = {
