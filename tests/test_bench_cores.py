@@ -145,3 +145,13 @@ def test_hard_edge_as_fit_chooses_it_matches_the_full_run(target: str, size, tmp
     if fit["instructions"] is not None:
         run = r["images"][0]["total"]
         assert abs(fit["instructions"] - run) < 0.01 * run, (fit["instructions"], run)
+
+
+def test_a_bad_target_fails_before_any_stage(tmp_path: Path, demo_ckpt: Path) -> None:
+    from hardtool.pipeline import run_cmd
+
+    res = CliRunner().invoke(
+        run_cmd, [str(demo_ckpt), "--data", str(tmp_path), "--target", "esp32", "--out", str(tmp_path / "o")]
+    )
+    assert isinstance(res.exception, HardtoolError) and "known targets: " in str(res.exception)
+    assert not (tmp_path / "o").exists()
