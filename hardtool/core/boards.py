@@ -369,7 +369,7 @@ def with_chip(board: Board, target: Target) -> Board:
     if not board.core:
         raise HardtoolError(
             f"the {board.title} carries the {board.chip.name.upper()}, not the {target.name.upper()}; "
-            "build for the emulated board of that chip's core (--board auto)"
+            f"generate for the emulated board of that chip's core: -t qemu --target {target.name}"
         )
     core = get_core(board.core)
     if target.budget_bytes > core.memory["ram"][1] or target.flash_bytes > core.memory["code"][1]:
