@@ -5,9 +5,16 @@ Per model and core: the model's generated project (host template) built for the 
 its QEMU machine on random int8 inputs, its outputs compared byte for byte with the native
 build's; and the instructions per inference, estimated as the sum of per-layer counts on that
 core's kernel runner (each layer's kernel call with its exact shapes counted exactly by the TCG
-plugin, `hardtool fit`'s method; layers of other ops are listed as not counted) beside the
-exact count of one inference (the whole run on two inputs minus the run on one, with the plugin:
-one input's semihosted file I/O included)."""
+plugin; layers of other ops are listed as not counted) beside the exact count of one inference
+(the whole run on two inputs minus the run on one, with the plugin: one input's semihosted file
+I/O included). The host template emits the portable entry points on every core, and so are its
+layers counted.
+
+And per model and core the bench firmware (the qemu template, as `hardtool run` builds it: the
+kernels codegen chooses for the core, q15 filters in flash on the DSP cores, the input streamed
+into the first stage) on the core's emulated board (its UART, over the serial protocol,
+flash-and-bench): bit-exact with the host int8 reference, its exact instructions per frame beside
+`hardtool fit`'s estimate for the same plan and kernels, and the linked image's flash and SRAM."""
 
 from __future__ import annotations
 
@@ -19,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from bench.common import demo_model, mlperf_dir
-from hardtool.core.boards import cores
+from hardtool.core.boards import DEFAULT_TARGET, cores, get_board, get_core, targets
 from hardtool.core.files import atomic_write_json
 from hardtool.core.graph import load_tflite
 from hardtool.device import icount
@@ -55,16 +62,58 @@ def measure(model: Path, work: Path) -> dict:
     for core in cores():
         elf = build_model_on_core(proj, core, work / "elf")
         got = run_model_on_core(elf, core, data)
-        per_layer = counts.layer_counts(graph, core)
-        n, left_out = counts.frame_instructions(graph, per_layer) if per_layer else (None, [])
+        per_layer = counts.layer_counts(graph, core, dsp=False)
+        n, left_out = counts.frame_instructions(graph, per_layer, dsp=False) if per_layer else (None, [])
         one = data[: len(data) // INPUTS]
         rows[core] = {
             "bit_exact_with_host": got == want,
             "instructions_exact": instructions_per_inference(elf, core, one, plugin) if plugin else None,
             "instructions_estimated": n,
             "ops_not_counted": left_out,
+            "bench_firmware": firmware_row(
+                model, work / "firmware" / core, core, data[: len(data) // INPUTS]
+            ),
         }
     return rows
+
+
+def firmware_row(model: Path, work: Path, core: str, sample: bytes) -> dict:
+    """One input through the bench firmware on ``core``'s emulated board (its own chip's limits)."""
+    from hardtool.codegen.generate import generate
+    from hardtool.core.errors import HardtoolError
+    from hardtool.flash_and_bench.run import flash_and_bench
+    from hardtool.memplan.files import plan_to_files
+    from hardtool.memplan.plan import PlanOptions
+
+    board = get_board(str(get_core(core).board))
+    work.mkdir(parents=True, exist_ok=True)
+    (work / "samples").mkdir(exist_ok=True)
+    (work / "samples" / "input.bin").write_bytes(sample)
+    opts = PlanOptions(stream=True)
+    # the board's chip (a machine's own memory, M33 / M55: planned as for the default chip)
+    target = board.chip.name if board.chip.name in targets() else DEFAULT_TARGET
+    _, plan, path, _ = plan_to_files(model, work, target, measure_tflm=False, force=True, options=opts)
+    try:
+        generate(model, path, "qemu", work / "qemu", force=True, board=board.name)
+        r = flash_and_bench(
+            work / "qemu", work / "samples", n=1, progress=False, log=lambda *_: None, force=True
+        )
+    except HardtoolError as e:
+        return {"board": board.name, "error": str(e)}
+    graph = load_tflite(model)
+    per_layer = counts.layer_counts(graph, core, stage=plan.stage)
+    n = counts.frame_instructions(graph, per_layer, get_core(core).dsp, plan.stage)[0] if per_layer else None
+    return {
+        "board": board.name,
+        "limits": board.chip.name,
+        "bit_exact_with_host_int8": r["agreement"]["bit_exact"],
+        "instructions_exact": r["images"][0]["total"],
+        "counter": r["latency"]["counter"],
+        "instructions_fit": n,
+        "flash_bytes": r["build"]["flash_used"],
+        "sram_measured_peak": r["sram"]["measured_peak"],
+        "sram_memplan_peak": r["sram"]["memplan_peak"],
+    }
 
 
 def models(work: Path, only: tuple[str, ...] | None = None) -> dict[str, Path]:

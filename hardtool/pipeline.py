@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from hardtool.core.boards import get_board
+from hardtool.core.boards import DEFAULT_TARGET, emulated_board_for, get_board, get_target
 from hardtool.core.errors import EXIT_DOES_NOT_FIT, EXIT_NOT_BIT_EXACT, HardtoolError, Interrupted
 from hardtool.core.files import check_clobber, json_text
 from hardtool.core.options import (
@@ -59,13 +59,13 @@ def _quantize(ckpt: Path, data: Path, out: Path, opts: dict, log: Log) -> dict:
     }
 
 
-def _memplan(out: Path, log: Log, lean_kernels: bool = False) -> dict:
+def _memplan(out: Path, log: Log, lean_kernels: bool = False, target: str = DEFAULT_TARGET) -> dict:
     from hardtool.memplan.files import plan_to_files
     from hardtool.memplan.plan import PlanOptions
 
     # every technique: the board firmware `run` builds feeds the model its input rows as they arrive
     opts = PlanOptions(stream=True, lean_kernels=lean_kernels)
-    doc, _, _, png = plan_to_files(out / "model_int8.tflite", out, force=True, options=opts)
+    doc, _, _, png = plan_to_files(out / "model_int8.tflite", out, target, force=True, options=opts)
     peak, v = doc["peak"]["total_bytes"], doc["verdict"]
     tflm = (doc.get("tflm_arena") or {}).get("arena_bytes")
     log(
@@ -88,7 +88,9 @@ def _memplan(out: Path, log: Log, lean_kernels: bool = False) -> dict:
     return {"arena": doc["arena_size"], "peak": peak, "tflm_arena": tflm, "fits": v["fits"], "lean_ops": lean}
 
 
-def _codegen_and_build(out: Path, board: str, baud: int | None, log: Log) -> tuple[Path, dict, dict]:
+def _codegen_and_build(
+    out: Path, board: str, baud: int | None, log: Log, target: str | None = None
+) -> tuple[Path, dict, dict]:
     from hardtool.build.firmware import build_firmware
     from hardtool.codegen.generate import generate
     from hardtool.memplan.files import plan_paths
@@ -96,7 +98,10 @@ def _codegen_and_build(out: Path, board: str, baud: int | None, log: Log) -> tup
     template = "qemu" if get_board(board).emulated else "baremetal"
     proj = out / template
     model = out / "model_int8.tflite"
-    cg = generate(model, plan_paths(model)[0], template, proj, force=True, uart_baud=baud)
+    chip = target if get_board(board).emulated else None
+    cg = generate(
+        model, plan_paths(model)[0], template, proj, force=True, uart_baud=baud, board=board, target=chip
+    )
     log(
         f"[3/5] codegen    {cg['layers']} layers, {cg['weights_bytes']:,} B of weights, template {template} → {proj}"
     )
@@ -169,8 +174,10 @@ def run_pipeline(
     log: Log = print,
     allow_large_input: bool = False,
     lean_kernels: bool = False,
+    target: str | None = None,
 ) -> dict:
-    """All stages on one checkpoint; returns {stage: key numbers}."""
+    """All stages on one checkpoint; returns {stage: key numbers}. ``target``: the chip planned
+    for, and (board auto) the emulated board of its core that runs it, with its limits."""
     from hardtool.flash_and_bench.run import resolve_board
 
     out = Path(out)
@@ -184,10 +191,12 @@ def run_pipeline(
     }
     opts |= {"input_size": input_size, "force": force, "progress": progress}
     opts["allow_large_input"] = allow_large_input
+    if target is not None and board == "auto":  # a bad --target fails before any stage runs
+        board = emulated_board_for(get_target(target)).name
     summary: dict = {"quantize": _quantize(ckpt, data, out, opts, log)}
-    summary["memplan"] = _memplan(out, log, lean_kernels)
+    summary["memplan"] = _memplan(out, log, lean_kernels, target or DEFAULT_TARGET)
     board, port = resolve_board(board, port, log)
-    proj, summary["codegen"], summary["build"] = _codegen_and_build(out, board, baud, log)
+    proj, summary["codegen"], summary["build"] = _codegen_and_build(out, board, baud, log, target)
     bench = _bench(proj, data, ckpt, board, port, opts, log)
     summary["bit_exact"] = bench.pop("bit_exact")
     summary["bench"] = bench
@@ -201,7 +210,14 @@ def run_pipeline(
 )
 @out_option("build/<ckpt name>")
 @click.option("--n", "n", type=int, default=8, show_default=True, help="Images to run on the device.")
-@board_option("the DISCO board if one is connected, else the emulated board")
+@board_option("the DISCO board if one is connected, else the emulated board (with --target: its core's)")
+@click.option(
+    "--target",
+    default=None,
+    help="Chip to plan for (memplan's budget) and, with --board auto, run on the emulated board of "
+    "its core with its limits (Cortex-M3 for the RP2040, M4 for the nRF52840, M7 for the STM32s "
+    "F7/H7) [default: stm32f746ng].",
+)
 @port_option()
 @baud_option()
 @flasher_option()

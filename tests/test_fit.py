@@ -133,9 +133,11 @@ def test_codegen_takes_the_kernels_dsp_choice_from_the_boards_core(monkeypatch) 
     from hardtool.codegen import generate
 
     assert generate.board_has_dsp("qemu_mps2_an500") and not generate.board_has_dsp("host")
+    # an emulated board: its own core's (the Cortex-M3's board: the portable kernels)
+    assert generate.board_has_dsp("qemu_mps2_an386") and not generate.board_has_dsp("qemu_mps2_an385")
     m0 = B.CoreMatch(B.get_core("m3"), False, "Cortex-M0+ on the Cortex-M3")
     monkeypatch.setattr(generate, "core_for", lambda chip: m0)
-    assert not generate.board_has_dsp("qemu_mps2_an500")
+    assert not generate.board_has_dsp("stm32f746g_disco")  # a real board: its chip's core's
 
 
 def test_a_core_without_an_emulated_board_gets_counts_marked_missing() -> None:

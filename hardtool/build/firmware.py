@@ -6,6 +6,7 @@ Manifest (written by codegen; only ``board`` and ``sources`` are required)::
       "version": 1,
       "name": "hard_edge",                    # artifact base name (default "firmware")
       "board": "qemu_mps2_an500",             # a board of the registry (hardtool.core.boards)
+      "target": "stm32h743",                  # an emulated board's chip limits (default: the board's)
       "sources": ["model.c", "weights.c"],    # relative to the manifest's folder (or absolute)
       "include_dirs": ["."],
       "firmware_sources": ["kernels/conv.c"], # relative to hardtool's firmware/ tree
@@ -33,7 +34,16 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from hardtool.core.boards import C_FLAGS, DEFAULT_STACK_BYTES, Board, boards, get_board, link_script
+from hardtool.core.boards import (
+    C_FLAGS,
+    DEFAULT_STACK_BYTES,
+    Board,
+    boards,
+    get_board,
+    get_target,
+    link_script,
+    with_chip,
+)
 from hardtool.core.errors import EXIT_DOES_NOT_FIT, HardtoolError
 from hardtool.core.resources import firmware_dir
 from hardtool.core.uart import check_baud
@@ -58,6 +68,7 @@ _KNOWN_KEYS = {
     "build_id",
     "linker_script",
     "app",
+    "target",
 }
 
 
@@ -315,25 +326,37 @@ def _usage(secs: dict[str, dict[str, int]], ram_origin: int) -> tuple[int, int]:
     return ram, flash
 
 
+def build_board(m: dict[str, Any], board: str | None, target: str | None = None) -> Board:
+    """The board to build for (``board``, else the manifest's), with the chip limits of ``target``
+    or else the manifest's when it is an emulated board."""
+    b = get_board(board or m["board"])
+    chip = target or (m.get("target") if b.emulated else None)
+    return with_chip(b, get_target(str(chip))) if chip else b
+
+
 def build_firmware(
     project: Path,
     out: Path | None = None,
     board: str | None = None,
     defines: dict[str, Any] | None = None,
     jobs: int | None = None,
+    target: str | None = None,
 ) -> BuildResult:
     """Compile + link the project at ``project`` (a folder with hardtool_build.json).
 
     The output folder (default PROJECT/build) is a cache of the project: each build replaces the
     files the previous build wrote there, in one step at the end, so a failed or interrupted build
-    leaves the earlier one whole; files that hardtool did not write there are never touched."""
+    leaves the earlier one whole; files that hardtool did not write there are never touched.
+    ``target``: an emulated board with that chip's limits (default: the manifest's)."""
     project = Path(project).resolve()
     m = load_manifest(project)
     base = project if project.is_dir() else project.parent
-    b = get_board(board or m["board"])
+    b = build_board(m, board, target)
     _check_baud(m, b)
     if not m.get("app", True):
         m = retarget(m, b)
+    if target and get_target(target).name != m.get("target"):
+        m = m | {"linker_script": None}  # the project's script has other limits: render the board's
     if m.get("linker_script"):  # relative to the project, wherever the output goes
         m = m | {"linker_script": str(resolve_paths(base, [m["linker_script"]], "linker script")[0])}
     tc = find_toolchain()
@@ -353,7 +376,7 @@ def build_firmware(
         if oc.returncode != 0:
             raise HardtoolError(f"objcopy failed: {first_error(oc.stderr)}")
         secs = _sections(tc, elf)
-        ram, flash = _usage(secs, b.chip.ram_origin)
+        ram, flash = _usage(secs, b.ram_origin)
         res = BuildResult(
             name=name,
             board=b.name,

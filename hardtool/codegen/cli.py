@@ -88,7 +88,17 @@ def _list_ops(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
     help="With --protocol mlperf-tiny, the benchmark the firmware answers as (kws01, vww01, ic01, "
     "ad01, sww01) [default: recognised from the model's input and output shapes].",
 )
-@board_option("the template's board (device templates qemu and baremetal)")
+@board_option(
+    "the template's board (device templates qemu and baremetal); qemu: the emulated board of the "
+    "target's core"
+)
+@click.option(
+    "--target",
+    default=None,
+    help="Chip whose limits the emulated board links against; its core picks the emulated board "
+    "(Cortex-M3 for the RP2040, M4 for the nRF52840 and STM32F429, M7 for the STM32s F7/H7) "
+    "[default: the plan's target].",
+)
 @click.option("--force", is_flag=True, help="Replace an existing output folder.")
 @click.option("--json", "as_json", is_flag=True)
 def codegen_cmd(
@@ -103,6 +113,7 @@ def codegen_cmd(
     mlperf_input,
     mlperf_model,
     board,
+    target,
     force,
     as_json,
 ) -> None:
@@ -131,6 +142,7 @@ def codegen_cmd(
             mlperf_input=mlperf_input,
             board=None if board == "auto" else board,
             mlperf_model=mlperf_model,
+            target=target,
         )
     if as_json:
         click.echo(json_text(summary))

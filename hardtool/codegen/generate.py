@@ -21,8 +21,12 @@ from hardtool.core.boards import (
     boards,
     chip_limits,
     core_for,
+    emulated_board_for,
     get_board,
+    get_core,
+    get_target,
     link_script,
+    with_chip,
 )
 from hardtool.core.errors import HardtoolError
 from hardtool.core.files import atomic_dir, check_input_file, json_text
@@ -313,7 +317,7 @@ def _render(tmp: Path, template: str, tpl: dict, ctx: dict) -> None:
         else:
             shutil.copy2(src, dst)
     if ctx["board"] in boards():
-        _copy_board(tmp, get_board(ctx["board"]))
+        _copy_board(tmp, device_board(ctx["board"], ctx["target"]))
 
 
 def _copy_board(tmp: Path, board: Board) -> None:
@@ -333,6 +337,8 @@ def _copy_board(tmp: Path, board: Board) -> None:
 
 def _manifest(tmp: Path, ctx: dict) -> dict:
     """hardtool_build.json of a device project: everything `hardtool build` needs is in the folder."""
+    extra = {"defines": ctx["defines"]} if ctx["defines"] else {}
+    extra |= {"target": ctx["target"]} if ctx["target"] else {}  # an emulated board's chip limits
     return {
         "version": 1,
         "name": ctx["name"],
@@ -352,7 +358,7 @@ def _manifest(tmp: Path, ctx: dict) -> dict:
         "stack_size": ctx["stack_size"],
         "build_id": ctx["sha256"][:12],
         "app": False,
-    } | ({"defines": ctx["defines"]} if ctx["defines"] else {})
+    } | extra
 
 
 def _io_summary(t: dict) -> dict:
@@ -402,19 +408,52 @@ def _summary(tmp: Path, ctx: dict) -> dict:
 
 
 def board_has_dsp(board: str) -> bool:
-    """The kernels' DSP choices for a board's chip: its core's (the host template: the portable ones;
-    a chip whose core has no DSP extension, e.g. a Cortex-M0+: the portable ones)."""
+    """The kernels' DSP choices for a board: an emulated core's own, else its chip's core's (the host
+    template: the portable ones; a chip whose core has no DSP extension, e.g. a Cortex-M0+: the
+    portable ones)."""
     if board not in boards():
         return False
+    if get_board(board).core:
+        return get_core(str(get_board(board).core)).dsp
     match = core_for(get_board(board).chip)
     return match.core is None or match.core.dsp
 
 
-def _device_board(tpl: dict, board: str) -> str:
-    """The registry name of ``board`` (name or nickname), for a template that builds board firmware."""
+def device_board(board: str, target: str | None) -> Board:
+    """A board of the registry, with ``target``'s limits when given (an emulated board)."""
+    b = get_board(board)
+    return with_chip(b, get_target(target)) if target else b
+
+
+def _device_board(tpl: dict, board: str | None, target: str | None, plan: dict) -> tuple[str, str | None]:
+    """(board, chip whose limits it takes or None: its own) for a device template: ``board`` (name
+    or nickname); else the template's, or for an emulated template the emulated board of the
+    chip's core, the chip ``target`` or else the plan's."""
     if tpl["board"] not in boards():
-        raise HardtoolError(f"--board is for the device templates (qemu, baremetal), not {tpl['name']}")
-    return get_board(board).name
+        if board is not None or target is not None:
+            flag = "--board" if board is not None else "--target"
+            raise HardtoolError(f"{flag} is for the device templates (qemu, baremetal), not {tpl['name']}")
+        return tpl["board"], None
+    if board is not None:
+        name = get_board(board).name
+    elif get_board(tpl["board"]).emulated and (target or plan.get("target")):
+        target = target or plan["target"]
+        name = emulated_board_for(get_target(str(target))).name
+    else:
+        name = tpl["board"]
+    if target is not None:
+        target = get_target(target).name
+        device_board(name, target)  # a real board's chip, or memory the machine has: checked here
+        target = None if get_board(name).chip.name == target else target
+    return name, target
+
+
+def _filter_flash(graph: Graph, board: str, chip: str | None, dsp: bool) -> tuple[Graph, dict | None]:
+    """q15 filter copies only as far as the chip's flash holds them (DSP device boards)."""
+    if not dsp or board not in boards():
+        return graph, None
+    flash = plan_filter_flash(graph, device_board(board, chip).chip.flash_bytes)
+    return mark_int8_filters(graph, flash), flash
 
 
 def generate(
@@ -431,17 +470,18 @@ def generate(
     mlperf_model: str | None = None,
     board: str | None = None,
     dsp: bool | None = None,
+    target: str | None = None,
 ) -> dict:
     """Render the project; returns the summary written to codegen.json. ``protocol``: the device
     firmware's serial protocol, hardtool's bench protocol or the MLPerf Tiny runner's. ``board``:
-    a board of the registry for a device template (default: the template's). ``dsp``: False
-    chooses the general (portable) kernels on a DSP board too; default: the board's core."""
+    a board of the registry for a device template (default: the template's; the qemu template's:
+    the emulated board of ``target``'s core, default the plan's target, with that chip's limits).
+    ``dsp``: False chooses the general (portable) kernels on a DSP board too; default: the board's
+    core."""
     model = Path(model)
     tpl = load_template(template)
     if protocol not in PROTOCOLS:
         raise HardtoolError(f"unknown protocol '{protocol}'; choose one of {', '.join(PROTOCOLS)}")
-    if board is not None:
-        tpl = tpl | {"board": _device_board(tpl, board)}
     if protocol != "hardtool" and tpl["board"] not in boards():
         raise HardtoolError(
             f"--protocol {protocol} is for the device templates (qemu, baremetal), not {template}"
@@ -449,11 +489,10 @@ def generate(
     check_input_file(model, "model", "an int8 .tflite file")
     graph = load_graph(model)
     plan = load_plan(plan_path, graph, model)
+    dev, chip = _device_board(tpl, board, target, plan)
+    tpl = tpl | {"board": dev}
     dsp = board_has_dsp(tpl["board"]) and dsp is not False
-    flash = None
-    if dsp and tpl["board"] in boards():  # q15 filter copies only as far as the chip's flash holds them
-        flash = plan_filter_flash(graph, get_board(tpl["board"]).chip.flash_bytes)
-        graph = mark_int8_filters(graph, flash)
+    graph, flash = _filter_flash(graph, tpl["board"], chip, dsp)
     layers, info, stage = build_layers(graph, plan, dsp=dsp)
     st = ST.rebuild(graph, plan.get("stage"))
     if st is not None:
@@ -461,10 +500,13 @@ def generate(
     if stack_size is None:  # reserve what memplan budgets for the stack, so the link checks the same total
         stack_size = int(plan["peak"].get("parts", {}).get("stack", {}).get("bytes", DEFAULT_STACK_BYTES))
     settings = {"name": name or model.parent.name or model.stem, "board": tpl["board"], "template": template}
+    settings["target"] = chip
     settings["protocol_defines"] = protocol_defines(protocol, mlperf_input, info, mlperf_model)
     uart_baud = firmware_baud(tpl["board"], uart_baud, settings["protocol_defines"])
     settings |= {"uart_baud": uart_baud, "stack_size": stack_size, "protocol": protocol}
-    settings["chip_limits"] = chip_limits(get_board(tpl["board"])) if tpl["board"] in boards() else ""
+    settings["chip_limits"] = (
+        chip_limits(device_board(tpl["board"], chip)) if tpl["board"] in boards() else ""
+    )
     ctx = _context(model, graph, plan, (layers, info, stage), settings)
     with atomic_dir(Path(out), force=force) as tmp:
         _render(tmp, template, tpl, ctx)

@@ -9,7 +9,7 @@ does not read (another stage's settings): they are kept in ``Board.extra``."""
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cache
 from pathlib import Path
 
@@ -94,6 +94,7 @@ class Board:
     extra: dict = field(default_factory=dict)  # keys of board.json this module does not read
     # UART clock, divider range, USB-serial bridge limit and default baud (hardtool.core.uart)
     uart: dict = field(default_factory=dict)
+    core: str | None = None  # an emulated board's core (firmware/cores/<core>.json): its memory map
 
     @property
     def bsp_dir(self) -> Path:
@@ -101,8 +102,18 @@ class Board:
 
     @property
     def flash_address(self) -> int:
-        """Where the image goes: the chip's flash, or address 0 where the emulator loads it."""
+        """Where the image goes: the chip's flash, or where the emulator loads it (its core's code RAM)."""
+        if self.core:
+            return get_core(self.core).memory["code"][0]
         return int(self.flash.get("address", "0x0"), 0)
+
+    @property
+    def ram_origin(self) -> int:
+        """Where the linked image's RAM starts: the chip's, or the emulated machine's data RAM
+        (which holds the chip's largest run of SRAM at its own address)."""
+        if self.core:
+            return get_core(self.core).memory["ram"][0]
+        return self.chip.ram_origin
 
     @property
     def flashers(self) -> tuple[str, ...]:
@@ -147,7 +158,7 @@ def boards() -> dict[str, Board]:
             name=d["name"],
             nickname=d["nickname"],
             title=d["title"],
-            chip=get_target(d["chip"]),
+            chip=get_target(d["chip"]) if d.get("chip") else machine_target(get_core(d["core"])),
             emulated=bool(d["emulated"]),
             timer_unit=d["timer_unit"],
             flash=d.get("flash", {}),
@@ -155,6 +166,7 @@ def boards() -> dict[str, Board]:
             runtime_statics=d.get("runtime_statics", {}),
             extra=extra,
             uart=d.get("uart", {}),
+            core=d.get("core"),
             **tuples,
         )
     return out
@@ -164,13 +176,13 @@ _BOARD_KEYS = {f for f in Board.__dataclass_fields__ if f != "extra"}
 
 
 def emulated_board() -> Board:
-    """The board the emulator runs (QEMU): the first emulated board of the registry."""
-    found = [b for b in boards().values() if b.emulated]
-    if not found:
+    """The default emulated board (QEMU mps2-an500, the STM32F746NG's Cortex-M7); the other
+    cores' boards are chosen by target (emulated_board_for) or by name."""
+    if EMULATED_BOARD not in boards():
         raise HardtoolError(
             "no emulated board in the registry (firmware/bsp/*/board.json); reinstall hardtool"
         )
-    return found[0]
+    return boards()[EMULATED_BOARD]
 
 
 def board_choices() -> tuple[str, ...]:
@@ -191,7 +203,8 @@ def link_script(board: Board) -> str:
     """The board's linker script: the shared Cortex-M script with the board's MEMORY regions, the
     image at its flash address with its chip's flash size, RAM the chip's largest run of
     address-adjacent regions (what memplan budgets)."""
-    origin, size = board.chip.largest_run()
+    size = board.chip.largest_run()[1]
+    origin = board.ram_origin
     fields = {
         "TITLE": f"{board.title}: image at {board.flash_address:#010x}, RAM at {origin:#010x}",
         "LIMITS": f"the {board.chip.name.upper()}'s: {_kb(board.chip.flash_bytes)} flash, {_kb(size)} SRAM",
@@ -233,7 +246,7 @@ def get_board(name: str) -> Board:
     """A board by name or nickname ('disco', 'qemu')."""
     key = _key(name)
     for b in boards().values():
-        if key in (b.name, b.nickname):
+        if key in (b.name, _key(b.nickname)):
             return b
     known = ", ".join(f"{b.nickname} ({b.name})" for b in boards().values())
     raise HardtoolError(f"unknown board '{name}'; known boards: {known}")
@@ -274,6 +287,7 @@ class Core:
     covers: tuple[str, ...]
     stands_in_for: tuple[str, ...]
     source: str
+    board: str | None = None  # the board (firmware/bsp/<board>/board.json) that runs the UART firmware
 
 
 @dataclass(frozen=True)
@@ -300,6 +314,7 @@ def _core(d: dict) -> Core:
         tuple(d.get("covers", ())),
         tuple(d.get("stands_in_for", ())),
         d["source"],
+        d.get("board"),
     )
 
 
@@ -330,3 +345,50 @@ def core_for(target: Target) -> CoreMatch:
         if target.core in c.stands_in_for:
             return CoreMatch(c, False, f"{target.core} has no emulated board: counted on the {c.title}")
     return CoreMatch(None, False, f"{target.core} has no emulated board: instruction counts missing")
+
+
+def machine_target(core: Core) -> Target:
+    """An emulated machine's own memory as a chip's limits (a board no chip of the registry names,
+    e.g. the Cortex-M33's and M55's): its code RAM as flash, its data RAM as SRAM."""
+    base, size = core.memory["ram"]
+    return Target(
+        core.machine,
+        core.covers[0],
+        core.sysclk_hz // 1_000_000,
+        core.memory["code"][1],
+        (Region("RAM", base, size),),
+        core.source,
+    )
+
+
+def with_chip(board: Board, target: Target) -> Board:
+    """An emulated board with another chip's limits (its SRAM budget and flash at the machine's
+    addresses); a real board carries one chip only."""
+    if board.chip.name == target.name:
+        return board
+    if not board.core:
+        raise HardtoolError(
+            f"the {board.title} carries the {board.chip.name.upper()}, not the {target.name.upper()}; "
+            f"generate for the emulated board of that chip's core: -t qemu --target {target.name}"
+        )
+    core = get_core(board.core)
+    if target.budget_bytes > core.memory["ram"][1] or target.flash_bytes > core.memory["code"][1]:
+        raise HardtoolError(
+            f"the {target.name.upper()}'s memory does not fit QEMU {core.machine}'s "
+            f"({_kb(core.memory['ram'][1])} RAM, {_kb(core.memory['code'][1])} code)"
+        )
+    head = board.title.split(" with the ")[0].split("; limits")[0]
+    return replace(board, chip=target, title=f"{head} with the {target.name.upper()}'s limits")
+
+
+def emulated_board_for(target: Target) -> Board:
+    """The emulated board a chip's firmware runs on: the board of its core's emulated machine (or
+    of the closest core standing in for it, as core_for), with the chip's limits."""
+    match = core_for(target)
+    if match.core is None or match.core.board is None:
+        emulated = ", ".join(f"{c.name} ({c.machine})" for c in cores().values() if c.board)
+        raise HardtoolError(
+            f"the {target.name}'s core ({target.core}) has no emulated board (emulated: {emulated}); "
+            "plan it with hardtool memplan, or pick a --board"
+        )
+    return with_chip(get_board(match.core.board), target)

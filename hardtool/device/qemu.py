@@ -1,4 +1,5 @@
-"""Run a firmware .elf on the emulated board (QEMU mps2-an500, Cortex-M7).
+"""Run a firmware .elf on an emulated board (QEMU mps2-an500, Cortex-M7, unless told another
+machine: the emulated cores' boards, hardtool.core.boards).
 
 The UART is a TCP server on a free 127.0.0.1 port; QEMU waits for the first connection before
 the guest starts, so the boot HELLO is never lost. ``-icount shift=0`` makes the SysTick-based
@@ -97,8 +98,10 @@ class QemuBoard:
         extra_args: tuple[str, ...] = (),
         plugin: Path | None = None,
         entries: Path | None = None,
+        machine: str = MACHINE,
     ):
         self.elf = Path(elf)
+        self.machine = machine
         self.timeout = timeout
         self.connect = connect
         self.serial_timeout = serial_timeout
@@ -121,7 +124,7 @@ class QemuBoard:
         return f"socket://127.0.0.1:{self.port}"
 
     def command(self, port: int) -> list[str]:
-        cmd = [find_qemu(), "-M", MACHINE, "-display", "none", "-monitor", "none"]
+        cmd = [find_qemu(), "-M", self.machine, "-display", "none", "-monitor", "none"]
         if self.icount:
             cmd += ["-icount", "shift=0"]
         cmd += [
@@ -261,13 +264,13 @@ class QemuBoard:
         self.stop()
 
 
-def start_counting_board(elf: Path | str, timeout: float, log=print) -> QemuBoard:
+def start_counting_board(elf: Path | str, timeout: float, log=print, machine: str = MACHINE) -> QemuBoard:
     """A started board with the instruction-count plugin, or without it (saying why in one line)."""
     plugin, note = try_plugin()
     if plugin is not None:
         try:
-            return QemuBoard(elf, timeout=timeout, plugin=plugin).start()
+            return QemuBoard(elf, timeout=timeout, plugin=plugin, machine=machine).start()
         except HardtoolError as e:
             note = FALLBACK_NOTE.format(why=f"QEMU did not load the plugin: {e}")
     log(note)
-    return QemuBoard(elf, timeout=timeout).start()
+    return QemuBoard(elf, timeout=timeout, machine=machine).start()

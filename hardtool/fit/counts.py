@@ -1,7 +1,9 @@
 """Instructions per frame on a target's emulated core, from per-layer counts cached by layer
 signature: every layer of a kernel class the runner can call (convolution, depthwise, add,
 average pool, bilinear resize, the fused resize→argmax tail) is run once with its exact shapes,
-strides, dilations and padding (seeded random data and quantisation) on the core's kernel runner,
+strides, dilations and padding (seeded random data and quantisation) through the kernel codegen
+chooses for the core (its DSP or portable entry point, with the filter layout it reads from
+flash) on the core's kernel runner,
 its instructions counted exactly by the TCG plugin, and the count cached by (core, runner build,
 signature). A frame's figure is the sum over its layers: an estimate (data-dependent branches,
 the generated code's call overhead and layers of other ops are not in it), labelled so;
@@ -16,6 +18,7 @@ import numpy as np
 
 from hardtool.core.files import atomic_write_json
 from hardtool.core.graph import Graph, lower
+from hardtool.ops.tables import choose
 
 METHOD = "estimated: sum of per-layer counts on the target's emulated core (kernel runner, exact per layer)"
 CONVS = ("CONV_2D", "DEPTHWISE_CONV_2D")
@@ -40,8 +43,9 @@ def _pads(op, x: list[int], k: tuple[int, int], geo: dict) -> list[int]:
     return [h[0], h[1], w[0], w[1]]
 
 
-def signature(g: Graph, op) -> str | None:
-    """What a layer's instruction count depends on, as a JSON text (None: left out of the estimate)."""
+def signature(g: Graph, op, dsp: bool = True) -> str | None:
+    """What a layer's instruction count depends on, as a JSON text (None: left out of the estimate);
+    ``dsp``: the kernel choice of a core with the DSP extension, else the portable one."""
     if op.name not in COUNTED:
         return None
     geo = {k: int(op.options.get(k, 1)) for k in GEOMETRY}
@@ -51,7 +55,8 @@ def signature(g: Graph, op) -> str | None:
         w = _shape(g, op.inputs[1])
         if op.name == "CONV_2D" and w[3] != x[3]:
             return None  # grouped: not a call the runner's helpers make
-        sig |= {"w": w, "pads": _pads(op, x, (w[1], w[2]), geo)}
+        k = choose(g, op, dsp)  # the entry point and filter layout codegen emits for this core
+        sig |= {"w": w, "pads": _pads(op, x, (w[1], w[2]), geo), "kernel": k.symbol, "layout": k.layout}
     elif op.name == "AVERAGE_POOL_2D":
         sig["pads"] = _pads(op, x, (geo["filter_height"], geo["filter_width"]), geo)
     elif op.name in ("RESIZE_BILINEAR", "HARD_RESIZE_ARGMAX"):
@@ -62,10 +67,37 @@ def signature(g: Graph, op) -> str | None:
     return json.dumps(sig, sort_keys=True)
 
 
+def band_signature(g: Graph, op, dsp: bool, span) -> str | None:
+    """The signature of a stage op run on one band (a memplan stage Span): the layer's call on
+    ``span.in_rows`` input rows and ``span.out_rows`` output rows, the image border's padding
+    above and below as the band has it."""
+    base = signature(g, op, dsp)
+    if base is None:
+        return None
+    sig = json.loads(base)
+    sig["x"][1], sig["out"][1] = span.in_rows, span.out_rows
+    if "pads" in sig:
+        sig["pads"][0], sig["pads"][1] = span.pad_top, span.pad_bottom
+    return json.dumps(sig, sort_keys=True)
+
+
+def _signatures(g: Graph, dsp: bool, stage=None) -> list[str | None]:
+    """Per layer of the lowered graph, its signatures: one per band for a stage op (the plan's
+    first stage runs band by band, its halo rows computed again), else one."""
+    in_stage = {i: k for k, i in enumerate(stage.ops)} if stage is not None else {}
+    out: list[str | None] = []
+    for i, op in enumerate(g.ops):
+        if i in in_stage:
+            out += [band_signature(g, op, dsp, p[in_stage[i]]) for p in stage.patches]
+        else:
+            out.append(signature(g, op, dsp))
+    return out
+
+
 def _add_call(prog, rng: np.random.Generator, sig: dict) -> None:
     """The layer's kernel call with its exact geometry, random int8 data and quantisation."""
     from hardtool.kernels import calls as K
-    from hardtool.kernels import quant
+    from hardtool.kernels import quant, weights
 
     x = rng.integers(-128, 128, sig["x"]).astype(np.int8)
     geo, name = sig["geo"], sig["op"]
@@ -83,10 +115,12 @@ def _add_call(prog, rng: np.random.Generator, sig: dict) -> None:
         )
         w = rng.integers(-128, 128, sig["w"]).astype(np.int8)
         bias = rng.integers(-2000, 2000, cout).astype(np.int32)
+        data = getattr(weights, sig["layout"])(w) if sig.get("layout") else None
         if name == "CONV_2D":
-            K.add_conv(prog, "hard_convolve_s8", x, w, bias, a)
+            K.add_conv(prog, sig.get("kernel", "hard_convolve_s8"), x, w, bias, a, w_data=data)
         else:
-            K.add_depthwise(prog, "hard_depthwise_conv_s8", x, w, bias, a, cout // sig["x"][3])
+            fn = sig.get("kernel", "hard_depthwise_conv_s8")
+            K.add_depthwise(prog, fn, x, w, bias, a, cout // sig["x"][3], w_data=data)
     elif name == "ADD":
         y = rng.integers(-128, 128, sig["x"]).astype(np.int8)
         K.add_add(prog, x, y, quant.add_params(0.05, 3, 0.07, -2, 0.09, 1))
@@ -99,15 +133,20 @@ def _add_call(prog, rng: np.random.Generator, sig: dict) -> None:
         K.add_resize_argmax(prog, x, tuple(sig["out"][1:3]), sig["align"], sig["half_pixel"])
 
 
-def layer_counts(graph: Graph, core: str, cache: Path | None = None) -> dict[str, int] | None:
-    """{signature: instructions} of every counted layer of ``graph`` on ``core``, from the cache or
-    counted now in one runner program (None: no instruction-count plugin on this machine)."""
+def layer_counts(
+    graph: Graph, core: str, cache: Path | None = None, dsp: bool | None = None, stage=None
+) -> dict[str, int] | None:
+    """{signature: instructions} of every counted layer of ``graph`` on ``core`` (through the
+    kernels codegen chooses for it; ``dsp`` False: the portable ones, as the host template), from
+    the cache or counted now in one runner program (None: no instruction-count plugin here).
+    ``stage``: the plan's first stage (hardtool.memplan.stage.Stage), whose ops are counted per band."""
+    from hardtool.core.boards import get_core
     from hardtool.device import icount
     from hardtool.device.kernel_runner import QemuRunner, build_qemu_runner
     from hardtool.kernels.runner import Program, cache_dir
 
-    g = lower(graph)
-    sigs = sorted({s for op in g.ops if (s := signature(g, op)) is not None})
+    g, dsp = lower(graph), get_core(core).dsp if dsp is None else dsp
+    sigs = sorted({s for s in _signatures(g, dsp, stage) if s is not None})
     elf = build_qemu_runner(None, True, core)
     path = Path(cache or cache_dir()) / f"fit_counts_{elf.stem}.json"
     known = json.loads(path.read_text()) if path.is_file() else {}
@@ -125,14 +164,12 @@ def layer_counts(graph: Graph, core: str, cache: Path | None = None) -> dict[str
     return {s: int(known[s]) for s in sigs}
 
 
-def frame_instructions(graph: Graph, counts: dict[str, int]) -> tuple[int, list[str]]:
-    """(Σ per-layer counts, the ops left out of the estimate)."""
+def frame_instructions(
+    graph: Graph, counts: dict[str, int], dsp: bool = True, stage=None
+) -> tuple[int, list[str]]:
+    """(Σ per-layer counts, the ops left out of the estimate); ``dsp`` and ``stage`` as the
+    counts were made."""
     g = lower(graph)
-    total, left_out = 0, []
-    for op in g.ops:
-        s = signature(g, op)
-        if s is None:
-            left_out.append(op.name)
-        else:
-            total += counts[s]
-    return total, sorted(set(left_out))
+    sigs = _signatures(g, dsp, stage)
+    left_out = sorted({op.name for op in g.ops if signature(g, op, dsp) is None})
+    return sum(counts[s] for s in sigs if s is not None), left_out

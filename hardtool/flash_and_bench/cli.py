@@ -32,7 +32,13 @@ from hardtool.core.options import (
 @port_option()
 @baud_option()
 @flasher_option()
-@board_option("the DISCO board if one is connected, else the emulated board")
+@board_option("the project's emulated board, or the DISCO board if one is connected, else the emulated board")
+@click.option(
+    "--target",
+    default=None,
+    help="Run on the emulated board of this chip's core (Cortex-M3 for the RP2040, M4 for the "
+    "nRF52840 and STM32F429, M7 for the STM32s F7/H7), linked with its limits.",
+)
 @click.option(
     "--ckpt",
     type=click.Path(path_type=Path),
@@ -60,7 +66,21 @@ from hardtool.core.options import (
 @force_option("an existing bench.json / masks.png")
 @json_option()
 def flash_and_bench_cmd(
-    build_dir, data, split, n, port, baud, flasher, board, ckpt, timeout, fault_proxy, out, force, as_json
+    build_dir,
+    data,
+    split,
+    n,
+    port,
+    baud,
+    flasher,
+    board,
+    target,
+    ckpt,
+    timeout,
+    fault_proxy,
+    out,
+    force,
+    as_json,
 ) -> None:
     """Flash BUILD_DIR's firmware (or launch the emulated board), stream N inputs over the serial
     protocol and report every output's agreement with the host int8 reference (TFLite's reference
@@ -92,6 +112,7 @@ def flash_and_bench_cmd(
         log=log,
         force=force,
         fault_proxy=fault_proxy,
+        target=target,
     )
     if as_json:
         click.echo(json_text(r))

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from hardtool.core import interrupt
-from hardtool.core.boards import DEFAULT_BOARD, EMULATED_BOARD, get_board
+from hardtool.core.boards import DEFAULT_BOARD, EMULATED_BOARD, emulated_board_for, get_board, get_target
 from hardtool.core.errors import HardtoolError
 from hardtool.core.files import check_clobber, free_path, output_dir
 from hardtool.flash_and_bench import report as R
@@ -155,11 +155,12 @@ def _open_link(board: str, build, opts: dict, n: int, log, run: DeviceRun):
     if get_board(board).emulated:
         from hardtool.device.qemu import start_counting_board
 
+        machine = get_board(board).emulator["machine"]
         if opts["fault_proxy"]:
             from hardtool.device.faultproxy import FaultProxy
             from hardtool.device.qemu import QemuBoard
 
-            emu = QemuBoard(build.elf, timeout=max(300.0, 60.0 + 60.0 * n), connect=False)
+            emu = QemuBoard(build.elf, timeout=max(300.0, 60.0 + 60.0 * n), connect=False, machine=machine)
             run.stop.append(emu.stop)
             emu.start()
             proxy = FaultProxy(emu.port, **opts["fault_proxy"])
@@ -167,7 +168,7 @@ def _open_link(board: str, build, opts: dict, n: int, log, run: DeviceRun):
             run.proxy = proxy
             run.counter = "systick (40-instruction granularity)"  # no plugin behind the proxy
             return Link(proxy.url, reopen_within=opts["timeout"])  # the proxy can unplug the port
-        emu = start_counting_board(build.elf, max(300.0, 60.0 + 60.0 * n), log)
+        emu = start_counting_board(build.elf, max(300.0, 60.0 + 60.0 * n), log, machine)
         run.stop.append(emu.stop)
         run.emulator = emu
         return Link(emu.serial)
@@ -390,17 +391,33 @@ def host_baud(project: dict, build_dir: Path, baud: int | None) -> int:
 
 
 def _target(
-    project: dict, build_dir: Path, board: str, port: str | None, faults: dict, log
+    project: dict, build_dir: Path, board: str, port: str | None, faults: dict, log, target: str | None = None
 ) -> tuple[str, str | None]:
-    """(board, port) to run on: the project's board, or the emulated one for any project."""
-    board, port = resolve_board("qemu" if faults else board, port, log)
+    """(board, port) to run on: the project's board, or the emulated one for any project (an
+    emulated core's project: its own board; with ``target``: the emulated board of its core)."""
     own = project["hardtool_build"]["board"]
+    if target is not None:
+        if board != "auto" and not get_board(board).emulated:
+            raise HardtoolError(
+                f"--target picks an emulated board; drop it to run on the {get_board(board).title}"
+            )
+        board = board if board != "auto" else emulated_board_for(get_target(target)).name
+    if board == "auto" and get_board(own).emulated:
+        board = own
+    board, port = resolve_board("qemu" if faults and board == "auto" else board, port, log)
     if not get_board(board).emulated and own != board:
         raise HardtoolError(
             f"{build_dir} was generated for {own}; for the board generate the "
             "baremetal template: hardtool codegen MODEL.tflite -t baremetal"
         )
     return board, port
+
+
+def _build_folder(project: dict, build_dir: Path, board: str, target: str | None) -> Path:
+    """The project's build folder, or one beside it for another board (or chip's limits)."""
+    if project["hardtool_build"]["board"] == board and target is None:
+        return build_dir / "build"
+    return build_dir / (f"build_{board}" + (f"_{target}" if target else ""))
 
 
 def flash_and_bench(
@@ -420,9 +437,10 @@ def flash_and_bench(
     log: Callable[[str], None] = print,
     force: bool = False,
     fault_proxy: str | None = None,
+    target: str | None = None,
 ) -> dict:
-    """Run N inputs of DATA on the device (or the emulated board); writes bench.json and, for label
-    maps on Cityscapes images, masks.png (``report["files"]``; after Ctrl-C new partial files)."""
+    """Run N inputs of DATA on the device (or the emulated board; ``target``: that chip's core's, with
+    its limits); writes bench.json and, for label maps on Cityscapes images, masks.png."""
     from hardtool.build.firmware import build_firmware
 
     build_dir = Path(build_dir)
@@ -431,14 +449,13 @@ def flash_and_bench(
     project = read_project(build_dir)
     baud = host_baud(project, build_dir, baud)
     check_data(data, split, project["codegen"], n)
-    board, port = _target(project, build_dir, board, port, faults, log)
-    own = project["hardtool_build"]["board"]
+    board, port = _target(project, build_dir, board, port, faults, log, target)
     for name in OUTPUTS:  # a complete report is replaced only with --force (partial ones never)
         check_clobber(out / name, force)
     with output_dir(out):
         # a project for the board runs on the emulated board too: built there with its board support
         build = build_firmware(
-            build_dir, out=build_dir / ("build" if own == board else f"build_{board}"), board=board
+            build_dir, out=_build_folder(project, build_dir, board, target), board=board, target=target
         )
         inp = prepare_inputs(build_dir, data, split, n, ckpt, project["codegen"])
         model_sha = hashlib.sha256((build_dir / "model_int8.tflite").read_bytes()).hexdigest()

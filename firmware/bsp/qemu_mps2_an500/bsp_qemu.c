@@ -1,20 +1,40 @@
-/* QEMU mps2-an500 board support: CMSDK UART0, SysTick instruction counter, semihosting exit.
+/* QEMU MPS2/MPS3 board support (mps2-an500 by default; the other emulated cores' boards set the
+ * macros below from their board.json cflags): CMSDK UART0, SysTick instruction counter,
+ * semihosting exit.
  *
  * Timing: run QEMU with `-icount shift=0` (one instruction = 1 ns of virtual time). SysTick
- * runs from the 25 MHz system clock, so one tick = 40 instructions; bsp_timer_read() returns
- * instructions. Writing SYST_CVR re-anchors the tick phase at that exact instruction, which
- * makes measurements taken after bsp_timer_restart() repeat exactly across runs. */
+ * runs from the system clock (25 MHz on mps2-an500: one tick = 40 instructions);
+ * bsp_timer_read() returns instructions. Writing SYST_CVR re-anchors the tick phase at that
+ * exact instruction, which makes measurements taken after bsp_timer_restart() repeat exactly
+ * across runs. */
 #include "bsp.h"
 #include "bsp_cm7.h"
 
-#define QEMU_SYSCLK_HZ     25000000u
-#define QEMU_INSN_PER_TICK 40u
-#define QEMU_INSN_PER_MS   1000000u /* virtual time under -icount shift=0 */
+#ifndef QEMU_SYSCLK_HZ
+#define QEMU_SYSCLK_HZ 25000000u /* the core's clock: SysTick counts it */
+#endif
+#ifndef QEMU_UART_CLK_HZ
+#define QEMU_UART_CLK_HZ 25000000u /* the peripherals' clock: the UART's BAUDDIV divides it */
+#endif
+#ifndef QEMU_UART0_BASE
+#define QEMU_UART0_BASE 0x40004000u /* the CMSDK UART0 (its Secure alias on the TrustZone boards) */
+#endif
+#ifndef QEMU_BOARD_NAME
+#define QEMU_BOARD_NAME "qemu-mps2-an500"
+#endif
+#define QEMU_INSN_PER_MS 1000000u /* virtual time under -icount shift=0 */
 
-#define UART0_DATA        CM7_REG(0x40004000u)
-#define UART0_STATE       CM7_REG(0x40004004u)
-#define UART0_CTRL        CM7_REG(0x40004008u)
-#define UART0_BAUDDIV     CM7_REG(0x40004010u)
+/* SysTick ticks to instructions (1 ns each): a multiply where the clock divides 1 GHz. */
+#if (1000000000u % QEMU_SYSCLK_HZ) == 0u
+#define QEMU_TICKS_TO_INSN(t) ((t) * (uint64_t)(1000000000u / QEMU_SYSCLK_HZ))
+#else
+#define QEMU_TICKS_TO_INSN(t) (((t)*1000000000ull) / QEMU_SYSCLK_HZ)
+#endif
+
+#define UART0_DATA        CM7_REG(QEMU_UART0_BASE + 0x0u)
+#define UART0_STATE       CM7_REG(QEMU_UART0_BASE + 0x4u)
+#define UART0_CTRL        CM7_REG(QEMU_UART0_BASE + 0x8u)
+#define UART0_BAUDDIV     CM7_REG(QEMU_UART0_BASE + 0x10u)
 #define UART_STATE_TXFULL (1u << 0)
 #define UART_STATE_RXFULL (1u << 1)
 
@@ -28,16 +48,16 @@ void SysTick_Handler(void)
 
 void bsp_init(void)
 {
-    uint32_t div = (QEMU_SYSCLK_HZ + BSP_UART_BAUD / 2u) / BSP_UART_BAUD; /* as hardtool.core.uart */
-    UART0_BAUDDIV = div < 16u ? 16u : div;                                /* below 16 the model drops TX bytes */
-    UART0_CTRL = 0x3u;                                                    /* TX + RX enable */
+    uint32_t div = (QEMU_UART_CLK_HZ + BSP_UART_BAUD / 2u) / BSP_UART_BAUD; /* as hardtool.core.uart */
+    UART0_BAUDDIV = div < 16u ? 16u : div;                                  /* below 16 the model drops TX bytes */
+    UART0_CTRL = 0x3u;                                                      /* TX + RX enable */
     cm7_enable_irq();
     bsp_timer_restart();
 }
 
 const char *bsp_board_name(void)
 {
-    return "qemu-mps2-an500";
+    return QEMU_BOARD_NAME;
 }
 uint32_t bsp_core_clock_hz(void)
 {
@@ -96,7 +116,7 @@ uint64_t bsp_timer_read(void)
         hi = systick_wraps;
         val = SYST_CVR;
     } while (hi != systick_wraps);
-    return (((uint64_t)hi << 24) + (0x00FFFFFFu - val)) * QEMU_INSN_PER_TICK;
+    return QEMU_TICKS_TO_INSN(((uint64_t)hi << 24) + (0x00FFFFFFu - val));
 }
 
 uint32_t bsp_timer_unit(void)
