@@ -9,9 +9,9 @@ residual sum leaves Add in NCHW; later ops guess the layout again from the shape
   shapes; where the channel count equals the width (ERFNet's 64 channels at 32×64, at 128×256)
   nothing is refused, the conv reads NCHW data as NHWC and TensorFlow dies of a signal later.
 
-`layout_fixes` gives both an input still in NCHW in NHWC: the PRelu then builds the native PReLU
-(its output transposed back, so that the ops after it see what they saw before; TFLite's
-converter cancels the transpose pairs), the ConvTranspose the right input. A ConvTranspose input
+`layout_fixes` builds a PRelu (constant per-channel slope) on such a sum itself, as Keras' PReLU on
+the NHWC sum, its output transposed back so that the ops after it see what they saw before
+(TFLite's converter cancels the transpose pairs), and gives a ConvTranspose its input in NHWC. A ConvTranspose input
 in neither layout is refused with an error instead of a crash. Leaving Add's sum in NHWC instead
 would be the cleaner fix, but other ops' guesses depend on it (DABNet at 64×128 then converts
 wrongly)."""
