@@ -76,8 +76,13 @@ def _compared(name: str, size: tuple[int, int]) -> dict | None:
         "size": list(size),
         "plan_peak_bytes": q["plan_peak_bytes"],
         "fits": q["fits"],
+        "weights_bytes": q["weights_bytes"],
         "source": "bench/compare.json",
     }
+
+
+def _too_heavy(weights: int, flash: int) -> str:
+    return f"its int8 weights ({weights:,} B) exceed the {flash:,} B flash at any input size"
 
 
 def measure(name: str, work: Path) -> dict:
@@ -91,6 +96,8 @@ def measure(name: str, work: Path) -> dict:
     tried = []
     for size in SIZES:
         known = _compared(name, size)
+        if known is not None and known["weights_bytes"] > chip.flash_bytes:
+            return {"tried": [known], "error": _too_heavy(known["weights_bytes"], chip.flash_bytes)}
         if known is not None and not known["fits"]:
             tried.append(known)
             continue
@@ -100,10 +107,7 @@ def measure(name: str, work: Path) -> dict:
         weights = sum(t.nbytes for t in graph.tensors if t.is_constant)
         row = {"size": list(size), "plan_peak_bytes": doc["peak"]["total_bytes"], "weights_bytes": weights}
         if weights > chip.flash_bytes:
-            return {
-                "tried": [row],
-                "error": f"its int8 weights ({weights:,} B) exceed the {chip.flash_bytes:,} B flash at any input size",
-            }
+            return {"tried": [row], "error": _too_heavy(weights, chip.flash_bytes)}
         if doc["verdict"]["fits"]:
             ops = Counter(op.name for op in graph.ops)
             rec = {
