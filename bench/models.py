@@ -4,7 +4,8 @@ output bit-exact with TFLite's reference kernels, exact instructions per inferen
 emulated Cortex-M7 next to the cycles X-CUBE-AI 8.0 needs on a Cortex-M7 (published MLPerf Tiny
 v1.1 results), and our arena next to TFLite Micro's; where ``--lean-kernels`` changes the plan,
 the lean build is run too (``lean``: its arena, measured SRAM and instructions, bit-exact).
-``foreign_models``: the seven kinds of models users bring (bench/foreign.py)."""
+``foreign_models``: the seven kinds of models users bring (bench/foreign.py); ``peers``: the ten
+peer models as published on the emulated board (bench/peers.py)."""
 
 from __future__ import annotations
 
@@ -136,7 +137,7 @@ def _xcube_report() -> dict | None:
 
 
 def run_bench(out_dir: Path, work: Path) -> dict:
-    from bench import foreign
+    from bench import foreign, peers
 
     work = Path(work) / "models"
     present = [n for n in FILES if (MLPERF_DIR / f"{n}.tflite").is_file()]
@@ -148,6 +149,7 @@ def run_bench(out_dir: Path, work: Path) -> dict:
         "models": {name: measure(name, work) for name in present},
         "strm_ww_xcube_ai_report": _xcube_report(),
         "foreign_models": foreign.run_bench(work),
+        "peers": peers.run_bench(work),
     }
     atomic_write_json(out_dir / "models.json", res)
     return res

@@ -73,6 +73,8 @@ def onnx_to_saved_model(
     import onnx2tf
     import onnx2tf.onnx2tf as o2t_main
 
+    from hardtool.quantize.o2t_layout import layout_fixes
+
     onnx_path, out_dir = Path(onnx_path).resolve(), Path(out_dir).resolve()  # we chdir below
     sample = _sample_nhwc(calib_nchw)
     bin_dir = str(Path(sys.executable).parent)
@@ -87,7 +89,7 @@ def onnx_to_saved_model(
             os.environ["PATH"] = bin_dir + os.pathsep + old_path
             o2t_main.download_test_image_data = lambda: sample
             logging.getLogger("onnx2tf").setLevel(logging.ERROR)
-            with interrupt.foreign(), _quiet():
+            with interrupt.foreign(), _quiet(), layout_fixes():
                 model = onnx2tf.convert(
                     input_onnx_file_path=str(onnx_path),
                     output_folder_path=str(saved),
@@ -98,6 +100,8 @@ def onnx_to_saved_model(
                     not_use_onnxsim=simplified,
                 )
                 _write_saved_model(model, saved)
+        except HardtoolError:
+            raise
         except SystemExit as e:
             raise HardtoolError(
                 f"onnx2tf could not convert {onnx_path.name} (exit {e.code}); "
@@ -151,7 +155,14 @@ def check_saved_model(saved: Path, onnx_path: Path, images_nchw: np.ndarray) -> 
         up = _upsample(lg, labels.shape[-2:])
         top = np.sort(up, axis=1)
         margin = (top[:, -1] - top[:, -2]) / max(float(np.abs(up).max()), 1e-6)
-        ours = run_tf(np.transpose(x, (1, 2, 0))[None]).reshape(labels.shape)
+        ours = run_tf(np.transpose(x, (1, 2, 0))[None])
+        if ours.size != labels.size:
+            raise HardtoolError(
+                f"onnx2tf converted {Path(onnx_path).name} to a label map of shape {list(ours.shape)} "
+                f"where onnxruntime gives {list(labels.shape)}; change the layer shapes (a channel "
+                "count equal to a width or height) or the input size"
+            )
+        ours = ours.reshape(labels.shape)
         differ = ours != labels
         same += int((~differ).sum())
         total += labels.size
