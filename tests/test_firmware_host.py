@@ -78,7 +78,7 @@ def test_device_errors(host_exe: Path) -> None:
         seq = link.send(P.RUN, P.run_payload(5, 0))
         errs = [m for _, m in _expect(link, {P.ERROR}) if isinstance(m, P.DeviceError)]
         assert errs and errs[-1].code == P.E_INCOMPLETE_INPUT and errs[-1].req_seq == seq
-        link.send(P.TILE, P.tile_payload(5, 31, bytes(2 * 192), 192))  # rows 31..32: out of range
+        link.send(P.TILE, P.tile_payload(5, 31 * 192, bytes(2 * 192)))  # rows 31..32: out of range
         errs = [m for _, m in _expect(link, {P.ERROR}) if isinstance(m, P.DeviceError)]
         assert errs[-1].code == P.E_BAD_TILE
         link.send(0x42)
@@ -102,14 +102,40 @@ def test_wrong_crc_in_run_makes_host_resend(host_exe: Path) -> None:
         s = BenchSession(link)
         s.hello()
         data = img.tobytes()
-        for r0 in range(0, 32, 5):
-            link.send(P.TILE, P.tile_payload(0, r0, data[r0 * 192 : min(32, r0 + 5) * 192], 192))
+        for at in range(0, len(data), 960):
+            link.send(P.TILE, P.tile_payload(0, at, data[at : at + 960]))
         link.drain(quiet=0.2)
         link.send(P.RUN, P.run_payload(0, P.crc32(data) ^ 1))
         errs = [m for _, m in _expect(link, {P.ERROR}) if isinstance(m, P.DeviceError)]
         assert errs[-1].code == P.E_INPUT_CRC and errs[-1].detail == P.crc32(data)
         r = s.infer(0, img)  # the session starts over and gets it right
         np.testing.assert_array_equal(r.labels, fakemodel.reference_labels(img))
+
+
+def test_tiles_of_any_size_overlaps_and_a_gap(host_exe: Path) -> None:
+    """Tiles are spans of the input at byte offsets, not rows: frames of 100 bytes (a row is 192)
+    build the input, a tile sent again (its ACK lost) is acknowledged without harm, a tile past the
+    bytes received is refused with their count; the output comes back in 32-byte LABELS pieces."""
+    img = fakemodel.random_images(1, seed=8)[0]
+    data = img.tobytes()
+    with HostBoard(host_exe) as b:
+        link = Link(b.serial)
+        _expect(link, {P.HELLO})
+        link.send(P.TILE, P.tile_payload(3, 0, data[:100]))
+        seq = link.send(P.TILE, P.tile_payload(3, 300, data[300:400]))
+        errs = [m for _, m in _expect(link, {P.ERROR}) if isinstance(m, P.DeviceError)]
+        assert (errs[-1].code, errs[-1].req_seq, errs[-1].detail) == (P.E_TILE_GAP, seq, 100)
+        for at in [*range(0, len(data), 100), 50, 6000]:  # two overlaps
+            link.send(P.TILE, P.tile_payload(3, at, data[at : at + 100]))
+            acks = [m for _, m in _expect(link, {P.ACK}) if isinstance(m, P.Ack)]
+            assert (acks[-1].offset, acks[-1].length) == (at, len(data[at : at + 100]))
+        link.send(P.RUN, P.run_payload(3, P.crc32(data), 32))
+        frames = [f for f, _ in _expect(link, {P.RESULT}, limit=10)]
+    labels = [P.decode_message(f) for f in frames if f.type == P.LABELS]
+    assert len(labels) > 10 and all(len(f.payload) <= 32 for f in frames if f.type == P.LABELS)
+    got = b"".join(P.rle_decode(m.rle) for m in sorted(labels, key=lambda m: m.offset))
+    assert got == fakemodel.reference_labels(img).tobytes()
+    assert [m.offset for m in labels] == sorted(m.offset for m in labels)
 
 
 def test_bad_image_shape_is_one_line(host_exe: Path) -> None:

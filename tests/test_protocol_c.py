@@ -47,6 +47,14 @@ def lib(tmp_path_factory) -> ctypes.CDLL:
     ]
     so.hp_rle_encode.restype = ctypes.c_size_t
     so.hp_rle_encode.argtypes = [ctypes.c_char_p, ctypes.c_size_t, ctypes.c_char_p, ctypes.c_size_t]
+    so.hp_rle_encode_part.restype = ctypes.c_size_t
+    so.hp_rle_encode_part.argtypes = [
+        ctypes.c_char_p,
+        ctypes.c_size_t,
+        ctypes.c_char_p,
+        ctypes.c_size_t,
+        ctypes.POINTER(ctypes.c_size_t),
+    ]
     so.hp_rle_decode.restype = ctypes.c_long
     so.hp_rle_decode.argtypes = [ctypes.c_char_p, ctypes.c_size_t, ctypes.c_char_p, ctypes.c_size_t]
     for fn in ("hp_hello_encode", "hp_ack_encode", "hp_result_encode", "hp_error_encode"):
@@ -243,6 +251,20 @@ def test_rle_c_equals_python(lib, data: bytes) -> None:
     assert dec.raw[: len(data)] == data
 
 
+@given(st.binary(max_size=1000), st.integers(2, 80))
+def test_rle_pieces_that_fit_a_payload_code_the_whole_map(lib, data: bytes, cap: int) -> None:
+    """Label map pieces (LABELS frames of a given payload) each code as many values as fit in
+    whole pairs; decoded one after the other they give the map back."""
+    out, used, pos, pieces = ctypes.create_string_buffer(cap), ctypes.c_size_t(), 0, []
+    while pos < len(data):
+        n = lib.hp_rle_encode_part(data[pos:], len(data) - pos, out, cap, ctypes.byref(used))
+        assert n == 2 * (cap // 2) or pos + used.value == len(data)
+        assert used.value > 0 and out.raw[:n] == P.rle_encode(data[pos : pos + used.value])
+        pieces.append(P.rle_decode(out.raw[:n]))
+        pos += used.value
+    assert b"".join(pieces) == data
+
+
 class Hello(ctypes.Structure):
     _fields_ = [
         ("reason", ctypes.c_uint8),
@@ -302,8 +324,8 @@ class Ack(ctypes.Structure):
         ("req_type", ctypes.c_uint8),
         ("status", ctypes.c_uint8),
         ("image", ctypes.c_uint32),
-        ("row_start", ctypes.c_uint16),
-        ("row_count", ctypes.c_uint16),
+        ("offset", ctypes.c_uint32),
+        ("length", ctypes.c_uint32),
     ]
 
 
@@ -363,9 +385,9 @@ def test_device_messages_decode_on_host(lib) -> None:
     assert P.decode_message(P.Frame(P.ERROR, 0, _encode(lib, "hp_error_encode", e))) == P.DeviceError(
         P.E_INPUT_CRC, 77, P.RUN, 7, 0xABCDEF01, "input CRC mismatch"
     )
-    a = Ack(5, P.TILE, 0, 7, 10, 5)
+    a = Ack(5, P.TILE, 0, 7, 100_000, 65)
     assert P.decode_message(P.Frame(P.ACK, 0, _encode(lib, "hp_ack_encode", a))) == P.Ack(
-        5, P.TILE, 0, 7, 10, 5
+        5, P.TILE, 0, 7, 100_000, 65
     )
 
 
@@ -373,33 +395,32 @@ def test_host_messages_decode_on_device(lib) -> None:
     class Tile(ctypes.Structure):
         _fields_ = [
             ("image", ctypes.c_uint32),
-            ("row_start", ctypes.c_uint16),
-            ("row_count", ctypes.c_uint16),
+            ("offset", ctypes.c_uint32),
             ("data", ctypes.POINTER(ctypes.c_uint8)),
             ("data_len", ctypes.c_size_t),
         ]
 
     class Run(ctypes.Structure):
-        _fields_ = [("image", ctypes.c_uint32), ("input_crc32", ctypes.c_uint32)]
+        _fields_ = [("image", ctypes.c_uint32), ("input_crc32", ctypes.c_uint32), ("max_out", ctypes.c_uint16)]
 
-    data = np.arange(2 * 192, dtype=np.uint8).tobytes()
+    data = np.arange(2 * 192 + 5, dtype=np.uint8).tobytes()
     frames, _ = c_parse(
         lib,
-        P.encode_frame(P.TILE, 3, P.tile_payload(11, 6, data, 192))
-        + P.encode_frame(P.RUN, 4, P.run_payload(11, 0xFEEDF00D)),
+        P.encode_frame(P.TILE, 3, P.tile_payload(11, 6 * 192 + 7, data))
+        + P.encode_frame(P.RUN, 4, P.run_payload(11, 0xFEEDF00D, 96)),
     )
     buf = ctypes.create_string_buffer(frames[0][2])
     f = Frame(1, P.TILE, 3, len(frames[0][2]), ctypes.cast(buf, ctypes.POINTER(ctypes.c_uint8)))
     t = Tile()
     assert lib.hp_tile_decode(ctypes.byref(f), ctypes.byref(t)) == 0
-    assert (t.image, t.row_start, t.row_count, t.data_len) == (11, 6, 2, len(data))
+    assert (t.image, t.offset, t.data_len) == (11, 6 * 192 + 7, len(data))
     assert ctypes.string_at(t.data, t.data_len) == data
     buf = ctypes.create_string_buffer(frames[1][2])
-    f = Frame(1, P.RUN, 4, 8, ctypes.cast(buf, ctypes.POINTER(ctypes.c_uint8)))
+    f = Frame(1, P.RUN, 4, P.RUN_SIZE, ctypes.cast(buf, ctypes.POINTER(ctypes.c_uint8)))
     r = Run()
     assert lib.hp_run_decode(ctypes.byref(f), ctypes.byref(r)) == 0
-    assert (r.image, r.input_crc32) == (11, 0xFEEDF00D)
-    f.len = 7
+    assert (r.image, r.input_crc32, r.max_out) == (11, 0xFEEDF00D, 96)
+    f.len = P.RUN_SIZE - 1
     assert lib.hp_run_decode(ctypes.byref(f), ctypes.byref(r)) == -1
 
 
@@ -460,10 +481,10 @@ def test_libfuzzer_parser_short_run(tmp_path: Path) -> None:
     corpus = tmp_path / "corpus"
     corpus.mkdir()
     seeds = [
-        P.encode_frame(P.TILE, 1, P.tile_payload(1, 0, bytes(192), 192)),
+        P.encode_frame(P.TILE, 1, P.tile_payload(1, 0, bytes(192))),
         P.encode_frame(P.RUN, 2, P.run_payload(1, 5)),
         P.encode_frame(P.HELLO_REQ, 3),
-        P.encode_frame(P.LABELS, 4, P.labels_payload(1, 1, 0, np.zeros((1, 64), np.uint8))),
+        P.encode_frame(P.LABELS, 4, P.labels_payload(1, 1, 0, np.zeros(64, np.uint8))),
     ]
     for i, s in enumerate(seeds):
         (corpus / f"seed{i}").write_bytes(s)

@@ -4,10 +4,12 @@
  *
  *   boot            -> HELLO(reason=boot)
  *   HELLO_REQ       -> HELLO(reason=reply)
- *   TILE rows       -> copied straight into the input buffers (the inputs as one byte stream
- *                      of HARD_INPUT_ROWS rows); ACK, or ERROR (host resends)
+ *   TILE bytes      -> the input's bytes at an offset (the inputs as one byte stream), in order,
+ *                      any size up to max_payload, into the input buffers; ACK, or ERROR (host
+ *                      resends, with shorter frames on a noisy line)
  *   RUN image crc   -> ACK, run, then LABELS* (label map) or TENSOR* (every output tensor's
- *                      bytes), PROFILE*, RESULT   (or ERROR)
+ *                      bytes), PROFILE*, RESULT   (or ERROR); frames of at most the payload the
+ *                      host asks for
  *   RESULT_REQ      -> the same frames of the last run again (or ERROR NO_RESULT)
  *   RESET           -> reboot (HELLO(reason=boot) follows)
  * Garbage never stalls the loop: the parser resynchronises on the next 0x00 delimiter, and a
@@ -44,8 +46,7 @@
 
 #define APP_ROW_BYTES   ((uint32_t)HARD_INPUT_ROW_BYTES)
 #define APP_IN_ROWS     ((uint32_t)HARD_INPUT_ROWS)
-#define APP_TILE_ROWS   (APP_ROW_BYTES >= APP_TILE_BYTES ? 1u : APP_TILE_BYTES / APP_ROW_BYTES)
-#define APP_MAX_PAYLOAD (HP_TILE_HEADER + APP_TILE_ROWS * APP_ROW_BYTES)
+#define APP_MAX_PAYLOAD (HP_TILE_HEADER + APP_TILE_BYTES)
 #define APP_RX_CAP      (HP_OVERHEAD + APP_MAX_PAYLOAD)
 #ifdef HARD_NUM_CLASSES /* the graph ends in ARG_MAX: the output is a label map, sent as RLE rows */
 #define APP_OUTPUT_KIND HP_OUTPUT_LABELS
@@ -58,15 +59,13 @@
 #define APP_LABELS_W    1u
 #define APP_NUM_CLASSES 0
 #endif
-#define APP_ROW_RLE_MAX (2u * APP_LABELS_W)
-#define APP_TX_PAYLOAD                                                                                                 \
-    (HP_LABELS_HEADER + APP_ROW_RLE_MAX > APP_TX_PAYLOAD_MIN ? HP_LABELS_HEADER + APP_ROW_RLE_MAX : APP_TX_PAYLOAD_MIN)
-#define APP_PROFILE_PER_FRAME ((APP_TX_PAYLOAD - HP_PROFILE_HEADER) / 8u)
-#define APP_CRC_UNORDERED     0xFFFFFFFFu
+#define APP_TX_PAYLOAD APP_TX_PAYLOAD_MIN /* the largest output payload */
+#define APP_IN_BYTES   ((uint32_t)HARD_INPUT_BYTES)
 
 typedef char app_check_payload[(APP_MAX_PAYLOAD <= 0xFFFFu && APP_TX_PAYLOAD <= 0xFFFFu) ? 1 : -1];
 typedef char app_check_rows[(APP_IN_ROWS <= 0xFFFFu && APP_LABELS_H <= 0xFFFFu && APP_LABELS_W <= 0xFFFFu) ? 1 : -1];
 typedef char app_check_bytes[(APP_IN_ROWS * APP_ROW_BYTES == (uint32_t)HARD_INPUT_BYTES) ? 1 : -1];
+typedef char app_check_out[(APP_TX_PAYLOAD >= HP_MIN_OUT_PAYLOAD) ? 1 : -1];
 
 typedef struct
 {
@@ -75,8 +74,11 @@ typedef struct
     uint16_t tx_seq;
     /* input being received */
     uint32_t image;
-    uint32_t rows_received;
-    uint8_t rows_seen[(HARD_INPUT_ROWS + 7) / 8];
+    uint32_t in_bytes;    /* the input's bytes [0, in_bytes) arrived (in order) */
+    uint32_t in_crc;      /* their CRC-32, grown from each frame's CRC */
+    size_t shift_len;     /* the tile data size shift_const is for */
+    uint32_t shift_const; /* hp_crc32_shift_const(shift_len) */
+    uint32_t out_max;     /* payload of the output frames now (the host's RUN / RESULT_REQ) */
     /* last result (the outputs stay in place until the next TILE) */
     int have_result;
     uint32_t run_id;
@@ -84,13 +86,9 @@ typedef struct
     uint64_t layer_counts[HARD_NUM_LAYERS];
     uint64_t layer_start;
 #ifdef HARD_STREAMED
-    uint32_t in_crc;     /* CRC-32 of the rows fed so far */
     uint64_t feed_count; /* time spent running the first layers while rows were fed */
-#else
-    uint32_t in_crc;      /* CRC-32 of rows [0, crc_rows) while they arrive in order */
-    uint32_t crc_rows;    /* APP_CRC_UNORDERED once a tile came out of order */
-    size_t shift_len;     /* the tile data size shift_const is for */
-    uint32_t shift_const; /* hp_crc32_shift_const(shift_len) */
+    uint32_t row_fill;   /* bytes of a row begun in row (frames need not end on a row) */
+    uint8_t row[HARD_INPUT_ROW_BYTES];
 #endif
     union
     { /* a received frame; while results are sent (the request decoded), a LABELS payload */
@@ -160,7 +158,7 @@ static void app_send_error(
     app_send(a, HP_MSG_ERROR, a->tx, n);
 }
 
-static void app_send_ack(app_t *a, const hp_frame_t *f, uint32_t image, uint16_t row_start, uint16_t row_count)
+static void app_send_ack(app_t *a, const hp_frame_t *f, uint32_t image, uint32_t offset, uint32_t length)
 {
     hp_ack_t k;
     uint8_t buf[HP_ACK_SIZE];
@@ -168,8 +166,8 @@ static void app_send_ack(app_t *a, const hp_frame_t *f, uint32_t image, uint16_t
     k.req_type = f->type;
     k.status = 0;
     k.image = image;
-    k.row_start = row_start;
-    k.row_count = row_count;
+    k.offset = offset;
+    k.length = length;
     app_send(a, HP_MSG_ACK, buf, hp_ack_encode(&k, buf, sizeof buf));
 }
 
@@ -209,38 +207,21 @@ static uint32_t app_tensors_crc(int outputs)
 }
 
 #ifdef HARD_NUM_CLASSES
-static inline void app_send_labels(app_t *a, uint32_t first, uint32_t count, size_t size)
-{
-    hp_labels_header(a->io.out, a->result.image, a->result.run_id, (uint16_t)first, (uint16_t)count);
-    app_send(a, HP_MSG_LABELS, a->io.out, size);
-}
-
-/* LABELS frames: whole label rows, run-length coded in place, as many as fit a payload (a row
- * that does not fit is coded again at the start of the next). Returns the frame count. */
+/* LABELS frames: the label map run-length coded in pieces, as many pixels as a payload of
+ * out_max holds (coded once, in place). Returns the frame count. */
 static uint16_t app_send_outputs(app_t *a)
 {
     const uint8_t *labels = hard_model_labels();
+    uint32_t pos = 0, total = APP_LABELS_H * APP_LABELS_W;
     uint16_t frames = 0;
-    uint32_t row, first = 0;
-    size_t size = HP_LABELS_HEADER;
-
-    for (row = 0; row < APP_LABELS_H; row++)
+    while (pos < total)
     {
-        const uint8_t *src = labels + row * APP_LABELS_W;
-        size_t n = hp_rle_encode(src, APP_LABELS_W, a->io.out + size, APP_TX_PAYLOAD - size);
-        if (n == 0)
-        { /* full: send the rows so far; a payload holds any one row (APP_TX_PAYLOAD) */
-            app_send_labels(a, first, row - first, size);
-            frames++;
-            first = row;
-            size = HP_LABELS_HEADER;
-            n = hp_rle_encode(src, APP_LABELS_W, a->io.out + size, APP_TX_PAYLOAD - size);
-        }
-        size += n;
-    }
-    if (row > first)
-    {
-        app_send_labels(a, first, row - first, size);
+        size_t used, size;
+        size = hp_rle_encode_part(labels + pos, total - pos, a->io.out + HP_LABELS_HEADER,
+                                  a->out_max - HP_LABELS_HEADER, &used);
+        hp_labels_header(a->io.out, a->result.image, a->result.run_id, pos);
+        app_send(a, HP_MSG_LABELS, a->io.out, HP_LABELS_HEADER + size);
+        pos += (uint32_t)used;
         frames++;
     }
     return frames;
@@ -258,8 +239,7 @@ static uint16_t app_send_outputs(app_t *a)
         uint32_t offset = 0, size = hard_outputs[i].bytes;
         do
         {
-            uint32_t n =
-                size - offset < APP_TX_PAYLOAD - HP_TENSOR_HEADER ? size - offset : APP_TX_PAYLOAD - HP_TENSOR_HEADER;
+            uint32_t n = size - offset < a->out_max - HP_TENSOR_HEADER ? size - offset : a->out_max - HP_TENSOR_HEADER;
             hp_tensor_header(buf, a->result.image, a->result.run_id, (uint16_t)i, offset);
             hp_writer_begin(&a->writer, HP_MSG_TENSOR, a->tx_seq++, (uint16_t)(HP_TENSOR_HEADER + n));
             hp_writer_write(&a->writer, buf, HP_TENSOR_HEADER);
@@ -284,9 +264,9 @@ static void app_send_result(app_t *a)
     while (layer < (uint32_t)HARD_NUM_LAYERS)
     {
         uint32_t count = (uint32_t)HARD_NUM_LAYERS - layer, i;
-        if (count > APP_PROFILE_PER_FRAME)
+        if (count > (a->out_max - HP_PROFILE_HEADER) / 8u)
         {
-            count = APP_PROFILE_PER_FRAME;
+            count = (a->out_max - HP_PROFILE_HEADER) / 8u;
         }
         hp_profile_header(buf, a->result.image, a->result.run_id, (uint16_t)layer, (uint16_t)count);
         hp_writer_begin(&a->writer, HP_MSG_PROFILE, a->tx_seq++, (uint16_t)(HP_PROFILE_HEADER + 8u * count));
@@ -327,92 +307,114 @@ static void app_hook(void *ctx, int layer, int end)
 }
 
 #ifdef HARD_STREAMED
-/* The streamed input: rows go to the model in order as they arrive (its first layers run band by
- * band meanwhile, counted in the layer times and the run's total); a tile fed already is only
- * acknowledged again (its ACK was lost), rows after a gap are refused. Row 0 of a new image, or of
- * an image whose RUN failed, starts the stream again. */
-static int app_take_rows(app_t *a, const hp_frame_t *f, const hp_tile_t *t)
+/* A new input: the streamed model starts again (its first layers run band by band as rows come,
+ * counted in the layer times and the run's total). */
+static void app_input_begin(app_t *a)
+{
+    a->feed_count = 0;
+    a->row_fill = 0;
+    memset(a->layer_counts, 0, sizeof a->layer_counts);
+    hard_model_stream_begin();
+    bsp_stack_paint();
+}
+
+/* n more bytes of the input into the model, whole rows at a time (a row split between frames
+ * waits in a->row). Returns hard_model_feed_rows's code. */
+static int app_input_put(app_t *a, const uint8_t *p, uint32_t n)
 {
     hard_profile_t prof;
+    uint64_t t0 = bsp_timer_read();
+    int rc = 0;
+    prof.hook = app_hook;
+    prof.ctx = a;
+    if (a->row_fill != 0u)
+    {
+        uint32_t k = APP_ROW_BYTES - a->row_fill < n ? APP_ROW_BYTES - a->row_fill : n;
+        memcpy(a->row + a->row_fill, p, k);
+        a->row_fill += k;
+        p += k;
+        n -= k;
+        if (a->row_fill == APP_ROW_BYTES)
+        {
+            a->row_fill = 0;
+            rc = hard_model_feed_rows(a->row, 1, &prof);
+        }
+    }
+    if (rc == 0 && n >= APP_ROW_BYTES)
+    {
+        rc = hard_model_feed_rows(p, (int)(n / APP_ROW_BYTES), &prof);
+        p += n - n % APP_ROW_BYTES;
+        n %= APP_ROW_BYTES;
+    }
+    if (rc == 0 && n != 0u)
+    {
+        memcpy(a->row, p, n);
+        a->row_fill = n;
+    }
+    a->feed_count += bsp_timer_read() - t0;
+    return rc;
+}
+#else
+static void app_input_begin(app_t *a)
+{
+    (void)a;
+}
+
+static int app_input_put(app_t *a, const uint8_t *p, uint32_t n)
+{
+    app_input_write(a->in_bytes, p, n);
+    return 0;
+}
+#endif
+
+/* A tile's bytes that extend the input received so far (bytes had already are only acknowledged
+ * again: their ACK was lost); a tile past them is refused with their count, the host goes back.
+ * Offset 0 of a new image, or of an image whose RUN failed, starts the input again. */
+static int app_take_bytes(app_t *a, const hp_frame_t *f, const hp_tile_t *t)
+{
     uint32_t skip, n;
-    uint64_t t0;
     int rc;
-    if (t->image != a->image || a->rows_received == 0)
+    if (t->image != a->image || a->in_bytes == 0u)
     {
         a->image = t->image;
-        a->rows_received = 0;
+        a->in_bytes = 0;
         a->in_crc = 0;
-        a->feed_count = 0;
-        memset(a->layer_counts, 0, sizeof a->layer_counts);
-        hard_model_stream_begin();
-        bsp_stack_paint();
+        app_input_begin(a);
     }
-    if (t->row_start > a->rows_received)
+    if (t->offset > a->in_bytes)
     {
-        app_send_error(a, HP_E_BAD_TILE, f->seq, f->type, t->image, t->row_start, "rows out of order (streamed input)");
+        app_send_error(a, HP_E_TILE_GAP, f->seq, f->type, t->image, a->in_bytes, "tile past the bytes received");
         return -1;
     }
-    skip = a->rows_received - t->row_start;
-    if (skip >= t->row_count)
+    skip = a->in_bytes - t->offset;
+    if (skip >= t->data_len)
     {
         return 0;
     }
-    n = t->row_count - skip;
-    a->in_crc = hp_crc32(a->in_crc, t->data + (size_t)skip * APP_ROW_BYTES, (size_t)n * APP_ROW_BYTES);
-    prof.hook = app_hook;
-    prof.ctx = a;
-    t0 = bsp_timer_read();
-    rc = hard_model_feed_rows(t->data + (size_t)skip * APP_ROW_BYTES, (int)n, &prof);
-    a->feed_count += bsp_timer_read() - t0;
-    a->rows_received += n;
-    if (rc != 0)
-    {
-        a->rows_received = 0;
-        app_send_error(a, HP_E_MODEL_FAILED, f->seq, f->type, t->image, (uint32_t)rc, "model run failed");
-        return -1;
-    }
-    return 0;
-}
-#else
-/* Rows in any order, each once; the input is whole in the arena before RUN. */
-static int app_take_rows(app_t *a, const hp_frame_t *f, const hp_tile_t *t)
-{
-    uint32_t r;
-    if (t->image != a->image || a->rows_received == 0)
-    {
-        a->image = t->image;
-        a->rows_received = 0;
-        a->in_crc = 0;
-        a->crc_rows = 0;
-        memset(a->rows_seen, 0, sizeof a->rows_seen);
-    }
-    app_input_write((uint32_t)t->row_start * APP_ROW_BYTES, t->data, t->data_len);
-    if (t->row_start == a->crc_rows)
-    { /* in order: the input's CRC grows from the frame's CRC, without another pass over the rows */
+    n = (uint32_t)t->data_len - skip;
+    if (skip == 0u)
+    { /* the input's CRC grows from the frame's CRC, without another pass over the bytes */
         if (a->shift_len != t->data_len)
         {
             a->shift_len = t->data_len;
             a->shift_const = hp_crc32_shift_const(t->data_len);
         }
         a->in_crc = hp_frame_payload_crc(f, HP_TILE_HEADER, a->in_crc, a->shift_const);
-        a->crc_rows += t->row_count;
     }
     else
     {
-        a->crc_rows = APP_CRC_UNORDERED; /* RUN checks the input buffer instead */
+        a->in_crc = hp_crc32(a->in_crc, t->data + skip, n);
     }
-    for (r = t->row_start; r < (uint32_t)t->row_start + t->row_count; r++)
+    rc = app_input_put(a, t->data + skip, n);
+    if (rc != 0)
     {
-        uint8_t bit = (uint8_t)(1u << (r & 7u));
-        if (!(a->rows_seen[r >> 3] & bit))
-        {
-            a->rows_seen[r >> 3] |= bit;
-            a->rows_received++;
-        }
+        a->in_bytes = 0;
+        app_send_error(a, HP_E_MODEL_FAILED, f->seq, f->type, t->image, (uint32_t)rc, "model run failed");
+        return -1;
     }
+    a->in_bytes += n;
     return 0;
 }
-#endif
 
 static void app_on_tile(app_t *a, const hp_frame_t *f)
 {
@@ -422,29 +424,36 @@ static void app_on_tile(app_t *a, const hp_frame_t *f)
         app_send_error(a, HP_E_BAD_PAYLOAD, f->seq, f->type, 0, f->len, "tile too short");
         return;
     }
-    if (t.row_count == 0 || (uint32_t)t.row_start + t.row_count > APP_IN_ROWS ||
-        t.data_len != (size_t)t.row_count * APP_ROW_BYTES)
+    if (t.data_len == 0u || t.offset > APP_IN_BYTES || t.data_len > APP_IN_BYTES - t.offset)
     {
-        app_send_error(a, HP_E_BAD_TILE, f->seq, f->type, t.image, t.row_start, "bad tile rows/size");
+        app_send_error(a, HP_E_BAD_TILE, f->seq, f->type, t.image, t.offset, "tile bytes out of the input");
         return;
     }
     a->have_result = 0; /* the outputs may share memory with the input */
-    if (app_take_rows(a, f, &t) != 0)
+    if (app_take_bytes(a, f, &t) != 0)
     {
         return;
     }
-    app_send_ack(a, f, t.image, t.row_start, t.row_count);
+    app_send_ack(a, f, t.image, t.offset, (uint32_t)t.data_len);
 }
 
 #ifdef HARD_STREAMED
-#define APP_INPUT_CRC(a)      ((a)->in_crc)
 #define APP_FEED_COUNT(a)     ((a)->feed_count)
-#define APP_STREAM_RESTART(a) ((a)->rows_received = 0) /* the host sends the image again */
+#define APP_STREAM_RESTART(a) ((a)->in_bytes = 0) /* the host sends the image again */
 #else
-#define APP_INPUT_CRC(a)      ((a)->crc_rows == APP_IN_ROWS ? (a)->in_crc : app_tensors_crc(0))
 #define APP_FEED_COUNT(a)     0u
 #define APP_STREAM_RESTART(a) ((void)(a))
 #endif
+
+/* The output frames' payload the host asks for: 0 or more than the device's is the device's. */
+static inline uint32_t app_out_payload(uint16_t max_out)
+{
+    if (max_out == 0u || max_out > APP_TX_PAYLOAD)
+    {
+        return APP_TX_PAYLOAD;
+    }
+    return max_out < HP_MIN_OUT_PAYLOAD ? HP_MIN_OUT_PAYLOAD : max_out;
+}
 
 static void app_on_run(app_t *a, const hp_frame_t *f)
 {
@@ -458,20 +467,21 @@ static void app_on_run(app_t *a, const hp_frame_t *f)
         app_send_error(a, HP_E_BAD_PAYLOAD, f->seq, f->type, 0, f->len, "bad RUN size");
         return;
     }
+    a->out_max = app_out_payload(m.max_out);
     if (a->have_result && a->result.image == m.image && a->result.input_crc32 == m.input_crc32)
     {
         app_send_ack(a, f, m.image, 0, 0); /* a repeated RUN: same answer, no second run */
         app_send_result(a);
         return;
     }
-    if (m.image != a->image || a->rows_received != APP_IN_ROWS)
+    if (m.image != a->image || a->in_bytes != APP_IN_BYTES)
     {
-        app_send_error(a, HP_E_INCOMPLETE_INPUT, f->seq, f->type, m.image, m.image == a->image ? a->rows_received : 0u,
-                       "input rows missing");
+        app_send_error(a, HP_E_INCOMPLETE_INPUT, f->seq, f->type, m.image, m.image == a->image ? a->in_bytes : 0u,
+                       "input bytes missing");
         APP_STREAM_RESTART(a);
         return;
     }
-    crc = APP_INPUT_CRC(a);
+    crc = a->in_crc;
     if (crc != m.input_crc32)
     {
         app_send_error(a, HP_E_INPUT_CRC, f->seq, f->type, m.image, crc, "input CRC mismatch");
@@ -482,7 +492,7 @@ static void app_on_run(app_t *a, const hp_frame_t *f)
 
     prof.hook = app_hook;
     prof.ctx = a;
-    a->rows_received = 0; /* the run may overwrite the input */
+    a->in_bytes = 0; /* the run may overwrite the input */
 #ifndef HARD_STREAMED
     memset(a->layer_counts, 0, sizeof a->layer_counts);
     bsp_stack_paint();
@@ -518,6 +528,7 @@ static void app_on_run(app_t *a, const hp_frame_t *f)
 static void app_on_frame(app_t *a, const hp_frame_t *f)
 {
     uint32_t image;
+    uint16_t max_out;
     switch (f->type)
     {
         case HP_MSG_HELLO_REQ:
@@ -530,7 +541,7 @@ static void app_on_frame(app_t *a, const hp_frame_t *f)
             app_on_run(a, f);
             break;
         case HP_MSG_RESULT_REQ:
-            if (hp_result_req_decode(f, &image) != 0)
+            if (hp_result_req_decode(f, &image, &max_out) != 0)
             {
                 app_send_error(a, HP_E_BAD_PAYLOAD, f->seq, f->type, 0, f->len, "bad RESULT_REQ size");
             }
@@ -540,6 +551,7 @@ static void app_on_frame(app_t *a, const hp_frame_t *f)
             }
             else
             {
+                a->out_max = app_out_payload(max_out);
                 app_send_result(a);
             }
             break;
@@ -637,6 +649,7 @@ int main(void)
     bsp_stack_paint();
     hp_parser_init(&a->parser, a->io.rx, sizeof a->io.rx);
     hp_writer_init(&a->writer, app_put, a);
+    a->out_max = APP_TX_PAYLOAD;
     app_send_hello(a, 0);
     for (;;)
     {

@@ -602,24 +602,27 @@ static inline const uint8_t *hp_run_end(const uint8_t *p, const uint8_t *lim, ui
     return p;
 }
 
-size_t hp_rle_encode(const uint8_t *src, size_t n, uint8_t *dst, size_t cap)
+size_t hp_rle_encode_part(const uint8_t *src, size_t n, uint8_t *dst, size_t cap, size_t *used)
 {
     const uint8_t *p = src, *end = src + n;
     uint8_t *o = dst, *o_end = dst + (cap & ~(size_t)1u);
-    while (p != end)
+    while (p != end && o != o_end)
     {
         uint8_t v = *p;
         const uint8_t *q = hp_run_end(p + 1, (size_t)(end - p) > 255u ? p + 255 : end, v);
-        if (o == o_end)
-        {
-            return 0;
-        }
         o[0] = (uint8_t)(q - p);
         o[1] = v;
         o += 2;
         p = q;
     }
+    *used = (size_t)(p - src);
     return (size_t)(o - dst);
+}
+
+size_t hp_rle_encode(const uint8_t *src, size_t n, uint8_t *dst, size_t cap)
+{
+    size_t used, size = hp_rle_encode_part(src, n, dst, cap, &used);
+    return used == n ? size : 0u;
 }
 
 long hp_rle_decode(const uint8_t *src, size_t n, uint8_t *dst, size_t cap)

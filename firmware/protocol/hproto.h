@@ -23,7 +23,7 @@
 extern "C" {
 #endif
 
-#define HP_VERSION     2u
+#define HP_VERSION     3u
 #define HP_HEADER_SIZE 6u
 #define HP_CRC_SIZE    4u
 #define HP_OVERHEAD    (HP_HEADER_SIZE + HP_CRC_SIZE)
@@ -32,9 +32,9 @@ extern "C" {
 
 /* ---- message types: host -> device 0x01..0x7F, device -> host 0x81..0xFF ---- */
 #define HP_MSG_HELLO_REQ  0x01u /* empty */
-#define HP_MSG_TILE       0x02u /* u32 image, u16 row_start, u16 row_count, u8 data[rows * row bytes] */
-#define HP_MSG_RUN        0x03u /* u32 image, u32 input_crc32 */
-#define HP_MSG_RESULT_REQ 0x04u /* u32 image: send the last result again */
+#define HP_MSG_TILE       0x02u /* u32 image, u32 byte offset in the input, u8 data[] (any length) */
+#define HP_MSG_RUN        0x03u /* u32 image, u32 input_crc32, u16 max output payload, u16 0 */
+#define HP_MSG_RESULT_REQ 0x04u /* u32 image, u16 max output payload, u16 0: the last result again */
 #define HP_MSG_RESET      0x05u /* empty: reboot the firmware */
 #define HP_MSG_HELLO      0x81u
 #define HP_MSG_ACK        0x82u
@@ -51,14 +51,15 @@ extern "C" {
 #define HP_E_OVERFLOW         4u /* frame longer than the receive buffer */
 #define HP_E_UNKNOWN_TYPE     5u
 #define HP_E_BAD_PAYLOAD      6u  /* payload size wrong for its type */
-#define HP_E_BAD_TILE         7u  /* rows out of range or data size mismatch */
-#define HP_E_INCOMPLETE_INPUT 8u  /* RUN before every row of the image arrived */
+#define HP_E_BAD_TILE         7u  /* bytes out of the input's range */
+#define HP_E_INCOMPLETE_INPUT 8u  /* RUN before every byte of the image arrived */
 #define HP_E_INPUT_CRC        9u  /* RUN's CRC differs from the received input */
 #define HP_E_MODEL_FAILED     10u /* hard_model_run returned non-zero (detail = code) */
 #define HP_E_NO_RESULT        11u /* RESULT_REQ for an image without a stored result */
+#define HP_E_TILE_GAP         12u /* TILE past the bytes received so far (detail = their count) */
 
 /* ---- output kinds reported in HELLO ---- */
-#define HP_OUTPUT_LABELS  0u /* a uint8 label map, as LABELS frames (run-length coded rows) */
+#define HP_OUTPUT_LABELS  0u /* a uint8 label map, as LABELS frames (run-length coded pieces) */
 #define HP_OUTPUT_TENSORS 1u /* every output tensor's raw bytes, as TENSOR frames */
 
 /* ---- timer units reported in HELLO ---- */
@@ -78,9 +79,10 @@ extern "C" {
 
 /* fixed payload sizes */
 #define HP_TILE_HEADER     8u
-#define HP_RUN_SIZE        8u
-#define HP_RESULT_REQ_SIZE 4u
-#define HP_ACK_SIZE        12u
+#define HP_RUN_SIZE        12u
+#define HP_RESULT_REQ_SIZE 8u
+#define HP_ACK_SIZE        16u
+#define HP_MIN_OUT_PAYLOAD 32u /* the smallest output payload a host may ask for */
 #define HP_LABELS_HEADER   12u
 #define HP_PROFILE_HEADER  12u
 #define HP_TENSOR_HEADER   16u
@@ -171,6 +173,9 @@ uint32_t hp_crc32_combine(uint32_t crc1, uint32_t crc2, uint32_t shift_const);
 /* ---- run-length code for label maps: pairs (count 1..255, value) ----
  * Returns bytes written, or 0 when dst is too small (n > 0). Worst case: 2 * n bytes. */
 size_t hp_rle_encode(const uint8_t *src, size_t n, uint8_t *dst, size_t cap);
+/* As many values of src as fit dst in whole pairs: returns the bytes written, *used = the values
+ * they code (a payload-sized piece of a label map). */
+size_t hp_rle_encode_part(const uint8_t *src, size_t n, uint8_t *dst, size_t cap, size_t *used);
 /* Returns decoded bytes, or -1 on a malformed code or when it exceeds cap. */
 long hp_rle_decode(const uint8_t *src, size_t n, uint8_t *dst, size_t cap);
 
