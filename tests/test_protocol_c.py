@@ -69,6 +69,8 @@ class Frame(ctypes.Structure):
         ("seq", ctypes.c_uint16),
         ("len", ctypes.c_uint16),
         ("payload", ctypes.POINTER(ctypes.c_uint8)),
+        ("ext", ctypes.POINTER(ctypes.c_uint8)),
+        ("ext_len", ctypes.c_size_t),
     ]
 
 
@@ -81,6 +83,9 @@ class Parser(ctypes.Structure):
         ("remaining", ctypes.c_uint8),
         ("overflow", ctypes.c_uint8),
         ("bad", ctypes.c_uint8),
+        ("ext", ctypes.c_void_p),
+        ("ext_at", ctypes.c_size_t),
+        ("ext_len", ctypes.c_size_t),
     ]
 
 
@@ -141,6 +146,36 @@ def test_crc_combine_is_zlib(lib, a: bytes, b: bytes) -> None:
     k = lib.hp_crc32_shift_const(len(b))
     assert lib.hp_crc32_combine(P.crc32(a), P.crc32(b), k) == P.crc32(a + b)
     assert lib.hp_crc32_combine(P.crc32(a), P.crc32(a + b), k) == P.crc32(b)  # linear: the inverse too
+
+
+@given(
+    st.binary(min_size=1, max_size=3000), st.integers(0, 0xFFFF), st.integers(0, 1), st.integers(0, 2**32 - 1)
+)
+def test_a_tile_decoded_straight_into_a_sink(lib, data: bytes, seq: int, damage: int, where: int) -> None:
+    late = where % 3 % len(data)
+    """With a sink set once the tile's header is in (what the firmware does for the input buffer),
+    the data is decoded into the sink, not the small frame buffer; the frame's CRC, the tile's
+    decode and the input CRC from the frame CRC are as without it; a damaged frame still fails."""
+    wire = bytearray(P.encode_frame(P.TILE, seq, P.tile_payload(7, 123, data)))
+    if damage:
+        i = 1 + where % (len(wire) - 2)
+        wire[i] = (wire[i] + 1) % 256 or 1  # never a delimiter
+    buf, sink = (ctypes.c_uint8 * 64)(), (ctypes.c_uint8 * len(data))()
+    p, f, rcs = Parser(), Frame(), []
+    lib.hp_parser_init(ctypes.byref(p), buf, ctypes.c_size_t(64))
+    for b in wire:
+        rcs.append(lib.hp_parser_feed(ctypes.byref(p), b, ctypes.byref(f)))
+        if p.len >= P.HEADER_SIZE + P.TILE_HEADER + late and not p.ext_at:  # decoded bytes move
+            assert lib.hp_parser_set_sink(ctypes.byref(p), 14, sink, ctypes.c_size_t(len(data))) == 0
+    if damage:
+        assert 1 not in rcs
+        return
+    assert rcs.count(1) == 1 and bytes(sink) == data and f.ext_len == len(data)
+    t = (ctypes.c_uint8 * 64)()
+    assert lib.hp_tile_decode(ctypes.byref(f), t) == 0
+    assert ctypes.c_void_p.from_buffer(t, 8).value == ctypes.addressof(sink)  # hp_tile_t.data
+    k = lib.hp_crc32_shift_const(len(data))
+    assert lib.hp_frame_payload_crc(ctypes.byref(f), P.TILE_HEADER, 0, k) == P.crc32(data)
 
 
 @given(st.integers(0, 0xFFFF), st.binary(max_size=1200), st.integers(0, 1200), st.binary(max_size=300))
@@ -304,6 +339,7 @@ class Result(ctypes.Structure):
         ("profile_frames", ctypes.c_uint16),
         ("output_crc32", ctypes.c_uint32),
         ("input_crc32", ctypes.c_uint32),
+        ("output_size", ctypes.c_uint32),
     ]
 
 
@@ -377,9 +413,9 @@ def test_device_messages_decode_on_host(lib) -> None:
     )
     assert (got.output_bytes, got.model_hash, got.labels) == (32768, "ab" * 32, True)
     assert got.board == "stm32f746g-disco" and got.build_id == "x" * 32 and got.unit == "instructions"
-    r = Result(7, 3, 0, 2048, 2**40 + 5, 42, 128, 9, 1, 0xCAFEBABE, 0x01020304)
+    r = Result(7, 3, 0, 2048, 2**40 + 5, 42, 128, 9, 1, 0xCAFEBABE, 0x01020304, 4321)
     assert P.decode_message(P.Frame(P.RESULT, 0, _encode(lib, "hp_result_encode", r))) == P.Result(
-        7, 3, 0, 2048, 2**40 + 5, 42, 128, 9, 1, 0xCAFEBABE, 0x01020304
+        7, 3, 0, 2048, 2**40 + 5, 42, 128, 9, 1, 0xCAFEBABE, 0x01020304, 4321
     )
     e = Error(P.E_INPUT_CRC, 77, P.RUN, 7, 0xABCDEF01, b"input CRC mismatch")
     assert P.decode_message(P.Frame(P.ERROR, 0, _encode(lib, "hp_error_encode", e))) == P.DeviceError(
@@ -401,7 +437,11 @@ def test_host_messages_decode_on_device(lib) -> None:
         ]
 
     class Run(ctypes.Structure):
-        _fields_ = [("image", ctypes.c_uint32), ("input_crc32", ctypes.c_uint32), ("max_out", ctypes.c_uint16)]
+        _fields_ = [
+            ("image", ctypes.c_uint32),
+            ("input_crc32", ctypes.c_uint32),
+            ("max_out", ctypes.c_uint16),
+        ]
 
     data = np.arange(2 * 192 + 5, dtype=np.uint8).tobytes()
     frames, _ = c_parse(
@@ -484,7 +524,7 @@ def test_libfuzzer_parser_short_run(tmp_path: Path) -> None:
         P.encode_frame(P.TILE, 1, P.tile_payload(1, 0, bytes(192))),
         P.encode_frame(P.RUN, 2, P.run_payload(1, 5)),
         P.encode_frame(P.HELLO_REQ, 3),
-        P.encode_frame(P.LABELS, 4, P.labels_payload(1, 1, 0, np.zeros(64, np.uint8))),
+        P.encode_frame(P.LABELS, 4, P.labels_payload(1, 1, 0, P.rle_encode(bytes(64)))),
     ]
     for i, s in enumerate(seeds):
         (corpus / f"seed{i}").write_bytes(s)

@@ -101,14 +101,14 @@ def test_reset_command_mid_image_resumes(elf: Path) -> None:
     images = fakemodel.random_images(3, seed=12)
 
     class ResettingLink(Link):
-        """Sends a protocol RESET just before the 3rd tile of image 1."""
+        """Sends a protocol RESET just before the RUN of image 1: its input, sent whole, is lost."""
 
-        tiles = 0
+        runs = 0
 
         def send(self, type_: int, payload: bytes = b"") -> int:
-            if type_ == P.TILE and payload[:4] == (1).to_bytes(4, "little"):
-                self.tiles += 1
-                if self.tiles == 3:
+            if type_ == P.RUN and payload[:4] == (1).to_bytes(4, "little"):
+                self.runs += 1
+                if self.runs == 1:
                     super().send(P.RESET)
             return super().send(type_, payload)
 
@@ -148,9 +148,7 @@ def test_one_error_per_thousand_bytes_shrinks_the_tiles_and_still_finishes_bit_e
             proxy.close()
     _check(results, images)
     s = session.stats
-    print(
-        f"1e-3: {s.resends} resends, smallest tile {s.smallest_tile} B, grew back {s.tile_growths} times"
-    )
+    print(f"1e-3: {s.resends} resends, smallest tile {s.smallest_tile} B, grew back {s.tile_growths} times")
     assert proxy.counts["corrupt"] > 0 and s.resends > 0
     assert MIN_TILE <= s.smallest_tile < 1024 and s.tile_growths > 0
 

@@ -30,6 +30,9 @@
 #ifndef APP_TILE_BYTES
 #define APP_TILE_BYTES 1024u /* input bytes per TILE frame the receive buffer is sized for */
 #endif
+#ifndef APP_DIRECT_BYTES
+#define APP_DIRECT_BYTES 8192u /* input bytes per TILE frame decoded straight into the input */
+#endif
 #ifndef APP_TX_PAYLOAD_MIN
 #define APP_TX_PAYLOAD_MIN 1024u
 #endif
@@ -44,10 +47,15 @@
 #define APP_WORK_END()   ((void)0)
 #endif
 
-#define APP_ROW_BYTES   ((uint32_t)HARD_INPUT_ROW_BYTES)
-#define APP_IN_ROWS     ((uint32_t)HARD_INPUT_ROWS)
+#define APP_ROW_BYTES ((uint32_t)HARD_INPUT_ROW_BYTES)
+#define APP_IN_ROWS   ((uint32_t)HARD_INPUT_ROWS)
+#ifdef HARD_STREAMED /* rows go to the model from the receive buffer */
 #define APP_MAX_PAYLOAD (HP_TILE_HEADER + APP_TILE_BYTES)
-#define APP_RX_CAP      (HP_OVERHEAD + APP_MAX_PAYLOAD)
+#else /* tiles that extend the input are decoded straight into it: no buffer limits them */
+#define APP_MAX_PAYLOAD (HP_TILE_HEADER + (APP_DIRECT_BYTES > APP_TILE_BYTES ? APP_DIRECT_BYTES : APP_TILE_BYTES))
+#endif
+#define APP_RX_CAP  (HP_OVERHEAD + HP_TILE_HEADER + APP_TILE_BYTES)
+#define APP_SINK_AT (HP_HEADER_SIZE + HP_TILE_HEADER) /* a tile's data starts here in its frame */
 #ifdef HARD_NUM_CLASSES /* the graph ends in ARG_MAX: the output is a label map, sent as RLE rows */
 #define APP_OUTPUT_KIND HP_OUTPUT_LABELS
 #define APP_LABELS_H    ((uint32_t)HARD_LABELS_H)
@@ -207,23 +215,41 @@ static uint32_t app_tensors_crc(int outputs)
 }
 
 #ifdef HARD_NUM_CLASSES
-/* LABELS frames: the label map run-length coded in pieces, as many pixels as a payload of
- * out_max holds (coded once, in place). Returns the frame count. */
+/* LABELS frames: the label map's run-length code (over the whole map, coded once, in place) cut
+ * into payloads of out_max: every sending of a run, whatever its frame size, cuts the same byte
+ * stream, so the host puts the pieces of several sendings together. A pair that does not fit a
+ * frame's last byte straddles two frames. Returns the frame count; output_size = the code's bytes. */
 static uint16_t app_send_outputs(app_t *a)
 {
     const uint8_t *labels = hard_model_labels();
-    uint32_t pos = 0, total = APP_LABELS_H * APP_LABELS_W;
+    uint8_t *code = a->io.out + HP_LABELS_HEADER, pair[2];
+    uint32_t pos = 0, total = APP_LABELS_H * APP_LABELS_W, sent = 0, cap = a->out_max - HP_LABELS_HEADER;
+    size_t fill = 0, used;
     uint16_t frames = 0;
-    while (pos < total)
+    int straddle = 0;
+    while (pos < total || fill != 0u)
     {
-        size_t used, size;
-        size = hp_rle_encode_part(labels + pos, total - pos, a->io.out + HP_LABELS_HEADER,
-                                  a->out_max - HP_LABELS_HEADER, &used);
-        hp_labels_header(a->io.out, a->result.image, a->result.run_id, pos);
-        app_send(a, HP_MSG_LABELS, a->io.out, HP_LABELS_HEADER + size);
+        fill += hp_rle_encode_part(labels + pos, total - pos, code + fill, cap - fill, &used);
         pos += (uint32_t)used;
+        if (pos < total && fill + 1u == cap)
+        {
+            (void)hp_rle_encode_part(labels + pos, total - pos, pair, sizeof pair, &used);
+            pos += (uint32_t)used;
+            code[fill++] = pair[0];
+            straddle = 1;
+        }
+        hp_labels_header(a->io.out, a->result.image, a->result.run_id, sent);
+        app_send(a, HP_MSG_LABELS, a->io.out, HP_LABELS_HEADER + fill);
+        sent += (uint32_t)fill;
         frames++;
+        fill = 0;
+        if (straddle)
+        {
+            code[fill++] = pair[1];
+            straddle = 0;
+        }
     }
+    a->result.output_size = sent;
     return frames;
 }
 #else
@@ -249,6 +275,7 @@ static uint16_t app_send_outputs(app_t *a)
             frames++;
         } while (offset < size);
     }
+    a->result.output_size = (uint32_t)HARD_OUTPUT_BYTES;
     return frames;
 }
 #endif
@@ -405,7 +432,7 @@ static int app_take_bytes(app_t *a, const hp_frame_t *f, const hp_tile_t *t)
     {
         a->in_crc = hp_crc32(a->in_crc, t->data + skip, n);
     }
-    rc = app_input_put(a, t->data + skip, n);
+    rc = f->ext_len != 0u ? 0 : app_input_put(a, t->data + skip, n); /* a sink put it in place */
     if (rc != 0)
     {
         a->in_bytes = 0;
@@ -628,17 +655,77 @@ static inline uint8_t *app_read_data(uint8_t *p, size_t n, int *last)
     return p;
 }
 
-/* The rest of the current COBS block straight into the frame buffer, the parser's state kept in
- * registers (a 0x00 or silence ends it early). Returns the last getc result: > 0 when the block
- * was read whole. */
-static int app_read_block(hp_parser_t *p)
+#ifndef HARD_STREAMED
+/* Once a tile's header is in, its data goes straight into the input buffer when it extends the
+ * bytes received (or starts an input: offset 0) within one input tensor: no copy follows, and
+ * the tile's size is not bound by the receive buffer. A damaged frame written there costs
+ * nothing: those bytes were not received yet (offset 0 forgets the input so far first). Other
+ * frames go to the receive buffer. */
+static void app_choose_sink(app_t *a)
 {
-    uint8_t *dst = p->buf + p->len;
-    size_t n = p->cap - p->len < p->remaining ? p->cap - p->len : p->remaining;
-    int c;
+    hp_parser_t *p = &a->parser;
+    const uint8_t *h = p->buf;
+    uint32_t image, offset, n, base = 0;
+    int i;
+    if (h[0] != HP_VERSION || h[1] != HP_MSG_TILE || hp_get_u16(h + 4) <= HP_TILE_HEADER)
+    {
+        (void)hp_parser_set_sink(p, APP_SINK_AT, NULL, 0);
+        return;
+    }
+    image = hp_get_u32(h + HP_HEADER_SIZE);
+    offset = hp_get_u32(h + HP_HEADER_SIZE + 4);
+    n = hp_get_u16(h + 4) - HP_TILE_HEADER;
+    for (i = 0; i < HARD_NUM_INPUTS && (offset == 0u || (image == a->image && offset == a->in_bytes)); i++)
+    {
+        uint32_t size = hard_inputs[i].bytes;
+        if (offset - base < size && n <= size - (offset - base))
+        {
+            uint8_t *dst = (uint8_t *)hard_model_input(i) + (offset - base);
+            if (hp_parser_set_sink(p, APP_SINK_AT, dst, n) == 0 && offset == 0u)
+            {
+                a->image = image;
+                a->in_bytes = 0;
+            }
+            a->have_result = 0; /* the outputs may share memory with the input */
+            return;
+        }
+        base += size;
+    }
+    (void)hp_parser_set_sink(p, APP_SINK_AT, NULL, 0);
+}
+#define APP_CHOOSE_SINK(a)                                                                                             \
+    do                                                                                                                 \
+    {                                                                                                                  \
+        if ((a)->parser.ext_at == 0u && (a)->parser.len >= APP_SINK_AT)                                                \
+        {                                                                                                              \
+            app_choose_sink(a);                                                                                        \
+        }                                                                                                              \
+    } while (0)
+#else
+#define APP_CHOOSE_SINK(a) ((void)(a))
+#endif
+
+/* The rest of the current COBS block straight to where the parser puts it (the frame buffer, or a
+ * tile's sink), the parser's state kept in registers (a 0x00 or silence ends it early); a tile's
+ * header is read first on its own, to choose its sink. Returns the last getc result: > 0 when the
+ * bytes asked for were read whole. */
+static int app_read_block(app_t *a)
+{
+    hp_parser_t *p = &a->parser;
+    size_t room, n = p->remaining;
+    uint8_t *dst;
+    int c = 1;
+    APP_CHOOSE_SINK(a);
+    if (p->len < APP_SINK_AT && p->len + n > APP_SINK_AT)
+    {
+        n = APP_SINK_AT - p->len;
+    }
+    dst = hp_parser_dst(p, &room);
+    n = n < room ? n : room; /* room 0: the next byte, fed, marks the frame too long */
     n = (size_t)(app_read_data(dst, n, &c) - dst);
     p->len += n;
     p->remaining = (uint8_t)(p->remaining - n);
+    APP_CHOOSE_SINK(a);
     return c;
 }
 
@@ -665,7 +752,7 @@ int main(void)
         rc = hp_parser_feed_inline(&a->parser, (uint8_t)c, &f);
         if (rc == HP_NONE && a->parser.remaining != 0u && (a->parser.overflow | a->parser.bad) == 0u)
         {
-            c = app_read_block(&a->parser);
+            c = app_read_block(a);
             if (c < 0)
             {
                 hp_parser_reset(&a->parser); /* silence: forget the partial frame */

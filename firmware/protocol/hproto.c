@@ -382,13 +382,35 @@ void hp_parser_reset(hp_parser_t *p)
     p->remaining = 0;
     p->overflow = 0;
     p->bad = 0;
+    p->ext = NULL;
+    p->ext_at = 0;
+    p->ext_len = 0;
+}
+
+int hp_parser_set_sink(hp_parser_t *p, size_t at, uint8_t *dst, size_t n)
+{
+    if (p->ext_at != 0u || at < HP_HEADER_SIZE || at > p->len || (dst != NULL && p->len - at > n))
+    {
+        return -1;
+    }
+    if (dst != NULL)
+    {
+        memcpy(dst, p->buf + at, p->len - at);
+        p->ext = dst;
+        p->ext_len = n;
+    }
+    p->ext_at = at;
+    return 0;
 }
 
 static inline void hp_parser_append(hp_parser_t *p, uint8_t b)
 {
-    if (p->len < p->cap)
+    size_t room;
+    uint8_t *dst = hp_parser_dst(p, &room);
+    if (room != 0u)
     {
-        p->buf[p->len++] = b;
+        *dst = b;
+        p->len++;
     }
     else
     {
@@ -396,11 +418,27 @@ static inline void hp_parser_append(hp_parser_t *p, uint8_t b)
     }
 }
 
+/* The frame's CRC over its bytes before the trailer, wherever they were put; the trailer. */
+static uint32_t hp_parser_crc(const hp_parser_t *p, size_t n, const uint8_t **trailer)
+{
+    uint32_t crc;
+    if (p->ext_len == 0u)
+    {
+        *trailer = p->buf + n - HP_CRC_SIZE;
+        return hp_crc32(0, p->buf, n - HP_CRC_SIZE);
+    }
+    *trailer = p->buf + n - p->ext_len - HP_CRC_SIZE;
+    crc = hp_crc32(0, p->buf, p->ext_at);
+    crc = hp_crc32(crc, p->ext, p->ext_len);
+    return hp_crc32(crc, p->buf + p->ext_at, n - HP_CRC_SIZE - p->ext_len - p->ext_at);
+}
+
 static int hp_parser_finish(hp_parser_t *p, hp_frame_t *out)
 {
     size_t n = p->len;
     uint16_t len;
     uint32_t crc;
+    const uint8_t *trailer;
     if (p->overflow)
     {
         return HP_ERR_OVERFLOW;
@@ -418,12 +456,13 @@ static int hp_parser_finish(hp_parser_t *p, hp_frame_t *out)
         return HP_ERR_SHORT;
     }
     len = hp_get_u16(p->buf + 4);
-    if ((size_t)len + HP_OVERHEAD != n)
+    if ((size_t)len + HP_OVERHEAD != n ||
+        (p->ext_len != 0u && (p->ext_at < HP_HEADER_SIZE || p->ext_at + p->ext_len > n - HP_CRC_SIZE)))
     {
         return HP_ERR_LENGTH;
     }
-    crc = hp_crc32(0, p->buf, n - HP_CRC_SIZE);
-    if (crc != hp_get_u32(p->buf + n - HP_CRC_SIZE))
+    crc = hp_parser_crc(p, n, &trailer);
+    if (crc != hp_get_u32(trailer))
     {
         return HP_ERR_CRC;
     }
@@ -436,6 +475,8 @@ static int hp_parser_finish(hp_parser_t *p, hp_frame_t *out)
     out->seq = hp_get_u16(p->buf + 2);
     out->len = len;
     out->payload = p->buf + HP_HEADER_SIZE;
+    out->ext = p->ext;
+    out->ext_len = p->ext_len;
     return HP_FRAME;
 }
 
@@ -472,7 +513,7 @@ int hp_parser_feed(hp_parser_t *p, uint8_t byte, hp_frame_t *out)
 uint32_t hp_frame_payload_crc(const hp_frame_t *f, size_t skip, uint32_t crc, uint32_t shift_const)
 { /* CRC(frame) = K*CRC(head) ^ CRC(data), so K*crc ^ CRC(data) = CRC(frame) ^ K*(crc ^ CRC(head)) */
     uint32_t head = hp_crc32(0, f->payload - HP_HEADER_SIZE, HP_HEADER_SIZE + skip);
-    return hp_get_u32(f->payload + f->len) ^ hp_crc32_mulmod(shift_const, crc ^ head);
+    return hp_get_u32(f->payload + f->len - f->ext_len) ^ hp_crc32_mulmod(shift_const, crc ^ head);
 }
 
 /* ------------------------------------------------------------------ writer */

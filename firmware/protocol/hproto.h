@@ -59,7 +59,7 @@ extern "C" {
 #define HP_E_TILE_GAP         12u /* TILE past the bytes received so far (detail = their count) */
 
 /* ---- output kinds reported in HELLO ---- */
-#define HP_OUTPUT_LABELS  0u /* a uint8 label map, as LABELS frames (run-length coded pieces) */
+#define HP_OUTPUT_LABELS  0u /* a uint8 label map, run-length coded, in LABELS frames */
 #define HP_OUTPUT_TENSORS 1u /* every output tensor's raw bytes, as TENSOR frames */
 
 /* ---- timer units reported in HELLO ---- */
@@ -86,7 +86,7 @@ extern "C" {
 #define HP_LABELS_HEADER   12u
 #define HP_PROFILE_HEADER  12u
 #define HP_TENSOR_HEADER   16u
-#define HP_RESULT_SIZE     40u
+#define HP_RESULT_SIZE     44u
 #define HP_ERROR_HEADER    16u
 #define HP_ERROR_TEXT_MAX  64u
 #define HP_HELLO_FIXED     108u
@@ -100,6 +100,8 @@ typedef struct
     uint16_t seq;
     uint16_t len;
     const uint8_t *payload; /* points into the parser's buffer; valid until the next feed */
+    const uint8_t *ext;     /* payload bytes [len - ext_len, len) are here, not in payload */
+    size_t ext_len;         /* 0: the whole payload is at payload */
 } hp_frame_t;
 
 typedef struct
@@ -111,23 +113,46 @@ typedef struct
     uint8_t remaining; /* data bytes left in the current block */
     uint8_t overflow;  /* 1 while skipping an oversized frame */
     uint8_t bad;       /* 1 while skipping a malformed frame */
+    /* A sink (hp_parser_set_sink): decoded bytes [ext_at, ext_at + ext_len) of this frame go to
+     * ext, not buf (an input tile straight into the model's input buffer); the rest to buf. */
+    uint8_t *ext;
+    size_t ext_at, ext_len;
 } hp_parser_t;
 
 void hp_parser_init(hp_parser_t *p, uint8_t *buf, size_t cap);
 void hp_parser_reset(hp_parser_t *p);
+/* Put the frame's decoded bytes [at, at + n) at dst (those decoded already are moved there): the
+ * frame's CRC still covers them; a frame that fails it leaves them written and is reported as
+ * before. dst NULL: none (ext_at != 0 then says the frame's sink was decided). Returns 0, or -1
+ * (nothing changed) when a sink is set already, at is out of [HP_HEADER_SIZE, p->len] or more
+ * than n bytes are past at. Forgotten at the frame's end. */
+int hp_parser_set_sink(hp_parser_t *p, size_t at, uint8_t *dst, size_t n);
+/* Where the next decoded byte goes and how many may follow it there (0: buf is full). */
+static inline uint8_t *hp_parser_dst(const hp_parser_t *p, size_t *room)
+{
+    size_t i = p->len;
+    if (i - p->ext_at < p->ext_len)
+    {
+        *room = p->ext_len - (i - p->ext_at);
+        return p->ext + (i - p->ext_at);
+    }
+    i = i < p->ext_at ? i : i - p->ext_len;
+    *room = i < p->cap ? p->cap - i : 0u;
+    return p->buf + i;
+}
 /* Feed one received byte. Returns HP_NONE, HP_FRAME (then *out is filled) or an HP_ERR_*. */
 int hp_parser_feed(hp_parser_t *p, uint8_t byte, hp_frame_t *out);
 
 /* The CRC-32 of some bytes (whose CRC-32 is crc; 0 for none) followed by payload[skip:len) of a
  * frame the parser returned, from the frame's checked CRC without a pass over the payload;
- * shift_const = hp_crc32_shift_const(len - skip). */
+ * shift_const = hp_crc32_shift_const(len - skip); skip <= len - ext_len. */
 uint32_t hp_frame_payload_crc(const hp_frame_t *f, size_t skip, uint32_t crc, uint32_t shift_const);
 
 /* The same, with the common case (a data byte inside a COBS block of a frame that fits) inline:
  * a call per received byte costs more than storing it. */
 static inline int hp_parser_feed_inline(hp_parser_t *p, uint8_t byte, hp_frame_t *out)
 {
-    if (byte != 0u && p->remaining != 0u && p->len < p->cap && (p->overflow | p->bad) == 0u)
+    if (byte != 0u && p->remaining != 0u && p->len < p->cap && (p->overflow | p->bad) == 0u && p->ext_len == 0u)
     {
         p->buf[p->len++] = byte;
         p->remaining--;

@@ -86,6 +86,7 @@ size_t hp_result_encode(const hp_result_t *m, uint8_t *out, size_t cap)
     hp_put_u16(out + 30, m->profile_frames);
     hp_put_u32(out + 32, m->output_crc32);
     hp_put_u32(out + 36, m->input_crc32);
+    hp_put_u32(out + 40, m->output_size);
     return HP_RESULT_SIZE;
 }
 
@@ -161,13 +162,13 @@ void hp_profile_header(
 
 int hp_tile_decode(const hp_frame_t *f, hp_tile_t *m)
 {
-    if (f->len < HP_TILE_HEADER)
+    if (f->len < HP_TILE_HEADER || (f->ext_len != 0u && f->len - f->ext_len != HP_TILE_HEADER))
     {
         return -1;
     }
     m->image = hp_get_u32(f->payload);
     m->offset = hp_get_u32(f->payload + 4);
-    m->data = f->payload + HP_TILE_HEADER;
+    m->data = f->ext_len != 0u ? f->ext : f->payload + HP_TILE_HEADER;
     m->data_len = (size_t)f->len - HP_TILE_HEADER;
     return 0;
 }
@@ -228,5 +229,6 @@ int hp_result_decode(const hp_frame_t *f, hp_result_t *m)
     m->profile_frames = hp_get_u16(p + 30);
     m->output_crc32 = hp_get_u32(p + 32);
     m->input_crc32 = hp_get_u32(p + 36);
+    m->output_size = hp_get_u32(p + 40);
     return 0;
 }

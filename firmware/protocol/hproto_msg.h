@@ -14,19 +14,23 @@
  *   TILE frames of any size up to max_payload, each at a byte offset, in order.
  * ACK     [0] u16 req_seq [2] u8 req_type [3] u8 status [4] u32 image [8] u32 offset
  *         [12] u32 length (a TILE's bytes; 0, 0 for RUN)
- * LABELS  [0] u32 image [4] u32 run_id [8] u32 offset (pixels into the label map) [12] RLE
- *         pairs: a piece of the label map, as many pixels as the payload holds
+ * LABELS  [0] u32 image [4] u32 run_id [8] u32 offset [12] bytes [offset, offset + n) of the
+ *         label map's run-length code (pairs (count 1..255, value) over the whole map, row after
+ *         row; a pair may straddle two frames): any frame size, the pieces of every sending of
+ *         one run fit together
  * TENSOR  [0] u32 image [4] u32 run_id [8] u16 tensor [10] u16 0 [12] u32 byte offset [16] data:
  *         a piece of output tensor `tensor`'s raw bytes
  * PROFILE [0] u32 image [4] u32 run_id [8] u16 first_layer [10] u16 count [12] u64 counts[count]
  * RESULT  [0] u32 image [4] u32 run_id [8] i32 status [12] u32 stack_high_water [16] u64 total
  *         [24] u16 num_layers [26] u16 rows (label rows; 0 for tensors) [28] u16 output_frames
  *         [30] u16 profile_frames [32] u32 output_crc32 (of the label map, or of every output
- *         tensor's bytes in order) [36] u32 input_crc32
+ *         tensor's bytes in order) [36] u32 input_crc32 [40] u32 output_size (bytes of the
+ *         label map's run-length code, or of the output tensors)
  * ERROR   [0] u16 code [2] u16 req_seq [4] u8 req_type [5] u8 0 [6] u16 0 [8] u32 image
  *         [12] u32 detail [16] char text[] (not NUL-terminated, <= HP_ERROR_TEXT_MAX)
  * TILE    [0] u32 image [4] u32 offset [8] data: the input's bytes [offset, offset + n); the
- *         device takes them at or before the bytes it has (a gap: ERROR TILE_GAP)
+ *         device takes them at or before the bytes it has (a gap: ERROR TILE_GAP). The data may
+ *         have been put straight into the input buffer (a parser sink): then it is at ext.
  * RUN     [0] u32 image [4] u32 input_crc32 (CRC-32 of the whole input) [8] u16 max_out
  *         [10] u16 0: the largest payload of the output frames (0: the device's own;
  *         at least HP_MIN_OUT_PAYLOAD) — short frames survive a noisy line
@@ -79,6 +83,7 @@ typedef struct
     uint64_t total;
     uint16_t num_layers, rows, output_frames, profile_frames;
     uint32_t output_crc32, input_crc32;
+    uint32_t output_size;
 } hp_result_t;
 
 typedef struct

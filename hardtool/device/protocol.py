@@ -65,7 +65,7 @@ UNIT_NAMES = {0: "cycles", 1: "instructions", 2: "ns"}
 
 TILE_HEADER, RUN_SIZE, RESULT_REQ_SIZE, ACK_SIZE = 8, 12, 8, 16
 MIN_OUT_PAYLOAD = 32  # the smallest output payload a host may ask for (RUN, RESULT_REQ)
-LABELS_HEADER, PROFILE_HEADER, RESULT_SIZE, ERROR_HEADER, TENSOR_HEADER = 12, 12, 40, 16, 16
+LABELS_HEADER, PROFILE_HEADER, RESULT_SIZE, ERROR_HEADER, TENSOR_HEADER = 12, 12, 44, 16, 16
 HELLO_FIXED, HELLO_STR_MAX, ERROR_TEXT_MAX = 108, 32, 64
 
 
@@ -301,8 +301,8 @@ class Ack:
 class Labels:
     image: int
     run_id: int
-    offset: int  # pixels into the label map
-    rle: bytes
+    offset: int  # bytes into the run-length code of the whole label map
+    rle: bytes  # a piece of that code (a pair may straddle two pieces)
 
 
 @dataclass(frozen=True)
@@ -335,6 +335,7 @@ class Result:
     profile_frames: int
     output_crc32: int  # of the label map, or of every output tensor's bytes in order
     input_crc32: int
+    output_size: int = 0  # bytes of the label map's run-length code, or of the output tensors
 
 
 @dataclass(frozen=True)
@@ -372,7 +373,7 @@ _TENSOR = struct.Struct("<IIHxxI")
 _ACK = struct.Struct("<HBBIII")
 _LABELS = struct.Struct("<III")
 _PROFILE = struct.Struct("<IIHH")
-_RESULT = struct.Struct("<IIiIQHHHHII")
+_RESULT = struct.Struct("<IIiIQHHHHIII")
 _ERROR = struct.Struct("<HHBxxxII")
 _TILE = struct.Struct("<II")
 _RUN = struct.Struct("<IIHxx")
@@ -482,8 +483,9 @@ def ack_payload(a: Ack) -> bytes:
     return _ACK.pack(a.req_seq, a.req_type, a.status, a.image, a.offset, a.length)
 
 
-def labels_payload(image: int, run_id: int, offset: int, pixels: np.ndarray | bytes) -> bytes:
-    return _LABELS.pack(image, run_id, offset) + rle_encode(pixels)
+def labels_payload(image: int, run_id: int, offset: int, code: bytes) -> bytes:
+    """A LABELS piece: bytes ``offset``.. of the label map's run-length code (rle_encode)."""
+    return _LABELS.pack(image, run_id, offset) + bytes(code)
 
 
 def tensor_payload(image: int, run_id: int, tensor: int, offset: int, data: bytes) -> bytes:

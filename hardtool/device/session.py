@@ -298,11 +298,12 @@ class BenchSession:
 
     def _collect(self, tag: int) -> DeviceResult | None:
         """Gather the output pieces, PROFILE and RESULT; ask again (RESULT_REQ) for anything lost,
-        with output frames half as long each time (a short frame is damaged less often). The
-        pieces of one run (same run_id) are the same whichever attempt delivered them, so they are
-        kept across attempts and put together from any mix of sizes."""
+        with output frames half as long each time (a short frame is damaged less often). Every
+        sending of one run (same run_id) cuts the same streams (the label map's code, each output
+        tensor, the layer counts) at byte or layer offsets, so the pieces of all attempts, of
+        whatever size, are kept and put together."""
         first_deadline = time.monotonic() + self.run_timeout
-        pieces: dict[int, dict] = {}  # run_id -> {(stream, start): {end: data}}
+        pieces: dict[int, dict] = {}  # run_id -> {stream: {start: data}}
         for attempt in range(self.retries):
             deadline = first_deadline if attempt == 0 else time.monotonic() + self.timeout
             result = self._gather(tag, deadline, pieces)
@@ -331,10 +332,12 @@ class BenchSession:
                 raise _Retry()
             if isinstance(msg, P.DeviceError) and msg.code == P.E_MODEL_FAILED:
                 raise HardtoolError(f"image {tag}: hard_model_run failed on the device (code {msg.detail})")
-            piece = _piece(msg, self.hello_info)
+            piece = _piece(msg)
             if piece is not None:
-                key, end, data = piece
-                pieces.setdefault(msg.run_id, {}).setdefault(key, {})[end] = data
+                stream, start, data = piece
+                got = pieces.setdefault(msg.run_id, {}).setdefault(stream, {})
+                if len(data) > len(got.get(start, ())):
+                    got[start] = data
                 self.out_largest = max(self.out_largest, len(frame.payload))
                 # the run is over once its output flows: a lost RESULT costs one timeout
                 deadline = time.monotonic() + self.timeout
@@ -357,12 +360,19 @@ class BenchSession:
         """The full result if every piece arrived and the output CRC matches, else None."""
         if r.num_layers != h.num_layers or (h.labels and r.rows != h.labels_h):
             return None
-        streams = [0] if h.labels else list(range(h.num_outputs))
-        outs = [b"".join(_chain(pieces, s)) for s in streams]
-        size = h.labels_h * h.labels_w if h.labels else h.output_bytes
+        if h.labels:
+            code = _cover(pieces.get(0, {}), b"")
+            size = h.labels_h * h.labels_w
+            try:
+                outs = [P.rle_decode(code, limit=size)] if len(code) == r.output_size else []
+            except P.ProtocolError:
+                return None
+        else:
+            outs = [_cover(pieces.get(t, {}), b"") for t in range(h.num_outputs)]
+            size = h.output_bytes
         if sum(map(len, outs)) != size or P.crc32(b"".join(outs)) != r.output_crc32:
             return None
-        counts = [c for p in _chain(pieces, PROFILE_STREAM) for c in p]
+        counts = list(_cover(pieces.get(PROFILE_STREAM, {}), ()))
         if len(counts) != r.num_layers:
             return None
         lab = np.frombuffer(outs[0], np.uint8).reshape(h.labels_h, h.labels_w).copy() if h.labels else None
@@ -407,35 +417,29 @@ def _describe(sample) -> str:
 PROFILE_STREAM = -1  # the per-layer counts, beside output tensors 0..n-1 (or the label map, 0)
 
 
-def _piece(msg: P.Message, h: P.Hello) -> tuple[tuple[int, int], int, object] | None:
-    """((stream, start), end, data) of an output or PROFILE frame, None for others and for a
-    label piece that does not decode; starts and ends in pixels, bytes or layers."""
-    if isinstance(msg, P.Labels):
-        total = h.labels_h * h.labels_w
-        try:
-            pixels = P.rle_decode(msg.rle, limit=max(0, total - msg.offset))
-        except P.ProtocolError:
-            return None
-        return ((0, msg.offset), msg.offset + len(pixels), pixels) if pixels else None
+def _piece(msg: P.Message) -> tuple[int, int, bytes | tuple[int, ...]] | None:
+    """(stream, start, data) of an output or PROFILE frame (None for others): the label map's
+    run-length code (stream 0, bytes), output tensor t's bytes (stream t) or the layer counts."""
+    if isinstance(msg, P.Labels) and msg.rle:
+        return 0, msg.offset, msg.rle
     if isinstance(msg, P.TensorPiece) and msg.data:
-        return (msg.tensor, msg.offset), msg.offset + len(msg.data), msg.data
+        return msg.tensor, msg.offset, msg.data
     if isinstance(msg, P.Profile) and msg.counts:
-        return (PROFILE_STREAM, msg.first_layer), msg.first_layer + len(msg.counts), msg.counts
+        return PROFILE_STREAM, msg.first_layer, msg.counts
     return None
 
 
-def _chain(pieces: dict, stream: int) -> list:
-    """The pieces of ``stream`` that reach furthest from 0 end to end, in order: frames of several
-    sizes (one per attempt) mix freely."""
-    paths: dict[int, list] = {0: []}
-    todo = [0]
-    while todo:
-        pos = todo.pop()
-        for end, data in pieces.get((stream, pos), {}).items():
-            if end > pos and end not in paths:
-                paths[end] = [*paths[pos], data]
-                todo.append(end)
-    return paths[max(paths)]
+def _cover(pieces: dict[int, bytes | tuple], empty: bytes | tuple) -> bytes | tuple:
+    """A stream from its pieces {start: data}, up to the first gap: pieces of any sizes and
+    overlaps (they are cut from the same stream)."""
+    out = empty
+    for start in sorted(pieces):
+        if start > len(out):
+            break
+        data = pieces[start]
+        if start + len(data) > len(out):
+            out += data[len(out) - start :]
+    return out
 
 
 def run_images(
