@@ -31,7 +31,7 @@
 #define APP_TILE_BYTES 1024u /* input bytes per TILE frame the receive buffer is sized for */
 #endif
 #ifndef APP_DIRECT_BYTES
-#define APP_DIRECT_BYTES 8192u /* input bytes per TILE frame decoded straight into the input */
+#define APP_DIRECT_BYTES 16384u /* input bytes per TILE frame decoded straight into the input */
 #endif
 #ifndef APP_TX_PAYLOAD_MIN
 #define APP_TX_PAYLOAD_MIN 1024u
@@ -201,29 +201,31 @@ static void app_input_write(uint32_t offset, const uint8_t *data, size_t n)
 }
 #endif
 
-/* CRC-32 of every input (outputs = 0) or output (1) tensor's bytes, in order. */
-static uint32_t app_tensors_crc(int outputs)
+#ifndef HARD_NUM_CLASSES
+/* CRC-32 of every output tensor's bytes, in order. */
+static uint32_t app_tensors_crc(void)
 {
     uint32_t crc = 0;
-    int i, n = outputs ? HARD_NUM_OUTPUTS : HARD_NUM_INPUTS;
-    for (i = 0; i < n; i++)
+    int i;
+    for (i = 0; i < HARD_NUM_OUTPUTS; i++)
     {
-        const hard_tensor_info *t = outputs ? &hard_outputs[i] : &hard_inputs[i];
-        crc = hp_crc32(crc, outputs ? hard_model_output(i) : hard_model_input(i), t->bytes);
+        crc = hp_crc32(crc, hard_model_output(i), hard_outputs[i].bytes);
     }
     return crc;
 }
+#endif
 
 #ifdef HARD_NUM_CLASSES
 /* LABELS frames: the label map's run-length code (over the whole map, coded once, in place) cut
  * into payloads of out_max: every sending of a run, whatever its frame size, cuts the same byte
  * stream, so the host puts the pieces of several sendings together. A pair that does not fit a
- * frame's last byte straddles two frames. Returns the frame count; output_size = the code's bytes. */
+ * frame's last byte straddles two frames. Returns the frame count; output_size and output_crc32 =
+ * the code's bytes and CRC-32 (no pass over the map: the encoder is the host's, tested so). */
 static uint16_t app_send_outputs(app_t *a)
 {
     const uint8_t *labels = hard_model_labels();
     uint8_t *code = a->io.out + HP_LABELS_HEADER, pair[2];
-    uint32_t pos = 0, total = APP_LABELS_H * APP_LABELS_W, sent = 0, cap = a->out_max - HP_LABELS_HEADER;
+    uint32_t pos = 0, total = APP_LABELS_H * APP_LABELS_W, sent = 0, cap = a->out_max - HP_LABELS_HEADER, crc = 0;
     size_t fill = 0, used;
     uint16_t frames = 0;
     int straddle = 0;
@@ -240,6 +242,7 @@ static uint16_t app_send_outputs(app_t *a)
         }
         hp_labels_header(a->io.out, a->result.image, a->result.run_id, sent);
         app_send(a, HP_MSG_LABELS, a->io.out, HP_LABELS_HEADER + fill);
+        crc = hp_crc32(crc, code, fill);
         sent += (uint32_t)fill;
         frames++;
         fill = 0;
@@ -250,6 +253,7 @@ static uint16_t app_send_outputs(app_t *a)
         }
     }
     a->result.output_size = sent;
+    a->result.output_crc32 = crc; /* the code's: the host checks the pieces it put together */
     return frames;
 }
 #else
@@ -546,7 +550,9 @@ static void app_on_run(app_t *a, const hp_frame_t *f)
     a->result.total = t1 - t0 + APP_FEED_COUNT(a);
     a->result.num_layers = HARD_NUM_LAYERS;
     a->result.rows = (uint16_t)APP_LABELS_H;
-    a->result.output_crc32 = app_tensors_crc(1);
+#ifndef HARD_NUM_CLASSES /* a label map's: its code's, as it is sent (app_send_outputs) */
+    a->result.output_crc32 = app_tensors_crc();
+#endif
     a->result.input_crc32 = m.input_crc32;
     a->have_result = 1;
     app_send_result(a);
@@ -615,34 +621,30 @@ static inline int app_getc(void)
     return c;
 }
 
+/* One received byte into *p++, or out of the loop at a 0x00 (a delimiter) or silence. */
+#define APP_READ_ONE(p, c)                                                                                             \
+    if (((c) = app_getc()) <= 0)                                                                                       \
+    {                                                                                                                  \
+        break;                                                                                                         \
+    }                                                                                                                  \
+    *(p)++ = (uint8_t)(c)
+
 /* Up to n data bytes into p, stopping at a 0x00 (a delimiter) or silence. Returns the end of the
- * bytes stored; *last = the last getc result. Four bytes a loop turn: fewer branches a byte. */
+ * bytes stored; *last = the last getc result. Eight bytes a loop turn: fewer branches a byte. */
 static inline uint8_t *app_read_data(uint8_t *p, size_t n, int *last)
 {
-    uint8_t *end = p + n, *end4 = p + (n & ~(size_t)3u);
+    uint8_t *end = p + n, *end8 = p + (n & ~(size_t)7u);
     int c = 1;
-    while (p != end4)
+    while (p != end8)
     {
-        if ((c = app_getc()) <= 0)
-        {
-            break;
-        }
-        *p++ = (uint8_t)c;
-        if ((c = app_getc()) <= 0)
-        {
-            break;
-        }
-        *p++ = (uint8_t)c;
-        if ((c = app_getc()) <= 0)
-        {
-            break;
-        }
-        *p++ = (uint8_t)c;
-        if ((c = app_getc()) <= 0)
-        {
-            break;
-        }
-        *p++ = (uint8_t)c;
+        APP_READ_ONE(p, c);
+        APP_READ_ONE(p, c);
+        APP_READ_ONE(p, c);
+        APP_READ_ONE(p, c);
+        APP_READ_ONE(p, c);
+        APP_READ_ONE(p, c);
+        APP_READ_ONE(p, c);
+        APP_READ_ONE(p, c);
     }
     while (c > 0 && p != end)
     {

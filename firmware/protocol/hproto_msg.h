@@ -23,8 +23,8 @@
  * PROFILE [0] u32 image [4] u32 run_id [8] u16 first_layer [10] u16 count [12] u64 counts[count]
  * RESULT  [0] u32 image [4] u32 run_id [8] i32 status [12] u32 stack_high_water [16] u64 total
  *         [24] u16 num_layers [26] u16 rows (label rows; 0 for tensors) [28] u16 output_frames
- *         [30] u16 profile_frames [32] u32 output_crc32 (of the label map, or of every output
- *         tensor's bytes in order) [36] u32 input_crc32 [40] u32 output_size (bytes of the
+ *         [30] u16 profile_frames [32] u32 output_crc32 (of the label map's run-length code, or of
+ *         every output tensor's bytes in order) [36] u32 input_crc32 [40] u32 output_size (bytes of the
  *         label map's run-length code, or of the output tensors)
  * ERROR   [0] u16 code [2] u16 req_seq [4] u8 req_type [5] u8 0 [6] u16 0 [8] u32 image
  *         [12] u32 detail [16] char text[] (not NUL-terminated, <= HP_ERROR_TEXT_MAX)

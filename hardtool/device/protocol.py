@@ -333,7 +333,7 @@ class Result:
     rows: int  # label rows (0 for tensors)
     output_frames: int
     profile_frames: int
-    output_crc32: int  # of the label map, or of every output tensor's bytes in order
+    output_crc32: int  # of the label map's run-length code, or of every output tensor's bytes in order
     input_crc32: int
     output_size: int = 0  # bytes of the label map's run-length code, or of the output tensors
 

@@ -2,7 +2,7 @@
 label maps or output tensors and timer counts back.
 
 Robust by construction: every wait has a deadline and every retry loop a bound; corrupted or
-lost frames are resent (CRC on every frame, CRC of the whole input and of the whole label map
+lost frames are resent (CRC on every frame, CRC of the whole input and of the whole output
 end to end), and a board that reboots mid-run (an unexpected boot HELLO) is detected and the
 current image is sent again. The outcome is a correct result or a one-line HardtoolError,
 never a hang and never a wrong number.
@@ -360,17 +360,21 @@ class BenchSession:
         """The full result if every piece arrived and the output CRC matches, else None."""
         if r.num_layers != h.num_layers or (h.labels and r.rows != h.labels_h):
             return None
-        if h.labels:
+        if h.labels:  # the label map's run-length code, checked whole, then decoded
             code = _cover(pieces.get(0, {}), b"")
-            size = h.labels_h * h.labels_w
+            if len(code) != r.output_size or P.crc32(code) != r.output_crc32:
+                return None
             try:
-                outs = [P.rle_decode(code, limit=size)] if len(code) == r.output_size else []
+                outs = [P.rle_decode(code, limit=h.labels_h * h.labels_w)]
             except P.ProtocolError:
                 return None
+            size = h.labels_h * h.labels_w
         else:
             outs = [_cover(pieces.get(t, {}), b"") for t in range(h.num_outputs)]
             size = h.output_bytes
-        if sum(map(len, outs)) != size or P.crc32(b"".join(outs)) != r.output_crc32:
+            if P.crc32(b"".join(outs)) != r.output_crc32:
+                return None
+        if sum(map(len, outs)) != size:
             return None
         counts = list(_cover(pieces.get(PROFILE_STREAM, {}), ()))
         if len(counts) != r.num_layers:
