@@ -101,6 +101,7 @@ class Writer(ctypes.Structure):
         ("code", ctypes.c_uint16),
         ("len", ctypes.c_uint16),
         ("buf", ctypes.c_uint8 * 256),
+        ("frame_crc", ctypes.c_uint32),
     ]
 
 

@@ -84,7 +84,7 @@ typedef struct
     uint32_t image;
     uint32_t in_bytes;    /* the input's bytes [0, in_bytes) arrived (in order) */
     uint32_t in_crc;      /* their CRC-32, grown from each frame's CRC */
-    size_t shift_len;     /* the tile data size shift_const is for */
+    size_t shift_len;     /* the size (a tile's data, a label code piece) shift_const is for */
     uint32_t shift_const; /* hp_crc32_shift_const(shift_len) */
     uint32_t out_max;     /* payload of the output frames now (the host's RUN / RESULT_REQ) */
     /* last result (the outputs stay in place until the next TILE) */
@@ -216,6 +216,26 @@ static uint32_t app_tensors_crc(void)
 #endif
 
 #ifdef HARD_NUM_CLASSES
+/* The CRC-32 of the label map's code so far (crc) and the n code bytes of the LABELS frame just
+ * sent, from that frame's CRC (the writer's) and its 18 header bytes: no pass over the code. The
+ * frames but the last have one size, so the GF(2) shift constant is computed once or twice. */
+static uint32_t app_code_crc(app_t *a, uint32_t crc, size_t n)
+{
+    uint8_t hdr[HP_HEADER_SIZE];
+    uint32_t head;
+    hdr[0] = (uint8_t)HP_VERSION;
+    hdr[1] = HP_MSG_LABELS;
+    hp_put_u16(hdr + 2, (uint16_t)(a->tx_seq - 1u));
+    hp_put_u16(hdr + 4, (uint16_t)(HP_LABELS_HEADER + n));
+    head = hp_crc32(hp_crc32(0, hdr, sizeof hdr), a->io.out, HP_LABELS_HEADER);
+    if (a->shift_len != n)
+    {
+        a->shift_len = n;
+        a->shift_const = hp_crc32_shift_const(n);
+    }
+    return hp_crc32_combine(crc ^ head, a->writer.frame_crc, a->shift_const);
+}
+
 /* LABELS frames: the label map's run-length code (over the whole map, coded once, in place) cut
  * into payloads of out_max: every sending of a run, whatever its frame size, cuts the same byte
  * stream, so the host puts the pieces of several sendings together. A pair that does not fit a
@@ -242,7 +262,7 @@ static uint16_t app_send_outputs(app_t *a)
         }
         hp_labels_header(a->io.out, a->result.image, a->result.run_id, sent);
         app_send(a, HP_MSG_LABELS, a->io.out, HP_LABELS_HEADER + fill);
-        crc = hp_crc32(crc, code, fill);
+        crc = app_code_crc(a, crc, fill);
         sent += (uint32_t)fill;
         frames++;
         fill = 0;

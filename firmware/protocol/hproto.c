@@ -592,6 +592,7 @@ int hp_writer_end(hp_writer_t *w)
 {
     int rc = w->left == 0 ? 0 : -1;
     uint8_t c[HP_CRC_SIZE];
+    w->frame_crc = w->crc;
     hp_put_u32(c, w->crc);
     hp_writer_raw(w, c, sizeof c);
     w->buf[w->code] = (uint8_t)(w->len - w->code); /* the last block */

@@ -169,11 +169,12 @@ typedef struct
     hp_put_fn put;
     void *ctx;
     uint32_t crc;
-    uint16_t left;    /* payload bytes still expected */
-    uint16_t code;    /* index in buf of the open block's code byte */
-    uint16_t len;     /* bytes in buf: finished blocks, then the open one */
-    uint8_t buf[256]; /* wire bytes not yet put (once full or at the frame's end); an open block
+    uint16_t left;      /* payload bytes still expected */
+    uint16_t code;      /* index in buf of the open block's code byte */
+    uint16_t len;       /* bytes in buf: finished blocks, then the open one */
+    uint8_t buf[256];   /* wire bytes not yet put (once full or at the frame's end); an open block
                        * (< 255 bytes) always fits */
+    uint32_t frame_crc; /* the CRC-32 of the last frame ended (hp_writer_end) */
 } hp_writer_t;
 
 void hp_writer_init(hp_writer_t *w, hp_put_fn put, void *ctx);
