@@ -84,9 +84,11 @@ typedef struct
     uint32_t image;
     uint32_t in_bytes;    /* the input's bytes [0, in_bytes) arrived (in order) */
     uint32_t in_crc;      /* their CRC-32, grown from each frame's CRC */
-    size_t shift_len;     /* the size (a tile's data, a label code piece) shift_const is for */
+    size_t shift_len;     /* the tile data size shift_const is for */
     uint32_t shift_const; /* hp_crc32_shift_const(shift_len) */
-    uint32_t out_max;     /* payload of the output frames now (the host's RUN / RESULT_REQ) */
+    size_t out_shift_len; /* the same for the label code pieces sent */
+    uint32_t out_shift_const;
+    uint32_t out_max; /* payload of the output frames now (the host's RUN / RESULT_REQ) */
     /* last result (the outputs stay in place until the next TILE) */
     int have_result;
     uint32_t run_id;
@@ -228,12 +230,12 @@ static uint32_t app_code_crc(app_t *a, uint32_t crc, size_t n)
     hp_put_u16(hdr + 2, (uint16_t)(a->tx_seq - 1u));
     hp_put_u16(hdr + 4, (uint16_t)(HP_LABELS_HEADER + n));
     head = hp_crc32(hp_crc32(0, hdr, sizeof hdr), a->io.out, HP_LABELS_HEADER);
-    if (a->shift_len != n)
+    if (a->out_shift_len != n)
     {
-        a->shift_len = n;
-        a->shift_const = hp_crc32_shift_const(n);
+        a->out_shift_len = n;
+        a->out_shift_const = hp_crc32_shift_const(n);
     }
-    return hp_crc32_combine(crc ^ head, a->writer.frame_crc, a->shift_const);
+    return hp_crc32_combine(crc ^ head, a->writer.frame_crc, a->out_shift_const);
 }
 
 /* LABELS frames: the label map's run-length code (over the whole map, coded once, in place) cut
@@ -727,28 +729,46 @@ static void app_choose_sink(app_t *a)
 #define APP_CHOOSE_SINK(a) ((void)(a))
 #endif
 
-/* The rest of the current COBS block straight to where the parser puts it (the frame buffer, or a
- * tile's sink), the parser's state kept in registers (a 0x00 or silence ends it early); a tile's
- * header is read first on its own, to choose its sink. Returns the last getc result: > 0 when the
- * bytes asked for were read whole. */
+/* The frame's COBS blocks straight to where the parser puts them (the frame buffer, or a tile's
+ * sink), the parser's state kept in registers, one block after another without a turn of the
+ * main loop (a tile's header is read first on its own, to choose its sink). Returns the last
+ * getc result: 0 at the frame's delimiter (not fed yet), -1 after silence, > 0 when the main
+ * loop is to take the next byte (the frame buffer is full: fed, it marks the frame too long). */
 static int app_read_block(app_t *a)
 {
     hp_parser_t *p = &a->parser;
-    size_t room, n = p->remaining;
-    uint8_t *dst;
+    hp_frame_t unused;
     int c = 1;
-    APP_CHOOSE_SINK(a);
-    if (p->len < APP_SINK_AT && p->len + n > APP_SINK_AT)
+    for (;;)
     {
-        n = APP_SINK_AT - p->len;
+        size_t room, n = p->remaining;
+        uint8_t *dst;
+        APP_CHOOSE_SINK(a);
+        if (p->len < APP_SINK_AT && p->len + n > APP_SINK_AT)
+        {
+            n = APP_SINK_AT - p->len;
+        }
+        dst = hp_parser_dst(p, &room);
+        if (room == 0u)
+        {
+            return 1;
+        }
+        n = (size_t)(app_read_data(dst, n < room ? n : room, &c) - dst);
+        p->len += n;
+        p->remaining = (uint8_t)(p->remaining - n);
+        if (c > 0 && p->remaining == 0u)
+        {
+            c = app_getc(); /* the next block's code byte, or the frame's delimiter */
+            if (c > 0)
+            {
+                (void)hp_parser_feed(p, (uint8_t)c, &unused); /* a code byte: never a frame */
+            }
+        }
+        if (c <= 0 || (p->overflow | p->bad) != 0u)
+        {
+            return c;
+        }
     }
-    dst = hp_parser_dst(p, &room);
-    n = n < room ? n : room; /* room 0: the next byte, fed, marks the frame too long */
-    n = (size_t)(app_read_data(dst, n, &c) - dst);
-    p->len += n;
-    p->remaining = (uint8_t)(p->remaining - n);
-    APP_CHOOSE_SINK(a);
-    return c;
 }
 
 int main(void)

@@ -530,7 +530,7 @@ void hp_writer_init(hp_writer_t *w, hp_put_fn put, void *ctx)
 
 /* COBS-encode n bytes into the buffer, a block closed by each zero byte or at 254 data bytes (code
  * 0xFF: no implied zero); put is called only when the buffer is full, not once a block (label
- * runs put a zero every few bytes). */
+ * runs put a zero every few bytes). The data bytes between zeros are copied by a tight loop. */
 static void hp_writer_raw(hp_writer_t *w, const uint8_t *data, size_t n)
 {
     const uint8_t *end = data + n;
@@ -538,9 +538,10 @@ static void hp_writer_raw(hp_writer_t *w, const uint8_t *data, size_t n)
     w->crc = hp_crc32(w->crc, data, n);
     while (data != end)
     {
-        uint8_t b = *data++;
-        if (b != 0x00u)
+        if (*data != 0x00u)
         {
+            const uint8_t *stop;
+            size_t room;
             if (o == full)
             { /* put the finished blocks, move the open one (< 255 bytes) to the front */
                 size_t open = (size_t)(o - code);
@@ -549,11 +550,21 @@ static void hp_writer_raw(hp_writer_t *w, const uint8_t *data, size_t n)
                 code = buf;
                 o = buf + open;
             }
-            *o++ = b;
+            /* up to a zero, the block's 254th data byte or the buffer's end */
+            room = (size_t)((full - code > 255 ? code + 255 : full) - o);
+            stop = (size_t)(end - data) < room ? end : data + room;
+            do
+            {
+                *o++ = *data++;
+            } while (data != stop && *data != 0x00u);
             if (o - code < 255)
             {
                 continue;
             }
+        }
+        else
+        {
+            data++;
         }
         *code = (uint8_t)(o - code); /* close the block; open the next */
         if (o == full)
