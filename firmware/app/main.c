@@ -219,8 +219,8 @@ static uint32_t app_tensors_crc(void)
 
 #ifdef HARD_NUM_CLASSES
 /* The CRC-32 of the label map's code so far (crc) and the n code bytes of the LABELS frame just
- * sent, from that frame's CRC (the writer's) and its 18 header bytes: no pass over the code. The
- * frames but the last have one size, so the GF(2) shift constant is computed once or twice. */
+ * sent, from that frame's CRC (the writer's) and its 18 header bytes: no pass over the code. For
+ * full frames (one size: the GF(2) shift constant is computed once). */
 static uint32_t app_code_crc(app_t *a, uint32_t crc, size_t n)
 {
     uint8_t hdr[HP_HEADER_SIZE];
@@ -264,7 +264,7 @@ static uint16_t app_send_outputs(app_t *a)
         }
         hp_labels_header(a->io.out, a->result.image, a->result.run_id, sent);
         app_send(a, HP_MSG_LABELS, a->io.out, HP_LABELS_HEADER + fill);
-        crc = app_code_crc(a, crc, fill);
+        crc = fill == cap ? app_code_crc(a, crc, fill) : hp_crc32(crc, code, fill); /* the last: short */
         sent += (uint32_t)fill;
         frames++;
         fill = 0;
@@ -652,13 +652,21 @@ static inline int app_getc(void)
     *(p)++ = (uint8_t)(c)
 
 /* Up to n data bytes into p, stopping at a 0x00 (a delimiter) or silence. Returns the end of the
- * bytes stored; *last = the last getc result. Eight bytes a loop turn: fewer branches a byte. */
+ * bytes stored; *last = the last getc result. Sixteen bytes a loop turn: fewer branches a byte. */
 static inline uint8_t *app_read_data(uint8_t *p, size_t n, int *last)
 {
-    uint8_t *end = p + n, *end8 = p + (n & ~(size_t)7u);
+    uint8_t *end = p + n, *end16 = p + (n & ~(size_t)15u);
     int c = 1;
-    while (p != end8)
+    while (p != end16)
     {
+        APP_READ_ONE(p, c);
+        APP_READ_ONE(p, c);
+        APP_READ_ONE(p, c);
+        APP_READ_ONE(p, c);
+        APP_READ_ONE(p, c);
+        APP_READ_ONE(p, c);
+        APP_READ_ONE(p, c);
+        APP_READ_ONE(p, c);
         APP_READ_ONE(p, c);
         APP_READ_ONE(p, c);
         APP_READ_ONE(p, c);
