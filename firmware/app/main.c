@@ -767,10 +767,23 @@ static int app_read_block(app_t *a)
         if (c > 0 && p->remaining == 0u)
         {
             c = app_getc(); /* the next block's code byte, or the frame's delimiter */
-            if (c > 0)
+            if (c <= 0)
             {
-                (void)hp_parser_feed(p, (uint8_t)c, &unused); /* a code byte: never a frame */
+                return c;
             }
+            if (p->code != 0xFFu)
+            { /* the finished block (shorter than 254 bytes) implies a zero */
+                dst = hp_parser_dst(p, &room);
+                if (room == 0u)
+                {
+                    (void)hp_parser_feed(p, (uint8_t)c, &unused); /* marks the frame too long */
+                    return c;
+                }
+                *dst = 0x00u;
+                p->len++;
+            }
+            p->code = (uint8_t)c;
+            p->remaining = (uint8_t)(c - 1);
         }
         if (c <= 0 || (p->overflow | p->bad) != 0u)
         {
@@ -787,6 +800,11 @@ int main(void)
     hp_parser_init(&a->parser, a->io.rx, sizeof a->io.rx);
     hp_writer_init(&a->writer, app_put, a);
     a->out_max = APP_TX_PAYLOAD;
+    /* the GF(2) shift constants of the largest tile and of a full label frame, once */
+    a->shift_len = APP_MAX_PAYLOAD - HP_TILE_HEADER;
+    a->shift_const = hp_crc32_shift_const(a->shift_len);
+    a->out_shift_len = APP_TX_PAYLOAD - HP_LABELS_HEADER;
+    a->out_shift_const = hp_crc32_shift_const(a->out_shift_len);
     app_send_hello(a, 0);
     for (;;)
     {

@@ -304,13 +304,8 @@ uint32_t hp_crc32_table(uint32_t crc, const void *data, size_t n)
     HP_IN_REGISTER(t6);
     HP_IN_REGISTER(t7);
     crc = ~crc;
-    if ((n & 8u) != 0u)
-    {
-        HP_CRC_STEP8(crc, p);
-    }
     while (p != end)
-    { /* sixteen bytes a loop turn, eight at a time, in byte order */
-        HP_CRC_STEP8(crc, p);
+    { /* eight bytes at a time, in byte order */
         HP_CRC_STEP8(crc, p);
     }
     for (n &= 7u; n > 0u; n--)
@@ -558,7 +553,14 @@ static void hp_writer_raw(hp_writer_t *w, const uint8_t *data, size_t n)
             { /* put the finished blocks, move the open one (< 255 bytes) to the front */
                 size_t open = (size_t)(o - code);
                 w->put(w->ctx, buf, (size_t)(code - buf));
-                memmove(buf, code, open);
+                if (open <= (size_t)(code - buf))
+                {
+                    memcpy(buf, code, open); /* no overlap: the word copy */
+                }
+                else
+                {
+                    memmove(buf, code, open);
+                }
                 code = buf;
                 o = buf + open;
             }
@@ -650,7 +652,8 @@ static inline const uint8_t *hp_run_end(const uint8_t *p, const uint8_t *lim, ui
 {
 #if defined(__GNUC__)
     uint32_t vvvv = v * 0x01010101u;
-    while (lim - p >= 4)
+    size_t words = (size_t)(lim - p) >> 2;
+    while (words-- != 0u)
     {
         uint32_t x = hp_load_le32(p) ^ vvvv;
         if (x != 0u)
