@@ -1,6 +1,6 @@
 """`make bench` → bench/protocol.json: the bench protocol's work per image on the device, in exact
 instructions on the emulated board. The firmware is built with APP_PROTOCOL_MARKS: it marks the
-handling of every received byte (frame parsing, CRC, rows into the input buffer, ACKs, the result
+handling of every received byte (frame parsing, CRC, bytes into the input buffer, ACKs, the result
 frames), the counting plugin sums those regions and the model's run is taken out. The time the
 firmware waits for the next byte (UART polling, which depends on the host) is not work and is not
 in the regions; neither is the UART driver's own read of each byte.

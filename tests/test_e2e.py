@@ -234,3 +234,34 @@ def test_fault_proxy_soak_from_the_command_line(pipeline, synth_data, tmp_path):
     report = json.loads(r.stdout)
     assert report["agreement"]["bit_exact"] is True and report["completed"] == 1
     assert sum(report["protocol"]["faults_injected"].values()) > 0
+
+
+@pytest.fixture(scope="module")
+def edge_128x256(tmp_path_factory, demo_ckpt, synth_data):
+    """HARD-Edge at 128×256 on the emulated board: a 98,304-byte input, streamed into the model."""
+    out = tmp_path_factory.mktemp("edge256") / "edge"
+    r = run(
+        "run", str(demo_ckpt), "--data", str(synth_data), "--out", str(out), "--board", "qemu", "--n", "1",
+        "--input-size", "128", "256", "--calib-images", "8", "--json",
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr[-2000:]
+    return out / "qemu"
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_hard_edge_128x256_survives_one_error_per_thousand_bytes(edge_128x256, synth_data, tmp_path, seed):
+    """At 1e-3 corrupt bytes per byte, both ways, a 768-byte image row meets an error about half
+    the time: the input frames shrink below one row (down to 64 bytes) and grow back, the label
+    map comes back in pieces of several sizes put together, and the output is bit-exact. The
+    faults are seeded; nothing is timed (a loaded machine only makes more resends)."""
+    r = run(
+        "flash-and-bench", str(edge_128x256), "--data", str(synth_data), "--board", "qemu", "--n", "1",
+        "--out", str(tmp_path / "f"), "--fault-proxy", f"corrupt=1e-3,seed={seed}", "--timeout", "1.0", "--json",
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr[-2000:]
+    report = json.loads(r.stdout)
+    p = report["protocol"]
+    print(f"seed {seed}: {p}")
+    assert report["completed"] == 1 and report["agreement"]["bit_exact"] is True
+    assert p["faults_injected"]["corrupt"] > 0 and p["resends"] > 0
+    assert 0 < p["smallest_tile"] < 768  # frames smaller than one row of the image

@@ -136,20 +136,24 @@ def test_message_roundtrips() -> None:
     assert P.decode_message(P.Frame(P.HELLO, 0, P.hello_payload(hello))) == hello
     ack = P.Ack(7, P.TILE, 0, 9, 10, 5)
     assert P.decode_message(P.Frame(P.ACK, 1, P.ack_payload(ack))) == ack
-    res = P.Result(9, 2, 0, 512, 123456789012, 3, 32, 1, 1, 0xDEADBEEF, 0x12345678)
+    res = P.Result(9, 2, 0, 512, 123456789012, 3, 32, 1, 1, 0xDEADBEEF, 0x12345678, 777)
     assert P.decode_message(P.Frame(P.RESULT, 2, P.result_payload(res))) == res
-    err = P.DeviceError(P.E_BAD_TILE, 3, P.TILE, 9, 4, "bad tile rows/size")
+    err = P.DeviceError(P.E_BAD_TILE, 3, P.TILE, 9, 4, "tile bytes out of the input")
     assert P.decode_message(P.Frame(P.ERROR, 3, P.error_payload(err))) == err
     rows = np.arange(2 * 64, dtype=np.uint8).reshape(2, 64) % 3
-    lab = P.decode_message(P.Frame(P.LABELS, 4, P.labels_payload(9, 2, 6, rows)))
-    assert (lab.image, lab.run_id, lab.row_start, lab.row_count) == (9, 2, 6, 2)
+    lab = P.decode_message(P.Frame(P.LABELS, 4, P.labels_payload(9, 2, 333, P.rle_encode(rows))))
+    assert (lab.image, lab.run_id, lab.offset) == (9, 2, 333)
     assert P.rle_decode(lab.rle) == rows.tobytes()
     prof = P.decode_message(P.Frame(P.PROFILE, 5, P.profile_payload(9, 2, 0, [1, 2**40, 3])))
     assert prof.counts == (1, 2**40, 3)
     piece = P.decode_message(P.Frame(P.TENSOR, 7, P.tensor_payload(9, 2, 1, 512, b"\x01\x02")))
     assert piece == P.TensorPiece(9, 2, 1, 512, b"\x01\x02")
-    tile = P.decode_message(P.Frame(P.TILE, 6, P.tile_payload(9, 4, bytes(384), 192)))
-    assert (tile.image, tile.row_start, tile.row_count, len(tile.data)) == (9, 4, 2, 384)
+    tile = P.decode_message(P.Frame(P.TILE, 6, P.tile_payload(9, 100_001, bytes(77))))
+    assert (tile.image, tile.offset, len(tile.data)) == (9, 100_001, 77)
+    run = P.decode_message(P.Frame(P.RUN, 8, P.run_payload(9, 0xFEEDF00D, 96)))
+    assert run == P.Run(9, 0xFEEDF00D, 96)
+    req = P.decode_message(P.Frame(P.RESULT_REQ, 9, P.result_req_payload(9, 64)))
+    assert req == P.Run(9, 0, 64)
 
 
 def test_version_mismatch_is_reported() -> None:

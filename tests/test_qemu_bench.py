@@ -16,7 +16,7 @@ from hardtool.device import protocol as P
 from hardtool.device.faultproxy import FaultProxy
 from hardtool.device.link import Link
 from hardtool.device.qemu import QemuBoard
-from hardtool.device.session import BenchSession, run_images
+from hardtool.device.session import MIN_TILE, BenchSession, run_images
 
 sys.path.insert(0, str(Path(__file__).parent / "fixtures" / "fake_model"))
 import fakemodel  # noqa: E402
@@ -101,14 +101,14 @@ def test_reset_command_mid_image_resumes(elf: Path) -> None:
     images = fakemodel.random_images(3, seed=12)
 
     class ResettingLink(Link):
-        """Sends a protocol RESET just before the 3rd tile of image 1."""
+        """Sends a protocol RESET just before the RUN of image 1: its input, sent whole, is lost."""
 
-        tiles = 0
+        runs = 0
 
         def send(self, type_: int, payload: bytes = b"") -> int:
-            if type_ == P.TILE and payload[:4] == (1).to_bytes(4, "little"):
-                self.tiles += 1
-                if self.tiles == 3:
+            if type_ == P.RUN and payload[:4] == (1).to_bytes(4, "little"):
+                self.runs += 1
+                if self.runs == 1:
                     super().send(P.RESET)
             return super().send(type_, payload)
 
@@ -134,9 +134,9 @@ def test_fault_injection_proxy_corrupt_drop_delay(elf: Path) -> None:
 
 
 def test_one_error_per_thousand_bytes_shrinks_the_tiles_and_still_finishes_bit_exact(elf: Path) -> None:
-    """At 1e-3 corrupt bytes per byte (both ways) a full 5-row tile (965 B) is damaged about 62 %
-    of the time: the tiles shrink to what gets through, grow back when it does, and every label
-    map is bit-exact."""
+    """At 1e-3 corrupt bytes per byte (both ways) a full tile (1,024 B) is damaged about 65 % of
+    the time: the tiles shrink to what gets through, grow back when it does, and every label map
+    is bit-exact."""
     images = fakemodel.random_images(6, seed=21)
     with QemuBoard(elf, timeout=600, connect=False) as board:
         proxy = FaultProxy(board.port, corrupt=1e-3, seed=9)
@@ -148,11 +148,9 @@ def test_one_error_per_thousand_bytes_shrinks_the_tiles_and_still_finishes_bit_e
             proxy.close()
     _check(results, images)
     s = session.stats
-    print(
-        f"1e-3: {s.resends} resends, smallest tile {s.smallest_tile} rows, grew back {s.tile_growths} times"
-    )
+    print(f"1e-3: {s.resends} resends, smallest tile {s.smallest_tile} B, grew back {s.tile_growths} times")
     assert proxy.counts["corrupt"] > 0 and s.resends > 0
-    assert 1 <= s.smallest_tile < 5 and s.tile_growths > 0
+    assert MIN_TILE <= s.smallest_tile < 1024 and s.tile_growths > 0
 
 
 def test_a_board_reset_and_a_pulled_cable_mid_run_are_survived(elf: Path) -> None:

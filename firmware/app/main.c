@@ -4,10 +4,12 @@
  *
  *   boot            -> HELLO(reason=boot)
  *   HELLO_REQ       -> HELLO(reason=reply)
- *   TILE rows       -> copied straight into the input buffers (the inputs as one byte stream
- *                      of HARD_INPUT_ROWS rows); ACK, or ERROR (host resends)
+ *   TILE bytes      -> the input's bytes at an offset (the inputs as one byte stream), in order,
+ *                      any size up to max_payload, into the input buffers; ACK, or ERROR (host
+ *                      resends, with shorter frames on a noisy line)
  *   RUN image crc   -> ACK, run, then LABELS* (label map) or TENSOR* (every output tensor's
- *                      bytes), PROFILE*, RESULT   (or ERROR)
+ *                      bytes), PROFILE*, RESULT   (or ERROR); frames of at most the payload the
+ *                      host asks for
  *   RESULT_REQ      -> the same frames of the last run again (or ERROR NO_RESULT)
  *   RESET           -> reboot (HELLO(reason=boot) follows)
  * Garbage never stalls the loop: the parser resynchronises on the next 0x00 delimiter, and a
@@ -28,6 +30,9 @@
 #ifndef APP_TILE_BYTES
 #define APP_TILE_BYTES 1024u /* input bytes per TILE frame the receive buffer is sized for */
 #endif
+#ifndef APP_DIRECT_BYTES
+#define APP_DIRECT_BYTES 16384u /* input bytes per TILE frame decoded straight into the input */
+#endif
 #ifndef APP_TX_PAYLOAD_MIN
 #define APP_TX_PAYLOAD_MIN 1024u
 #endif
@@ -42,11 +47,15 @@
 #define APP_WORK_END()   ((void)0)
 #endif
 
-#define APP_ROW_BYTES   ((uint32_t)HARD_INPUT_ROW_BYTES)
-#define APP_IN_ROWS     ((uint32_t)HARD_INPUT_ROWS)
-#define APP_TILE_ROWS   (APP_ROW_BYTES >= APP_TILE_BYTES ? 1u : APP_TILE_BYTES / APP_ROW_BYTES)
-#define APP_MAX_PAYLOAD (HP_TILE_HEADER + APP_TILE_ROWS * APP_ROW_BYTES)
-#define APP_RX_CAP      (HP_OVERHEAD + APP_MAX_PAYLOAD)
+#define APP_ROW_BYTES ((uint32_t)HARD_INPUT_ROW_BYTES)
+#define APP_IN_ROWS   ((uint32_t)HARD_INPUT_ROWS)
+#ifdef HARD_STREAMED /* rows go to the model from the receive buffer */
+#define APP_MAX_PAYLOAD (HP_TILE_HEADER + APP_TILE_BYTES)
+#else /* tiles that extend the input are decoded straight into it: no buffer limits them */
+#define APP_MAX_PAYLOAD (HP_TILE_HEADER + (APP_DIRECT_BYTES > APP_TILE_BYTES ? APP_DIRECT_BYTES : APP_TILE_BYTES))
+#endif
+#define APP_RX_CAP  (HP_OVERHEAD + HP_TILE_HEADER + APP_TILE_BYTES)
+#define APP_SINK_AT (HP_HEADER_SIZE + HP_TILE_HEADER) /* a tile's data starts here in its frame */
 #ifdef HARD_NUM_CLASSES /* the graph ends in ARG_MAX: the output is a label map, sent as RLE rows */
 #define APP_OUTPUT_KIND HP_OUTPUT_LABELS
 #define APP_LABELS_H    ((uint32_t)HARD_LABELS_H)
@@ -58,15 +67,13 @@
 #define APP_LABELS_W    1u
 #define APP_NUM_CLASSES 0
 #endif
-#define APP_ROW_RLE_MAX (2u * APP_LABELS_W)
-#define APP_TX_PAYLOAD                                                                                                 \
-    (HP_LABELS_HEADER + APP_ROW_RLE_MAX > APP_TX_PAYLOAD_MIN ? HP_LABELS_HEADER + APP_ROW_RLE_MAX : APP_TX_PAYLOAD_MIN)
-#define APP_PROFILE_PER_FRAME ((APP_TX_PAYLOAD - HP_PROFILE_HEADER) / 8u)
-#define APP_CRC_UNORDERED     0xFFFFFFFFu
+#define APP_TX_PAYLOAD APP_TX_PAYLOAD_MIN /* the largest output payload */
+#define APP_IN_BYTES   ((uint32_t)HARD_INPUT_BYTES)
 
 typedef char app_check_payload[(APP_MAX_PAYLOAD <= 0xFFFFu && APP_TX_PAYLOAD <= 0xFFFFu) ? 1 : -1];
 typedef char app_check_rows[(APP_IN_ROWS <= 0xFFFFu && APP_LABELS_H <= 0xFFFFu && APP_LABELS_W <= 0xFFFFu) ? 1 : -1];
 typedef char app_check_bytes[(APP_IN_ROWS * APP_ROW_BYTES == (uint32_t)HARD_INPUT_BYTES) ? 1 : -1];
+typedef char app_check_out[(APP_TX_PAYLOAD >= HP_MIN_OUT_PAYLOAD) ? 1 : -1];
 
 typedef struct
 {
@@ -75,8 +82,13 @@ typedef struct
     uint16_t tx_seq;
     /* input being received */
     uint32_t image;
-    uint32_t rows_received;
-    uint8_t rows_seen[(HARD_INPUT_ROWS + 7) / 8];
+    uint32_t in_bytes;    /* the input's bytes [0, in_bytes) arrived (in order) */
+    uint32_t in_crc;      /* their CRC-32, grown from each frame's CRC */
+    size_t shift_len;     /* the tile data size shift_const is for */
+    uint32_t shift_const; /* hp_crc32_shift_const(shift_len) */
+    size_t out_shift_len; /* the same for the label code pieces sent */
+    uint32_t out_shift_const;
+    uint32_t out_max; /* payload of the output frames now (the host's RUN / RESULT_REQ) */
     /* last result (the outputs stay in place until the next TILE) */
     int have_result;
     uint32_t run_id;
@@ -84,13 +96,9 @@ typedef struct
     uint64_t layer_counts[HARD_NUM_LAYERS];
     uint64_t layer_start;
 #ifdef HARD_STREAMED
-    uint32_t in_crc;     /* CRC-32 of the rows fed so far */
     uint64_t feed_count; /* time spent running the first layers while rows were fed */
-#else
-    uint32_t in_crc;      /* CRC-32 of rows [0, crc_rows) while they arrive in order */
-    uint32_t crc_rows;    /* APP_CRC_UNORDERED once a tile came out of order */
-    size_t shift_len;     /* the tile data size shift_const is for */
-    uint32_t shift_const; /* hp_crc32_shift_const(shift_len) */
+    uint32_t row_fill;   /* bytes of a row begun in row (frames need not end on a row) */
+    uint8_t row[HARD_INPUT_ROW_BYTES];
 #endif
     union
     { /* a received frame; while results are sent (the request decoded), a LABELS payload */
@@ -160,7 +168,7 @@ static void app_send_error(
     app_send(a, HP_MSG_ERROR, a->tx, n);
 }
 
-static void app_send_ack(app_t *a, const hp_frame_t *f, uint32_t image, uint16_t row_start, uint16_t row_count)
+static void app_send_ack(app_t *a, const hp_frame_t *f, uint32_t image, uint32_t offset, uint32_t length)
 {
     hp_ack_t k;
     uint8_t buf[HP_ACK_SIZE];
@@ -168,8 +176,8 @@ static void app_send_ack(app_t *a, const hp_frame_t *f, uint32_t image, uint16_t
     k.req_type = f->type;
     k.status = 0;
     k.image = image;
-    k.row_start = row_start;
-    k.row_count = row_count;
+    k.offset = offset;
+    k.length = length;
     app_send(a, HP_MSG_ACK, buf, hp_ack_encode(&k, buf, sizeof buf));
 }
 
@@ -195,54 +203,79 @@ static void app_input_write(uint32_t offset, const uint8_t *data, size_t n)
 }
 #endif
 
-/* CRC-32 of every input (outputs = 0) or output (1) tensor's bytes, in order. */
-static uint32_t app_tensors_crc(int outputs)
+#ifndef HARD_NUM_CLASSES
+/* CRC-32 of every output tensor's bytes, in order. */
+static uint32_t app_tensors_crc(void)
 {
     uint32_t crc = 0;
-    int i, n = outputs ? HARD_NUM_OUTPUTS : HARD_NUM_INPUTS;
-    for (i = 0; i < n; i++)
+    int i;
+    for (i = 0; i < HARD_NUM_OUTPUTS; i++)
     {
-        const hard_tensor_info *t = outputs ? &hard_outputs[i] : &hard_inputs[i];
-        crc = hp_crc32(crc, outputs ? hard_model_output(i) : hard_model_input(i), t->bytes);
+        crc = hp_crc32(crc, hard_model_output(i), hard_outputs[i].bytes);
     }
     return crc;
 }
+#endif
 
 #ifdef HARD_NUM_CLASSES
-static inline void app_send_labels(app_t *a, uint32_t first, uint32_t count, size_t size)
+/* The CRC-32 of the label map's code so far (crc) and the n code bytes of the LABELS frame just
+ * sent, from that frame's CRC (the writer's) and its 18 header bytes: no pass over the code. For
+ * full frames (one size: the GF(2) shift constant is computed once). */
+static uint32_t app_code_crc(app_t *a, uint32_t crc, size_t n)
 {
-    hp_labels_header(a->io.out, a->result.image, a->result.run_id, (uint16_t)first, (uint16_t)count);
-    app_send(a, HP_MSG_LABELS, a->io.out, size);
+    uint8_t hdr[HP_HEADER_SIZE];
+    uint32_t head;
+    hdr[0] = (uint8_t)HP_VERSION;
+    hdr[1] = HP_MSG_LABELS;
+    hp_put_u16(hdr + 2, (uint16_t)(a->tx_seq - 1u));
+    hp_put_u16(hdr + 4, (uint16_t)(HP_LABELS_HEADER + n));
+    head = hp_crc32(hp_crc32(0, hdr, sizeof hdr), a->io.out, HP_LABELS_HEADER);
+    if (a->out_shift_len != n)
+    {
+        a->out_shift_len = n;
+        a->out_shift_const = hp_crc32_shift_const(n);
+    }
+    return hp_crc32_combine(crc ^ head, a->writer.frame_crc, a->out_shift_const);
 }
 
-/* LABELS frames: whole label rows, run-length coded in place, as many as fit a payload (a row
- * that does not fit is coded again at the start of the next). Returns the frame count. */
+/* LABELS frames: the label map's run-length code (over the whole map, coded once, in place) cut
+ * into payloads of out_max: every sending of a run, whatever its frame size, cuts the same byte
+ * stream, so the host puts the pieces of several sendings together. A pair that does not fit a
+ * frame's last byte straddles two frames. Returns the frame count; output_size and output_crc32 =
+ * the code's bytes and CRC-32 (no pass over the map: the encoder is the host's, tested so). */
 static uint16_t app_send_outputs(app_t *a)
 {
     const uint8_t *labels = hard_model_labels();
+    uint8_t *code = a->io.out + HP_LABELS_HEADER, pair[2];
+    uint32_t pos = 0, total = APP_LABELS_H * APP_LABELS_W, sent = 0, cap = a->out_max - HP_LABELS_HEADER, crc = 0;
+    size_t fill = 0, used;
     uint16_t frames = 0;
-    uint32_t row, first = 0;
-    size_t size = HP_LABELS_HEADER;
-
-    for (row = 0; row < APP_LABELS_H; row++)
+    int straddle = 0;
+    while (pos < total || fill != 0u)
     {
-        const uint8_t *src = labels + row * APP_LABELS_W;
-        size_t n = hp_rle_encode(src, APP_LABELS_W, a->io.out + size, APP_TX_PAYLOAD - size);
-        if (n == 0)
-        { /* full: send the rows so far; a payload holds any one row (APP_TX_PAYLOAD) */
-            app_send_labels(a, first, row - first, size);
-            frames++;
-            first = row;
-            size = HP_LABELS_HEADER;
-            n = hp_rle_encode(src, APP_LABELS_W, a->io.out + size, APP_TX_PAYLOAD - size);
+        fill += hp_rle_encode_part(labels + pos, total - pos, code + fill, cap - fill, &used);
+        pos += (uint32_t)used;
+        if (pos < total && fill + 1u == cap)
+        {
+            (void)hp_rle_encode_part(labels + pos, total - pos, pair, sizeof pair, &used);
+            pos += (uint32_t)used;
+            code[fill++] = pair[0];
+            straddle = 1;
         }
-        size += n;
-    }
-    if (row > first)
-    {
-        app_send_labels(a, first, row - first, size);
+        hp_labels_header(a->io.out, a->result.image, a->result.run_id, sent);
+        app_send(a, HP_MSG_LABELS, a->io.out, HP_LABELS_HEADER + fill);
+        crc = fill == cap ? app_code_crc(a, crc, fill) : hp_crc32(crc, code, fill); /* the last: short */
+        sent += (uint32_t)fill;
         frames++;
+        fill = 0;
+        if (straddle)
+        {
+            code[fill++] = pair[1];
+            straddle = 0;
+        }
     }
+    a->result.output_size = sent;
+    a->result.output_crc32 = crc; /* the code's: the host checks the pieces it put together */
     return frames;
 }
 #else
@@ -258,8 +291,7 @@ static uint16_t app_send_outputs(app_t *a)
         uint32_t offset = 0, size = hard_outputs[i].bytes;
         do
         {
-            uint32_t n =
-                size - offset < APP_TX_PAYLOAD - HP_TENSOR_HEADER ? size - offset : APP_TX_PAYLOAD - HP_TENSOR_HEADER;
+            uint32_t n = size - offset < a->out_max - HP_TENSOR_HEADER ? size - offset : a->out_max - HP_TENSOR_HEADER;
             hp_tensor_header(buf, a->result.image, a->result.run_id, (uint16_t)i, offset);
             hp_writer_begin(&a->writer, HP_MSG_TENSOR, a->tx_seq++, (uint16_t)(HP_TENSOR_HEADER + n));
             hp_writer_write(&a->writer, buf, HP_TENSOR_HEADER);
@@ -269,6 +301,7 @@ static uint16_t app_send_outputs(app_t *a)
             frames++;
         } while (offset < size);
     }
+    a->result.output_size = (uint32_t)HARD_OUTPUT_BYTES;
     return frames;
 }
 #endif
@@ -284,9 +317,9 @@ static void app_send_result(app_t *a)
     while (layer < (uint32_t)HARD_NUM_LAYERS)
     {
         uint32_t count = (uint32_t)HARD_NUM_LAYERS - layer, i;
-        if (count > APP_PROFILE_PER_FRAME)
+        if (count > (a->out_max - HP_PROFILE_HEADER) / 8u)
         {
-            count = APP_PROFILE_PER_FRAME;
+            count = (a->out_max - HP_PROFILE_HEADER) / 8u;
         }
         hp_profile_header(buf, a->result.image, a->result.run_id, (uint16_t)layer, (uint16_t)count);
         hp_writer_begin(&a->writer, HP_MSG_PROFILE, a->tx_seq++, (uint16_t)(HP_PROFILE_HEADER + 8u * count));
@@ -327,92 +360,114 @@ static void app_hook(void *ctx, int layer, int end)
 }
 
 #ifdef HARD_STREAMED
-/* The streamed input: rows go to the model in order as they arrive (its first layers run band by
- * band meanwhile, counted in the layer times and the run's total); a tile fed already is only
- * acknowledged again (its ACK was lost), rows after a gap are refused. Row 0 of a new image, or of
- * an image whose RUN failed, starts the stream again. */
-static int app_take_rows(app_t *a, const hp_frame_t *f, const hp_tile_t *t)
+/* A new input: the streamed model starts again (its first layers run band by band as rows come,
+ * counted in the layer times and the run's total). */
+static void app_input_begin(app_t *a)
+{
+    a->feed_count = 0;
+    a->row_fill = 0;
+    memset(a->layer_counts, 0, sizeof a->layer_counts);
+    hard_model_stream_begin();
+    bsp_stack_paint();
+}
+
+/* n more bytes of the input into the model, whole rows at a time (a row split between frames
+ * waits in a->row). Returns hard_model_feed_rows's code. */
+static int app_input_put(app_t *a, const uint8_t *p, uint32_t n)
 {
     hard_profile_t prof;
+    uint64_t t0 = bsp_timer_read();
+    int rc = 0;
+    prof.hook = app_hook;
+    prof.ctx = a;
+    if (a->row_fill != 0u)
+    {
+        uint32_t k = APP_ROW_BYTES - a->row_fill < n ? APP_ROW_BYTES - a->row_fill : n;
+        memcpy(a->row + a->row_fill, p, k);
+        a->row_fill += k;
+        p += k;
+        n -= k;
+        if (a->row_fill == APP_ROW_BYTES)
+        {
+            a->row_fill = 0;
+            rc = hard_model_feed_rows(a->row, 1, &prof);
+        }
+    }
+    if (rc == 0 && n >= APP_ROW_BYTES)
+    {
+        rc = hard_model_feed_rows(p, (int)(n / APP_ROW_BYTES), &prof);
+        p += n - n % APP_ROW_BYTES;
+        n %= APP_ROW_BYTES;
+    }
+    if (rc == 0 && n != 0u)
+    {
+        memcpy(a->row, p, n);
+        a->row_fill = n;
+    }
+    a->feed_count += bsp_timer_read() - t0;
+    return rc;
+}
+#else
+static void app_input_begin(app_t *a)
+{
+    (void)a;
+}
+
+static int app_input_put(app_t *a, const uint8_t *p, uint32_t n)
+{
+    app_input_write(a->in_bytes, p, n);
+    return 0;
+}
+#endif
+
+/* A tile's bytes that extend the input received so far (bytes had already are only acknowledged
+ * again: their ACK was lost); a tile past them is refused with their count, the host goes back.
+ * Offset 0 of a new image, or of an image whose RUN failed, starts the input again. */
+static int app_take_bytes(app_t *a, const hp_frame_t *f, const hp_tile_t *t)
+{
     uint32_t skip, n;
-    uint64_t t0;
     int rc;
-    if (t->image != a->image || a->rows_received == 0)
+    if (t->image != a->image || a->in_bytes == 0u)
     {
         a->image = t->image;
-        a->rows_received = 0;
+        a->in_bytes = 0;
         a->in_crc = 0;
-        a->feed_count = 0;
-        memset(a->layer_counts, 0, sizeof a->layer_counts);
-        hard_model_stream_begin();
-        bsp_stack_paint();
+        app_input_begin(a);
     }
-    if (t->row_start > a->rows_received)
+    if (t->offset > a->in_bytes)
     {
-        app_send_error(a, HP_E_BAD_TILE, f->seq, f->type, t->image, t->row_start, "rows out of order (streamed input)");
+        app_send_error(a, HP_E_TILE_GAP, f->seq, f->type, t->image, a->in_bytes, "tile past the bytes received");
         return -1;
     }
-    skip = a->rows_received - t->row_start;
-    if (skip >= t->row_count)
+    skip = a->in_bytes - t->offset;
+    if (skip >= t->data_len)
     {
         return 0;
     }
-    n = t->row_count - skip;
-    a->in_crc = hp_crc32(a->in_crc, t->data + (size_t)skip * APP_ROW_BYTES, (size_t)n * APP_ROW_BYTES);
-    prof.hook = app_hook;
-    prof.ctx = a;
-    t0 = bsp_timer_read();
-    rc = hard_model_feed_rows(t->data + (size_t)skip * APP_ROW_BYTES, (int)n, &prof);
-    a->feed_count += bsp_timer_read() - t0;
-    a->rows_received += n;
-    if (rc != 0)
-    {
-        a->rows_received = 0;
-        app_send_error(a, HP_E_MODEL_FAILED, f->seq, f->type, t->image, (uint32_t)rc, "model run failed");
-        return -1;
-    }
-    return 0;
-}
-#else
-/* Rows in any order, each once; the input is whole in the arena before RUN. */
-static int app_take_rows(app_t *a, const hp_frame_t *f, const hp_tile_t *t)
-{
-    uint32_t r;
-    if (t->image != a->image || a->rows_received == 0)
-    {
-        a->image = t->image;
-        a->rows_received = 0;
-        a->in_crc = 0;
-        a->crc_rows = 0;
-        memset(a->rows_seen, 0, sizeof a->rows_seen);
-    }
-    app_input_write((uint32_t)t->row_start * APP_ROW_BYTES, t->data, t->data_len);
-    if (t->row_start == a->crc_rows)
-    { /* in order: the input's CRC grows from the frame's CRC, without another pass over the rows */
+    n = (uint32_t)t->data_len - skip;
+    if (skip == 0u)
+    { /* the input's CRC grows from the frame's CRC, without another pass over the bytes */
         if (a->shift_len != t->data_len)
         {
             a->shift_len = t->data_len;
             a->shift_const = hp_crc32_shift_const(t->data_len);
         }
         a->in_crc = hp_frame_payload_crc(f, HP_TILE_HEADER, a->in_crc, a->shift_const);
-        a->crc_rows += t->row_count;
     }
     else
     {
-        a->crc_rows = APP_CRC_UNORDERED; /* RUN checks the input buffer instead */
+        a->in_crc = hp_crc32(a->in_crc, t->data + skip, n);
     }
-    for (r = t->row_start; r < (uint32_t)t->row_start + t->row_count; r++)
+    rc = f->ext_len != 0u ? 0 : app_input_put(a, t->data + skip, n); /* a sink put it in place */
+    if (rc != 0)
     {
-        uint8_t bit = (uint8_t)(1u << (r & 7u));
-        if (!(a->rows_seen[r >> 3] & bit))
-        {
-            a->rows_seen[r >> 3] |= bit;
-            a->rows_received++;
-        }
+        a->in_bytes = 0;
+        app_send_error(a, HP_E_MODEL_FAILED, f->seq, f->type, t->image, (uint32_t)rc, "model run failed");
+        return -1;
     }
+    a->in_bytes += n;
     return 0;
 }
-#endif
 
 static void app_on_tile(app_t *a, const hp_frame_t *f)
 {
@@ -422,29 +477,36 @@ static void app_on_tile(app_t *a, const hp_frame_t *f)
         app_send_error(a, HP_E_BAD_PAYLOAD, f->seq, f->type, 0, f->len, "tile too short");
         return;
     }
-    if (t.row_count == 0 || (uint32_t)t.row_start + t.row_count > APP_IN_ROWS ||
-        t.data_len != (size_t)t.row_count * APP_ROW_BYTES)
+    if (t.data_len == 0u || t.offset > APP_IN_BYTES || t.data_len > APP_IN_BYTES - t.offset)
     {
-        app_send_error(a, HP_E_BAD_TILE, f->seq, f->type, t.image, t.row_start, "bad tile rows/size");
+        app_send_error(a, HP_E_BAD_TILE, f->seq, f->type, t.image, t.offset, "tile bytes out of the input");
         return;
     }
     a->have_result = 0; /* the outputs may share memory with the input */
-    if (app_take_rows(a, f, &t) != 0)
+    if (app_take_bytes(a, f, &t) != 0)
     {
         return;
     }
-    app_send_ack(a, f, t.image, t.row_start, t.row_count);
+    app_send_ack(a, f, t.image, t.offset, (uint32_t)t.data_len);
 }
 
 #ifdef HARD_STREAMED
-#define APP_INPUT_CRC(a)      ((a)->in_crc)
 #define APP_FEED_COUNT(a)     ((a)->feed_count)
-#define APP_STREAM_RESTART(a) ((a)->rows_received = 0) /* the host sends the image again */
+#define APP_STREAM_RESTART(a) ((a)->in_bytes = 0) /* the host sends the image again */
 #else
-#define APP_INPUT_CRC(a)      ((a)->crc_rows == APP_IN_ROWS ? (a)->in_crc : app_tensors_crc(0))
 #define APP_FEED_COUNT(a)     0u
 #define APP_STREAM_RESTART(a) ((void)(a))
 #endif
+
+/* The output frames' payload the host asks for: 0 or more than the device's is the device's. */
+static inline uint32_t app_out_payload(uint16_t max_out)
+{
+    if (max_out == 0u || max_out > APP_TX_PAYLOAD)
+    {
+        return APP_TX_PAYLOAD;
+    }
+    return max_out < HP_MIN_OUT_PAYLOAD ? HP_MIN_OUT_PAYLOAD : max_out;
+}
 
 static void app_on_run(app_t *a, const hp_frame_t *f)
 {
@@ -458,20 +520,21 @@ static void app_on_run(app_t *a, const hp_frame_t *f)
         app_send_error(a, HP_E_BAD_PAYLOAD, f->seq, f->type, 0, f->len, "bad RUN size");
         return;
     }
+    a->out_max = app_out_payload(m.max_out);
     if (a->have_result && a->result.image == m.image && a->result.input_crc32 == m.input_crc32)
     {
         app_send_ack(a, f, m.image, 0, 0); /* a repeated RUN: same answer, no second run */
         app_send_result(a);
         return;
     }
-    if (m.image != a->image || a->rows_received != APP_IN_ROWS)
+    if (m.image != a->image || a->in_bytes != APP_IN_BYTES)
     {
-        app_send_error(a, HP_E_INCOMPLETE_INPUT, f->seq, f->type, m.image, m.image == a->image ? a->rows_received : 0u,
-                       "input rows missing");
+        app_send_error(a, HP_E_INCOMPLETE_INPUT, f->seq, f->type, m.image, m.image == a->image ? a->in_bytes : 0u,
+                       "input bytes missing");
         APP_STREAM_RESTART(a);
         return;
     }
-    crc = APP_INPUT_CRC(a);
+    crc = a->in_crc;
     if (crc != m.input_crc32)
     {
         app_send_error(a, HP_E_INPUT_CRC, f->seq, f->type, m.image, crc, "input CRC mismatch");
@@ -482,7 +545,7 @@ static void app_on_run(app_t *a, const hp_frame_t *f)
 
     prof.hook = app_hook;
     prof.ctx = a;
-    a->rows_received = 0; /* the run may overwrite the input */
+    a->in_bytes = 0; /* the run may overwrite the input */
 #ifndef HARD_STREAMED
     memset(a->layer_counts, 0, sizeof a->layer_counts);
     bsp_stack_paint();
@@ -509,7 +572,9 @@ static void app_on_run(app_t *a, const hp_frame_t *f)
     a->result.total = t1 - t0 + APP_FEED_COUNT(a);
     a->result.num_layers = HARD_NUM_LAYERS;
     a->result.rows = (uint16_t)APP_LABELS_H;
-    a->result.output_crc32 = app_tensors_crc(1);
+#ifndef HARD_NUM_CLASSES /* a label map's: its code's, as it is sent (app_send_outputs) */
+    a->result.output_crc32 = app_tensors_crc();
+#endif
     a->result.input_crc32 = m.input_crc32;
     a->have_result = 1;
     app_send_result(a);
@@ -518,6 +583,7 @@ static void app_on_run(app_t *a, const hp_frame_t *f)
 static void app_on_frame(app_t *a, const hp_frame_t *f)
 {
     uint32_t image;
+    uint16_t max_out;
     switch (f->type)
     {
         case HP_MSG_HELLO_REQ:
@@ -530,7 +596,7 @@ static void app_on_frame(app_t *a, const hp_frame_t *f)
             app_on_run(a, f);
             break;
         case HP_MSG_RESULT_REQ:
-            if (hp_result_req_decode(f, &image) != 0)
+            if (hp_result_req_decode(f, &image, &max_out) != 0)
             {
                 app_send_error(a, HP_E_BAD_PAYLOAD, f->seq, f->type, 0, f->len, "bad RESULT_REQ size");
             }
@@ -540,6 +606,7 @@ static void app_on_frame(app_t *a, const hp_frame_t *f)
             }
             else
             {
+                a->out_max = app_out_payload(max_out);
                 app_send_result(a);
             }
             break;
@@ -576,34 +643,38 @@ static inline int app_getc(void)
     return c;
 }
 
+/* One received byte into *p++, or out of the loop at a 0x00 (a delimiter) or silence. */
+#define APP_READ_ONE(p, c)                                                                                             \
+    if (((c) = app_getc()) <= 0)                                                                                       \
+    {                                                                                                                  \
+        break;                                                                                                         \
+    }                                                                                                                  \
+    *(p)++ = (uint8_t)(c)
+
 /* Up to n data bytes into p, stopping at a 0x00 (a delimiter) or silence. Returns the end of the
- * bytes stored; *last = the last getc result. Four bytes a loop turn: fewer branches a byte. */
+ * bytes stored; *last = the last getc result. Sixteen bytes a loop turn: fewer branches a byte. */
 static inline uint8_t *app_read_data(uint8_t *p, size_t n, int *last)
 {
-    uint8_t *end = p + n, *end4 = p + (n & ~(size_t)3u);
+    uint8_t *end = p + n, *end16 = p + (n & ~(size_t)15u);
     int c = 1;
-    while (p != end4)
+    while (p != end16)
     {
-        if ((c = app_getc()) <= 0)
-        {
-            break;
-        }
-        *p++ = (uint8_t)c;
-        if ((c = app_getc()) <= 0)
-        {
-            break;
-        }
-        *p++ = (uint8_t)c;
-        if ((c = app_getc()) <= 0)
-        {
-            break;
-        }
-        *p++ = (uint8_t)c;
-        if ((c = app_getc()) <= 0)
-        {
-            break;
-        }
-        *p++ = (uint8_t)c;
+        APP_READ_ONE(p, c);
+        APP_READ_ONE(p, c);
+        APP_READ_ONE(p, c);
+        APP_READ_ONE(p, c);
+        APP_READ_ONE(p, c);
+        APP_READ_ONE(p, c);
+        APP_READ_ONE(p, c);
+        APP_READ_ONE(p, c);
+        APP_READ_ONE(p, c);
+        APP_READ_ONE(p, c);
+        APP_READ_ONE(p, c);
+        APP_READ_ONE(p, c);
+        APP_READ_ONE(p, c);
+        APP_READ_ONE(p, c);
+        APP_READ_ONE(p, c);
+        APP_READ_ONE(p, c);
     }
     while (c > 0 && p != end)
     {
@@ -616,18 +687,109 @@ static inline uint8_t *app_read_data(uint8_t *p, size_t n, int *last)
     return p;
 }
 
-/* The rest of the current COBS block straight into the frame buffer, the parser's state kept in
- * registers (a 0x00 or silence ends it early). Returns the last getc result: > 0 when the block
- * was read whole. */
-static int app_read_block(hp_parser_t *p)
+#ifndef HARD_STREAMED
+/* Once a tile's header is in, its data goes straight into the input buffer when it extends the
+ * bytes received (or starts an input: offset 0) within one input tensor: no copy follows, and
+ * the tile's size is not bound by the receive buffer. A damaged frame written there costs
+ * nothing: those bytes were not received yet (offset 0 forgets the input so far first). Other
+ * frames go to the receive buffer. */
+static void app_choose_sink(app_t *a)
 {
-    uint8_t *dst = p->buf + p->len;
-    size_t n = p->cap - p->len < p->remaining ? p->cap - p->len : p->remaining;
-    int c;
-    n = (size_t)(app_read_data(dst, n, &c) - dst);
-    p->len += n;
-    p->remaining = (uint8_t)(p->remaining - n);
-    return c;
+    hp_parser_t *p = &a->parser;
+    const uint8_t *h = p->buf;
+    uint32_t image, offset, n, base = 0;
+    int i;
+    if (h[0] != HP_VERSION || h[1] != HP_MSG_TILE || hp_get_u16(h + 4) <= HP_TILE_HEADER)
+    {
+        (void)hp_parser_set_sink(p, APP_SINK_AT, NULL, 0);
+        return;
+    }
+    image = hp_get_u32(h + HP_HEADER_SIZE);
+    offset = hp_get_u32(h + HP_HEADER_SIZE + 4);
+    n = hp_get_u16(h + 4) - HP_TILE_HEADER;
+    for (i = 0; i < HARD_NUM_INPUTS && (offset == 0u || (image == a->image && offset == a->in_bytes)); i++)
+    {
+        uint32_t size = hard_inputs[i].bytes;
+        if (offset - base < size && n <= size - (offset - base))
+        {
+            uint8_t *dst = (uint8_t *)hard_model_input(i) + (offset - base);
+            if (hp_parser_set_sink(p, APP_SINK_AT, dst, n) == 0 && offset == 0u)
+            {
+                a->image = image;
+                a->in_bytes = 0;
+            }
+            a->have_result = 0; /* the outputs may share memory with the input */
+            return;
+        }
+        base += size;
+    }
+    (void)hp_parser_set_sink(p, APP_SINK_AT, NULL, 0);
+}
+#define APP_CHOOSE_SINK(a)                                                                                             \
+    do                                                                                                                 \
+    {                                                                                                                  \
+        if ((a)->parser.ext_at == 0u && (a)->parser.len >= APP_SINK_AT)                                                \
+        {                                                                                                              \
+            app_choose_sink(a);                                                                                        \
+        }                                                                                                              \
+    } while (0)
+#else
+#define APP_CHOOSE_SINK(a) ((void)(a))
+#endif
+
+/* The frame's COBS blocks straight to where the parser puts them (the frame buffer, or a tile's
+ * sink), the parser's state kept in registers, one block after another without a turn of the
+ * main loop (a tile's header is read first on its own, to choose its sink). Returns the last
+ * getc result: 0 at the frame's delimiter (not fed yet), -1 after silence, > 0 when the main
+ * loop is to take the next byte (the frame buffer is full: fed, it marks the frame too long). */
+static int app_read_block(app_t *a)
+{
+    hp_parser_t *p = &a->parser;
+    hp_frame_t unused;
+    int c = 1;
+    for (;;)
+    {
+        size_t room, n = p->remaining;
+        uint8_t *dst;
+        APP_CHOOSE_SINK(a);
+        if (p->len < APP_SINK_AT && p->len + n > APP_SINK_AT)
+        {
+            n = APP_SINK_AT - p->len;
+        }
+        dst = hp_parser_dst(p, &room);
+        if (room == 0u)
+        {
+            return 1;
+        }
+        n = (size_t)(app_read_data(dst, n < room ? n : room, &c) - dst);
+        p->len += n;
+        p->remaining = (uint8_t)(p->remaining - n);
+        if (c > 0 && p->remaining == 0u)
+        {
+            c = app_getc(); /* the next block's code byte, or the frame's delimiter */
+            if (c <= 0)
+            {
+                return c;
+            }
+            if (p->code != 0xFFu)
+            { /* the finished block (shorter than 254 bytes) implies a zero */
+                dst = hp_parser_dst(p, &room);
+                if (room == 0u)
+                {
+                    (void)hp_parser_feed(p, (uint8_t)c, &unused); /* marks the frame too long */
+                    return c;
+                }
+                *dst = 0x00u;
+                p->len++;
+            }
+            p->code = (uint8_t)c;
+            p->remaining = (uint8_t)(c - 1);
+        }
+        if (c <= 0 || (p->overflow | p->bad) != 0u)
+        {
+            return c;
+        }
+    }
 }
 
 int main(void)
@@ -637,6 +799,12 @@ int main(void)
     bsp_stack_paint();
     hp_parser_init(&a->parser, a->io.rx, sizeof a->io.rx);
     hp_writer_init(&a->writer, app_put, a);
+    a->out_max = APP_TX_PAYLOAD;
+    /* the GF(2) shift constants of the largest tile and of a full label frame, once */
+    a->shift_len = APP_MAX_PAYLOAD - HP_TILE_HEADER;
+    a->shift_const = hp_crc32_shift_const(a->shift_len);
+    a->out_shift_len = APP_TX_PAYLOAD - HP_LABELS_HEADER;
+    a->out_shift_const = hp_crc32_shift_const(a->out_shift_len);
     app_send_hello(a, 0);
     for (;;)
     {
@@ -652,7 +820,7 @@ int main(void)
         rc = hp_parser_feed_inline(&a->parser, (uint8_t)c, &f);
         if (rc == HP_NONE && a->parser.remaining != 0u && (a->parser.overflow | a->parser.bad) == 0u)
         {
-            c = app_read_block(&a->parser);
+            c = app_read_block(a);
             if (c < 0)
             {
                 hp_parser_reset(&a->parser); /* silence: forget the partial frame */

@@ -60,12 +60,13 @@ static void check_decoders(const hp_frame_t *f)
     hp_ack_t a;
     hp_result_t res;
     uint32_t image;
+    uint16_t max_out;
     uint8_t out[FUZZ_CAP * 255u / 2u + 1u];
     (void)hp_tile_decode(f, &t);
     (void)hp_run_decode(f, &r);
     (void)hp_ack_decode(f, &a);
     (void)hp_result_decode(f, &res);
-    (void)hp_result_req_decode(f, &image);
+    (void)hp_result_req_decode(f, &image, &max_out);
     (void)hp_rle_decode(f->payload, f->len, out, sizeof out);
 }
 

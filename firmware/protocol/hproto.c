@@ -281,6 +281,16 @@ static inline uint32_t hp_load_le32(const uint8_t *p)
 #define HP_IN_REGISTER(p) ((void)0)
 #endif
 
+/* Eight bytes at p into crc (tables t0..t7 in scope); p moves on. */
+#define HP_CRC_STEP8(crc, p)                                                                                           \
+    do                                                                                                                 \
+    {                                                                                                                  \
+        uint32_t a_ = (crc) ^ hp_load_le32(p), b_ = hp_load_le32((p) + 4);                                             \
+        (p) += 8;                                                                                                      \
+        (crc) = t7[a_ & 0xFFu] ^ t6[(a_ >> 8) & 0xFFu] ^ t5[(a_ >> 16) & 0xFFu] ^ t4[a_ >> 24] ^ t3[b_ & 0xFFu] ^      \
+                t2[(b_ >> 8) & 0xFFu] ^ t1[(b_ >> 16) & 0xFFu] ^ t0[b_ >> 24];                                         \
+    } while (0)
+
 uint32_t hp_crc32_table(uint32_t crc, const void *data, size_t n)
 {
     const uint8_t *p = (const uint8_t *)data, *end = p + (n & ~(size_t)7u);
@@ -296,10 +306,7 @@ uint32_t hp_crc32_table(uint32_t crc, const void *data, size_t n)
     crc = ~crc;
     while (p != end)
     { /* eight bytes at a time, in byte order */
-        uint32_t a = crc ^ hp_load_le32(p), b = hp_load_le32(p + 4);
-        p += 8;
-        crc = t7[a & 0xFFu] ^ t6[(a >> 8) & 0xFFu] ^ t5[(a >> 16) & 0xFFu] ^ t4[a >> 24] ^ t3[b & 0xFFu] ^
-              t2[(b >> 8) & 0xFFu] ^ t1[(b >> 16) & 0xFFu] ^ t0[b >> 24];
+        HP_CRC_STEP8(crc, p);
     }
     for (n &= 7u; n > 0u; n--)
     {
@@ -382,13 +389,35 @@ void hp_parser_reset(hp_parser_t *p)
     p->remaining = 0;
     p->overflow = 0;
     p->bad = 0;
+    p->ext = NULL;
+    p->ext_at = 0;
+    p->ext_len = 0;
+}
+
+int hp_parser_set_sink(hp_parser_t *p, size_t at, uint8_t *dst, size_t n)
+{
+    if (p->ext_at != 0u || at < HP_HEADER_SIZE || at > p->len || (dst != NULL && p->len - at > n))
+    {
+        return -1;
+    }
+    if (dst != NULL)
+    {
+        memcpy(dst, p->buf + at, p->len - at);
+        p->ext = dst;
+        p->ext_len = n;
+    }
+    p->ext_at = at;
+    return 0;
 }
 
 static inline void hp_parser_append(hp_parser_t *p, uint8_t b)
 {
-    if (p->len < p->cap)
+    size_t room;
+    uint8_t *dst = hp_parser_dst(p, &room);
+    if (room != 0u)
     {
-        p->buf[p->len++] = b;
+        *dst = b;
+        p->len++;
     }
     else
     {
@@ -396,11 +425,27 @@ static inline void hp_parser_append(hp_parser_t *p, uint8_t b)
     }
 }
 
+/* The frame's CRC over its bytes before the trailer, wherever they were put; the trailer. */
+static uint32_t hp_parser_crc(const hp_parser_t *p, size_t n, const uint8_t **trailer)
+{
+    uint32_t crc;
+    if (p->ext_len == 0u)
+    {
+        *trailer = p->buf + n - HP_CRC_SIZE;
+        return hp_crc32(0, p->buf, n - HP_CRC_SIZE);
+    }
+    *trailer = p->buf + n - p->ext_len - HP_CRC_SIZE;
+    crc = hp_crc32(0, p->buf, p->ext_at);
+    crc = hp_crc32(crc, p->ext, p->ext_len);
+    return hp_crc32(crc, p->buf + p->ext_at, n - HP_CRC_SIZE - p->ext_len - p->ext_at);
+}
+
 static int hp_parser_finish(hp_parser_t *p, hp_frame_t *out)
 {
     size_t n = p->len;
     uint16_t len;
     uint32_t crc;
+    const uint8_t *trailer;
     if (p->overflow)
     {
         return HP_ERR_OVERFLOW;
@@ -418,12 +463,13 @@ static int hp_parser_finish(hp_parser_t *p, hp_frame_t *out)
         return HP_ERR_SHORT;
     }
     len = hp_get_u16(p->buf + 4);
-    if ((size_t)len + HP_OVERHEAD != n)
+    if ((size_t)len + HP_OVERHEAD != n ||
+        (p->ext_len != 0u && (p->ext_at < HP_HEADER_SIZE || p->ext_at + p->ext_len > n - HP_CRC_SIZE)))
     {
         return HP_ERR_LENGTH;
     }
-    crc = hp_crc32(0, p->buf, n - HP_CRC_SIZE);
-    if (crc != hp_get_u32(p->buf + n - HP_CRC_SIZE))
+    crc = hp_parser_crc(p, n, &trailer);
+    if (crc != hp_get_u32(trailer))
     {
         return HP_ERR_CRC;
     }
@@ -436,6 +482,8 @@ static int hp_parser_finish(hp_parser_t *p, hp_frame_t *out)
     out->seq = hp_get_u16(p->buf + 2);
     out->len = len;
     out->payload = p->buf + HP_HEADER_SIZE;
+    out->ext = p->ext;
+    out->ext_len = p->ext_len;
     return HP_FRAME;
 }
 
@@ -472,7 +520,7 @@ int hp_parser_feed(hp_parser_t *p, uint8_t byte, hp_frame_t *out)
 uint32_t hp_frame_payload_crc(const hp_frame_t *f, size_t skip, uint32_t crc, uint32_t shift_const)
 { /* CRC(frame) = K*CRC(head) ^ CRC(data), so K*crc ^ CRC(data) = CRC(frame) ^ K*(crc ^ CRC(head)) */
     uint32_t head = hp_crc32(0, f->payload - HP_HEADER_SIZE, HP_HEADER_SIZE + skip);
-    return hp_get_u32(f->payload + f->len) ^ hp_crc32_mulmod(shift_const, crc ^ head);
+    return hp_get_u32(f->payload + f->len - f->ext_len) ^ hp_crc32_mulmod(shift_const, crc ^ head);
 }
 
 /* ------------------------------------------------------------------ writer */
@@ -489,7 +537,7 @@ void hp_writer_init(hp_writer_t *w, hp_put_fn put, void *ctx)
 
 /* COBS-encode n bytes into the buffer, a block closed by each zero byte or at 254 data bytes (code
  * 0xFF: no implied zero); put is called only when the buffer is full, not once a block (label
- * runs put a zero every few bytes). */
+ * runs put a zero every few bytes). The data bytes between zeros are copied by a tight loop. */
 static void hp_writer_raw(hp_writer_t *w, const uint8_t *data, size_t n)
 {
     const uint8_t *end = data + n;
@@ -497,22 +545,40 @@ static void hp_writer_raw(hp_writer_t *w, const uint8_t *data, size_t n)
     w->crc = hp_crc32(w->crc, data, n);
     while (data != end)
     {
-        uint8_t b = *data++;
-        if (b != 0x00u)
+        if (*data != 0x00u)
         {
+            const uint8_t *stop;
+            size_t room;
             if (o == full)
             { /* put the finished blocks, move the open one (< 255 bytes) to the front */
                 size_t open = (size_t)(o - code);
                 w->put(w->ctx, buf, (size_t)(code - buf));
-                memmove(buf, code, open);
+                if (open <= (size_t)(code - buf))
+                {
+                    memcpy(buf, code, open); /* no overlap: the word copy */
+                }
+                else
+                {
+                    memmove(buf, code, open);
+                }
                 code = buf;
                 o = buf + open;
             }
-            *o++ = b;
+            /* up to a zero, the block's 254th data byte or the buffer's end */
+            room = (size_t)((full - code > 255 ? code + 255 : full) - o);
+            stop = (size_t)(end - data) < room ? end : data + room;
+            do
+            {
+                *o++ = *data++;
+            } while (data != stop && *data != 0x00u);
             if (o - code < 255)
             {
                 continue;
             }
+        }
+        else
+        {
+            data++;
         }
         *code = (uint8_t)(o - code); /* close the block; open the next */
         if (o == full)
@@ -551,6 +617,7 @@ int hp_writer_end(hp_writer_t *w)
 {
     int rc = w->left == 0 ? 0 : -1;
     uint8_t c[HP_CRC_SIZE];
+    w->frame_crc = w->crc;
     hp_put_u32(c, w->crc);
     hp_writer_raw(w, c, sizeof c);
     w->buf[w->code] = (uint8_t)(w->len - w->code); /* the last block */
@@ -585,7 +652,8 @@ static inline const uint8_t *hp_run_end(const uint8_t *p, const uint8_t *lim, ui
 {
 #if defined(__GNUC__)
     uint32_t vvvv = v * 0x01010101u;
-    while (lim - p >= 4)
+    size_t words = (size_t)(lim - p) >> 2;
+    while (words-- != 0u)
     {
         uint32_t x = hp_load_le32(p) ^ vvvv;
         if (x != 0u)
@@ -602,24 +670,27 @@ static inline const uint8_t *hp_run_end(const uint8_t *p, const uint8_t *lim, ui
     return p;
 }
 
-size_t hp_rle_encode(const uint8_t *src, size_t n, uint8_t *dst, size_t cap)
+size_t hp_rle_encode_part(const uint8_t *src, size_t n, uint8_t *dst, size_t cap, size_t *used)
 {
     const uint8_t *p = src, *end = src + n;
     uint8_t *o = dst, *o_end = dst + (cap & ~(size_t)1u);
-    while (p != end)
+    while (p != end && o != o_end)
     {
         uint8_t v = *p;
         const uint8_t *q = hp_run_end(p + 1, (size_t)(end - p) > 255u ? p + 255 : end, v);
-        if (o == o_end)
-        {
-            return 0;
-        }
         o[0] = (uint8_t)(q - p);
         o[1] = v;
         o += 2;
         p = q;
     }
+    *used = (size_t)(p - src);
     return (size_t)(o - dst);
+}
+
+size_t hp_rle_encode(const uint8_t *src, size_t n, uint8_t *dst, size_t cap)
+{
+    size_t used, size = hp_rle_encode_part(src, n, dst, cap, &used);
+    return used == n ? size : 0u;
 }
 
 long hp_rle_decode(const uint8_t *src, size_t n, uint8_t *dst, size_t cap)

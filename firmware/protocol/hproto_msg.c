@@ -64,8 +64,8 @@ size_t hp_ack_encode(const hp_ack_t *m, uint8_t *out, size_t cap)
     out[2] = m->req_type;
     out[3] = m->status;
     hp_put_u32(out + 4, m->image);
-    hp_put_u16(out + 8, m->row_start);
-    hp_put_u16(out + 10, m->row_count);
+    hp_put_u32(out + 8, m->offset);
+    hp_put_u32(out + 12, m->length);
     return HP_ACK_SIZE;
 }
 
@@ -86,6 +86,7 @@ size_t hp_result_encode(const hp_result_t *m, uint8_t *out, size_t cap)
     hp_put_u16(out + 30, m->profile_frames);
     hp_put_u32(out + 32, m->output_crc32);
     hp_put_u32(out + 36, m->input_crc32);
+    hp_put_u32(out + 40, m->output_size);
     return HP_RESULT_SIZE;
 }
 
@@ -117,8 +118,7 @@ size_t hp_tile_encode_header(const hp_tile_t *m, uint8_t *out, size_t cap)
         return 0;
     }
     hp_put_u32(out, m->image);
-    hp_put_u16(out + 4, m->row_start);
-    hp_put_u16(out + 6, m->row_count);
+    hp_put_u32(out + 4, m->offset);
     return HP_TILE_HEADER;
 }
 
@@ -130,16 +130,16 @@ size_t hp_run_encode(const hp_run_t *m, uint8_t *out, size_t cap)
     }
     hp_put_u32(out, m->image);
     hp_put_u32(out + 4, m->input_crc32);
+    hp_put_u16(out + 8, m->max_out);
+    hp_put_u16(out + 10, 0u);
     return HP_RUN_SIZE;
 }
 
-void hp_labels_header(
-    uint8_t out[HP_LABELS_HEADER], uint32_t image, uint32_t run_id, uint16_t row_start, uint16_t row_count)
+void hp_labels_header(uint8_t out[HP_LABELS_HEADER], uint32_t image, uint32_t run_id, uint32_t offset)
 {
     hp_put_u32(out, image);
     hp_put_u32(out + 4, run_id);
-    hp_put_u16(out + 8, row_start);
-    hp_put_u16(out + 10, row_count);
+    hp_put_u32(out + 8, offset);
 }
 
 void hp_tensor_header(uint8_t out[HP_TENSOR_HEADER], uint32_t image, uint32_t run_id, uint16_t tensor, uint32_t offset)
@@ -162,14 +162,13 @@ void hp_profile_header(
 
 int hp_tile_decode(const hp_frame_t *f, hp_tile_t *m)
 {
-    if (f->len < HP_TILE_HEADER)
+    if (f->len < HP_TILE_HEADER || (f->ext_len != 0u && f->len - f->ext_len != HP_TILE_HEADER))
     {
         return -1;
     }
     m->image = hp_get_u32(f->payload);
-    m->row_start = hp_get_u16(f->payload + 4);
-    m->row_count = hp_get_u16(f->payload + 6);
-    m->data = f->payload + HP_TILE_HEADER;
+    m->offset = hp_get_u32(f->payload + 4);
+    m->data = f->ext_len != 0u ? f->ext : f->payload + HP_TILE_HEADER;
     m->data_len = (size_t)f->len - HP_TILE_HEADER;
     return 0;
 }
@@ -182,16 +181,18 @@ int hp_run_decode(const hp_frame_t *f, hp_run_t *m)
     }
     m->image = hp_get_u32(f->payload);
     m->input_crc32 = hp_get_u32(f->payload + 4);
+    m->max_out = hp_get_u16(f->payload + 8);
     return 0;
 }
 
-int hp_result_req_decode(const hp_frame_t *f, uint32_t *image)
+int hp_result_req_decode(const hp_frame_t *f, uint32_t *image, uint16_t *max_out)
 {
     if (f->len != HP_RESULT_REQ_SIZE)
     {
         return -1;
     }
     *image = hp_get_u32(f->payload);
+    *max_out = hp_get_u16(f->payload + 4);
     return 0;
 }
 
@@ -205,8 +206,8 @@ int hp_ack_decode(const hp_frame_t *f, hp_ack_t *m)
     m->req_type = f->payload[2];
     m->status = f->payload[3];
     m->image = hp_get_u32(f->payload + 4);
-    m->row_start = hp_get_u16(f->payload + 8);
-    m->row_count = hp_get_u16(f->payload + 10);
+    m->offset = hp_get_u32(f->payload + 8);
+    m->length = hp_get_u32(f->payload + 12);
     return 0;
 }
 
@@ -228,5 +229,6 @@ int hp_result_decode(const hp_frame_t *f, hp_result_t *m)
     m->profile_frames = hp_get_u16(p + 30);
     m->output_crc32 = hp_get_u32(p + 32);
     m->input_crc32 = hp_get_u32(p + 36);
+    m->output_size = hp_get_u32(p + 40);
     return 0;
 }

@@ -17,7 +17,7 @@ import numpy as np
 
 from hardtool.core.errors import HardtoolError
 
-VERSION = 2
+VERSION = 3
 HEADER_SIZE = 6
 CRC_SIZE = 4
 OVERHEAD = HEADER_SIZE + CRC_SIZE
@@ -45,7 +45,7 @@ OUTPUT_LABELS, OUTPUT_TENSORS = 0, 1
 
 # device error codes (HP_E_*)
 E_BAD_FRAME, E_BAD_CRC, E_BAD_VERSION, E_OVERFLOW, E_UNKNOWN_TYPE, E_BAD_PAYLOAD = 1, 2, 3, 4, 5, 6
-E_BAD_TILE, E_INCOMPLETE_INPUT, E_INPUT_CRC, E_MODEL_FAILED, E_NO_RESULT = 7, 8, 9, 10, 11
+E_BAD_TILE, E_INCOMPLETE_INPUT, E_INPUT_CRC, E_MODEL_FAILED, E_NO_RESULT, E_TILE_GAP = 7, 8, 9, 10, 11, 12
 ERROR_NAMES = {
     1: "BAD_FRAME",
     2: "BAD_CRC",
@@ -58,12 +58,14 @@ ERROR_NAMES = {
     9: "INPUT_CRC",
     10: "MODEL_FAILED",
     11: "NO_RESULT",
+    12: "TILE_GAP",
 }
 
 UNIT_NAMES = {0: "cycles", 1: "instructions", 2: "ns"}
 
-TILE_HEADER, RUN_SIZE, RESULT_REQ_SIZE, ACK_SIZE = 8, 8, 4, 12
-LABELS_HEADER, PROFILE_HEADER, RESULT_SIZE, ERROR_HEADER, TENSOR_HEADER = 12, 12, 40, 16, 16
+TILE_HEADER, RUN_SIZE, RESULT_REQ_SIZE, ACK_SIZE = 8, 12, 8, 16
+MIN_OUT_PAYLOAD = 32  # the smallest output payload a host may ask for (RUN, RESULT_REQ)
+LABELS_HEADER, PROFILE_HEADER, RESULT_SIZE, ERROR_HEADER, TENSOR_HEADER = 12, 12, 44, 16, 16
 HELLO_FIXED, HELLO_STR_MAX, ERROR_TEXT_MAX = 108, 32, 64
 
 
@@ -251,8 +253,8 @@ class Hello:
     output_kind: int  # OUTPUT_LABELS or OUTPUT_TENSORS
     fw_version: int
     max_payload: int
-    in_rows: int  # the input (every input tensor's bytes in order) as in_rows rows ...
-    in_row_bytes: int  # ... of in_row_bytes
+    in_rows: int  # the input (every input tensor's bytes in order) is in_rows rows ...
+    in_row_bytes: int  # ... of in_row_bytes; it travels in TILE frames at byte offsets
     labels_h: int
     labels_w: int
     num_classes: int
@@ -291,17 +293,16 @@ class Ack:
     req_type: int
     status: int
     image: int
-    row_start: int
-    row_count: int
+    offset: int  # a TILE's byte offset and length (0, 0 for RUN)
+    length: int
 
 
 @dataclass(frozen=True)
 class Labels:
     image: int
     run_id: int
-    row_start: int
-    row_count: int
-    rle: bytes
+    offset: int  # bytes into the run-length code of the whole label map
+    rle: bytes  # a piece of that code (a pair may straddle two pieces)
 
 
 @dataclass(frozen=True)
@@ -332,8 +333,9 @@ class Result:
     rows: int  # label rows (0 for tensors)
     output_frames: int
     profile_frames: int
-    output_crc32: int  # of the label map, or of every output tensor's bytes in order
+    output_crc32: int  # of the label map's run-length code, or of every output tensor's bytes in order
     input_crc32: int
+    output_size: int = 0  # bytes of the label map's run-length code, or of the output tensors
 
 
 @dataclass(frozen=True)
@@ -353,29 +355,32 @@ class DeviceError:
 @dataclass(frozen=True)
 class Tile:
     image: int
-    row_start: int
-    row_count: int
+    offset: int  # byte offset of data in the input
     data: bytes = field(repr=False)
 
 
 @dataclass(frozen=True)
 class Run:
     image: int
-    input_crc32: int
+    input_crc32: int  # 0 for RESULT_REQ
+    max_out: int = 0  # largest output payload asked for (0: the device's)
 
 
 Message = Union[Hello, Ack, Labels, TensorPiece, Profile, Result, DeviceError, Tile, Run, None]
 
 _HELLO = struct.Struct("<BBBBHHHHHHHHHHIIIII64s")
 _TENSOR = struct.Struct("<IIHxxI")
-_ACK = struct.Struct("<HBBIHH")
-_LABELS = struct.Struct("<IIHH")
-_RESULT = struct.Struct("<IIiIQHHHHII")
+_ACK = struct.Struct("<HBBIII")
+_LABELS = struct.Struct("<III")
+_PROFILE = struct.Struct("<IIHH")
+_RESULT = struct.Struct("<IIiIQHHHHIII")
 _ERROR = struct.Struct("<HHBxxxII")
-_TILE = struct.Struct("<IHH")
-_RUN = struct.Struct("<II")
+_TILE = struct.Struct("<II")
+_RUN = struct.Struct("<IIHxx")
+_RESULT_REQ = struct.Struct("<IHxx")
 assert _HELLO.size == HELLO_FIXED and _RESULT.size == RESULT_SIZE and _ERROR.size == ERROR_HEADER
-assert _TENSOR.size == TENSOR_HEADER
+assert _TENSOR.size == TENSOR_HEADER and _ACK.size == ACK_SIZE and _LABELS.size == LABELS_HEADER
+assert _TILE.size == TILE_HEADER and _RUN.size == RUN_SIZE and _RESULT_REQ.size == RESULT_REQ_SIZE
 _HELLO_INTS = len(Hello.__dataclass_fields__) - 3  # the fields before model_hash, board, build_id
 
 
@@ -413,7 +418,7 @@ def decode_message(frame: Frame) -> Message:
             return TensorPiece(*_TENSOR.unpack_from(p), p[TENSOR_HEADER:])
         if t == PROFILE:
             _need(p, PROFILE_HEADER)
-            image, run_id, first, count = _LABELS.unpack_from(p)
+            image, run_id, first, count = _PROFILE.unpack_from(p)
             if len(p) != PROFILE_HEADER + 8 * count:
                 raise ProtocolError("PROFILE size disagrees with its count")
             return Profile(image, run_id, first, struct.unpack_from(f"<{count}Q", p, PROFILE_HEADER))
@@ -432,7 +437,8 @@ def decode_message(frame: Frame) -> Message:
             return Run(*_RUN.unpack(p))
         if t == RESULT_REQ:
             _need(p, RESULT_REQ_SIZE, exact=True)
-            return Run(struct.unpack("<I", p)[0], 0)
+            image, max_out = _RESULT_REQ.unpack(p)
+            return Run(image, 0, max_out)
         if t in (HELLO_REQ, RESET):
             _need(p, 0, exact=True)
             return None
@@ -449,16 +455,16 @@ def _need(p: bytes, n: int, exact: bool = False) -> None:
 # encoders (both directions, so tests can play either side)
 
 
-def tile_payload(image: int, row_start: int, data: bytes, row_bytes: int) -> bytes:
-    return _TILE.pack(image, row_start, len(data) // row_bytes) + bytes(data)
+def tile_payload(image: int, offset: int, data: bytes) -> bytes:
+    return _TILE.pack(image, offset) + bytes(data)
 
 
-def run_payload(image: int, input_crc32: int) -> bytes:
-    return _RUN.pack(image, input_crc32)
+def run_payload(image: int, input_crc32: int, max_out: int = 0) -> bytes:
+    return _RUN.pack(image, input_crc32, max_out)
 
 
-def result_req_payload(image: int) -> bytes:
-    return struct.pack("<I", image)
+def result_req_payload(image: int, max_out: int = 0) -> bytes:
+    return _RESULT_REQ.pack(image, max_out)
 
 
 def hello_payload(h: Hello) -> bytes:
@@ -474,12 +480,12 @@ def hello_payload(h: Hello) -> bytes:
 
 
 def ack_payload(a: Ack) -> bytes:
-    return _ACK.pack(a.req_seq, a.req_type, a.status, a.image, a.row_start, a.row_count)
+    return _ACK.pack(a.req_seq, a.req_type, a.status, a.image, a.offset, a.length)
 
 
-def labels_payload(image: int, run_id: int, row_start: int, rows: np.ndarray) -> bytes:
-    rows = np.asarray(rows, dtype=np.uint8)
-    return _LABELS.pack(image, run_id, row_start, rows.shape[0]) + b"".join(rle_encode(r) for r in rows)
+def labels_payload(image: int, run_id: int, offset: int, code: bytes) -> bytes:
+    """A LABELS piece: bytes ``offset``.. of the label map's run-length code (rle_encode)."""
+    return _LABELS.pack(image, run_id, offset) + bytes(code)
 
 
 def tensor_payload(image: int, run_id: int, tensor: int, offset: int, data: bytes) -> bytes:
@@ -487,7 +493,7 @@ def tensor_payload(image: int, run_id: int, tensor: int, offset: int, data: byte
 
 
 def profile_payload(image: int, run_id: int, first_layer: int, counts: list[int]) -> bytes:
-    return _LABELS.pack(image, run_id, first_layer, len(counts)) + struct.pack(f"<{len(counts)}Q", *counts)
+    return _PROFILE.pack(image, run_id, first_layer, len(counts)) + struct.pack(f"<{len(counts)}Q", *counts)
 
 
 def result_payload(r: Result) -> bytes:

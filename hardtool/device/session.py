@@ -2,7 +2,7 @@
 label maps or output tensors and timer counts back.
 
 Robust by construction: every wait has a deadline and every retry loop a bound; corrupted or
-lost frames are resent (CRC on every frame, CRC of the whole input and of the whole label map
+lost frames are resent (CRC on every frame, CRC of the whole input and of the whole output
 end to end), and a board that reboots mid-run (an unexpected boot HELLO) is detected and the
 current image is sent again. The outcome is a correct result or a one-line HardtoolError,
 never a hang and never a wrong number.
@@ -38,8 +38,9 @@ class DeviceResult:
     stats: dict[str, int] = field(default_factory=dict)  # resends, resets, bad frames
 
 
-GROW_AFTER = 4  # tiles acknowledged at once before the tile size doubles again
-ONE_ROW_TRIES = 4  # x retries: tries of a one-row tile (the smallest) before the line is given up
+GROW_AFTER = 4  # frames (or results) through at once before their size doubles again
+MIN_TILE = 64  # bytes: the smallest input tile (about 7 % of them meet an error at 1e-3 per byte)
+MIN_TILE_TRIES = 4  # x retries: tries of a smallest tile before the line is given up
 
 
 @dataclass
@@ -48,8 +49,9 @@ class SessionStats:
     resets: int = 0
     device_errors: int = 0
     result_requests: int = 0
-    smallest_tile: int = 0  # fewest rows per input tile the line forced (0: never shrunk)
+    smallest_tile: int = 0  # fewest bytes per input tile the line forced (0: never shrunk)
     tile_growths: int = 0  # times the tile size doubled back on a quieter line
+    smallest_output: int = 0  # smallest output frame payload asked for (0: never shrunk)
 
 
 class BoardReset(Exception):
@@ -88,8 +90,11 @@ class BenchSession:
         self.max_resets = max_resets
         self.hello_info: P.Hello | None = None
         self.stats = SessionStats()
-        self.tile_rows = 0  # rows per input tile now (0: the firmware's maximum), see _send_tiles
+        self.tile_bytes = 0  # input bytes per tile now (0: the firmware's maximum), see _send_tiles
         self.clean_tiles = 0  # tiles acknowledged at the first try since the size last changed
+        self.out_max = 0  # output frames' payload asked for (0: the firmware's), see _collect
+        self.out_largest = 0  # the largest output payload the firmware sent
+        self.clean_results = 0  # results complete at the first try since out_max last changed
 
     # ------------------------------------------------------------ receiving
 
@@ -211,40 +216,42 @@ class BenchSession:
 
     def _send_tiles(self, tag: int, data: bytes) -> None:
         """The input in tiles whose size adapts to the line: a tile that needs a resend is sent
-        again with half its rows (a frame is damaged less often the shorter it is), and after
-        GROW_AFTER tiles acknowledged at once the size doubles back, up to the firmware's
-        maximum payload. The device takes any rows it lacks from a tile (overlaps are ACKed),
-        so the size can change between resends; the wire format is unchanged."""
+        again with half its bytes (a frame is damaged less often the shorter it is), down to
+        MIN_TILE, and after GROW_AFTER tiles acknowledged at once the size doubles back, up to the
+        firmware's maximum payload. A tile is any span of the input at a byte offset; the device
+        takes the bytes it lacks (overlaps are ACKed) and names its count if a tile starts past it."""
         h = self.hello_info
-        most = max(1, (h.max_payload - P.TILE_HEADER) // h.in_row_bytes)
-        r0 = 0
-        while r0 < h.in_rows:
-            self.tile_rows = min(self.tile_rows or most, most)
-            r0 += self._send_tile(tag, data, r0, most)
+        most = max(MIN_TILE, h.max_payload - P.TILE_HEADER)
+        pos = 0
+        while pos < len(data):
+            self.tile_bytes = min(self.tile_bytes or most, most)
+            pos = self._send_tile(tag, data, pos, most)
 
-    def _send_tile(self, tag: int, data: bytes, r0: int, most: int) -> int:
-        """Send the tile at row ``r0`` until it is acknowledged; returns its rows. Tries are
-        bounded: ONE_ROW_TRIES x ``retries`` once the tile is one row (it can shrink no more, and a
-        768-byte row meets a damaged byte about half the time at 1e-3 errors per byte), on top
-        of the halvings that got it there."""
-        h, row_bytes = self.hello_info, self.hello_info.in_row_bytes
+    def _send_tile(self, tag: int, data: bytes, pos: int, most: int) -> int:
+        """Send the tile at byte ``pos`` until it is acknowledged; returns where the next starts.
+        Tries are bounded: MIN_TILE_TRIES x ``retries`` once the tile is MIN_TILE bytes (it
+        shrinks no more), on top of the halvings that got it there."""
         seqs: set[int] = set()
         tries = 0
         while True:
-            n = min(self.tile_rows, h.in_rows - r0)
-            payload = P.tile_payload(tag, r0, data[r0 * row_bytes : (r0 + n) * row_bytes], row_bytes)
-            seqs.add(self.link.send(P.TILE, payload))
+            n = min(self.tile_bytes, len(data) - pos)
+            seqs.add(self.link.send(P.TILE, P.tile_payload(tag, pos, data[pos : pos + n])))
             reply = self._await_tile(seqs, time.monotonic() + self.timeout)
             if isinstance(reply, P.Ack):
                 self._adapt(tries == 0, most)
-                return n
-            if isinstance(reply, P.DeviceError) and reply.code == P.E_BAD_TILE and reply.req_seq in seqs:
-                raise HardtoolError(f"the device rejected input rows {r0}..{r0 + n - 1}: {reply.text}")
+                return pos + n
+            if isinstance(reply, P.DeviceError) and reply.req_seq in seqs:
+                if reply.code == P.E_TILE_GAP and reply.detail < pos:
+                    return reply.detail  # the device lost bytes (a reset unseen): go back to them
+                if reply.code in (P.E_BAD_TILE, P.E_MODEL_FAILED):
+                    raise HardtoolError(
+                        f"the device rejected input bytes {pos}..{pos + n - 1}: {reply.text} (detail {reply.detail})"
+                    )
             self.stats.resends += 1
-            tries += n == 1
-            if tries >= ONE_ROW_TRIES * self.retries:
+            tries += n <= MIN_TILE
+            if tries >= MIN_TILE_TRIES * self.retries:
                 raise HardtoolError(
-                    f"image {tag}: input rows {r0}..{r0 + n - 1} not acknowledged after "
+                    f"image {tag}: input bytes {pos}..{pos + n - 1} not acknowledged after "
                     f"{tries} tries (no answer or a noisy line on {self.link.name})"
                 )
             self._adapt(False, most)
@@ -262,18 +269,18 @@ class BenchSession:
     def _adapt(self, clean: bool, most: int) -> None:
         """Halve the tile after a resend; double it after GROW_AFTER clean tiles in a row."""
         if not clean:
-            self.tile_rows, self.clean_tiles = max(1, self.tile_rows // 2), 0
-            self.stats.smallest_tile = min(self.stats.smallest_tile or self.tile_rows, self.tile_rows)
+            self.tile_bytes, self.clean_tiles = max(MIN_TILE, self.tile_bytes // 2), 0
+            self.stats.smallest_tile = min(self.stats.smallest_tile or self.tile_bytes, self.tile_bytes)
             return
         self.clean_tiles += 1
-        if self.clean_tiles >= GROW_AFTER and self.tile_rows < most:
-            self.tile_rows, self.clean_tiles = min(most, self.tile_rows * 2), 0
+        if self.clean_tiles >= GROW_AFTER and self.tile_bytes < most:
+            self.tile_bytes, self.clean_tiles = min(most, self.tile_bytes * 2), 0
             self.stats.tile_growths += 1
 
     def _run(self, tag: int, in_crc: int) -> DeviceResult | None:
         seqs: set[int] = set()
         for _ in range(self.retries):
-            seqs.add(self.link.send(P.RUN, P.run_payload(tag, in_crc)))
+            seqs.add(self.link.send(P.RUN, P.run_payload(tag, in_crc, self.out_max)))
             reply = self._await(seqs, P.RUN, time.monotonic() + self.timeout)
             if isinstance(reply, P.Ack):
                 return self._collect(tag)
@@ -290,62 +297,86 @@ class BenchSession:
         )
 
     def _collect(self, tag: int) -> DeviceResult | None:
-        """Gather LABELS/PROFILE/RESULT; ask again (RESULT_REQ) for anything lost."""
-        h = self.hello_info
+        """Gather the output pieces, PROFILE and RESULT; ask again (RESULT_REQ) for anything lost,
+        with output frames half as long each time (a short frame is damaged less often). Every
+        sending of one run (same run_id) cuts the same streams (the label map's code, each output
+        tensor, the layer counts) at byte or layer offsets, so the pieces of all attempts, of
+        whatever size, are kept and put together."""
         first_deadline = time.monotonic() + self.run_timeout
-        # pieces of one run (same run_id) are identical whichever attempt delivered them
-        outputs: dict[int, dict[tuple[int, int], P.Labels | P.TensorPiece]] = {}
-        profiles: dict[int, dict[int, P.Profile]] = {}
+        pieces: dict[int, dict] = {}  # run_id -> {stream: {start: data}}
         for attempt in range(self.retries):
             deadline = first_deadline if attempt == 0 else time.monotonic() + self.timeout
-            result = None
-            while result is None:
-                got = self._next(deadline)
-                if got is None:
-                    break
-                msg = got[1]
-                if isinstance(msg, P.Labels) and msg.image == tag:
-                    outputs.setdefault(msg.run_id, {})[(0, msg.row_start)] = msg
-                elif isinstance(msg, P.TensorPiece) and msg.image == tag:
-                    outputs.setdefault(msg.run_id, {})[(msg.tensor, msg.offset)] = msg
-                elif isinstance(msg, P.Profile) and msg.image == tag:
-                    profiles.setdefault(msg.run_id, {})[msg.first_layer] = msg
-                elif isinstance(msg, P.Result) and msg.image == tag:
-                    result = msg
-                elif isinstance(msg, P.DeviceError) and msg.code == P.E_NO_RESULT and msg.image == tag:
-                    raise _Retry()
-                elif isinstance(msg, P.DeviceError) and msg.code == P.E_MODEL_FAILED and msg.image == tag:
-                    raise HardtoolError(
-                        f"image {tag}: hard_model_run failed on the device (code {msg.detail})"
-                    )
-                if isinstance(msg, (P.Labels, P.TensorPiece, P.Profile)) and msg.image == tag:
-                    # the run is over once its output flows: a lost RESULT costs one timeout
-                    deadline = time.monotonic() + self.timeout
+            result = self._gather(tag, deadline, pieces)
             if result is not None:
-                out = self._assemble(
-                    h, result, outputs.get(result.run_id, {}), profiles.get(result.run_id, {})
-                )
+                out = self._assemble(self.hello_info, result, pieces.get(result.run_id, {}))
                 if out is not None:
+                    self._adapt_out(attempt == 0)
                     return out
+            self._adapt_out(False)
             self.stats.result_requests += 1
-            self.link.send(P.RESULT_REQ, P.result_req_payload(tag))
+            self.link.send(P.RESULT_REQ, P.result_req_payload(tag, self.out_max))
         return None
 
-    def _assemble(
-        self, h: P.Hello, r: P.Result, pieces: dict[tuple[int, int], object], profiles: dict[int, P.Profile]
-    ) -> DeviceResult | None:
-        """The full result if every piece arrived and the output CRC matches, else None."""
-        if r.num_layers != h.num_layers:
-            return None
-        outs = _label_rows(h, r, pieces) if h.labels else _tensor_bytes(h, pieces)
-        if outs is None or P.crc32(b"".join(outs)) != r.output_crc32:
-            return None
-        counts: list[int] = []
-        while len(counts) < r.num_layers:
-            p = profiles.get(len(counts))
-            if p is None or not p.counts:
+    def _gather(self, tag: int, deadline: float, pieces: dict[int, dict]) -> P.Result | None:
+        """The frames of one sending of a result, up to its RESULT (None: it did not come)."""
+        while True:
+            got = self._next(deadline)
+            if got is None:
                 return None
-            counts.extend(p.counts)
+            frame, msg = got
+            if getattr(msg, "image", None) != tag:
+                continue
+            if isinstance(msg, P.Result):
+                return msg
+            if isinstance(msg, P.DeviceError) and msg.code == P.E_NO_RESULT:
+                raise _Retry()
+            if isinstance(msg, P.DeviceError) and msg.code == P.E_MODEL_FAILED:
+                raise HardtoolError(f"image {tag}: hard_model_run failed on the device (code {msg.detail})")
+            piece = _piece(msg)
+            if piece is not None:
+                stream, start, data = piece
+                got = pieces.setdefault(msg.run_id, {}).setdefault(stream, {})
+                if len(data) > len(got.get(start, ())):
+                    got[start] = data
+                self.out_largest = max(self.out_largest, len(frame.payload))
+                # the run is over once its output flows: a lost RESULT costs one timeout
+                deadline = time.monotonic() + self.timeout
+
+    def _adapt_out(self, clean: bool) -> None:
+        """Halve the output frames after an incomplete result; double them back after GROW_AFTER
+        results complete at the first try (0: the firmware's own size again)."""
+        if not clean:
+            base = self.out_max or self.out_largest or self.hello_info.max_payload
+            self.out_max, self.clean_results = max(P.MIN_OUT_PAYLOAD, base // 2), 0
+            self.stats.smallest_output = min(self.stats.smallest_output or self.out_max, self.out_max)
+            return
+        if self.out_max:
+            self.clean_results += 1
+            if self.clean_results >= GROW_AFTER:
+                self.out_max, self.clean_results = self.out_max * 2, 0
+                self.out_max = 0 if self.out_max >= self.out_largest else self.out_max
+
+    def _assemble(self, h: P.Hello, r: P.Result, pieces: dict) -> DeviceResult | None:
+        """The full result if every piece arrived and the output CRC matches, else None."""
+        if r.num_layers != h.num_layers or (h.labels and r.rows != h.labels_h):
+            return None
+        if h.labels:  # the label map's run-length code, checked whole, then decoded
+            code = _cover(pieces.get(0, {}), b"")
+            if len(code) != r.output_size or P.crc32(code) != r.output_crc32:
+                return None
+            try:
+                outs = [P.rle_decode(code, limit=h.labels_h * h.labels_w)]
+            except P.ProtocolError:
+                return None
+            size = h.labels_h * h.labels_w
+        else:
+            outs = [_cover(pieces.get(t, {}), b"") for t in range(h.num_outputs)]
+            size = h.output_bytes
+            if P.crc32(b"".join(outs)) != r.output_crc32:
+                return None
+        if sum(map(len, outs)) != size:
+            return None
+        counts = list(_cover(pieces.get(PROFILE_STREAM, {}), ()))
         if len(counts) != r.num_layers:
             return None
         lab = np.frombuffer(outs[0], np.uint8).reshape(h.labels_h, h.labels_w).copy() if h.labels else None
@@ -387,35 +418,32 @@ def _describe(sample) -> str:
     return type(sample).__name__
 
 
-def _label_rows(h: P.Hello, r: P.Result, pieces: dict) -> list[bytes] | None:
-    """The label map from its run-length coded LABELS rows, or None if a row is missing."""
-    if r.rows != h.labels_h:
-        return None
-    out, row = bytearray(), 0
-    while row < h.labels_h:
-        chunk = pieces.get((0, row))
-        if not isinstance(chunk, P.Labels) or chunk.row_count == 0:
-            return None
-        try:
-            pixels = P.rle_decode(chunk.rle, limit=chunk.row_count * h.labels_w)
-        except P.ProtocolError:
-            return None
-        if len(pixels) != chunk.row_count * h.labels_w:
-            return None
-        out += pixels
-        row += chunk.row_count
-    return [bytes(out)] if row == h.labels_h else None
+PROFILE_STREAM = -1  # the per-layer counts, beside output tensors 0..n-1 (or the label map, 0)
 
 
-def _tensor_bytes(h: P.Hello, pieces: dict) -> list[bytes] | None:
-    """Every output tensor's bytes from its TENSOR pieces, or None if a piece is missing."""
-    outs = []
-    for t in range(h.num_outputs):
-        data = bytearray()
-        while (t, len(data)) in pieces and pieces[(t, len(data))].data:
-            data += pieces[(t, len(data))].data
-        outs.append(bytes(data))
-    return outs if sum(map(len, outs)) == h.output_bytes else None
+def _piece(msg: P.Message) -> tuple[int, int, bytes | tuple[int, ...]] | None:
+    """(stream, start, data) of an output or PROFILE frame (None for others): the label map's
+    run-length code (stream 0, bytes), output tensor t's bytes (stream t) or the layer counts."""
+    if isinstance(msg, P.Labels) and msg.rle:
+        return 0, msg.offset, msg.rle
+    if isinstance(msg, P.TensorPiece) and msg.data:
+        return msg.tensor, msg.offset, msg.data
+    if isinstance(msg, P.Profile) and msg.counts:
+        return PROFILE_STREAM, msg.first_layer, msg.counts
+    return None
+
+
+def _cover(pieces: dict[int, bytes | tuple], empty: bytes | tuple) -> bytes | tuple:
+    """A stream from its pieces {start: data}, up to the first gap: pieces of any sizes and
+    overlaps (they are cut from the same stream)."""
+    out = empty
+    for start in sorted(pieces):
+        if start > len(out):
+            break
+        data = pieces[start]
+        if start + len(data) > len(out):
+            out += data[len(out) - start :]
+    return out
 
 
 def run_images(

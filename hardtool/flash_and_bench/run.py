@@ -160,7 +160,9 @@ def _open_link(board: str, build, opts: dict, n: int, log, run: DeviceRun):
             from hardtool.device.faultproxy import FaultProxy
             from hardtool.device.qemu import QemuBoard
 
-            emu = QemuBoard(build.elf, timeout=max(300.0, 60.0 + 60.0 * n), connect=False, machine=machine)
+            # the watchdog for a forgotten emulator: a noisy line (1e-3 errors per byte) takes
+            # minutes per 100 kB input, in frames of 64 bytes and resends
+            emu = QemuBoard(build.elf, timeout=max(900.0, 60.0 + 600.0 * n), connect=False, machine=machine)
             run.stop.append(emu.stop)
             emu.start()
             proxy = FaultProxy(emu.port, **opts["fault_proxy"])
