@@ -37,6 +37,39 @@ def test_build_both_boards_without_warnings(tmp_path: Path, board: str) -> None:
     assert report["ram_used"] == res.ram_used
 
 
+@pytest.mark.parametrize("arena", [10 * 1024, 80 * 1024])
+def test_arena_follows_the_stack_in_dtcm(tmp_path: Path, arena: int) -> None:
+    """On the DISCO the arena starts right after the stack, at the bottom of the DTCM; the report's
+    bytes per region are the ELF's symbols split at the DTCM's end (an 80 KB arena spills into SRAM1)."""
+    from hardtool.build.firmware import build_firmware
+    from hardtool.build.placement import summary, symbols
+    from hardtool.core.toolchain import find_toolchain
+
+    res = build_firmware(
+        fakemodel.write_project(tmp_path, "stm32f746g_disco", defines={"HARD_ARENA_SIZE": arena})
+    )
+    syms = symbols(find_toolchain(), res.elf)
+    sstack, estack = syms["_sstack"][0], syms["_estack"][0]
+    at, size = syms["hard_arena"]
+    assert sstack == 0x20000000 and estack == sstack + DEFAULT_STACK_BYTES
+    assert at == estack and size == arena == res.arena_bytes  # 4 KB stack: already 16-aligned
+    assert res.sections[".arena"]["addr"] == at and syms["_sbss"][0] == at  # zeroed at reset
+    assert res.sections[".data"]["addr"] >= res.sections[".bss"]["addr"] > at
+    end = at + size
+    dtcm_end = 0x20010000
+    p = res.tcm_placement
+    assert p["stack"] == [sstack, estack] and p["arena"] == [at, end]
+    expect = {"DTCM": min(end, dtcm_end) - sstack} | ({"SRAM1": end - dtcm_end} if end > dtcm_end else {})
+    assert p["bytes_by_region"] == expect
+    line = summary(p)
+    assert line.startswith(
+        f"stack 4 KB + arena {arena:,} B: {expect['DTCM']:,} B in DTCM (0x20000000-0x2000ffff)"
+    )
+    assert ("SRAM1" in line) == (end > dtcm_end)
+    report = json.loads((tmp_path / "build" / "build.json").read_text())
+    assert report["tcm_placement"]["bytes_by_region"] == expect
+
+
 def test_build_cli_json(tmp_path: Path) -> None:
     from hardtool.cli import cli
 

@@ -34,7 +34,9 @@ def build_cmd(project: Path, out: Path | None, board: str, as_json: bool) -> Non
         click.echo(json_text(res.to_json()))
         return
     click.echo(f"built {res.elf} ({res.board}, {res.toolchain})")
-    click.echo(f"  RAM   {res.ram_used:>9,} / {res.ram_total:,} bytes ({100 * res.ram_used / res.ram_total:.1f}%)")
+    click.echo(
+        f"  RAM   {res.ram_used:>9,} / {res.ram_total:,} bytes ({100 * res.ram_used / res.ram_total:.1f}%)"
+    )
     click.echo(
         f"  flash {res.flash_used:>9,} / {res.flash_total:,} bytes ({100 * res.flash_used / res.flash_total:.1f}%)"
     )
@@ -42,5 +44,9 @@ def build_cmd(project: Path, out: Path | None, board: str, as_json: bool) -> Non
         f"  SRAM  arena {res.arena_bytes:,} + stack {res.stack_bytes:,} + statics {res.statics_bytes:,} bytes "
         "(measured on the linked image)"
     )
+    if res.tcm_placement:
+        from hardtool.build.placement import summary
+
+        click.echo(f"  TCM   {summary(res.tcm_placement)} (read from the ELF)")
     for s in res.largest_ram_symbols[:3]:
         click.echo(f"  RAM   {s['size']:>9,}  {s['symbol']}")

@@ -13,7 +13,8 @@ Manifest (written by codegen; only ``board`` and ``sources`` are required)::
       "firmware_include_dirs": ["kernels"],
       "defines": {"HARD_FOO": 1},             # -DNAME=value (value emitted verbatim)
       "cflags": [], "ldflags": [],
-      "stack_size": 4096,                     # bytes at the bottom of RAM (default: DEFAULT_STACK_BYTES)
+      "stack_size": 4096,                     # bytes at the bottom of RAM, the arena right after
+                                              # (default: DEFAULT_STACK_BYTES)
       "uart_baud": 115200,
       "build_id": "3f2a9c1",                  # reported in HELLO (<= 32 chars)
       "linker_script": null,                  # default: the board's, rendered (boards.link_script)
@@ -34,6 +35,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from hardtool.build.placement import placement, symbols
 from hardtool.core.boards import (
     C_FLAGS,
     DEFAULT_STACK_BYTES,
@@ -89,7 +91,10 @@ class BuildResult:
     # peak SRAM = arena + stack + statics, measured on the linked image (docs/contracts.md §6)
     arena_bytes: int = 0  # the model's arena (symbol hard_arena)
     stack_bytes: int = 0  # the reserved stack (section .stack)
-    statics_bytes: int = 0  # everything else in RAM: .data + .bss - arena
+    statics_bytes: int = 0  # everything else in RAM: .data + .bss (+ .arena) - arena
+    # stack and arena spans and their bytes per RAM region, read from the ELF (build/placement.py);
+    # None unless the chip's RAM has a DTCM region
+    tcm_placement: dict[str, Any] | None = None
 
     def to_json(self) -> dict[str, Any]:
         d = asdict(self)
@@ -256,7 +261,14 @@ def _overflow_error(
 
 
 def _link(
-    tc: Toolchain, board: Board, m: dict, objs: list[Path], sources: list[Path], out: Path, name: str, final: Path
+    tc: Toolchain,
+    board: Board,
+    m: dict,
+    objs: list[Path],
+    sources: list[Path],
+    out: Path,
+    name: str,
+    final: Path,
 ):
     if m.get("linker_script"):  # made absolute by build_firmware
         script = Path(m["linker_script"])
@@ -304,11 +316,11 @@ def _symbol_size(tc: Toolchain, elf: Path, name: str) -> int:
 def sram_parts(tc: Toolchain, elf: Path, secs: dict[str, dict[str, int]]) -> dict[str, int]:
     """The linked image's SRAM as memplan counts it: arena, reserved stack, and runtime statics."""
     arena = _symbol_size(tc, elf, "hard_arena")
-    size = {k: secs.get(k, {}).get("size", 0) for k in (".data", ".bss", ".stack")}
+    size = {k: secs.get(k, {}).get("size", 0) for k in (".data", ".bss", ".arena", ".stack")}
     return {
         "arena_bytes": arena,
         "stack_bytes": size[".stack"],
-        "statics_bytes": size[".data"] + size[".bss"] - arena,
+        "statics_bytes": size[".data"] + size[".bss"] + size[".arena"] - arena,
     }
 
 
@@ -390,6 +402,7 @@ def build_firmware(
             sections=secs,
             largest_ram_symbols=_largest_symbols(tc, [elf], ram=True),
             toolchain=tc.version(),
+            tcm_placement=placement(symbols(tc, elf), b.chip),
             **sram_parts(tc, elf, secs),
         )
         (tmp / "build.json").write_text(json_text(res.to_json()) + "\n")
