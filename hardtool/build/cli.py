@@ -6,8 +6,8 @@ from pathlib import Path
 
 import click
 
-from hardtool.core.options import board_option, json_option
 from hardtool.core.files import json_text
+from hardtool.core.options import board_option, json_option
 
 
 @click.command("build")

@@ -47,10 +47,10 @@ from hardtool.core.boards import (
     with_chip,
 )
 from hardtool.core.errors import EXIT_DOES_NOT_FIT, HardtoolError
-from hardtool.core.resources import firmware_dir
-from hardtool.core.uart import check_baud
-from hardtool.core.toolchain import Toolchain, find_toolchain, first_error, run_tool
 from hardtool.core.files import atomic_dir, atomic_write_bytes, json_text
+from hardtool.core.resources import firmware_dir
+from hardtool.core.toolchain import Toolchain, find_toolchain, first_error, run_tool
+from hardtool.core.uart import check_baud
 
 MANIFEST = "hardtool_build.json"
 TARGET_FLAGS = ("-g", "-ffunction-sections", "-fdata-sections")
@@ -346,6 +346,18 @@ def build_board(m: dict[str, Any], board: str | None, target: str | None = None)
     return with_chip(b, get_target(str(chip))) if chip else b
 
 
+def _board_manifest(m: dict[str, Any], b: Board, base: Path, target: str | None) -> dict[str, Any]:
+    """The manifest as built for board ``b``: baud checked, linker script resolved or dropped."""
+    _check_baud(m, b)
+    if not m.get("app", True):
+        m = retarget(m, b)
+    if target and get_target(target).name != m.get("target"):
+        m = m | {"linker_script": None}  # the project's script has other limits: render the board's
+    if m.get("linker_script"):  # relative to the project, wherever the output goes
+        m = m | {"linker_script": str(resolve_paths(base, [m["linker_script"]], "linker script")[0])}
+    return m
+
+
 def build_firmware(
     project: Path,
     out: Path | None = None,
@@ -364,13 +376,7 @@ def build_firmware(
     m = load_manifest(project)
     base = project if project.is_dir() else project.parent
     b = build_board(m, board, target)
-    _check_baud(m, b)
-    if not m.get("app", True):
-        m = retarget(m, b)
-    if target and get_target(target).name != m.get("target"):
-        m = m | {"linker_script": None}  # the project's script has other limits: render the board's
-    if m.get("linker_script"):  # relative to the project, wherever the output goes
-        m = m | {"linker_script": str(resolve_paths(base, [m["linker_script"]], "linker script")[0])}
+    m = _board_manifest(m, b, base, target)
     tc = find_toolchain()
     name = str(m.get("name") or "firmware")
     out = (Path(out) if out else base / "build").absolute()
