@@ -129,7 +129,8 @@ hard_status hard_convolve_1x1_s8(const hard_context *ctx,
  * loads two pixels' halves and each filter word pair serves four pixels. */
 #define HARD_QUAD 4
 
-/* Bytes of one column quad for k values, and a word after it for the loop's end (hard_mac_quad). */
+/* Bytes of one column quad for k values, and one spare word after it (the planned scratch
+ * sizes count it). */
 static inline int32_t hard_col_quad_bytes(int32_t k)
 {
     return 2 * hard_col_pair_bytes(k) + (int32_t)sizeof(int32_t);
@@ -241,24 +242,24 @@ HARD_HOT hard_acc4x2 hard_mac_quad_half(const int32_t *col, int32_t w0, int32_t 
 
 /* groups >= 1 groups of four k-values, two per turn (an odd count enters at the second).  The
  * loop needs all fourteen registers (8 accumulators, 2 pointers, 4 operands), so it ends when
- * the filter pointer reaches the word stored just after the column (hard_col_quad_bytes). */
+ * the filter pointer reaches the end pointer kept in a stack slot (never a data word: a column
+ * word could equal a filter address where flash starts at 0). */
 HARD_HOT hard_acc4x2 hard_mac_quad(const int32_t *col, const int32_t *w, int32_t groups, hard_acc4x2 acc)
 {
-    int32_t *sentinel = (int32_t *)(uintptr_t)(col + 2 * HARD_QUAD * groups);
-    *sentinel = (int32_t)(uintptr_t)(w + 4 * groups);
+    const int32_t *volatile end = w + 4 * groups;
     int32_t w0;
     int32_t w1;
     int32_t x = groups;
     int32_t y;
     __asm volatile("tst %[x], #1\n\t"
                    "bne 2f\n"
-                   "1:\n\t" HARD_QUAD_GROUP "2:\n\t" HARD_QUAD_GROUP "ldr %[x], [%[col]]\n\t"
+                   "1:\n\t" HARD_QUAD_GROUP "2:\n\t" HARD_QUAD_GROUP "ldr %[x], %[end]\n\t"
                    "cmp %[w], %[x]\n\t"
                    "bne 1b\n\t"
                    : [c0p0] "+r"(acc.c0p0), [c0p1] "+r"(acc.c0p1), [c0p2] "+r"(acc.c0p2), [c0p3] "+r"(acc.c0p3),
                      [c1p0] "+r"(acc.c1p0), [c1p1] "+r"(acc.c1p1), [c1p2] "+r"(acc.c1p2), [c1p3] "+r"(acc.c1p3),
                      [w] "+r"(w), [col] "+r"(col), [w0] "=&r"(w0), [w1] "=&r"(w1), [x] "+&r"(x), [y] "=&r"(y)
-                   :
+                   : [end] "m"(end)
                    : "cc", "memory");
     return acc;
 }
