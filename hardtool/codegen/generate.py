@@ -456,6 +456,15 @@ def _filter_flash(graph: Graph, board: str, chip: str | None, dsp: bool) -> tupl
     return mark_int8_filters(graph, flash), flash
 
 
+def _check_protocol(protocol: str, tpl: dict, template: str) -> None:
+    if protocol not in PROTOCOLS:
+        raise HardtoolError(f"unknown protocol '{protocol}'; choose one of {', '.join(PROTOCOLS)}")
+    if protocol != "hardtool" and tpl["board"] not in boards():
+        raise HardtoolError(
+            f"--protocol {protocol} is for the device templates (qemu, baremetal), not {template}"
+        )
+
+
 def generate(
     model: Path,
     plan_path: Path,
@@ -480,12 +489,7 @@ def generate(
     core."""
     model = Path(model)
     tpl = load_template(template)
-    if protocol not in PROTOCOLS:
-        raise HardtoolError(f"unknown protocol '{protocol}'; choose one of {', '.join(PROTOCOLS)}")
-    if protocol != "hardtool" and tpl["board"] not in boards():
-        raise HardtoolError(
-            f"--protocol {protocol} is for the device templates (qemu, baremetal), not {template}"
-        )
+    _check_protocol(protocol, tpl, template)
     check_input_file(model, "model", "an int8 .tflite file")
     graph = load_graph(model)
     plan = load_plan(plan_path, graph, model)
