@@ -76,8 +76,44 @@ def test_layer_signatures_name_what_a_count_depends_on() -> None:
     g = Graph(ts, ops, (0,), (5,), lowered=True)
     sig = json.loads(counts.signature(g, ops[0]))
     assert sig["w"] == [16, 3, 3, 4] and sig["pads"] == [1, 1, 1, 1] and sig["out"] == [1, 8, 8, 16]
-    assert json.loads(counts.signature(g, ops[1]))["op"] == "ADD"
+    add = json.loads(counts.signature(g, ops[1]))
+    assert add["op"] == "ADD" and add["kernel"] == "hard_elementwise_add_table_s8"  # codegen's call
     assert counts.signature(g, ops[2]) is None and counts.signature(g, ops[3]) is None
+    fused = Op(4, "CONV_2D", (0, 1, -1, 3), (2,), conv | {"fused_add": {"conv_side": 1}})
+    assert json.loads(counts.signature(g, fused))["fused_add"] is False  # the residual is input 1
+    tail = Op(5, "HARD_RESIZE_ARGMAX", (5,), (3,), {})
+    assert json.loads(counts.signature(g, tail))["logits"] == "smooth"
+
+
+def test_the_runner_counts_the_fused_add_and_the_table_add_codegen_emits() -> None:
+    """The calls fit counts: a convolution with its residual ADD fused equals the convolution then
+    TFLite's ADD, the table ADD equals the ADD, byte for byte (host build of the runner)."""
+    from hardtool.kernels import calls as K
+    from hardtool.kernels import quant
+    from hardtool.kernels.runner import HostRunner, Program
+
+    rng, prog = np.random.default_rng(5), Program()
+    x, w = (rng.integers(-128, 128, s).astype(np.int8) for s in ((1, 6, 7, 5), (9, 3, 3, 5)))
+    mult, shift = rng.integers(1 << 30, (1 << 31) - 1, 9), rng.integers(-10, -7, 9)
+    a = K.ConvArgs(-3, 5, mult, shift, padding=(1, 1, 1, 1))
+    bias, r = rng.integers(-2000, 2000, 9).astype(np.int32), rng.integers(-128, 128, (1, 6, 7, 9))
+    p = quant.add_params(0.05, 3, 0.07, -2, 0.09, 1)
+    plain = K.add_conv(prog, "hard_convolve_s8", x, w, bias, a)
+    fused = [
+        K.add_conv(prog, "hard_convolve_s8", x, w, bias, a, fused=K.FusedAddArgs(r, p, first))
+        for first in (True, False)
+    ]
+    res = HostRunner().run(prog)
+    res.check(prog.names)
+    conv = res.get(plain)
+    prog2 = Program()
+    adds = [K.add_add(prog2, conv, r, p), K.add_add(prog2, r, conv, p), K.add_add_table(prog2, conv, r, p)]
+    res2 = HostRunner().run(prog2)
+    res2.check(prog2.names)
+    want, want_swapped, table = (res2.get(b) for b in adds)
+    assert np.array_equal(res.get(fused[0]), want) and np.array_equal(res.get(fused[1]), want_swapped)
+    assert np.array_equal(table, want)
+    assert abs(counts.smooth_logits(rng, [1, 8, 16, 6]).astype(int)).max() > 20  # not flat
 
 
 def _row(name: str, macs: int, sram: int, fps: float | None, budget: int = 1000) -> dict:

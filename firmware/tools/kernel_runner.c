@@ -8,6 +8,10 @@
  *       params the struct's int32 words        ctx    2 words: arena offset (-1 = NULL), size
  *       quant  2 words: multiplier and shift array offsets
  *       int    1 word
+ *       fused  7 words (hard_fused_add): residual and table offsets, output multiplier, shift,
+ *              offset, activation min and max
+ * A convolution named with the suffix "+add" takes its fused residual ADD: the fused words follow
+ * its params words; hard_elementwise_add_table_s8 takes (fused, input1, output, int).
  * The arena holds every tensor, weight array and scratch buffer at offsets the caller chose.
  * hkr_execute() runs the calls in order; each is bracketed by instruction-count marks
  * (bsp_mark.h) and its status is stored.  An unknown name stops the run after that call.  hardtool/kernels/runner.py writes programs.
@@ -71,6 +75,19 @@ static hard_context hkr_ctx(hkr_cursor *c)
     return ctx;
 }
 
+static hard_fused_add hkr_fused(hkr_cursor *c)
+{
+    hard_fused_add fa;
+    fa.residual = (const int8_t *)hkr_ptr(c);
+    fa.table = (const int32_t *)hkr_ptr(c);
+    fa.output_multiplier = hkr_word(c);
+    fa.output_shift = hkr_word(c);
+    fa.output_offset = hkr_word(c);
+    fa.activation.min = hkr_word(c);
+    fa.activation.max = hkr_word(c);
+    return fa;
+}
+
 static hard_per_channel_quant hkr_quant(hkr_cursor *c)
 {
     hard_per_channel_quant q;
@@ -101,13 +118,15 @@ typedef hard_status (*hkr_dw_fn)(const hard_context *,
                                  const hard_dims *,
                                  int8_t *);
 
-static hard_status hkr_conv(hkr_cursor *c, hkr_conv_fn fn)
+/* fused: the call carries a hard_fused_add after the params words (its name's "+add"). */
+static hard_status hkr_conv(hkr_cursor *c, hkr_conv_fn fn, int fused)
 {
     hard_conv_params p;
     const hard_context ctx = hkr_ctx(c);
     /* the int32 words before the pointer (the same count on every ABI) */
     hkr_struct(c, &p, offsetof(hard_conv_params, output_stride) + sizeof(int32_t));
-    p.fused_add = 0;
+    const hard_fused_add fa = fused ? hkr_fused(c) : (hard_fused_add){0};
+    p.fused_add = fused ? &fa : 0;
     const hard_per_channel_quant q = hkr_quant(c);
     const hard_dims in = hkr_dims(c);
     const int8_t *x = (const int8_t *)hkr_ptr(c);
@@ -163,6 +182,22 @@ static hard_status hkr_add(hkr_cursor *c)
     }
     BSP_MARK(BSP_MARK_REGION_BEGIN);
     const hard_status st = hard_elementwise_add_s8(&p, a, b, y, n);
+    BSP_MARK(BSP_MARK_REGION_END);
+    return st;
+}
+
+static hard_status hkr_add_table(hkr_cursor *c)
+{
+    const hard_fused_add fa = hkr_fused(c);
+    const int8_t *a = (const int8_t *)hkr_ptr(c);
+    int8_t *y = (int8_t *)hkr_ptr(c);
+    const int32_t n = hkr_word(c);
+    if (c->bad)
+    {
+        return HARD_ARG_ERROR;
+    }
+    BSP_MARK(BSP_MARK_REGION_BEGIN);
+    const hard_status st = hard_elementwise_add_table_s8(&fa, a, y, n);
     BSP_MARK(BSP_MARK_REGION_END);
     return st;
 }
@@ -299,11 +334,18 @@ static hard_status hkr_dispatch(const char *name, hkr_cursor *c)
         {"hard_convolve_grouped_s8", hard_convolve_grouped_s8, 0},
         {"hard_convolve_grouped_gemm_s8", hard_convolve_grouped_gemm_s8, 0},
     };
+    const size_t len = strlen(name);
+    const int fused = len > 4 && strcmp(name + len - 4, "+add") == 0;
     for (size_t i = 0; i < sizeof conv_like / sizeof conv_like[0]; ++i)
     {
-        if (strcmp(name, conv_like[i].name) == 0)
+        const size_t n = strlen(conv_like[i].name);
+        if (n == len - (fused ? 4u : 0u) && strncmp(name, conv_like[i].name, n) == 0)
         {
-            return conv_like[i].conv != 0 ? hkr_conv(c, conv_like[i].conv) : hkr_dw(c, conv_like[i].dw);
+            if (conv_like[i].conv == 0 && fused)
+            {
+                return HKR_UNKNOWN_FUNCTION; /* depthwise kernels take no fused ADD */
+            }
+            return conv_like[i].conv != 0 ? hkr_conv(c, conv_like[i].conv, fused) : hkr_dw(c, conv_like[i].dw);
         }
     }
     if (strcmp(name, "hard_transpose_conv_s8") == 0)
@@ -317,6 +359,10 @@ static hard_status hkr_dispatch(const char *name, hkr_cursor *c)
     if (strcmp(name, "hard_elementwise_add_s8") == 0)
     {
         return hkr_add(c);
+    }
+    if (strcmp(name, "hard_elementwise_add_table_s8") == 0)
+    {
+        return hkr_add_table(c);
     }
     if (strcmp(name, "hard_elementwise_mul_s8") == 0)
     {

@@ -1,13 +1,16 @@
 """Instructions per frame on a target's emulated core, from per-layer counts cached by layer
 signature: every layer of a kernel class the runner can call (convolution, depthwise, add,
 average pool, bilinear resize, the fused resize→argmax tail) is run once with its exact shapes,
-strides, dilations and padding (seeded random data and quantisation) through the kernel codegen
-chooses for the core (its DSP or portable entry point, with the filter layout it reads from
-flash) on the core's kernel runner,
-its instructions counted exactly by the TCG plugin, and the count cached by (core, runner build,
-signature). A frame's figure is the sum over its layers: an estimate (data-dependent branches,
-the generated code's call overhead and layers of other ops are not in it), labelled so;
-`hardtool run` on the emulated board gives the exact count."""
+strides, dilations and padding (seeded random data and quantisation) through exactly the call
+codegen emits for the core (the kernel the op record chooses, with the filter layout it reads
+from flash; a convolution lower() fused a residual ADD into with that ``hard_fused_add``
+epilogue; a same-shape ADD through its inputs' tables) on the core's kernel runner, its
+instructions counted exactly by the TCG plugin, and the count cached by (core, runner build,
+signature). The resize→argmax tail labels blocks from their corners where they prove the label,
+so its count depends on the logits: it is fed spatially smooth seeded logits (``smooth_logits``),
+as a trained model's are, not noise. A frame's figure is the sum over its layers: an estimate
+(data-dependent branches, the generated code's call overhead and layers of other ops are not in
+it), labelled so; `hardtool run` on the emulated board gives the exact count."""
 
 from __future__ import annotations
 
@@ -20,9 +23,13 @@ from hardtool.core.files import atomic_write_json
 from hardtool.core.graph import Graph, lower
 from hardtool.ops.tables import choose
 
-METHOD = "estimated: sum of per-layer counts on the target's emulated core (kernel runner, exact per layer)"
+METHOD = (
+    "estimated: sum of per-layer counts on the target's emulated core (kernel runner, exact per layer;"
+    " the argmax tail on smooth synthetic logits)"
+)
 CONVS = ("CONV_2D", "DEPTHWISE_CONV_2D")
 COUNTED = (*CONVS, "ADD", "AVERAGE_POOL_2D", "RESIZE_BILINEAR", "HARD_RESIZE_ARGMAX")
+ADDS = ("hard_elementwise_add_table_s8", "hard_elementwise_add_s8")
 GEOMETRY = ("stride_h", "stride_w", "dilation_h_factor", "dilation_w_factor", "filter_height", "filter_width")
 
 
@@ -57,13 +64,19 @@ def signature(g: Graph, op, dsp: bool = True) -> str | None:
             return None  # grouped: not a call the runner's helpers make
         k = choose(g, op, dsp)  # the entry point and filter layout codegen emits for this core
         sig |= {"w": w, "pads": _pads(op, x, (w[1], w[2]), geo), "kernel": k.symbol, "layout": k.layout}
+        if "fused_add" in op.options:  # lower() folded a residual ADD into its output stage
+            sig["fused_add"] = op.options["fused_add"]["conv_side"] == 0
+    elif op.name == "ADD":
+        sig["kernel"] = choose(g, op, dsp).symbol  # the table ADD codegen emits
+        if sig["kernel"] not in ADDS:
+            return None  # broadcast add: another kernel
     elif op.name == "AVERAGE_POOL_2D":
         sig["pads"] = _pads(op, x, (geo["filter_height"], geo["filter_width"]), geo)
-    elif op.name in ("RESIZE_BILINEAR", "HARD_RESIZE_ARGMAX"):
+    else:
         sig["half_pixel"] = bool(op.options.get("half_pixel_centers"))
         sig["align"] = bool(op.options.get("align_corners"))
-    elif op.name == "ADD" and _shape(g, op.inputs[1]) != x:
-        return None  # broadcast add: another kernel
+        if op.name == "HARD_RESIZE_ARGMAX":
+            sig["logits"] = "smooth"  # the data the count was made on (smooth_logits)
     return json.dumps(sig, sort_keys=True)
 
 
@@ -94,43 +107,74 @@ def _signatures(g: Graph, dsp: bool, stage=None) -> list[str | None]:
     return out
 
 
-def _add_call(prog, rng: np.random.Generator, sig: dict) -> None:
-    """The layer's kernel call with its exact geometry, random int8 data and quantisation."""
+def smooth_logits(rng: np.random.Generator, shape: list[int]) -> np.ndarray:
+    """Seeded int8 logits shaped like a trained segmentation head's, not noise: each class a
+    sum of three plane waves of at most one and a half periods across the map, so the argmax
+    labels form regions a few source pixels across and the tail's block test proves most
+    blocks (on noise it proves almost none and the count is several times the run's)."""
+    n, h, w, c = shape
+    yy, xx = np.meshgrid(np.arange(h) / max(h, 1), np.arange(w) / max(w, 1), indexing="ij")
+    out = np.zeros((n, h, w, c))
+    for i in range(n * c):
+        f = rng.uniform(-1.5, 1.5, (3, 2))
+        phase, amp = rng.uniform(0, 2 * np.pi, 3), rng.uniform(20, 45, 3)
+        waves = [
+            a * np.cos(2 * np.pi * (u * yy + v * xx) + ph)
+            for (u, v), ph, a in zip(f, phase, amp, strict=True)
+        ]
+        out[i // c, :, :, i % c] = sum(waves)
+    return np.clip(np.rint(out), -128, 127).astype(np.int8)
+
+
+def _add_conv(prog, rng: np.random.Generator, sig: dict, x: np.ndarray) -> None:
+    """A convolution's call as codegen emits it: its kernel, filter layout and fused ADD."""
     from hardtool.kernels import calls as K
     from hardtool.kernels import quant, weights
+
+    geo, cout = sig["geo"], sig["out"][3]
+    mult = rng.integers(1 << 30, (1 << 31) - 1, cout)
+    strides = (geo["stride_h"], geo["stride_w"])
+    a = K.ConvArgs(-3, 5, mult, rng.integers(-10, -7, cout), strides, _dilation(geo), tuple(sig["pads"]))
+    w = rng.integers(-128, 128, sig["w"]).astype(np.int8)
+    bias = rng.integers(-2000, 2000, cout).astype(np.int32)
+    data = getattr(weights, sig["layout"])(w) if sig.get("layout") else None
+    if sig["op"] == "DEPTHWISE_CONV_2D":
+        fn = sig.get("kernel", "hard_depthwise_conv_s8")
+        K.add_depthwise(prog, fn, x, w, bias, a, cout // sig["x"][3], w_data=data)
+        return
+    fused = None
+    if "fused_add" in sig:
+        residual = rng.integers(-128, 128, sig["out"]).astype(np.int8)
+        fused = K.FusedAddArgs(residual, quant.add_params(0.05, 3, 0.07, -2, 0.09, 1), sig["fused_add"])
+    K.add_conv(prog, sig.get("kernel", "hard_convolve_s8"), x, w, bias, a, w_data=data, fused=fused)
+
+
+def _dilation(geo: dict) -> tuple[int, int]:
+    return geo["dilation_h_factor"], geo["dilation_w_factor"]
+
+
+def _add_call(prog, rng: np.random.Generator, sig: dict) -> None:
+    """The layer's kernel call with its exact geometry, random int8 data and quantisation (the
+    tail: smooth logits)."""
+    from hardtool.kernels import calls as K
+    from hardtool.kernels import quant
 
     x = rng.integers(-128, 128, sig["x"]).astype(np.int8)
     geo, name = sig["geo"], sig["op"]
     if name in CONVS:
-        cout = sig["out"][3]
-        mult = rng.integers(1 << 30, (1 << 31) - 1, cout)
-        a = K.ConvArgs(
-            -3,
-            5,
-            mult,
-            rng.integers(-10, -7, cout),
-            (geo["stride_h"], geo["stride_w"]),
-            (geo["dilation_h_factor"], geo["dilation_w_factor"]),
-            tuple(sig["pads"]),
-        )
-        w = rng.integers(-128, 128, sig["w"]).astype(np.int8)
-        bias = rng.integers(-2000, 2000, cout).astype(np.int32)
-        data = getattr(weights, sig["layout"])(w) if sig.get("layout") else None
-        if name == "CONV_2D":
-            K.add_conv(prog, sig.get("kernel", "hard_convolve_s8"), x, w, bias, a, w_data=data)
-        else:
-            fn = sig.get("kernel", "hard_depthwise_conv_s8")
-            K.add_depthwise(prog, fn, x, w, bias, a, cout // sig["x"][3], w_data=data)
+        _add_conv(prog, rng, sig, x)
     elif name == "ADD":
         y = rng.integers(-128, 128, sig["x"]).astype(np.int8)
-        K.add_add(prog, x, y, quant.add_params(0.05, 3, 0.07, -2, 0.09, 1))
+        p = quant.add_params(0.05, 3, 0.07, -2, 0.09, 1)
+        (K.add_add if sig.get("kernel") == "hard_elementwise_add_s8" else K.add_add_table)(prog, x, y, p)
     elif name == "AVERAGE_POOL_2D":
         k, s = (geo["filter_height"], geo["filter_width"]), (geo["stride_h"], geo["stride_w"])
         K.add_avgpool(prog, x, k, s, tuple(sig["pads"]))
     elif name == "RESIZE_BILINEAR":
         K.add_resize(prog, x, tuple(sig["out"][1:3]), sig["align"], sig["half_pixel"])
     else:
-        K.add_resize_argmax(prog, x, tuple(sig["out"][1:3]), sig["align"], sig["half_pixel"])
+        logits = smooth_logits(rng, sig["x"])
+        K.add_resize_argmax(prog, logits, tuple(sig["out"][1:3]), sig["align"], sig["half_pixel"])
 
 
 def layer_counts(

@@ -13,8 +13,11 @@ from hardtool.fit.candidates import Candidate
 # firmware's runtime and protocol, measured on HARD-Edge's linked images (64x128, the q15-filter
 # kernels): 65,124 B with the DSP paths (Cortex-M4 / M7), 53,892 B with the portable ones (M3)
 CODE_ESTIMATE_BYTES = {True: 65 * 1024, False: 53 * 1024}
+ADD_TABLE_BYTES = 512 * 4  # hard_fused_add.table: a fused residual ADD's or a table ADD's input tables
+TABLE_ADD = "hard_elementwise_add_table_s8"
 FLASH_METHOD = (
-    "estimate: the weights in the layouts the core's kernels read (exact: int8, q15 filters on DSP cores) "
+    "estimate: the weights in the layouts the core's kernels read (exact: int8, q15 filters on DSP cores, "
+    "the ADDs' input tables) "
     "+ 65 KB (DSP) / 53 KB (portable) of kernel, model and runtime code (HARD-Edge's images)"
 )
 FPS_METHOD = "at the target's clock, one instruction per cycle"
@@ -49,7 +52,8 @@ def plan_row(path: Path, target: Target, planned=None) -> dict:
 
 def weights_flash(graph, dsp: bool) -> int:
     """Bytes of constants in flash as codegen writes them for a core: the filters its kernels read
-    re-laid out (q15 on a DSP core: hardtool.kernels.weights) in place of the int8 ones."""
+    re-laid out (q15 on a DSP core: hardtool.kernels.weights) in place of the int8 ones, and the
+    input tables of each residual ADD fused into a convolution and each table ADD."""
     import numpy as np
 
     from hardtool.core.graph import lower
@@ -63,6 +67,8 @@ def weights_flash(graph, dsp: bool) -> int:
             k, w = choose(g, op, dsp), g.tensors[op.inputs[1]]
             if k.layout:
                 total += getattr(weights, k.layout)(np.zeros(w.shape, np.int8)).nbytes - w.nbytes
+        if "fused_add" in op.options or (op.name == "ADD" and choose(g, op, dsp).symbol == TABLE_ADD):
+            total += ADD_TABLE_BYTES
     return total
 
 

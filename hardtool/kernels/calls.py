@@ -65,8 +65,37 @@ class ConvArgs:
         return out_h, out_w
 
 
+@dataclass(frozen=True)
+class FusedAddArgs:
+    """A residual ADD in a convolution's output stage (``hard_fused_add``): the residual (the
+    output's shape), TFLite's ADD parameters, whether the convolution is the ADD's input 1."""
+
+    residual: np.ndarray
+    params: quant.AddParams
+    conv_first: bool = True
+    act: tuple[int, int] = (-128, 127)
+
+
+def _fused_words(prog: Program, f: FusedAddArgs, residual: Buf | None = None) -> list[int]:
+    """``hard_fused_add``'s words for the runner, its residual and input table in the arena."""
+    r = prog.array(np.ascontiguousarray(f.residual, dtype=np.int8)) if residual is None else residual
+    table = prog.array(quant.fused_add_table(f.params, f.conv_first))
+    p = f.params
+    return [*_ptr(r), *_ptr(table), p.output_multiplier, p.output_shift, p.output_offset, *f.act]
+
+
 def _conv_common(
-    prog: Program, fn: str, params, x: np.ndarray, w_dims, w_data, bias, a: ConvArgs, out_c: int, scratch
+    prog: Program,
+    fn: str,
+    params,
+    x: np.ndarray,
+    w_dims,
+    w_data,
+    bias,
+    a: ConvArgs,
+    out_c: int,
+    scratch,
+    fused: FusedAddArgs | None = None,
 ):
     x = np.ascontiguousarray(x, dtype=np.int8)
     out_shape = (x.shape[0], *a.out_hw(x.shape[1:3], w_dims[1:3]), out_c)
@@ -78,9 +107,10 @@ def _conv_common(
     size = S.kernel_scratch_bytes(fn, x.shape, w_dims, out_shape) if scratch is None else scratch
     ctx = _ctx(prog, size)
     out = prog.empty(out_shape)
-    args = [*ctx, *_words(params), *_ptr(mb), *_ptr(sb), *_dims(x.shape), *_ptr(xb)]
+    extra = [] if fused is None else _fused_words(prog, fused)
+    args = [*ctx, *_words(params), *extra, *_ptr(mb), *_ptr(sb), *_dims(x.shape), *_ptr(xb)]
     args += [*_dims(w_dims), *_ptr(wb), *_ptr(bb), *_dims(out_shape), *_ptr(out)]
-    prog.call(fn, args, out)
+    prog.call(fn if fused is None else f"{fn}+add", args, out)
     return out
 
 
@@ -93,11 +123,13 @@ def add_conv(
     a: ConvArgs,
     w_data: np.ndarray | None = None,
     scratch: int | None = None,
+    fused: FusedAddArgs | None = None,
 ) -> Buf:
     """CONV_2D through ``fn`` (hard_convolve_s8, _1x1_s8, _im2col_s8); w is OHWI int8.
 
     ``w_data`` replaces the filter bytes the kernel reads (a re-laid-out filter); ``scratch``
-    overrides the scratch size (default: the Python mirror of the kernel's)."""
+    overrides the scratch size (default: the Python mirror of the kernel's); ``fused``: the
+    residual ADD in its output stage."""
     w = np.ascontiguousarray(w, dtype=np.int8)
     params = H.ConvParams(
         -a.input_zp,
@@ -107,9 +139,8 @@ def add_conv(
         H.Padding(*a.padding),
         H.Activation(*a.act),
     )
-    return _conv_common(
-        prog, fn, params, x, w.shape, w if w_data is None else w_data, bias, a, w.shape[0], scratch
-    )
+    data = w if w_data is None else w_data
+    return _conv_common(prog, fn, params, x, w.shape, data, bias, a, w.shape[0], scratch, fused)
 
 
 def add_depthwise(
@@ -142,6 +173,16 @@ def add_depthwise(
 def add_add(prog: Program, a: np.ndarray, b: np.ndarray, p: quant.AddParams, act=(-128, 127)) -> Buf:
     params = H.add_params(p, act)
     return _binary(prog, "hard_elementwise_add_s8", params, a, b)
+
+
+def add_add_table(prog: Program, a: np.ndarray, b: np.ndarray, p: quant.AddParams, act=(-128, 127)) -> Buf:
+    """The same ADD through hard_elementwise_add_table_s8 (the inputs' tables; b the residual),
+    the call codegen emits for a same-shape ADD."""
+    a = np.ascontiguousarray(a, dtype=np.int8)
+    ab, words = prog.array(a), _fused_words(prog, FusedAddArgs(b, p, True, tuple(act)))
+    out = prog.empty(a.shape)
+    prog.call("hard_elementwise_add_table_s8", [*words, *_ptr(ab), *_ptr(out), a.size], out)
+    return out
 
 
 def add_mul(prog: Program, a, b, off1: int, off2: int, p: quant.RescaleParams, act=(-128, 127)) -> Buf:
