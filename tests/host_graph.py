@@ -27,8 +27,31 @@ def _act(g: Graph, op: Op) -> tuple[int, int]:
 
 
 def _conv(lib: KernelLib, g: Graph, op: Op, xs: list[np.ndarray]) -> np.ndarray:
+    fused = op.options.get("fused_add")
+    if fused is not None:
+        return _fused_conv(lib, g, op, xs, fused)
+    return _plain_conv(lib, g, op, xs, _sz(g, op.outputs[0]), _act(g, op))
+
+
+def _fused_conv(lib: KernelLib, g: Graph, op: Op, xs: list[np.ndarray], fused: dict) -> np.ndarray:
+    """A convolution with a residual ADD in its output stage (lowering's fusion): the
+    convolution's int8 output at its own quantisation, then the reference ADD with input 3."""
+    cq = fused["conv_quant"]
+    conv_sz = (float(cq.scale[0]), int(cq.zero_point[0]))
+    conv_act = quant.activation_range(op.options.get("fused_activation_function", "NONE"), *conv_sz)
+    y = _plain_conv(lib, g, op, xs, conv_sz, conv_act)
+    r = xs[3]
+    sides = [(y, conv_sz), (r, _sz(g, op.inputs[3]))]
+    if fused["conv_side"] == 1:
+        sides.reverse()
+    out_sz = _sz(g, op.outputs[0])
+    p = quant.add_params(*sides[0][1], *sides[1][1], *out_sz)
+    return lib.add(sides[0][0], sides[1][0], p, quant.activation_range(fused["activation"], *out_sz))
+
+
+def _plain_conv(lib: KernelLib, g: Graph, op: Op, xs: list[np.ndarray], out_sz, act) -> np.ndarray:
     x, w, b = xs[0], xs[1], xs[2]
-    (s_in, z_in), (s_out, z_out) = _sz(g, op.inputs[0]), _sz(g, op.outputs[0])
+    (s_in, z_in), (s_out, z_out) = _sz(g, op.inputs[0]), out_sz
     scales = g.tensors[op.inputs[1]].quant.scale
     mults, shifts = quant.conv_channel_params(s_in, scales, s_out)
     o = op.options
@@ -40,7 +63,7 @@ def _conv(lib: KernelLib, g: Graph, op: Op, xs: list[np.ndarray]) -> np.ndarray:
         stride=(o.get("stride_h", 1), o.get("stride_w", 1)),
         dilation=(o.get("dilation_h_factor", 1), o.get("dilation_w_factor", 1)),
         padding=o["explicit_padding"],
-        act=_act(g, op),
+        act=act,
     )
     if op.name == "DEPTHWISE_CONV_2D":
         return lib.depthwise_conv2d(x, w, b, ch_mult=w.shape[3] // x.shape[3], **kw)
