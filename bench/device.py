@@ -39,7 +39,9 @@ def measure(work: Path, size: tuple[int, int], stream: bool, n: int) -> dict:
     )
     proj = folder / "qemu"
     generate(model, plan_json, "qemu", proj, force=True)
-    r = flash_and_bench(proj, bench_data(work), n=n, board="qemu", progress=False, log=lambda *_: None)
+    r = flash_and_bench(
+        proj, bench_data(work), n=n, board="qemu", progress=False, log=lambda *_: None, force=True
+    )
     macs = sum(row.get("macs", 0) for row in r["per_layer"])
     return {
         "model": f"hard_edge {size[0]}x{size[1]} (bundled demo checkpoint)",

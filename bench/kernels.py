@@ -164,7 +164,9 @@ def _frame(work: Path) -> dict:
             m = json.loads(manifest.read_text())
             m["defines"] = {**m.get("defines", {}), "HARD_NO_DSP": 1}
             manifest.write_text(json.dumps(m, indent=2) + "\n")
-        r = flash_and_bench(proj, bench_data(work), n=1, board="qemu", progress=False, log=lambda *_: None)
+        r = flash_and_bench(
+            proj, bench_data(work), n=1, board="qemu", progress=False, log=lambda *_: None, force=True
+        )
         out[variant] = {
             "codegen": "dsp=False: general portable kernels, -DHARD_NO_DSP"
             if variant == "portable"

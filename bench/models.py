@@ -68,7 +68,9 @@ def _lean(tfl: Path, folder: Path, data: Path, plain: dict) -> dict | None:
     if not doc["lean_ops"]:
         return None
     generate(tfl, lean_dir / "model_int8.memplan.json", "qemu", lean_dir / "qemu", force=True)
-    r = flash_and_bench(lean_dir / "qemu", data, n=INPUTS, board="qemu", progress=False, log=lambda *_: None)
+    r = flash_and_bench(
+        lean_dir / "qemu", data, n=INPUTS, board="qemu", progress=False, log=lambda *_: None, force=True
+    )
     mean = r["latency"]["mean"]
     return {
         "lean_ops": [f"#{e['op']} {e['name']}" for e in doc["lean_ops"]],
@@ -99,7 +101,9 @@ def measure_tflite(tfl: Path, folder: Path, name: str = "") -> dict:
     doc, _, _, _ = plan_to_files(tfl, folder, force=True, measure_tflm=True)
     cg = generate(tfl, folder / "model_int8.memplan.json", "qemu", folder / "qemu", force=True)
     data = _inputs(folder / "inputs", cg, seed=0)
-    r = flash_and_bench(folder / "qemu", data, n=INPUTS, board="qemu", progress=False, log=lambda *_: None)
+    r = flash_and_bench(
+        folder / "qemu", data, n=INPUTS, board="qemu", progress=False, log=lambda *_: None, force=True
+    )
     mean = r["latency"]["mean"]
     lean = _lean(tfl, folder, data, r)
     tflm = doc.get("tflm_arena") or {}

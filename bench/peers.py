@@ -50,7 +50,9 @@ def _run(tfl: Path, folder: Path) -> dict:
 
     cg = generate(tfl, folder / "model_int8.memplan.json", "qemu", folder / "qemu", force=True)
     data = _inputs(folder / "inputs", cg, seed=0)
-    r = flash_and_bench(folder / "qemu", data, n=INPUTS, board="qemu", progress=False, log=lambda *_: None)
+    r = flash_and_bench(
+        folder / "qemu", data, n=INPUTS, board="qemu", progress=False, log=lambda *_: None, force=True
+    )
     mean = r["latency"]["mean"]
     return {
         "layers": cg["layers"],
