@@ -23,7 +23,7 @@ from hardtool.core.boards import emulated_board
 from hardtool.memplan.files import plan_to_files
 from hardtool.quantize import export
 from hardtool.quantize.pipeline import quantize
-from tests.test_peers_deploy import peer_model
+from tests.test_peers_deploy import calib_samples, peer_model
 
 pytestmark = pytest.mark.skipif(
     shutil.which("qemu-system-arm") is None or shutil.which("arm-none-eabi-gcc") is None,
@@ -49,12 +49,7 @@ def board_int8(tmp_path_factory):
     def get(name: str, size: tuple[int, int]) -> Path:
         key = f"{name}_{size[0]}x{size[1]}"
         if key not in done:
-            data = root / f"npy_{size[0]}x{size[1]}"
-            if not data.is_dir():
-                data.mkdir()
-                rng = np.random.default_rng(0)
-                for i in range(10):
-                    np.save(data / f"{i:02d}.npy", rng.normal(size=(3, *size)).astype(np.float32))
+            data = calib_samples(root, size)
             export.export_onnx(peer_model(name), size, root / f"{key}.onnx")
             quantize(
                 root / f"{key}.onnx", data, root / key, calib_images=8, progress=False, log=lambda s: None

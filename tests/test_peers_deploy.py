@@ -61,6 +61,17 @@ def peer_model(name: str, seed: int = 0) -> torch.nn.Module:
     return model
 
 
+def calib_samples(root: Path, size: tuple[int, int]) -> Path:
+    """Ten seeded float NCHW samples of ``size`` under ``root`` (made once): calibration data."""
+    data = root / f"npy_{size[0]}x{size[1]}"
+    if not data.is_dir():
+        data.mkdir()
+        rng = np.random.default_rng(0)
+        for i in range(10):
+            np.save(data / f"{i:02d}.npy", rng.normal(size=(3, *size)).astype(np.float32))
+    return data
+
+
 @pytest.fixture(scope="module")
 def quantized(tmp_path_factory):
     """quantized(name) → (int8 .tflite, quantize's report), built once per peer."""
@@ -71,12 +82,7 @@ def quantized(tmp_path_factory):
         size = size or SIZES.get(name, SIZE)
         key = f"{name}_{size[0]}x{size[1]}"
         if key not in done:
-            data = root / f"npy_{size[0]}x{size[1]}"
-            if not data.is_dir():
-                data.mkdir()
-                rng = np.random.default_rng(0)
-                for i in range(10):
-                    np.save(data / f"{i:02d}.npy", rng.normal(size=(3, *size)).astype(np.float32))
+            data = calib_samples(root, size)
             onnx_path = root / f"{key}.onnx"
             export.export_onnx(peer_model(name), size, onnx_path)
             report = quantize(onnx_path, data, root / key, calib_images=8, progress=False, log=lambda s: None)
