@@ -31,7 +31,7 @@ def wide_stem():
     """A stem whose first output is 8x the input (op by op its peak is input + stem output), then
     a residual ADD whose first input dies there."""
     _, keras, L = mb._keras()
-    inp = keras.Input((32, 32, 3), batch_size=1)
+    inp = keras.Input((64, 64, 3), batch_size=1)
     x = mb._conv(L, inp, 24)
     x = mb._conv(L, x, 8, s=2)
     y = L.Add()([mb._conv(L, x, 8, k=1), x])
@@ -44,7 +44,7 @@ def models(tmp_path_factory) -> dict[str, Path]:
     (d / "wide_stem.tflite").write_bytes(mb.to_tflite(wide_stem()))
     return {
         "unet": mb.build("unet", d, input_size=(16, 16)),
-        "unet32": mb.build("unet", d, input_size=(32, 32)),
+        "unet64": mb.build("unet", d, input_size=(64, 64)),
         "toy": mb.build("toy_hard", d, input_size=(32, 64)),
         "stem": d / "wide_stem.tflite",
     }
@@ -144,7 +144,7 @@ def relocated(doc: dict, g) -> list[tuple[dict, dict, int]]:
 
 def test_concat_inputs_relocated_into_their_slice(models, tmp_path):
     opts = PlanOptions(**OFF | {"strided_concat": True, "inplace": True})
-    proj, doc, p = project(models["unet32"], tmp_path, opts)
+    proj, doc, p = project(models["unet64"], tmp_path, opts)
     g = p.graph
     moves = relocated(doc, g)
     assert moves
@@ -169,7 +169,7 @@ def test_concat_inputs_relocated_into_their_slice(models, tmp_path):
 
 @emulated
 def test_relocated_concat_inputs_bit_exact_on_the_emulated_board(models, tmp_path):
-    proj, doc, p = project(models["unet32"], tmp_path, PlanOptions(), template="qemu")
+    proj, doc, p = project(models["unet64"], tmp_path, PlanOptions(), template="qemu")
     assert relocated(doc, p.graph)
     cg = json.loads((proj / "codegen.json").read_text())
     r = run_on_qemu(proj, cg, tmp_path)
