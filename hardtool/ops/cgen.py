@@ -208,3 +208,18 @@ def tile(op: Op, key: str) -> dict:
     if key == "stride":
         return {"h": op.options.get("stride_h", 1), "w": op.options.get("stride_w", 1)}
     return {"h": op.options.get("dilation_h_factor", 1), "w": op.options.get("dilation_w_factor", 1)}
+
+
+def fused_add_decls(layer: Layer, p: str, ap: Q.AddParams, first: bool, residual: str, act: dict) -> None:
+    """Declare ``hard_fused_add`` ``{p}_add`` and its inputs' table ``{p}_addtab`` (2 KB of flash),
+    read alike by the table ADD and by a convolution's fused ADD epilogue."""
+    layer.decls.append(c_array(f"{p}_addtab", Q.fused_add_table(ap, first), align=4))
+    fields = {
+        "residual": residual,
+        "table": f"{p}_addtab",
+        "output_multiplier": ap.output_multiplier,
+        "output_shift": ap.output_shift,
+        "output_offset": ap.output_offset,
+        "activation": act,
+    }
+    layer.decls.append(c_struct("hard_fused_add", f"{p}_add", fields))

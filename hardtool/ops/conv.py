@@ -24,10 +24,10 @@ from hardtool.ops.cgen import (
     EmitContext,
     Layer,
     activation,
-    c_array,
     c_struct,
     channel_consts,
     dims,
+    fused_add_decls,
     padding,
     scale,
     tile,
@@ -177,16 +177,7 @@ def _fused_add(e: EmitContext, op: Op, layer: Layer, p: str) -> str:
     ap, first = _add_params(e.graph, op)
     y, act = e.t(op.outputs[0]), op.options["fused_add"]["activation"]
     lo, hi = Q.activation_range(act, scale(y), zp(y))
-    layer.decls.append(c_array(f"{p}_addtab", Q.fused_add_table(ap, first), align=4))
-    fields = {
-        "residual": e.ptr(op.inputs[3]),
-        "table": f"{p}_addtab",
-        "output_multiplier": ap.output_multiplier,
-        "output_shift": ap.output_shift,
-        "output_offset": ap.output_offset,
-        "activation": {"min": lo, "max": hi},
-    }
-    layer.decls.append(c_struct("hard_fused_add", f"{p}_add", fields))
+    fused_add_decls(layer, p, ap, first, e.ptr(op.inputs[3]), {"min": lo, "max": hi})
     layer.path += "; residual ADD in the output stage (input tables in flash: +2048 bytes)"
     return f"&{p}_add"
 

@@ -11,7 +11,16 @@ from hardtool.core.graph.ir import Graph, Op
 from hardtool.core.graph.validate import Check, broadcast, tensor_label
 from hardtool.kernels import quant as Q
 from hardtool.kernels import support as S
-from hardtool.ops.cgen import EmitContext, Layer, activation, c_array, c_struct, dims, scale, zp
+from hardtool.ops.cgen import (
+    EmitContext,
+    Layer,
+    activation,
+    c_struct,
+    dims,
+    fused_add_decls,
+    scale,
+    zp,
+)
 from hardtool.ops.record import Kernel, Memory, OpRecord
 
 
@@ -104,16 +113,7 @@ def _params(e: EmitContext, op: Op, p: str) -> str | None:
 def _emit_table_add(e: EmitContext, op: Op, layer: Layer, p: str) -> None:
     """ADD from its inputs' tables: ``hard_fused_add`` with input 2 as the residual."""
     ap, y = S.add_params(e.graph, op), e.t(op.outputs[0])
-    layer.decls.append(c_array(f"{p}_addtab", Q.fused_add_table(ap, True), align=4))
-    fields = {
-        "residual": e.ptr(op.inputs[1]),
-        "table": f"{p}_addtab",
-        "output_multiplier": ap.output_multiplier,
-        "output_shift": ap.output_shift,
-        "output_offset": ap.output_offset,
-        "activation": activation(op, y),
-    }
-    layer.decls.append(c_struct("hard_fused_add", f"{p}_add", fields))
+    fused_add_decls(layer, p, ap, True, e.ptr(op.inputs[1]), activation(op, y))
     n = int(np.prod(y.shape))
     layer.call = f"st = {layer.kernel}(&{p}_add, {e.ptr(op.inputs[0])}, {e.ptr(y.index)}, {n});"
 
