@@ -199,28 +199,41 @@ def run_checked(cmd: list[str], what: str) -> None:
         raise AssertionError(f"generated C ({what}) does not compile: {r.stderr[:600]}")
 
 
-@pytest.mark.skipif(CLANG is None, reason="needs clang (apt-get install -y clang)")
-def test_codegen_mutants_compile_and_run_clean_under_sanitizers(sources, host, tmp_path):
+def codegen_outcome(data: bytes, seed: int, host: SanitizedHost, root: Path) -> str:
+    """'refused by memplan', 'refused by codegen' (one line), or the sanitized host run's outcome."""
     from hardtool.codegen.generate import generate
 
+    status, doc = plan_outcome(data)
+    if doc is None:
+        return "refused by memplan"
+    work = root / f"m{seed}"
+    work.mkdir()
+    (work / "model.tflite").write_bytes(data)
+    (work / "model.memplan.json").write_text(json.dumps(doc))
+    try:
+        summary = generate(work / "model.tflite", work / "model.memplan.json", "host", work / "host")
+    except HardtoolError as e:
+        assert_one_line_or_op_listing(e)
+        return "refused by codegen"
+    exe = host.build(work / "host", summary["defines"])
+    n_in, n_out = (sum(t["bytes"] for t in summary[k]) for k in ("inputs", "outputs"))
+    outcome = host.run(exe, n_in, n_out, seed)
+    shutil.rmtree(work)
+    return outcome
+
+
+@pytest.mark.skipif(CLANG is None, reason="needs clang (apt-get install -y clang)")
+def test_every_unmutated_model_runs_clean_under_sanitizers(sources, host, tmp_path):
+    """The sources themselves first: the kernels' ordinary paths (fused ADDs with negative zero
+    points, the DSP-emulating C) free of undefined behaviour, whatever the mutants reach."""
+    for i, (name, data) in enumerate(sorted(sources.items())):
+        assert codegen_outcome(data, i, host, tmp_path) == "ran", name
+
+
+@pytest.mark.skipif(CLANG is None, reason="needs clang (apt-get install -y clang)")
+def test_codegen_mutants_compile_and_run_clean_under_sanitizers(sources, host, tmp_path):
     def codegen(data: bytes, seed: int) -> str:
-        status, doc = plan_outcome(data)
-        if doc is None:
-            return "refused by memplan"
-        work = tmp_path / f"m{seed}"
-        work.mkdir()
-        (work / "model.tflite").write_bytes(data)
-        (work / "model.memplan.json").write_text(json.dumps(doc))
-        try:
-            summary = generate(work / "model.tflite", work / "model.memplan.json", "host", work / "host")
-        except HardtoolError as e:
-            assert_one_line_or_op_listing(e)
-            return "refused by codegen"
-        exe = host.build(work / "host", summary["defines"])
-        n_in, n_out = (sum(t["bytes"] for t in summary[k]) for k in ("inputs", "outputs"))
-        outcome = host.run(exe, n_in, n_out, seed)
-        shutil.rmtree(work)
-        return outcome
+        return codegen_outcome(data, seed, host, tmp_path)
 
     t0 = time.perf_counter()
     seeds = range(10_000, 10_000 + N_CODEGEN)

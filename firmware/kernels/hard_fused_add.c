@@ -50,12 +50,11 @@ void hard_fa_prepare(hard_fa_stage *st, const hard_fused_add *fa, const int8_t *
     st->round = 0;
     st->mode = 0;
     /* |hi(2s * m)| < 2^29: the folded accumulator stays inside int32 */
-    const int64_t reach = e >= 1 ? ((int64_t)(fa->output_offset < 0 ? -fa->output_offset : fa->output_offset) << e) +
-                                       ((int64_t)1 << (e - 1)) + ((int64_t)1 << 29)
-                                 : INT64_MAX;
+    const int64_t off = fa->output_offset;
+    const int64_t reach = e >= 1 ? ((off < 0 ? -off : off) << e) + ((int64_t)1 << (e - 1)) + ((int64_t)1 << 29) : INT64_MAX;
     if (e >= 1 && fa->output_multiplier >= 0 && reach < ((int64_t)1 << 31) && hard_fa_table_ok(fa->table))
     {
-        st->round = (int32_t)(((int64_t)1 << (e - 1)) + ((int64_t)fa->output_offset << e));
+        st->round = (int32_t)(((int64_t)1 << (e - 1)) + off * ((int64_t)1 << e));
         st->mode = st->lo <= HARD_INT8_MIN ? (st->hi >= HARD_INT8_MAX ? 1 : 3) : (st->hi >= HARD_INT8_MAX ? 2 : 3);
     }
 }
