@@ -5,8 +5,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from bench.common import demo_model
-from hardtool.core.files import atomic_write_json
+from bench.common import demo_model, write_result
 
 
 def run_bench(out_dir: Path, work: Path) -> dict:
@@ -45,5 +44,5 @@ def run_bench(out_dir: Path, work: Path) -> dict:
             "codegen_s": round(t1 - t0, 3),
             "build_s": round(t2 - t1, 3),
         }
-    atomic_write_json(out_dir / "codegen.json", res)
+    res = write_result(out_dir / "codegen.json", res)
     return res

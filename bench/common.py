@@ -5,12 +5,33 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import subprocess
 from pathlib import Path
 from types import ModuleType
 
 import hardtool
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+def commit() -> str | None:
+    """The commit measured: HEAD, with "+changes" when tracked files other than bench/'s JSON
+    differ from it (a measurement of uncommitted code says so)."""
+    git = ["git", "-C", str(ROOT)]
+    head = subprocess.run([*git, "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()
+    if not head:
+        return None
+    diff = subprocess.run([*git, "diff", "--quiet", "HEAD", "--", ".", ":(exclude)bench/*.json"])
+    return head + ("+changes" if diff.returncode else "")
+
+
+def write_result(path: Path, res: dict) -> dict:
+    """A stage's JSON, stamped with the commit it measured (first key), written atomically."""
+    from hardtool.core.files import atomic_write_json
+
+    res = {"commit": commit()} | {k: v for k, v in res.items() if k != "commit"}
+    atomic_write_json(path, res)
+    return res
 
 
 def mlperf_dir() -> Path | None:

@@ -8,7 +8,7 @@ import os
 import time
 from pathlib import Path
 
-from hardtool.core.files import atomic_write_json
+from bench.common import write_result
 
 GOAL_S = 300.0
 
@@ -55,5 +55,5 @@ def run_bench(out_dir: Path, work: Path) -> dict:
         "cpu_cores": os.cpu_count(),
         "load_average_1min": {"start": round(load0, 2), "end": round(os.getloadavg()[0], 2)},
     }
-    atomic_write_json(Path(out_dir) / "compare.json", res)
+    res = write_result(Path(out_dir) / "compare.json", res)
     return res

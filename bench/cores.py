@@ -25,9 +25,8 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.common import demo_model, mlperf_dir
+from bench.common import demo_model, mlperf_dir, write_result
 from hardtool.core.boards import DEFAULT_TARGET, cores, get_board, get_core, targets
-from hardtool.core.files import atomic_write_json
 from hardtool.core.graph import load_tflite
 from hardtool.device import icount
 from hardtool.device.model_on_core import build_model_on_core, instructions_per_inference, run_model_on_core
@@ -135,7 +134,7 @@ def run_bench(out_dir: Path, work: Path, only: tuple[str, ...] | None = None) ->
         "models": before
         | {name: measure(p, Path(work) / "cores" / name) for name, p in models(Path(work), only).items()},
     }
-    atomic_write_json(path, res)
+    res = write_result(path, res)
     return res
 
 

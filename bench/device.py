@@ -7,8 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bench.common import DEMO_CKPT, bench_data, demo_model
-from hardtool.core.files import atomic_write_json
+from bench.common import DEMO_CKPT, bench_data, demo_model, write_result
 
 DEVICE_TARGET_BYTES = 100_000  # issue 11: HARD-Edge 128×256 measured peak SRAM on the device
 
@@ -79,5 +78,5 @@ def run_bench(out_dir: Path, work: Path, n: int = 4) -> dict:
             "all_bit_exact": all(r["bit_exact"] for r in runs.values()),
         },
     }
-    atomic_write_json(out_dir / "device.json", res)
+    res = write_result(out_dir / "device.json", res)
     return res

@@ -6,14 +6,13 @@
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
 from collections import Counter
 from pathlib import Path
 
 import numpy as np
 
-from bench.common import ROOT, foreign_models
+from bench.common import ROOT, commit, foreign_models
 from hardtool.core.files import atomic_write_json
 
 SAMPLES, CALIB = 12, 8
@@ -22,11 +21,6 @@ SIZE_NOTE = (
     "64x64), reduced from 128x256 / 224x224 to fit the emulated board's 320 KB of SRAM (at 128x256 "
     "a segmentation net's int8 logits alone are 622,592 B)"
 )
-
-
-def _commit() -> str | None:
-    r = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "HEAD"], capture_output=True, text=True)
-    return r.stdout.strip() or None
 
 
 def quantized(name: str, work: Path) -> tuple[Path, dict]:
@@ -67,7 +61,7 @@ def measure(name: str, work: Path) -> dict:
 def run_bench(work: Path) -> dict:
     fm = foreign_models()
     return {
-        "commit": _commit(),
+        "commit": commit(),
         "sizes": SIZE_NOTE,
         "quantize": f"hardtool quantize --task generic on {SAMPLES} random .npy inputs, {CALIB} for calibration",
         "models": {name: measure(name, Path(work) / "foreign") for name in fm.MODELS},

@@ -12,12 +12,11 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
 from pathlib import Path
 
 import numpy as np
 
-from hardtool.core.files import atomic_write_json
+from bench.common import write_result
 from hardtool.device.kernel_runner import QemuRunner, build_qemu_runner
 from hardtool.kernels import calls as K
 from hardtool.kernels import quant
@@ -215,13 +214,6 @@ def frame_classes(codegen: dict, per_layer: list[dict]) -> list[dict]:
     return rows
 
 
-def _commit() -> str | None:
-    from bench.common import ROOT
-
-    proc = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "HEAD"], capture_output=True, text=True)
-    return proc.stdout.strip() or None
-
-
 _MAP_SECTION = re.compile(r"^ (\.text|\.rodata)\S*")
 _MAP_PLACED = re.compile(r"^\s+0x([0-9a-f]+)\s+0x([0-9a-f]+)\s+(\S+\.o)$")
 
@@ -249,7 +241,6 @@ def run_bench(out_dir: Path, work: Path) -> dict:
     rows = _class_rows(work)
     res = {
         "board": "qemu mps2-an500 (emulated Cortex-M7)",
-        "commit": _commit(),
         "unit": "instructions, exact (TCG plugin firmware/tools/icount_plugin.c)",
         "classes_note": "classes: test shapes (each row's 'shapes'), not the frame's; frame.<variant>.frame_classes"
         " (and frame.frame_classes, the DSP build's): the HARD-Edge frame's own layers",
@@ -257,5 +248,5 @@ def run_bench(out_dir: Path, work: Path) -> dict:
         "classes": rows,
         "frame": _frame(work),
     }
-    atomic_write_json(out_dir / "kernels.json", res)
+    res = write_result(out_dir / "kernels.json", res)
     return res

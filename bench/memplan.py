@@ -16,9 +16,8 @@ import os
 import time
 from pathlib import Path
 
-from bench.common import mlperf_dir, model_builders
+from bench.common import mlperf_dir, model_builders, write_result
 from hardtool.core import tflm_arena as tflm
-from hardtool.core.files import atomic_write_json
 from hardtool.core.graph import load_tflite
 from hardtool.core.graph.edit import drop_tail
 from hardtool.memplan.plan import PlanOptions, lean_ops, peak_parts, plan_graph, technique_report
@@ -153,5 +152,5 @@ def run_bench(out_dir: Path, work: Path) -> dict:
         "statics estimates; TFLM measured with the tflite-micro host build (64-bit: its persistent "
         "tail is larger than on a Cortex-M; 'head' is its activations + scratch).",
     }
-    atomic_write_json(Path(out_dir) / "memplan.json", res)
+    res = write_result(Path(out_dir) / "memplan.json", res)
     return res

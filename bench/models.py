@@ -15,8 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.common import mlperf_dir
-from hardtool.core.files import atomic_write_json
+from bench.common import mlperf_dir, write_result
 
 MLPERF_DIR = mlperf_dir() or Path("shared/mlperf-tiny")  # absent: the tests that need it skip
 FILES = {
@@ -155,5 +154,5 @@ def run_bench(out_dir: Path, work: Path) -> dict:
         "foreign_models": foreign.run_bench(work),
         "peers": peers.run_bench(work),
     }
-    atomic_write_json(out_dir / "models.json", res)
+    res = write_result(out_dir / "models.json", res)
     return res

@@ -10,13 +10,11 @@ HARD-Edge sends (98,304 bytes), the whole input in SRAM, a label map back."""
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 import numpy as np
 
-from bench.common import ROOT, model_builders
-from hardtool.core.files import atomic_write_json
+from bench.common import model_builders, write_result
 
 GOAL = 1_000_000  # issue 22: protocol work per image on the emulated board
 
@@ -90,12 +88,10 @@ def measure(work: Path, n: int = 3) -> dict:
 
 def run_bench(out_dir: Path, work: Path) -> dict:
     r = measure(work)
-    commit = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "HEAD"], capture_output=True, text=True)
     res = {
         "board": "qemu mps2-an500 (emulated Cortex-M7), exact instruction counts",
-        "commit": commit.stdout.strip() or None,
         "protocol_work": r,
         "goals": {"protocol_work_per_image_le_1M": max(r["instructions_per_image"]) <= GOAL},
     }
-    atomic_write_json(out_dir / "protocol.json", res)
+    res = write_result(out_dir / "protocol.json", res)
     return res

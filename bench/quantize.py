@@ -6,8 +6,7 @@ import os
 import time
 from pathlib import Path
 
-from bench.common import DEMO_CKPT, bench_data
-from hardtool.core.files import atomic_write_json
+from bench.common import DEMO_CKPT, bench_data, write_result
 
 
 def run_bench(out_dir: Path, work: Path) -> dict:
@@ -31,5 +30,5 @@ def run_bench(out_dir: Path, work: Path) -> dict:
         "miou_drop_points": 100 * r["miou_drop"],
         "model_bytes": r["model_bytes"],
     }
-    atomic_write_json(out_dir / "quantize.json", res)
+    res = write_result(out_dir / "quantize.json", res)
     return res

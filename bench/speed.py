@@ -7,7 +7,7 @@ import os
 import time
 from pathlib import Path
 
-from hardtool.core.files import atomic_write_json
+from bench.common import write_result
 from hardtool.models.speed import PAPER_SOURCE, bench, order
 
 
@@ -40,5 +40,5 @@ def run_bench(out_dir: Path, work: Path) -> dict:
         "goal_total_s": 180.0,
         "by_threads": runs,
     }
-    atomic_write_json(Path(out_dir) / "speed.json", res)
+    res = write_result(Path(out_dir) / "speed.json", res)
     return res
