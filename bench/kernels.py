@@ -204,7 +204,12 @@ def _frame(work: Path) -> dict:
         out[variant] = _frame_variant(model, p, work / "kernels_frame" / variant, bench_data(work), variant)
     out["frame_classes"] = out["dsp"]["frame_classes"]
     out["cmsis_nn"] = FRAME_CMSIS_NN
-    out["goals"] = frame_goals(out["dsp_streamed"]["instructions"], out["dsp_streamed"]["frame_classes"])
+    # the frame: the streamed-input plan the board runs; the layer classes: the DSP build's exact
+    # per-layer counts (the streamed build's first layers are timed by SysTick, run band by band)
+    out["goals"] = frame_goals(out["dsp_streamed"]["instructions"], out["dsp"]["frame_classes"])
+    out["goals_note"] = (
+        "frame_instructions_streamed: frame.dsp_streamed (its counter); the others: frame.dsp's own layers"
+    )
     out["goal"] = FRAME_GOAL
     out["meets_goal"] = all(g["meets_goal"] for g in out["goals"].values())
     out["frames_per_s_at_216mhz_if_1_ipc"] = 216e6 / out["dsp_streamed"]["instructions"]
@@ -253,7 +258,7 @@ def frame_classes(codegen: dict, per_layer: list[dict]) -> list[dict]:
         layer = table.get(row["name"], {})
         kernel = layer.get("kernel", "?")
         what = layer.get("reason", "").split(":")[0].split(",")[0]
-        op = layer.get("op", "?")
+        op = row["name"].split("#")[0]  # the op's name (the layer table's "op" is its index)
         g = groups.setdefault(
             (op, kernel, what),
             {

@@ -23,8 +23,8 @@ def _table() -> tuple[dict, list[dict]]:
     ]
     codegen = {
         "layer_table": [
-            {"name": n, "op": op, "kernel": k, "macs": m, "elements": 10, "reason": f"{r}: why"}
-            for n, op, k, r, m, _ in layers
+            {"name": n, "op": i, "kernel": k, "macs": m, "elements": 10, "reason": f"{r}: why"}
+            for i, (n, _, k, r, m, _) in enumerate(layers)
         ]
     }
     per_layer = [{"name": n, "mean": float(i)} for n, _, _, _, _, i in layers]

@@ -396,6 +396,7 @@ def _summary(tmp: Path, ctx: dict) -> dict:
         "layer_table": [
             {"name": L.name, "op": L.op, "kernel": L.kernel, "macs": L.macs, "elements": L.elements}
             | {"reason": L.path}
+            | ({"tuned": L.tuned} if L.tuned else {})
             | ({"layout": L.layout} if L.layout else {})
             | ({"stage": True} if L.stage else {})
             | ({"fusion": L.fusion} if L.fusion else {})
