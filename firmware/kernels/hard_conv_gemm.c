@@ -435,7 +435,7 @@ HARD_HOT void hard_pair_channels_q15(
     }
 }
 
-static void hard_gemm_pair_q15(const hard_gemm_args *args, const int32_t *col, int8_t *const *out)
+HARD_NOINLINE void hard_gemm_pair_q15(const hard_gemm_args *args, const int32_t *col, int8_t *const *out)
 {
     const int full_range = args->out.act_min <= HARD_INT8_MIN && args->out.act_max >= HARD_INT8_MAX;
     if (args->out.fast)
@@ -466,7 +466,7 @@ static inline int32_t hard_q15_tile(const hard_conv_params *p)
 }
 
 /* One tile of `lanes` pixels (hard_q15_tile) through the q15 GEMM. */
-static inline void hard_gemm_q15(const hard_gemm_args *args, const int32_t *col, int8_t *const *out, int32_t lanes)
+HARD_HOT void hard_gemm_q15(const hard_gemm_args *args, const int32_t *col, int8_t *const *out, int32_t lanes)
 {
     if (lanes == HARD_QUAD)
     {
@@ -500,13 +500,17 @@ typedef struct
 
 static inline void hard_gemm_any(const hard_im2col *m, const hard_gemm_args *args, const int32_t *col, int8_t **out)
 {
-    if (m->half == 1)
+    if (m->lanes == HARD_QUAD)
+    {
+        hard_gemm_quad_q15(args, col, out);
+    }
+    else if (m->half == 1)
     {
         hard_gemm_pair(args, col, out[0], out[1]);
     }
     else
     {
-        hard_gemm_q15(args, col, out, m->lanes);
+        hard_gemm_pair_q15(args, col, out);
     }
 }
 
@@ -707,6 +711,7 @@ static void hard_im2col_batch(const hard_im2col *m,
     }
 }
 
+/* q15: 0 for the int8 filter, else the q15 filter's tile (2 or 4 pixels). */
 static hard_status hard_im2col_run(const hard_context *ctx,
                                    const hard_conv_params *conv_params,
                                    const hard_per_channel_quant *quant_params,
@@ -729,7 +734,6 @@ static hard_status hard_im2col_run(const hard_context *ctx,
     }
     const int32_t out_c = output_dims->c;
     const int32_t pixels = output_dims->h * output_dims->w;
-    const int32_t tile = hard_q15_tile(conv_params);
     int32_t *col = (int32_t *)ctx->buf;
     int8_t *out_scratch = (int8_t *)ctx->buf + col_bytes;
     const hard_im2col m = {input_dims->h,
@@ -742,9 +746,9 @@ static hard_status hard_im2col_run(const hard_context *ctx,
                            k,
                            hard_dup_lanes(conv_params->input_offset),
                            (int8_t)(-conv_params->input_offset),
-                           q15 ? tile : 2,
-                           q15 ? tile : 1,
-                           q15 ? 2 * tile : 4};
+                           q15 ? q15 : 2,
+                           q15 ? q15 : 1,
+                           q15 ? 2 * q15 : 4};
     int8_t *stage = out_scratch + hard_gemm_out_bytes(out_c);
     hard_gemm_args args;
     hard_gemm_args_init(&args, conv_params, quant_params, filter, bias, k, out_c, out_scratch);
@@ -798,7 +802,40 @@ hard_status hard_convolve_im2col_q15_s8(const hard_context *ctx,
         return HARD_ARG_ERROR;
     }
     return hard_im2col_run(ctx, conv_params, quant_params, input_dims, input, filter_dims, filter, bias, output_dims,
-                           output, 1);
+                           output, hard_q15_tile(conv_params));
+}
+
+/* One image of a pointwise convolution: where its pixels are read and written. */
+typedef struct
+{
+    const int8_t *in;
+    const hard_dims *in_dims;
+    const hard_conv_params *p;
+    int32_t out_w;
+    int32_t pixels;
+    int32_t ostride;
+    int32_t offset2;
+} hard_1x1_image;
+
+/* The image's output pixels `tile` (2 or 4, a constant at each call) at a time through the q15
+ * GEMM; a last partial tile repeats its last pixel. */
+HARD_HOT void
+hard_1x1_q15_tiles(const hard_gemm_args *args, const hard_1x1_image *img, int32_t *col, int8_t *out, const int32_t tile)
+{
+    const hard_1x1_image m = *img; /* locals: the int8 stores cannot alias them */
+    const int32_t in_c = m.in_dims->c;
+    for (int32_t px = 0; px < m.pixels; px += tile)
+    {
+        int8_t *pending[HARD_QUAD];
+        for (int32_t lane = 0; lane < tile; ++lane)
+        {
+            const int32_t p = px + lane < m.pixels ? px + lane : m.pixels - 1; /* a partial tile repeats */
+            const int8_t *src = hard_1x1_pixel(m.in, m.in_dims, m.p, m.out_w, p);
+            hard_col_expand_any(src, in_c, m.offset2, col + lane, tile, 2 * tile);
+            pending[lane] = out + p * m.ostride;
+        }
+        hard_gemm_q15(args, col, pending, tile);
+    }
 }
 
 int32_t hard_convolve_1x1_q15_s8_get_buffer_size(const hard_dims *input_dims, const hard_dims *filter_dims)
@@ -837,17 +874,14 @@ hard_status hard_convolve_1x1_q15_s8(const hard_context *ctx,
     {
         const int8_t *in = input + b * input_dims->h * input_dims->w * in_c;
         int8_t *out = output + b * pixels * ostride;
-        for (int32_t px = 0; px < pixels; px += tile)
+        const hard_1x1_image img = {in, input_dims, conv_params, output_dims->w, pixels, ostride, offset2};
+        if (tile == HARD_QUAD)
         {
-            int8_t *pending[HARD_QUAD];
-            for (int32_t lane = 0; lane < tile; ++lane)
-            {
-                const int32_t p = px + lane < pixels ? px + lane : pixels - 1; /* a partial tile repeats */
-                const int8_t *src = hard_1x1_pixel(in, input_dims, conv_params, output_dims->w, p);
-                hard_col_expand_any(src, in_c, offset2, col + lane, tile, 2 * tile);
-                pending[lane] = out + p * ostride;
-            }
-            hard_gemm_q15(&args, col, pending, tile);
+            hard_1x1_q15_tiles(&args, &img, col, out, HARD_QUAD); /* constant tiles: specialised loops */
+        }
+        else
+        {
+            hard_1x1_q15_tiles(&args, &img, col, out, 2);
         }
     }
     return HARD_OK;
