@@ -44,7 +44,18 @@ GOALS = {
     "add_16x32x32": 40.0,
     "resize_argmax_128x256x19": 6_000_000,
 }
-FRAME_GOAL = 55_000_000
+# the HARD-Edge frame's goals (issue 23): instructions a frame with the streamed-input plan the board
+# firmware runs, and on the frame's own layers: instructions per MAC of its convolutions and its
+# depthwise convolutions (each class summed over its layers), the resize -> argmax tail, and no ADD
+# layer of its own (every residual ADD fused into its convolution's epilogue)
+FRAME_GOAL = 30_000_000
+FRAME_GOALS = {
+    "frame_instructions_streamed": FRAME_GOAL,
+    "conv_instructions_per_mac": 1.6,
+    "depthwise_instructions_per_mac": 4.0,
+    "tail_instructions": 3_000_000,
+    "separate_add_layers": 0,
+}
 FRAME_CMSIS_NN = 94_400_000
 
 
@@ -140,68 +151,124 @@ def _class_rows(work: Path) -> list[dict]:
     return rows
 
 
-def _frame(work: Path) -> dict:
-    """HARD-Edge 128×256 through codegen, build and flash-and-bench on QEMU: portable and DSP builds."""
-    from bench.common import bench_data, demo_model
+def _frame_variant(model: Path, plan: Path, proj: Path, data: Path, variant: str) -> dict:
+    """One build of the frame through codegen, build and flash-and-bench on QEMU."""
     from hardtool.codegen.generate import generate
     from hardtool.flash_and_bench.run import flash_and_bench
+
+    # portable: the kernels a target without the DSP extension gets (dsp=False codegen), built
+    # with -DHARD_NO_DSP; dsp (and dsp_streamed, its streamed-input plan): the DSP target's own choices
+    generate(model, plan, "qemu", proj, force=True, dsp=variant != "portable")
+    if variant == "portable":
+        manifest = proj / "hardtool_build.json"
+        m = json.loads(manifest.read_text())
+        m["defines"] = {**m.get("defines", {}), "HARD_NO_DSP": 1}
+        manifest.write_text(json.dumps(m, indent=2) + "\n")
+    r = flash_and_bench(proj, data, n=1, board="qemu", progress=False, log=lambda *_: None, force=True)
+    return {
+        "codegen": "dsp=False: general portable kernels, -DHARD_NO_DSP"
+        if variant == "portable"
+        else "the DSP target's kernels" + (", the streamed-input plan" if variant == "dsp_streamed" else ""),
+        "instructions": r["latency"]["mean"],
+        "counter": r["latency"]["counter"],
+        "bit_exact_with_host": r["agreement"]["bit_exact"],
+        "flash_bytes": r["build"]["flash_used"],
+        "kernel_code_bytes": linked_kernel_bytes(Path(r["build"]["elf"]).with_suffix(".map")),
+        "ram_bytes": r["build"]["ram_used"],
+        "by_op": {g["op"]: g for g in r["per_op_type"]},  # flash-and-bench's per-op-type table
+        # the frame's own layers by kernel and class (instructions per MAC on these shapes)
+        "frame_classes": frame_classes(json.loads((proj / "codegen.json").read_text()), r["per_layer"]),
+    }
+
+
+def _frame(work: Path) -> dict:
+    """HARD-Edge 128×256 through codegen, build and flash-and-bench on QEMU: portable and DSP builds,
+    and the DSP build of the streamed-input plan (as `hardtool run` plans it for the board)."""
+    from bench.common import bench_data, demo_model
     from hardtool.memplan.files import plan_to_files
+    from hardtool.memplan.plan import PlanOptions
 
     model = demo_model(work)
-    doc, _, _, _ = plan_to_files(model, model.parent, force=True, measure_tflm=False)
+    doc, _, plan, _ = plan_to_files(model, model.parent, force=True, measure_tflm=False)
+    streamed_dir = work / "kernels_frame" / "streamed_plan"
+    sdoc, _, splan, _ = plan_to_files(
+        model, streamed_dir, force=True, measure_tflm=False, options=PlanOptions(stream=True)
+    )
     out: dict = {
         "model": "hard_edge 128x256 (bundled demo checkpoint)",
         "memplan_peak": doc["peak"]["total_bytes"],
+        "memplan_peak_streamed": sdoc["peak"]["total_bytes"],
     }
-    for variant in ("portable", "dsp"):
-        proj = work / "kernels_frame" / variant
-        # portable: the kernels a target without the DSP extension gets (dsp=False codegen), built
-        # with -DHARD_NO_DSP; dsp: the DSP target's own choices
-        generate(model, model.with_suffix(".memplan.json"), "qemu", proj, force=True, dsp=variant == "dsp")
-        if variant == "portable":
-            manifest = proj / "hardtool_build.json"
-            m = json.loads(manifest.read_text())
-            m["defines"] = {**m.get("defines", {}), "HARD_NO_DSP": 1}
-            manifest.write_text(json.dumps(m, indent=2) + "\n")
-        r = flash_and_bench(
-            proj, bench_data(work), n=1, board="qemu", progress=False, log=lambda *_: None, force=True
-        )
-        out[variant] = {
-            "codegen": "dsp=False: general portable kernels, -DHARD_NO_DSP"
-            if variant == "portable"
-            else "the DSP target's kernels",
-            "instructions": r["latency"]["mean"],
-            "counter": r["latency"]["counter"],
-            "bit_exact_with_host": r["agreement"]["bit_exact"],
-            "flash_bytes": r["build"]["flash_used"],
-            "kernel_code_bytes": linked_kernel_bytes(Path(r["build"]["elf"]).with_suffix(".map")),
-            "ram_bytes": r["build"]["ram_used"],
-            "by_op": {g["op"]: g for g in r["per_op_type"]},  # flash-and-bench's per-op-type table
-            # the frame's own layers by kernel and class (instructions per MAC on these shapes)
-            "frame_classes": frame_classes(json.loads((proj / "codegen.json").read_text()), r["per_layer"]),
-        }
+    for variant, p in (("portable", plan), ("dsp", plan), ("dsp_streamed", splan)):
+        out[variant] = _frame_variant(model, p, work / "kernels_frame" / variant, bench_data(work), variant)
     out["frame_classes"] = out["dsp"]["frame_classes"]
     out["cmsis_nn"] = FRAME_CMSIS_NN
+    # the frame: the streamed-input plan the board runs; the layer classes: the DSP build's exact
+    # per-layer counts (the streamed build's first layers are timed by SysTick, run band by band)
+    out["goals"] = frame_goals(out["dsp_streamed"]["instructions"], out["dsp"]["frame_classes"])
+    out["goals_note"] = (
+        "frame_instructions_streamed: frame.dsp_streamed (its counter); the others: frame.dsp's own layers"
+    )
     out["goal"] = FRAME_GOAL
-    out["meets_goal"] = out["dsp"]["instructions"] <= FRAME_GOAL
-    out["frames_per_s_at_216mhz_if_1_ipc"] = 216e6 / out["dsp"]["instructions"]
+    out["meets_goal"] = all(g["meets_goal"] for g in out["goals"].values())
+    out["frames_per_s_at_216mhz_if_1_ipc"] = 216e6 / out["dsp_streamed"]["instructions"]
     out["kernel_code_growth_bytes"] = out["dsp"]["kernel_code_bytes"] - out["portable"]["kernel_code_bytes"]
     out["kernel_code_growth_goal"] = 24 * 1024
     return out
 
 
+def frame_goals(instructions: float, classes: list[dict]) -> dict:
+    """Each of FRAME_GOALS with what was measured and whether it is met: the frame's instructions,
+    and from its own layers (frame_classes rows) the convolutions' and depthwise convolutions'
+    instructions per MAC (summed over each class's layers), the resize -> argmax tail's
+    instructions and how many ADD layers run as a pass of their own."""
+
+    def per_mac(rows: list[dict]) -> float | None:
+        macs = sum(r["macs"] for r in rows)
+        return round(sum(r["instructions"] for r in rows) / macs, 3) if macs else None
+
+    conv = [r for r in classes if r["kernel"].startswith("hard_convolve")]
+    dw = [r for r in classes if r["kernel"].startswith("hard_depthwise")]
+    tail = [r for r in classes if "argmax" in r["kernel"]]
+    adds = [r for r in classes if r.get("op") == "ADD"]
+    measured = {
+        "frame_instructions_streamed": instructions,
+        "conv_instructions_per_mac": per_mac(conv),
+        "depthwise_instructions_per_mac": per_mac(dw),
+        "tail_instructions": sum(r["instructions"] for r in tail) if tail else None,
+        "separate_add_layers": sum(r["layers"] for r in adds),
+    }
+    return {
+        k: {
+            "goal": goal,
+            "measured": measured[k],
+            "meets_goal": measured[k] is not None and measured[k] <= goal,
+        }
+        for k, goal in FRAME_GOALS.items()
+    }
+
+
 def frame_classes(codegen: dict, per_layer: list[dict]) -> list[dict]:
-    """The frame's own layers grouped by kernel and the reason's class (text before the colon):
+    """The frame's own layers grouped by op, kernel and the reason's class (text before the colon):
     instructions per MAC (per element without MACs), summed over the class's layers."""
     table = {L["name"]: L for L in codegen["layer_table"]}
-    groups: dict[tuple[str, str], dict] = {}
+    groups: dict[tuple[str, str, str], dict] = {}
     for row in per_layer:
         layer = table.get(row["name"], {})
         kernel = layer.get("kernel", "?")
         what = layer.get("reason", "").split(":")[0].split(",")[0]
+        op = row["name"].split("#")[0]  # the op's name (the layer table's "op" is its index)
         g = groups.setdefault(
-            (kernel, what),
-            {"kernel": kernel, "class": what, "layers": 0, "instructions": 0.0, "macs": 0, "elements": 0},
+            (op, kernel, what),
+            {
+                "op": op,
+                "kernel": kernel,
+                "class": what,
+                "layers": 0,
+                "instructions": 0.0,
+                "macs": 0,
+                "elements": 0,
+            },
         )
         g["layers"] += 1
         g["instructions"] += row["mean"]

@@ -61,7 +61,14 @@ def test_tune_measures_each_signature_and_codegen_takes_the_fastest(small_model,
     assert set(got) == {conv_tune.signature(g, op) for op in convs} and len(got) == 2
     for op in convs:
         e = got[conv_tune.signature(g, op)]
-        assert set(e["instructions"]) == {k for k, _ in conv_tune.candidates(g, op)}
+        cands = conv_tune.candidates(g, op)
+        assert set(e["instructions"]) == set(e["candidates"]) == {c.name for c in cands}
+        # kernels x filter layouts x tiles: the q15 GEMMs at their 4- and 2-pixel tiles
+        assert {(c.kernel, c.tile) for c in cands} >= {
+            ("hard_convolve_im2col_q15_s8", "4-pixel x 2-channel"),
+            ("hard_convolve_im2col_q15_s8", "2-pixel x 2-channel"),
+            ("hard_convolve_im2col_s8", "2-pixel x 2-channel"),
+        }
         assert e["chosen"] == min(e["instructions"], key=e["instructions"].get)
         assert all(c > e["macs"] / 2 for c in e["instructions"].values())  # counted, not made up
     before = cache.read_bytes()
@@ -69,10 +76,17 @@ def test_tune_measures_each_signature_and_codegen_takes_the_fastest(small_model,
     assert cache.read_bytes() == before
     proj = project(small_model, tmp_path, "qemu")
     table = _convs(json.loads((proj / "codegen.json").read_text()))
-    for layer, op in zip(table, convs, strict=True):
+    model_c = (proj / "model.c").read_text()
+    for i, (layer, op) in enumerate(zip(table, convs, strict=True)):
         e = got[conv_tune.signature(g, op)]
-        assert layer["kernel"] == e["chosen"]
+        chosen = e["candidates"][e["chosen"]]
+        assert layer["kernel"] == chosen["kernel"]
         assert f"tuned: {e['instructions_per_mac'][e['chosen']]:.2f} instr/MAC vs" in layer["reason"]
+        # codegen.json says what was measured and chosen, model.c runs that tile
+        assert layer["tuned"]["chosen"] == e["chosen"] and layer["tuned"]["tile"] == chosen["tile"]
+        assert layer["tuned"]["instructions"] == e["instructions"]
+        two = e["chosen"].endswith(conv_tune.TILE_SUFFIX)
+        assert (".tile_pixels = 2" in model_c.split(f"/* layer {i}: ")[1].split("/* layer ")[0]) == two
     assert_calls_match_codegen_json(proj)
 
 
@@ -98,6 +112,64 @@ def test_the_cached_choice_flows_to_model_c(small_model, tmp_path, monkeypatch):
     )  # not cached: rule
     assert_calls_match_codegen_json(proj)
     _host_output_equals_tflite(proj)
+
+
+def test_the_two_pixel_tile_flows_to_model_c(small_model, tmp_path, monkeypatch):
+    """A cache that names the q15 GEMMs' 2-pixel tile for both layers: model.c sets tile_pixels 2
+    in their params, codegen.json names the tile, and the C still equals TFLite's reference kernels."""
+    from tests.test_codegen import project
+    from tests.test_ops import assert_calls_match_codegen_json
+
+    g = load_graph(small_model)
+    layers = {}
+    for op in [op for op in g.ops if op.name == "CONV_2D"]:
+        names = [c.name for c in conv_tune.candidates(g, op)]
+        two = next(n for n in names if n.endswith(conv_tune.TILE_SUFFIX))
+        per = {n: (1.0 if n == two else 2.0) for n in names}
+        layers[conv_tune.signature(g, op)] = {
+            "macs": 1,
+            "instructions": dict.fromkeys(names, 1),
+            "instructions_per_mac": per,
+            "chosen": two,
+        }
+    cache = tmp_path / "tuned.json"
+    cache.write_text(json.dumps({"layers": layers}))
+    monkeypatch.setenv("HARDTOOL_CONV_TUNE_CACHE", str(cache))
+    proj = project(small_model, tmp_path, "qemu")
+    for layer in _convs(json.loads((proj / "codegen.json").read_text())):
+        assert layer["layout"] == conv_tune.Q15 and layer["tuned"]["tile"] == "2-pixel x 2-channel"
+        assert ", 2-pixel x 2-channel tile, filter pre-widened to q15 (+" in layer["reason"]
+    assert (proj / "model.c").read_text().count(".tile_pixels = 2") == 2
+    assert_calls_match_codegen_json(proj)
+    _host_output_equals_tflite(proj)
+
+
+def test_a_cache_from_before_the_tiles_is_used_then_measured_again(small_model, tmp_path, monkeypatch):
+    """An entry that counted kernels only (bare names): codegen takes its choice (the kernel's
+    default tile) as it is; --tune counts it again with every current candidate."""
+    from hardtool.device.conv_tune import tune_graph
+
+    g = load_graph(small_model)
+    op = [op for op in g.ops if op.name == "CONV_2D"][1]
+    old = {"hard_convolve_1x1_q15_s8": 1.5, "hard_convolve_1x1_s8": 1.4}
+    entry = {
+        "macs": 1,
+        "instructions": dict.fromkeys(old, 1),
+        "instructions_per_mac": old,
+        "chosen": "hard_convolve_1x1_s8",
+    }
+    cache = tmp_path / "tuned.json"
+    cache.write_text(json.dumps({"layers": {conv_tune.signature(g, op): entry}}))
+    best, _, measured = conv_tune.tuned(g, op, cache)
+    assert (best.kernel, best.tile_pixels, measured["tile"]) == (
+        "hard_convolve_1x1_s8",
+        0,
+        "2-pixel x 2-channel",
+    )
+    assert conv_tune.stale(entry, conv_tune.candidates(g, op))
+    got = tune_graph(g, cache, log=lambda _: None)[conv_tune.signature(g, op)]
+    assert set(got["instructions"]) == {c.name for c in conv_tune.candidates(g, op)}
+    assert not conv_tune.stale(got, conv_tune.candidates(g, op))
 
 
 def test_codegen_cli_tune(small_model, tmp_path, monkeypatch):

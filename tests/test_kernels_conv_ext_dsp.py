@@ -32,7 +32,8 @@ def runners() -> tuple[HostRunner, QemuRunner, QemuRunner]:
 
 
 def _words(obj) -> list[int]:
-    end = type(obj).output_stride.offset + 4 if hasattr(type(obj), "fused_add") else len(bytes(obj))
+    """The params' int32 words before hard_conv_params' trailing pointer (as the runner reads them)."""
+    end = type(obj).tile_pixels.offset + 4 if hasattr(type(obj), "fused_add") else len(bytes(obj))
     return [int(v) for v in np.frombuffer(bytes(obj)[:end], dtype="<i4")]
 
 

@@ -11,6 +11,7 @@ one-op models run by TFLite's BUILTIN_REF kernels.
 
 from __future__ import annotations
 
+import dataclasses
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -82,6 +83,11 @@ def _input(rng, shape, extreme: bool) -> np.ndarray:
     return x
 
 
+def _tile2(a: K.ConvArgs) -> K.ConvArgs:
+    """The same convolution through the q15 GEMMs' 2-pixel x 2-channel tile."""
+    return dataclasses.replace(a, tile_pixels=2)
+
+
 def _add_conv_cases(prog: Program, rng, n: int) -> list:
     pairs = []
     for i in range(n):
@@ -102,11 +108,14 @@ def _add_conv_cases(prog: Program, rng, n: int) -> list:
             K.add_conv(prog, "hard_convolve_s8", x, wt, b, a),
             K.add_conv(prog, "hard_convolve_im2col_s8", x, wt, b, a),
             K.add_conv(prog, "hard_convolve_im2col_q15_s8", x, wt, b, a, w_data=gemm_q15_pairs(wt)),
+            # the q15 GEMMs' 2-pixel tile (tile_pixels 2), which codegen --tune may choose
+            K.add_conv(prog, "hard_convolve_im2col_q15_s8", x, wt, b, _tile2(a), w_data=gemm_q15_pairs(wt)),
         ]
         if k == 1 and not any(a.padding):
             outs.append(K.add_conv(prog, "hard_convolve_1x1_s8", x, wt, b, a))
             q15 = gemm_q15_pairs(wt)
             outs.append(K.add_conv(prog, "hard_convolve_1x1_q15_s8", x, wt, b, a, w_data=q15))
+            outs.append(K.add_conv(prog, "hard_convolve_1x1_q15_s8", x, wt, b, _tile2(a), w_data=q15))
         pairs += [(ref, o) for o in outs]
     return pairs
 
@@ -347,9 +356,10 @@ def test_dsp_paths_match_tflite_reference(runners: Runners) -> None:
         fns = ["hard_convolve_s8", "hard_convolve_im2col_s8"] + (["hard_convolve_1x1_s8"] if k == 1 else [])
         expect += [(K.add_conv(prog, fn, x, w, b, a), want) for fn in fns]
         q15 = gemm_q15_pairs(w)
-        expect.append((K.add_conv(prog, "hard_convolve_im2col_q15_s8", x, w, b, a, w_data=q15), want))
-        if k == 1:
-            expect.append((K.add_conv(prog, "hard_convolve_1x1_q15_s8", x, w, b, a, w_data=q15), want))
+        for t in (a, _tile2(a)):
+            expect.append((K.add_conv(prog, "hard_convolve_im2col_q15_s8", x, w, b, t, w_data=q15), want))
+            if k == 1:
+                expect.append((K.add_conv(prog, "hard_convolve_1x1_q15_s8", x, w, b, t, w_data=q15), want))
     for stride, dil, cin, mult in [
         (1, 1, 16, 1),
         (2, 1, 12, 1),

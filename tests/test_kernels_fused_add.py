@@ -103,7 +103,7 @@ def _fused_call(lib: H.KernelLib, g, op, fn: str, q15: bool, x: np.ndarray, r: n
         H.Padding(pad["top"], pad["bottom"], pad["left"], pad["right"]),
         H.Activation(a["min"], a["max"]),
         0,
-        C.addressof(fused),
+        fused_add=C.addressof(fused),
     )
     mult, shift = Q.conv_channel_params(scale(xt), list(wt.quant.scale), scale(y))
     w = wt.data.astype(np.int8)

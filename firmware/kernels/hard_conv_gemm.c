@@ -3,9 +3,11 @@
  * k x k kernel with im2col (any stride, dilation and padding; also the 3-channel stem).
  *
  * Both take filters OHWI as TFLite stores them and a scratch buffer from the caller
- * (*_get_buffer_size()).  Output pixels are processed in pairs: their input values are
+ * (*_get_buffer_size()).  Output pixels are processed in tiles: their input values are
  * expanded once to q15 (with the input offset added), then every output channel pair is a
- * 2x2 SMLAD block (hard_gemm.c).  Padding taps are zero columns (the input zero point).
+ * SMLAD block: 2 pixels x 2 channels on the int8 filter (hard_gemm.c), 4 x 2 or 2 x 2 (the
+ * params' tile_pixels, chosen at codegen) on the filter pre-widened to q15.  Padding taps are
+ * zero columns (the input zero point).
  */
 #include <string.h>
 
@@ -23,7 +25,8 @@ static int hard_gemm_conv_valid(const hard_conv_params *p,
            input_dims->c == filter_dims->c && output_dims->c == filter_dims->n && output_dims->n == input_dims->n &&
            p->stride.h > 0 && p->stride.w > 0 && p->dilation.h > 0 && p->dilation.w > 0 && pad->top >= 0 &&
            pad->left >= 0 && pad->bottom >= 0 && pad->right >= 0 && hard_act_int8(&p->activation) &&
-           hard_out_stride_valid(p->output_stride, output_dims->c) && hard_fused_add_valid(p->fused_add);
+           hard_out_stride_valid(p->output_stride, output_dims->c) && hard_fused_add_valid(p->fused_add) &&
+           (p->tile_pixels == 0 || p->tile_pixels == 2 || p->tile_pixels == 4);
 }
 
 static void hard_gemm_args_init(hard_gemm_args *a,
@@ -371,6 +374,110 @@ static void hard_gemm_quad_q15(const hard_gemm_args *args, const int32_t *col, i
     }
 }
 
+/* The two-pixel tile on the q15 filter: per group of four k-values the four words
+ * {A02, B02, A13, B13} of pixels A, B (a column quad's layout with half 2, step 4), into the
+ * 2x2 accumulator block of hard_gemm_rows.h. */
+/* groups >= 1 groups of four k-values: 4 LDRD and 8 SMLAD for 16 MACs. */
+HARD_HOT hard_acc2x2 hard_mac_pair_q15(const int32_t *restrict col,
+                                       const int32_t *restrict w,
+                                       int32_t groups,
+                                       hard_acc2x2 acc)
+{
+    do
+    {
+        int32_t w0;
+        int32_t w1;
+        int32_t a;
+        int32_t b;
+        hard_load_pair(w, &w0, &w1);
+        hard_load_pair(col, &a, &b);
+        acc.c0p0 = hard_smlad(w0, a, acc.c0p0);
+        acc.c0p1 = hard_smlad(w0, b, acc.c0p1);
+        acc.c1p0 = hard_smlad(w1, a, acc.c1p0);
+        acc.c1p1 = hard_smlad(w1, b, acc.c1p1);
+        hard_load_pair(w + 2, &w0, &w1);
+        hard_load_pair(col + 2, &a, &b);
+        acc.c0p0 = hard_smlad(w0, a, acc.c0p0);
+        acc.c0p1 = hard_smlad(w0, b, acc.c0p1);
+        acc.c1p0 = hard_smlad(w1, a, acc.c1p0);
+        acc.c1p1 = hard_smlad(w1, b, acc.c1p1);
+        w += 4;
+        col += 4;
+    } while (--groups > 0);
+    return acc;
+}
+
+/* Every output channel of the two pixels in the column: channel pairs against the q15 filter.
+ * out[1] may equal out[0] (a lone last pixel). */
+HARD_HOT void hard_pair_channels_q15(
+    const hard_gemm_args *args, const int32_t *col, int8_t *const *out, const int fast, const int full_range)
+{
+    const int32_t *w = (const int32_t *)(const void *)args->filter;
+    const int32_t groups = (args->k + 3) >> 2;
+    const int32_t out_c = args->out_c;
+    const hard_out_stage st = args->out;
+    const hard_rq *rq = args->rq;
+    int8_t *o0 = out[0];
+    int8_t *o1 = out[1];
+    for (int32_t c = 0; c < out_c; c += 2, rq += 2)
+    {
+        const int32_t bias1 = c + 1 < out_c ? rq[1].bias : 0; /* the odd last channel's partner is zeros */
+        hard_acc2x2 acc = {rq[0].bias, rq[0].bias, bias1, bias1};
+        acc = hard_mac_pair_q15(col, w, groups, acc);
+        const hard_rq q0 = rq[0]; /* copied: the int8 stores may not alias it */
+        hard_rq_out2(&st, &q0, acc.c0p0, acc.c0p1, o0 + c, o1 + c, fast, full_range);
+        if (c + 1 < out_c)
+        {
+            const hard_rq q1 = rq[1];
+            hard_rq_out2(&st, &q1, acc.c1p0, acc.c1p1, o0 + c + 1, o1 + c + 1, fast, full_range);
+        }
+        w += 4 * groups;
+    }
+}
+
+HARD_NOINLINE void hard_gemm_pair_q15(const hard_gemm_args *args, const int32_t *col, int8_t *const *out)
+{
+    const int full_range = args->out.act_min <= HARD_INT8_MIN && args->out.act_max >= HARD_INT8_MAX;
+    if (args->out.fast)
+    {
+        if (full_range)
+        {
+            hard_pair_channels_q15(args, col, out, 1, 1);
+        }
+        else
+        {
+            hard_pair_channels_q15(args, col, out, 1, 0);
+        }
+    }
+    else
+    {
+        hard_pair_channels_q15(args, col, out, 0, full_range);
+    }
+    if (args->fa != 0)
+    {
+        hard_fa_pair(args->fa, out[0], out[1]);
+    }
+}
+
+/* Output pixels per tile of the q15-filter GEMMs: the params' tile_pixels (2 or 4), 0 = 4. */
+static inline int32_t hard_q15_tile(const hard_conv_params *p)
+{
+    return p->tile_pixels == 2 ? 2 : HARD_QUAD;
+}
+
+/* One tile of `lanes` pixels (hard_q15_tile) through the q15 GEMM. */
+HARD_HOT void hard_gemm_q15(const hard_gemm_args *args, const int32_t *col, int8_t *const *out, int32_t lanes)
+{
+    if (lanes == HARD_QUAD)
+    {
+        hard_gemm_quad_q15(args, col, out);
+    }
+    else
+    {
+        hard_gemm_pair_q15(args, col, out);
+    }
+}
+
 /* ----------------------------------------------------------------- im2col */
 
 /* Geometry as plain values (read into locals: the int8 stores cannot alias them). */
@@ -386,8 +493,8 @@ typedef struct
     int32_t k;
     int32_t offset2;
     int8_t zero_point;
-    int32_t lanes; /* 2: int8 filter, column pairs; 4: "gemm q15 pairs" filter, column quads */
-    int32_t half;  /* words between a group's {v0, v2} and {v1, v3} */
+    int32_t lanes; /* pixels per tile: 2 (int8 filter, column pairs), 2 or 4 (q15 filter) */
+    int32_t half;  /* words between a group's {v0, v2} and {v1, v3}: 1 int8 filter, lanes q15 */
     int32_t step;  /* words per group of four k-values */
 } hard_im2col;
 
@@ -397,16 +504,21 @@ static inline void hard_gemm_any(const hard_im2col *m, const hard_gemm_args *arg
     {
         hard_gemm_quad_q15(args, col, out);
     }
-    else
+    else if (m->half == 1)
     {
         hard_gemm_pair(args, col, out[0], out[1]);
     }
+    else
+    {
+        hard_gemm_pair_q15(args, col, out);
+    }
 }
 
-/* Where lane `lane` of a column starts: pixel pairs interleave two words per lane, quads one. */
+/* Where lane `lane` of a column starts: int8-filter pixel pairs interleave two words per lane,
+ * q15-filter tiles one. */
 static inline int32_t *hard_lane(const hard_im2col *m, int32_t *col, int32_t lane)
 {
-    return m->lanes == HARD_QUAD ? col + lane : col + 2 * lane;
+    return m->half == 1 ? col + 2 * lane : col + lane;
 }
 
 static int32_t hard_im2col_k(const hard_dims *filter_dims)
@@ -599,6 +711,7 @@ static void hard_im2col_batch(const hard_im2col *m,
     }
 }
 
+/* q15: 0 for the int8 filter, else the q15 filter's tile (2 or 4 pixels). */
 static hard_status hard_im2col_run(const hard_context *ctx,
                                    const hard_conv_params *conv_params,
                                    const hard_per_channel_quant *quant_params,
@@ -633,9 +746,9 @@ static hard_status hard_im2col_run(const hard_context *ctx,
                            k,
                            hard_dup_lanes(conv_params->input_offset),
                            (int8_t)(-conv_params->input_offset),
-                           q15 ? HARD_QUAD : 2,
-                           q15 ? HARD_QUAD : 1,
-                           q15 ? 2 * HARD_QUAD : 4};
+                           q15 ? q15 : 2,
+                           q15 ? q15 : 1,
+                           q15 ? 2 * q15 : 4};
     int8_t *stage = out_scratch + hard_gemm_out_bytes(out_c);
     hard_gemm_args args;
     hard_gemm_args_init(&args, conv_params, quant_params, filter, bias, k, out_c, out_scratch);
@@ -689,7 +802,40 @@ hard_status hard_convolve_im2col_q15_s8(const hard_context *ctx,
         return HARD_ARG_ERROR;
     }
     return hard_im2col_run(ctx, conv_params, quant_params, input_dims, input, filter_dims, filter, bias, output_dims,
-                           output, 1);
+                           output, hard_q15_tile(conv_params));
+}
+
+/* One image of a pointwise convolution: where its pixels are read and written. */
+typedef struct
+{
+    const int8_t *in;
+    const hard_dims *in_dims;
+    const hard_conv_params *p;
+    int32_t out_w;
+    int32_t pixels;
+    int32_t ostride;
+    int32_t offset2;
+} hard_1x1_image;
+
+/* The image's output pixels `tile` (2 or 4, a constant at each call) at a time through the q15
+ * GEMM; a last partial tile repeats its last pixel. */
+HARD_HOT void
+hard_1x1_q15_tiles(const hard_gemm_args *args, const hard_1x1_image *img, int32_t *col, int8_t *out, const int32_t tile)
+{
+    const hard_1x1_image m = *img; /* locals: the int8 stores cannot alias them */
+    const int32_t in_c = m.in_dims->c;
+    for (int32_t px = 0; px < m.pixels; px += tile)
+    {
+        int8_t *pending[HARD_QUAD];
+        for (int32_t lane = 0; lane < tile; ++lane)
+        {
+            const int32_t p = px + lane < m.pixels ? px + lane : m.pixels - 1; /* a partial tile repeats */
+            const int8_t *src = hard_1x1_pixel(m.in, m.in_dims, m.p, m.out_w, p);
+            hard_col_expand_any(src, in_c, m.offset2, col + lane, tile, 2 * tile);
+            pending[lane] = out + p * m.ostride;
+        }
+        hard_gemm_q15(args, col, pending, tile);
+    }
 }
 
 int32_t hard_convolve_1x1_q15_s8_get_buffer_size(const hard_dims *input_dims, const hard_dims *filter_dims)
@@ -717,6 +863,7 @@ hard_status hard_convolve_1x1_q15_s8(const hard_context *ctx,
     const int32_t ostride = hard_out_stride(conv_params->output_stride, output_dims->c);
     const int32_t pixels = output_dims->h * output_dims->w;
     const int32_t offset2 = hard_dup_lanes(conv_params->input_offset);
+    const int32_t tile = hard_q15_tile(conv_params);
     int32_t *col = (int32_t *)ctx->buf;
     hard_gemm_args args;
     hard_gemm_args_init(&args, conv_params, quant_params, filter, bias, in_c, output_dims->c,
@@ -727,17 +874,14 @@ hard_status hard_convolve_1x1_q15_s8(const hard_context *ctx,
     {
         const int8_t *in = input + b * input_dims->h * input_dims->w * in_c;
         int8_t *out = output + b * pixels * ostride;
-        for (int32_t px = 0; px < pixels; px += HARD_QUAD)
+        const hard_1x1_image img = {in, input_dims, conv_params, output_dims->w, pixels, ostride, offset2};
+        if (tile == HARD_QUAD)
         {
-            int8_t *pending[HARD_QUAD];
-            for (int32_t lane = 0; lane < HARD_QUAD; ++lane)
-            {
-                const int32_t p = px + lane < pixels ? px + lane : pixels - 1; /* a partial quad repeats */
-                const int8_t *src = hard_1x1_pixel(in, input_dims, conv_params, output_dims->w, p);
-                hard_col_expand_any(src, in_c, offset2, col + lane, HARD_QUAD, 2 * HARD_QUAD);
-                pending[lane] = out + p * ostride;
-            }
-            hard_gemm_quad_q15(&args, col, pending);
+            hard_1x1_q15_tiles(&args, &img, col, out, HARD_QUAD); /* constant tiles: specialised loops */
+        }
+        else
+        {
+            hard_1x1_q15_tiles(&args, &img, col, out, 2);
         }
     }
     return HARD_OK;

@@ -120,6 +120,7 @@ typedef struct
     hard_padding padding;
     hard_activation activation;
     int32_t output_stride;           /* elements between output pixels; 0: dense */
+    int32_t tile_pixels;             /* the q15-filter GEMMs' output pixels per tile: 4 (0) or 2 */
     const hard_fused_add *fused_add; /* NULL: none (grouped convolutions take none) */
 } hard_conv_params;
 

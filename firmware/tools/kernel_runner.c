@@ -124,7 +124,7 @@ static hard_status hkr_conv(hkr_cursor *c, hkr_conv_fn fn, int fused)
     hard_conv_params p;
     const hard_context ctx = hkr_ctx(c);
     /* the int32 words before the pointer (the same count on every ABI) */
-    hkr_struct(c, &p, offsetof(hard_conv_params, output_stride) + sizeof(int32_t));
+    hkr_struct(c, &p, offsetof(hard_conv_params, tile_pixels) + sizeof(int32_t));
     const hard_fused_add fa = fused ? hkr_fused(c) : (hard_fused_add){0};
     p.fused_add = fused ? &fa : 0;
     const hard_per_channel_quant q = hkr_quant(c);

@@ -259,11 +259,10 @@ def _labels(io: ModelIO) -> dict | None:
     return {"h": io.labels.nbytes // w, "w": w, "num_classes": io.num_classes, "offset": io.labels.offset}
 
 
-def plan_extents(plan: dict) -> list[tuple[int, int]]:
-    """(offset, bytes) of every buffer the plan places in the arena, each extent once (at least
-    one entry, so the C table is never empty), for the runtime's start-up check."""
-    found = sorted({(int(b["offset"]), int(b["size"])) for b in plan["buffers"] if int(b["size"]) > 0})
-    return found or [(0, 0)]
+def plan_end(plan: dict) -> int:
+    """Where the plan's last buffer ends in the arena (largest offset + bytes), for the runtime's
+    plan check (a constant the compiler compares with the arena's size)."""
+    return max((int(b["offset"]) + int(b["size"]) for b in plan["buffers"] if int(b["size"]) > 0), default=0)
 
 
 def _context(model: Path, graph: Graph, plan: dict, built: tuple, settings: dict) -> dict:
@@ -275,7 +274,7 @@ def _context(model: Path, graph: Graph, plan: dict, built: tuple, settings: dict
         "sha256": graph.sha256,
         "layers": layers,
         "arena_size": int(plan["arena_size"]),
-        "plan_extents": plan_extents(plan),
+        "plan_end": plan_end(plan),
         "inputs": [
             t | ({"offset": None} if stage and stage.streamed else {}) for t in _tensor_table(io.inputs)
         ],
@@ -397,6 +396,7 @@ def _summary(tmp: Path, ctx: dict) -> dict:
         "layer_table": [
             {"name": L.name, "op": L.op, "kernel": L.kernel, "macs": L.macs, "elements": L.elements}
             | {"reason": L.path}
+            | ({"tuned": L.tuned} if L.tuned else {})
             | ({"layout": L.layout} if L.layout else {})
             | ({"stage": True} if L.stage else {})
             | ({"fusion": L.fusion} if L.fusion else {})

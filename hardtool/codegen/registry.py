@@ -35,6 +35,7 @@ def emit_layer(ctx: EmitContext, step: int, op: Op) -> Layer:
             f"{planned[1]}; run hardtool memplan again (the plan is older than the kernel choice)"
         )
     layer.kernel, layer.layout, layer.path = k.symbol, k.layout, k.reason
+    layer.tile_pixels, layer.tuned = k.tile_pixels, k.tuned
     layer.fusion = op.options.get("fused_add", {}).get("reason") or op.options.get("not_fused", "")
     rec.emit(ctx, op, layer, f"l{step}")
     if layer.kernel not in (k.symbol, ""):

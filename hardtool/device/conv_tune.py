@@ -1,5 +1,5 @@
 """`hardtool codegen --tune`: every CONV_2D signature of the model counted exactly with each
-candidate kernel / filter layout on the emulated Cortex-M7 (the kernel runner and the
+candidate kernel / filter layout / GEMM tile on the emulated Cortex-M7 (the kernel runner and the
 instruction-count plugin), with the layer's own filter, bias and quantisation and a random input;
 the fastest is cached by signature (hardtool/ops/conv_tuned.json) and the conv record chooses it.
 All candidates' outputs must agree (each is checked against TFLite's reference kernels by the
@@ -7,6 +7,7 @@ test suite); a layer where they do not is an error, nothing is cached."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from pathlib import Path
 
@@ -60,7 +61,18 @@ def measure_layer(g: Graph, op: Op, elf: Path, plugin: Path) -> dict:
     a = _conv_args(g, op)
     prog = Program()
     cands = conv_tune.candidates(g, op)
-    bufs = [K.add_conv(prog, k, x, w, bias, a, w_data=gemm_q15_pairs(w) if lay else None) for k, lay in cands]
+    bufs = [
+        K.add_conv(
+            prog,
+            c.kernel,
+            x,
+            w,
+            bias,
+            dataclasses.replace(a, tile_pixels=c.tile_pixels),
+            w_data=gemm_q15_pairs(w) if c.layout else None,
+        )
+        for c in cands
+    ]
     res = QemuRunner(elf, plugin).run(prog)
     res.check(prog.names)
     outs = [res.get(b) for b in bufs]
@@ -68,9 +80,10 @@ def measure_layer(g: Graph, op: Op, elf: Path, plugin: Path) -> dict:
         raise HardtoolError(f"op #{op.index}: the candidate kernels disagree; nothing cached")
     macs = int(np.prod(g.tensors[op.outputs[0]].shape)) * int(np.prod(w.shape[1:]))
     index = {b.offset: i for i, b in enumerate(prog.outputs)}  # one call per output
-    counts = {k: int(res.counts[index[b.offset]]) for (k, _), b in zip(cands, bufs, strict=True)}
+    counts = {c.name: int(res.counts[index[b.offset]]) for c, b in zip(cands, bufs, strict=True)}
     return {
         "macs": macs,
+        "candidates": {c.name: {"kernel": c.kernel, "layout": c.layout, "tile": c.tile} for c in cands},
         "instructions": counts,
         "instructions_per_mac": {k: round(c / macs, 4) for k, c in counts.items()},
         "chosen": min(counts, key=lambda k: (counts[k], k)),
@@ -86,7 +99,11 @@ def tune_graph(g: Graph, path: Path | None = None, log: Callable[[str], None] = 
     for op in g.ops:
         if op.name == "CONV_2D" and not conv_grouped.is_grouped(g, op):
             todo.setdefault(conv_tune.signature(g, op), op)
-    new = {s: op for s, op in todo.items() if s not in cached}
+    new = {
+        s: op
+        for s, op in todo.items()
+        if s not in cached or conv_tune.stale(cached[s], conv_tune.candidates(g, op))
+    }
     if new:
         elf, plugin = build_qemu_runner(cache_dir(), dsp=True), build_plugin()
         for sig, op in new.items():

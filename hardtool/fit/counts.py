@@ -14,6 +14,7 @@ it), labelled so; `hardtool run` on the emulated board gives the exact count."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -64,6 +65,8 @@ def signature(g: Graph, op, dsp: bool = True) -> str | None:
             return None  # grouped: not a call the runner's helpers make
         k = choose(g, op, dsp)  # the entry point and filter layout codegen emits for this core
         sig |= {"w": w, "pads": _pads(op, x, (w[1], w[2]), geo), "kernel": k.symbol, "layout": k.layout}
+        if k.tile_pixels:  # the GEMM tile codegen --tune chose (absent: the kernel's default)
+            sig["tile_pixels"] = k.tile_pixels
         if "fused_add" in op.options:  # lower() folded a residual ADD into its output stage
             sig["fused_add"] = op.options["fused_add"]["conv_side"] == 0
     elif op.name == "ADD":
@@ -135,6 +138,7 @@ def _add_conv(prog, rng: np.random.Generator, sig: dict, x: np.ndarray) -> None:
     mult = rng.integers(1 << 30, (1 << 31) - 1, cout)
     strides = (geo["stride_h"], geo["stride_w"])
     a = K.ConvArgs(-3, 5, mult, rng.integers(-10, -7, cout), strides, _dilation(geo), tuple(sig["pads"]))
+    a = dataclasses.replace(a, tile_pixels=sig.get("tile_pixels", 0))
     w = rng.integers(-128, 128, sig["w"]).astype(np.int8)
     bias = rng.integers(-2000, 2000, cout).astype(np.int32)
     data = getattr(weights, sig["layout"])(w) if sig.get("layout") else None

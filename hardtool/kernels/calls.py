@@ -24,7 +24,7 @@ PaddingT = tuple[int, int, int, int]
 def _words(obj) -> list[int]:
     """A params struct's int32 words; a trailing pointer (hard_conv_params' ``fused_add``) is left
     out: the runner reads the words before it and sets it NULL."""
-    end = type(obj).output_stride.offset + 4 if hasattr(type(obj), "fused_add") else len(bytes(obj))
+    end = type(obj).tile_pixels.offset + 4 if hasattr(type(obj), "fused_add") else len(bytes(obj))
     return [int(v) for v in np.frombuffer(bytes(obj)[:end], dtype="<i4")]
 
 
@@ -57,6 +57,7 @@ class ConvArgs:
     dilation: tuple[int, int] = (1, 1)
     padding: PaddingT = (0, 0, 0, 0)
     act: tuple[int, int] = (-128, 127)
+    tile_pixels: int = 0  # the q15-filter GEMMs' output pixels per tile: 4 (0) or 2
 
     def out_hw(self, in_hw: Sequence[int], k_hw: Sequence[int]) -> tuple[int, int]:
         pt, pb, pl, pr = self.padding
@@ -138,6 +139,7 @@ def add_conv(
         H.Tile(*a.dilation),
         H.Padding(*a.padding),
         H.Activation(*a.act),
+        tile_pixels=a.tile_pixels,
     )
     data = w if w_data is None else w_data
     return _conv_common(prog, fn, params, x, w.shape, data, bias, a, w.shape[0], scratch, fused)

@@ -57,6 +57,7 @@ class ConvParams(C.Structure):
         ("padding", Padding),
         ("activation", Activation),
         ("output_stride", i32),
+        ("tile_pixels", i32),  # the q15-filter GEMMs' output pixels per tile: 4 (0) or 2
         ("fused_add", C.c_void_p),  # const hard_fused_add *: None, or a FusedAdd's address
     ]
 

@@ -103,6 +103,8 @@ class Layer:
     path: str = ""  # why this kernel (the record's choice, ``Kernel.reason``)
     stage: bool = False  # run band by band by the first stage (its call is hard_stage_<index>)
     fusion: str = ""  # a residual ADD fused into it, or why an ADD runs alone (core/graph/fuse)
+    tile_pixels: int = 0  # the q15-filter GEMMs' output pixels per tile (0: the kernel's default)
+    tuned: dict | None = None  # what codegen --tune measured and chose (Kernel.tuned)
 
 
 @dataclass

@@ -93,19 +93,22 @@ def choose_conv(g: Graph, op: Op, dsp: bool) -> Kernel:
         kernel = "hard_convolve_s8"
         return Kernel(kernel, None, kernel_scratch_bytes(kernel, x, w), "general entry point (no DSP)")
     what = _what(x, w, pads)
-    layouts = dict(conv_tune.candidates(g, op))
     int8_only = op.options.get(conv_flash.INT8_FILTER)  # codegen: the q15 copy does not fit the flash
     measured = conv_tune.tuned(g, op)
-    if measured is not None and not (int8_only and layouts[measured[0]]):
-        kernel, how = measured
-    elif int8_only:
-        kernel = "hard_convolve_1x1_s8" if "hard_convolve_1x1_s8" in layouts else "hard_convolve_im2col_s8"
-        how = int8_only
-    else:
-        return _choose_q15(x, w, pads)
-    flash = f", filter pre-widened to q15 (+{conv_flash.q15_extra_bytes(g, op)} bytes of flash)"
-    reason = f"{what}: {how}{flash if layouts[kernel] else ''}"
-    return Kernel(kernel, layouts[kernel], kernel_scratch_bytes(kernel, x, w), reason)
+    if measured is not None and not (int8_only and measured[0].layout):
+        best, how, tuned = measured  # the kernel, filter layout and tile codegen --tune counted fastest
+        flash = f", filter pre-widened to q15 (+{conv_flash.q15_extra_bytes(g, op)} bytes of flash)"
+        reason = f"{what}: {how}{flash if best.layout else ''}"
+        scratch = kernel_scratch_bytes(best.kernel, x, w)
+        return Kernel(best.kernel, best.layout, scratch, reason, best.tile_pixels, tuned)
+    if int8_only:
+        kernel = (
+            "hard_convolve_1x1_s8"
+            if "hard_convolve_1x1_s8" in conv_tune.layouts(g, op)
+            else "hard_convolve_im2col_s8"
+        )
+        return Kernel(kernel, None, kernel_scratch_bytes(kernel, x, w), f"{what}: {int8_only}")
+    return _choose_q15(x, w, pads)
 
 
 def _what(x: tuple[int, ...], w: tuple[int, ...], pads: tuple[int, ...]) -> str:
@@ -225,6 +228,8 @@ def conv_2d(e: EmitContext, op: Op, layer: Layer, p: str) -> None:
         "padding": padding(op),
         "activation": activation(op, y),
     } | e.stride_field(y.index)
+    if layer.tile_pixels:
+        params["tile_pixels"] = layer.tile_pixels  # the GEMM tile codegen --tune chose
     if "fused_add" in op.options:
         params["fused_add"] = _fused_add(e, op, layer, p)
     layer.decls.append(c_struct("hard_conv_params", f"{p}_p", params))

@@ -44,6 +44,8 @@ class Kernel:
     layout: str | None = None  # hardtool.kernels.weights function for the filter; None = as stored
     scratch: int = 0  # bytes: the kernel's *_get_buffer_size()
     reason: str = "portable"
+    tile_pixels: int = 0  # the q15-filter GEMMs' output pixels per tile (0: the kernel's default)
+    tuned: dict | None = None  # what codegen --tune measured and chose (codegen.json's layer table)
 
 
 @dataclass(frozen=True)
