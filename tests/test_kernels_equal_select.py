@@ -1,8 +1,8 @@
 """EQUAL (int8 in, bool out) and SELECT_V2 (bool condition, int8 values) vs TFLite's reference
-kernels, bit for bit: in the max-unpooling pattern the export gives (x == nearest-upsampled
-max-pool of x, then the upsampled values where true, zero elsewhere) and on two independent
-inputs with their own scales, broadcast, where TFLite's rescaled comparison makes close values
-equal (scales below 1/256)."""
+kernels, bit for bit: in the max-unpooling pattern the export gives (a stride-2 max-pool of x
+over its windows' top rows == the 2×2 max-pool of x; the values where true, zero elsewhere, and
+the other way round) and on two independent inputs with their own scales, broadcast, where
+TFLite's rescaled comparison makes close values equal (scales below 1/256)."""
 
 from __future__ import annotations
 
@@ -67,9 +67,9 @@ def test_unpool_pattern_matches_tflite(kernel_lib, case):
 
     @tf.function
     def f(x, y):
-        up = (2 * h, 2 * w)
-        m = tf.image.resize(tf.nn.max_pool2d(x, 2, 2, "VALID"), up, "nearest")
-        return tf.where(tf.equal(x, m), tf.image.resize(y, up, "nearest"), 0.0)
+        m = tf.nn.max_pool2d(x, 2, 2, "VALID")
+        taken = tf.equal(tf.nn.max_pool2d(x, [1, 2], 2, "VALID"), m)
+        return tf.where(taken, y, 0.0), tf.where(taken, 0.0, y)
 
     shapes = [(1, 2 * h, 2 * w, c), (1, h, w, c)]
     ref = RefModel(convert_int8(f, shapes, [case["x_range"], case["y_range"]], seed=case["seed"]))

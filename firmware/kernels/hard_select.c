@@ -1,8 +1,8 @@
 /*
  * hard_select.c - EQUAL (int8 in, bool out) and SELECT_V2 (bool condition,
  * int8 values) with 4-D broadcasting, bit-exact with TFLite's reference
- * kernels.  Together with MAX_POOL_2D and RESIZE_NEAREST_NEIGHBOR they un-pool
- * with a max-pool's maxima (hardtool.quantize.export_modules).
+ * kernels.  With MAX_POOL_2D they un-pool with a max-pool's maxima
+ * (hardtool.quantize.export_modules).
  */
 #include "hard_kernels.h"
 #include "hard_support.h"

@@ -1,6 +1,6 @@
 """EQUAL (int8 inputs, bool output) and SELECT_V2 (bool condition, int8 values), 4-D broadcasting:
-with MAX_POOL_2D and RESIZE_NEAREST_NEIGHBOR they un-pool with a max-pool's maxima (the export's
-lowering of max-unpooling, hardtool.quantize.export_modules). TFLite's int8 EQUAL compares the
+with MAX_POOL_2D they un-pool with a max-pool's maxima (the export's lowering of max-unpooling,
+hardtool.quantize.export_modules). TFLite's int8 EQUAL compares the
 inputs rescaled by their own scales after an 8-bit left shift (its Prepare needs each scale
 below one); SELECT_V2 copies bytes, x, y and the output sharing one quantisation."""
 

@@ -12,8 +12,9 @@ side (AVERAGE_POOL_2D, CONCATENATION, GATHER). Pooled this way, onnx2tf keeps th
 
 ``nn.MaxUnpool2d`` after ``nn.MaxPool2d(2, 2, return_indices=True)`` (int8 TFLite has no
 unpooling op): the pool hands on its input instead of the indices, and the unpool puts each
-value where that input equals its window's maximum (`unpool_2x2`): the same as torch's except
-where a window's maximum occurs more than once."""
+value at the first position of its window where that input equals the window's maximum
+(`unpool_2x2`): torch's function, ties included (in int8 too, where TFLite's EQUAL tells
+neighbouring values apart: activation scales of at least 1/256)."""
 
 from __future__ import annotations
 
@@ -123,24 +124,46 @@ def exportable(model: nn.Module) -> nn.Module:
     return model
 
 
-def _nearest2(t: torch.Tensor) -> torch.Tensor:
-    return F.interpolate(t, size=(2 * int(t.shape[-2]), 2 * int(t.shape[-1])), mode="nearest")
+class _DepthToSpace(torch.autograd.Function):
+    """Channel blocks [b00, b01, b10, b11] (C channels each) interleaved into a map twice as
+    large, b_ab at rows 2i + a, columns 2j + b: one ONNX DepthToSpace in DCR order (TFLite's
+    DEPTH_TO_SPACE, which quantize rewrites as RESHAPE, TRANSPOSE, RESHAPE)."""
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor) -> torch.Tensor:
+        n, c4, h, w = x.shape
+        c = c4 // 4
+        return x.view(n, 2, 2, c, h, w).permute(0, 3, 4, 1, 5, 2).reshape(n, c, 2 * h, 2 * w)
+
+    @staticmethod
+    def symbolic(g, x):
+        return g.op("DepthToSpace", x, blocksize_i=2, mode_s="DCR")
 
 
 def unpool_2x2(y: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-    """``max_unpool2d(y, indices of max_pool2d(x, 2))`` computed from ``x``: ``y`` upsampled ×2
-    (nearest) where ``x`` equals its 2×2 window's maximum (the max-pool upsampled the same way),
-    zero elsewhere (MAX_POOL_2D, RESIZE_NEAREST_NEIGHBOR, EQUAL, SELECT_V2). Torch's indices
-    name one position per window, the first maximum; where a window's maximum occurs more than
-    once, each such position gets the value here."""
+    """``max_unpool2d(y, indices of max_pool2d(x, 2))`` computed from ``x``: each value of ``y``
+    goes to the first position of its 2×2 window of ``x`` (row-major, as torch's indices) that
+    holds the window's maximum m, zeros elsewhere. With a = the window's top-left value, r = the
+    top row's max and c = the left column's max (max-pools of ``x`` with stride 2), the first
+    maximum is at the top left if a == m, else top right if r == m, else bottom left if c == m,
+    else bottom right; the value still to place moves to each of these in turn when its test
+    holds (EQUAL, SELECT_V2), and the four results are interleaved (CONCATENATION,
+    DEPTH_TO_SPACE). No spatial slices: onnx2tf may slice the wrong axis where the width equals
+    the channel count."""
     h, w = int(x.shape[-2]), int(x.shape[-1])
     if h % 2 or w % 2:
         raise HardtoolError(
             f"max-unpooling is exported for even sizes only, and a max-pool here gets {h}x{w}; "
             "choose an input size divisible by the model's total stride"
         )
-    hit = x == _nearest2(F.max_pool2d(x, 2))
-    return torch.where(hit, _nearest2(y), torch.zeros((), dtype=y.dtype))
+    m = F.max_pool2d(x, 2)
+    tests = [F.max_pool2d(x, k, 2) == m for k in ((1, 1), (1, 2), (2, 1))]
+    zero = torch.zeros((), dtype=y.dtype)
+    left, parts = y, []
+    for taken in tests:
+        parts.append(torch.where(taken, left, zero))
+        left = torch.where(taken, zero, left)
+    return _DepthToSpace.apply(torch.cat([*parts, left], 1))
 
 
 class PoolKeepingInput(nn.Module):
