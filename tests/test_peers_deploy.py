@@ -28,7 +28,8 @@ from tests.test_codegen import assert_bit_exact, project
 SIZE = (128, 256)
 # the TFLite ops of each paper's own layers (beyond conv, pooling, add, concat, resize)
 PUBLISHED_OPS = {
-    # max-unpooling: MAX_POOL_2D, RESIZE_NEAREST_NEIGHBOR, EQUAL, SELECT_V2 (export_modules)
+    # max-unpooling: MAX_POOL_2D, EQUAL, SELECT_V2, CONCATENATION, DEPTH_TO_SPACE as RESHAPE /
+    # TRANSPOSE (hardtool.quantize.export_modules, canonical)
     "enet": {"PRELU", "TRANSPOSE_CONV", "EQUAL", "SELECT_V2"},
     "fssnet": {"TRANSPOSE_CONV"},
     "espnet": {"PRELU", "TRANSPOSE_CONV"},
