@@ -28,7 +28,9 @@ from tests.test_codegen import assert_bit_exact, project
 SIZE = (128, 256)
 # the TFLite ops of each paper's own layers (beyond conv, pooling, add, concat, resize)
 PUBLISHED_OPS = {
-    "enet": {"PRELU", "TRANSPOSE_CONV"},
+    # max-unpooling: MAX_POOL_2D, EQUAL, SELECT_V2, CONCATENATION, DEPTH_TO_SPACE as RESHAPE /
+    # TRANSPOSE (hardtool.quantize.export_modules, canonical)
+    "enet": {"PRELU", "TRANSPOSE_CONV", "EQUAL", "SELECT_V2"},
     "fssnet": {"TRANSPOSE_CONV"},
     "espnet": {"PRELU", "TRANSPOSE_CONV"},
     "espnetv2": {"PRELU"},
@@ -36,6 +38,9 @@ PUBLISHED_OPS = {
     "lednet": {"TRANSPOSE", "STRIDED_SLICE"},
     "cgnet": {"PRELU", "FULLY_CONNECTED"},
     "dabnet": {"PRELU"},
+    # the adaptive pools to 3 and 6 bins: stride-1 average pools and a gather per axis
+    # (hardtool.quantize.export_modules), in NHWC: no TRANSPOSE
+    "fastscnn": {"AVERAGE_POOL_2D", "GATHER", "MEAN"},
 }
 FAST = ("fastscnn", "fssnet")  # the default run; the other eight are marked slow (minutes each on 2 cores)
 # ERFNet at 128x256 feeds a transposed conv 64 channels at 32x64, left in NCHW by onnx2tf's Add:
@@ -127,6 +132,8 @@ def test_peer_quantizes_with_its_published_ops(name, quantized):
     assert PUBLISHED_OPS.get(name, set()) <= set(ops), dict(ops)
     # no PReLU left as onnx2tf's relu(x) + (x - |x|) * slope / 2 (hardtool.quantize.o2t_layout)
     assert "ABS" not in ops, dict(ops)
+    if name == "fastscnn":
+        assert "TRANSPOSE" not in ops, dict(ops)
     if name == "espnetv2":
         assert _grouped_convs(path) >= 2 * 14  # each EESP's grouped 1x1 reduction and expansion
     print(f"{name}: {dict(ops.most_common())}; no kernel yet: {missing_kernels(path)}")

@@ -125,6 +125,47 @@ hard_status hard_abs_s8(const hard_abs_params *abs_params, const int8_t *input, 
 
 /* RSQRT (int8) is a 256-entry table run by hard_lut_s8 (quant.rsqrt_lut_s8). */
 
+/* ---------------------------------------------------- EQUAL / SELECT_V2 */
+/* EQUAL of two int8 tensors into a bool one (one byte each, 0 or 1), with
+ * 4-D broadcasting: TFLite's reference ComparisonWithScaling, i.e. each value
+ * (plus its offset, shifted left by left_shift) rescaled by its own
+ * multiplier below one, and the two results compared, so values that round
+ * to the same rescaled number are equal. */
+typedef struct
+{
+    int32_t left_shift; /* 8 */
+    int32_t input1_offset;
+    int32_t input1_multiplier;
+    int32_t input1_shift; /* <= 0 */
+    int32_t input2_offset;
+    int32_t input2_multiplier;
+    int32_t input2_shift; /* <= 0 */
+} hard_compare_params;
+
+int32_t hard_equal_s8_get_buffer_size(void);
+
+hard_status hard_equal_s8(const hard_compare_params *compare_params,
+                          const hard_dims *input1_dims,
+                          const int8_t *input1,
+                          const hard_dims *input2_dims,
+                          const int8_t *input2,
+                          const hard_dims *output_dims,
+                          uint8_t *output);
+
+/* SELECT_V2: output = condition ? x : y, the three broadcast to the output
+ * (TFLite's BroadcastSelect5DSlow on 4-D shapes). The int8 values are copied
+ * as they are: TFLite gives x, y and the output one scale and zero point. */
+int32_t hard_select_v2_s8_get_buffer_size(void);
+
+hard_status hard_select_v2_s8(const hard_dims *condition_dims,
+                              const uint8_t *condition,
+                              const hard_dims *x_dims,
+                              const int8_t *x,
+                              const hard_dims *y_dims,
+                              const int8_t *y,
+                              const hard_dims *output_dims,
+                              int8_t *output);
+
 #ifdef __cplusplus
 }
 #endif

@@ -34,6 +34,10 @@ class AbsParams(C.Structure):
     _fields_ = [("input_offset", i32), ("output_offset", i32), ("rescale", i32), ("quant", PerTensorQuant)]
 
 
+class CompareParams(C.Structure):
+    _fields_ = [(n, i32) for n in quant.CompareParams.__dataclass_fields__]
+
+
 def transpose_params(shape: Sequence[int], perm: Sequence[int]) -> TransposeParams:
     s, p = layout_data.canonical_transpose(shape, perm)
     pad = [0] * (_MAX - len(s))
@@ -162,4 +166,34 @@ class DataKernels:
             p.input_offset, p.output_offset, int(p.rescale), PerTensorQuant(p.multiplier, p.shift)
         )
         self.k._call("hard_abs_s8", C.byref(params), self._ptr(x), self._ptr(out), i32(x.size))
+        return out
+
+    def equal(self, a: np.ndarray, b: np.ndarray, p: quant.CompareParams) -> np.ndarray:
+        """hard_equal_s8 on 4-D (broadcastable) int8 tensors: a bool tensor."""
+        a, b = _s8(a), _s8(b)
+        shape = np.broadcast_shapes(a.shape, b.shape)
+        out = np.zeros(shape, dtype=np.uint8)
+        params = CompareParams(*(getattr(p, n) for n in quant.CompareParams.__dataclass_fields__))
+        dims = [Dims(*d) for d in (a.shape, b.shape, shape)]
+        args = (
+            C.byref(dims[0]),
+            self._ptr(a),
+            C.byref(dims[1]),
+            self._ptr(b),
+            C.byref(dims[2]),
+            self._ptr(out),
+        )
+        self.k._call("hard_equal_s8", C.byref(params), *args)
+        return out.astype(bool)
+
+    def select_v2(self, cond: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """hard_select_v2_s8 on 4-D (broadcastable) tensors: cond ? x : y."""
+        cond = np.ascontiguousarray(cond, dtype=np.uint8)
+        x, y = _s8(x), _s8(y)
+        shape = np.broadcast_shapes(cond.shape, x.shape, y.shape)
+        out = np.zeros(shape, dtype=np.int8)
+        d = [Dims(*s) for s in (cond.shape, x.shape, y.shape, shape)]
+        ptrs = (self._ptr(cond), self._ptr(x), self._ptr(y))
+        args = [v for pair in zip([C.byref(v) for v in d[:3]], ptrs, strict=True) for v in pair]
+        self.k._call("hard_select_v2_s8", *args, C.byref(d[3]), self._ptr(out))
         return out

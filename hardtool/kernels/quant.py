@@ -533,3 +533,27 @@ def fused_add_table(p: AddParams, conv_first: bool) -> np.ndarray:
         for x in range(INT8_MIN, INT8_MAX + 1)
     ]
     return np.array(table, dtype=np.int32)
+
+
+COMPARE_LEFT_SHIFT = 8  # TFLite's comparisons: values shifted left by 8 before rescaling
+
+
+@dataclass(frozen=True)
+class CompareParams:
+    """Fields of the C ``hard_compare_params`` (EQUAL of int8 tensors)."""
+
+    left_shift: int
+    input1_offset: int
+    input1_multiplier: int
+    input1_shift: int
+    input2_offset: int
+    input2_multiplier: int
+    input2_shift: int
+
+
+def compare_params(s1: float, z1: int, s2: float, z2: int) -> CompareParams:
+    """TFLite's int8 comparison: each input rescaled by its own scale (a multiplier below one,
+    from the float32 scale) after an 8-bit left shift; the rescaled values are compared."""
+    m1, sh1 = quantize_multiplier_smaller_than_one(float(_f32(s1)))
+    m2, sh2 = quantize_multiplier_smaller_than_one(float(_f32(s2)))
+    return CompareParams(COMPARE_LEFT_SHIFT, -int(z1), m1, sh1, -int(z2), m2, sh2)

@@ -14,6 +14,7 @@ from hardtool.core.graph.ir import Graph, Op, Tensor
 from hardtool.kernels import quant as Q
 
 C_TYPES = {
+    "bool": "uint8_t",  # TFLite's bool: one byte, 0 or 1
     "int8": "int8_t",
     "uint8": "uint8_t",
     "int16": "int16_t",

@@ -12,7 +12,10 @@ computed in NHWC without them (`hardtool.quantize.nhwc`).
 4. A stride-2 dilated depthwise conv, which TensorFlow cannot express, comes out as the conv at
 stride 1 followed by a STRIDED_SLICE that keeps every other row and column; that is exactly the
 conv at stride 2 on the same padded input, which TFLite runs, so it becomes that.
-5. Tensors no op uses any more are removed (TFLite Micro refuses tensors without a lifetime)."""
+5. An int8 DEPTH_TO_SPACE, which TFLite's reference kernels do not register (the reference every
+int8 graph is checked against), becomes the same byte permutation in ops they have: RESHAPE
+[n·h, w, b, b·c] → TRANSPOSE (0, 2, 1, 3) → RESHAPE to the output (block size b).
+6. Tensors no op uses any more are removed (TFLite Micro refuses tensors without a lifetime)."""
 
 from __future__ import annotations
 
@@ -174,6 +177,87 @@ def _sliced_conv(model, s) -> int:
     return changed
 
 
+def _new_tensor(model, s, sg, shape: list[int], like, name: bytes, data: np.ndarray | None = None) -> int:
+    """Index of a new tensor: an activation typed and quantised like ``like``, or (``data``) an
+    int32 constant."""
+    import copy
+
+    t = s.TensorT()
+    t.shape, t.name, t.buffer = [int(v) for v in shape], name, 0
+    if data is None:
+        t.type, t.quantization = like.type, copy.deepcopy(like.quantization)
+    else:
+        t.type = s.TensorType.INT32
+        buf = s.BufferT()
+        buf.data = np.asarray(data, np.int32).view(np.uint8).ravel().tolist()
+        model.buffers.append(buf)
+        t.buffer = len(model.buffers) - 1
+    sg.tensors.append(t)
+    return len(sg.tensors) - 1
+
+
+def _op(model, s, builtin: int, inputs: list[int], outputs: list[int], options_type: int, options):
+    """A new operator (version 2: int8 TRANSPOSE's; RESHAPE's only version is 1)."""
+    op = s.OperatorT()
+    op.opcodeIndex = _opcode(model, s, builtin, 2 if builtin == s.BuiltinOperator.TRANSPOSE else 1)
+    op.inputs, op.outputs = inputs, outputs
+    op.builtinOptionsType, op.builtinOptions = options_type, options
+    return op
+
+
+def _depth_to_space_as_transpose(model, s) -> int:
+    """Every int8 DEPTH_TO_SPACE as RESHAPE → TRANSPOSE → RESHAPE (item 5 of the module docstring)."""
+    B, Opt = s.BuiltinOperator, s.BuiltinOptions
+    changed = 0
+    for sg in model.subgraphs:
+        for op in list(sg.operators):
+            x = sg.tensors[op.inputs[0]]
+            if _code_of(model, s, op.opcodeIndex) != B.DEPTH_TO_SPACE or x.type != s.TensorType.INT8:
+                continue
+            b, (n, h, w, c), out = op.builtinOptions.blockSize, x.shape, op.outputs[0]
+            name = x.name or b"d2s"
+            shapes = ([n * h, w, b, c // b], [n * h, b, w, c // b], list(sg.tensors[out].shape))
+            mid = [
+                _new_tensor(model, s, sg, shp, x, name + f"/d2s{i}".encode())
+                for i, shp in enumerate(shapes[:2])
+            ]
+            consts = [
+                _new_tensor(model, s, sg, [len(v)], None, name + f"/d2s_c{i}".encode(), v)
+                for i, v in enumerate((shapes[0], [0, 2, 1, 3], shapes[2]))
+            ]
+            ro = [s.ReshapeOptionsT(), s.ReshapeOptionsT()]
+            ro[0].newShape, ro[1].newShape = shapes[0], shapes[2]
+            new = [
+                _op(model, s, B.RESHAPE, [op.inputs[0], consts[0]], [mid[0]], Opt.ReshapeOptions, ro[0]),
+                _op(
+                    model,
+                    s,
+                    B.TRANSPOSE,
+                    [mid[0], consts[1]],
+                    [mid[1]],
+                    Opt.TransposeOptions,
+                    s.TransposeOptionsT(),
+                ),
+                _op(model, s, B.RESHAPE, [mid[1], consts[2]], [out], Opt.ReshapeOptions, ro[1]),
+            ]
+            at = sg.operators.index(op)
+            sg.operators[at : at + 1] = new
+            changed += 1
+    return changed
+
+
+def _drop_unused_opcodes(model) -> None:
+    """Operator codes no op uses any more are removed: TFLite resolves every one at load."""
+    used = sorted({op.opcodeIndex for sg in model.subgraphs for op in sg.operators})
+    if len(used) == len(model.operatorCodes):
+        return
+    remap = {old: new for new, old in enumerate(used)}
+    model.operatorCodes = [model.operatorCodes[i] for i in used]
+    for sg in model.subgraphs:
+        for op in sg.operators:
+            op.opcodeIndex = remap[op.opcodeIndex]
+
+
 def _drop_orphans(model) -> None:
     for i, sg in enumerate(model.subgraphs):
         used = {t for op in sg.operators for t in (*op.inputs, *op.outputs) if t >= 0}
@@ -203,9 +287,11 @@ def canonicalize(tflite: bytes) -> tuple[bytes, int]:
     def change(model) -> None:
         nonlocal changed
         removed = remove_nchw_islands(model, s) + _sliced_conv(model, s)
+        removed += _depth_to_space_as_transpose(model, s)
         changed = _grouped_to_depthwise(model, s) + _argmax_int32(model, s) + removed
         if removed:
             _drop_orphans(model)
+            _drop_unused_opcodes(model)
 
     out = rewrite(tflite, change)
     return (out, changed) if changed else (tflite, 0)

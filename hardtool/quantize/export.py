@@ -12,6 +12,7 @@ import torch
 
 from hardtool.core.errors import HardtoolError
 from hardtool.models.hard import HARD, ExportHARD
+from hardtool.quantize.export_modules import exportable
 
 
 def export_onnx(model: HARD, input_size: tuple[int, int], path: Path, argmax: bool = True) -> None:
@@ -19,8 +20,10 @@ def export_onnx(model: HARD, input_size: tuple[int, int], path: Path, argmax: bo
     the model's own logits) at a fixed input size.
 
     The TorchScript-based exporter at opset 17 gives a plain graph that onnx2tf converts into
-    native TFLite ops (no leftover transposes)."""
+    native TFLite ops (no leftover transposes). Modules the exporter cannot take are first
+    swapped for exact equivalents (`export_modules.exportable`)."""
     x = torch.zeros(1, 3, *input_size)
+    model = exportable(model.eval())
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         torch.onnx.export(

@@ -4,7 +4,9 @@ DABNet), stride-2 transposed convs in the decoders (ENet, FSSNet, ESPNet, ERFNet
 channel split and shuffle, ESPNetV2's grouped convs, CGNet's fully connected gates. Each entry
 records the paper input size, the published parameter and FLOP figures with the convention they
 were counted in, and ``substitutions``: what still differs from the paper because int8 TFLite or
-the ONNX export cannot express it (empty for eight of the ten)."""
+the ONNX export cannot express it (empty for all ten). ENet's max-unpooling and Fast-SCNN's
+adaptive pools are as published: hardtool's ONNX export lowers them to ops int8 TFLite has
+(`hardtool.quantize.export_modules`)."""
 
 from __future__ import annotations
 
@@ -35,11 +37,6 @@ CONVENTIONS = {
 }
 
 HARD_TABLE2 = "HARD (ACCV 2024) Table 2"
-UNPOOL = "max-unpooling with the encoder's indices -> nearest x2 upsampling (int8 TFLite has no unpooling op)"
-ADAPTIVE = (
-    "pyramid pooling's adaptive pools to 3 and 6 bins -> average pools with window = stride = "
-    "floor(size / bins) (ONNX export takes adaptive pools only where the bins divide the size)"
-)
 
 
 @dataclass(frozen=True)
@@ -86,7 +83,6 @@ PEERS: dict[str, PeerSpec] = {
             TRANSPOSED_AT_OUTPUT,
             "its final transposed conv is 3x3, as in the public PyTorch ENet whose count this is",
         ),
-        UNPOOL,
     ),
     "fssnet": PeerSpec(
         "FSSNet",
@@ -155,7 +151,6 @@ PEERS: dict[str, PeerSpec] = {
         CITY,
         8,
         Published(1.14, 6.72, CITY, HARD_TABLE2),
-        ADAPTIVE,
     ),
     "dabnet": PeerSpec(
         "DABNet",

@@ -4,10 +4,10 @@ bottlenecks: 1×1 projection to a quarter of the channels, a 3×3 (dilated) or f
 
 As published: ENet's encoder uses per-channel PReLU, its decoder ReLU (as the public PyTorch
 ENet); the decoders' upsampling bottlenecks use stride-2 transposed convs (3×3 in ENet, 2×2 in
-FSSNet) and both end in a stride-2 3×3 transposed conv to full resolution. One deviation: ENet's
-decoder shortcut un-pools with the encoder's max-pool indices (MaxUnpool, which int8 TFLite has
-no op for); here it is nearest-neighbour ×2 upsampling (no parameters, no MACs). Dropout is
-left out (it does nothing at inference)."""
+FSSNet) and both end in a stride-2 3×3 transposed conv to full resolution; ENet's decoder
+shortcuts un-pool with the encoder's max-pool indices (nn.MaxUnpool2d), which hardtool's ONNX
+export lowers to ops int8 TFLite has (`hardtool.quantize.export_modules`). Dropout is left out
+(it does nothing at inference)."""
 
 from __future__ import annotations
 
@@ -38,11 +38,15 @@ class Bottleneck(nn.Module):
 
 class DownBottleneck(nn.Module):
     """Downsampling bottleneck: the shortcut is a 2×2 max-pool, then zero channels (ENet) or a
-    1×1 conv (FSSNet, ``conv_shortcut``); the body starts with a 2×2 stride-2 projection."""
+    1×1 conv (FSSNet, ``conv_shortcut``); the body starts with a 2×2 stride-2 projection.
+    ``indices``: the pool's indices are returned too, ENet's decoder un-pools with them."""
 
-    def __init__(self, cin: int, cout: int, conv_shortcut: bool = False, prelu: bool = False):
+    def __init__(
+        self, cin: int, cout: int, conv_shortcut: bool = False, prelu: bool = False, indices: bool = False
+    ):
         super().__init__()
         m = cin // 4
+        self.pool = nn.MaxPool2d(2, 2, return_indices=True) if indices else None
         self.pad = cout - cin
         self.short = nn.Conv2d(cin, cout, 1, bias=False) if conv_shortcut else None
         self.body = nn.Sequential(
@@ -50,26 +54,32 @@ class DownBottleneck(nn.Module):
         )
         self.act = PReLU(cout) if prelu else nn.ReLU(inplace=True)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        s = F.max_pool2d(x, 2)
+    def forward(self, x: torch.Tensor):
+        s, idx = self.pool(x) if self.pool is not None else (F.max_pool2d(x, 2), None)
         s = F.pad(s, (0, 0, 0, 0, 0, self.pad)) if self.short is None else self.short(s)
-        return self.act(s + self.body(x))
+        y = self.act(s + self.body(x))
+        return y if self.pool is None else (y, idx)
 
 
 class UpBottleneck(nn.Module):
-    """Upsampling bottleneck: shortcut 1×1 conv + BN then ×2 upsampling (ENet: nearest, for
-    max-unpooling; FSSNet: bilinear, after adding the encoder's feature map); body 1×1 → k×k
-    stride-2 transposed conv (BN, ReLU) → 1×1."""
+    """Upsampling bottleneck: shortcut 1×1 conv + BN then ×2 upsampling (ENet: max-unpooling
+    with the encoder's indices, ``mode="unpool"``; FSSNet: bilinear, after adding the encoder's
+    feature map); body 1×1 → k×k stride-2 transposed conv (BN, ReLU) → 1×1."""
 
     def __init__(self, cin: int, cout: int, k: int, mode: str):
         super().__init__()
         m = cin // 4
+        self.unpool = nn.MaxUnpool2d(2, 2) if mode == "unpool" else None
         self.mode = mode
         self.short = ConvBNReLU(cin, cout, 1, relu=False)
         self.body = nn.Sequential(ConvBNReLU(cin, m, 1), Deconv(m, m, k), ConvBNReLU(m, cout, 1, relu=False))
 
     def forward(self, x: torch.Tensor, skip: torch.Tensor | None = None) -> torch.Tensor:
-        s = up2(self.short(x if skip is None else x + skip), self.mode)
+        """``skip``: the encoder's indices (unpool) or feature map (added before the upsampling)."""
+        if self.unpool is not None:
+            s = self.unpool(self.short(x), skip)
+        else:
+            s = up2(self.short(x if skip is None else x + skip), self.mode)
         return F.relu(s + self.body(x))
 
 
@@ -94,23 +104,23 @@ class ENet(nn.Module):
 
     def __init__(self, num_classes: int = 19):
         super().__init__()
-        self.encoder = nn.Sequential(
-            Downsampler(3, 16, prelu=True),
-            DownBottleneck(16, 64, prelu=True),
-            *(Bottleneck(64, prelu=True) for _ in range(4)),
-            DownBottleneck(64, 128, prelu=True),
-            *_stage2(128),
-            *_stage2(128),  # stage 3: stage 2 without its downsampling block
-        )
-        self.up4 = UpBottleneck(128, 64, 3, "nearest")
+        self.init = Downsampler(3, 16, prelu=True)
+        self.down1 = DownBottleneck(16, 64, prelu=True, indices=True)
+        self.stage1 = nn.Sequential(*(Bottleneck(64, prelu=True) for _ in range(4)))
+        self.down2 = DownBottleneck(64, 128, prelu=True, indices=True)
+        # stage 3: stage 2 without its downsampling block
+        self.stage23 = nn.Sequential(*_stage2(128), *_stage2(128))
+        self.up4 = UpBottleneck(128, 64, 3, "unpool")
         self.dec4 = nn.Sequential(Bottleneck(64), Bottleneck(64))
-        self.up5 = UpBottleneck(64, 16, 3, "nearest")
+        self.up5 = UpBottleneck(64, 16, 3, "unpool")
         self.dec5 = Bottleneck(16)
         self.cls = Deconv(16, num_classes, 3, bn=False, act="none")
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        y = self.dec4(self.up4(self.encoder(x)))
-        return self.cls(self.dec5(self.up5(y)))
+        x1, idx1 = self.down1(self.init(x))
+        x2, idx2 = self.down2(self.stage1(x1))
+        y = self.dec4(self.up4(self.stage23(x2), idx2))
+        return self.cls(self.dec5(self.up5(y, idx1)))
 
 
 class FSSNet(nn.Module):

@@ -4,9 +4,9 @@ module), feature fusion (the low-resolution branch upsampled ×4 through a dilat
 conv, added to the 1/8 features) and a classifier of two depthwise-separable convs. Logits at
 1/8, bilinearly upsampled by the export tail.
 
-Changes for deployment: the pyramid pooling's adaptive average pools to 2, 3 and 6 bins →
-average pools with window = stride = ⌊size / bins⌋ (at least 1), the same when the size divides
-by the bins, and no overlapping windows otherwise; the 1-bin pool is a mean (TFLite MEAN)."""
+As published, the pyramid pooling averages to 1, 2, 3 and 6 bins with adaptive average pools;
+where the bins do not divide the 1/32 map (3 and 6 bins at most sizes), hardtool's ONNX export
+lowers them exactly (`hardtool.quantize.export_modules`)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from hardtool.models.blocks import ConvBNReLU
-from hardtool.models.peers.layers import global_pool, resize_like
+from hardtool.models.peers.layers import resize_like
 
 
 def dsconv(cin: int, cout: int, stride: int = 1) -> nn.Sequential:
@@ -40,23 +40,16 @@ class LinearBottleneck(nn.Module):
         return x + y if self.residual else y
 
 
-def bin_pool(x: torch.Tensor, bins: int) -> torch.Tensor:
-    if bins == 1:
-        return global_pool(x)
-    k = (max(1, x.shape[-2] // bins), max(1, x.shape[-1] // bins))
-    return F.avg_pool2d(x, k, k)
-
-
 class PyramidPooling(nn.Module):
     def __init__(self, c: int, cout: int, bins: tuple[int, ...] = (1, 2, 3, 6)):
         super().__init__()
-        self.bins = bins
+        self.pools = nn.ModuleList(nn.AdaptiveAvgPool2d(b) for b in bins)
         self.convs = nn.ModuleList(ConvBNReLU(c, c // 4, 1) for _ in bins)
         self.out = ConvBNReLU(2 * c, cout, 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         feats = [x] + [
-            resize_like(conv(bin_pool(x, b)), x) for conv, b in zip(self.convs, self.bins, strict=True)
+            resize_like(conv(pool(x)), x) for conv, pool in zip(self.convs, self.pools, strict=True)
         ]
         return self.out(torch.cat(feats, 1))
 
