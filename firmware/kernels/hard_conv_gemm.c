@@ -362,12 +362,7 @@ static void hard_gemm_quad_q15(const hard_gemm_args *args, const int32_t *col, i
     }
     if (args->fa != 0)
     {
-        /* a partial quad repeats its last pixel: each pixel gets its ADD once */
-        hard_fa_pair(args->fa, out[0], out[1]);
-        if (out[2] != out[1])
-        {
-            hard_fa_pair(args->fa, out[2], out[3]);
-        }
+        hard_fa_quad(args->fa, out);
     }
 }
 
@@ -723,10 +718,14 @@ hard_status hard_convolve_1x1_q15_s8(const hard_context *ctx,
                         (int8_t *)ctx->buf + hard_col_quad_bytes(in_c));
     hard_fa_stage fa;
     hard_gemm_args_fuse(&args, &fa, conv_params, output);
+    /* the fused ADD runs per HARD_FA_CHUNK written pixels (fewer calls), not per quad */
+    const hard_fa_stage *fused = args.fa;
+    args.fa = 0;
     for (int32_t b = 0; b < input_dims->n; ++b)
     {
         const int8_t *in = input + b * input_dims->h * input_dims->w * in_c;
         int8_t *out = output + b * pixels * ostride;
+        int32_t done = 0; /* pixels before this have their ADD */
         for (int32_t px = 0; px < pixels; px += HARD_QUAD)
         {
             int8_t *pending[HARD_QUAD];
@@ -738,6 +737,12 @@ hard_status hard_convolve_1x1_q15_s8(const hard_context *ctx,
                 pending[lane] = out + p * ostride;
             }
             hard_gemm_quad_q15(&args, col, pending);
+            const int32_t written = px + HARD_QUAD < pixels ? px + HARD_QUAD : pixels;
+            if (fused != 0 && (written - done >= HARD_FA_CHUNK || written == pixels))
+            {
+                hard_fa_row(fused, out + done * ostride, written - done);
+                done = written;
+            }
         }
     }
     return HARD_OK;
