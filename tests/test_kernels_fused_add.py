@@ -271,3 +271,33 @@ def test_fusion_keeping_the_output_waits_for_the_residual():
     g = load_tflite_bytes(convert_int8(f, [(1, 4, 5, 8)], [2.0]))
     (d,) = decide(g)
     assert d.conv is None and "the residual is made after the convolution runs" in d.reason, d.reason
+
+
+def test_fused_add_whose_residual_is_the_convolutions_input(tmp_path):
+    """relu(conv(a) + a): the ADD is fused though its residual is the convolution's own input; the
+    planner then never runs the fused layer in place over that input, and the project equals the
+    reference on every layer."""
+    import tensorflow as tf
+    from test_codegen import assert_bit_exact as assert_project_bit_exact
+    from test_codegen import project
+
+    rng = np.random.default_rng(7)
+    w1, w2, w3 = (rng.normal(0, 0.5, (k, k, 8, 8)).astype(np.float32) for k in (3, 1, 1))
+
+    @tf.function
+    def f(x):
+        a = tf.nn.relu(tf.nn.conv2d(x, w1, 1, "SAME"))
+        b = tf.nn.relu(tf.nn.conv2d(a, w2, 1, "SAME") + a)
+        return tf.nn.conv2d(b, w3, 1, "SAME")
+
+    tfl = tmp_path / "model_int8.tflite"
+    tfl.write_bytes(convert_int8(f, [(1, 6, 9, 8)], [2.0]))
+    proj = project(tfl, tmp_path)
+    g = lower(load_tflite_bytes(tfl.read_bytes()))
+    (op,) = [op for op in g.ops if "fused_add" in op.options]
+    assert op.inputs[3] == op.inputs[0] and "ADD" not in [o.name for o in g.ops]
+    plan = json.loads((tmp_path / "memplan.json").read_text())
+    by_t = {b["tensor"]: b for b in plan["buffers"] if b.get("tensor") is not None}
+    x, y = by_t[op.inputs[0]], by_t[op.outputs[0]]
+    assert x["offset"] + x["size"] <= y["offset"] or y["offset"] + y["size"] <= x["offset"], (x, y)
+    assert_project_bit_exact(proj, n_inputs=3)

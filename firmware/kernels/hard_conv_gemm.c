@@ -360,10 +360,6 @@ static void hard_gemm_quad_q15(const hard_gemm_args *args, const int32_t *col, i
     {
         hard_quad_channels(args, col, out, 0, full_range);
     }
-    if (args->fa != 0)
-    {
-        hard_fa_quad(args->fa, out);
-    }
 }
 
 /* ----------------------------------------------------------------- im2col */
@@ -565,6 +561,12 @@ static void hard_im2col_batch(const hard_im2col *m,
                               int8_t *out)
 {
     const int32_t ostride = hard_out_stride(p->output_stride, out_dims->c);
+    /* the fused ADD runs per HARD_FA_CHUNK written pixels (fewer calls), not per lane group */
+    hard_gemm_args a = *args;
+    a.fa = 0;
+    int8_t *const base = out;
+    int32_t px = 0;             /* pixels written from base */
+    int32_t done = 0;           /* of which have their ADD */
     int8_t *pending[HARD_QUAD]; /* outputs of the pixels waiting in the lanes */
     int32_t n = 0;
     for (int32_t oy = 0; oy < out_dims->h; ++oy)
@@ -574,12 +576,18 @@ static void hard_im2col_batch(const hard_im2col *m,
         {
             hard_im2col_pixel(m, stage, in, iy0, ix0, col, n);
             pending[n++] = out;
+            out += ostride;
+            ++px;
             if (n == m->lanes)
             {
-                hard_gemm_any(m, args, col, pending);
+                hard_gemm_any(m, &a, col, pending);
                 n = 0;
+                if (args->fa != 0 && px - done >= HARD_FA_CHUNK)
+                {
+                    hard_fa_row(args->fa, base + done * ostride, px - done);
+                    done = px;
+                }
             }
-            out += ostride;
         }
     }
     if (n != 0)
@@ -590,7 +598,11 @@ static void hard_im2col_batch(const hard_im2col *m,
                               (out_dims->w - 1) * p->stride.w - p->padding.left, col, n);
             pending[n] = pending[n - 1];
         }
-        hard_gemm_any(m, args, col, pending);
+        hard_gemm_any(m, &a, col, pending);
+    }
+    if (args->fa != 0 && done < px)
+    {
+        hard_fa_row(args->fa, base + done * ostride, px - done);
     }
 }
 

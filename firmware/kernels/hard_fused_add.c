@@ -167,23 +167,6 @@ void hard_fa_row(const hard_fa_stage *st, int8_t *out, int32_t pixels)
     }
 }
 
-void hard_fa_quad(const hard_fa_stage *st, int8_t *const *out)
-{
-    const int32_t n = st->out_c;
-    if (st->ostride == n && out[1] == out[0] + n && out[2] == out[0] + 2 * n && out[3] == out[0] + 3 * n)
-    {
-        /* four consecutive pixels of a dense output: one run (fewer calls per value) */
-        hard_fa_pixels(st, out[0], 4 * n);
-        return;
-    }
-    /* a partial quad repeats its last pixel: each pixel gets its ADD once */
-    hard_fa_pair(st, out[0], out[1]);
-    if (out[2] != out[1])
-    {
-        hard_fa_pair(st, out[2], out[3]);
-    }
-}
-
 int32_t hard_elementwise_add_table_s8_get_buffer_size(void)
 {
     return 0;

@@ -2,10 +2,11 @@
  * hard_fused_add.h - the fused residual ADD of the convolutions' output stage (internal; the
  * public struct is hard_fused_add in hard_kernels.h).
  *
- * The convolution writes its int8 outputs of a pixel (or a pixel pair) as without the ADD; the
- * epilogue then turns them, in place, into TFLite's ADD of them and the residual: two table
- * loads (the rescaled inputs), one requantisation (one SMMLAR where the parameters allow, the
- * output offset riding in its accumulator), saturation and the clamp.
+ * The convolution writes its int8 outputs of a pixel (a pixel pair, an output row, or
+ * HARD_FA_CHUNK pixels for the four-pixel GEMMs) as without the ADD; the epilogue then turns
+ * them, in place or into a separate sum output, into TFLite's ADD of them and the residual: two
+ * table loads (the rescaled inputs), one requantisation (one SMMLAR where the parameters allow,
+ * the output offset riding in its accumulator), saturation and the clamp.
  */
 #ifndef HARD_FUSED_ADD_H
 #define HARD_FUSED_ADD_H
@@ -50,8 +51,5 @@ void hard_fa_pair(const hard_fa_stage *st, int8_t *out_a, int8_t *out_b);
 
 /* The same over the given number of consecutive output pixels (ostride apart) from out. */
 void hard_fa_row(const hard_fa_stage *st, int8_t *out, int32_t pixels);
-
-/* The same over the four output pixels of a GEMM quad (a partial quad repeats its last pixel). */
-void hard_fa_quad(const hard_fa_stage *st, int8_t *const *out);
 
 #endif /* HARD_FUSED_ADD_H */

@@ -100,7 +100,8 @@ typedef struct
  * where table holds twice the ADD's rescaled inputs (2 x ((x + input offset) << left shift, times
  * the input's multiplier)) for every int8 value: the convolution's side (256 entries), then the
  * residual's (hardtool.kernels.quant.fused_add_table).  The residual is dense, the output's
- * shape, and must not overlap the output or the convolution's input.  With output NULL the sums
+ * shape, and must not overlap the output (it may be the convolution's input, the output then not
+ * overlapping that either).  With output NULL the sums
  * replace the convolution's outputs; else the convolution's output is written as without the ADD
  * (for its other readers) and the sums go to output, dense like the residual (it may be the
  * residual itself, not the convolution's input or output). */

@@ -183,6 +183,7 @@ class _Graph:
         if op.name in ALIASING_OPS:
             return tx.shape == ty.shape and tx.itemsize == ty.itemsize and x["offset"] == y["offset"]
         spatial = op.name in SPATIAL_OPS and op.inputs[0] == x["tensor"] and len(op.outputs) == 1
+        spatial = spatial and x["tensor"] not in op.inputs[1:]  # not a fused ADD's residual too
         gap = inplace_gap(op, self.g) if spatial else None
         return gap is not None and y["offset"] + gap <= x["offset"]
 

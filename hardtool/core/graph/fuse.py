@@ -9,7 +9,8 @@ own output tensor no longer exists. When other ops read it too, the convolution 
 and its output and writes the ADD's output as a second one (``keeps_output``): the residual must
 then exist before the convolution runs (an earlier op's output, the ADD's being where its fused
 convolution runs). Which ops have a kernel with that epilogue is the op records' ``fuses_add``
-(through ``core/oprules``); ``residual_adds`` says for every ADD what was decided and why."""
+(through ``core/oprules``); ``residual_adds`` says for every ADD what was decided and why. The
+residual may be the convolution's own input: the planner never runs such an op in place over it."""
 
 from __future__ import annotations
 
@@ -72,15 +73,12 @@ def _candidate(g: Graph, add: Op, side: int, producers: dict, consumers: dict) -
     t = add.inputs[side]
     if conv is not None and (consumers.get(t) != [add.index] or t in g.outputs):
         return f"input {side}: the convolution's output is read elsewhere too"
-    if conv is not None and add.inputs[1 - side] in conv.inputs:  # its output may overwrite it
-        return f"input {side}: the residual is also the convolution's input"
     return why
 
 
 def _keeping(g: Graph, add: Op, side: int, producers: dict, made: dict, taken: set) -> str | None:
     """Why the convolution writing input ``side`` cannot write the ADD's output besides its own in
-    its place, or None when it can; ``made``: the op position each tensor is written at. The
-    residual may be the convolution's input: with two outputs it runs out of place."""
+    its place, or None when it can; ``made``: the op position each tensor is written at."""
     conv, why = _convolution(g, add, side, producers)
     if conv is None:
         return why
