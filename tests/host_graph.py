@@ -33,9 +33,10 @@ def _conv(lib: KernelLib, g: Graph, op: Op, xs: list[np.ndarray]) -> np.ndarray:
     return _plain_conv(lib, g, op, xs, _sz(g, op.outputs[0]), _act(g, op))
 
 
-def _fused_conv(lib: KernelLib, g: Graph, op: Op, xs: list[np.ndarray], fused: dict) -> np.ndarray:
+def _fused_conv(lib: KernelLib, g: Graph, op: Op, xs: list[np.ndarray], fused: dict):
     """A convolution with a residual ADD in its output stage (lowering's fusion): the
-    convolution's int8 output at its own quantisation, then the reference ADD with input 3."""
+    convolution's int8 output at its own quantisation, then the reference ADD with input 3; with
+    two outputs (the convolution's kept for its other readers) both."""
     cq = fused["conv_quant"]
     conv_sz = (float(cq.scale[0]), int(cq.zero_point[0]))
     conv_act = quant.activation_range(op.options.get("fused_activation_function", "NONE"), *conv_sz)
@@ -44,9 +45,10 @@ def _fused_conv(lib: KernelLib, g: Graph, op: Op, xs: list[np.ndarray], fused: d
     sides = [(y, conv_sz), (r, _sz(g, op.inputs[3]))]
     if fused["conv_side"] == 1:
         sides.reverse()
-    out_sz = _sz(g, op.outputs[0])
+    out_sz = _sz(g, op.outputs[-1])
     p = quant.add_params(*sides[0][1], *sides[1][1], *out_sz)
-    return lib.add(sides[0][0], sides[1][0], p, quant.activation_range(fused["activation"], *out_sz))
+    s = lib.add(sides[0][0], sides[1][0], p, quant.activation_range(fused["activation"], *out_sz))
+    return (y, s) if len(op.outputs) > 1 else s
 
 
 def _plain_conv(lib: KernelLib, g: Graph, op: Op, xs: list[np.ndarray], out_sz, act) -> np.ndarray:
@@ -124,5 +126,6 @@ def run_graph(lib: KernelLib, g: Graph, inputs: list[np.ndarray]) -> dict[int, n
             raise NotImplementedError(f"no host runner for op #{op.index} {op.name}")
         xs = [values[t] if t >= 0 else None for t in op.inputs]  # None: an omitted optional input
         out = RUNNERS[op.name](lib, g, op, xs)
-        values[op.outputs[0]] = np.asarray(out).reshape(g.tensors[op.outputs[0]].shape)
+        for t, v in zip(op.outputs, out if isinstance(out, tuple) else (out,), strict=True):
+            values[t] = np.asarray(v).reshape(g.tensors[t].shape)
     return values

@@ -29,12 +29,12 @@ OFF = dict(strided_concat=False, inplace=False, stream=False, patch=False)
 
 def wide_stem():
     """A stem whose first output is 8x the input (op by op its peak is input + stem output), then
-    a residual ADD whose first input dies there."""
+    a residual ADD whose first input dies there (a depthwise convolution's: the ADD runs alone)."""
     _, keras, L = mb._keras()
     inp = keras.Input((64, 64, 3), batch_size=1)
     x = mb._conv(L, inp, 24)
     x = mb._conv(L, x, 8, s=2)
-    y = L.Add()([mb._conv(L, x, 8, k=1), x])
+    y = L.Add()([mb._dw(L, x), x])
     return keras.Model(inp, mb._conv(L, y, 4, k=1, act=None))
 
 

@@ -68,7 +68,7 @@ typedef struct
     const hard_per_channel_quant *quant;
     int32_t out_c;
     int32_t ch_mult;         /* DEPTHWISE_CONV_2D */
-    const hard_fa_stage *fa; /* CONV_2D: NULL, or the fused residual ADD run after each pixel */
+    const hard_fa_stage *fa; /* CONV_2D: NULL, or the fused residual ADD run after each row */
 } hard_conv_job;
 
 /* Every output channel of the output pixel whose window starts at input row iy0, column ix0. */
@@ -92,13 +92,15 @@ static void hard_conv_walk(const hard_conv_job *job,
         int8_t *out = output + b * output_dims->h * output_dims->w * ostride;
         for (int32_t oy = 0; oy < output_dims->h; ++oy)
         {
+            int8_t *row = out;
             for (int32_t ox = 0; ox < output_dims->w; ++ox, out += ostride)
             {
                 pixel(job, in_batch, oy * g->stride_h - g->pad_top, ox * g->stride_w - g->pad_left, out);
-                if (job->fa != 0)
-                {
-                    hard_fa_pair(job->fa, out, out);
-                }
+            }
+            if (job->fa != 0)
+            {
+                /* the row's pixels are written and only they: their ADD in one run */
+                hard_fa_row(job->fa, row, output_dims->w);
             }
         }
     }

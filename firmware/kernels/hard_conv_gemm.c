@@ -363,15 +363,6 @@ static void hard_gemm_quad_q15(const hard_gemm_args *args, const int32_t *col, i
     {
         hard_quad_channels(args, col, out, 0, full_range);
     }
-    if (args->fa != 0)
-    {
-        /* a partial quad repeats its last pixel: each pixel gets its ADD once */
-        hard_fa_pair(args->fa, out[0], out[1]);
-        if (out[2] != out[1])
-        {
-            hard_fa_pair(args->fa, out[2], out[3]);
-        }
-    }
 }
 
 /* The two-pixel tile on the q15 filter: per group of four k-values the four words
@@ -452,10 +443,6 @@ HARD_NOINLINE void hard_gemm_pair_q15(const hard_gemm_args *args, const int32_t 
     else
     {
         hard_pair_channels_q15(args, col, out, 0, full_range);
-    }
-    if (args->fa != 0)
-    {
-        hard_fa_pair(args->fa, out[0], out[1]);
     }
 }
 
@@ -682,6 +669,12 @@ static void hard_im2col_batch(const hard_im2col *m,
                               int8_t *out)
 {
     const int32_t ostride = hard_out_stride(p->output_stride, out_dims->c);
+    /* the fused ADD runs per HARD_FA_CHUNK written pixels (fewer calls), not per lane group */
+    hard_gemm_args a = *args;
+    a.fa = 0;
+    int8_t *const base = out;
+    int32_t px = 0;             /* pixels written from base */
+    int32_t done = 0;           /* of which have their ADD */
     int8_t *pending[HARD_QUAD]; /* outputs of the pixels waiting in the lanes */
     int32_t n = 0;
     for (int32_t oy = 0; oy < out_dims->h; ++oy)
@@ -691,12 +684,18 @@ static void hard_im2col_batch(const hard_im2col *m,
         {
             hard_im2col_pixel(m, stage, in, iy0, ix0, col, n);
             pending[n++] = out;
+            out += ostride;
+            ++px;
             if (n == m->lanes)
             {
-                hard_gemm_any(m, args, col, pending);
+                hard_gemm_any(m, &a, col, pending);
                 n = 0;
+                if (args->fa != 0 && px - done >= HARD_FA_CHUNK)
+                {
+                    hard_fa_row(args->fa, base + done * ostride, px - done);
+                    done = px;
+                }
             }
-            out += ostride;
         }
     }
     if (n != 0)
@@ -707,7 +706,11 @@ static void hard_im2col_batch(const hard_im2col *m,
                               (out_dims->w - 1) * p->stride.w - p->padding.left, col, n);
             pending[n] = pending[n - 1];
         }
-        hard_gemm_any(m, args, col, pending);
+        hard_gemm_any(m, &a, col, pending);
+    }
+    if (args->fa != 0 && done < px)
+    {
+        hard_fa_row(args->fa, base + done * ostride, px - done);
     }
 }
 
@@ -811,6 +814,7 @@ typedef struct
     const int8_t *in;
     const hard_dims *in_dims;
     const hard_conv_params *p;
+    const hard_fa_stage *fused; /* the fused ADD, run per HARD_FA_CHUNK written pixels, or NULL */
     int32_t out_w;
     int32_t pixels;
     int32_t ostride;
@@ -824,6 +828,7 @@ hard_1x1_q15_tiles(const hard_gemm_args *args, const hard_1x1_image *img, int32_
 {
     const hard_1x1_image m = *img; /* locals: the int8 stores cannot alias them */
     const int32_t in_c = m.in_dims->c;
+    int32_t done = 0; /* pixels before this have their ADD */
     for (int32_t px = 0; px < m.pixels; px += tile)
     {
         int8_t *pending[HARD_QUAD];
@@ -835,6 +840,12 @@ hard_1x1_q15_tiles(const hard_gemm_args *args, const hard_1x1_image *img, int32_
             pending[lane] = out + p * m.ostride;
         }
         hard_gemm_q15(args, col, pending, tile);
+        const int32_t written = px + tile < m.pixels ? px + tile : m.pixels;
+        if (m.fused != 0 && (written - done >= HARD_FA_CHUNK || written == m.pixels))
+        {
+            hard_fa_row(m.fused, out + done * m.ostride, written - done);
+            done = written;
+        }
     }
 }
 
@@ -870,11 +881,14 @@ hard_status hard_convolve_1x1_q15_s8(const hard_context *ctx,
                         (int8_t *)ctx->buf + hard_col_quad_bytes(in_c));
     hard_fa_stage fa;
     hard_gemm_args_fuse(&args, &fa, conv_params, output);
+    /* the fused ADD runs per HARD_FA_CHUNK written pixels (fewer calls), not per quad */
+    const hard_fa_stage *fused = args.fa;
+    args.fa = 0;
     for (int32_t b = 0; b < input_dims->n; ++b)
     {
         const int8_t *in = input + b * input_dims->h * input_dims->w * in_c;
         int8_t *out = output + b * pixels * ostride;
-        const hard_1x1_image img = {in, input_dims, conv_params, output_dims->w, pixels, ostride, offset2};
+        const hard_1x1_image img = {in, input_dims, conv_params, fused, output_dims->w, pixels, ostride, offset2};
         if (tile == HARD_QUAD)
         {
             hard_1x1_q15_tiles(&args, &img, col, out, HARD_QUAD); /* constant tiles: specialised loops */

@@ -36,6 +36,7 @@ void hard_fa_prepare(hard_fa_stage *st, const hard_fused_add *fa, const int8_t *
 {
     const int32_t e = -fa->output_shift;
     st->residual = fa->residual;
+    st->sum = fa->output;
     st->conv_tab = fa->table + 128;
     st->res_tab = fa->table + 384;
     st->out_base = output;
@@ -128,11 +129,13 @@ static void hard_fa_values(const hard_fa_stage *st, const int8_t *src, const int
     }
 }
 
-/* The residual pixel of an output pointer. */
-static inline const int8_t *hard_fa_residual(const hard_fa_stage *st, const int8_t *out)
+/* The ADD over n values from the output pointer out: the residual (and a separate sum output)
+ * at the same dense position. */
+static void hard_fa_pixels(const hard_fa_stage *st, int8_t *out, int32_t n)
 {
     const int32_t off = (int32_t)(out - st->out_base);
-    return st->residual + (st->ostride == st->out_c ? off : off / st->ostride * st->out_c);
+    const int32_t at = st->ostride == st->out_c ? off : off / st->ostride * st->out_c;
+    hard_fa_values(st, out, st->residual + at, st->sum == 0 ? out : st->sum + at, n);
 }
 
 void hard_fa_pair(const hard_fa_stage *st, int8_t *out_a, int8_t *out_b)
@@ -141,13 +144,26 @@ void hard_fa_pair(const hard_fa_stage *st, int8_t *out_a, int8_t *out_b)
     if (out_b == out_a + n && st->ostride == n)
     {
         /* consecutive pixels of a dense output: one run over both */
-        hard_fa_values(st, out_a, hard_fa_residual(st, out_a), out_a, 2 * n);
+        hard_fa_pixels(st, out_a, 2 * n);
         return;
     }
-    hard_fa_values(st, out_a, hard_fa_residual(st, out_a), out_a, n);
+    hard_fa_pixels(st, out_a, n);
     if (out_b != 0 && out_b != out_a)
     {
-        hard_fa_values(st, out_b, hard_fa_residual(st, out_b), out_b, n);
+        hard_fa_pixels(st, out_b, n);
+    }
+}
+
+void hard_fa_row(const hard_fa_stage *st, int8_t *out, int32_t pixels)
+{
+    if (st->ostride == st->out_c)
+    {
+        hard_fa_pixels(st, out, pixels * st->out_c);
+        return;
+    }
+    for (int32_t i = 0; i < pixels; ++i)
+    {
+        hard_fa_pixels(st, out + i * st->ostride, st->out_c);
     }
 }
 

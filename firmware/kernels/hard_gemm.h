@@ -28,7 +28,8 @@ typedef struct
     int32_t *acc;            /* scratch: 2 * out_c raw accumulators */
     const hard_rq *rq;       /* scratch: the per-channel table (hard_rq_prepare) */
     hard_out_stage out;      /* offset, clamp, which requantisation */
-    const hard_fa_stage *fa; /* NULL, or the fused residual ADD run after each pixel pair */
+    const hard_fa_stage *fa; /* NULL, or the fused residual ADD run after each pixel pair (the
+                              * quad kernels run it per HARD_FA_CHUNK pixels themselves) */
 } hard_gemm_args;
 
 /* Bytes of one column pair for k values. */

@@ -100,7 +100,11 @@ typedef struct
  * where table holds twice the ADD's rescaled inputs (2 x ((x + input offset) << left shift, times
  * the input's multiplier)) for every int8 value: the convolution's side (256 entries), then the
  * residual's (hardtool.kernels.quant.fused_add_table).  The residual is dense, the output's
- * shape, and must not overlap the output or the convolution's input. */
+ * shape, and must not overlap the output (it may be the convolution's input, the output then not
+ * overlapping that either).  With output NULL the sums
+ * replace the convolution's outputs; else the convolution's output is written as without the ADD
+ * (for its other readers) and the sums go to output, dense like the residual (it may be the
+ * residual itself, not the convolution's input or output). */
 typedef struct
 {
     const int8_t *residual;
@@ -109,6 +113,7 @@ typedef struct
     int32_t output_shift; /* <= 0 */
     int32_t output_offset;
     hard_activation activation;
+    int8_t *output; /* NULL: in place of the convolution's output; else where the sums go */
 } hard_fused_add;
 
 typedef struct

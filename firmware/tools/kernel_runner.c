@@ -8,8 +8,8 @@
  *       params the struct's int32 words        ctx    2 words: arena offset (-1 = NULL), size
  *       quant  2 words: multiplier and shift array offsets
  *       int    1 word
- *       fused  7 words (hard_fused_add): residual and table offsets, output multiplier, shift,
- *              offset, activation min and max
+ *       fused  8 words (hard_fused_add): residual and table offsets, output multiplier, shift,
+ *              offset, activation min and max, the separate sum output's offset (-1: in place)
  * A convolution named with the suffix "+add" takes its fused residual ADD: the fused words follow
  * its params words; hard_elementwise_add_table_s8 takes (fused, input1, output, int).
  * The arena holds every tensor, weight array and scratch buffer at offsets the caller chose.
@@ -85,6 +85,7 @@ static hard_fused_add hkr_fused(hkr_cursor *c)
     fa.output_offset = hkr_word(c);
     fa.activation.min = hkr_word(c);
     fa.activation.max = hkr_word(c);
+    fa.output = (int8_t *)hkr_ptr(c);
     return fa;
 }
 

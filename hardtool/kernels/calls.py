@@ -82,7 +82,7 @@ def _fused_words(prog: Program, f: FusedAddArgs, residual: Buf | None = None) ->
     r = prog.array(np.ascontiguousarray(f.residual, dtype=np.int8)) if residual is None else residual
     table = prog.array(quant.fused_add_table(f.params, f.conv_first))
     p = f.params
-    return [*_ptr(r), *_ptr(table), p.output_multiplier, p.output_shift, p.output_offset, *f.act]
+    return [*_ptr(r), *_ptr(table), p.output_multiplier, p.output_shift, p.output_offset, *f.act, *_ptr(None)]
 
 
 def _conv_common(

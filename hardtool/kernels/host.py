@@ -70,6 +70,7 @@ class FusedAdd(C.Structure):
         ("output_shift", i32),
         ("output_offset", i32),
         ("activation", Activation),
+        ("output", C.c_void_p),  # None: the sums replace the convolution's output
     ]
 
 

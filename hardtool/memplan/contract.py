@@ -182,7 +182,9 @@ class _Graph:
         tx, ty = self.g.tensors[x["tensor"]], self.g.tensors[y["tensor"]]
         if op.name in ALIASING_OPS:
             return tx.shape == ty.shape and tx.itemsize == ty.itemsize and x["offset"] == y["offset"]
-        gap = inplace_gap(op, self.g) if op.name in SPATIAL_OPS and op.inputs[0] == x["tensor"] else None
+        spatial = op.name in SPATIAL_OPS and op.inputs[0] == x["tensor"] and len(op.outputs) == 1
+        spatial = spatial and x["tensor"] not in op.inputs[1:]  # not a fused ADD's residual too
+        gap = inplace_gap(op, self.g) if spatial else None
         return gap is not None and y["offset"] + gap <= x["offset"]
 
     def legal(self, a: dict, b: dict) -> bool:

@@ -208,6 +208,8 @@ def inplace_candidate(g: Graph, op, gr: Groups, spatial: bool = True) -> list[tu
     t = op.inputs[0]
     if gap is None or gap >= y.nbytes or (t in gr.alias and gr.alias[t].view is not None):
         return []
+    if t in op.inputs[1:]:  # also read pixel by pixel (a fused ADD's residual): not overwritten
+        return []
     return [(t, gap)]
 
 

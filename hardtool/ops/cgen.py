@@ -213,9 +213,12 @@ def tile(op: Op, key: str) -> dict:
     return {"h": op.options.get("dilation_h_factor", 1), "w": op.options.get("dilation_w_factor", 1)}
 
 
-def fused_add_decls(layer: Layer, p: str, ap: Q.AddParams, first: bool, residual: str, act: dict) -> None:
+def fused_add_decls(
+    layer: Layer, p: str, ap: Q.AddParams, first: bool, residual: str, act: dict, output: str | None = None
+) -> None:
     """Declare ``hard_fused_add`` ``{p}_add`` and its inputs' table ``{p}_addtab`` (2 KB of flash),
-    read alike by the table ADD and by a convolution's fused ADD epilogue."""
+    read alike by the table ADD and by a convolution's fused ADD epilogue (``output``: where the
+    sums go when the convolution's own output is kept)."""
     layer.decls.append(c_array(f"{p}_addtab", Q.fused_add_table(ap, first), align=4))
     fields = {
         "residual": residual,
@@ -224,5 +227,5 @@ def fused_add_decls(layer: Layer, p: str, ap: Q.AddParams, first: bool, residual
         "output_shift": ap.output_shift,
         "output_offset": ap.output_offset,
         "activation": act,
-    }
+    } | ({"output": output} if output else {})
     layer.decls.append(c_struct("hard_fused_add", f"{p}_add", fields))

@@ -154,17 +154,18 @@ def choose_depthwise(g: Graph, op: Op, dsp: bool) -> Kernel:
 
 
 def conv_output(g: Graph, op: Op) -> Tensor:
-    """The tensor the convolution itself computes: its output, or with a fused residual ADD
-    (core/graph/fuse) the ADD's output shape in the convolution's own quantisation."""
+    """The tensor the convolution itself computes: its output (also with a fused residual ADD
+    that keeps it, core/graph/fuse), or with one in the ADD's place the ADD's output shape in the
+    convolution's own quantisation."""
     y = g.tensors[op.outputs[0]]
     fused = op.options.get("fused_add")
-    return y if fused is None else replace(y, quant=fused["conv_quant"])
+    return y if fused is None or len(op.outputs) > 1 else replace(y, quant=fused["conv_quant"])
 
 
 def _add_params(g: Graph, op: Op) -> tuple[Q.AddParams, bool]:
     """The fused ADD's parameters (TFLite's Prepare) and whether the convolution is its input 1."""
     fused = op.options["fused_add"]
-    c, r, y = conv_output(g, op), g.tensors[op.inputs[3]], g.tensors[op.outputs[0]]
+    c, r, y = conv_output(g, op), g.tensors[op.inputs[3]], g.tensors[op.outputs[-1]]
     S.need(c.quant is not None and r.quant is not None and y.quant is not None, "unquantised fused ADD")
     first = fused["conv_side"] == 0
     a, b = (c, r) if first else (r, c)
@@ -178,10 +179,13 @@ def _fused_add(e: EmitContext, op: Op, layer: Layer, p: str) -> str:
     """Declare the fused residual ADD (its input table in flash and ``hard_fused_add``); returns
     the ``fused_add`` field's value."""
     ap, first = _add_params(e.graph, op)
-    y, act = e.t(op.outputs[0]), op.options["fused_add"]["activation"]
+    y, act = e.t(op.outputs[-1]), op.options["fused_add"]["activation"]
     lo, hi = Q.activation_range(act, scale(y), zp(y))
-    fused_add_decls(layer, p, ap, first, e.ptr(op.inputs[3]), {"min": lo, "max": hi})
-    layer.path += "; residual ADD in the output stage (input tables in flash: +2048 bytes)"
+    keeps = len(op.outputs) > 1  # the sums to their own tensor, the convolution's output kept
+    out = e.ptr(y.index) if keeps else None
+    fused_add_decls(layer, p, ap, first, e.ptr(op.inputs[3]), {"min": lo, "max": hi}, out)
+    where = "into its own tensor, " if keeps else ""
+    layer.path += f"; residual ADD in the output stage ({where}input tables in flash: +2048 bytes)"
     return f"&{p}_add"
 
 
