@@ -64,6 +64,11 @@ static inline void hard_read_word_pair(const int32_t *p, int32_t *lo, int32_t *h
 #endif
 }
 
+static inline void hard_write_s8x4(int8_t *p, int32_t v)
+{
+    memcpy(p, &v, sizeof v);
+}
+
 static inline void hard_write_q15x2(int16_t *p, int32_t v)
 {
     memcpy(p, &v, sizeof v);
@@ -136,6 +141,19 @@ static inline int32_t hard_pkhbt_lsl1(int32_t a, int32_t b)
 static inline int32_t hard_sadd16(int32_t a, int32_t b)
 {
     return __sadd16(a, b);
+}
+
+/* Byte-lane signed maximum / minimum of four int8 (SSUB8 sets the GE flags SEL reads). */
+static inline int32_t hard_max8(int32_t a, int32_t b)
+{
+    (void)__ssub8(a, b);
+    return (int32_t)__sel((uint32_t)a, (uint32_t)b);
+}
+
+static inline int32_t hard_min8(int32_t a, int32_t b)
+{
+    (void)__ssub8(a, b);
+    return (int32_t)__sel((uint32_t)b, (uint32_t)a);
 }
 
 /* Lane-wise signed maximum of two int16 pairs (SSUB16 sets the GE flags SEL reads). */
@@ -257,6 +275,36 @@ static inline int32_t hard_max16(int32_t a, int32_t b)
 {
     return hard_pack_lanes(hard_max_i32(hard_lane_lo(a), hard_lane_lo(b)),
                            hard_max_i32(hard_lane_hi(a), hard_lane_hi(b)));
+}
+
+/* Byte lane i of x as int8. */
+static inline int32_t hard_byte_lane(int32_t x, int32_t i)
+{
+    return (int32_t)(int8_t)(uint8_t)(((uint32_t)x >> (8 * i)) & 0xFFu);
+}
+
+static inline int32_t hard_max8(int32_t a, int32_t b)
+{
+    uint32_t r = 0;
+    for (int32_t i = 0; i < 4; ++i)
+    {
+        const int32_t x = hard_byte_lane(a, i);
+        const int32_t y = hard_byte_lane(b, i);
+        r |= (uint32_t)(uint8_t)(x > y ? x : y) << (8 * i);
+    }
+    return (int32_t)r;
+}
+
+static inline int32_t hard_min8(int32_t a, int32_t b)
+{
+    uint32_t r = 0;
+    for (int32_t i = 0; i < 4; ++i)
+    {
+        const int32_t x = hard_byte_lane(a, i);
+        const int32_t y = hard_byte_lane(b, i);
+        r |= (uint32_t)(uint8_t)(x < y ? x : y) << (8 * i);
+    }
+    return (int32_t)r;
 }
 
 static inline int32_t hard_pkhbt_lsl16(int32_t a, int32_t b)

@@ -91,6 +91,21 @@ hard_fa_run(const hard_fa_stage *st, const int8_t *src, const int8_t *res, int8_
 {
     const hard_fa_stage k = *st;
     int32_t c = 0;
+    /* fast forms: four saturated values in one word, then the clamps on all four (SSUB8 + SEL) */
+    const int32_t lo4 = (int32_t)(0x01010101u * (uint8_t)k.lo);
+    const int32_t hi4 = (int32_t)(0x01010101u * (uint8_t)k.hi);
+    for (; mode != 0 && c + 3 < n; c += 4)
+    {
+        const int32_t y0 = hard_fa_one(&k, src[c], res[c], 1);
+        const int32_t y1 = hard_fa_one(&k, src[c + 1], res[c + 1], 1);
+        const int32_t y2 = hard_fa_one(&k, src[c + 2], res[c + 2], 1);
+        const int32_t y3 = hard_fa_one(&k, src[c + 3], res[c + 3], 1);
+        int32_t w = (int32_t)(((uint32_t)y0 & 0xFFu) | (((uint32_t)y1 & 0xFFu) << 8) | (((uint32_t)y2 & 0xFFu) << 16) |
+                              ((uint32_t)y3 << 24));
+        w = mode >= 2 ? hard_max8(w, lo4) : w;
+        w = mode == 3 ? hard_min8(w, hi4) : w;
+        hard_write_s8x4(dst + c, w);
+    }
     for (; c + 3 < n; c += 4)
     {
         const int32_t y0 = hard_fa_one(&k, src[c], res[c], mode);
