@@ -51,7 +51,8 @@ void hard_fa_prepare(hard_fa_stage *st, const hard_fused_add *fa, const int8_t *
     st->mode = 0;
     /* |hi(2s * m)| < 2^29: the folded accumulator stays inside int32 */
     const int64_t off = fa->output_offset;
-    const int64_t reach = e >= 1 ? ((off < 0 ? -off : off) << e) + ((int64_t)1 << (e - 1)) + ((int64_t)1 << 29) : INT64_MAX;
+    const int64_t reach =
+        e >= 1 ? ((off < 0 ? -off : off) << e) + ((int64_t)1 << (e - 1)) + ((int64_t)1 << 29) : INT64_MAX;
     if (e >= 1 && fa->output_multiplier >= 0 && reach < ((int64_t)1 << 31) && hard_fa_table_ok(fa->table))
     {
         st->round = (int32_t)(((int64_t)1 << (e - 1)) + off * ((int64_t)1 << e));
