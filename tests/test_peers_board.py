@@ -102,3 +102,36 @@ def test_peer_too_big_for_the_flash_is_refused(name, board_int8, tmp_path):
     ):
         build_firmware(proj)
     assert emulated_board().chip.flash_bytes == 1 << 20
+
+
+def test_bench_runs_a_peer_over_the_f746_flash_on_the_larger_flash_m7(monkeypatch, tmp_path):
+    """bench/peers.py: a model whose flash the F746 cannot hold runs on the first Cortex-M7 chip
+    with more (the STM32H743), labelled with it and why not the F746; one no such chip holds
+    either is recorded with each chip's reason, and a chip with no more flash than one that
+    failed (the STM32F769NI's 2 MB after the H743's) is not tried."""
+    from bench import peers
+
+    tried = []
+
+    def on(ok: set[str]):
+        def measure_on(name, work, chip):
+            tried.append(chip)
+            if chip in ok:
+                return {"size": [64, 128], "bit_exact": True}
+            return {"error": f"{chip} flash", "flash_short": True}
+
+        return measure_on
+
+    monkeypatch.setattr(peers, "measure_on", on({"stm32h743"}))
+    rec = peers.measure("x", tmp_path)
+    assert rec["target"] == "stm32h743" and rec["bit_exact"]
+    assert [s["target"] for s in rec["not_on"]] == ["stm32f746ng"]
+    tried.clear()
+    monkeypatch.setattr(peers, "measure_on", on(set()))
+    rec = peers.measure("x", tmp_path)
+    assert tried == ["stm32f746ng", "stm32h743"]
+    assert "fits no listed Cortex-M7's flash" in rec["error"] and "stm32h743: stm32h743 flash" in rec["error"]
+    assert "stm32f769ni: its 2,097,152 B flash is no more than that of stm32h743" in rec["error"]
+    tried.clear()
+    monkeypatch.setattr(peers, "measure_on", on({"stm32f746ng"}))
+    assert "target" not in peers.measure("x", tmp_path) and tried == ["stm32f746ng"]
