@@ -1,15 +1,18 @@
 """The ten peer models as published (tests/test_peers_deploy.py's seeded weights) on the emulated
 board: `hardtool quantize` → memplan → codegen -t qemu → flash-and-bench, recorded in
-bench/models.json under ``peers`` (size run, arena, instructions per inference, bit-exact).
+bench/models.json under ``peers`` (size run, arena, instructions per inference, bit-exact, flash).
 
 Each runs at 128x256 where its plan fits the board's SRAM, else at the largest of ``SIZES`` that
 does (tried in order; each size not fitting is recorded with its plan's peak). A model whose int8
-weights alone exceed the board's flash fits at no input size: recorded as such, not run.
+weights (or linked image, every conv filter int8) exceed the F746's flash fits it at no input size:
+it runs on the emulated board with the memory of the first larger-flash Cortex-M7 chip
+(``LARGER_FLASH``) that holds it, recorded with that ``target`` and why not the F746 (``not_on``).
 ``python -m bench.peers [NAME ...]`` measures only these and keeps the rest of models.json."""
 
 from __future__ import annotations
 
 import json
+import re
 import sys
 from collections import Counter
 from pathlib import Path
@@ -20,6 +23,9 @@ from bench.common import ROOT, _test_module
 from hardtool.core.files import atomic_write_json
 
 SIZES = ((128, 256), (64, 128), (48, 96), (32, 64))
+# the Cortex-M7 chips of firmware/targets with more flash than the STM32F746NG (2 MB each), tried
+# in this order for a model the F746's flash cannot hold
+LARGER_FLASH = ("stm32h743", "stm32f769ni")
 SAMPLES, CALIB, INPUTS = 10, 8, 1
 
 
@@ -42,18 +48,29 @@ def _quantized(name: str, size: tuple[int, int], work: Path) -> Path:
     return out / "model_int8.tflite"
 
 
-def _run(tfl: Path, folder: Path) -> dict:
-    """Generated for the emulated board and run on ``INPUTS`` random inputs."""
+def _run(tfl: Path, folder: Path, plan: Path, chip: str) -> dict:
+    """Generated for the emulated board (with ``chip``'s limits) and run on ``INPUTS`` random inputs."""
     from bench.models import _inputs
     from hardtool.codegen.generate import generate
+    from hardtool.core.boards import get_target
+    from hardtool.core.errors import HardtoolError
     from hardtool.flash_and_bench.run import flash_and_bench
 
-    cg = generate(tfl, folder / "model_int8.memplan.json", "qemu", folder / "qemu", force=True)
+    cg = generate(tfl, plan, "qemu", folder / "qemu", force=True, target=chip)
     data = _inputs(folder / "inputs", cg, seed=0)
-    r = flash_and_bench(
+    run = lambda: flash_and_bench(  # noqa: E731
         folder / "qemu", data, n=INPUTS, board="qemu", progress=False, log=lambda *_: None, force=True
     )
+    try:
+        r = run()
+    except HardtoolError as e:  # the code estimate fell short: the reserve the build names
+        fix = re.search(r"--flash-reserve (\d+)", str(e))
+        if fix is None:
+            raise
+        cg = generate(tfl, plan, "qemu", folder / "qemu", force=True, target=chip, flash_reserve=int(fix[1]))
+        r = run()
     mean = r["latency"]["mean"]
+    ff = cg.get("filter_flash") or {}
     return {
         "layers": cg["layers"],
         "macs": cg["macs"],
@@ -63,7 +80,9 @@ def _run(tfl: Path, folder: Path) -> dict:
         "instructions_per_mac": round(mean / cg["macs"], 3) if cg["macs"] else None,
         "measured_sram": r["sram"]["measured_peak"],
         "flash_bytes": r["build"]["flash_used"],
+        "flash_limit_bytes": get_target(chip).flash_bytes,
         "weights_bytes": cg["weights_bytes"],
+        "q15_layers_kept_int8": ff.get("q15_layers_kept_int8"),
     }
 
 
@@ -83,54 +102,85 @@ def _compared(name: str, size: tuple[int, int]) -> dict | None:
     }
 
 
-def _too_heavy(weights: int, flash: int) -> str:
-    return f"its int8 weights ({weights:,} B) exceed the {flash:,} B flash at any input size"
+def _too_heavy(weights: int, chip) -> str:
+    return (
+        f"its int8 weights ({weights:,} B) exceed the {chip.name.upper()}'s {chip.flash_bytes:,} B "
+        "flash at any input size"
+    )
 
 
-def measure(name: str, work: Path) -> dict:
-    """The first of ``SIZES`` whose plan fits the board, quantized, planned and run."""
-    from hardtool.core.boards import emulated_board
-    from hardtool.core.errors import HardtoolError
+def _planned(name: str, size: tuple[int, int], work: Path, chip: str) -> tuple[Path, Path, dict, dict]:
+    """(model, plan, plan document, the size's row) of the peer at ``size`` planned for ``chip``."""
     from hardtool.core.graph import load_tflite
     from hardtool.memplan.files import plan_to_files
 
-    chip = emulated_board().chip
-    tried = []
+    tfl = _quantized(name, size, work)
+    doc, _, plan, _ = plan_to_files(tfl, tfl.parent / chip, target=chip, force=True, measure_tflm=False)
+    graph = load_tflite(tfl, validate=False)
+    weights = sum(t.nbytes for t in graph.tensors if t.is_constant)
+    row = {"size": list(size), "plan_peak_bytes": doc["peak"]["total_bytes"], "weights_bytes": weights}
+    doc["ops"] = dict(Counter(op.name for op in graph.ops).most_common())
+    return tfl, plan, doc, row
+
+
+def measure_on(name: str, work: Path, chip_name: str) -> dict:
+    """The first of ``SIZES`` whose plan fits ``chip_name``'s SRAM, quantized, planned and run;
+    ``flash_short`` when the model's flash (weights, or the linked image) exceeds the chip's."""
+    from hardtool.core.boards import DEFAULT_TARGET, get_target
+    from hardtool.core.errors import HardtoolError
+
+    chip, tried = get_target(chip_name), []
     for size in SIZES:
         known = _compared(name, size)
         if known is not None and known["weights_bytes"] > chip.flash_bytes:
-            return {"tried": [known], "error": _too_heavy(known["weights_bytes"], chip.flash_bytes)}
-        if known is not None and not known["fits"]:
+            return {"tried": [known], "error": _too_heavy(known["weights_bytes"], chip), "flash_short": True}
+        if known is not None and not known["fits"] and chip.name == DEFAULT_TARGET:
             tried.append(known)
             continue
-        tfl = _quantized(name, size, work)
-        doc, _, _, _ = plan_to_files(tfl, tfl.parent, force=True, measure_tflm=False)
-        graph = load_tflite(tfl, validate=False)
-        weights = sum(t.nbytes for t in graph.tensors if t.is_constant)
-        row = {"size": list(size), "plan_peak_bytes": doc["peak"]["total_bytes"], "weights_bytes": weights}
-        if weights > chip.flash_bytes:
-            return {"tried": [row], "error": _too_heavy(weights, chip.flash_bytes)}
+        tfl, plan, doc, row = _planned(name, size, work, chip.name)
+        if row["weights_bytes"] > chip.flash_bytes:
+            return {"tried": [row], "error": _too_heavy(row["weights_bytes"], chip), "flash_short": True}
         if doc["verdict"]["fits"]:
-            ops = Counter(op.name for op in graph.ops)
-            rec = {
-                "size": list(size),
-                "tried": tried,
-                "arena_bytes": doc["arena_size"],
-                "ops": dict(ops.most_common()),
-            }
+            rec = {"size": list(size), "tried": tried, "arena_bytes": doc["arena_size"], "ops": doc["ops"]}
             try:
-                return rec | _run(tfl, tfl.parent)
+                return rec | _run(tfl, plan.parent, plan, chip.name)
             except HardtoolError as e:
-                return rec | {"error": str(e)}
+                return rec | {"error": str(e), "flash_short": "FLASH overflowed" in str(e)}
         tried.append(row)
     return {"tried": tried, "error": f"no size in {[list(s) for s in SIZES]} fits the {chip.name}'s SRAM"}
+
+
+def measure(name: str, work: Path) -> dict:
+    """On the emulated board with the STM32F746NG's memory; a model its flash cannot hold (the
+    weights, or the linked image with every conv filter int8), on the first of ``LARGER_FLASH``
+    with more flash than every chip tried, labelled with that chip and why (``target``)."""
+    from hardtool.core.boards import DEFAULT_TARGET, get_target
+
+    short, largest = [], 0
+    for chip in (DEFAULT_TARGET, *LARGER_FLASH):
+        flash = get_target(chip).flash_bytes
+        if flash <= largest:
+            why = (
+                f"its {flash:,} B flash is no more than that of {short[-1]['target']}, which does not hold it"
+            )
+            short.append({"target": chip, "error": why})
+            continue
+        rec = measure_on(name, work, chip)
+        if not rec.pop("flash_short", False):
+            return rec | ({"target": chip, "not_on": short} if short else {})
+        short.append({"target": chip, "error": rec["error"], "tried": rec.get("tried", [])})
+        largest = flash
+    why = "; ".join(f"{s['target']}: {s['error']}" for s in short)
+    return {"not_on": short, "error": f"fits no listed Cortex-M7's flash ({why})"}
 
 
 def run_bench(work: Path, names: list[str] | None = None) -> dict:
     from hardtool.models import PEERS
 
     return {
-        "board": "qemu mps2-an500 (emulated Cortex-M7) with the STM32F746NG's 320 KB SRAM / 1 MB flash",
+        "board": "qemu mps2-an500 (emulated Cortex-M7) with the STM32F746NG's 320 KB SRAM / 1 MB flash; "
+        f"a model whose flash exceeds it: with the first of {list(LARGER_FLASH)} whose memory holds it "
+        "(the entry's target; not_on: why not the F746)",
         "sizes": f"128x256 where the plan fits, else the first of {[f'{h}x{w}' for h, w in SIZES[1:]]} that does",
         "quantize": f"hardtool quantize on {SAMPLES} random .npy inputs, {CALIB} for calibration; {INPUTS} random int8 inputs run",
         "models": {
@@ -148,8 +198,8 @@ def main(names: list[str]) -> int:
     for name in names or sorted(PEERS):
         rec = measure(name, ROOT / "build" / "bench" / "peers")
         doc = json.loads(path.read_text()) if path.is_file() else {}
-        peers = doc.get("peers") or run_bench(ROOT / "build" / "bench", names=[])
-        peers["models"][name] = rec
+        peers = run_bench(ROOT / "build" / "bench", names=[])  # the header as this code runs them
+        peers["models"] = (doc.get("peers") or {}).get("models", {}) | {name: rec}
         doc["peers"] = peers
         atomic_write_json(path, doc)
         print(json.dumps({name: rec.get("bit_exact", rec.get("error"))}), flush=True)

@@ -4,11 +4,12 @@ with the STM32F746NG's limits from the board registry (320 KB SRAM, 1 MB flash),
 equal to TFLite's reference kernels on the same int8 input.
 
 None fits at 128×256 (bench/compare.json: only FastSCNN's int8 plan fits the SRAM there, and its
-int8 weights do not fit the flash). ENet, FSSNet and ESPNet run at 64×128, the largest of
-bench/peers.py's sizes whose plan fits. The seven others do not fit the flash at any input size:
-ESPNetV2's, FastSCNN's and ERFNet's int8 weights alone exceed 1 MB, and DABNet's, CGNet's,
-EDANet's and LEDNet's do once the DSP kernels' filters are pre-widened to q15 (CGNet: 106,424 B
-over); the board build refuses them naming the flash (FLASH_BOUND, shown for CGNet)."""
+int8 weights do not fit the flash). ENet, FSSNet, ESPNet, EDANet, CGNet and DABNet run at 64×128,
+the largest of bench/peers.py's sizes whose plan fits, with the q15 filter copies codegen's flash
+budget keeps. The four others do not fit the flash at any input size: ESPNetV2's, FastSCNN's and
+ERFNet's int8 weights alone exceed 1 MB, and LEDNet's arrays (928 KB of weights, its per-channel
+multipliers, shifts and fused-ADD tables) and code do with every filter int8; the board build
+refuses it naming the flash and that a chip with more flash is the fix (FLASH_BOUND)."""
 
 from __future__ import annotations
 
@@ -31,8 +32,8 @@ pytestmark = pytest.mark.skipif(
 )
 
 # the largest of 128x256, 64x128, 48x96, 32x64 whose int8 plan fits the board (bench/peers.py)
-BOARD_SIZES = {"enet": (64, 128), "espnet": (64, 128), "fssnet": (64, 128)}
-FLASH_BOUND = ("cgnet",)  # 515 KB of int8 weights, over 1 MB with the q15 filters
+BOARD_SIZES = {n: (64, 128) for n in ("cgnet", "dabnet", "edanet", "enet", "espnet", "fssnet")}
+FLASH_BOUND = ("lednet",)  # 928 KB of int8 weights: over 1 MB with its other arrays and code
 FAST = ("fssnet",)  # run by default; the others are marked slow
 
 
@@ -89,13 +90,48 @@ def test_peer_on_emulated_board_bit_exact(name, board_int8, tmp_path):
 @pytest.mark.slow
 @pytest.mark.parametrize("name", FLASH_BOUND)
 def test_peer_too_big_for_the_flash_is_refused(name, board_int8, tmp_path):
-    """Flash does not depend on the input size: at the smallest one the board build says so."""
+    """Flash does not depend on the input size: at one whose plan fits the SRAM, every conv filter
+    int8, the board build says the flash is short and a chip with more flash is the fix."""
     from hardtool.build.firmware import build_firmware
     from hardtool.core.errors import HardtoolError
 
-    proj = _project(board_int8(name, (32, 64)), tmp_path / "m")
+    proj = _project(board_int8(name, (64, 128)), tmp_path / "m")
     with pytest.raises(
-        HardtoolError, match=r"does not fit the STM32F746NG: FLASH overflowed by [\d,]+ bytes"
+        HardtoolError,
+        match=r"does not fit the STM32F746NG: FLASH overflowed by [\d,]+ bytes.*with every conv filter int8.*more flash",
     ):
         build_firmware(proj)
     assert emulated_board().chip.flash_bytes == 1 << 20
+
+
+def test_bench_runs_a_peer_over_the_f746_flash_on_the_larger_flash_m7(monkeypatch, tmp_path):
+    """bench/peers.py: a model whose flash the F746 cannot hold runs on the first Cortex-M7 chip
+    with more (the STM32H743), labelled with it and why not the F746; one no such chip holds
+    either is recorded with each chip's reason, and a chip with no more flash than one that
+    failed (the STM32F769NI's 2 MB after the H743's) is not tried."""
+    from bench import peers
+
+    tried = []
+
+    def on(ok: set[str]):
+        def measure_on(name, work, chip):
+            tried.append(chip)
+            if chip in ok:
+                return {"size": [64, 128], "bit_exact": True}
+            return {"error": f"{chip} flash", "flash_short": True}
+
+        return measure_on
+
+    monkeypatch.setattr(peers, "measure_on", on({"stm32h743"}))
+    rec = peers.measure("x", tmp_path)
+    assert rec["target"] == "stm32h743" and rec["bit_exact"]
+    assert [s["target"] for s in rec["not_on"]] == ["stm32f746ng"]
+    tried.clear()
+    monkeypatch.setattr(peers, "measure_on", on(set()))
+    rec = peers.measure("x", tmp_path)
+    assert tried == ["stm32f746ng", "stm32h743"]
+    assert "fits no listed Cortex-M7's flash" in rec["error"] and "stm32h743: stm32h743 flash" in rec["error"]
+    assert "stm32f769ni: its 2,097,152 B flash is no more than that of stm32h743" in rec["error"]
+    tried.clear()
+    monkeypatch.setattr(peers, "measure_on", on({"stm32f746ng"}))
+    assert "target" not in peers.measure("x", tmp_path) and tried == ["stm32f746ng"]

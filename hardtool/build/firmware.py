@@ -260,6 +260,31 @@ def _overflow_error(
     )
 
 
+def _with_flash_fix(e: HardtoolError, base: Path) -> HardtoolError:
+    """A FLASH overflow's error with what regenerating does about it, from codegen.json's
+    ``filter_flash`` (the q15 filter copies codegen budgeted, and the code it reserved)."""
+    over = re.search(r"FLASH overflowed by ([\d,]+) bytes", str(e))
+    try:
+        ff = json.loads((base / "codegen.json").read_text()).get("filter_flash") or {}
+    except (OSError, json.JSONDecodeError):
+        ff = {}
+    if over is None or "code_reserve_bytes" not in ff:
+        return e
+    n, q15 = int(over.group(1).replace(",", "")), int(ff["q15_extra_bytes"])
+    if q15 >= n:
+        reserve = -(-(ff["code_reserve_bytes"] + n) // 1024) * 1024 + 1024
+        fix = (
+            f"; codegen reserved {ff['code_reserve_bytes']:,} bytes for code and kept {q15:,} bytes of q15 "
+            f"filter copies: regenerate with `hardtool codegen --flash-reserve {reserve}` (fewer copies)"
+        )
+    else:
+        fix = (
+            f"; with every conv filter int8 (q15 copies: {q15:,} bytes) the model still needs "
+            f"{n - q15:,} bytes more: pick a chip with more flash (--target)"
+        )
+    return HardtoolError(str(e) + fix, exit_code=e.exit_code)
+
+
 def _link(
     tc: Toolchain,
     board: Board,
@@ -389,7 +414,10 @@ def build_firmware(
     cflags += [f"-D{k}={v}" for k, v in defs.items()] + list(m.get("cflags", [])) + list(b.cflags)
     with atomic_dir(out, force=True) as tmp:
         objs = _compile(tc, cflags, sources, tmp, jobs, out)
-        elf, _ = _link(tc, b, m, objs, sources, tmp, name, out)
+        try:
+            elf, _ = _link(tc, b, m, objs, sources, tmp, name, out)
+        except HardtoolError as e:
+            raise _with_flash_fix(e, base) from None
         oc = run_tool([tc.tool("objcopy"), "-O", "binary", str(elf), str(tmp / f"{name}.bin")])
         if oc.returncode != 0:
             raise HardtoolError(f"objcopy failed: {first_error(oc.stderr)}")

@@ -99,6 +99,15 @@ def _list_ops(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
     "(Cortex-M3 for the RP2040, M4 for the nRF52840 and STM32F429, M7 for the STM32s F7/H7) "
     "[default: the plan's target].",
 )
+@click.option(
+    "--flash-reserve",
+    type=click.IntRange(min=0),
+    default=None,
+    metavar="BYTES",
+    help="Flash kept for code when codegen budgets the q15 filter copies against the chip's flash "
+    "(every constant array is counted exactly) [default: estimated from the layer count; "
+    "`hardtool build` names the value that links when the estimate is short].",
+)
 @click.option("--force", is_flag=True, help="Replace an existing output folder.")
 @click.option("--json", "as_json", is_flag=True)
 def codegen_cmd(
@@ -114,6 +123,7 @@ def codegen_cmd(
     mlperf_model,
     board,
     target,
+    flash_reserve,
     force,
     as_json,
 ) -> None:
@@ -143,6 +153,7 @@ def codegen_cmd(
             board=None if board == "auto" else board,
             mlperf_model=mlperf_model,
             target=target,
+            flash_reserve=flash_reserve,
         )
     if as_json:
         click.echo(json_text(summary))
@@ -150,4 +161,12 @@ def codegen_cmd(
         click.echo(
             f"wrote {out}: {summary.get('layers', '?')} layers, arena {summary['arena_size']:,} bytes, "
             f"weights {summary['weights_bytes']:,} bytes ({summary['template']})"
+        )
+    ff = summary.get("filter_flash") or {}
+    if ff and not ff["fits_estimate"]:
+        click.echo(
+            f"warning: the constant arrays ({ff['data_bytes']:,} bytes, every conv filter int8) and "
+            f"the code ({ff['code_reserve_bytes']:,} bytes reserved) exceed the {ff['flash_bytes']:,} "
+            "bytes of flash: the build will not fit; pick a chip with more flash (--target)",
+            err=True,
         )

@@ -38,7 +38,7 @@ from hardtool.memplan.contract import check_plan
 from hardtool.memplan.lifetimes import concat_slices
 from hardtool.ops.cgen import EmitContext, Layer, c_float, c_string
 from hardtool.ops.concat import relocate
-from hardtool.ops.conv_flash import mark_int8_filters, plan_filter_flash
+from hardtool.ops.conv_flash import FilterFlash, mark_int8_filters, plan_filter_flash
 from hardtool.ops.tables import CONCAT_OPS
 
 COPY_PATTERNS = ("*.o", "fuzz_*", "__pycache__", "build")
@@ -448,12 +448,19 @@ def _device_board(tpl: dict, board: str | None, target: str | None, plan: dict) 
     return name, target
 
 
-def _filter_flash(graph: Graph, board: str, chip: str | None, dsp: bool) -> tuple[Graph, dict | None]:
-    """q15 filter copies only as far as the chip's flash holds them (DSP device boards)."""
+def _filter_flash(
+    graph: Graph, plan: dict, board: str, chip: str | None, dsp: bool, reserve: int | None
+) -> tuple[Graph, FilterFlash | None, tuple | None]:
+    """q15 filter copies only as far as the chip's flash holds them with every other array and the
+    code (DSP device boards): the layers generated with every copy, then (when some must keep
+    int8) again with the marks. Returns the graph, the plan and the layers when already final."""
     if not dsp or board not in boards():
-        return graph, None
-    flash = plan_filter_flash(graph, device_board(board, chip).chip.flash_bytes)
-    return mark_int8_filters(graph, flash), flash
+        return graph, None, None
+    built = build_layers(graph, plan, dsp=dsp)
+    flash = plan_filter_flash(graph, built[0], device_board(board, chip).chip.flash_bytes, reserve)
+    if not flash.int8_layers:
+        return graph, flash, built
+    return mark_int8_filters(graph, flash), flash, None
 
 
 def _check_protocol(protocol: str, tpl: dict, template: str) -> None:
@@ -480,13 +487,15 @@ def generate(
     board: str | None = None,
     dsp: bool | None = None,
     target: str | None = None,
+    flash_reserve: int | None = None,
 ) -> dict:
     """Render the project; returns the summary written to codegen.json. ``protocol``: the device
     firmware's serial protocol, hardtool's bench protocol or the MLPerf Tiny runner's. ``board``:
     a board of the registry for a device template (default: the template's; the qemu template's:
     the emulated board of ``target``'s core, default the plan's target, with that chip's limits).
     ``dsp``: False chooses the general (portable) kernels on a DSP board too; default: the board's
-    core."""
+    core. ``flash_reserve``: flash bytes kept for code when budgeting the q15 filter copies
+    (default: the estimate, hardtool.ops.conv_flash)."""
     model = Path(model)
     tpl = load_template(template)
     _check_protocol(protocol, tpl, template)
@@ -496,8 +505,8 @@ def generate(
     dev, chip = _device_board(tpl, board, target, plan)
     tpl = tpl | {"board": dev}
     dsp = board_has_dsp(tpl["board"]) and dsp is not False
-    graph, flash = _filter_flash(graph, tpl["board"], chip, dsp)
-    layers, info, stage = build_layers(graph, plan, dsp=dsp)
+    graph, flash, built = _filter_flash(graph, plan, tpl["board"], chip, dsp, flash_reserve)
+    layers, info, stage = built or build_layers(graph, plan, dsp=dsp)
     st = ST.rebuild(graph, plan.get("stage"))
     if st is not None:
         ST.check_runnable(graph, st, tpl, protocol, (info.input_rows, info.input_row_bytes))
