@@ -143,6 +143,16 @@ static inline int32_t hard_sadd16(int32_t a, int32_t b)
     return __sadd16(a, b);
 }
 
+/* Four int8 values (in int32) as the bytes of one word, low first: three BFI. */
+static inline int32_t hard_pack8x4(int32_t y0, int32_t y1, int32_t y2, int32_t y3)
+{
+    int32_t w = y0;
+    __asm("bfi %0, %1, #8, #8" : "+r"(w) : "r"(y1));
+    __asm("bfi %0, %1, #16, #8" : "+r"(w) : "r"(y2));
+    __asm("bfi %0, %1, #24, #8" : "+r"(w) : "r"(y3));
+    return w;
+}
+
 /* Byte-lane signed maximum / minimum of four int8 (SSUB8 sets the GE flags SEL reads). */
 static inline int32_t hard_max8(int32_t a, int32_t b)
 {
@@ -275,6 +285,12 @@ static inline int32_t hard_max16(int32_t a, int32_t b)
 {
     return hard_pack_lanes(hard_max_i32(hard_lane_lo(a), hard_lane_lo(b)),
                            hard_max_i32(hard_lane_hi(a), hard_lane_hi(b)));
+}
+
+static inline int32_t hard_pack8x4(int32_t y0, int32_t y1, int32_t y2, int32_t y3)
+{
+    return (int32_t)(((uint32_t)y0 & 0xFFu) | (((uint32_t)y1 & 0xFFu) << 8) | (((uint32_t)y2 & 0xFFu) << 16) |
+                     ((uint32_t)y3 << 24));
 }
 
 /* Byte lane i of x as int8. */

@@ -100,8 +100,7 @@ hard_fa_run(const hard_fa_stage *st, const int8_t *src, const int8_t *res, int8_
         const int32_t y1 = hard_fa_one(&k, src[c + 1], res[c + 1], 1);
         const int32_t y2 = hard_fa_one(&k, src[c + 2], res[c + 2], 1);
         const int32_t y3 = hard_fa_one(&k, src[c + 3], res[c + 3], 1);
-        int32_t w = (int32_t)(((uint32_t)y0 & 0xFFu) | (((uint32_t)y1 & 0xFFu) << 8) | (((uint32_t)y2 & 0xFFu) << 16) |
-                              ((uint32_t)y3 << 24));
+        int32_t w = hard_pack8x4(y0, y1, y2, y3);
         w = mode >= 2 ? hard_max8(w, lo4) : w;
         w = mode == 3 ? hard_min8(w, hi4) : w;
         hard_write_s8x4(dst + c, w);
