@@ -7,6 +7,9 @@ does (tried in order; each size not fitting is recorded with its plan's peak). A
 weights (or linked image, every conv filter int8) exceed the F746's flash fits it at no input size:
 it runs on the emulated board with the memory of the first larger-flash Cortex-M7 chip
 (``LARGER_FLASH``) that holds it, recorded with that ``target`` and why not the F746 (``not_on``).
+A model no listed chip's flash holds runs last with the emulated board's own memory (QEMU
+mps2-an500's 4 MB code RAM and 4 MB RAM, ``board_memory``), a budget no real chip has, recorded
+as such (``emulator_only``) with each chip's reason (``not_on``).
 ``python -m bench.peers [NAME ...]`` measures only these and keeps the rest of models.json."""
 
 from __future__ import annotations
@@ -150,10 +153,19 @@ def measure_on(name: str, work: Path, chip_name: str) -> dict:
     return {"tried": tried, "error": f"no size in {[list(s) for s in SIZES]} fits the {chip.name}'s SRAM"}
 
 
+def board_memory():
+    """The emulated board's own memory as limits (QEMU mps2-an500: its 4 MB code RAM as flash, its
+    4 MB RAM at 0x20000000 as SRAM): no chip's budget, tried last for a model no chip holds."""
+    from hardtool.core.boards import emulated_board, get_core, machine_target
+
+    return machine_target(get_core(str(emulated_board().core)))
+
+
 def measure(name: str, work: Path) -> dict:
     """On the emulated board with the STM32F746NG's memory; a model its flash cannot hold (the
     weights, or the linked image with every conv filter int8), on the first of ``LARGER_FLASH``
-    with more flash than every chip tried, labelled with that chip and why (``target``)."""
+    with more flash than every chip tried, labelled with that chip and why (``target``); one no
+    listed chip holds, with the emulated board's own memory, labelled as no chip's (``emulator_only``)."""
     from hardtool.core.boards import DEFAULT_TARGET, get_target
 
     short, largest = [], 0
@@ -170,8 +182,19 @@ def measure(name: str, work: Path) -> dict:
             return rec | ({"target": chip, "not_on": short} if short else {})
         short.append({"target": chip, "error": rec["error"], "tried": rec.get("tried", [])})
         largest = flash
-    why = "; ".join(f"{s['target']}: {s['error']}" for s in short)
-    return {"not_on": short, "error": f"fits no listed Cortex-M7's flash ({why})"}
+    why = (
+        "fits no listed Cortex-M7's flash (" + "; ".join(f"{s['target']}: {s['error']}" for s in short) + ")"
+    )
+    own = board_memory()
+    rec = measure_on(name, work, own.name)
+    if rec.pop("flash_short", False):
+        short.append({"target": own.name, "error": rec["error"], "tried": rec.get("tried", [])})
+        return {"not_on": short, "error": f"{why}; nor the emulated board's own memory ({rec['error']})"}
+    label = (
+        f"the emulated board's own memory (QEMU {own.name}: {own.flash_bytes:,} B code RAM as flash, "
+        f"{own.budget_bytes:,} B RAM), no real chip's budget: the model {why}"
+    )
+    return rec | {"target": own.name, "emulator_only": label, "not_on": short}
 
 
 def run_bench(work: Path, names: list[str] | None = None) -> dict:
@@ -180,7 +203,8 @@ def run_bench(work: Path, names: list[str] | None = None) -> dict:
     return {
         "board": "qemu mps2-an500 (emulated Cortex-M7) with the STM32F746NG's 320 KB SRAM / 1 MB flash; "
         f"a model whose flash exceeds it: with the first of {list(LARGER_FLASH)} whose memory holds it "
-        "(the entry's target; not_on: why not the F746)",
+        "(the entry's target; not_on: why not the F746); one no listed chip holds: with the emulated "
+        f"board's own memory, no chip's (target {board_memory().name}, emulator_only: why)",
         "sizes": f"128x256 where the plan fits, else the first of {[f'{h}x{w}' for h, w in SIZES[1:]]} that does",
         "quantize": f"hardtool quantize on {SAMPLES} random .npy inputs, {CALIB} for calibration; {INPUTS} random int8 inputs run",
         "models": {

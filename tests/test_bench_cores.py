@@ -49,6 +49,22 @@ def test_a_chip_runs_on_the_board_of_its_core_with_its_limits() -> None:
         B.with_chip(B.get_board("disco"), B.get_target("nrf52840"))
 
 
+def test_a_machines_own_memory_is_a_target_named_as_no_chip() -> None:
+    """The emulated Cortex-M7 board's own memory (QEMU mps2-an500: 4 MB code RAM, 4 MB RAM), for a
+    model no chip holds: resolved by the machine's name, linked at the machine's addresses, labelled
+    as no chip's, and never among the chips (targets(): hardtool fit, memplan's help, the README)."""
+    t = B.get_target("MPS2_AN500")
+    assert t.emulated and t.name == "mps2-an500" and t.name not in B.targets()
+    assert not any(c.emulated for c in B.targets().values())
+    b = B.emulated_board_for(t)
+    assert b.name == B.EMULATED_BOARD and b.chip == t and "no chip's" in b.title
+    assert B.chip_limits(b) == "QEMU mps2-an500's own (no chip's) 4 MB RAM / 4 MB flash"
+    script = B.link_script(b)
+    assert "ORIGIN = 0x00000000, LENGTH = 4096K" in script and "ORIGIN = 0x20000000, LENGTH = 4096K" in script
+    with pytest.raises(HardtoolError, match=r"known targets: .*stm32h743 \(or .*no chip's: .*mps2-an500"):
+        B.get_target("esp32")
+
+
 @pytest.fixture(scope="module")
 def small(tmp_path_factory) -> tuple[Path, Path]:
     """(a 6-class int8 segmentation model at 64 x 128, a folder of two raw input samples)."""

@@ -107,8 +107,8 @@ def test_peer_too_big_for_the_flash_is_refused(name, board_int8, tmp_path):
 def test_bench_runs_a_peer_over_the_f746_flash_on_the_larger_flash_m7(monkeypatch, tmp_path):
     """bench/peers.py: a model whose flash the F746 cannot hold runs on the first Cortex-M7 chip
     with more (the STM32H743), labelled with it and why not the F746; one no such chip holds
-    either is recorded with each chip's reason, and a chip with no more flash than one that
-    failed (the STM32F769NI's 2 MB after the H743's) is not tried."""
+    either (nor the emulated board's own memory) is recorded with each one's reason, and a chip
+    with no more flash than one that failed (the STM32F769NI's 2 MB after the H743's) is not tried."""
     from bench import peers
 
     tried = []
@@ -129,9 +129,41 @@ def test_bench_runs_a_peer_over_the_f746_flash_on_the_larger_flash_m7(monkeypatc
     tried.clear()
     monkeypatch.setattr(peers, "measure_on", on(set()))
     rec = peers.measure("x", tmp_path)
-    assert tried == ["stm32f746ng", "stm32h743"]
+    assert tried == ["stm32f746ng", "stm32h743", "mps2-an500"]  # the board's own memory last
     assert "fits no listed Cortex-M7's flash" in rec["error"] and "stm32h743: stm32h743 flash" in rec["error"]
     assert "stm32f769ni: its 2,097,152 B flash is no more than that of stm32h743" in rec["error"]
     tried.clear()
     monkeypatch.setattr(peers, "measure_on", on({"stm32f746ng"}))
     assert "target" not in peers.measure("x", tmp_path) and tried == ["stm32f746ng"]
+
+
+def test_bench_runs_a_peer_no_chip_holds_with_the_emulated_boards_own_memory(monkeypatch, tmp_path):
+    """bench/peers.py: a model no listed chip's flash holds (ERFNet) runs last with the emulated
+    board's own memory (QEMU mps2-an500), labelled as no real chip's budget with each chip's reason;
+    one even that cannot hold is recorded as not run."""
+    from bench import peers
+
+    own = peers.board_memory()
+    assert own.emulated and own.name == "mps2-an500" and own.flash_bytes == own.budget_bytes == 4 << 20
+    tried = []
+
+    def on(ok: set[str]):
+        def measure_on(name, work, chip):
+            tried.append(chip)
+            if chip in ok:
+                return {"size": [128, 256], "bit_exact": True}
+            return {"error": f"{chip} flash", "flash_short": True}
+
+        return measure_on
+
+    monkeypatch.setattr(peers, "measure_on", on({own.name}))
+    rec = peers.measure("x", tmp_path)
+    assert tried == ["stm32f746ng", "stm32h743", "mps2-an500"]
+    assert rec["target"] == "mps2-an500" and rec["bit_exact"] and "error" not in rec
+    assert [s["target"] for s in rec["not_on"]] == ["stm32f746ng", "stm32h743", "stm32f769ni"]
+    assert "emulated board's own memory" in rec["emulator_only"] and "no real chip's" in rec["emulator_only"]
+    assert "fits no listed Cortex-M7's flash (stm32f746ng: stm32f746ng flash" in rec["emulator_only"]
+    monkeypatch.setattr(peers, "measure_on", on(set()))
+    rec = peers.measure("x", tmp_path)
+    assert "target" not in rec and rec["not_on"][-1]["target"] == "mps2-an500"
+    assert "nor the emulated board's own memory (mps2-an500 flash)" in rec["error"]

@@ -38,7 +38,7 @@ class Region:
 
 @dataclass(frozen=True)
 class Target:
-    """A chip: what memplan plans against."""
+    """A chip: what memplan plans against (``emulated``: no chip, an emulated machine's own memory)."""
 
     name: str
     core: str
@@ -46,6 +46,7 @@ class Target:
     flash_bytes: int
     ram: tuple[Region, ...]
     source: str
+    emulated: bool = False
 
     @property
     def ram_bytes(self) -> int:
@@ -207,7 +208,7 @@ def link_script(board: Board) -> str:
     origin = board.ram_origin
     fields = {
         "TITLE": f"{board.title}: image at {board.flash_address:#010x}, RAM at {origin:#010x}",
-        "LIMITS": f"the {board.chip.name.upper()}'s: {_kb(board.chip.flash_bytes)} flash, {_kb(size)} SRAM",
+        "LIMITS": f"{_owner(board.chip)}: {_kb(board.chip.flash_bytes)} flash, {_kb(size)} SRAM",
         "FLASH_ORIGIN": f"{board.flash_address:#010x}",
         "FLASH_LENGTH": f"{board.chip.flash_bytes // 1024}K",
         "RAM_ORIGIN": f"{origin:#010x}",
@@ -224,9 +225,14 @@ def _kb(n: int) -> str:
     return f"{n // (1 << 20)} MB" if n % (1 << 20) == 0 else f"{n // 1024} KB"
 
 
+def _owner(chip: Target) -> str:
+    """Whose limits: "the STM32F746NG's", or an emulated machine's own (no chip's)."""
+    return f"QEMU {chip.name}'s own (no chip's)" if chip.emulated else f"the {chip.name.upper()}'s"
+
+
 def chip_limits(board: Board) -> str:
     """The limits templates print, e.g. "the STM32F746NG's 320 KB RAM / 1 MB flash"."""
-    return f"the {board.chip.name.upper()}'s {_kb(board.chip.budget_bytes)} RAM / {_kb(board.chip.flash_bytes)} flash"
+    return f"{_owner(board.chip)} {_kb(board.chip.budget_bytes)} RAM / {_kb(board.chip.flash_bytes)} flash"
 
 
 def _key(name: str) -> str:
@@ -234,12 +240,19 @@ def _key(name: str) -> str:
 
 
 def get_target(name: str) -> Target:
-    """A chip by name (case, '-' and '_' do not matter)."""
+    """A chip by name (case, '-' and '_' do not matter), else an emulated machine's own memory by
+    the machine's name ('mps2-an500'): limits no chip has, never listed among the chips."""
     key = _key(name).replace("_", "")
     for t in targets().values():
         if t.name == key:
             return t
-    raise HardtoolError(f"unknown target '{name}'; known targets: {', '.join(targets())}")
+    for t in machine_targets().values():
+        if t.name.replace("-", "") == key.replace("-", ""):
+            return t
+    raise HardtoolError(
+        f"unknown target '{name}'; known targets: {', '.join(targets())} "
+        f"(or an emulated machine's own memory, no chip's: {', '.join(machine_targets())})"
+    )
 
 
 def get_board(name: str) -> Board:
@@ -358,7 +371,14 @@ def machine_target(core: Core) -> Target:
         core.memory["code"][1],
         (Region("RAM", base, size),),
         core.source,
+        emulated=True,
     )
+
+
+def machine_targets() -> dict[str, Target]:
+    """Every emulated machine's own memory as limits, by machine name: for a model no chip of the
+    registry holds, run on the emulator only (``targets()`` lists the chips alone)."""
+    return {c.machine: machine_target(c) for c in cores().values()}
 
 
 def with_chip(board: Board, target: Target) -> Board:
@@ -378,6 +398,8 @@ def with_chip(board: Board, target: Target) -> Board:
             f"({_kb(core.memory['ram'][1])} RAM, {_kb(core.memory['code'][1])} code)"
         )
     head = board.title.split(" with the ")[0].split("; limits")[0]
+    if target.emulated:
+        return replace(board, chip=target, title=f"{head}; limits: the machine's own memory, no chip's")
     return replace(board, chip=target, title=f"{head} with the {target.name.upper()}'s limits")
 
 
