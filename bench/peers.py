@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.common import ROOT, _test_module
+from bench.common import ROOT, _test_module, commit
 from hardtool.core.files import atomic_write_json
 
 SIZES = ((128, 256), (64, 128), (48, 96), (32, 64))
@@ -220,7 +220,8 @@ def main(names: list[str]) -> int:
 
     path = ROOT / "bench" / "models.json"
     for name in names or sorted(PEERS):
-        rec = measure(name, ROOT / "build" / "bench" / "peers")
+        # measured alone, so stamped alone: the file's own commit is that of its last full run
+        rec = {"commit": commit()} | measure(name, ROOT / "build" / "bench" / "peers")
         doc = json.loads(path.read_text()) if path.is_file() else {}
         peers = run_bench(ROOT / "build" / "bench", names=[])  # the header as this code runs them
         peers["models"] = (doc.get("peers") or {}).get("models", {}) | {name: rec}
