@@ -331,3 +331,22 @@ def test_a_model_ending_in_a_shuffle_keeps_its_layout(work, npy_folder):
     _, outp = _io(work / "shuffle_tail_q" / "model_int8.tflite")
     assert sorted(outp["shape"][1:].tolist()) == [8, 32, 32]
     assert r["output_check"]["cosine_similarity"] > 0.99, r["output_check"]
+
+
+def test_tflm_arena_names_an_op_its_interpreter_refuses(tmp_path):
+    """GATHER with int64 positions (as ONNX exports give): TFLite runs it, TFLite Micro's Prepare
+    refuses it at any arena size; the measurement says which op and why, at once."""
+    import tensorflow as tf
+
+    from hardtool.core.tflm_arena import measure
+    from tests.kernels_util import RefModel, convert_int8
+
+    indices = np.array([2, 0, 1], np.int64)
+    data = convert_int8(tf.function(lambda x: tf.gather(x, indices, axis=1) * 2.0), [(1, 3, 4)])
+    assert "GATHER" in RefModel(data).op_names  # the reference interpreter takes it
+    path = tmp_path / "gather64.tflite"
+    path.write_bytes(data)
+    res = measure(path)
+    assert "arena_bytes" not in res, res
+    assert res["error"].startswith("TFLite Micro's interpreter refuses op #"), res
+    assert "GATHER" in res["error"] and "INT64" in res["error"], res

@@ -60,6 +60,30 @@ def missing_kernels(runtime, data: bytes, size: int) -> list[str]:
     return sorted(set(MISSING_OP.findall(_c_output(load, (1, 2)))))
 
 
+PREPARE_FAILED = re.compile(r"Node (\w+) \(number (\d+)\) failed to prepare")
+
+
+def prepare_failure(runtime, data: bytes, size: int) -> str | None:
+    """Why the `tflite-micro` package's interpreter refuses the model whatever the arena, when an
+    op's Prepare said so (e.g. GATHER with int64 positions): its own words, in one line."""
+
+    def load() -> None:
+        try:
+            runtime.Interpreter.from_bytes(data, arena_size=size)
+        except (RuntimeError, ValueError):
+            pass
+
+    lines = [ln.strip() for ln in _c_output(load, (1, 2)).splitlines() if ln.strip()]
+    for i, ln in enumerate(lines):
+        m = PREPARE_FAILED.search(ln)
+        if m:
+            said = lines[i - 1].rstrip(".") if i else "no reason given"
+            return (
+                f"TFLite Micro's interpreter refuses op #{m.group(2)} {m.group(1)}: {said}; no arena measured"
+            )
+    return None
+
+
 def _allocation_report(runtime, data: bytes, size: int) -> dict:
     """Head (activations, scratch) and tail (persistent) bytes, from the recording allocator's
     report, which goes to the C-level stderr."""
@@ -99,6 +123,10 @@ def _search(path: Path, lo: int, hi: int | None, limit: int = 256 << 20) -> None
                 ),
                 flush=True,
             )
+            return
+        why = prepare_failure(runtime, data, limit)
+        if why:
+            print(json.dumps({"error": why}), flush=True)
             return
     if hi is None:
         hi = max(64 << 10, lo * 2)
