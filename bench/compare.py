@@ -24,6 +24,7 @@ def _summary(doc: dict) -> dict:
             dt: {
                 "plan_peak_bytes": r[dt]["plan"]["peak_sram_bytes"],
                 "tflm_arena_bytes": (r[dt].get("tflm") or {}).get("arena_bytes"),
+                **({"tflm_error": r[dt]["tflm"]["error"]} if "error" in (r[dt].get("tflm") or {}) else {}),
                 "fits": r[dt]["plan"]["fits"],
                 "weights_bytes": r[dt]["weights_bytes"],
             }
