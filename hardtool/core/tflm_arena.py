@@ -45,27 +45,13 @@ def _c_output(fn, fds: tuple[int, ...] = (2,)) -> str:
 
 
 MISSING_OP = re.compile(r"Didn't find op for builtin opcode '(\w+)'")
-
-
-def missing_kernels(runtime, data: bytes, size: int) -> list[str]:
-    """The builtins the `tflite-micro` package's interpreter has no kernel for, as it reports them
-    when asked to allocate the model in an arena of ``size`` bytes (it stops at the first)."""
-
-    def load() -> None:
-        try:
-            runtime.Interpreter.from_bytes(data, arena_size=size)
-        except (RuntimeError, ValueError):
-            pass
-
-    return sorted(set(MISSING_OP.findall(_c_output(load, (1, 2)))))
-
-
 PREPARE_FAILED = re.compile(r"Node (\w+) \(number (\d+)\) failed to prepare")
 
 
-def prepare_failure(runtime, data: bytes, size: int) -> str | None:
-    """Why the `tflite-micro` package's interpreter refuses the model whatever the arena, when an
-    op's Prepare said so (e.g. GATHER with int64 positions): its own words, in one line."""
+def refusal(runtime, data: bytes, size: int) -> dict | None:
+    """Why the `tflite-micro` package's interpreter refuses the model in an arena of ``size``
+    bytes, where that is not the size: builtins it has no kernel for (it names the first), or an
+    op whose Prepare failed (e.g. GATHER with int64 positions), in its own words."""
 
     def load() -> None:
         try:
@@ -73,14 +59,22 @@ def prepare_failure(runtime, data: bytes, size: int) -> str | None:
         except (RuntimeError, ValueError):
             pass
 
-    lines = [ln.strip() for ln in _c_output(load, (1, 2)).splitlines() if ln.strip()]
+    text = _c_output(load, (1, 2))
+    missing = sorted(set(MISSING_OP.findall(text)))
+    if missing:
+        return {
+            "error": f"TFLite Micro's Python interpreter has no kernel for {', '.join(missing)}; no arena measured",
+            "missing_kernels": missing,
+        }
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
     for i, ln in enumerate(lines):
         m = PREPARE_FAILED.search(ln)
         if m:
             said = lines[i - 1].rstrip(".") if i else "no reason given"
-            return (
-                f"TFLite Micro's interpreter refuses op #{m.group(2)} {m.group(1)}: {said}; no arena measured"
-            )
+            return {
+                "error": f"TFLite Micro's interpreter refuses op #{m.group(2)} {m.group(1)}: {said}; "
+                "no arena measured"
+            }
     return None
 
 
@@ -111,22 +105,9 @@ def _search(path: Path, lo: int, hi: int | None, limit: int = 256 << 20) -> None
         return ok
 
     if hi is None and lo == 0:
-        missing = missing_kernels(runtime, data, limit)
-        if missing:
-            print(
-                json.dumps(
-                    {
-                        "error": f"TFLite Micro's Python interpreter has no kernel for {', '.join(missing)}; "
-                        "no arena measured",
-                        "missing_kernels": missing,
-                    }
-                ),
-                flush=True,
-            )
-            return
-        why = prepare_failure(runtime, data, limit)
-        if why:
-            print(json.dumps({"error": why}), flush=True)
+        refused = refusal(runtime, data, limit)
+        if refused:
+            print(json.dumps(refused), flush=True)
             return
     if hi is None:
         hi = max(64 << 10, lo * 2)
