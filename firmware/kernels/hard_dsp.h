@@ -293,34 +293,16 @@ static inline int32_t hard_pack8x4(int32_t y0, int32_t y1, int32_t y2, int32_t y
                      ((uint32_t)y3 << 24));
 }
 
-/* Byte lane i of x as int8. */
-static inline int32_t hard_byte_lane(int32_t x, int32_t i)
-{
-    return (int32_t)(int8_t)(uint8_t)(((uint32_t)x >> (8 * i)) & 0xFFu);
-}
-
 static inline int32_t hard_max8(int32_t a, int32_t b)
 {
-    uint32_t r = 0;
-    for (int32_t i = 0; i < 4; ++i)
-    {
-        const int32_t x = hard_byte_lane(a, i);
-        const int32_t y = hard_byte_lane(b, i);
-        r |= (uint32_t)(uint8_t)(x > y ? x : y) << (8 * i);
-    }
-    return (int32_t)r;
+    return hard_pack8x4(hard_max_i32(hard_byte(a, 0), hard_byte(b, 0)), hard_max_i32(hard_byte(a, 1), hard_byte(b, 1)),
+                        hard_max_i32(hard_byte(a, 2), hard_byte(b, 2)), hard_max_i32(hard_byte(a, 3), hard_byte(b, 3)));
 }
 
 static inline int32_t hard_min8(int32_t a, int32_t b)
 {
-    uint32_t r = 0;
-    for (int32_t i = 0; i < 4; ++i)
-    {
-        const int32_t x = hard_byte_lane(a, i);
-        const int32_t y = hard_byte_lane(b, i);
-        r |= (uint32_t)(uint8_t)(x < y ? x : y) << (8 * i);
-    }
-    return (int32_t)r;
+    return hard_pack8x4(hard_min_i32(hard_byte(a, 0), hard_byte(b, 0)), hard_min_i32(hard_byte(a, 1), hard_byte(b, 1)),
+                        hard_min_i32(hard_byte(a, 2), hard_byte(b, 2)), hard_min_i32(hard_byte(a, 3), hard_byte(b, 3)));
 }
 
 static inline int32_t hard_pkhbt_lsl16(int32_t a, int32_t b)
